@@ -1,0 +1,29 @@
+/**
+ * The application: the adapters plus the domain services built on them.
+ * One per process; resolvers reach it as `ctx.app`.
+ */
+import type { Config } from './infra/config.ts';
+import { createInfra, type Infra } from './infra/infra.ts';
+import type { Logger } from './infra/logger.ts';
+import { createTokenSigner, loadSigningKey, type TokenSigner } from './auth/tokens.ts';
+import { createRevocations, type Revocations } from './auth/revocation.ts';
+
+export interface App extends Infra {
+  tokens: TokenSigner;
+  revocations: Revocations;
+}
+
+export async function createApp(config: Config, logger: Logger): Promise<App> {
+  const infra = await createInfra(config, logger);
+  const tokens = createTokenSigner(await loadSigningKey(config), config.ACCESS_TOKEN_TTL);
+  const revocations = await createRevocations(infra);
+  return {
+    ...infra,
+    tokens,
+    revocations,
+    async close() {
+      revocations.stop();
+      await infra.close();
+    },
+  };
+}

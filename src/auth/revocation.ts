@@ -1,0 +1,71 @@
+/**
+ * Ended sessions, known to every instance within a second and checked on
+ * every request without a database read: a revoked-session key in shared
+ * state (kept as long as an access token of that session may live) plus a
+ * bus message that each instance copies into its local set. An instance that
+ * starts, or whose bus reconnects, loads the keys.
+ */
+import { Channels, Keys, type SessionEndReason } from '../infra/codes.ts';
+import type { Infra } from '../infra/infra.ts';
+
+export interface SessionEnded {
+  sessionId: string;
+  userId: string;
+  reason: SessionEndReason;
+}
+
+export interface Revocations {
+  /** True when the session was ended (local set: synchronous, no I/O). */
+  isRevoked(sessionId: string): boolean;
+  /** Ends sessions cluster-wide: records them, then tells every instance. */
+  revoke(ended: SessionEnded[]): Promise<void>;
+  /** Calls `listener` on this instance for every ended session, wherever it was ended. */
+  onSessionEnded(listener: (ended: SessionEnded) => void): () => void;
+  /** Reloads the revoked set from shared state (at start, after a bus outage). */
+  reload(): Promise<void>;
+  stop(): void;
+}
+
+export async function createRevocations(infra: Pick<Infra, 'state' | 'bus' | 'config' | 'logger'>): Promise<Revocations> {
+  const { state, bus, config } = infra;
+  /** session id -> when its revocation record may be forgotten (ms). */
+  const revoked = new Map<string, number>();
+  const listeners = new Set<(ended: SessionEnded) => void>();
+  const keepSeconds = config.ACCESS_TOKEN_TTL + 5;
+  const prefix = Keys.revokedSession('');
+
+  const remember = (sessionId: string) => revoked.set(sessionId, Date.now() + keepSeconds * 1000);
+  const unsubscribe = await bus.subscribe<SessionEnded>(Channels.sessionEnded, (ended) => {
+    remember(ended.sessionId);
+    for (const listener of listeners) listener(ended);
+  });
+  const sweep = setInterval(() => {
+    const now = Date.now();
+    for (const [sid, until] of revoked) if (until <= now) revoked.delete(sid);
+  }, 60_000);
+  sweep.unref();
+
+  const revocations: Revocations = {
+    isRevoked: (sessionId) => revoked.has(sessionId),
+    async revoke(ended) {
+      for (const e of ended) {
+        remember(e.sessionId);
+        await state.set(Keys.revokedSession(e.sessionId), e.reason, keepSeconds);
+      }
+      await Promise.all(ended.map((e) => bus.publish(Channels.sessionEnded, e)));
+    },
+    onSessionEnded(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    async reload() {
+      for (const key of await state.keysWithPrefix(prefix)) remember(key.slice(prefix.length));
+    },
+    stop() {
+      clearInterval(sweep);
+      unsubscribe();
+    },
+  };
+  await revocations.reload().catch((error) => infra.logger.warn({ err: String(error) }, 'could not load revoked sessions'));
+  return revocations;
+}

@@ -1,0 +1,3 @@
+import { builder } from '../builder.ts';
+
+builder.queryField('me', (t) => t.boolean({ nullable: true, resolve: () => null }));

@@ -1,0 +1,87 @@
+/**
+ * Access tokens: HS256 JWTs signed and verified with jose, `alg` pinned on
+ * verify. Claims: sub (user id), sid (session id), jti, roles, iat, exp.
+ * Refresh tokens are opaque random strings, stored only as a SHA-256 hash.
+ */
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { SignJWT, jwtVerify } from 'jose';
+import type { Config } from '../infra/config.ts';
+
+const algorithm = 'HS256';
+
+export interface AccessClaims {
+  userId: string;
+  sessionId: string;
+  tokenId: string;
+  roles: string[];
+  issuedAt: number;
+  /** Seconds since the epoch. */
+  expiresAt: number;
+}
+
+export interface TokenSigner {
+  sign(claims: { userId: string; sessionId: string; roles: string[] }): Promise<{ token: string; expiresAt: Date }>;
+  /** The token's claims, or null when it is malformed, wrongly signed, of another alg or expired. */
+  verify(token: string): Promise<AccessClaims | null>;
+}
+
+/**
+ * The signing key: JWT_SECRET, else the contents of JWT_SECRET_FILE, else
+ * (development only; config refuses production without one) a random secret
+ * generated once and kept in DATA_DIR.
+ */
+export async function loadSigningKey(config: Pick<Config, 'JWT_SECRET' | 'JWT_SECRET_FILE' | 'DATA_DIR'>): Promise<Uint8Array> {
+  if (config.JWT_SECRET) return new TextEncoder().encode(config.JWT_SECRET);
+  if (config.JWT_SECRET_FILE) {
+    const secret = (await fs.readFile(config.JWT_SECRET_FILE, 'utf8')).trim();
+    if (secret.length < 32) throw new Error(`JWT_SECRET_FILE: ${config.JWT_SECRET_FILE} must hold at least 32 characters`);
+    return new TextEncoder().encode(secret);
+  }
+  const file = path.resolve(config.DATA_DIR, 'jwt-secret');
+  await fs.mkdir(path.dirname(file), { recursive: true });
+  await fs.writeFile(file, randomBytes(48).toString('base64url'), { flag: 'wx', mode: 0o600 }).catch((error) => {
+    if (error.code !== 'EEXIST') throw error;
+  });
+  return new TextEncoder().encode((await fs.readFile(file, 'utf8')).trim());
+}
+
+export function createTokenSigner(key: Uint8Array, accessTokenTtlSeconds: number): TokenSigner {
+  return {
+    async sign({ userId, sessionId, roles }) {
+      const issuedAt = Math.floor(Date.now() / 1000);
+      const expiresAt = issuedAt + accessTokenTtlSeconds;
+      const token = await new SignJWT({ sid: sessionId, roles })
+        .setProtectedHeader({ alg: algorithm, typ: 'JWT' })
+        .setSubject(userId)
+        .setJti(randomUUID())
+        .setIssuedAt(issuedAt)
+        .setExpirationTime(expiresAt)
+        .sign(key);
+      return { token, expiresAt: new Date(expiresAt * 1000) };
+    },
+    async verify(token) {
+      try {
+        const { payload } = await jwtVerify(token, key, { algorithms: [algorithm], requiredClaims: ['sub', 'sid', 'jti', 'iat', 'exp'] });
+        const roles = payload.roles;
+        if (typeof payload.sid !== 'string' || !Array.isArray(roles) || !roles.every((r) => typeof r === 'string')) return null;
+        return {
+          userId: payload.sub!,
+          sessionId: payload.sid,
+          tokenId: payload.jti!,
+          roles,
+          issuedAt: payload.iat!,
+          expiresAt: payload.exp!,
+        };
+      } catch {
+        return null;
+      }
+    },
+  };
+}
+
+/** A new opaque refresh token: 256 random bits. */
+export const newRefreshToken = (): string => randomBytes(32).toString('base64url');
+
+export const hashRefreshToken = (token: string): string => createHash('sha256').update(token).digest('hex');

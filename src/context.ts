@@ -1,0 +1,49 @@
+/**
+ * The GraphQL context, the same shape for HTTP and WebSocket operations, and
+ * the one function that turns a bearer token into a viewer for both.
+ */
+import type { App } from './app.ts';
+import { unauthenticated } from './infra/errors.ts';
+
+/** The signed-in caller, from a verified, unrevoked access token. */
+export interface Viewer {
+  userId: string;
+  sessionId: string;
+  roles: string[];
+  /** Access token expiry, seconds since the epoch. */
+  expiresAt: number;
+}
+
+export interface Context {
+  app: App;
+  viewer: Viewer | null;
+  /** True when a token was presented but refused (bad, expired or revoked). */
+  tokenRefused: boolean;
+  /** The caller's address, for rate limits and the audit log. */
+  ip: string | null;
+  /** Names the request (HTTP) or connection (WebSocket) in logs and errors. */
+  requestId: string;
+  /** The HTTP request, or the WebSocket upgrade request. */
+  request: Request | null;
+}
+
+/** Verifies an access token and checks its session against the revocation set: no database read. */
+export async function viewerFromToken(app: App, token: string): Promise<Viewer | null> {
+  const claims = await app.tokens.verify(token);
+  if (!claims || app.revocations.isRevoked(claims.sessionId)) return null;
+  return { userId: claims.userId, sessionId: claims.sessionId, roles: claims.roles, expiresAt: claims.expiresAt };
+}
+
+/** The token of an `Authorization: Bearer <jwt>` value, else null. */
+export function bearerToken(header: string | null | undefined): string | null {
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
+  return match ? match[1]! : null;
+}
+
+/** The viewer, or UNAUTHENTICATED when there is none (or its token is no longer valid). */
+export function requireViewer(ctx: Context): Viewer {
+  if (ctx.viewer && !ctx.app.revocations.isRevoked(ctx.viewer.sessionId) && ctx.viewer.expiresAt * 1000 > Date.now()) return ctx.viewer;
+  throw unauthenticated(ctx.tokenRefused || ctx.viewer ? 'Your access token is invalid, expired or revoked.' : 'Sign in first.');
+}
+
+export const isAdmin = (viewer: Viewer | null): boolean => viewer?.roles.includes('admin') ?? false;

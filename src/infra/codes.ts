@@ -1,0 +1,84 @@
+/**
+ * Every wire-visible code and every shared-state name, defined once:
+ * GraphQL error codes, WebSocket close codes, Redis keys and bus channels.
+ */
+
+/** `extensions.code` of every GraphQL error (PRODUCT.md, "Input limits and errors"). */
+export const ErrorCode = {
+  UNAUTHENTICATED: 'UNAUTHENTICATED',
+  FORBIDDEN: 'FORBIDDEN',
+  BAD_USER_INPUT: 'BAD_USER_INPUT',
+  NOT_FOUND: 'NOT_FOUND',
+  CONFLICT: 'CONFLICT',
+  RATE_LIMITED: 'RATE_LIMITED',
+  ROOM_FULL: 'ROOM_FULL',
+  PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** HTTP status that goes with each error code when it ends a whole HTTP request. */
+export const httpStatusOf: Record<ErrorCode, number> = {
+  UNAUTHENTICATED: 401,
+  FORBIDDEN: 403,
+  BAD_USER_INPUT: 400,
+  NOT_FOUND: 404,
+  CONFLICT: 409,
+  RATE_LIMITED: 429,
+  ROOM_FULL: 409,
+  PAYLOAD_TOO_LARGE: 413,
+  INTERNAL_SERVER_ERROR: 500,
+};
+
+/**
+ * Application close codes of the graphql-ws socket. graphql-ws keeps its own
+ * (4400, 4401, 4408, 4409, 4429, 4500) for protocol faults.
+ */
+export enum CloseCode {
+  /** Server shutting down (WebSocket "going away"). */
+  GoingAway = 1001,
+  /** The session was ended: logout, refresh-token reuse, admin, user deleted, roles changed. */
+  SessionRevoked = 4001,
+  /** The session was replaced by a newer login (single-session policy). */
+  SessionReplaced = 4002,
+  /** The access token expired and was not renewed over the socket. */
+  TokenExpired = 4003,
+  /** A connection limit was reached; the reason names which (slots, sockets, rate). */
+  LimitReached = 4029,
+  /** Missing, malformed, wrongly signed, expired or revoked token at connection_init. */
+  BadToken = 4403,
+}
+
+/** Why a session ended; decides the close code of its live sockets. */
+export type SessionEndReason = 'logout' | 'refresh_reuse' | 'session_replaced' | 'revoked' | 'roles_changed' | 'user_deleted';
+
+export const closeCodeForSessionEnd = (reason: SessionEndReason): CloseCode =>
+  reason === 'session_replaced' ? CloseCode.SessionReplaced : CloseCode.SessionRevoked;
+
+const prefix = 'sb:';
+
+/** Redis (or in-process) shared-state keys. */
+export const Keys = {
+  /** Marks a revoked session id until its last access token has expired. */
+  revokedSession: (sid: string) => `${prefix}revoked:${sid}`,
+  /** Sorted set: user id -> lease expiry of that user's seat (ms). */
+  seats: `${prefix}seats`,
+  /** Sorted set: socket id -> lease expiry (ms), one per user. */
+  userSockets: (userId: string) => `${prefix}sockets:${userId}`,
+  /** Hash: user id -> presence record. */
+  presence: `${prefix}presence`,
+  /** Rate limiter key prefixes (rate-limiter-flexible). */
+  rateLimit: (kind: string) => `${prefix}rl:${kind}`,
+  /** Idempotency key of a sent message. */
+  messageIdempotency: (roomId: string, userId: string, key: string) => `${prefix}idem:${roomId}:${userId}:${key}`,
+} as const;
+
+/** Bus channels: what one instance tells all the others (and itself). */
+export const Channels = {
+  sessionEnded: `${prefix}session-ended`,
+  slotsChanged: `${prefix}slots-changed`,
+  presenceChanged: `${prefix}presence-changed`,
+  roomEvents: (roomId: string) => `${prefix}room:${roomId}`,
+  accessChanged: `${prefix}access-changed`,
+  serverLog: `${prefix}server-log`,
+} as const;

@@ -1,0 +1,88 @@
+/**
+ * The one place that reads the environment. Every variable of PRODUCT.md's
+ * configuration table, validated; durations are in seconds.
+ */
+import { z } from 'zod';
+
+const int = (fallback: number, min = 0) => z.coerce.number().int().min(min).default(fallback);
+const seconds = (fallback: number) => z.coerce.number().positive().default(fallback);
+const bool = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'])
+    .default(fallback ? 'true' : 'false')
+    .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const optionalString = z.string().min(1).optional();
+const url = (protocols: string[]) =>
+  z
+    .url()
+    .refine((v) => protocols.some((p) => v.startsWith(`${p}:`)), `must start with ${protocols.map((p) => `${p}:`).join(' or ')}`)
+    .optional();
+
+const schema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  PORT: int(4000).pipe(z.number().max(65535)),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  DATA_DIR: z.string().min(1).default('./data'),
+  DATABASE_URL: url(['postgres', 'postgresql']),
+  REDIS_URL: url(['redis', 'rediss']),
+  JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  JWT_SECRET_FILE: optionalString,
+  ACCESS_TOKEN_TTL: int(900, 1),
+  REFRESH_TOKEN_TTL: int(604800, 1),
+  BCRYPT_COST: int(12, 4).pipe(z.number().max(31)),
+  SINGLE_SESSION: bool(true),
+  MAX_CONNECTIONS: int(100, 1),
+  MAX_SOCKETS_PER_USER: int(5, 1),
+  SLOT_LEASE_TTL: seconds(60),
+  ROOM_MAX_MEMBERS: int(500, 1),
+  MESSAGE_MAX_LENGTH: int(4000, 1),
+  MESSAGE_RATE_PER_USER: int(20, 1),
+  MESSAGE_RATE_PER_ROOM: int(200, 1),
+  MESSAGE_RATE_WINDOW: int(10, 1),
+  LOGIN_FAILURES_PER_ACCOUNT: int(5, 1),
+  LOGIN_FAILURES_PER_IP: int(50, 1),
+  LOGIN_FAILURE_WINDOW: int(900, 1),
+  CONNECTS_PER_IP: int(60, 1),
+  CONNECT_WINDOW: int(60, 1),
+  PRESENCE_AWAY_AFTER: seconds(300),
+  PRESENCE_TIMEOUT: seconds(90),
+  PRESENCE_CHECK_INTERVAL: seconds(30),
+  ALLOWED_ORIGINS: z
+    .string()
+    .optional()
+    .transform((v) => (v ? v.split(',').map((o) => o.trim()).filter(Boolean) : undefined)),
+  ADMIN_USER: optionalString,
+  ADMIN_PASS: z.string().min(8, 'must be at least 8 characters').optional(),
+  MAX_QUERY_BYTES: int(100000, 1),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  TLS_CERT: optionalString,
+  TLS_KEY: optionalString,
+});
+
+export type Config = z.infer<typeof schema>;
+
+/** A bad configuration value; its message is one line naming the variable. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Reads and validates the configuration from `env` (default: process.env). Empty strings count as unset. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const input = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const result = schema.safeParse(input);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    const name = String(issue.path[0]);
+    const value = input[name];
+    const shown = value === undefined || /SECRET|PASS/.test(name) ? '' : ` (got ${JSON.stringify(value)})`;
+    throw new ConfigError(`invalid configuration: ${name}: ${issue.message}${shown}`);
+  }
+  const config = result.data;
+  if ((config.TLS_CERT === undefined) !== (config.TLS_KEY === undefined)) {
+    throw new ConfigError('invalid configuration: TLS_CERT and TLS_KEY must be set together');
+  }
+  if (config.NODE_ENV === 'production' && !config.JWT_SECRET && !config.JWT_SECRET_FILE) {
+    throw new ConfigError('invalid configuration: JWT_SECRET or JWT_SECRET_FILE is required when NODE_ENV=production');
+  }
+  return config;
+}

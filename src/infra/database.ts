@@ -1,0 +1,48 @@
+/**
+ * The database adapter: PostgreSQL from DATABASE_URL, else an embedded
+ * PGlite kept under DATA_DIR (so `npm start` needs no server).
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { PrismaPg } from '@prisma/adapter-pg';
+import type { SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
+import { PrismaPGlite } from 'pglite-prisma-adapter';
+import { PrismaClient } from '../generated/prisma/client.ts';
+import type { Config } from './config.ts';
+
+export type Database = PrismaClient;
+
+export interface DatabaseAdapter {
+  adapter: SqlMigrationAwareDriverAdapterFactory;
+  embedded: boolean;
+  close(): Promise<void>;
+}
+
+export async function createDatabaseAdapter(config: Pick<Config, 'DATABASE_URL' | 'DATA_DIR'>): Promise<DatabaseAdapter> {
+  if (config.DATABASE_URL) {
+    return { adapter: new PrismaPg({ connectionString: config.DATABASE_URL }), embedded: false, close: async () => {} };
+  }
+  const dir = path.resolve(config.DATA_DIR, 'pglite');
+  await fs.mkdir(path.dirname(dir), { recursive: true });
+  const pglite = new PGlite(dir);
+  await pglite.waitReady;
+  return { adapter: new PrismaPGlite(pglite) as unknown as SqlMigrationAwareDriverAdapterFactory, embedded: true, close: () => pglite.close() };
+}
+
+export function createPrismaClient(adapter: SqlMigrationAwareDriverAdapterFactory): Database {
+  return new PrismaClient({ adapter });
+}
+
+/** True when the database answers a trivial query within `timeoutMs`. */
+export async function databaseReachable(db: Database, timeoutMs = 2000): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
+  try {
+    return await Promise.race([db.$queryRaw`SELECT 1`.then(() => true), timeout]);
+  } catch {
+    return false;
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,46 @@
+/**
+ * Error masking for Yoga: errors we made (with a known code) pass as they
+ * are; GraphQL's own request errors (syntax, validation, variables) get
+ * BAD_USER_INPUT; anything else becomes INTERNAL_SERVER_ERROR carrying the
+ * request id, logged in full on our side and never shown to the client.
+ */
+import { GraphQLError } from 'graphql';
+import type { YogaServerOptions } from 'graphql-yoga';
+import { ErrorCode } from './codes.ts';
+import type { Logger } from './logger.ts';
+
+const knownCodes = new Set<string>(Object.values(ErrorCode));
+
+export function maskError(logger: Logger, requestIdOf: (context: unknown) => string | undefined) {
+  return (error: unknown, _message: string, context?: unknown): Error => {
+    const graphqlError = error instanceof GraphQLError ? error : undefined;
+    const original = graphqlError?.originalError;
+    const code = (original instanceof GraphQLError ? original : graphqlError)?.extensions?.code;
+    if (graphqlError && typeof code === 'string' && knownCodes.has(code)) {
+      return new GraphQLError(graphqlError.message, {
+        nodes: graphqlError.nodes,
+        positions: graphqlError.positions,
+        path: graphqlError.path,
+        extensions: { ...(original instanceof GraphQLError ? original.extensions : graphqlError.extensions) },
+      });
+    }
+    if (graphqlError && (original === undefined || original === null)) {
+      return new GraphQLError(graphqlError.message, {
+        nodes: graphqlError.nodes,
+        positions: graphqlError.positions,
+        path: graphqlError.path,
+        extensions: { code: ErrorCode.BAD_USER_INPUT },
+      });
+    }
+    const requestId = requestIdOf(context);
+    logger.error({ err: original ?? error, requestId, path: graphqlError?.path }, 'internal error');
+    return new GraphQLError('Internal server error.', {
+      path: graphqlError?.path,
+      extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR, ...(requestId ? { requestId } : {}) },
+    });
+  };
+}
+
+export function maskedErrorsOptions(logger: Logger, requestIdOf: (context: unknown) => string | undefined): YogaServerOptions<object, object>['maskedErrors'] {
+  return { isDev: false, maskError: maskError(logger, requestIdOf) };
+}

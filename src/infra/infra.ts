@@ -1,0 +1,67 @@
+/**
+ * Builds the adapters the configuration asks for: the database (PostgreSQL
+ * or embedded PGlite, migrated at start when embedded), the bus and the
+ * shared state (Redis or in-process).
+ */
+import { randomUUID } from 'node:crypto';
+import type { Config } from './config.ts';
+import { createDatabaseAdapter, createPrismaClient, databaseReachable, type Database } from './database.ts';
+import { createMemoryBus, createRedisBus, type Bus } from './bus.ts';
+import { createMemoryState, createRedisState, type SharedState } from './state.ts';
+import { createRedis, waitUntilReady } from './redis.ts';
+import { applyMigrations } from './migrations.ts';
+import type { Logger } from './logger.ts';
+
+export interface Infra {
+  config: Config;
+  logger: Logger;
+  /** Unique per process: names this instance's sockets and leases. */
+  instanceId: string;
+  db: Database;
+  bus: Bus;
+  state: SharedState;
+  /** What is reachable right now, for /readyz. */
+  readiness(): Promise<{ database: boolean; redis: boolean | null }>;
+  close(): Promise<void>;
+}
+
+export async function createInfra(config: Config, logger: Logger): Promise<Infra> {
+  const database = await createDatabaseAdapter(config);
+  if (database.embedded) {
+    const applied = await applyMigrations(database.adapter);
+    if (applied.length) logger.info({ applied }, 'embedded database migrated');
+  }
+  const db = createPrismaClient(database.adapter);
+
+  let bus: Bus;
+  let state: SharedState;
+  if (config.REDIS_URL) {
+    const commands = createRedis(config.REDIS_URL, 'commands', logger);
+    const subscriber = createRedis(config.REDIS_URL, 'subscriber', logger);
+    if (!(await waitUntilReady(commands))) logger.warn('redis not reachable at start; serving and retrying');
+    state = createRedisState(commands);
+    bus = createRedisBus(commands, subscriber);
+  } else {
+    state = createMemoryState();
+    bus = createMemoryBus();
+  }
+
+  return {
+    config,
+    logger,
+    instanceId: randomUUID(),
+    db,
+    bus,
+    state,
+    async readiness() {
+      const [databaseUp, redisUp] = await Promise.all([databaseReachable(db), config.REDIS_URL ? state.ping() : Promise.resolve(null)]);
+      return { database: databaseUp, redis: redisUp };
+    },
+    async close() {
+      await bus.close();
+      await state.close();
+      await db.$disconnect();
+      await database.close();
+    },
+  };
+}

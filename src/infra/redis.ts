@@ -1,0 +1,43 @@
+/**
+ * ioredis connections. Commands fail fast while Redis is unreachable (no
+ * offline queue, one retry) so that requests get a clear error instead of
+ * hanging; the client keeps reconnecting in the background and re-subscribes
+ * its channels by itself.
+ */
+import { Redis } from 'ioredis';
+import type { Logger } from './logger.ts';
+
+export function createRedis(url: string, name: string, logger: Logger): Redis {
+  const redis = new Redis(url, {
+    connectionName: `switchboard:${name}`,
+    maxRetriesPerRequest: 1,
+    enableOfflineQueue: name === 'subscriber',
+    retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
+  });
+  let down = false;
+  redis.on('error', (error) => {
+    if (!down) logger.warn({ redis: name, err: error.message }, 'redis unreachable');
+    down = true;
+  });
+  redis.on('ready', () => {
+    if (down) logger.info({ redis: name }, 'redis reachable again');
+    down = false;
+  });
+  return redis;
+}
+
+/** Resolves when `redis` is ready, or after `timeoutMs` (then readiness checks report it down). */
+export function waitUntilReady(redis: Redis, timeoutMs = 5000): Promise<boolean> {
+  if (redis.status === 'ready') return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      redis.off('ready', onReady);
+      resolve(false);
+    }, timeoutMs);
+    const onReady = () => {
+      clearTimeout(timer);
+      resolve(true);
+    };
+    redis.once('ready', onReady);
+  });
+}

@@ -1,0 +1,41 @@
+/**
+ * Starts Switchboard: reads the configuration (one clear line and exit 1 when
+ * it is bad), builds the app and serves it until SIGTERM or SIGINT.
+ */
+import { createApp } from './app.ts';
+import { ConfigError, loadConfig } from './infra/config.ts';
+import { createLogger } from './infra/logger.ts';
+import { createServer } from './server.ts';
+
+let config;
+try {
+  config = loadConfig();
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error;
+  console.error(error.message);
+  process.exit(1);
+}
+
+const logger = createLogger(config);
+const app = await createApp(config, logger);
+const server = createServer(app);
+const url = await server.listen();
+logger.info({ url: `${url}/graphql`, mode: config.DATABASE_URL ? 'scaled' : 'embedded' }, `Switchboard listening on ${url}/graphql`);
+
+let stopping = false;
+async function shutdown(signal: string) {
+  if (stopping) return;
+  stopping = true;
+  logger.info({ signal }, 'shutting down');
+  const deadline = setTimeout(() => {
+    logger.error('shutdown took longer than 5 s; exiting');
+    process.exit(1);
+  }, 5000);
+  deadline.unref();
+  await server.close();
+  logger.flush();
+  process.exit(0);
+}
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
+process.on('SIGINT', () => void shutdown('SIGINT'));
+process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled rejection'));

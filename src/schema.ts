@@ -1,0 +1,12 @@
+/**
+ * The schema: the builder plus every domain's types, imported for their
+ * side effects, in dependency order.
+ */
+import { lexicographicSortSchema, printSchema } from 'graphql';
+import { builder } from './builder.ts';
+import './auth/schema.ts';
+
+export const schema = builder.toSchema();
+
+/** The SDL committed as schema/schema.graphql. */
+export const printedSchema = (): string => `${printSchema(lexicographicSortSchema(schema))}\n`;

@@ -1,0 +1,83 @@
+/**
+ * Wires the application into one HTTP server: Yoga (GraphQL over HTTP and
+ * GraphiQL) and graphql-ws on the same port and path `/graphql`.
+ */
+import { createServer as createHttpServer, type Server } from 'node:http';
+import { createYoga } from 'graphql-yoga';
+import type { App } from './app.ts';
+import { bearerToken, viewerFromToken, type Context, type Viewer } from './context.ts';
+import { schema } from './schema.ts';
+import { CloseCode } from './infra/codes.ts';
+import { useHealthChecks } from './infra/health.ts';
+import { maskedErrorsOptions } from './infra/error-masking.ts';
+import { requestIdOf, useRequestId } from './infra/request-id.ts';
+import { createRealtimeServer, type SocketState } from './realtime/ws-server.ts';
+
+export interface SwitchboardServer {
+  httpServer: Server;
+  /** Listens on HOST:PORT; resolves to the base URL. */
+  listen(): Promise<string>;
+  /** Graceful stop: refuse new work, close sockets with 1001, release, close adapters. */
+  close(): Promise<void>;
+}
+
+interface ServerContext {
+  /** Node request (HTTP). */
+  req?: { socket?: { remoteAddress?: string } };
+  /** Set for WebSocket operations. */
+  socket?: SocketState;
+}
+
+export function createServer(app: App): SwitchboardServer {
+  const requestIdOfContext = (context: unknown) => (context as Partial<Context> | undefined)?.requestId;
+
+  const yoga = createYoga<ServerContext, Context>({
+    schema,
+    graphqlEndpoint: '/graphql',
+    landingPage: false,
+    graphiql: { subscriptionsProtocol: 'WS', title: 'Switchboard' },
+    maskedErrors: maskedErrorsOptions(app.logger, requestIdOfContext),
+    logging: false,
+    plugins: [useHealthChecks(app), useRequestId()],
+    async context({ request, req, socket }): Promise<Context> {
+      if (socket) {
+        return { app, viewer: socket.viewer, tokenRefused: false, ip: socket.ip, requestId: socket.id, request: null };
+      }
+      const token = bearerToken(request.headers.get('authorization'));
+      const viewer: Viewer | null = token ? await viewerFromToken(app, token) : null;
+      return {
+        app,
+        viewer,
+        tokenRefused: token !== null && viewer === null,
+        ip: req?.socket?.remoteAddress ?? null,
+        requestId: requestIdOf(request),
+        request,
+      };
+    },
+  });
+
+  const httpServer = createHttpServer(yoga);
+  const realtime = createRealtimeServer(app, yoga, httpServer);
+
+  return {
+    httpServer,
+    listen() {
+      return new Promise((resolve, reject) => {
+        httpServer.once('error', reject);
+        httpServer.listen(app.config.PORT, app.config.HOST, () => {
+          const address = httpServer.address();
+          const port = typeof address === 'object' && address ? address.port : app.config.PORT;
+          const host = app.config.HOST.includes(':') ? `[${app.config.HOST}]` : app.config.HOST;
+          resolve(`http://${host}:${port}`);
+        });
+      });
+    },
+    async close() {
+      const stopped = new Promise<void>((resolve) => httpServer.close(() => resolve()));
+      await realtime.close(CloseCode.GoingAway, 'server shutting down');
+      httpServer.closeIdleConnections();
+      await stopped;
+      await app.close();
+    },
+  };
+}

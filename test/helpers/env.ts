@@ -1,0 +1,7 @@
+/**
+ * Where the tests' services live. CI (and `npm test`) use the local
+ * PostgreSQL and Redis on loopback; TEST_DATABASE_URL / TEST_REDIS_URL
+ * override them.
+ */
+export const testDatabaseUrl = process.env.TEST_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/switchboard_test';
+export const testRedisUrl = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/0';

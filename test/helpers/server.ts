@@ -1,0 +1,245 @@
+/**
+ * Real servers for tests: each instance is a child process running
+ * src/main.ts on a free loopback port, so a test can run several instances
+ * on one database and one Redis, and kill one with SIGKILL.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createClient, type Client } from 'graphql-ws';
+import WebSocket from 'ws';
+import { testDatabaseUrl, testRedisUrl } from './env.ts';
+
+export interface TestServer {
+  url: string;
+  graphqlUrl: string;
+  wsUrl: string;
+  process: ChildProcess;
+  /** Every log line the instance printed so far. */
+  logs: string[];
+  /** SIGTERM and wait for the exit; returns the exit code. */
+  stop(): Promise<number | null>;
+  /** SIGKILL: the instance dies without cleaning up. */
+  kill(): Promise<void>;
+}
+
+const running = new Set<TestServer>();
+
+/** Environment for the scaled mode on the test PostgreSQL and Redis. */
+export const scaledEnv = (): Record<string, string> => ({ DATABASE_URL: testDatabaseUrl, REDIS_URL: testRedisUrl });
+
+/**
+ * Starts an instance. Without DATABASE_URL / REDIS_URL in `env` it runs
+ * embedded with a fresh DATA_DIR (unless `env.DATA_DIR` is given).
+ */
+export async function startServer(env: Record<string, string | undefined> = {}): Promise<TestServer> {
+  const childEnv: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !['DATABASE_URL', 'REDIS_URL', 'PORT', 'NODE_ENV'].includes(k)) childEnv[k] = v;
+  Object.assign(childEnv, {
+    HOST: '127.0.0.1',
+    PORT: '0',
+    LOG_LEVEL: 'info',
+    JWT_SECRET: 'test-secret-that-is-long-enough-for-hs256-0123456789',
+    BCRYPT_COST: '4',
+    DATA_DIR: env.DATA_DIR ?? mkdtempSync(path.join(tmpdir(), 'switchboard-test-')),
+  });
+  for (const [k, v] of Object.entries(env)) {
+    if (v === undefined) delete childEnv[k];
+    else childEnv[k] = v;
+  }
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  const logs: string[] = [];
+  let buffered = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start in 30 s:\n${logs.join('\n')}`)), 30_000);
+    const onData = (chunk: Buffer) => {
+      buffered += chunk.toString();
+      const lines = buffered.split('\n');
+      buffered = lines.pop()!;
+      for (const line of lines) {
+        logs.push(line);
+        const match = /listening on (http:\/\/\S+?)\/graphql/.exec(line);
+        if (match) {
+          clearTimeout(timer);
+          resolve(match[1]!);
+        }
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', (chunk: Buffer) => logs.push(chunk.toString()));
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited with ${code} before listening:\n${logs.join('\n')}`));
+    });
+  });
+  const exited = once(child, 'exit').then(([code]) => code as number | null);
+  const server: TestServer = {
+    url,
+    graphqlUrl: `${url}/graphql`,
+    wsUrl: `${url.replace(/^http/, 'ws')}/graphql`,
+    process: child,
+    logs,
+    async stop() {
+      running.delete(server);
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      return exited;
+    },
+    async kill() {
+      running.delete(server);
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+  };
+  running.add(server);
+  return server;
+}
+
+/** Stops every instance still running (call in afterAll). */
+export async function stopAllServers(): Promise<void> {
+  await Promise.all([...running].map((s) => s.stop()));
+}
+
+export interface GraphQLResponse<T = any> {
+  status: number;
+  data?: T;
+  errors?: { message: string; path?: string[]; extensions?: Record<string, any> }[];
+  headers: Headers;
+}
+
+/** One GraphQL request over real HTTP. */
+export async function gql<T = any>(
+  server: Pick<TestServer, 'graphqlUrl'>,
+  query: string,
+  variables?: Record<string, unknown>,
+  options: { token?: string; headers?: Record<string, string> } = {},
+): Promise<GraphQLResponse<T>> {
+  const response = await fetch(server.graphqlUrl, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/graphql-response+json, application/json',
+      ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
+      ...options.headers,
+    },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = (await response.json()) as { data?: T; errors?: GraphQLResponse['errors'] };
+  return { status: response.status, data: body.data ?? undefined, errors: body.errors, headers: response.headers };
+}
+
+/** The error codes of a response, in order. */
+export const errorCodes = (response: GraphQLResponse) => (response.errors ?? []).map((e) => e.extensions?.code);
+
+export interface TestSocket {
+  client: Client;
+  /** Resolves with the close event's code and reason once the socket closes. */
+  closed: Promise<{ code: number; reason: string }>;
+  /** Resolves when connection_ack arrives; rejects with the close when refused first. */
+  acked: Promise<void>;
+}
+
+/**
+ * A real graphql-ws client that connects at once and never retries, so a
+ * test sees exactly what the server did.
+ */
+export function connectSocket(server: Pick<TestServer, 'wsUrl'>, connectionParams: Record<string, unknown> | undefined, options: { headers?: Record<string, string> } = {}): TestSocket {
+  let closedResolve!: (v: { code: number; reason: string }) => void;
+  const closed = new Promise<{ code: number; reason: string }>((r) => (closedResolve = r));
+  let ackResolve!: () => void;
+  let ackReject!: (e: unknown) => void;
+  const acked = new Promise<void>((res, rej) => {
+    ackResolve = res;
+    ackReject = rej;
+  });
+  acked.catch(() => {});
+  const headers = options.headers;
+  const client = createClient({
+    url: server.wsUrl,
+    webSocketImpl: headers
+      ? class extends WebSocket {
+          constructor(address: string, protocols?: string | string[]) {
+            super(address, protocols, { headers });
+          }
+        }
+      : WebSocket,
+    lazy: false,
+    retryAttempts: 0,
+    connectionParams,
+    on: {
+      connected: () => ackResolve(),
+      closed: (event: any) => {
+        const close = { code: event?.code ?? 0, reason: String(event?.reason ?? '') };
+        ackReject(Object.assign(new Error(`closed ${close.code} ${close.reason}`), close));
+        closedResolve(close);
+      },
+      error: () => {},
+    },
+    onNonLazyError: () => {},
+  });
+  return { client, closed, acked };
+}
+
+/** Subscribes and collects every result; `next` waits for the n-th one. */
+export function collect<T = any>(client: Client, query: string, variables?: Record<string, unknown>) {
+  const results: { data?: T; errors?: any[] }[] = [];
+  const waiters: { count: number; resolve: () => void }[] = [];
+  let completed = false;
+  let failure: unknown;
+  const done = new Promise<void>((resolve) => {
+    const dispose = client.subscribe<T>(
+      { query, variables },
+      {
+        next: (value) => {
+          results.push(value as any);
+          for (const w of [...waiters]) if (results.length >= w.count) w.resolve();
+        },
+        error: (error) => {
+          failure = error;
+          completed = true;
+          resolve();
+        },
+        complete: () => {
+          completed = true;
+          resolve();
+        },
+      },
+    );
+    stop = dispose;
+  });
+  let stop: () => void = () => {};
+  return {
+    results,
+    done,
+    get completed() {
+      return completed;
+    },
+    get error() {
+      return failure;
+    },
+    /** Resolves once at least `count` results arrived (rejects after `timeoutMs`). */
+    waitFor(count: number, timeoutMs = 5000): Promise<void> {
+      if (results.length >= count) return Promise.resolve();
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`waited ${timeoutMs} ms for ${count} results, got ${results.length}: ${JSON.stringify(results)}`)), timeoutMs);
+        waiters.push({ count, resolve: () => (clearTimeout(timer), resolve()) });
+      });
+    },
+    unsubscribe: () => stop(),
+  };
+}
+
+/** Polls `check` until it returns true (or throws after `timeoutMs`). */
+export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 5000, what = 'condition'): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+let counter = 0;
+/** A username unique to this run: tests share one database. */
+export const uniqueName = (prefix = 'u') => `${prefix}${Date.now().toString(36)}${(counter++).toString(36)}${Math.random().toString(36).slice(2, 6)}`;
