@@ -14,6 +14,17 @@ export interface Viewer {
   expiresAt: number;
 }
 
+/** The live WebSocket an operation arrived on (null over HTTP). */
+export interface LiveConnection {
+  /** Connection id, as in the logs. */
+  id: string;
+  /**
+   * Gives the socket a renewed viewer (after a `refresh` sent over it): the
+   * socket then lives until the new token's expiry, its subscriptions untouched.
+   */
+  renew(viewer: Viewer): void;
+}
+
 export interface Context {
   app: App;
   viewer: Viewer | null;
@@ -23,8 +34,10 @@ export interface Context {
   ip: string | null;
   /** Names the request (HTTP) or connection (WebSocket) in logs and errors. */
   requestId: string;
-  /** The HTTP request, or the WebSocket upgrade request. */
+  /** The HTTP request (null over WebSocket). */
   request: Request | null;
+  /** The WebSocket the operation arrived on (null over HTTP). */
+  connection: LiveConnection | null;
 }
 
 /** Verifies an access token and checks its session against the revocation set: no database read. */

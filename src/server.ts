@@ -41,7 +41,7 @@ export function createServer(app: App): SwitchboardServer {
     plugins: [useHealthChecks(app), useRequestId()],
     async context({ request, req, socket }): Promise<Context> {
       if (socket) {
-        return { app, viewer: socket.viewer, tokenRefused: false, ip: socket.ip, requestId: socket.id, request: null };
+        return { app, viewer: socket.viewer, tokenRefused: false, ip: socket.ip, requestId: socket.id, request: null, connection: socket };
       }
       const token = bearerToken(request.headers.get('authorization'));
       const viewer: Viewer | null = token ? await viewerFromToken(app, token) : null;
@@ -52,6 +52,7 @@ export function createServer(app: App): SwitchboardServer {
         ip: req?.socket?.remoteAddress ?? null,
         requestId: requestIdOf(request),
         request,
+        connection: null,
       };
     },
   });

@@ -11,13 +11,11 @@ import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { YogaServerInstance } from 'graphql-yoga';
 import type { App } from '../app.ts';
-import { bearerToken, viewerFromToken, type Context, type Viewer } from '../context.ts';
+import { bearerToken, viewerFromToken, type Context, type LiveConnection, type Viewer } from '../context.ts';
 import { CloseCode } from '../infra/codes.ts';
 
 /** What the server keeps about one live socket. */
-export interface SocketState {
-  /** Connection id: names the socket in logs and shared state. */
-  id: string;
+export interface SocketState extends LiveConnection {
   viewer: Viewer;
   ip: string | null;
 }
@@ -57,8 +55,16 @@ export function createRealtimeServer(app: App, yoga: YogaServerInstance<any, any
           ctx.extra.socket.close(CloseCode.BadToken, 'Forbidden: missing, invalid, expired or revoked token');
           return false;
         }
-        ctx.extra.state = { id: randomUUID(), viewer, ip: ctx.extra.request.socket.remoteAddress ?? null };
-        app.logger.debug({ connectionId: ctx.extra.state.id, userId: viewer.userId }, 'socket connected');
+        const state: SocketState = {
+          id: randomUUID(),
+          viewer,
+          ip: ctx.extra.request.socket.remoteAddress ?? null,
+          renew(renewed) {
+            state.viewer = renewed;
+          },
+        };
+        ctx.extra.state = state;
+        app.logger.debug({ connectionId: state.id, userId: viewer.userId }, 'socket connected');
         return true;
       },
       async onSubscribe(ctx, _id, payload) {
