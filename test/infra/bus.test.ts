@@ -1,0 +1,86 @@
+/**
+ * One suite, both implementations of the Bus; then the Redis bus across two
+ * processes: a publish in one is received in the other, both ways.
+ */
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { createInterface } from 'node:readline';
+import { Redis } from 'ioredis';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createMemoryBus, createRedisBus, type Bus } from '../../src/infra/bus.ts';
+import { testRedisUrl } from '../helpers/env.ts';
+import { eventually } from '../helpers/server.ts';
+
+const buses: Bus[] = [];
+const redisClients: Redis[] = [];
+function redisBus(): Bus {
+  const publisher = new Redis(testRedisUrl);
+  redisClients.push(publisher);
+  const bus = createRedisBus(publisher, new Redis(testRedisUrl));
+  buses.push(bus);
+  return bus;
+}
+afterAll(async () => {
+  await Promise.all(buses.map((b) => b.close()));
+  redisClients.forEach((r) => r.disconnect());
+});
+
+describe.each([
+  ['memory', () => createMemoryBus()],
+  ['redis', redisBus],
+] as [string, () => Bus][])('Bus (%s)', (_name, make) => {
+  const bus = make();
+
+  it('delivers JSON to every listener of a channel, and only that channel', async () => {
+    const channel = `test:${randomUUID()}`;
+    const a: unknown[] = [];
+    const b: unknown[] = [];
+    const other: unknown[] = [];
+    await bus.subscribe(channel, (m) => a.push(m));
+    await bus.subscribe(channel, (m) => b.push(m));
+    await bus.subscribe(`${channel}:other`, (m) => other.push(m));
+    const at = new Date('2026-01-02T03:04:05.000Z');
+    await bus.publish(channel, { n: 1, at });
+    await eventually(() => a.length === 1 && b.length === 1, 2000, 'delivery');
+    // Dates cross as ISO strings in both implementations.
+    expect(a[0]).toEqual({ n: 1, at: '2026-01-02T03:04:05.000Z' });
+    expect(b[0]).toEqual(a[0]);
+    expect(other).toEqual([]);
+  });
+
+  it('stops delivering after unsubscribe', async () => {
+    const channel = `test:${randomUUID()}`;
+    const seen: unknown[] = [];
+    const stop = await bus.subscribe(channel, (m) => seen.push(m));
+    await bus.publish(channel, 1);
+    await eventually(() => seen.length === 1, 2000, 'first delivery');
+    stop();
+    await bus.publish(channel, 2);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(seen).toEqual([1]);
+  });
+});
+
+describe('Redis bus across processes', () => {
+  it('carries messages both ways between two processes', async () => {
+    const inbound = `test:${randomUUID()}:to-peer`;
+    const outbound = `test:${randomUUID()}:from-peer`;
+    const peer = spawn(process.execPath, ['--import', 'tsx', 'test/infra/fixtures/bus-peer.ts', testRedisUrl, inbound, outbound], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const lines: string[] = [];
+    createInterface({ input: peer.stdout! }).on('line', (l) => lines.push(l));
+    try {
+      const bus = redisBus();
+      const fromPeer: unknown[] = [];
+      await bus.subscribe(outbound, (m) => fromPeer.push(m));
+      await eventually(() => lines.includes('ready'), 15_000, 'peer ready');
+      await bus.publish(inbound, { hello: 'peer' });
+      await eventually(() => fromPeer.length === 1, 5000, 'echo from the peer');
+      expect(fromPeer[0]).toEqual({ echo: { hello: 'peer' }, pid: peer.pid });
+      expect(lines).toContain('received {"hello":"peer"}');
+    } finally {
+      peer.kill();
+    }
+  });
+});

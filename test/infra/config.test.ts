@@ -1,0 +1,85 @@
+/** The configuration module, and what `npm start` does with a bad value. */
+import { spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/infra/config.ts';
+
+describe('loadConfig', () => {
+  it('gives every default of the configuration table', () => {
+    const c = loadConfig({});
+    expect(c).toMatchObject({
+      PORT: 4000,
+      HOST: '127.0.0.1',
+      DATA_DIR: './data',
+      ACCESS_TOKEN_TTL: 900,
+      REFRESH_TOKEN_TTL: 604800,
+      BCRYPT_COST: 12,
+      SINGLE_SESSION: true,
+      MAX_CONNECTIONS: 100,
+      MAX_SOCKETS_PER_USER: 5,
+      SLOT_LEASE_TTL: 60,
+      ROOM_MAX_MEMBERS: 500,
+      MESSAGE_MAX_LENGTH: 4000,
+      MESSAGE_RATE_PER_USER: 20,
+      MESSAGE_RATE_PER_ROOM: 200,
+      MESSAGE_RATE_WINDOW: 10,
+      LOGIN_FAILURES_PER_ACCOUNT: 5,
+      LOGIN_FAILURES_PER_IP: 50,
+      LOGIN_FAILURE_WINDOW: 900,
+      CONNECTS_PER_IP: 60,
+      CONNECT_WINDOW: 60,
+      PRESENCE_AWAY_AFTER: 300,
+      PRESENCE_TIMEOUT: 90,
+      PRESENCE_CHECK_INTERVAL: 30,
+      MAX_QUERY_BYTES: 100000,
+      LOG_LEVEL: 'info',
+    });
+    expect(c.DATABASE_URL).toBeUndefined();
+    expect(c.REDIS_URL).toBeUndefined();
+    expect(c.ALLOWED_ORIGINS).toBeUndefined();
+  });
+
+  it('parses numbers, booleans and lists', () => {
+    const c = loadConfig({ MAX_CONNECTIONS: '7', SINGLE_SESSION: 'false', ALLOWED_ORIGINS: 'http://a.test, http://b.test', SLOT_LEASE_TTL: '1.5' });
+    expect(c.MAX_CONNECTIONS).toBe(7);
+    expect(c.SINGLE_SESSION).toBe(false);
+    expect(c.ALLOWED_ORIGINS).toEqual(['http://a.test', 'http://b.test']);
+    expect(c.SLOT_LEASE_TTL).toBe(1.5);
+  });
+
+  it.each([
+    [{ MAX_CONNECTIONS: 'abc' }, /^invalid configuration: MAX_CONNECTIONS: .*"abc"/],
+    [{ MAX_CONNECTIONS: '0' }, /^invalid configuration: MAX_CONNECTIONS: /],
+    [{ DATABASE_URL: 'not a url' }, /^invalid configuration: DATABASE_URL: /],
+    [{ DATABASE_URL: 'mysql://x/y' }, /^invalid configuration: DATABASE_URL: must start with postgres/],
+    [{ REDIS_URL: 'http://x' }, /^invalid configuration: REDIS_URL: /],
+    [{ PORT: '70000' }, /^invalid configuration: PORT: /],
+    [{ SINGLE_SESSION: 'maybe' }, /^invalid configuration: SINGLE_SESSION: /],
+    [{ LOG_LEVEL: 'loud' }, /^invalid configuration: LOG_LEVEL: /],
+    [{ JWT_SECRET: 'short' }, /^invalid configuration: JWT_SECRET: must be at least 32/],
+    [{ TLS_CERT: '/x.pem' }, /TLS_CERT and TLS_KEY must be set together/],
+    [{ NODE_ENV: 'production' }, /JWT_SECRET or JWT_SECRET_FILE is required when NODE_ENV=production/],
+  ])('refuses %o with one line naming the variable', (env, message) => {
+    expect(() => loadConfig(env)).toThrow(ConfigError);
+    try {
+      loadConfig(env);
+    } catch (error) {
+      expect((error as Error).message).toMatch(message);
+      expect((error as Error).message).not.toContain('\n');
+    }
+  });
+
+  it('never echoes a secret value', () => {
+    expect(() => loadConfig({ JWT_SECRET: 'tiny-secret' })).toThrow(/^(?!.*tiny-secret)/);
+  });
+
+  it('stops `npm start` with that one line and no stack trace', () => {
+    const run = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      env: { ...process.env, MAX_CONNECTIONS: 'abc', DATABASE_URL: '', REDIS_URL: '' },
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    expect(run.status).toBe(1);
+    expect(run.stderr.trim()).toMatch(/^invalid configuration: MAX_CONNECTIONS: [^\n]*$/);
+    expect(run.stdout + run.stderr).not.toMatch(/\n\s+at /);
+  });
+});
