@@ -16,18 +16,36 @@ export type Database = PrismaClient;
 export interface DatabaseAdapter {
   adapter: SqlMigrationAwareDriverAdapterFactory;
   embedded: boolean;
+  /**
+   * Names of the migrations the embedded database has finished applying (it
+   * is migrated at start); null for PostgreSQL, which `npm run db:migrate` migrates.
+   */
+  appliedMigrations(): Promise<string[] | null>;
   close(): Promise<void>;
 }
 
+const appliedMigrationsSql = 'SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL';
+
 export async function createDatabaseAdapter(config: Pick<Config, 'DATABASE_URL' | 'DATA_DIR'>): Promise<DatabaseAdapter> {
   if (config.DATABASE_URL) {
-    return { adapter: new PrismaPg({ connectionString: config.DATABASE_URL }), embedded: false, close: async () => {} };
+    return { adapter: new PrismaPg({ connectionString: config.DATABASE_URL }), embedded: false, appliedMigrations: async () => null, close: async () => {} };
   }
   const dir = path.resolve(config.DATA_DIR, 'pglite');
   await fs.mkdir(path.dirname(dir), { recursive: true });
   const pglite = new PGlite(dir);
   await pglite.waitReady;
-  return { adapter: new PrismaPGlite(pglite) as unknown as SqlMigrationAwareDriverAdapterFactory, embedded: true, close: () => pglite.close() };
+  return {
+    adapter: new PrismaPGlite(pglite) as unknown as SqlMigrationAwareDriverAdapterFactory,
+    embedded: true,
+    async appliedMigrations() {
+      try {
+        return (await pglite.query<{ migration_name: string }>(appliedMigrationsSql)).rows.map((r) => r.migration_name);
+      } catch {
+        return [];
+      }
+    },
+    close: () => pglite.close(),
+  };
 }
 
 export function createPrismaClient(adapter: SqlMigrationAwareDriverAdapterFactory): Database {

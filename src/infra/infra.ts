@@ -9,7 +9,7 @@ import { createDatabaseAdapter, createPrismaClient, databaseReachable, type Data
 import { createMemoryBus, createRedisBus, type Bus } from './bus.ts';
 import { createMemoryState, createRedisState, type SharedState } from './state.ts';
 import { createRedis, waitUntilReady } from './redis.ts';
-import { applyMigrations } from './migrations.ts';
+import { applyMigrations, committedMigrationNames } from './migrations.ts';
 import type { Logger } from './logger.ts';
 
 export interface Infra {
@@ -28,8 +28,12 @@ export interface Infra {
 export async function createInfra(config: Config, logger: Logger): Promise<Infra> {
   const database = await createDatabaseAdapter(config);
   if (database.embedded) {
-    const applied = await applyMigrations(database.adapter);
-    if (applied.length) logger.info({ applied }, 'embedded database migrated');
+    // Loading the schema engine takes seconds: only when something is pending.
+    const done = new Set(await database.appliedMigrations());
+    if ((await committedMigrationNames()).some((name) => !done.has(name))) {
+      const applied = await applyMigrations(database.adapter);
+      logger.info({ applied }, 'embedded database migrated');
+    }
   }
   const db = createPrismaClient(database.adapter);
 

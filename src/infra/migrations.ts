@@ -62,6 +62,11 @@ async function withEngine<T>(adapter: SqlMigrationAwareDriverAdapterFactory, wor
   }
 }
 
+/** Names of the committed migrations, oldest first. */
+export async function committedMigrationNames(): Promise<string[]> {
+  return (await readMigrationsList()).migrationDirectories.map((d) => d.path);
+}
+
 /** Applies every committed migration not yet applied. Idempotent. Returns the names applied now. */
 export async function applyMigrations(adapter: SqlMigrationAwareDriverAdapterFactory): Promise<string[]> {
   return withEngine(adapter, async (engine) => {
