@@ -12,6 +12,9 @@ import { useHealthChecks } from './infra/health.ts';
 import { maskedErrorsOptions } from './infra/error-masking.ts';
 import { requestIdOf, useRequestId } from './infra/request-id.ts';
 import { createRealtimeServer, type SocketState } from './realtime/ws-server.ts';
+import { renderLocalGraphiQL, useGraphiQLAssets } from './infra/graphiql.ts';
+import { useGraphQLOverSSE } from './realtime/sse.ts';
+import { useWebPage } from './web/plugin.ts';
 
 export interface SwitchboardServer {
   httpServer: Server;
@@ -36,9 +39,10 @@ export function createServer(app: App): SwitchboardServer {
     graphqlEndpoint: '/graphql',
     landingPage: false,
     graphiql: { subscriptionsProtocol: 'WS', title: 'Switchboard' },
+    renderGraphiQL: renderLocalGraphiQL,
     maskedErrors: maskedErrorsOptions(app.logger, requestIdOfContext),
     logging: false,
-    plugins: [useHealthChecks(app), useRequestId()],
+    plugins: [useHealthChecks(app), useRequestId(), useWebPage(), useGraphiQLAssets(), useGraphQLOverSSE(app)],
     async context({ request, req, socket }): Promise<Context> {
       if (socket) {
         return { app, viewer: socket.viewer, tokenRefused: false, ip: socket.ip, requestId: socket.id, request: null, connection: socket };

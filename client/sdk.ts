@@ -1,0 +1,613 @@
+/**
+ * The Switchboard client SDK: typed operations over fetch and one graphql-ws
+ * socket, for Node and the browser.
+ *
+ * It keeps the session's tokens and renews the access token before it
+ * expires (over the live socket when there is one, so the socket is renewed
+ * in place); it reconnects with backoff and a fresh token after the server's
+ * 4003 or a network drop, resuming every subscription (roomMessages from the
+ * last cursor it delivered: no gap, no duplicate); it stops on 4001, 4002,
+ * 4403 and 4029 and says why through the `ended` event; and it retries
+ * sendMessage with the same idempotency key when an answer is lost.
+ */
+import { createClient, type Client } from 'graphql-ws';
+import {
+  LoginDocument,
+  LogoutDocument,
+  MessagesDocument,
+  RefreshDocument,
+  RegisterDocument,
+  RoomMessagesDocument,
+  SendMessageDocument,
+} from './documents.ts';
+import type {
+  AuthFieldsFragment,
+  MessageFieldsFragment,
+  RegisterInput,
+  TypedDocumentString,
+} from './gql/graphql.ts';
+
+export type { MessageFieldsFragment as Message };
+
+/** The session's credentials, as `login` and `refresh` return them. */
+export interface Tokens {
+  accessToken: string;
+  /** Milliseconds since the epoch. */
+  accessTokenExpiresAt: number;
+  refreshToken: string;
+  /** Milliseconds since the epoch. */
+  refreshTokenExpiresAt: number;
+}
+
+/** Why the SDK stopped: it does not reconnect after any of these. */
+export type EndReason =
+  /** This client called logout. */
+  | 'logout'
+  /** The session was ended elsewhere (logout, admin, refresh-token reuse, user deleted): close 4001, or the refresh was refused. */
+  | 'revoked'
+  /** A newer login replaced this session (close 4002). */
+  | 'replaced'
+  /** The server refused the token at connection time (close 4403). */
+  | 'unauthorized'
+  /** No free seat, or too many sockets for this user (close 4029): the session is still valid; `connect()` tries again. */
+  | 'limit';
+
+export interface SessionEnd {
+  reason: EndReason;
+  /** The WebSocket close code, when a close decided it. */
+  code?: number;
+  /** A sentence for people (the server's close reason when there is one). */
+  message: string;
+}
+
+/** Where the live connection is. */
+export type ConnectionStatus = 'idle' | 'connecting' | 'connected' | 'reconnecting' | 'ended';
+
+export interface SwitchboardEvents {
+  /** New tokens (after login or refresh) or null (signed out): store them to resume later. */
+  tokens: Tokens | null;
+  status: ConnectionStatus;
+  ended: SessionEnd;
+  /** Each successful connection_ack; `reconnected` is false for the first one. */
+  connected: { reconnected: boolean };
+}
+
+/** A GraphQL error answer; `code` is the first error's extensions.code. */
+export class GraphQLRequestError extends Error {
+  override name = 'GraphQLRequestError';
+  readonly code: string | undefined;
+  constructor(readonly errors: ReadonlyArray<{ message: string; extensions?: Record<string, unknown> }>) {
+    super(errors.map((e) => e.message).join('; ') || 'GraphQL error');
+    this.code = errors[0]?.extensions?.code as string | undefined;
+  }
+}
+
+/** The request did not get a GraphQL answer (network, proxy, server down). */
+export class TransportError extends Error {
+  override name = 'TransportError';
+  constructor(message: string, readonly status?: number) {
+    super(message);
+  }
+}
+
+export interface SwitchboardClientOptions {
+  /** The GraphQL endpoint over HTTP, e.g. `http://127.0.0.1:4000/graphql`. */
+  url: string;
+  /** The graphql-ws endpoint. @default `url` with ws: or wss: */
+  wsUrl?: string;
+  /** A WebSocket class, for runtimes without a global one (Node 20: `ws`). @default globalThis.WebSocket */
+  webSocketImpl?: unknown;
+  /** @default globalThis.fetch */
+  fetch?: typeof fetch;
+  /** A stored session to resume (see the `tokens` event). @default null */
+  tokens?: Tokens | null;
+  /**
+   * Renew the access token this long before it expires (milliseconds), capped
+   * at a quarter of its lifetime so short-lived tokens are renewed in time.
+   * @default 60000
+   */
+  refreshBefore?: number;
+  /** Renew tokens on a timer before they expire. Off, the server's 4003 triggers a reconnect with a fresh token instead. @default true */
+  autoRefresh?: boolean;
+  /** First reconnect delay (milliseconds); doubles per failed attempt, with jitter. @default 500 */
+  retryDelay?: number;
+  /** Longest reconnect delay (milliseconds). @default 15000 */
+  maxRetryDelay?: number;
+  /** Attempts of sendMessage when its answer is lost (same idempotency key each time). @default 4 */
+  sendAttempts?: number;
+}
+
+type Listener<T> = (value: T) => void;
+
+interface Variables {
+  [name: string]: unknown;
+}
+
+/** One live subscription the SDK restarts on every new connection. */
+interface LiveOperation {
+  query: string;
+  /** Read at each (re)subscription: roomMessages passes its latest cursor. */
+  variables(): Variables;
+  /** Runs before each (re)subscription (roomMessages anchors or catches up over HTTP). */
+  prepare?(): Promise<void>;
+  next(data: unknown): void;
+  error(error: Error): void;
+  complete(): void;
+  /** Connection generation the current graphql-ws subscription belongs to. */
+  generation: number;
+  stop?: () => void;
+}
+
+/** What a subscription call gets back. */
+export interface Subscription {
+  unsubscribe(): void;
+}
+
+export interface SubscriptionHandlers<T> {
+  next(data: T): void;
+  /** The server refused or ended the subscription with errors; it is not restarted. */
+  error?(error: Error): void;
+  /** The server completed the subscription; it is not restarted. */
+  complete?(): void;
+}
+
+/** Close codes after which the SDK stops rather than reconnects. */
+const terminalCloses: Record<number, EndReason> = { 4001: 'revoked', 4002: 'replaced', 4403: 'unauthorized', 4029: 'limit' };
+
+const endMessages: Record<EndReason, string> = {
+  logout: 'Signed out.',
+  revoked: 'Your session was ended (signed out elsewhere or revoked).',
+  replaced: 'You signed in somewhere else; this session was replaced.',
+  unauthorized: 'The server refused the access token.',
+  limit: 'No free seats: the server has reached its connection limit.',
+};
+
+const toTokens = (auth: AuthFieldsFragment): Tokens => ({
+  accessToken: auth.accessToken,
+  accessTokenExpiresAt: Date.parse(auth.accessTokenExpiresAt),
+  refreshToken: auth.refreshToken,
+  refreshTokenExpiresAt: Date.parse(auth.refreshTokenExpiresAt),
+});
+
+/** A random idempotency key (getRandomValues also works on plain-http pages, unlike randomUUID). */
+export function newIdempotencyKey(): string {
+  const bytes = new Uint8Array(16);
+  globalThis.crypto.getRandomValues(bytes);
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+const isCloseLike = (value: unknown): value is { code: number; reason?: string } =>
+  typeof value === 'object' && value !== null && typeof (value as { code?: unknown }).code === 'number';
+
+export class SwitchboardClient {
+  private readonly url: string;
+  private readonly wsUrl: string;
+  private readonly fetchImpl: typeof fetch;
+  private readonly options: Required<Pick<SwitchboardClientOptions, 'refreshBefore' | 'autoRefresh' | 'retryDelay' | 'maxRetryDelay' | 'sendAttempts'>> &
+    Pick<SwitchboardClientOptions, 'webSocketImpl'>;
+  private currentTokens: Tokens | null;
+  private refreshing: Promise<Tokens> | null = null;
+  private refreshTimer: ReturnType<typeof setTimeout> | undefined;
+  private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  private socket: Client | null = null;
+  private socketOpen = false;
+  /** Bumped on every new socket so callbacks of an old one are ignored. */
+  private generation = 0;
+  private attempts = 0;
+  private everConnected = false;
+  private currentStatus: ConnectionStatus = 'idle';
+  private readonly live = new Set<LiveOperation>();
+  private readonly listeners: { [K in keyof SwitchboardEvents]: Set<Listener<SwitchboardEvents[K]>> } = {
+    tokens: new Set(),
+    status: new Set(),
+    ended: new Set(),
+    connected: new Set(),
+  };
+
+  constructor(options: SwitchboardClientOptions) {
+    this.url = options.url;
+    this.wsUrl = options.wsUrl ?? options.url.replace(/^http/, 'ws');
+    this.fetchImpl = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+    this.options = {
+      refreshBefore: options.refreshBefore ?? 60_000,
+      autoRefresh: options.autoRefresh ?? true,
+      retryDelay: options.retryDelay ?? 500,
+      maxRetryDelay: options.maxRetryDelay ?? 15_000,
+      sendAttempts: options.sendAttempts ?? 4,
+      webSocketImpl: options.webSocketImpl,
+    };
+    this.currentTokens = options.tokens ?? null;
+    this.scheduleRefresh();
+  }
+
+  /** The current tokens (null when signed out). */
+  get tokens(): Tokens | null {
+    return this.currentTokens;
+  }
+
+  get status(): ConnectionStatus {
+    return this.currentStatus;
+  }
+
+  /** Listens to an event; returns the function that stops listening. */
+  on<K extends keyof SwitchboardEvents>(event: K, listener: Listener<SwitchboardEvents[K]>): () => void {
+    this.listeners[event].add(listener);
+    return () => this.listeners[event].delete(listener);
+  }
+
+  private emit<K extends keyof SwitchboardEvents>(event: K, value: SwitchboardEvents[K]): void {
+    for (const listener of [...this.listeners[event]]) listener(value);
+  }
+
+  private setStatus(status: ConnectionStatus): void {
+    if (this.currentStatus === status) return;
+    this.currentStatus = status;
+    this.emit('status', status);
+  }
+
+  // ---- HTTP ----
+
+  /**
+   * Runs a query or mutation over HTTP with the current access token (renewed
+   * first when it is about to expire). GraphQL errors throw GraphQLRequestError.
+   */
+  async request<TResult, TVariables>(document: TypedDocumentString<TResult, TVariables>, variables?: TVariables, options: { auth?: boolean } = {}): Promise<TResult> {
+    const token = options.auth !== false && this.currentTokens ? await this.accessToken() : null;
+    return this.post(document, variables, token);
+  }
+
+  private async post<TResult, TVariables>(document: TypedDocumentString<TResult, TVariables>, variables: TVariables | undefined, token: string | null): Promise<TResult> {
+    let response: Response;
+    try {
+      response = await this.fetchImpl(this.url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/graphql-response+json, application/json',
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+        },
+        body: JSON.stringify({ query: document.toString(), variables: variables ?? {} }),
+      });
+    } catch (error) {
+      throw new TransportError(`request failed: ${(error as Error).message}`);
+    }
+    let body: { data?: TResult | null; errors?: GraphQLRequestError['errors'] };
+    try {
+      body = (await response.json()) as typeof body;
+    } catch {
+      throw new TransportError(`HTTP ${response.status} without a GraphQL answer`, response.status);
+    }
+    if (body.errors?.length) throw new GraphQLRequestError(body.errors);
+    if (!body.data) throw new TransportError(`HTTP ${response.status} without data`, response.status);
+    return body.data;
+  }
+
+  // ---- session ----
+
+  /** Creates an account (it does not sign in). */
+  async register(input: RegisterInput) {
+    return (await this.request(RegisterDocument, { input }, { auth: false })).register;
+  }
+
+  /** Signs in, keeps the tokens and opens the live connection. */
+  async login(login: string, password: string) {
+    const { login: auth } = await this.request(LoginDocument, { input: { login, password } }, { auth: false });
+    this.setTokens(toTokens(auth));
+    this.connect();
+    return auth.user;
+  }
+
+  /** Ends the session on the server (every socket of it closes) and here. */
+  async logout(): Promise<void> {
+    const token = this.currentTokens?.accessToken ?? null;
+    this.end({ reason: 'logout', message: endMessages.logout });
+    if (token) await this.post(LogoutDocument, undefined, token).catch(() => undefined);
+  }
+
+  /** Closes the socket and timers, keeping the tokens (resume with `connect()`). */
+  close(): void {
+    this.teardown();
+    for (const op of this.live) op.stop?.();
+    this.live.clear();
+    this.setStatus('idle');
+  }
+
+  private setTokens(tokens: Tokens | null): void {
+    this.currentTokens = tokens;
+    this.scheduleRefresh();
+    this.emit('tokens', tokens);
+  }
+
+  /** Time to renew before expiry: refreshBefore, at most a quarter of the token's remaining life when it arrived. */
+  private renewalMargin(tokens: Tokens): number {
+    const life = Math.max(0, tokens.accessTokenExpiresAt - Date.now());
+    return Math.min(this.options.refreshBefore, life / 4);
+  }
+
+  private scheduleRefresh(): void {
+    clearTimeout(this.refreshTimer);
+    const tokens = this.currentTokens;
+    if (!tokens || !this.options.autoRefresh) return;
+    const due = tokens.accessTokenExpiresAt - this.renewalMargin(tokens) - Date.now();
+    this.refreshTimer = setTimeout(() => {
+      this.refresh().catch(() => undefined);
+    }, Math.max(0, due));
+  }
+
+  /** An access token good for a while yet, refreshing first when it is (nearly) expired. */
+  private async accessToken(): Promise<string> {
+    const tokens = this.currentTokens;
+    if (!tokens) throw new GraphQLRequestError([{ message: 'Sign in first.', extensions: { code: 'UNAUTHENTICATED' } }]);
+    if (tokens.accessTokenExpiresAt - Date.now() > 2000) return tokens.accessToken;
+    return (await this.refresh()).accessToken;
+  }
+
+  /**
+   * Rotates the refresh token. One refresh at a time: a refresh token works
+   * once, and presenting it twice would end the session. Sent over the live
+   * socket when it is open, so the server renews that socket in place.
+   * A refused refresh ends the session with reason `revoked`.
+   */
+  refresh(): Promise<Tokens> {
+    this.refreshing ??= (async () => {
+      const tokens = this.currentTokens;
+      if (!tokens) throw new GraphQLRequestError([{ message: 'Sign in first.', extensions: { code: 'UNAUTHENTICATED' } }]);
+      try {
+        const variables = { refreshToken: tokens.refreshToken };
+        const data = this.socket && this.socketOpen ? await this.overSocket(this.socket, RefreshDocument, variables) : await this.post(RefreshDocument, variables, null);
+        const renewed = toTokens(data.refresh);
+        this.setTokens(renewed);
+        return renewed;
+      } catch (error) {
+        const retriable = error instanceof GraphQLRequestError && (error.code === 'RATE_LIMITED' || error.code === 'INTERNAL_SERVER_ERROR');
+        if (error instanceof GraphQLRequestError && !retriable) this.end({ reason: 'revoked', message: endMessages.revoked });
+        throw error;
+      }
+    })().finally(() => {
+      this.refreshing = null;
+    });
+    return this.refreshing;
+  }
+
+  /** One query or mutation over the socket. */
+  private overSocket<TResult, TVariables>(socket: Client, document: TypedDocumentString<TResult, TVariables>, variables: TVariables): Promise<TResult> {
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      socket.subscribe<TResult>(
+        { query: document.toString(), variables: variables as Variables },
+        {
+          next: (result) => {
+            settled = true;
+            if (result.errors?.length) reject(new GraphQLRequestError(result.errors));
+            else resolve(result.data as TResult);
+          },
+          error: (error) => {
+            settled = true;
+            reject(Array.isArray(error) ? new GraphQLRequestError(error) : new TransportError(`socket closed during the request (${isCloseLike(error) ? error.code : 'error'})`));
+          },
+          complete: () => {
+            if (!settled) reject(new TransportError('socket request completed without an answer'));
+          },
+        },
+      );
+    });
+  }
+
+  // ---- live connection ----
+
+  /** Opens the live connection (login does it); also tries again after the `limit` end. */
+  connect(): void {
+    if (!this.currentTokens || this.socket) return;
+    clearTimeout(this.reconnectTimer);
+    this.open();
+  }
+
+  private open(): void {
+    const generation = ++this.generation;
+    this.setStatus(this.everConnected ? 'reconnecting' : 'connecting');
+    const socket = createClient({
+      url: this.wsUrl,
+      webSocketImpl: this.options.webSocketImpl,
+      lazy: false,
+      retryAttempts: 0,
+      keepAlive: 15_000,
+      connectionParams: async () => ({ authorization: `Bearer ${await this.accessToken()}` }),
+      on: {
+        connected: () => {
+          if (generation !== this.generation) return;
+          this.socketOpen = true;
+          this.attempts = 0;
+          const reconnected = this.everConnected;
+          this.everConnected = true;
+          this.setStatus('connected');
+          this.emit('connected', { reconnected });
+          for (const op of this.live) void this.resume(op);
+        },
+        closed: (event) => this.lost(generation, event),
+      },
+      onNonLazyError: (error) => this.lost(generation, error),
+    });
+    this.socket = socket;
+  }
+
+  /** The socket of `generation` closed or failed: stop for good, or reconnect with backoff. */
+  private lost(generation: number, event: unknown): void {
+    if (generation !== this.generation || !this.socket) return;
+    const old = this.socket;
+    this.socket = null;
+    this.socketOpen = false;
+    this.generation++;
+    old.dispose();
+    const code = isCloseLike(event) ? event.code : undefined;
+    const reason = code !== undefined ? terminalCloses[code] : undefined;
+    if (reason) {
+      const serverReason = isCloseLike(event) && event.reason ? event.reason : '';
+      const message = reason === 'limit' && /slot|seat/i.test(serverReason) ? endMessages.limit : serverReason || endMessages[reason];
+      this.end({ reason, code, message }, reason === 'limit');
+      return;
+    }
+    if (!this.currentTokens) return;
+    this.setStatus('reconnecting');
+    const delay = Math.min(this.options.maxRetryDelay, this.options.retryDelay * 2 ** this.attempts) * (0.5 + Math.random() / 2);
+    this.attempts++;
+    this.reconnectTimer = setTimeout(() => {
+      if (!this.socket && this.currentTokens) this.open();
+    }, delay);
+  }
+
+  private teardown(): void {
+    clearTimeout(this.refreshTimer);
+    clearTimeout(this.reconnectTimer);
+    this.generation++;
+    this.socketOpen = false;
+    const socket = this.socket;
+    this.socket = null;
+    socket?.dispose();
+  }
+
+  /**
+   * Stops: closes the socket, forgets the tokens (unless `keepTokens`, for a
+   * refused seat) and reports why. Subscriptions are kept for a later
+   * `connect()` only when the tokens are kept.
+   */
+  private end(end: SessionEnd, keepTokens = false): void {
+    if (this.currentStatus === 'ended' && !this.currentTokens) return;
+    this.teardown();
+    if (!keepTokens) {
+      for (const op of this.live) op.stop?.();
+      this.live.clear();
+      this.setTokens(null);
+    }
+    this.setStatus('ended');
+    this.emit('ended', end);
+  }
+
+  /** (Re)starts one live operation on the current socket. */
+  private async resume(op: LiveOperation): Promise<void> {
+    const socket = this.socket;
+    const generation = this.generation;
+    if (!socket || !this.socketOpen || !this.live.has(op)) return;
+    if (op.prepare) {
+      try {
+        await op.prepare();
+      } catch {
+        // The catch-up failed (the connection is likely down again): the next connection retries it.
+        return;
+      }
+      if (generation !== this.generation || !this.socketOpen || !this.live.has(op)) return;
+    }
+    op.generation = generation;
+    op.stop = socket.subscribe(
+      { query: op.query, variables: op.variables() },
+      {
+        next: (result) => {
+          if (op.generation !== this.generation) return;
+          if (result.errors?.length && !result.data) {
+            this.live.delete(op);
+            op.error(new GraphQLRequestError(result.errors));
+          } else op.next(result.data);
+        },
+        error: (error) => {
+          // A close is not the operation's end: the next connection resumes it.
+          if (op.generation !== this.generation || !Array.isArray(error)) return;
+          this.live.delete(op);
+          op.error(new GraphQLRequestError(error));
+        },
+        complete: () => {
+          if (op.generation !== this.generation || !this.live.has(op)) return;
+          this.live.delete(op);
+          op.complete();
+        },
+      },
+    );
+  }
+
+  private addLive(op: Omit<LiveOperation, 'generation'>): Subscription {
+    const entry: LiveOperation = { ...op, generation: -1 };
+    this.live.add(entry);
+    void this.resume(entry);
+    return {
+      unsubscribe: () => {
+        if (!this.live.delete(entry)) return;
+        entry.stop?.();
+      },
+    };
+  }
+
+  /**
+   * A subscription that lives across reconnects (restarted with the same
+   * variables on each new connection).
+   */
+  subscribe<TResult, TVariables>(document: TypedDocumentString<TResult, TVariables>, variables: TVariables, handlers: SubscriptionHandlers<TResult>): Subscription {
+    return this.addLive({
+      query: document.toString(),
+      variables: () => (variables ?? {}) as Variables,
+      next: (data) => handlers.next(data as TResult),
+      error: (error) => handlers.error?.(error),
+      complete: () => handlers.complete?.(),
+    });
+  }
+
+  /**
+   * A room's messages, in order, exactly once each, across reconnects: each
+   * resubscription asks for the messages after the last one delivered.
+   * Without `after` it starts at the room's newest message (only newer ones
+   * are delivered), so even messages sent before the first connection or
+   * during the first drop are not missed.
+   */
+  roomMessages(roomId: string, handlers: SubscriptionHandlers<MessageFieldsFragment>, options: { after?: string } = {}): Subscription {
+    let cursor: string | null = options.after ?? null;
+    let anchored = options.after !== undefined;
+    const deliver = (message: MessageFieldsFragment) => {
+      cursor = message.cursor;
+      handlers.next(message);
+    };
+    /** Everything since the anchor, over HTTP, when there is no cursor yet (an empty room at start). */
+    const catchUp = async () => {
+      if (!anchored) {
+        const latest = await this.request(MessagesDocument, { roomId, last: 1 });
+        cursor = latest.messages.edges.at(-1)?.node.cursor ?? null;
+        anchored = true;
+        return;
+      }
+      if (cursor !== null) return;
+      const pages: MessageFieldsFragment[][] = [];
+      let before: string | undefined;
+      for (let page = 0; page < 100; page++) {
+        const { messages } = await this.request(MessagesDocument, { roomId, last: 100, before });
+        pages.unshift(messages.edges.map((e) => e.node));
+        if (!messages.pageInfo.hasPreviousPage || !messages.pageInfo.startCursor) break;
+        before = messages.pageInfo.startCursor;
+      }
+      for (const message of pages.flat()) deliver(message);
+    };
+    return this.addLive({
+      query: RoomMessagesDocument.toString(),
+      variables: () => ({ roomId, after: cursor }),
+      prepare: catchUp,
+      next: (data) => deliver((data as { roomMessages: MessageFieldsFragment }).roomMessages),
+      error: (error) => handlers.error?.(error),
+      complete: () => handlers.complete?.(),
+    });
+  }
+
+  /**
+   * Sends a message. When the answer is lost (network error, 5xx), it sends
+   * again with the same idempotency key: the server stores it once and
+   * answers with the first message.
+   */
+  async sendMessage(roomId: string, body: string, options: { idempotencyKey?: string } = {}) {
+    const idempotencyKey = options.idempotencyKey ?? newIdempotencyKey();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return (await this.request(SendMessageDocument, { roomId, body, idempotencyKey })).sendMessage;
+      } catch (error) {
+        const transient = error instanceof TransportError && (error.status === undefined || error.status >= 500);
+        if (!transient || attempt >= this.options.sendAttempts) throw error;
+        await sleep(Math.min(this.options.maxRetryDelay, this.options.retryDelay * 2 ** (attempt - 1)));
+      }
+    }
+  }
+}

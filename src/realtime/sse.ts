@@ -1,0 +1,106 @@
+/**
+ * GraphQL over Server-Sent Events (graphql-sse) at /graphql/stream: the
+ * fallback transport for subscriptions where WebSockets cannot pass.
+ *
+ * Operations run through Yoga's pipeline with the HTTP context, so the
+ * `Authorization: Bearer <jwt>` header authenticates them as it does any
+ * HTTP request. A subscription over HTTP (this endpoint, or Yoga's own
+ * text/event-stream answers on /graphql) needs a valid token to start, and
+ * ends with an UNAUTHENTICATED error event when its session is revoked or its
+ * access token expires, as a WebSocket would be closed: the client
+ * subscribes again with a fresh token (and, for roomMessages, its last cursor).
+ */
+import type { ExecutionResult } from 'graphql';
+import { isAsyncIterable, type Plugin } from 'graphql-yoga';
+import { useGraphQLSSE } from '@graphql-yoga/plugin-graphql-sse';
+import type { App } from '../app.ts';
+import type { Context, Viewer } from '../context.ts';
+import { unauthenticated } from '../infra/errors.ts';
+
+export interface GraphQLOverSSEOptions {
+  /** Path of the graphql-sse endpoint. @default '/graphql/stream' */
+  endpoint?: string;
+}
+
+/** The longest timer Node accepts; a token living longer is re-checked then. */
+const maxTimer = 2 ** 31 - 1;
+
+/** Resolves with the final error result once the viewer's session ends or its token expires. */
+function sessionEnd(app: App, viewer: Viewer): { ended: Promise<ExecutionResult>; cancel(): void } {
+  let stopListening = () => {};
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const ended = new Promise<ExecutionResult>((resolve) => {
+    stopListening = app.revocations.onSessionEnded((end) => {
+      if (end.sessionId === viewer.sessionId) resolve({ errors: [unauthenticated('Your session has ended.')] });
+    });
+    const arm = () => {
+      const left = viewer.expiresAt * 1000 - Date.now();
+      if (left <= 0) resolve({ errors: [unauthenticated('Your access token expired; subscribe again with a fresh one.')] });
+      else timer = setTimeout(arm, Math.min(left, maxTimer));
+    };
+    arm();
+  });
+  return {
+    ended,
+    cancel() {
+      stopListening();
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** `source`, ended early with one last error result when `end` resolves. */
+function endWhen<T>(source: AsyncIterable<T>, end: { ended: Promise<T>; cancel(): void }): AsyncIterableIterator<T> {
+  const iterator = source[Symbol.asyncIterator]();
+  let finished = false;
+  const finish = async () => {
+    if (finished) return;
+    finished = true;
+    end.cancel();
+    await iterator.return?.();
+  };
+  const ended = end.ended.then((value) => ({ ended: true as const, value }));
+  return {
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+    async next(): Promise<IteratorResult<T>> {
+      if (finished) return { done: true, value: undefined };
+      const step = await Promise.race([iterator.next(), ended]);
+      if ('ended' in step) {
+        await finish();
+        return { done: false, value: step.value };
+      }
+      if (step.done) await finish();
+      return step;
+    },
+    async return(): Promise<IteratorResult<T>> {
+      await finish();
+      return { done: true, value: undefined };
+    },
+  };
+}
+
+/** graphql-sse at `endpoint`, and the auth and session rules of every subscription over HTTP. */
+export function useGraphQLOverSSE(app: App, options: GraphQLOverSSEOptions = {}): Plugin {
+  return {
+    onPluginInit({ addPlugin }) {
+      addPlugin(useGraphQLSSE({ endpoint: options.endpoint ?? '/graphql/stream' }));
+    },
+    onSubscribe({ args, setResultAndStopExecution }) {
+      const ctx = args.contextValue as unknown as Context;
+      // graphql-ws sockets have their own lifecycle (src/realtime/ws-server.ts).
+      if (ctx.connection) return;
+      const viewer = ctx.viewer;
+      if (!viewer || app.revocations.isRevoked(viewer.sessionId) || viewer.expiresAt * 1000 <= Date.now()) {
+        setResultAndStopExecution({ errors: [unauthenticated(ctx.tokenRefused ? 'Your access token is invalid, expired or revoked.' : 'Subscriptions need a token: send Authorization: Bearer <accessToken>.')] });
+        return;
+      }
+      return {
+        onSubscribeResult({ result, setResult }) {
+          if (isAsyncIterable(result)) setResult(endWhen(result as AsyncIterable<ExecutionResult>, sessionEnd(app, viewer)));
+        },
+      };
+    },
+  };
+}

@@ -1,0 +1,361 @@
+/**
+ * The web page at / : sign in or register, seats, online users, rooms and a
+ * room's live messages and members, on the client SDK. Every text from the
+ * server is set with textContent, never parsed as HTML.
+ */
+import {
+  CreateRoomDocument,
+  JoinRoomDocument,
+  LeaveRoomDocument,
+  MessagesDocument,
+  OnlineUsersDocument,
+  PresenceDocument,
+  RoomDocument,
+  RoomPresenceDocument,
+  RoomsDocument,
+  SlotsChangedDocument,
+} from '../../../client/documents.ts';
+import type { MessageFieldsFragment, PresenceStatus, RoomFieldsFragment } from '../../../client/gql/graphql.ts';
+import { GraphQLRequestError, SwitchboardClient, type Subscription, type Tokens } from '../../../client/sdk.ts';
+
+const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
+
+/** Creates an element with text content (never HTML) and optional classes. */
+function el<K extends keyof HTMLElementTagNameMap>(tag: K, text = '', className = ''): HTMLElementTagNameMap[K] {
+  const node = document.createElement(tag);
+  if (text) node.textContent = text;
+  if (className) node.className = className;
+  return node;
+}
+
+const storageKey = 'switchboard.session';
+interface Stored {
+  tokens: Tokens;
+  user: { id: string; username: string };
+}
+const load = (): Stored | null => {
+  try {
+    return JSON.parse(sessionStorage.getItem(storageKey) ?? 'null') as Stored | null;
+  } catch {
+    return null;
+  }
+};
+
+const stored = load();
+const client = new SwitchboardClient({ url: new URL('/graphql', location.href).toString(), tokens: stored?.tokens ?? null });
+let me: Stored['user'] | null = stored?.user ?? null;
+
+client.on('tokens', (tokens) => {
+  if (tokens && me) sessionStorage.setItem(storageKey, JSON.stringify({ tokens, user: me }));
+  else sessionStorage.removeItem(storageKey);
+});
+
+// ---- notices ----
+
+function notify(text: string, kind: 'error' | 'info' = 'error', retry = false) {
+  $('notice').hidden = false;
+  $('notice').className = kind === 'info' ? 'info' : '';
+  $('notice-text').textContent = text;
+  $('retry').hidden = !retry;
+}
+const clearNotice = () => ($('notice').hidden = true);
+const describe = (error: unknown) => (error instanceof GraphQLRequestError ? error.message : `Could not reach the server (${(error as Error).message}).`);
+
+// ---- connection status and session end ----
+
+const statusText: Record<string, [string, string]> = {
+  idle: ['offline', ''],
+  connecting: ['connecting…', 'warn'],
+  connected: ['live', 'ok'],
+  reconnecting: ['reconnecting…', 'warn'],
+  ended: ['disconnected', 'bad'],
+};
+client.on('status', (status) => {
+  const [text, kind] = statusText[status] ?? [status, ''];
+  $('connection').textContent = text;
+  $('connection').className = `pill ${kind}`;
+});
+
+client.on('connected', () => {
+  clearNotice();
+  void refreshRooms();
+  void refreshOnline();
+});
+
+client.on('ended', (end) => {
+  if (end.reason === 'limit') {
+    notify(/slot|seat/i.test(end.message) ? 'No free seats: every connection seat is taken right now. Try again in a moment.' : `Connection refused: ${end.message}`, 'error', true);
+    return;
+  }
+  if (end.reason !== 'logout') notify(end.message);
+  showSignedOut();
+});
+
+$('retry').addEventListener('click', () => {
+  clearNotice();
+  client.connect();
+});
+
+// ---- sign in, register, sign out ----
+
+function showSignedIn() {
+  $('signed-out').hidden = true;
+  $('signed-in').hidden = false;
+  $('logout').hidden = false;
+  $('whoami').textContent = me ? `Signed in as ${me.username}` : '';
+  startLive();
+}
+
+function showSignedOut() {
+  stopLive();
+  closeRoom();
+  me = null;
+  $('signed-out').hidden = false;
+  $('signed-in').hidden = true;
+  $('logout').hidden = true;
+  $('whoami').textContent = '';
+  $('seats').textContent = 'Seats –';
+}
+
+async function signIn(login: string, password: string) {
+  const user = await client.login(login, password);
+  me = { id: user.id, username: user.username };
+  if (client.tokens) sessionStorage.setItem(storageKey, JSON.stringify({ tokens: client.tokens, user: me }));
+  showSignedIn();
+}
+
+function formValues(form: HTMLFormElement): Record<string, string> {
+  return Object.fromEntries([...new FormData(form)].map(([k, v]) => [k, String(v)]));
+}
+
+function onSubmit(id: string, handler: (values: Record<string, string>, form: HTMLFormElement) => Promise<void>) {
+  const form = $<HTMLFormElement>(id);
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const button = form.querySelector('button');
+    if (button) button.disabled = true;
+    try {
+      await handler(formValues(form), form);
+    } catch (error) {
+      notify(describe(error));
+    } finally {
+      if (button) button.disabled = false;
+    }
+  });
+}
+
+onSubmit('login-form', async ({ login, password }) => {
+  clearNotice();
+  await signIn(login!, password!);
+});
+
+onSubmit('register-form', async ({ username, email, password }) => {
+  clearNotice();
+  await client.register({ username: username!, email: email!, password: password! });
+  await signIn(username!, password!);
+});
+
+$('logout').addEventListener('click', () => {
+  void client.logout();
+});
+
+// ---- seats and online users ----
+
+let live: Subscription[] = [];
+const online = new Map<string, { username: string; status: PresenceStatus }>();
+
+function startLive() {
+  stopLive();
+  client.connect();
+  live.push(
+    client.subscribe(SlotsChangedDocument, {}, {
+      next: ({ connectionSlots: s }) => {
+        $('seats').textContent = `Seats ${s.used}/${s.max}`;
+        $('seats').className = `pill ${s.available === 0 ? 'bad' : 'ok'}`;
+      },
+    }),
+    client.subscribe(PresenceDocument, {}, {
+      next: ({ presence }) => {
+        if (presence.status === 'OFFLINE') online.delete(presence.user.id);
+        else online.set(presence.user.id, { username: presence.user.username, status: presence.status });
+        renderOnline();
+        updateMemberPresence(presence.user.id, presence.status);
+      },
+    }),
+  );
+}
+
+function stopLive() {
+  for (const s of live) s.unsubscribe();
+  live = [];
+  online.clear();
+  renderOnline();
+}
+
+async function refreshOnline() {
+  try {
+    const { onlineUsers } = await client.request(OnlineUsersDocument);
+    online.clear();
+    for (const u of onlineUsers) online.set(u.id, { username: u.username, status: u.presence });
+    renderOnline();
+  } catch (error) {
+    notify(describe(error));
+  }
+}
+
+function presenceItem(username: string, status: PresenceStatus, userId: string): HTMLLIElement {
+  const li = el('li');
+  li.dataset.userId = userId;
+  const dot = el('span', '', `dot ${status}`);
+  dot.title = status.toLowerCase();
+  li.append(dot, el('span', username, 'name'), el('span', status.toLowerCase(), 'muted status'));
+  return li;
+}
+
+function renderOnline() {
+  const list = $('online');
+  list.replaceChildren(...[...online].sort((a, b) => a[1].username.localeCompare(b[1].username)).map(([id, u]) => presenceItem(u.username, u.status, id)));
+  $('online-count').textContent = online.size ? `(${online.size})` : '';
+}
+
+// ---- rooms ----
+
+let rooms: RoomFieldsFragment[] = [];
+
+async function refreshRooms() {
+  try {
+    const { rooms: page } = await client.request(RoomsDocument, { first: 100 });
+    rooms = page.edges.map((e) => e.node);
+    renderRooms();
+  } catch (error) {
+    notify(describe(error));
+  }
+}
+
+function renderRooms() {
+  $('rooms').replaceChildren(
+    ...rooms.map((room) => {
+      const li = el('li', '', room.id === openRoom?.id ? 'active' : '');
+      const open = el('button', 'Open', 'secondary');
+      open.addEventListener('click', () => void showRoom(room.id));
+      li.append(el('span', room.name, 'name'), el('span', `${room.memberCount}`, 'muted'), open);
+      li.dataset.roomName = room.name;
+      return li;
+    }),
+  );
+}
+
+onSubmit('create-room-form', async ({ name, permission }, form) => {
+  const { createRoom } = await client.request(CreateRoomDocument, { input: { name: name!, permission: permission as RoomFieldsFragment['permission'] } });
+  form.reset();
+  await refreshRooms();
+  await showRoom(createRoom.id);
+});
+
+// ---- one room ----
+
+let openRoom: { id: string; subscriptions: Subscription[]; members: Map<string, { username: string; status: PresenceStatus }> } | null = null;
+
+function closeRoom() {
+  for (const s of openRoom?.subscriptions ?? []) s.unsubscribe();
+  openRoom = null;
+  $('room-view').hidden = true;
+  $('room-empty').hidden = false;
+  $('messages').replaceChildren();
+  $('members').replaceChildren();
+}
+
+function renderMembers() {
+  if (!openRoom) return;
+  $('members').replaceChildren(...[...openRoom.members].sort((a, b) => a[1].username.localeCompare(b[1].username)).map(([id, m]) => presenceItem(m.username, m.status, id)));
+}
+
+function updateMemberPresence(userId: string, status: PresenceStatus) {
+  const member = openRoom?.members.get(userId);
+  if (!member) return;
+  member.status = status;
+  renderMembers();
+}
+
+function appendMessage(message: MessageFieldsFragment) {
+  const list = $('messages');
+  const li = el('li');
+  li.dataset.id = message.id;
+  const time = new Date(message.createdAt);
+  li.append(el('span', time.toLocaleTimeString(), 'time'), el('span', message.author.username, 'author'), el('span', message.body, 'body'));
+  const atBottom = list.scrollTop + list.clientHeight >= list.scrollHeight - 20;
+  list.append(li);
+  if (atBottom) list.scrollTop = list.scrollHeight;
+}
+
+async function showRoom(roomId: string) {
+  closeRoom();
+  const { room } = await client.request(RoomDocument, { id: roomId });
+  if (!room) {
+    notify('That room no longer exists.');
+    await refreshRooms();
+    return;
+  }
+  const members = new Map(room.members.map((m) => [m.id, { username: m.username, status: m.presence }]));
+  const isMember = me !== null && members.has(me.id);
+  openRoom = { id: room.id, subscriptions: [], members };
+  $('room-empty').hidden = true;
+  $('room-view').hidden = false;
+  $('room-name').textContent = room.name;
+  $('join-room').hidden = isMember;
+  $('leave-room').hidden = !isMember;
+  $('send-form').hidden = !isMember;
+  renderMembers();
+  renderRooms();
+  if (!isMember) {
+    $('messages').replaceChildren(el('li', 'Join this room to read and send messages.', 'muted'));
+    return;
+  }
+  const current = openRoom;
+  const { messages } = await client.request(MessagesDocument, { roomId: room.id, last: 50 });
+  if (openRoom !== current) return;
+  for (const edge of messages.edges) appendMessage(edge.node);
+  const after = messages.edges.at(-1)?.node.cursor;
+  current.subscriptions.push(
+    client.roomMessages(room.id, { next: appendMessage, error: (error) => notify(describe(error)) }, after ? { after } : {}),
+    client.subscribe(RoomPresenceDocument, { roomId: room.id }, {
+      next: ({ roomPresence: event }) => {
+        if (event.kind === 'LEFT') current.members.delete(event.user.id);
+        else current.members.set(event.user.id, { username: event.user.username, status: event.status });
+        renderMembers();
+      },
+    }),
+  );
+}
+
+$('join-room').addEventListener('click', async () => {
+  if (!openRoom) return;
+  try {
+    await client.request(JoinRoomDocument, { roomId: openRoom.id });
+    const id = openRoom.id;
+    await refreshRooms();
+    await showRoom(id);
+  } catch (error) {
+    notify(describe(error));
+  }
+});
+
+$('leave-room').addEventListener('click', async () => {
+  if (!openRoom) return;
+  try {
+    const id = openRoom.id;
+    await client.request(LeaveRoomDocument, { roomId: id });
+    await refreshRooms();
+    await showRoom(id);
+  } catch (error) {
+    notify(describe(error));
+  }
+});
+
+onSubmit('send-form', async ({ body }, form) => {
+  if (!openRoom || !body) return;
+  await client.sendMessage(openRoom.id, body);
+  form.reset();
+});
+
+if (client.tokens && me) showSignedIn();
