@@ -1,0 +1,258 @@
+/**
+ * The client SDK against real servers (PostgreSQL + Redis): token renewal
+ * over the live socket, reconnects after 4003 and after a network drop (to
+ * another instance) with roomMessages resumed from the last cursor, the end
+ * of the session elsewhere, refused seats, and sendMessage retried with the
+ * same idempotency key when its answer is lost.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { MessagesDocument } from '../../client/documents.ts';
+import type { Message, SessionEnd, SwitchboardClient } from '../../client/sdk.ts';
+import { eventually, gql, scaledEnv, startServer, stopAllServers, type TestServer } from '../helpers/server.ts';
+import { account, closeClients, password, portOf, room, sdk, statusOf, tcpProxy } from './helpers.ts';
+
+const ttl = 3;
+
+/** Sends `count` messages from `sender` one after another, `gapMs` apart; returns their bodies in order. */
+async function sendSeries(sender: SwitchboardClient, roomId: string, count: number, gapMs: number, prefix: string): Promise<string[]> {
+  const bodies: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const body = `${prefix} ${i}`;
+    await sender.sendMessage(roomId, body);
+    bodies.push(body);
+    await new Promise((r) => setTimeout(r, gapMs));
+  }
+  return bodies;
+}
+
+/** Signs in an SDK client and records what it receives. */
+async function signedIn(server: Pick<TestServer, 'graphqlUrl'>, user: { username: string }, options: Parameters<typeof sdk>[1] = {}) {
+  const client = sdk(server, options);
+  const ended: SessionEnd[] = [];
+  const connections: boolean[] = [];
+  let tokenChanges = 0;
+  client.on('ended', (end) => ended.push(end));
+  client.on('connected', ({ reconnected }) => connections.push(reconnected));
+  client.on('tokens', () => tokenChanges++);
+  await client.login(user.username, password);
+  await statusOf(client, 'connected');
+  return { client, ended, connections, tokenChanges: () => tokenChanges };
+}
+
+describe('SDK', () => {
+  let server: TestServer;
+
+  beforeAll(async () => {
+    server = await startServer({ ...scaledEnv(), ACCESS_TOKEN_TTL: String(ttl), SINGLE_SESSION: 'true' });
+  });
+  afterEach(() => closeClients());
+  afterAll(() => stopAllServers());
+
+  it('renews the access token over the live socket before it expires: one connection, every message once, in order', async () => {
+    const alice = await account(server, 'al');
+    const bob = await account(server, 'bo');
+    const roomId = await room(server, alice, [bob]);
+    const reader = await signedIn(server, alice);
+    const sender = await signedIn(server, bob);
+    const received: Message[] = [];
+    reader.client.roomMessages(roomId, { next: (m) => received.push(m) });
+
+    // About three token lifetimes of traffic.
+    const sent = await sendSeries(sender.client, roomId, 30, (ttl * 1000 * 3) / 30, 'renew');
+    await eventually(() => received.length >= sent.length, 10_000, 'all messages');
+    await new Promise((r) => setTimeout(r, 300));
+
+    expect(received.map((m) => m.body)).toEqual(sent);
+    expect(reader.connections).toEqual([false]);
+    expect(reader.tokenChanges()).toBeGreaterThanOrEqual(3);
+    expect(reader.ended).toEqual([]);
+    expect(reader.client.status).toBe('connected');
+  });
+
+  it('reconnects with a fresh token after 4003 and resumes roomMessages from its last cursor: no gap, no duplicate', async () => {
+    const alice = await account(server, 'al');
+    const bob = await account(server, 'bo');
+    const roomId = await room(server, alice, [bob]);
+    // No timer renewal: the server closes the socket with 4003 at each expiry.
+    const reader = await signedIn(server, alice, { autoRefresh: false });
+    const sender = await signedIn(server, bob);
+    const received: Message[] = [];
+    reader.client.roomMessages(roomId, { next: (m) => received.push(m) });
+
+    const sent = await sendSeries(sender.client, roomId, 30, (ttl * 1000 * 3) / 30, 'expiry');
+    await eventually(() => received.length >= sent.length, 15_000, 'all messages');
+    await new Promise((r) => setTimeout(r, 300));
+
+    expect(received.map((m) => m.body)).toEqual(sent);
+    expect(reader.connections.length).toBeGreaterThanOrEqual(2);
+    expect(reader.connections.slice(1).every(Boolean)).toBe(true);
+    expect(reader.ended).toEqual([]);
+  });
+
+  it('after a network drop reconnects to another instance and replays what it missed, once', async () => {
+    const other = await startServer({ ...scaledEnv(), ACCESS_TOKEN_TTL: String(ttl) });
+    const proxy = await tcpProxy({ port: portOf(server) });
+    try {
+      const alice = await account(server, 'al');
+      const bob = await account(server, 'bo');
+      const roomId = await room(server, alice, [bob]);
+      const reader = await signedIn(proxy, alice);
+      const sender = await signedIn(server, bob);
+      const received: Message[] = [];
+      reader.client.roomMessages(roomId, { next: (m) => received.push(m) });
+
+      const before = await sendSeries(sender.client, roomId, 5, 20, 'before');
+      await eventually(() => received.length === 5, 5000, 'first messages');
+      // The network drops and the load balancer now sends the client to the other instance.
+      proxy.target.port = portOf(other);
+      proxy.drop();
+      const during = await sendSeries(sender.client, roomId, 5, 20, 'during');
+      await eventually(() => reader.connections.length >= 2, 10_000, 'reconnect');
+      const after = await sendSeries(sender.client, roomId, 5, 20, 'after');
+      await eventually(() => received.length >= 15, 10_000, 'all messages');
+      await new Promise((r) => setTimeout(r, 300));
+
+      expect(received.map((m) => m.body)).toEqual([...before, ...during, ...after]);
+      expect(reader.connections).toEqual([false, true]);
+    } finally {
+      await proxy.close();
+      await other.stop();
+    }
+  });
+
+  it('a room that was empty at subscribe time: messages sent while disconnected are delivered after the reconnect', async () => {
+    const proxy = await tcpProxy({ port: portOf(server) });
+    try {
+      const alice = await account(server, 'al');
+      const bob = await account(server, 'bo');
+      const roomId = await room(server, alice, [bob]);
+      const reader = await signedIn(proxy, alice);
+      const sender = await signedIn(server, bob);
+      const received: Message[] = [];
+      reader.client.roomMessages(roomId, { next: (m) => received.push(m) });
+      await new Promise((r) => setTimeout(r, 300));
+      proxy.drop();
+      const during = await sendSeries(sender.client, roomId, 3, 20, 'gap');
+      await eventually(() => received.length >= 3, 10_000, 'replayed messages');
+      const after = await sendSeries(sender.client, roomId, 2, 20, 'live');
+      await eventually(() => received.length >= 5, 5000, 'live messages');
+      expect(received.map((m) => m.body)).toEqual([...during, ...after]);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('reports "revoked" and stops when the session is logged out elsewhere', async () => {
+    const alice = await account(server, 'al');
+    const reader = await signedIn(server, alice);
+    const token = reader.client.tokens!.accessToken;
+    const tokenEvents: unknown[] = [];
+    reader.client.on('tokens', (t) => tokenEvents.push(t));
+
+    const logout = await gql(server, 'mutation { logout }', {}, { token });
+    expect(logout.data?.logout).toBe(true);
+
+    await statusOf(reader.client, 'ended');
+    expect(reader.ended).toEqual([expect.objectContaining({ reason: 'revoked', code: 4001 })]);
+    expect(reader.client.tokens).toBeNull();
+    expect(tokenEvents).toEqual([null]);
+    // It stays stopped: no reconnect.
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(reader.connections).toEqual([false]);
+    expect(reader.client.status).toBe('ended');
+  });
+
+  it('reports "replaced" when the same user signs in elsewhere (single session)', async () => {
+    const alice = await account(server, 'al');
+    const first = await signedIn(server, alice);
+    const second = await signedIn(server, alice);
+    await statusOf(first.client, 'ended');
+    expect(first.ended).toEqual([expect.objectContaining({ reason: 'replaced', code: 4002 })]);
+    expect(second.client.status).toBe('connected');
+  });
+
+  it('logout through the SDK ends the session on the server too', async () => {
+    const alice = await account(server, 'al');
+    const reader = await signedIn(server, alice);
+    const token = reader.client.tokens!.accessToken;
+    await reader.client.logout();
+    expect(reader.ended).toEqual([expect.objectContaining({ reason: 'logout' })]);
+    const me = await gql(server, '{ me { id } }', {}, { token });
+    expect(me.data?.me ?? null).toBeNull();
+  });
+
+  it('retries sendMessage with the same idempotency key when the answer is lost: one message stored', async () => {
+    const alice = await account(server, 'al');
+    const roomId = await room(server, alice);
+    const keys: string[] = [];
+    let dropped = 0;
+    const lossy: typeof fetch = async (input, init) => {
+      const response = await fetch(input, init);
+      const body = JSON.parse(String(init?.body ?? '{}'));
+      if (typeof body.query === 'string' && body.query.includes('mutation SendMessage')) {
+        keys.push(body.variables.idempotencyKey);
+        if (dropped === 0) {
+          dropped++;
+          await response.text();
+          throw new TypeError('fetch failed: the connection was reset');
+        }
+      }
+      return response;
+    };
+    const writer = sdk(server, { fetch: lossy });
+    await writer.login(alice.username, password);
+    const message = await writer.sendMessage(roomId, 'exactly once');
+
+    expect(message.body).toBe('exactly once');
+    expect(keys).toHaveLength(2);
+    expect(keys[0]).toBe(keys[1]);
+    const { messages } = await writer.request(MessagesDocument, { roomId, last: 10 });
+    expect(messages.edges.map((e) => e.node.body)).toEqual(['exactly once']);
+    expect(messages.edges[0]!.node.id).toBe(message.id);
+  });
+
+  it('does not retry a refused message (a GraphQL error is an answer)', async () => {
+    const alice = await account(server, 'al');
+    const roomId = await room(server, alice);
+    let sends = 0;
+    const counting: typeof fetch = (input, init) => {
+      if (String(init?.body ?? '').includes('mutation SendMessage')) sends++;
+      return fetch(input, init);
+    };
+    const writer = sdk(server, { fetch: counting });
+    await writer.login(alice.username, password);
+    await expect(writer.sendMessage(roomId, '')).rejects.toMatchObject({ code: 'BAD_USER_INPUT' });
+    expect(sends).toBe(1);
+  });
+});
+
+describe('SDK and connection slots', () => {
+  afterEach(() => closeClients());
+  afterAll(() => stopAllServers());
+
+  it('reports "limit" when no seat is free, keeps the session, and connects once a seat frees up', async () => {
+    const server = await startServer({ ...scaledEnv(), MAX_CONNECTIONS: '1' });
+    const alice = await account(server, 'al');
+    const bob = await account(server, 'bo');
+    const first = await signedIn(server, alice);
+    const second = sdk(server);
+    const ended: SessionEnd[] = [];
+    second.on('ended', (end) => ended.push(end));
+    await second.login(bob.username, password);
+    await statusOf(second, 'ended');
+    expect(ended).toEqual([expect.objectContaining({ reason: 'limit', code: 4029 })]);
+    expect(ended[0]!.message).toMatch(/no free seats/i);
+    expect(second.tokens).not.toBeNull();
+
+    first.client.close();
+    await eventually(async () => {
+      second.connect();
+      try {
+        await statusOf(second, 'connected', 1000);
+        return true;
+      } catch {
+        return false;
+      }
+    }, 15_000, 'a free seat');
+  });
+});

@@ -1,0 +1,128 @@
+/**
+ * The web page at / in Debian's Chromium (playwright-core): two users in two
+ * browser contexts sign in, meet in a room, see each other's presence and
+ * exchange messages; markup in a message stays text; the seventh user past
+ * MAX_CONNECTIONS=6 is told there are no free seats. No request leaves the
+ * server under test. SCREENSHOT=path saves the first user's page there.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser, Page } from 'playwright-core';
+import { connectSocket, scaledEnv, startServer, stopAllServers, uniqueName, type TestServer, type TestSocket } from '../helpers/server.ts';
+import { isolatedContext, launchBrowser } from './browser.ts';
+import { account, password, type TestAccount } from './helpers.ts';
+
+async function signIn(page: Page, server: TestServer, user: TestAccount) {
+  await page.goto(`${server.url}/`);
+  await page.fill('#login-form input[name=login]', user.username);
+  await page.fill('#login-form input[name=password]', password);
+  await page.click('#login-form button[type=submit]');
+  await page.waitForSelector('#signed-in', { state: 'visible' });
+}
+
+const onlineNames = (page: Page) => page.locator('#online li .name').allTextContents();
+const memberNames = (page: Page) => page.locator('#members li .name').allTextContents();
+
+describe('web page', () => {
+  let server: TestServer;
+  let browser: Browser;
+  const sockets: TestSocket[] = [];
+
+  beforeAll(async () => {
+    server = await startServer({ ...scaledEnv(), MAX_CONNECTIONS: '6' });
+    browser = await launchBrowser();
+  });
+  afterAll(async () => {
+    for (const s of sockets) s.client.dispose();
+    await browser?.close();
+    await stopAllServers();
+  });
+
+  it('two users sign in, join a room, see each other online and exchange messages; markup stays text', async () => {
+    const alice = await account(server, 'al');
+    const bob = await account(server, 'bo');
+    const a = await isolatedContext(browser, server.url);
+    const b = await isolatedContext(browser, server.url);
+    const pageA = await a.context.newPage();
+    const pageB = await b.context.newPage();
+
+    await signIn(pageA, server, alice);
+    await expect.poll(() => pageA.textContent('#connection')).toBe('live');
+    await expect.poll(() => pageA.textContent('#whoami')).toContain(alice.username);
+
+    const roomName = uniqueName('lobby');
+    await pageA.fill('#create-room-form input[name=name]', roomName);
+    await pageA.click('#create-room-form button[type=submit]');
+    await expect.poll(() => pageA.textContent('#room-name')).toBe(roomName);
+    if (await pageA.isVisible('#join-room')) await pageA.click('#join-room');
+    await pageA.waitForSelector('#send-form', { state: 'visible' });
+
+    await signIn(pageB, server, bob);
+    await pageB.locator(`#rooms li[data-room-name="${roomName}"] button`).click();
+    await pageB.click('#join-room');
+    await pageB.waitForSelector('#send-form', { state: 'visible' });
+
+    // Presence: each sees the other online, and as a member of the room.
+    await expect.poll(() => onlineNames(pageA), { timeout: 10_000 }).toContain(bob.username);
+    await expect.poll(() => onlineNames(pageB), { timeout: 10_000 }).toContain(alice.username);
+    await expect.poll(() => memberNames(pageA), { timeout: 10_000 }).toEqual([alice.username, bob.username].sort((x, y) => x.localeCompare(y)));
+    await expect.poll(() => pageA.locator(`#online li[data-user-id="${bob.userId}"] .status`).textContent()).toBe('online');
+
+    await pageA.fill('#send-form input[name=body]', 'hello from alice');
+    await pageA.click('#send-form button[type=submit]');
+    await expect.poll(() => pageB.locator('#messages .body').allTextContents(), { timeout: 10_000 }).toEqual(['hello from alice']);
+
+    const markup = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2"><b>bold?</b>';
+    await pageB.fill('#send-form input[name=body]', markup);
+    await pageB.click('#send-form button[type=submit]');
+    await expect.poll(() => pageA.locator('#messages .body').allTextContents(), { timeout: 10_000 }).toEqual(['hello from alice', markup]);
+    await expect.poll(() => pageB.locator('#messages .body').allTextContents()).toEqual(['hello from alice', markup]);
+    for (const page of [pageA, pageB]) {
+      expect(await page.locator('#messages script, #messages img, #messages b').count()).toBe(0);
+      expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
+    }
+    await expect.poll(() => pageA.locator('#messages .author').allTextContents()).toEqual([alice.username, bob.username]);
+    await expect.poll(() => pageA.textContent('#seats')).toMatch(/^Seats \d+\/6$/);
+
+    if (process.env.SCREENSHOT) await pageA.screenshot({ path: process.env.SCREENSHOT });
+
+    // The seventh user: fill the remaining seats with other users' sockets.
+    const used = Number(/Seats (\d+)\/6/.exec((await pageA.textContent('#seats')) ?? '')?.[1]);
+    for (let i = used; i < 6; i++) {
+      const other = await account(server, 'seat');
+      const socket = connectSocket(server, { authorization: `Bearer ${other.accessToken}` });
+      sockets.push(socket);
+      await socket.acked;
+    }
+    await expect.poll(() => pageA.textContent('#seats'), { timeout: 10_000 }).toBe('Seats 6/6');
+
+    const carol = await account(server, 'ca');
+    const c = await isolatedContext(browser, server.url);
+    const pageC = await c.context.newPage();
+    await signIn(pageC, server, carol);
+    await pageC.waitForSelector('#notice', { state: 'visible', timeout: 10_000 });
+    expect(await pageC.textContent('#notice-text')).toMatch(/no free seats/i);
+    expect(await pageC.isVisible('#retry')).toBe(true);
+
+    // A seat frees up: "Try again" connects.
+    sockets.pop()!.client.dispose();
+    await expect.poll(() => pageA.textContent('#seats'), { timeout: 10_000 }).toBe('Seats 5/6');
+    await pageC.click('#retry');
+    await expect.poll(() => pageC.textContent('#connection'), { timeout: 10_000 }).toBe('live');
+    await expect.poll(() => pageC.isVisible('#notice')).toBe(false);
+
+    for (const ctx of [a, b, c]) {
+      expect(ctx.foreign).toEqual([]);
+      expect(ctx.errors).toEqual([]);
+    }
+  });
+
+  it('serves the page with a strict Content Security Policy', async () => {
+    const response = await fetch(`${server.url}/`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toContain('text/html');
+    expect(response.headers.get('content-security-policy')).toContain("script-src 'self'");
+    const script = await fetch(`${server.url}/app.js`);
+    expect(script.headers.get('content-type')).toContain('javascript');
+    expect(await script.text()).not.toMatch(/from\s*["'](graphql-ws|graphql)["']/);
+  });
+});
