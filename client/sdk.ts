@@ -294,6 +294,8 @@ export class SwitchboardClient {
   /** Signs in, keeps the tokens and opens the live connection. */
   async login(login: string, password: string) {
     const { login: auth } = await this.request(LoginDocument, { input: { login, password } }, { auth: false });
+    this.teardown();
+    this.everConnected = false;
     this.setTokens(toTokens(auth));
     this.connect();
     return auth.user;
@@ -340,7 +342,7 @@ export class SwitchboardClient {
   private async accessToken(): Promise<string> {
     const tokens = this.currentTokens;
     if (!tokens) throw new GraphQLRequestError([{ message: 'Sign in first.', extensions: { code: 'UNAUTHENTICATED' } }]);
-    if (tokens.accessTokenExpiresAt - Date.now() > 2000) return tokens.accessToken;
+    if (tokens.accessTokenExpiresAt - Date.now() > 1000) return tokens.accessToken;
     return (await this.refresh()).accessToken;
   }
 
@@ -492,8 +494,10 @@ export class SwitchboardClient {
     if (op.prepare) {
       try {
         await op.prepare();
-      } catch {
-        // The catch-up failed (the connection is likely down again): the next connection retries it.
+      } catch (error) {
+        // Refused (not a member, no such room): the operation ends. Otherwise
+        // the connection is likely down again, and the next one retries.
+        if (error instanceof GraphQLRequestError && this.live.delete(op)) op.error(error);
         return;
       }
       if (generation !== this.generation || !this.socketOpen || !this.live.has(op)) return;

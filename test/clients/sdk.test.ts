@@ -43,7 +43,7 @@ describe('SDK', () => {
   let server: TestServer;
 
   beforeAll(async () => {
-    server = await startServer({ ...scaledEnv(), ACCESS_TOKEN_TTL: String(ttl), SINGLE_SESSION: 'true' });
+    server = await startServer({ ...scaledEnv(), ACCESS_TOKEN_TTL: String(ttl), SINGLE_SESSION: 'true', MESSAGE_RATE_PER_USER: '1000' });
   });
   afterEach(() => closeClients());
   afterAll(() => stopAllServers());
@@ -90,7 +90,7 @@ describe('SDK', () => {
   });
 
   it('after a network drop reconnects to another instance and replays what it missed, once', async () => {
-    const other = await startServer({ ...scaledEnv(), ACCESS_TOKEN_TTL: String(ttl) });
+    const other = await startServer({ ...scaledEnv(), ACCESS_TOKEN_TTL: String(ttl), MESSAGE_RATE_PER_USER: '1000' });
     const proxy = await tcpProxy({ port: portOf(server) });
     try {
       const alice = await account(server, 'al');
