@@ -15,6 +15,9 @@ import { createRealtimeServer, type SocketState } from './realtime/ws-server.ts'
 import { renderLocalGraphiQL, useGraphiQLAssets } from './infra/graphiql.ts';
 import { useGraphQLOverSSE } from './realtime/sse.ts';
 import { useWebPage } from './web/plugin.ts';
+import { useRefreshCookie } from './auth/refresh-cookie.ts';
+import { metrics, observe, useMetrics } from './infra/metrics.ts';
+import { useQueryLimits } from './infra/query-limits.ts';
 
 export interface SwitchboardServer {
   httpServer: Server;
@@ -42,7 +45,7 @@ export function createServer(app: App): SwitchboardServer {
     renderGraphiQL: renderLocalGraphiQL,
     maskedErrors: maskedErrorsOptions(app.logger, requestIdOfContext),
     logging: false,
-    plugins: [useHealthChecks(app), useRequestId(), useWebPage(), useGraphiQLAssets(), useGraphQLOverSSE(app)],
+    plugins: [useHealthChecks(app), useMetrics(), useQueryLimits({ maxQueryBytes: app.config.MAX_QUERY_BYTES }), useRequestId(), useWebPage(), useGraphiQLAssets(), useGraphQLOverSSE(app), useRefreshCookie()],
     async context({ request, req, socket }): Promise<Context> {
       if (socket) {
         return { app, viewer: socket.viewer, tokenRefused: false, ip: socket.ip, requestId: socket.id, request: null, connection: socket };
@@ -63,6 +66,7 @@ export function createServer(app: App): SwitchboardServer {
 
   const httpServer = createHttpServer(yoga);
   const realtime = createRealtimeServer(app, yoga, httpServer);
+  observe(metrics.openSockets, () => realtime.wss.clients.size);
 
   return {
     httpServer,

@@ -44,3 +44,18 @@ export function maskError(logger: Logger, requestIdOf: (context: unknown) => str
 export function maskedErrorsOptions(logger: Logger, requestIdOf: (context: unknown) => string | undefined): YogaServerOptions<object, object>['maskedErrors'] {
   return { isDev: false, maskError: maskError(logger, requestIdOf) };
 }
+
+/**
+ * GraphQL's own request errors (syntax, validation, query limits) as a
+ * graphql-ws `error` message sends them, which bypasses Yoga's masking:
+ * each keeps a known code or gets BAD_USER_INPUT; anything unexpected is
+ * masked as INTERNAL_SERVER_ERROR.
+ */
+export function requestErrors(errors: readonly GraphQLError[]): GraphQLError[] {
+  return errors.map((error) => {
+    const code = error.extensions?.code;
+    if (typeof code === 'string' && knownCodes.has(code)) return error;
+    if (error.originalError) return new GraphQLError('Internal server error.', { extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } });
+    return new GraphQLError(error.message, { nodes: error.nodes, positions: error.positions, extensions: { ...error.extensions, code: ErrorCode.BAD_USER_INPUT } });
+  });
+}

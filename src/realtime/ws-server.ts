@@ -13,6 +13,8 @@ import type { YogaServerInstance } from 'graphql-yoga';
 import type { App } from '../app.ts';
 import { bearerToken, viewerFromToken, type Context, type LiveConnection, type Viewer } from '../context.ts';
 import { CloseCode } from '../infra/codes.ts';
+import { requestErrors } from '../infra/error-masking.ts';
+import { paramsError, resolveLimits } from '../infra/query-limits.ts';
 
 /** What the server keeps about one live socket. */
 export interface SocketState extends LiveConnection {
@@ -42,7 +44,9 @@ export interface RealtimeServer {
 }
 
 export function createRealtimeServer(app: App, yoga: YogaServerInstance<any, any>, httpServer: Server): RealtimeServer {
-  const wss = new WebSocketServer({ server: httpServer, path: '/graphql' });
+  const limits = { maxQueryBytes: app.config.MAX_QUERY_BYTES };
+  // A message over the body limit closes the socket with 1009 (message too big) before it is parsed.
+  const wss = new WebSocketServer({ server: httpServer, path: '/graphql', maxPayload: resolveLimits(limits).maxBodyBytes });
 
   useServer<Record<string, unknown> | undefined, Extra>(
     {
@@ -74,14 +78,16 @@ export function createRealtimeServer(app: App, yoga: YogaServerInstance<any, any
           socket: state,
           params: payload,
         });
+        const refused = paramsError(payload, limits);
+        if (refused) return [refused];
         let document;
         try {
           document = parse(payload.query);
         } catch (error) {
-          return [error as any];
+          return requestErrors([error as any]);
         }
         const errors = validate(schema, document);
-        if (errors.length) return errors;
+        if (errors.length) return requestErrors(errors);
         const contextValue = (await contextFactory()) as unknown as Context;
         return {
           schema,

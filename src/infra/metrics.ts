@@ -1,0 +1,214 @@
+/**
+ * Prometheus metrics (prom-client): one registry per process and the named
+ * metrics every domain increments (`import { metrics } from
+ * '../infra/metrics.ts'`), plus the Yoga plugin `useMetrics` that serves
+ * GET /metrics and measures GraphQL operations and subscriptions itself.
+ *
+ * Gauges whose value lives elsewhere (open sockets, seats) are read when
+ * scraped, from a reader registered with `observe`; a reader that fails
+ * (Redis down) leaves the last value rather than failing the scrape.
+ */
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Kind, type DocumentNode, type OperationDefinitionNode } from 'graphql';
+import type { Plugin } from 'graphql-yoga';
+
+/** The process's registry: default Node metrics plus Switchboard's own. */
+export const registry = new Registry();
+
+type Reader = () => number | Promise<number>;
+const readers = new WeakMap<Gauge, Reader>();
+
+/** A gauge whose value is read from the reader `observe` gave it, at scrape time. */
+function observedGauge(name: string, help: string): Gauge {
+  return new Gauge({
+    name,
+    help,
+    registers: [registry],
+    async collect() {
+      const read = readers.get(this);
+      if (!read) return;
+      try {
+        this.set(await read());
+      } catch {
+        // The source is down (e.g. Redis); the scrape keeps the last value.
+      }
+    },
+  });
+}
+
+/** Makes `gauge` report `read()` at every scrape (the latest reader wins). */
+export function observe(gauge: Gauge, read: Reader): void {
+  readers.set(gauge, read);
+}
+
+const latencyBuckets = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/** Every Switchboard metric. Label values come from closed sets (schema field names, codes, rule names). */
+export const metrics = {
+  /** WebSocket connections open on this instance. */
+  openSockets: observedGauge('switchboard_open_sockets', 'WebSocket connections open on this instance.'),
+  /** Connection slots (distinct users) in use, cluster-wide. */
+  seatsUsed: observedGauge('switchboard_seats_used', 'Connection slots in use, cluster-wide.'),
+  /** MAX_CONNECTIONS. */
+  seatsMax: observedGauge('switchboard_seats_max', 'Connection slots available in total (MAX_CONNECTIONS).'),
+  /** Live subscriptions on this instance, by root field. */
+  subscriptions: new Gauge({ name: 'switchboard_subscriptions', help: 'Live subscriptions on this instance, by root field.', labelNames: ['field'], registers: [registry] }),
+  /** Events sent to subscribers, by root field. */
+  subscriptionEvents: new Counter({ name: 'switchboard_subscription_events_total', help: 'Events sent to subscribers, by root field.', labelNames: ['field'], registers: [registry] }),
+  /** Messages persisted by sendMessage (idempotent replays excluded). */
+  messagesStored: new Counter({ name: 'switchboard_messages_stored_total', help: 'Messages persisted.', registers: [registry] }),
+  /** Messages delivered to roomMessages subscribers (replayed and live), counted per subscriber. */
+  messagesDelivered: new Counter({ name: 'switchboard_messages_delivered_total', help: 'Messages delivered to roomMessages subscribers, per subscriber.', registers: [registry] }),
+  /** Authentication attempts by operation (login, register, refresh). */
+  authAttempts: new Counter({ name: 'switchboard_auth_attempts_total', help: 'Authentication attempts, by operation.', labelNames: ['operation'], registers: [registry] }),
+  /** Failed authentication attempts by operation and error code. */
+  authFailures: new Counter({ name: 'switchboard_auth_failures_total', help: 'Failed authentication attempts, by operation and error code.', labelNames: ['operation', 'code'], registers: [registry] }),
+  /** Time taken by authentication operations. */
+  authDuration: new Histogram({ name: 'switchboard_auth_duration_seconds', help: 'Duration of authentication operations.', labelNames: ['operation'], buckets: latencyBuckets, registers: [registry] }),
+  /** Requests refused by a rate limit, by rule (e.g. rl:message-user, or the root field refused). */
+  rateLimitHits: new Counter({ name: 'switchboard_rate_limit_hits_total', help: 'Requests refused by a rate limit, by kind.', labelNames: ['kind'], registers: [registry] }),
+  /** WebSocket connections refused or ended by the server, by close code. */
+  refusedConnections: new Counter({ name: 'switchboard_refused_connections_total', help: 'WebSocket connections refused or closed by the server, by close code.', labelNames: ['code'], registers: [registry] }),
+  /** GraphQL errors sent to clients, by extensions.code. */
+  errors: new Counter({ name: 'switchboard_graphql_errors_total', help: 'GraphQL errors returned, by extensions.code.', labelNames: ['code'], registers: [registry] }),
+  /** Query and mutation execution time, by operation type and root field. */
+  operationDuration: new Histogram({
+    name: 'switchboard_operation_duration_seconds',
+    help: 'Execution time of queries and mutations, by operation type and root field.',
+    labelNames: ['type', 'field'],
+    buckets: latencyBuckets,
+    registers: [registry],
+  }),
+};
+
+let defaultsCollected = false;
+/** Node's default metrics (event-loop lag, heap, GC, handles), once per process. */
+function collectDefaults(): void {
+  if (defaultsCollected) return;
+  defaultsCollected = true;
+  collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 10 });
+}
+
+/** Root fields whose outcome counts as an authentication attempt. */
+const authOperations = new Set(['login', 'register', 'refresh']);
+
+/** The operation `operationName` picks from `document` (or its only one). */
+function selectedOperation(document: DocumentNode, operationName?: string | null): OperationDefinitionNode | undefined {
+  const operations = document.definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
+  return operationName ? operations.find((o) => o.name?.value === operationName) : operations.length === 1 ? operations[0] : undefined;
+}
+
+/** Names of the operation's root fields (fragments spread at the root count by their own fields). */
+function rootFields(document: DocumentNode, operation: OperationDefinitionNode): string[] {
+  const fragments = new Map(document.definitions.flatMap((d) => (d.kind === Kind.FRAGMENT_DEFINITION ? [[d.name.value, d] as const] : [])));
+  const names: string[] = [];
+  const seen = new Set<string>();
+  const walk = (selections: OperationDefinitionNode['selectionSet']['selections']) => {
+    for (const s of selections) {
+      if (s.kind === Kind.FIELD) names.push(s.name.value);
+      else if (s.kind === Kind.INLINE_FRAGMENT) walk(s.selectionSet.selections);
+      else if (!seen.has(s.name.value)) {
+        seen.add(s.name.value);
+        const fragment = fragments.get(s.name.value);
+        if (fragment) walk(fragment.selectionSet.selections);
+      }
+    }
+  };
+  walk(operation.selectionSet.selections);
+  return names;
+}
+
+interface ErrorLike {
+  path?: readonly (string | number)[];
+  extensions?: Record<string, unknown>;
+  originalError?: unknown;
+}
+
+/** The code the client sees: the error's own, else what error masking will give it. */
+function codeOf(error: ErrorLike): string {
+  const code = error.extensions?.code;
+  if (typeof code === 'string') return code;
+  return error.originalError ? 'INTERNAL_SERVER_ERROR' : 'BAD_USER_INPUT';
+}
+
+const errorsOf = (result: unknown): ErrorLike[] => ((result as { errors?: ErrorLike[] } | null)?.errors ?? []);
+
+export interface MetricsOptions {
+  /** Path that serves the Prometheus text format. @default '/metrics' */
+  endpoint?: string;
+}
+
+/**
+ * Yoga plugin: GET /metrics, plus what can be measured from the GraphQL
+ * pipeline alone (HTTP and WebSocket operations alike): operation latency,
+ * error codes, authentication attempts, failures and latency, rate-limit
+ * refusals by root field, live subscriptions and the events they deliver.
+ */
+export function useMetrics(options: MetricsOptions = {}): Plugin {
+  const endpoint = options.endpoint ?? '/metrics';
+  collectDefaults();
+  return {
+    async onRequest({ url, request, endResponse, fetchAPI }) {
+      if (url.pathname !== endpoint) return;
+      if (request.method !== 'GET' && request.method !== 'HEAD') {
+        endResponse(new fetchAPI.Response('Method Not Allowed', { status: 405, headers: { allow: 'GET, HEAD' } }));
+        return;
+      }
+      endResponse(new fetchAPI.Response(await registry.metrics(), { headers: { 'content-type': registry.contentType } }));
+    },
+    onExecute({ args }) {
+      const operation = selectedOperation(args.document, args.operationName);
+      if (!operation) return;
+      const fields = rootFields(args.document, operation);
+      const field = fields.length === 1 ? fields[0]! : 'multiple';
+      const auth = fields.filter((f) => authOperations.has(f));
+      const stopTimer = metrics.operationDuration.startTimer({ type: operation.operation, field });
+      const started = process.hrtime.bigint();
+      return {
+        onExecuteDone({ result }) {
+          stopTimer();
+          const errors = errorsOf(result);
+          for (const error of errors) metrics.errors.inc({ code: codeOf(error) });
+          const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+          for (const name of auth) {
+            metrics.authAttempts.inc({ operation: name });
+            metrics.authDuration.observe({ operation: name }, seconds);
+            const failed = errors.find((e) => e.path?.[0] === name || (fields.length === 1 && !e.path));
+            if (failed) metrics.authFailures.inc({ operation: name, code: codeOf(failed) });
+          }
+          for (const error of errors) {
+            if (codeOf(error) === 'RATE_LIMITED') metrics.rateLimitHits.inc({ kind: String(error.path?.[0] ?? field) });
+          }
+        },
+      };
+    },
+    onSubscribe({ args }) {
+      const operation = selectedOperation(args.document, args.operationName);
+      const field = operation ? (rootFields(args.document, operation)[0] ?? 'unknown') : 'unknown';
+      return {
+        onSubscribeResult({ result }) {
+          if (!(Symbol.asyncIterator in (result as object))) {
+            for (const error of errorsOf(result)) metrics.errors.inc({ code: codeOf(error) });
+            return;
+          }
+          metrics.subscriptions.inc({ field });
+          let ended = false;
+          return {
+            onNext({ result: event }) {
+              const errors = errorsOf(event);
+              for (const error of errors) metrics.errors.inc({ code: codeOf(error) });
+              if (errors.length) return;
+              metrics.subscriptionEvents.inc({ field });
+              if (field === 'roomMessages') metrics.messagesDelivered.inc();
+            },
+            onEnd() {
+              if (ended) return;
+              ended = true;
+              metrics.subscriptions.dec({ field });
+            },
+          };
+        },
+      };
+    },
+  };
+}

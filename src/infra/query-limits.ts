@@ -1,0 +1,160 @@
+/**
+ * Query limits (PRODUCT.md, "Input limits and errors"), as one Yoga plugin
+ * `useQueryLimits` built on graphql-armor: depth, aliases, tokens, cost and
+ * directives, with field suggestions hidden. Before any parsing, HTTP bodies
+ * are bounded in size (413 PAYLOAD_TOO_LARGE) and JSON nesting, and a
+ * document over MAX_QUERY_BYTES is refused (PAYLOAD_TOO_LARGE).
+ *
+ * graphql-armor's refusals carry BAD_USER_INPUT. The armor plugins act in
+ * envelop's parse and validate, which WebSocket operations use too
+ * (src/realtime/ws-server.ts); `paramsError` is the size and nesting check
+ * for a graphql-ws subscribe payload.
+ */
+import { GraphQLError } from 'graphql';
+import type { Plugin } from 'graphql-yoga';
+import { blockFieldSuggestionsPlugin } from '@escape.tech/graphql-armor-block-field-suggestions';
+import { costLimitPlugin } from '@escape.tech/graphql-armor-cost-limit';
+import { maxAliasesPlugin } from '@escape.tech/graphql-armor-max-aliases';
+import { maxDepthPlugin } from '@escape.tech/graphql-armor-max-depth';
+import { maxDirectivesPlugin } from '@escape.tech/graphql-armor-max-directives';
+import { maxTokensPlugin } from '@escape.tech/graphql-armor-max-tokens';
+import { ErrorCode } from './codes.ts';
+import { appError, badInput } from './errors.ts';
+
+export interface QueryLimits {
+  /** Largest GraphQL document, in UTF-8 bytes (MAX_QUERY_BYTES). */
+  maxQueryBytes: number;
+  /** Largest HTTP request body or WebSocket message, in bytes. @default max(1 MiB, 2 × maxQueryBytes) */
+  maxBodyBytes?: number;
+  /** Deepest nesting of JSON input (body, variables, extensions). @default 32 */
+  maxJsonDepth?: number;
+  /** Deepest selection set; introspection is exempt. @default 12 */
+  maxDepth?: number;
+  /** Most aliases in one operation. @default 15 */
+  maxAliases?: number;
+  /** Most lexical tokens in one document. @default 4000 */
+  maxTokens?: number;
+  /** Highest graphql-armor cost (objects 2, scalars 1, × 1.5 per level); introspection is exempt. @default 5000 */
+  maxCost?: number;
+  /** Most directives in one operation. @default 20 */
+  maxDirectives?: number;
+}
+
+type ResolvedLimits = Required<QueryLimits>;
+
+export function resolveLimits(limits: QueryLimits): ResolvedLimits {
+  return {
+    maxBodyBytes: Math.max(1024 * 1024, 2 * limits.maxQueryBytes),
+    maxJsonDepth: 32,
+    maxDepth: 12,
+    maxAliases: 15,
+    maxTokens: 4000,
+    maxCost: 5000,
+    maxDirectives: 20,
+    ...Object.fromEntries(Object.entries(limits).filter(([, v]) => v !== undefined)),
+  } as ResolvedLimits;
+}
+
+const tooLarge = (message: string) => appError(ErrorCode.PAYLOAD_TOO_LARGE, message, { http: { status: 413 } });
+
+/** True when `text` (JSON) nests arrays/objects deeper than `max`; strings are skipped. Linear, no recursion. */
+export function jsonTextTooDeep(text: string, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) {
+      if (++depth > max) return true;
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return false;
+}
+
+/** True when the parsed value `value` nests deeper than `max`. Iterative, stops descending past `max`. */
+export function jsonValueTooDeep(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth + 1 > max) return true;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
+/**
+ * The refusal for GraphQL params (HTTP or a graphql-ws subscribe payload)
+ * whose document is over maxQueryBytes or whose variables or extensions nest
+ * too deep; null when they are within the limits.
+ */
+export function paramsError(params: { query?: unknown; variables?: unknown; extensions?: unknown }, limits: QueryLimits): GraphQLError | null {
+  const { maxQueryBytes, maxJsonDepth } = resolveLimits(limits);
+  if (typeof params.query === 'string' && Buffer.byteLength(params.query, 'utf8') > maxQueryBytes) {
+    return tooLarge(`The document is larger than ${maxQueryBytes} bytes.`);
+  }
+  if (jsonValueTooDeep(params.variables, maxJsonDepth)) return badInput('variables', `Variables nest deeper than ${maxJsonDepth} levels.`);
+  if (jsonValueTooDeep(params.extensions, maxJsonDepth)) return badInput('extensions', `Extensions nest deeper than ${maxJsonDepth} levels.`);
+  return null;
+}
+
+/** Reads `request`'s body as text, refusing it once it passes `maxBytes`. */
+async function readBounded(request: Request, maxBytes: number): Promise<string> {
+  const declared = Number(request.headers.get('content-length') ?? NaN);
+  if (declared > maxBytes) throw tooLarge(`The request body is larger than ${maxBytes} bytes.`);
+  if (!request.body) return '';
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel().catch(() => {});
+      throw tooLarge(`The request body is larger than ${maxBytes} bytes.`);
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Gives graphql-armor's refusals their code. */
+const markBadInput = (_ctx: unknown, error: GraphQLError) => {
+  Object.assign(error.extensions as Record<string, unknown>, { code: ErrorCode.BAD_USER_INPUT });
+};
+
+/** Yoga plugin: every query limit, on HTTP and (through envelop) on WebSocket operations. */
+export function useQueryLimits(limits: QueryLimits): Plugin {
+  const l = resolveLimits(limits);
+  const armor = { exposeLimits: true, onReject: [markBadInput], propagateOnRejection: true };
+  return {
+    onPluginInit({ addPlugin }) {
+      addPlugin(maxTokensPlugin({ ...armor, n: l.maxTokens }));
+      addPlugin(maxDepthPlugin({ ...armor, n: l.maxDepth, ignoreIntrospection: true, flattenFragments: true }));
+      addPlugin(maxAliasesPlugin({ ...armor, n: l.maxAliases }));
+      addPlugin(costLimitPlugin({ ...armor, maxCost: l.maxCost, ignoreIntrospection: true }));
+      addPlugin(maxDirectivesPlugin({ ...armor, n: l.maxDirectives }));
+      addPlugin(blockFieldSuggestionsPlugin());
+    },
+    onRequestParse({ request, requestParser, setRequestParser, fetchAPI }) {
+      if (!requestParser || request.method === 'GET' || request.method === 'HEAD') return;
+      const parse = requestParser;
+      setRequestParser(async (original) => {
+        const text = await readBounded(original, l.maxBodyBytes);
+        const json = /json/i.test(original.headers.get('content-type') ?? '');
+        if (json && jsonTextTooDeep(text, l.maxJsonDepth)) {
+          throw appError(ErrorCode.BAD_USER_INPUT, `The request body nests deeper than ${l.maxJsonDepth} levels.`, { field: 'body', http: { status: 400 } });
+        }
+        return parse(new fetchAPI.Request(original.url, { method: original.method, headers: original.headers, body: text }));
+      });
+    },
+    onParams({ params, setResult }) {
+      const error = paramsError(params, l);
+      if (error) setResult({ errors: [error] });
+    },
+  };
+}

@@ -1,0 +1,34 @@
+/**
+ * Operations over GraphQL: the admin-only `serverLog` subscription.
+ */
+import { builder } from '../builder.ts';
+import { isAdmin, requireViewer } from '../context.ts';
+import { forbidden } from '../infra/errors.ts';
+import { logStream, parseLevel, type LogLine } from './server-log.ts';
+
+const LogLineRef = builder.objectRef<LogLine>('LogLine').implement({
+  description: "One line of the server's own structured log (pino), secrets already redacted.",
+  fields: (t) => ({
+    at: t.expose('at', { type: 'DateTime' }),
+    level: t.exposeString('level', { description: 'trace, debug, info, warn, error or fatal.' }),
+    logger: t.exposeString('logger'),
+    message: t.exposeString('message'),
+    detail: t.field({ type: 'JSON', nullable: true, description: 'The line\'s other fields (request id, user id, error, ...).', resolve: (line) => line.detail }),
+  }),
+});
+
+builder.subscriptionField('serverLog', (t) =>
+  t.field({
+    type: LogLineRef,
+    description: "Admins only: the server's own structured log, live, from this instance.",
+    args: {
+      level: t.arg.string({ required: false, description: 'Least level to receive: trace, debug, info (default), warn, error or fatal.' }),
+    },
+    subscribe: (_root, args, ctx) => {
+      const viewer = requireViewer(ctx);
+      if (!isAdmin(viewer)) throw forbidden('Only admins may read the server log.');
+      return logStream({ minLevel: parseLevel(args.level) });
+    },
+    resolve: (line) => line,
+  }),
+);
