@@ -3,6 +3,7 @@
  * GraphiQL) and graphql-ws on the same port and path `/graphql`.
  */
 import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { createYoga } from 'graphql-yoga';
 import type { App } from './app.ts';
 import { bearerToken, viewerFromToken, type Context, type Viewer } from './context.ts';
@@ -18,6 +19,7 @@ import { useWebPage } from './web/plugin.ts';
 import { useRefreshCookie } from './auth/refresh-cookie.ts';
 import { metrics, observe, useMetrics } from './infra/metrics.ts';
 import { useQueryLimits } from './infra/query-limits.ts';
+import { loadTls } from './infra/tls.ts';
 
 export interface SwitchboardServer {
   httpServer: Server;
@@ -64,7 +66,8 @@ export function createServer(app: App): SwitchboardServer {
     },
   });
 
-  const httpServer = createHttpServer(yoga);
+  const tls = loadTls(app.config);
+  const httpServer: Server = tls ? createHttpsServer(tls, yoga) : createHttpServer(yoga);
   const realtime = createRealtimeServer(app, yoga, httpServer);
   observe(metrics.openSockets, () => realtime.wss.clients.size);
 
@@ -77,7 +80,7 @@ export function createServer(app: App): SwitchboardServer {
           const address = httpServer.address();
           const port = typeof address === 'object' && address ? address.port : app.config.PORT;
           const host = app.config.HOST.includes(':') ? `[${app.config.HOST}]` : app.config.HOST;
-          resolve(`http://${host}:${port}`);
+          resolve(`${tls ? 'https' : 'http'}://${host}:${port}`);
         });
       });
     },

@@ -60,7 +60,7 @@ export async function startServer(env: Record<string, string | undefined> = {}):
       buffered = lines.pop()!;
       for (const line of lines) {
         logs.push(line);
-        const match = /listening on (http:\/\/\S+?)\/graphql/.exec(line);
+        const match = /listening on (https?:\/\/\S+?)\/graphql/.exec(line);
         if (match) {
           clearTimeout(timer);
           resolve(match[1]!);
