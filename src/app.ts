@@ -7,20 +7,25 @@ import { createInfra, type Infra } from './infra/infra.ts';
 import type { Logger } from './infra/logger.ts';
 import { createTokenSigner, loadSigningKey, type TokenSigner } from './auth/tokens.ts';
 import { createRevocations, type Revocations } from './auth/revocation.ts';
+import { createAccounts, type Accounts } from './auth/accounts.ts';
 
 export interface App extends Infra {
   tokens: TokenSigner;
   revocations: Revocations;
+  accounts: Accounts;
 }
 
 export async function createApp(config: Config, logger: Logger): Promise<App> {
   const infra = await createInfra(config, logger);
   const tokens = createTokenSigner(await loadSigningKey(config), config.ACCESS_TOKEN_TTL);
   const revocations = await createRevocations(infra);
+  const accounts = createAccounts({ ...infra, tokens, revocations });
+  await accounts.bootstrapAdmin();
   return {
     ...infra,
     tokens,
     revocations,
+    accounts,
     async close() {
       revocations.stop();
       await infra.close();

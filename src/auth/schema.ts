@@ -1,3 +1,196 @@
+/**
+ * Accounts and sessions in the schema: User, AuthPayload, AuditEvent, the
+ * auth mutations and queries. Thin: the rules live in accounts.ts.
+ */
+import { decodeGlobalID } from '@pothos/plugin-relay';
 import { builder } from '../builder.ts';
+import { isAdmin, requireViewer, type Context } from '../context.ts';
+import { badInput, forbidden } from '../infra/errors.ts';
+import type { IssuedSession, Origin } from './accounts.ts';
+import { clearRefreshCookie, refreshTokenFromCookie, setRefreshCookie } from './refresh-cookie.ts';
 
-builder.queryField('me', (t) => t.boolean({ nullable: true, resolve: () => null }));
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * The database id inside a User global ID; '' when `globalId` is not one
+ * (the service then answers BAD_USER_INPUT, after its permission check).
+ */
+export function userIdFromGlobalId(globalId: string): string {
+  try {
+    const { typename, id } = decodeGlobalID(globalId);
+    return typename === 'User' ? id : '';
+  } catch {
+    return '';
+  }
+}
+
+const originOf = (ctx: Context): Origin => ({ ip: ctx.ip, userAgent: ctx.request?.headers.get('user-agent') ?? null });
+
+export const UserRef = builder.prismaNode('User', {
+  id: { field: 'id' },
+  nullable: true,
+  findUnique: (id, ctx) => {
+    requireViewer(ctx);
+    if (!uuidPattern.test(id)) throw badInput('id', 'Not a valid user id.');
+    return { id };
+  },
+  fields: (t) => ({
+    username: t.exposeString('username'),
+    email: t.string({
+      nullable: true,
+      description: "The user's own address: visible to that user and to admins, null to everyone else.",
+      resolve: (user, _args, ctx) => (ctx.viewer && (ctx.viewer.userId === user.id || isAdmin(ctx.viewer)) ? user.email : null),
+    }),
+    roles: t.exposeStringList('roles'),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+  }),
+});
+
+const AuthPayload = builder.objectRef<IssuedSession>('AuthPayload').implement({
+  fields: (t) => ({
+    accessToken: t.exposeString('accessToken'),
+    accessTokenExpiresAt: t.expose('accessTokenExpiresAt', { type: 'DateTime' }),
+    refreshToken: t.exposeString('refreshToken', { description: 'Also set as an HttpOnly, SameSite=Strict cookie on the response.' }),
+    refreshTokenExpiresAt: t.expose('refreshTokenExpiresAt', { type: 'DateTime' }),
+    user: t.field({ type: UserRef, resolve: (payload) => payload.user }),
+  }),
+});
+
+const RegisterInput = builder.inputType('RegisterInput', {
+  fields: (t) => ({
+    username: t.string({ required: true }),
+    email: t.string({ required: true }),
+    password: t.string({ required: true }),
+  }),
+});
+
+const LoginInput = builder.inputType('LoginInput', {
+  fields: (t) => ({
+    login: t.string({ required: true, description: 'Username or email.' }),
+    password: t.string({ required: true }),
+  }),
+});
+
+builder.prismaNode('AuditEvent', {
+  id: { field: 'id' },
+  nullable: true,
+  findUnique: (id, ctx) => {
+    if (!isAdmin(requireViewer(ctx))) throw forbidden('Only admins may read the audit log.');
+    if (!/^\d{1,19}$/.test(id)) throw badInput('id', 'Not a valid audit event id.');
+    return { id: BigInt(id) };
+  },
+  fields: (t) => ({
+    kind: t.exposeString('kind', {
+      description: 'login, login_failed, logout, refresh, refresh_reuse, session_replaced, revoked, register, user_deleted, rate_limited, connection_rejected, ...',
+    }),
+    user: t.relation('user', { nullable: true }),
+    ip: t.exposeString('ip', { nullable: true }),
+    at: t.expose('at', { type: 'DateTime' }),
+    detail: t.expose('detail', { type: 'JSON', nullable: true }),
+  }),
+});
+
+/** Largest page of auditLog. */
+const AUDIT_PAGE_MAX = 100;
+
+builder.queryFields((t) => ({
+  me: t.prismaField({
+    type: 'User',
+    nullable: true,
+    description: 'Null when not signed in.',
+    resolve: async (query, _root, _args, ctx) => {
+      if (!ctx.viewer && !ctx.tokenRefused) return null;
+      const viewer = requireViewer(ctx);
+      return ctx.app.db.user.findUnique({ ...query, where: { id: viewer.userId } });
+    },
+  }),
+  auditLog: t.prismaConnection(
+    {
+      type: 'AuditEvent',
+      cursor: 'id',
+      maxSize: AUDIT_PAGE_MAX,
+      description: 'Admins only. Newest first.',
+      args: { userId: t.arg.id(), kind: t.arg.string() },
+      resolve: (query, _root, args, ctx) => {
+        if (!isAdmin(requireViewer(ctx))) throw forbidden('Only admins may read the audit log.');
+        if (args.first != null && (args.first < 0 || args.first > AUDIT_PAGE_MAX)) throw badInput('first', `first must be 0 to ${AUDIT_PAGE_MAX}.`);
+        let userId: string | undefined;
+        if (args.userId != null) {
+          userId = userIdFromGlobalId(args.userId);
+          if (!uuidPattern.test(userId)) throw badInput('userId', 'Not a valid user id.');
+        }
+        return ctx.app.db.auditEvent.findMany({
+          ...query,
+          where: { ...(userId ? { userId } : {}), ...(args.kind != null ? { kind: args.kind } : {}) },
+          orderBy: { id: 'desc' },
+        });
+      },
+    },
+    { name: 'AuditEventConnection' },
+    { name: 'AuditEventEdge' },
+  ),
+}));
+
+builder.mutationFields((t) => ({
+  register: t.field({
+    type: UserRef,
+    args: { input: t.arg({ type: RegisterInput, required: true }) },
+    resolve: (_root, { input }, ctx) => ctx.app.accounts.register(input, originOf(ctx)),
+  }),
+  login: t.field({
+    type: AuthPayload,
+    args: { input: t.arg({ type: LoginInput, required: true }) },
+    resolve: async (_root, { input }, ctx) => {
+      const issued = await ctx.app.accounts.login(input, originOf(ctx));
+      setRefreshCookie(ctx, issued.refreshToken, issued.refreshTokenExpiresAt);
+      return issued;
+    },
+  }),
+  refresh: t.field({
+    type: AuthPayload,
+    description: 'Rotates the refresh token (argument, else the cookie). Reusing a rotated token revokes that whole session.',
+    args: { refreshToken: t.arg.string() },
+    resolve: async (_root, args, ctx) => {
+      const issued = await ctx.app.accounts.refresh(args.refreshToken ?? refreshTokenFromCookie(ctx), originOf(ctx));
+      setRefreshCookie(ctx, issued.refreshToken, issued.refreshTokenExpiresAt);
+      // Sent over a live socket by its own user: the socket adopts the new token's expiry and session.
+      if (ctx.connection && ctx.viewer?.userId === issued.viewer.userId) ctx.connection.renew(issued.viewer);
+      return issued;
+    },
+  }),
+  logout: t.boolean({
+    description: 'Ends the caller\'s session everywhere it is connected.',
+    resolve: async (_root, _args, ctx) => {
+      await ctx.app.accounts.logout(requireViewer(ctx), originOf(ctx));
+      clearRefreshCookie(ctx);
+      return true;
+    },
+  }),
+  deleteAccount: t.boolean({
+    args: { password: t.arg.string({ required: true }) },
+    resolve: async (_root, { password }, ctx) => {
+      await ctx.app.accounts.deleteAccount(requireViewer(ctx), password, originOf(ctx));
+      clearRefreshCookie(ctx);
+      return true;
+    },
+  }),
+  deleteUser: t.boolean({
+    description: 'Admins only.',
+    args: { id: t.arg.id({ required: true }) },
+    resolve: async (_root, { id }, ctx) => {
+      await ctx.app.accounts.deleteUser(requireViewer(ctx), userIdFromGlobalId(id), originOf(ctx));
+      return true;
+    },
+  }),
+  setRoles: t.field({
+    type: UserRef,
+    description: 'Admins only.',
+    args: { userId: t.arg.id({ required: true }), roles: t.arg.stringList({ required: true }) },
+    resolve: (_root, { userId, roles }, ctx) => ctx.app.accounts.setRoles(requireViewer(ctx), userIdFromGlobalId(userId), roles, originOf(ctx)),
+  }),
+  revokeSessions: t.int({
+    description: 'Admins only: ends every session of that user, live connections included. Returns how many sessions ended.',
+    args: { userId: t.arg.id({ required: true }) },
+    resolve: (_root, { userId }, ctx) => ctx.app.accounts.revokeSessions(requireViewer(ctx), userIdFromGlobalId(userId), originOf(ctx)),
+  }),
+}));

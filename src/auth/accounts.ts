@@ -1,0 +1,365 @@
+/**
+ * Accounts and sessions: the rules, once, for HTTP and WebSocket alike.
+ *
+ * A session is one login's refresh-token family; its id is the access
+ * token's `sid` and stays the same across refreshes. Every ended session
+ * goes through `revocations.revoke`, which makes its access tokens dead on
+ * every instance and tells the realtime layer to close its sockets.
+ */
+import { z } from 'zod';
+import type { Viewer } from '../context.ts';
+import type { Config } from '../infra/config.ts';
+import type { Database } from '../infra/database.ts';
+import type { Logger } from '../infra/logger.ts';
+import type { SharedState } from '../infra/state.ts';
+import type { SessionEndReason } from '../infra/codes.ts';
+import { badInput, conflict, forbidden, notFound, rateLimited, unauthenticated } from '../infra/errors.ts';
+import { createRateLimiter, secondsUntilAllowed } from '../infra/rate-limit.ts';
+import { Prisma, type User } from '../generated/prisma/client.ts';
+import { recordAudit, type AuditInput } from './audit.ts';
+import { createPasswordHasher } from './passwords.ts';
+import { hashRefreshToken, newRefreshToken, type TokenSigner } from './tokens.ts';
+import type { Revocations } from './revocation.ts';
+
+/** Where a request came from, for the audit log, rate limits and the session record. */
+export interface Origin {
+  ip: string | null;
+  userAgent?: string | null;
+}
+
+/** What login and refresh hand back. */
+export interface IssuedSession {
+  user: User;
+  accessToken: string;
+  accessTokenExpiresAt: Date;
+  refreshToken: string;
+  refreshTokenExpiresAt: Date;
+  /** The viewer the new access token stands for (for `LiveConnection.renew`). */
+  viewer: Viewer;
+}
+
+export interface Accounts {
+  /** Creates an account (no session). CONFLICT when the username or email is taken, case-insensitively. */
+  register(input: { username: string; email: string; password: string }, origin: Origin): Promise<User>;
+  /** Checks the credentials and starts a session; with SINGLE_SESSION, ends the user's older ones. */
+  login(input: { login: string; password: string }, origin: Origin): Promise<IssuedSession>;
+  /** Rotates a refresh token; a token presented twice ends its whole session. */
+  refresh(refreshToken: string | null | undefined, origin: Origin): Promise<IssuedSession>;
+  /** Ends the viewer's session. */
+  logout(viewer: Viewer, origin: Origin): Promise<void>;
+  /** Deletes the viewer's own account after checking its password; ends all its sessions. */
+  deleteAccount(viewer: Viewer, password: string, origin: Origin): Promise<void>;
+  /** Admins: deletes a user and ends all its sessions. */
+  deleteUser(admin: Viewer, userId: string, origin: Origin): Promise<void>;
+  /** Admins: replaces a user's roles; a change ends the user's sessions (roles_changed). */
+  setRoles(admin: Viewer, userId: string, roles: string[], origin: Origin): Promise<User>;
+  /** Admins: ends every session of a user; returns how many ended. */
+  revokeSessions(admin: Viewer, userId: string, origin: Origin): Promise<number>;
+  /**
+   * Ends the user's live sessions with `reason`, cluster-wide: all of them,
+   * only `sessionId`, or all but `exceptSessionId`. Returns the ids ended.
+   */
+  endSessions(userId: string, reason: SessionEndReason, options?: EndSessionsOptions): Promise<string[]>;
+  /** Creates or updates the ADMIN_USER account with ADMIN_PASS and role `admin`; a no-op when already so. */
+  bootstrapAdmin(): Promise<void>;
+}
+
+export interface EndSessionsOptions {
+  /** End only this session. */
+  sessionId?: string;
+  /** End every session but this one. */
+  exceptSessionId?: string;
+}
+
+export interface AccountsDeps {
+  config: Config;
+  db: Database;
+  logger: Logger;
+  state: SharedState;
+  tokens: TokenSigner;
+  revocations: Revocations;
+}
+
+/** The role that may use the admin operations. */
+export const ADMIN_ROLE = 'admin';
+
+const usernameRule = z
+  .string()
+  .min(3, 'Username must be 3 to 32 characters.')
+  .max(32, 'Username must be 3 to 32 characters.')
+  .regex(/^[a-zA-Z0-9_.-]+$/, 'Username may contain only letters, digits, "_", "." and "-".');
+const emailRule = z
+  .string()
+  .trim()
+  .max(254, 'Email must be at most 254 characters.')
+  .pipe(z.email('Email must be a valid address.'));
+const passwordRule = z.string().min(8, 'Password must be 8 to 128 characters.').max(128, 'Password must be 8 to 128 characters.');
+
+const registerInput = z.object({ username: usernameRule, email: emailRule, password: passwordRule });
+const loginInput = z.object({
+  login: z.string().min(1, 'Enter a username or email.').max(254, 'Username or email is too long.'),
+  password: z.string().min(1, 'Enter a password.').max(128, 'Password must be at most 128 characters.'),
+});
+const rolesInput = z
+  .array(z.string().regex(/^[a-zA-Z0-9_.-]{1,32}$/, 'Each role must be 1 to 32 letters, digits, "_", "." or "-".'))
+  .max(20, 'At most 20 roles.');
+const uuid = z.uuid();
+
+/** Parses `value` with `schema`, or throws BAD_USER_INPUT naming the first bad field. */
+function parse<T>(schema: z.ZodType<T>, value: unknown, field?: string): T {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0]!;
+  throw badInput(field ?? (String(issue.path[0] ?? 'input')), issue.message);
+}
+
+const keyOf = (value: string) => value.trim().toLowerCase();
+const isUniqueViolation = (error: unknown) => error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002';
+const invalidCredentials = () => unauthenticated('Invalid username, email or password.');
+
+export function createAccounts(deps: AccountsDeps): Accounts {
+  const { config, db, logger, tokens, revocations } = deps;
+  const passwords = createPasswordHasher(config.BCRYPT_COST);
+  const accountFailures = createRateLimiter(deps.state, { name: 'login-account', points: config.LOGIN_FAILURES_PER_ACCOUNT, windowSeconds: config.LOGIN_FAILURE_WINDOW });
+  const ipFailures = createRateLimiter(deps.state, { name: 'login-ip', points: config.LOGIN_FAILURES_PER_IP, windowSeconds: config.LOGIN_FAILURE_WINDOW });
+  const audit = (event: AuditInput) => recordAudit({ db, logger }, event);
+  const refreshTtlMs = config.REFRESH_TOKEN_TTL * 1000;
+
+  /** Sessions whose access tokens may still be alive. */
+  const liveSessionFilter = () => ({ revokedAt: null, expiresAt: { gt: new Date(Date.now() - config.ACCESS_TOKEN_TTL * 1000) } });
+
+  async function endSessions(userId: string, reason: SessionEndReason, options: EndSessionsOptions = {}): Promise<string[]> {
+    const id = options.sessionId ?? (options.exceptSessionId ? { not: options.exceptSessionId } : undefined);
+    const where = { userId, ...liveSessionFilter(), ...(id ? { id } : {}) };
+    const ids = (await db.session.findMany({ where, select: { id: true } })).map((s) => s.id);
+    if (ids.length === 0) return [];
+    await db.session.updateMany({ where: { id: { in: ids }, revokedAt: null }, data: { revokedAt: new Date(), revokedReason: reason } });
+    await revocations.revoke(ids.map((sessionId) => ({ sessionId, userId, reason })));
+    return ids;
+  }
+
+  async function issue(user: User, sessionId: string, refreshToken: string, refreshTokenExpiresAt: Date): Promise<IssuedSession> {
+    const signed = await tokens.sign({ userId: user.id, sessionId, roles: user.roles });
+    return {
+      user,
+      accessToken: signed.token,
+      accessTokenExpiresAt: signed.expiresAt,
+      refreshToken,
+      refreshTokenExpiresAt,
+      viewer: { userId: user.id, sessionId, roles: user.roles, expiresAt: Math.floor(signed.expiresAt.getTime() / 1000) },
+    };
+  }
+
+  function requireAdmin(viewer: Viewer): void {
+    if (!viewer.roles.includes(ADMIN_ROLE)) throw forbidden('Only admins may do that.');
+  }
+
+  async function existingUser(userId: string, field: string): Promise<User> {
+    const id = parse(uuid, userId, field);
+    const user = await db.user.findUnique({ where: { id } });
+    if (!user) throw notFound('User');
+    return user;
+  }
+
+  /** Throws RATE_LIMITED (and audits it) while either failure budget is spent. */
+  async function checkFailureBudgets(accountKey: string, ip: string, origin: Origin, userId: string | null): Promise<void> {
+    const [account, address] = await Promise.all([secondsUntilAllowed(accountFailures, accountKey), secondsUntilAllowed(ipFailures, ip)]);
+    const wait = Math.max(account, address);
+    if (wait > 0) {
+      await audit({ kind: 'rate_limited', userId, ip: origin.ip, detail: { rule: account >= address ? 'login-account' : 'login-ip', retryAfter: wait } });
+      throw rateLimited(wait, 'Too many failed sign-in attempts; try again later.');
+    }
+  }
+
+  /** Counts one failure against both budgets; a spent budget is not an error here (the next attempt is refused). */
+  async function countFailure(accountKey: string, ip: string): Promise<void> {
+    await Promise.all([accountFailures.penalty(accountKey, 1), ipFailures.penalty(ip, 1)]);
+  }
+
+  const accounts: Accounts = {
+    endSessions,
+
+    async register(input, origin) {
+      const { username, email, password } = parse(registerInput, input);
+      const usernameKey = keyOf(username);
+      const emailKey = keyOf(email);
+      const taken = await db.user.findFirst({ where: { OR: [{ usernameKey }, { emailKey }] }, select: { usernameKey: true } });
+      if (taken) throw taken.usernameKey === usernameKey ? conflict('username', 'That username is taken.') : conflict('email', 'That email is already registered.');
+      const passwordHash = await passwords.hash(password);
+      let user: User;
+      try {
+        user = await db.user.create({ data: { username, usernameKey, email, emailKey, passwordHash } });
+      } catch (error) {
+        if (!isUniqueViolation(error)) throw error;
+        const again = await db.user.findFirst({ where: { usernameKey }, select: { id: true } });
+        throw again ? conflict('username', 'That username is taken.') : conflict('email', 'That email is already registered.');
+      }
+      await audit({ kind: 'register', userId: user.id, ip: origin.ip, detail: { username } });
+      return user;
+    },
+
+    async login(input, origin) {
+      const { login, password } = parse(loginInput, input);
+      const key = keyOf(login);
+      const user = await db.user.findUnique({ where: key.includes('@') ? { emailKey: key } : { usernameKey: key } });
+      // Keyed by the account when it exists, else by the name tried: both count alike, so neither tells.
+      const accountKey = user ? user.id : `name:${key}`;
+      const ip = origin.ip ?? 'unknown';
+      await checkFailureBudgets(accountKey, ip, origin, user?.id ?? null);
+
+      const valid = user ? await passwords.verify(password, user.passwordHash) : await passwords.verifyNothing(password);
+      if (!user || !valid) {
+        await countFailure(accountKey, ip);
+        await audit({ kind: 'login_failed', userId: user?.id ?? null, ip: origin.ip, detail: { login: login.slice(0, 64) } });
+        throw invalidCredentials();
+      }
+      await accountFailures.delete(accountKey);
+
+      const refreshToken = newRefreshToken();
+      const refreshTokenExpiresAt = new Date(Date.now() + refreshTtlMs);
+      const session = await db.session.create({
+        data: {
+          userId: user.id,
+          expiresAt: refreshTokenExpiresAt,
+          ip: origin.ip,
+          userAgent: origin.userAgent?.slice(0, 256) ?? null,
+          refreshTokens: { create: { tokenHash: hashRefreshToken(refreshToken), expiresAt: refreshTokenExpiresAt } },
+        },
+        select: { id: true },
+      });
+      if (config.SINGLE_SESSION) {
+        const replaced = await endSessions(user.id, 'session_replaced', { exceptSessionId: session.id });
+        if (replaced.length > 0) await audit({ kind: 'session_replaced', userId: user.id, ip: origin.ip, detail: { sessions: replaced, by: session.id } });
+      }
+      await audit({ kind: 'login', userId: user.id, ip: origin.ip, detail: { session: session.id } });
+      return issue(user, session.id, refreshToken, refreshTokenExpiresAt);
+    },
+
+    async refresh(presented, origin) {
+      if (!presented) throw unauthenticated('No refresh token: pass refreshToken or send the refresh cookie.');
+      if (presented.length > 512) throw invalidRefresh();
+      const now = new Date();
+      const found = await db.refreshToken.findUnique({
+        where: { tokenHash: hashRefreshToken(presented) },
+        include: { session: { include: { user: true } } },
+      });
+      if (!found) throw invalidRefresh();
+      const { session } = found;
+      const reuse = async () => {
+        const ended = await endSessions(session.userId, 'refresh_reuse', { sessionId: session.id });
+        await audit({ kind: 'refresh_reuse', userId: session.userId, ip: origin.ip, detail: { session: session.id, ended: ended.length > 0 } });
+        return unauthenticated('This refresh token was already used; its session has been ended. Sign in again.');
+      };
+      if (found.usedAt) throw await reuse();
+      if (session.revokedAt || found.expiresAt <= now || session.expiresAt <= now) throw invalidRefresh();
+
+      const refreshToken = newRefreshToken();
+      const refreshTokenExpiresAt = new Date(now.getTime() + refreshTtlMs);
+      const rotated = await db.$transaction(async (tx) => {
+        const claimed = await tx.refreshToken.updateMany({ where: { id: found.id, usedAt: null }, data: { usedAt: now } });
+        if (claimed.count === 0) return false;
+        await tx.refreshToken.create({
+          data: { sessionId: session.id, tokenHash: hashRefreshToken(refreshToken), parentId: found.id, expiresAt: refreshTokenExpiresAt },
+        });
+        await tx.session.update({ where: { id: session.id }, data: { expiresAt: refreshTokenExpiresAt } });
+        return true;
+      });
+      // Another request claimed the same token first: that is a reuse too.
+      if (!rotated) throw await reuse();
+      await audit({ kind: 'refresh', userId: session.userId, ip: origin.ip, detail: { session: session.id } });
+      return issue(session.user, session.id, refreshToken, refreshTokenExpiresAt);
+    },
+
+    async logout(viewer, origin) {
+      await endSessions(viewer.userId, 'logout', { sessionId: viewer.sessionId });
+      await audit({ kind: 'logout', userId: viewer.userId, ip: origin.ip, detail: { session: viewer.sessionId } });
+    },
+
+    async deleteAccount(viewer, password, origin) {
+      const user = await db.user.findUnique({ where: { id: viewer.userId } });
+      if (!user) throw unauthenticated('Your account no longer exists.');
+      const ip = origin.ip ?? 'unknown';
+      await checkFailureBudgets(user.id, ip, origin, user.id);
+      if (password.length > 128 || !(await passwords.verify(password, user.passwordHash))) {
+        await countFailure(user.id, ip);
+        await audit({ kind: 'login_failed', userId: user.id, ip: origin.ip, detail: { during: 'deleteAccount' } });
+        throw badInput('password', 'The password is wrong.');
+      }
+      await deleteAndEnd(user, origin, 'self');
+    },
+
+    async deleteUser(admin, userId, origin) {
+      requireAdmin(admin);
+      const user = await existingUser(userId, 'id');
+      await deleteAndEnd(user, origin, admin.userId);
+    },
+
+    async setRoles(admin, userId, roles, origin) {
+      requireAdmin(admin);
+      const wanted = [...new Set(parse(rolesInput, roles, 'roles'))].sort();
+      const user = await existingUser(userId, 'userId');
+      const current = [...user.roles].sort();
+      if (wanted.length === current.length && wanted.every((r, i) => r === current[i])) return user;
+      const updated = await db.user.update({ where: { id: user.id }, data: { roles: wanted } });
+      const ended = await endSessions(user.id, 'roles_changed');
+      await audit({ kind: 'roles_changed', userId: user.id, ip: origin.ip, detail: { from: current, to: wanted, by: admin.userId, sessionsEnded: ended.length } });
+      return updated;
+    },
+
+    async revokeSessions(admin, userId, origin) {
+      requireAdmin(admin);
+      const user = await existingUser(userId, 'userId');
+      const ended = await endSessions(user.id, 'revoked');
+      await audit({ kind: 'revoked', userId: user.id, ip: origin.ip, detail: { sessions: ended, by: admin.userId } });
+      return ended.length;
+    },
+
+    async bootstrapAdmin() {
+      const { ADMIN_USER: username, ADMIN_PASS: password } = config;
+      if (!username || !password) return;
+      const checked = usernameRule.safeParse(username);
+      if (!checked.success) throw new Error(`ADMIN_USER: ${checked.error.issues[0]!.message}`);
+      if (password.length > 128) throw new Error('ADMIN_PASS: Password must be 8 to 128 characters.');
+      const usernameKey = keyOf(username);
+      for (let attempt = 0; attempt < 2; attempt++) {
+        const existing = await db.user.findUnique({ where: { usernameKey } });
+        if (existing) {
+          const isAdminAlready = existing.roles.includes(ADMIN_ROLE);
+          const passwordCurrent = await passwords.verify(password, existing.passwordHash);
+          if (isAdminAlready && passwordCurrent) return;
+          await db.user.update({
+            where: { id: existing.id },
+            data: {
+              roles: isAdminAlready ? existing.roles : [...existing.roles, ADMIN_ROLE],
+              ...(passwordCurrent ? {} : { passwordHash: await passwords.hash(password) }),
+            },
+          });
+          await audit({ kind: 'admin_bootstrap', userId: existing.id, ip: null, detail: { created: false, roleAdded: !isAdminAlready, passwordChanged: !passwordCurrent } });
+          return;
+        }
+        try {
+          const email = `${usernameKey}@admin.localhost`;
+          const created = await db.user.create({
+            data: { username, usernameKey, email, emailKey: email, passwordHash: await passwords.hash(password), roles: [ADMIN_ROLE] },
+          });
+          await audit({ kind: 'admin_bootstrap', userId: created.id, ip: null, detail: { created: true } });
+          logger.info({ username }, 'admin account created');
+          return;
+        } catch (error) {
+          // Another instance created it at the same moment: take the update path.
+          if (!isUniqueViolation(error)) throw error;
+        }
+      }
+    },
+  };
+
+  async function deleteAndEnd(user: User, origin: Origin, by: string): Promise<void> {
+    const ended = await endSessions(user.id, 'user_deleted');
+    await audit({ kind: 'user_deleted', userId: user.id, ip: origin.ip, detail: { userId: user.id, username: user.username, by, sessionsEnded: ended.length } });
+    await db.user.deleteMany({ where: { id: user.id } });
+  }
+
+  return accounts;
+}
+
+const invalidRefresh = () => unauthenticated('The refresh token is invalid, expired or revoked. Sign in again.');

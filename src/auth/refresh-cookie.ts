@@ -1,0 +1,61 @@
+/**
+ * The refresh token as an HttpOnly, SameSite=Strict cookie (Secure under
+ * TLS), scoped to the GraphQL path: resolvers queue a cookie for their HTTP
+ * request, and the `useRefreshCookie` plugin writes it onto the response.
+ */
+import type { Plugin } from 'graphql-yoga';
+import type { Context } from '../context.ts';
+
+/** The cookie's name. */
+export const REFRESH_COOKIE = 'sb_refresh';
+const COOKIE_PATH = '/graphql';
+
+/** Set-Cookie values waiting for their request's response. */
+const pending = new WeakMap<Request, string[]>();
+
+function queue(request: Request, value: string): void {
+  const list = pending.get(request) ?? [];
+  list.push(value);
+  pending.set(request, list);
+}
+
+const isSecure = (ctx: Context): boolean => Boolean(ctx.app.config.TLS_CERT) || ctx.request?.url.startsWith('https:') === true;
+
+function cookie(ctx: Context, value: string, maxAgeSeconds: number): string {
+  return [`${REFRESH_COOKIE}=${value}`, `Path=${COOKIE_PATH}`, `Max-Age=${maxAgeSeconds}`, 'HttpOnly', 'SameSite=Strict', ...(isSecure(ctx) ? ['Secure'] : [])].join('; ');
+}
+
+/** Sets the refresh cookie on the HTTP response (nothing over WebSocket, which has no response headers). */
+export function setRefreshCookie(ctx: Context, token: string, expiresAt: Date): void {
+  if (!ctx.request) return;
+  queue(ctx.request, cookie(ctx, token, Math.max(0, Math.floor((expiresAt.getTime() - Date.now()) / 1000))));
+}
+
+/** Removes the refresh cookie from the client. */
+export function clearRefreshCookie(ctx: Context): void {
+  if (!ctx.request) return;
+  queue(ctx.request, cookie(ctx, '', 0));
+}
+
+/** The refresh token the request's cookie carries, else null. */
+export function refreshTokenFromCookie(ctx: Context): string | null {
+  const header = ctx.request?.headers.get('cookie');
+  if (!header) return null;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === REFRESH_COOKIE) return part.slice(eq + 1).trim() || null;
+  }
+  return null;
+}
+
+/** Writes the cookies resolvers queued onto the response. */
+export function useRefreshCookie(): Plugin {
+  return {
+    onResponse({ request, response }) {
+      const cookies = pending.get(request);
+      if (!cookies) return;
+      pending.delete(request);
+      for (const value of cookies) response.headers.append('set-cookie', value);
+    },
+  };
+}
