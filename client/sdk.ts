@@ -178,6 +178,9 @@ export function newIdempotencyKey(): string {
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+/** Disposes a graphql-ws client whose socket may have been refused (its dispose then rejects with the close). */
+const dispose = (socket: Client) => void Promise.resolve(socket.dispose()).catch(() => undefined);
+
 const isCloseLike = (value: unknown): value is { code: number; reason?: string } =>
   typeof value === 'object' && value !== null && typeof (value as { code?: unknown }).code === 'number';
 
@@ -441,7 +444,7 @@ export class SwitchboardClient {
     this.socket = null;
     this.socketOpen = false;
     this.generation++;
-    old.dispose();
+    dispose(old);
     const code = isCloseLike(event) ? event.code : undefined;
     const reason = code !== undefined ? terminalCloses[code] : undefined;
     if (reason) {
@@ -466,7 +469,7 @@ export class SwitchboardClient {
     this.socketOpen = false;
     const socket = this.socket;
     this.socket = null;
-    socket?.dispose();
+    if (socket) dispose(socket);
   }
 
   /**

@@ -55,7 +55,8 @@ describe('SDK', () => {
     const reader = await signedIn(server, alice);
     const sender = await signedIn(server, bob);
     const received: Message[] = [];
-    reader.client.roomMessages(roomId, { next: (m) => received.push(m) });
+    const seed = await sender.client.sendMessage(roomId, 'seed');
+    reader.client.roomMessages(roomId, { next: (m) => received.push(m) }, { after: seed.cursor });
 
     // About three token lifetimes of traffic.
     const sent = await sendSeries(sender.client, roomId, 30, (ttl * 1000 * 3) / 30, 'renew');
@@ -77,7 +78,8 @@ describe('SDK', () => {
     const reader = await signedIn(server, alice, { autoRefresh: false });
     const sender = await signedIn(server, bob);
     const received: Message[] = [];
-    reader.client.roomMessages(roomId, { next: (m) => received.push(m) });
+    const seed = await sender.client.sendMessage(roomId, 'seed');
+    reader.client.roomMessages(roomId, { next: (m) => received.push(m) }, { after: seed.cursor });
 
     const sent = await sendSeries(sender.client, roomId, 30, (ttl * 1000 * 3) / 30, 'expiry');
     await eventually(() => received.length >= sent.length, 15_000, 'all messages');
@@ -99,7 +101,8 @@ describe('SDK', () => {
       const reader = await signedIn(proxy, alice);
       const sender = await signedIn(server, bob);
       const received: Message[] = [];
-      reader.client.roomMessages(roomId, { next: (m) => received.push(m) });
+      const seed = await sender.client.sendMessage(roomId, 'seed');
+      reader.client.roomMessages(roomId, { next: (m) => received.push(m) }, { after: seed.cursor });
 
       const before = await sendSeries(sender.client, roomId, 5, 20, 'before');
       await eventually(() => received.length === 5, 5000, 'first messages');

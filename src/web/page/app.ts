@@ -323,6 +323,7 @@ async function showRoom(roomId: string) {
         if (event.kind === 'LEFT') current.members.delete(event.user.id);
         else current.members.set(event.user.id, { username: event.user.username, status: event.status });
         renderMembers();
+        if (event.kind !== 'STATUS') void refreshRooms();
       },
     }),
   );
