@@ -350,6 +350,7 @@ export function createAccounts(deps: AccountsDeps): Accounts {
           if (!isUniqueViolation(error)) throw error;
         }
       }
+      throw new Error(`ADMIN_USER: could not create ${username}: its email ${usernameKey}@admin.localhost is taken by another account`);
     },
   };
 

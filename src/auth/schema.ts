@@ -24,6 +24,13 @@ export function userIdFromGlobalId(globalId: string): string {
   }
 }
 
+/**
+ * User records handed to the user they describe although the request is not
+ * yet signed in as it (register, login, refresh): their email is shown.
+ */
+const ownRecords = new WeakSet<object>();
+const asOwnRecord = <T extends object>(user: T): T => (ownRecords.add(user), user);
+
 const originOf = (ctx: Context): Origin => ({ ip: ctx.ip, userAgent: ctx.request?.headers.get('user-agent') ?? null });
 
 export const UserRef = builder.prismaNode('User', {
@@ -39,7 +46,8 @@ export const UserRef = builder.prismaNode('User', {
     email: t.string({
       nullable: true,
       description: "The user's own address: visible to that user and to admins, null to everyone else.",
-      resolve: (user, _args, ctx) => (ctx.viewer && (ctx.viewer.userId === user.id || isAdmin(ctx.viewer)) ? user.email : null),
+      resolve: (user, _args, ctx) =>
+        ownRecords.has(user) || (ctx.viewer && (ctx.viewer.userId === user.id || isAdmin(ctx.viewer))) ? user.email : null,
     }),
     roles: t.exposeStringList('roles'),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
@@ -52,7 +60,7 @@ const AuthPayload = builder.objectRef<IssuedSession>('AuthPayload').implement({
     accessTokenExpiresAt: t.expose('accessTokenExpiresAt', { type: 'DateTime' }),
     refreshToken: t.exposeString('refreshToken', { description: 'Also set as an HttpOnly, SameSite=Strict cookie on the response.' }),
     refreshTokenExpiresAt: t.expose('refreshTokenExpiresAt', { type: 'DateTime' }),
-    user: t.field({ type: UserRef, resolve: (payload) => payload.user }),
+    user: t.field({ type: UserRef, resolve: (payload) => asOwnRecord(payload.user) }),
   }),
 });
 
@@ -71,7 +79,7 @@ const LoginInput = builder.inputType('LoginInput', {
   }),
 });
 
-builder.prismaNode('AuditEvent', {
+const AuditEventRef = builder.prismaNode('AuditEvent', {
   id: { field: 'id' },
   nullable: true,
   findUnique: (id, ctx) => {
@@ -92,6 +100,16 @@ builder.prismaNode('AuditEvent', {
 
 /** Largest page of auditLog. */
 const AUDIT_PAGE_MAX = 100;
+/** Page size of auditLog when `first` is not given. */
+const AUDIT_PAGE_DEFAULT = 20;
+
+/** Opaque auditLog cursors: the event id, base64url-wrapped. */
+const auditCursor = (id: bigint): string => Buffer.from(`audit:${id}`).toString('base64url');
+function auditIdFromCursor(cursor: string): bigint {
+  const match = /^audit:(\d{1,19})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
+  if (!match) throw badInput('after', 'Not a cursor of auditLog.');
+  return BigInt(match[1]!);
+}
 
 builder.queryFields((t) => ({
   me: t.prismaField({
@@ -104,26 +122,38 @@ builder.queryFields((t) => ({
       return ctx.app.db.user.findUnique({ ...query, where: { id: viewer.userId } });
     },
   }),
-  auditLog: t.prismaConnection(
+  auditLog: t.connection(
     {
-      type: 'AuditEvent',
-      cursor: 'id',
-      maxSize: AUDIT_PAGE_MAX,
-      description: 'Admins only. Newest first.',
+      type: AuditEventRef,
+      description: 'Admins only. Newest first; pages forward with first/after.',
       args: { userId: t.arg.id(), kind: t.arg.string() },
-      resolve: (query, _root, args, ctx) => {
+      resolve: async (_root, args, ctx) => {
         if (!isAdmin(requireViewer(ctx))) throw forbidden('Only admins may read the audit log.');
-        if (args.first != null && (args.first < 0 || args.first > AUDIT_PAGE_MAX)) throw badInput('first', `first must be 0 to ${AUDIT_PAGE_MAX}.`);
+        if (args.last != null || args.before != null) throw badInput(args.last != null ? 'last' : 'before', 'auditLog pages forward only: use first and after.');
+        const first = args.first ?? AUDIT_PAGE_DEFAULT;
+        if (first < 0 || first > AUDIT_PAGE_MAX) throw badInput('first', `first must be 0 to ${AUDIT_PAGE_MAX}.`);
+        const after = args.after != null ? auditIdFromCursor(args.after) : null;
         let userId: string | undefined;
         if (args.userId != null) {
           userId = userIdFromGlobalId(args.userId);
           if (!uuidPattern.test(userId)) throw badInput('userId', 'Not a valid user id.');
         }
-        return ctx.app.db.auditEvent.findMany({
-          ...query,
-          where: { ...(userId ? { userId } : {}), ...(args.kind != null ? { kind: args.kind } : {}) },
+        const rows = await ctx.app.db.auditEvent.findMany({
+          where: { ...(userId ? { userId } : {}), ...(args.kind != null ? { kind: args.kind } : {}), ...(after !== null ? { id: { lt: after } } : {}) },
+          include: { user: true },
           orderBy: { id: 'desc' },
+          take: first + 1,
         });
+        const edges = rows.slice(0, first).map((node) => ({ cursor: auditCursor(node.id), node }));
+        return {
+          edges,
+          pageInfo: {
+            hasNextPage: rows.length > first,
+            hasPreviousPage: after !== null,
+            startCursor: edges[0]?.cursor ?? null,
+            endCursor: edges.at(-1)?.cursor ?? null,
+          },
+        };
       },
     },
     { name: 'AuditEventConnection' },
@@ -135,7 +165,7 @@ builder.mutationFields((t) => ({
   register: t.field({
     type: UserRef,
     args: { input: t.arg({ type: RegisterInput, required: true }) },
-    resolve: (_root, { input }, ctx) => ctx.app.accounts.register(input, originOf(ctx)),
+    resolve: async (_root, { input }, ctx) => asOwnRecord(await ctx.app.accounts.register(input, originOf(ctx))),
   }),
   login: t.field({
     type: AuthPayload,

@@ -1,0 +1,103 @@
+/**
+ * What the auth tests share: the documents they send, a direct database
+ * client to count rows (a refusal must change nothing), and requests sent
+ * from a chosen loopback address (per-IP limits).
+ */
+import http from 'node:http';
+import pg from 'pg';
+import { testDatabaseUrl } from '../helpers/env.ts';
+import type { GraphQLResponse, TestServer } from '../helpers/server.ts';
+
+export const ME = '{ me { id username email roles createdAt } }';
+export const NODE = 'query Node($id: ID!) { node(id: $id) { id ... on User { username email roles } } }';
+export const REFRESH = 'mutation Refresh($token: String) { refresh(refreshToken: $token) { accessToken accessTokenExpiresAt refreshToken refreshTokenExpiresAt user { id username email } } }';
+export const LOGOUT = 'mutation { logout }';
+export const DELETE_ACCOUNT = 'mutation DeleteAccount($password: String!) { deleteAccount(password: $password) }';
+export const DELETE_USER = 'mutation DeleteUser($id: ID!) { deleteUser(id: $id) }';
+export const SET_ROLES = 'mutation SetRoles($userId: ID!, $roles: [String!]!) { setRoles(userId: $userId, roles: $roles) { id username roles } }';
+export const REVOKE_SESSIONS = 'mutation RevokeSessions($userId: ID!) { revokeSessions(userId: $userId) }';
+export const AUDIT_LOG = `query AuditLog($first: Int, $after: String, $userId: ID, $kind: String) {
+  auditLog(first: $first, after: $after, userId: $userId, kind: $kind) {
+    edges { cursor node { id kind ip at detail user { id username } } }
+    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+  }
+}`;
+
+let client: pg.Client | undefined;
+
+/** A direct client on the test database, opened once per file. */
+export async function database(): Promise<pg.Client> {
+  if (!client) {
+    client = new pg.Client({ connectionString: testDatabaseUrl });
+    await client.connect();
+  }
+  return client;
+}
+
+export async function closeDatabase(): Promise<void> {
+  await client?.end();
+  client = undefined;
+}
+
+/** One number from a `SELECT count(*) ...` query. */
+export async function count(sql: string, params: unknown[] = []): Promise<number> {
+  const result = await (await database()).query<{ n: string }>(sql.replace(/^SELECT count\(\*\)/i, 'SELECT count(*) AS n'), params);
+  return Number(result.rows[0]!.n);
+}
+
+/** The database id inside a global ID. */
+export const uuidOf = (globalId: string): string => Buffer.from(globalId, 'base64').toString('utf8').split(':').slice(1).join(':');
+
+/** The claims of a JWT, unverified. */
+export const claimsOf = (jwt: string): Record<string, any> => JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString('utf8'));
+export const headerOf = (jwt: string): Record<string, any> => JSON.parse(Buffer.from(jwt.split('.')[0]!, 'base64url').toString('utf8'));
+
+/** The refresh token a response's Set-Cookie carries, with the cookie's attributes. */
+export function refreshCookie(response: GraphQLResponse): { value: string; attributes: string[] } | null {
+  const header = response.headers.get('set-cookie');
+  if (!header) return null;
+  const [pair, ...attributes] = header.split(';').map((p) => p.trim());
+  const [name, value] = [pair!.slice(0, pair!.indexOf('=')), pair!.slice(pair!.indexOf('=') + 1)];
+  return name === 'sb_refresh' ? { value, attributes } : null;
+}
+
+/**
+ * One GraphQL request over real HTTP from `localAddress` (any 127.x.y.z on
+ * Linux), so the server sees a different client address.
+ */
+export function gqlFrom<T = any>(
+  server: Pick<TestServer, 'graphqlUrl'>,
+  localAddress: string,
+  query: string,
+  variables?: Record<string, unknown>,
+): Promise<Omit<GraphQLResponse<T>, 'headers'>> {
+  const url = new URL(server.graphqlUrl);
+  const body = JSON.stringify({ query, variables });
+  return new Promise((resolve, reject) => {
+    const request = http.request(
+      {
+        host: url.hostname,
+        port: url.port,
+        path: url.pathname,
+        method: 'POST',
+        localAddress,
+        agent: false,
+        headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json', 'content-length': Buffer.byteLength(body) },
+      },
+      (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (c: Buffer) => chunks.push(c));
+        response.on('end', () => {
+          try {
+            const parsed = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+            resolve({ status: response.statusCode ?? 0, data: parsed.data ?? undefined, errors: parsed.errors });
+          } catch (error) {
+            reject(error);
+          }
+        });
+      },
+    );
+    request.on('error', reject);
+    request.end(body);
+  });
+}
