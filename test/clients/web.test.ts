@@ -28,7 +28,12 @@ describe('web page', () => {
   const sockets: TestSocket[] = [];
 
   beforeAll(async () => {
-    server = await startServer({ ...scaledEnv(), MAX_CONNECTIONS: '6' });
+    // A Redis database of its own: seats are cluster-wide, and seats another
+    // suite's killed instance left behind (until their lease expires) must
+    // not count against this test's six.
+    const redis = new URL(scaledEnv().REDIS_URL!);
+    redis.pathname = '/7';
+    server = await startServer({ ...scaledEnv(), REDIS_URL: redis.toString(), MAX_CONNECTIONS: '6' });
     browser = await launchBrowser();
   });
   afterAll(async () => {
