@@ -5,7 +5,7 @@
  * request id, logged in full on our side and never shown to the client.
  */
 import { GraphQLError } from 'graphql';
-import type { YogaServerOptions } from 'graphql-yoga';
+import type { Plugin, YogaServerOptions } from 'graphql-yoga';
 import { ErrorCode } from './codes.ts';
 import type { Logger } from './logger.ts';
 
@@ -25,11 +25,13 @@ export function maskError(logger: Logger, requestIdOf: (context: unknown) => str
       });
     }
     if (graphqlError && (original === undefined || original === null)) {
+      // Keep Yoga's HTTP status (400 for a request it could not parse).
+      const http = graphqlError.extensions?.http;
       return new GraphQLError(graphqlError.message, {
         nodes: graphqlError.nodes,
         positions: graphqlError.positions,
         path: graphqlError.path,
-        extensions: { code: ErrorCode.BAD_USER_INPUT },
+        extensions: { code: ErrorCode.BAD_USER_INPUT, ...(http ? { http } : {}) },
       });
     }
     const requestId = requestIdOf(context);
@@ -58,4 +60,23 @@ export function requestErrors(errors: readonly GraphQLError[]): GraphQLError[] {
     if (error.originalError) return new GraphQLError('Internal server error.', { extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } });
     return new GraphQLError(error.message, { nodes: error.nodes, positions: error.positions, extensions: { ...error.extensions, code: ErrorCode.BAD_USER_INPUT } });
   });
+}
+
+/**
+ * Yoga plugin: validation errors (unknown fields, wrong arguments, query
+ * limits) carry BAD_USER_INPUT. Yoga sends them without masking, over HTTP
+ * and WebSocket alike, so the code is set where they are made.
+ */
+export function useValidationErrorCodes(): Plugin {
+  return {
+    onValidate() {
+      return ({ valid, result }) => {
+        if (valid) return;
+        for (const error of result) {
+          const extensions = error.extensions as Record<string, unknown>;
+          if (!knownCodes.has(String(extensions.code))) extensions.code = ErrorCode.BAD_USER_INPUT;
+        }
+      };
+    },
+  };
 }

@@ -10,7 +10,7 @@
  * (src/realtime/ws-server.ts); `paramsError` is the size and nesting check
  * for a graphql-ws subscribe payload.
  */
-import { GraphQLError } from 'graphql';
+import { GraphQLError, type ValidationContext } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { blockFieldSuggestionsPlugin } from '@escape.tech/graphql-armor-block-field-suggestions';
 import { costLimitPlugin } from '@escape.tech/graphql-armor-cost-limit';
@@ -122,22 +122,29 @@ async function readBounded(request: Request, maxBytes: number): Promise<string> 
   return Buffer.concat(chunks).toString('utf8');
 }
 
-/** Gives graphql-armor's refusals their code. */
-const markBadInput = (_ctx: unknown, error: GraphQLError) => {
-  Object.assign(error.extensions as Record<string, unknown>, { code: ErrorCode.BAD_USER_INPUT });
+/**
+ * graphql-armor's refusals with their code. A validation rule's refusal is
+ * reported as an ordinary validation error (armor would throw it out of
+ * `validate`); the token limit, met while parsing, is thrown like any syntax error.
+ */
+const markBadInput = (error: GraphQLError) => Object.assign(error.extensions as Record<string, unknown>, { code: ErrorCode.BAD_USER_INPUT });
+const parseRefusal = { exposeLimits: true, propagateOnRejection: true, onReject: [(_ctx: unknown, error: GraphQLError) => void markBadInput(error)] };
+const validationRefusal = {
+  exposeLimits: true,
+  propagateOnRejection: false,
+  onReject: [(ctx: ValidationContext | null, error: GraphQLError) => ctx?.reportError(markBadInput(error) && error)],
 };
 
 /** Yoga plugin: every query limit, on HTTP and (through envelop) on WebSocket operations. */
 export function useQueryLimits(limits: QueryLimits): Plugin {
   const l = resolveLimits(limits);
-  const armor = { exposeLimits: true, onReject: [markBadInput], propagateOnRejection: true };
   return {
     onPluginInit({ addPlugin }) {
-      addPlugin(maxTokensPlugin({ ...armor, n: l.maxTokens }));
-      addPlugin(maxDepthPlugin({ ...armor, n: l.maxDepth, ignoreIntrospection: true, flattenFragments: true }));
-      addPlugin(maxAliasesPlugin({ ...armor, n: l.maxAliases }));
-      addPlugin(costLimitPlugin({ ...armor, maxCost: l.maxCost, ignoreIntrospection: true }));
-      addPlugin(maxDirectivesPlugin({ ...armor, n: l.maxDirectives }));
+      addPlugin(maxTokensPlugin({ ...parseRefusal, n: l.maxTokens }));
+      addPlugin(maxDepthPlugin({ ...validationRefusal, n: l.maxDepth, ignoreIntrospection: true, flattenFragments: true }));
+      addPlugin(maxAliasesPlugin({ ...validationRefusal, n: l.maxAliases }));
+      addPlugin(costLimitPlugin({ ...validationRefusal, maxCost: l.maxCost, ignoreIntrospection: true }));
+      addPlugin(maxDirectivesPlugin({ ...validationRefusal, n: l.maxDirectives }));
       addPlugin(blockFieldSuggestionsPlugin());
     },
     onRequestParse({ request, requestParser, setRequestParser, fetchAPI }) {

@@ -81,12 +81,13 @@ export function createRealtimeServer(app: App, yoga: YogaServerInstance<any, any
         const refused = paramsError(payload, limits);
         if (refused) return [refused];
         let document;
+        let errors;
         try {
           document = parse(payload.query);
+          errors = validate(schema, document);
         } catch (error) {
           return requestErrors([error as any]);
         }
-        const errors = validate(schema, document);
         if (errors.length) return requestErrors(errors);
         const contextValue = (await contextFactory()) as unknown as Context;
         return {
