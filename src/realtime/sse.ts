@@ -9,13 +9,16 @@
  * ends with an UNAUTHENTICATED error event when its session is revoked or its
  * access token expires, as a WebSocket would be closed: the client
  * subscribes again with a fresh token (and, for roomMessages, its last cursor).
+ * Starting one counts as a connection attempt (CONNECTS_PER_IP per
+ * CONNECT_WINDOW), as opening a socket does.
  */
-import type { ExecutionResult } from 'graphql';
+import { GraphQLError, type ExecutionResult } from 'graphql';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
 import { useGraphQLSSE } from '@graphql-yoga/plugin-graphql-sse';
 import type { App } from '../app.ts';
 import type { Context, Viewer } from '../context.ts';
 import { unauthenticated } from '../infra/errors.ts';
+import { consumeOrThrow, createRateLimiter } from '../infra/rate-limit.ts';
 
 export interface GraphQLOverSSEOptions {
   /** Path of the graphql-sse endpoint. @default '/graphql/stream' */
@@ -83,14 +86,22 @@ function endWhen<T>(source: AsyncIterable<T>, end: { ended: Promise<T>; cancel()
 
 /** graphql-sse at `endpoint`, and the auth and session rules of every subscription over HTTP. */
 export function useGraphQLOverSSE(app: App, options: GraphQLOverSSEOptions = {}): Plugin {
+  const attempts = createRateLimiter(app.state, { name: 'sse-connect', points: app.config.CONNECTS_PER_IP, windowSeconds: app.config.CONNECT_WINDOW });
   return {
     onPluginInit({ addPlugin }) {
       addPlugin(useGraphQLSSE({ endpoint: options.endpoint ?? '/graphql/stream' }));
     },
-    onSubscribe({ args, setResultAndStopExecution }) {
+    async onSubscribe({ args, setResultAndStopExecution }) {
       const ctx = args.contextValue as unknown as Context;
       // graphql-ws sockets have their own lifecycle (src/realtime/ws-server.ts).
       if (ctx.connection) return;
+      try {
+        await consumeOrThrow(attempts, ctx.ip ?? 'unknown', 'Too many subscription attempts from your address; try again later.');
+      } catch (error) {
+        if (!(error instanceof GraphQLError)) throw error;
+        setResultAndStopExecution({ errors: [error] });
+        return;
+      }
       const viewer = ctx.viewer;
       if (!viewer || app.revocations.isRevoked(viewer.sessionId) || viewer.expiresAt * 1000 <= Date.now()) {
         setResultAndStopExecution({ errors: [unauthenticated(ctx.tokenRefused ? 'Your access token is invalid, expired or revoked.' : 'Subscriptions need a token: send Authorization: Bearer <accessToken>.')] });

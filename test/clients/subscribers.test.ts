@@ -153,5 +153,20 @@ describe('standard subscribers', () => {
       expect(stream.results.at(-1)?.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
       expect(stream.results.at(-1)?.errors?.[0]?.message).toMatch(/expired/i);
     });
+
+    it('counts each subscription as a connection attempt: past CONNECTS_PER_IP it is RATE_LIMITED', async () => {
+      let refusal: { extensions?: Record<string, unknown> } | undefined;
+      // The default budget is 60 per minute; a few more attempts than that
+      // must hit it. Refused ones count too (and answer at once).
+      for (let i = 0; i < 70 && !refusal; i++) {
+        const stream = record(undefined, 'any');
+        await eventually(() => stream.ended() !== null || stream.results.length > 0, 5000, 'an answer');
+        const code = stream.results[0]?.errors?.[0]?.extensions?.code;
+        if (code === 'RATE_LIMITED') refusal = stream.results[0]!.errors![0];
+        stream.dispose();
+      }
+      expect(refusal?.extensions?.code).toBe('RATE_LIMITED');
+      expect(refusal?.extensions?.retryAfter).toBeGreaterThan(0);
+    });
   });
 });
