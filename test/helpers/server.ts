@@ -187,6 +187,7 @@ export function collect<T = any>(client: Client, query: string, variables?: Reco
   const waiters: { count: number; resolve: () => void }[] = [];
   let completed = false;
   let failure: unknown;
+  let stop: () => void = () => {};
   const done = new Promise<void>((resolve) => {
     const dispose = client.subscribe<T>(
       { query, variables },
@@ -208,7 +209,6 @@ export function collect<T = any>(client: Client, query: string, variables?: Reco
     );
     stop = dispose;
   });
-  let stop: () => void = () => {};
   return {
     results,
     done,
