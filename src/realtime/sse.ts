@@ -84,6 +84,9 @@ function endWhen<T>(source: AsyncIterable<T>, end: { ended: Promise<T>; cancel()
   };
 }
 
+/** A refused subscription's one result (`data: null` marks it as a result for graphql-sse, which streams it as an event). */
+const refusal = (error: GraphQLError): ExecutionResult => ({ data: null, errors: [error] });
+
 /** graphql-sse at `endpoint`, and the auth and session rules of every subscription over HTTP. */
 export function useGraphQLOverSSE(app: App, options: GraphQLOverSSEOptions = {}): Plugin {
   const attempts = createRateLimiter(app.state, { name: 'sse-connect', points: app.config.CONNECTS_PER_IP, windowSeconds: app.config.CONNECT_WINDOW });
@@ -99,12 +102,12 @@ export function useGraphQLOverSSE(app: App, options: GraphQLOverSSEOptions = {})
         await consumeOrThrow(attempts, ctx.ip ?? 'unknown', 'Too many subscription attempts from your address; try again later.');
       } catch (error) {
         if (!(error instanceof GraphQLError)) throw error;
-        setResultAndStopExecution({ errors: [error] });
+        setResultAndStopExecution(refusal(error));
         return;
       }
       const viewer = ctx.viewer;
       if (!viewer || app.revocations.isRevoked(viewer.sessionId) || viewer.expiresAt * 1000 <= Date.now()) {
-        setResultAndStopExecution({ errors: [unauthenticated(ctx.tokenRefused ? 'Your access token is invalid, expired or revoked.' : 'Subscriptions need a token: send Authorization: Bearer <accessToken>.')] });
+        setResultAndStopExecution(refusal(unauthenticated(ctx.tokenRefused ? 'Your access token is invalid, expired or revoked.' : 'Subscriptions need a token: send Authorization: Bearer <accessToken>.')));
         return;
       }
       return {
