@@ -1,0 +1,131 @@
+/**
+ * GET /metrics counts what happened in the test (logins, failures, errors,
+ * sockets, subscriptions, latency; Node's event-loop lag is there), and the
+ * admin-only serverLog subscription streams the instance's own log lines,
+ * filtered by level.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { collect, connectSocket, errorCodes, eventually, gql, scaledEnv, startServer, stopAllServers, uniqueName, type TestServer } from '../helpers/server.ts';
+import { logIn, signUp, LOGIN } from '../helpers/accounts.ts';
+
+afterAll(stopAllServers);
+
+/** The value of one sample line (`name{labels} value`), or 0 when absent. */
+function sample(text: string, name: string, labels: Record<string, string> = {}): number {
+  const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
+  for (const line of text.split('\n')) {
+    if (line.startsWith('#')) continue;
+    const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!match || match[1] !== name) continue;
+    const have = (match[2] ?? '').split(/,(?=[a-zA-Z_]+=)/).filter(Boolean);
+    if (wanted.every((w) => have.includes(w)) && have.length === wanted.length) return Number(match[3]);
+  }
+  return 0;
+}
+
+const scrape = async (server: TestServer) => {
+  const response = await fetch(`${server.url}/metrics`);
+  expect(response.status).toBe(200);
+  expect(response.headers.get('content-type')).toMatch(/text\/plain/);
+  return response.text();
+};
+
+const SERVER_LOG = 'subscription Log($level: String) { serverLog(level: $level) { at level logger message detail } }';
+
+describe('metrics', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startServer(scaledEnv());
+  });
+
+  it('serves Node defaults and Switchboard metrics, and counts what happened', async () => {
+    const before = await scrape(server);
+    expect(before).toMatch(/^nodejs_eventloop_lag_seconds \d/m);
+    expect(before).toMatch(/^process_resident_memory_bytes \d/m);
+    for (const name of ['switchboard_open_sockets', 'switchboard_seats_used', 'switchboard_seats_max', 'switchboard_messages_stored_total', 'switchboard_messages_delivered_total']) {
+      expect(before).toMatch(new RegExp(`^${name} \\d`, 'm'));
+    }
+
+    const account = await signUp(server);
+    const wrong = await gql(server, LOGIN, { input: { login: account.username, password: 'not-the-password' } });
+    expect(errorCodes(wrong)).toEqual(['UNAUTHENTICATED']);
+    expect((await gql(server, '{ nope }')).status).toBe(400);
+
+    const socket = connectSocket(server, { authorization: `Bearer ${account.accessToken}` });
+    await socket.acked;
+    const text = await scrape(server);
+    expect(sample(text, 'switchboard_auth_attempts_total', { operation: 'register' })).toBe(1);
+    expect(sample(text, 'switchboard_auth_attempts_total', { operation: 'login' })).toBe(2);
+    expect(sample(text, 'switchboard_auth_failures_total', { operation: 'login', code: 'UNAUTHENTICATED' })).toBe(1);
+    expect(sample(text, 'switchboard_auth_duration_seconds_count', { operation: 'login' })).toBe(2);
+    expect(sample(text, 'switchboard_graphql_errors_total', { code: 'UNAUTHENTICATED' })).toBe(1);
+    expect(sample(text, 'switchboard_operation_duration_seconds_count', { type: 'mutation', field: 'register' })).toBe(1);
+    expect(sample(text, 'switchboard_open_sockets')).toBe(1);
+
+    await socket.client.dispose();
+    await eventually(async () => sample(await scrape(server), 'switchboard_open_sockets') === 0, 5000, 'open sockets back to 0');
+    expect((await fetch(`${server.url}/metrics`, { method: 'POST' })).status).toBe(405);
+  });
+});
+
+describe('serverLog', () => {
+  let server: TestServer;
+  let admin: { accessToken: string };
+  const adminUser = uniqueName('admin');
+  beforeAll(async () => {
+    server = await startServer({ ...scaledEnv(), LOG_LEVEL: 'debug', ADMIN_USER: adminUser, ADMIN_PASS: 'admin-password-123' });
+    admin = await logIn(server, adminUser, 'admin-password-123');
+  });
+
+  it('streams this instance\'s log lines live to an admin, at or above the level asked, and counts the subscription', async () => {
+    const socket = connectSocket(server, { authorization: `Bearer ${admin.accessToken}` });
+    await socket.acked;
+    const debug = collect(socket.client, SERVER_LOG, { level: 'debug' });
+    const warn = collect(socket.client, SERVER_LOG, { level: 'WARN' });
+    await eventually(async () => sample(await scrape(server), 'switchboard_subscriptions', { field: 'serverLog' }) === 2, 5000, 'two serverLog subscriptions');
+
+    // Another user's socket logs "socket connected" at debug level with its user id.
+    const other = await signUp(server);
+    const otherSocket = connectSocket(server, { authorization: `Bearer ${other.accessToken}` });
+    await otherSocket.acked;
+    await eventually(() => debug.results.some((r) => r.data?.serverLog.message === 'socket connected'), 5000, 'the debug line');
+    const line = debug.results.find((r) => r.data?.serverLog.message === 'socket connected')!.data.serverLog;
+    expect(line).toMatchObject({ level: 'debug', logger: 'switchboard', detail: { userId: expect.any(String), connectionId: expect.any(String) } });
+    expect(new Date(line.at).getTime()).toBeGreaterThan(Date.now() - 60_000);
+    expect(warn.results.filter((r) => ['debug', 'info'].includes(r.data?.serverLog.level))).toEqual([]);
+    // What the admin receives is what the redacting logger wrote: no token anywhere.
+    expect(JSON.stringify(debug.results)).not.toContain(other.accessToken);
+
+    debug.unsubscribe();
+    warn.unsubscribe();
+    await eventually(async () => sample(await scrape(server), 'switchboard_subscriptions', { field: 'serverLog' }) === 0, 5000, 'subscriptions back to 0');
+    expect(sample(await scrape(server), 'switchboard_subscription_events_total', { field: 'serverLog' })).toBeGreaterThan(0);
+    await otherSocket.client.dispose();
+    await socket.client.dispose();
+  });
+
+  it('refuses non-admins (FORBIDDEN), anonymous callers (UNAUTHENTICATED) and unknown levels (BAD_USER_INPUT)', async () => {
+    const user = await signUp(server);
+    const userSocket = connectSocket(server, { authorization: `Bearer ${user.accessToken}` });
+    await userSocket.acked;
+    const refused = collect(userSocket.client, SERVER_LOG);
+    await refused.done;
+    expect(refused.results[0]?.errors?.[0]?.extensions?.code ?? (refused.error as any)?.[0]?.extensions?.code).toBe('FORBIDDEN');
+
+    const adminSocket = connectSocket(server, { authorization: `Bearer ${admin.accessToken}` });
+    await adminSocket.acked;
+    const badLevel = collect(adminSocket.client, SERVER_LOG, { level: 'loud' });
+    await badLevel.done;
+    const error = badLevel.results[0]?.errors?.[0] ?? (badLevel.error as any)?.[0];
+    expect(error?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'level' });
+
+    const anonymous = await fetch(server.graphqlUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+      body: JSON.stringify({ query: SERVER_LOG }),
+    });
+    expect(await anonymous.text()).toContain('UNAUTHENTICATED');
+    await userSocket.client.dispose();
+    await adminSocket.client.dispose();
+  });
+});
