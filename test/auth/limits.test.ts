@@ -1,0 +1,117 @@
+/**
+ * Failed-login limits (per account and per IP, on Redis) and the admin
+ * bootstrap, on PostgreSQL + Redis. Requests come from distinct loopback
+ * addresses (127.0.0.x) so that the per-IP rule can be told apart.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LOGIN, REGISTER, logIn, signUp } from '../helpers/accounts.ts';
+import { errorCodes, gql, scaledEnv, startServer, stopAllServers, uniqueName, type TestServer } from '../helpers/server.ts';
+import { SET_ROLES, closeDatabase, count, database, gqlFrom, uuidOf } from './support.ts';
+
+afterAll(async () => {
+  await stopAllServers();
+  await closeDatabase();
+});
+
+const loginFrom = (server: TestServer, ip: string, login: string, password: string) => gqlFrom(server, ip, LOGIN, { input: { login, password } });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('failed-login limits', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startServer({ ...scaledEnv(), LOGIN_FAILURES_PER_ACCOUNT: '3', LOGIN_FAILURES_PER_IP: '5', LOGIN_FAILURE_WINDOW: '3' });
+  });
+
+  it('per account: after the budget of failures even the right password is RATE_LIMITED, from any address, until retryAfter has passed', async () => {
+    const user = await signUp(server);
+    const sessionsOf = () => count('SELECT count(*) FROM "Session" WHERE "userId" = $1', [uuidOf(user.id)]);
+    for (let i = 0; i < 3; i++) expect(errorCodes(await loginFrom(server, '127.0.0.2', user.username, 'wrong-password'))).toEqual(['UNAUTHENTICATED']);
+    const sessions = await sessionsOf();
+
+    const limited = await loginFrom(server, '127.0.0.2', user.username, user.password);
+    expect(errorCodes(limited)).toEqual(['RATE_LIMITED']);
+    const retryAfter = limited.errors![0]!.extensions!.retryAfter;
+    expect(Number.isInteger(retryAfter)).toBe(true);
+    expect(retryAfter).toBeGreaterThanOrEqual(1);
+    expect(retryAfter).toBeLessThanOrEqual(3);
+    expect(errorCodes(await loginFrom(server, '127.0.0.7', user.email, user.password))).toEqual(['RATE_LIMITED']);
+    expect(await sessionsOf()).toBe(sessions);
+    expect(await count(`SELECT count(*) FROM "AuditEvent" WHERE kind = 'rate_limited' AND "userId" = $1 AND ip LIKE '%127.0.0.2'`, [uuidOf(user.id)])).toBe(1);
+
+    await sleep(retryAfter * 1000);
+    const after = await loginFrom(server, '127.0.0.2', user.username, user.password);
+    expect(after.errors).toBeUndefined();
+    expect(after.data.login.user.username).toBe(user.username);
+  });
+
+  it('an unknown account is limited exactly like a known one: the answers do not tell whether it exists', async () => {
+    const known = await signUp(server);
+    const unknown = uniqueName('ghost');
+    const answers = async (login: string, ip: string) => {
+      const seen: string[] = [];
+      for (let i = 0; i < 4; i++) {
+        const r = await loginFrom(server, ip, login, 'wrong-password');
+        seen.push(`${r.errors![0]!.extensions!.code}: ${r.errors![0]!.message}`);
+      }
+      return seen;
+    };
+    expect(await answers(unknown, '127.0.0.3')).toEqual(await answers(known.username, '127.0.0.4'));
+  });
+
+  it('per IP: an address that spent its budget is refused, while the same user from another address signs in', async () => {
+    const user = await signUp(server);
+    for (let i = 0; i < 5; i++) {
+      expect(errorCodes(await loginFrom(server, '127.0.0.5', uniqueName(`nobody${i}`), 'wrong-password'))).toEqual(['UNAUTHENTICATED']);
+    }
+    const limited = await loginFrom(server, '127.0.0.5', user.username, user.password);
+    expect(errorCodes(limited)).toEqual(['RATE_LIMITED']);
+    expect(limited.errors![0]!.extensions!.retryAfter).toBeGreaterThanOrEqual(1);
+    const elsewhere = await loginFrom(server, '127.0.0.6', user.username, user.password);
+    expect(elsewhere.errors).toBeUndefined();
+  });
+});
+
+describe('admin bootstrap (ADMIN_USER / ADMIN_PASS)', () => {
+  const bootstrapEvents = (name: string) =>
+    count(`SELECT count(*) FROM "AuditEvent" a JOIN "User" u ON u.id = a."userId" WHERE a.kind = 'admin_bootstrap' AND u."usernameKey" = $1`, [name.toLowerCase()]);
+  const adminRow = async (name: string) => (await (await database()).query('SELECT roles FROM "User" WHERE "usernameKey" = $1', [name.toLowerCase()])).rows;
+
+  it('creates the admin once; restarts with the same values change nothing; a new ADMIN_PASS replaces the password', async () => {
+    const name = uniqueName('Boot');
+    const env = { ...scaledEnv(), ADMIN_USER: name, ADMIN_PASS: 'first-admin-password' };
+    await (await startServer(env)).stop();
+    const again = await startServer(env);
+    expect(await adminRow(name)).toEqual([{ roles: ['admin'] }]);
+    expect(await bootstrapEvents(name)).toBe(1);
+    expect((await logIn(again, name, 'first-admin-password')).user.roles).toEqual(['admin']);
+    await again.stop();
+
+    const changed = await startServer({ ...env, ADMIN_PASS: 'second-admin-password' });
+    expect(await adminRow(name)).toEqual([{ roles: ['admin'] }]);
+    expect(await bootstrapEvents(name)).toBe(2);
+    expect(errorCodes(await gql(changed, LOGIN, { input: { login: name, password: 'first-admin-password' } }))).toEqual(['UNAUTHENTICATED']);
+    expect((await logIn(changed, name, 'second-admin-password')).user.roles).toEqual(['admin']);
+    expect(changed.logs.join('\n')).not.toContain('second-admin-password');
+    await changed.stop();
+  });
+
+  it('promotes an existing account of that name, keeping its other roles; two instances starting together make one admin', async () => {
+    const plain = await startServer({ ...scaledEnv(), ADMIN_USER: uniqueName('adm'), ADMIN_PASS: 'some-admin-password' });
+    const name = uniqueName('pre');
+    expect((await gql(plain, REGISTER, { input: { username: name, email: `${name}@example.test`, password: 'user-password-1' } })).errors).toBeUndefined();
+    const admin = await logIn(plain, (await (await database()).query('SELECT username FROM "User" WHERE roles @> ARRAY[\'admin\'] ORDER BY "createdAt" DESC LIMIT 1')).rows[0].username, 'some-admin-password');
+    const id = Buffer.from(`User:${(await (await database()).query('SELECT id FROM "User" WHERE "usernameKey" = $1', [name.toLowerCase()])).rows[0].id}`).toString('base64');
+    expect((await gql(plain, SET_ROLES, { userId: id, roles: ['beta'] }, { token: admin.accessToken })).errors).toBeUndefined();
+    await plain.stop();
+
+    const promoted = await startServer({ ...scaledEnv(), ADMIN_USER: name, ADMIN_PASS: 'user-password-1' });
+    expect(await adminRow(name)).toEqual([{ roles: ['beta', 'admin'] }]);
+    await promoted.stop();
+
+    const together = uniqueName('twin');
+    const env = { ...scaledEnv(), ADMIN_USER: together, ADMIN_PASS: 'twin-admin-password' };
+    const servers = await Promise.all([startServer(env), startServer(env)]);
+    expect(await adminRow(together)).toEqual([{ roles: ['admin'] }]);
+    await Promise.all(servers.map((s) => s.stop()));
+  });
+});
