@@ -1,0 +1,44 @@
+/**
+ * The foundation's promises that need a signed-in user: a graphql-ws client
+ * reaches connection_ack in both modes, the embedded database keeps its data
+ * across a restart, and SIGTERM closes live sockets with 1001.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { connectSocket, gql, scaledEnv, startServer, stopAllServers } from '../helpers/server.ts';
+import { signUp } from '../helpers/accounts.ts';
+
+afterAll(stopAllServers);
+
+describe.each([
+  ['embedded', () => ({})],
+  ['scaled', scaledEnv],
+] as [string, () => Record<string, string>][])('%s mode', (_mode, env) => {
+  it('acknowledges an authenticated graphql-ws connection on /graphql, and SIGTERM closes it with 1001', async () => {
+    const server = await startServer(env());
+    const user = await signUp(server);
+    const socket = connectSocket(server, { authorization: `Bearer ${user.accessToken}` });
+    await socket.acked;
+    const stopped = server.stop();
+    expect((await socket.closed).code).toBe(1001);
+    expect(await stopped).toBe(0);
+  }, 60_000);
+});
+
+describe('embedded database', () => {
+  it('keeps its data across a restart', async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'switchboard-persist-'));
+    const first = await startServer({ DATA_DIR: dataDir });
+    const user = await signUp(first);
+    expect(await first.stop()).toBe(0);
+
+    const second = await startServer({ DATA_DIR: dataDir });
+    const login = await gql(second, 'mutation($input: LoginInput!) { login(input: $input) { user { id username } } }', {
+      input: { login: user.username, password: user.password },
+    });
+    expect(login.errors).toBeUndefined();
+    expect(login.data.login.user).toEqual({ id: user.id, username: user.username });
+  }, 90_000);
+});
