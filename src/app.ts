@@ -20,6 +20,7 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
   const tokens = createTokenSigner(await loadSigningKey(config), config.ACCESS_TOKEN_TTL);
   const revocations = await createRevocations(infra);
   const accounts = createAccounts({ ...infra, tokens, revocations });
+  await accounts.restoreRevocations();
   await accounts.bootstrapAdmin();
   return {
     ...infra,

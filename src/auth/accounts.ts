@@ -60,6 +60,8 @@ export interface Accounts {
    * only `sessionId`, or all but `exceptSessionId`. Returns the ids ended.
    */
   endSessions(userId: string, reason: SessionEndReason, options?: EndSessionsOptions): Promise<string[]>;
+  /** Re-records the sessions ended within the last access-token lifetime (at start; see `Revocations.restore`). */
+  restoreRevocations(): Promise<void>;
   /** Creates or updates the ADMIN_USER account with ADMIN_PASS and role `admin`; a no-op when already so. */
   bootstrapAdmin(): Promise<void>;
 }
@@ -178,6 +180,12 @@ export function createAccounts(deps: AccountsDeps): Accounts {
 
   const accounts: Accounts = {
     endSessions,
+
+    async restoreRevocations() {
+      const since = new Date(Date.now() - (config.ACCESS_TOKEN_TTL + 5) * 1000);
+      const ended = await db.session.findMany({ where: { revokedAt: { gte: since } }, select: { id: true, revokedAt: true } });
+      await revocations.restore(ended.map((s) => ({ sessionId: s.id, endedAt: s.revokedAt! })));
+    },
 
     async register(input, origin) {
       const { username, email, password } = parse(registerInput, input);

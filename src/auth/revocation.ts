@@ -23,6 +23,13 @@ export interface Revocations {
   onSessionEnded(listener: (ended: SessionEnded) => void): () => void;
   /** Reloads the revoked set from shared state (at start, after a bus outage). */
   reload(): Promise<void>;
+  /**
+   * Re-records sessions that ended earlier (read from the database at start)
+   * in shared state and the local set, telling no one: shared state may
+   * have lost them (in-process state after a restart, a Redis without
+   * persistence), and their access tokens may still be unexpired.
+   */
+  restore(ended: { sessionId: string; endedAt: Date }[]): Promise<void>;
   stop(): void;
 }
 
@@ -34,7 +41,7 @@ export async function createRevocations(infra: Pick<Infra, 'state' | 'bus' | 'co
   const keepSeconds = config.ACCESS_TOKEN_TTL + 5;
   const prefix = Keys.revokedSession('');
 
-  const remember = (sessionId: string) => revoked.set(sessionId, Date.now() + keepSeconds * 1000);
+  const remember = (sessionId: string, until = Date.now() + keepSeconds * 1000) => revoked.set(sessionId, Math.max(until, revoked.get(sessionId) ?? 0));
   const unsubscribe = await bus.subscribe<SessionEnded>(Channels.sessionEnded, (ended) => {
     remember(ended.sessionId);
     for (const listener of listeners) listener(ended);
@@ -57,6 +64,14 @@ export async function createRevocations(infra: Pick<Infra, 'state' | 'bus' | 'co
     onSessionEnded(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);
+    },
+    async restore(ended) {
+      for (const { sessionId, endedAt } of ended) {
+        const until = endedAt.getTime() + keepSeconds * 1000;
+        if (until <= Date.now()) continue;
+        remember(sessionId, until);
+        await state.set(Keys.revokedSession(sessionId), 'restored', (until - Date.now()) / 1000);
+      }
     },
     async reload() {
       for (const key of await state.keysWithPrefix(prefix)) remember(key.slice(prefix.length));

@@ -5,7 +5,7 @@
 import { decodeGlobalID } from '@pothos/plugin-relay';
 import { builder } from '../builder.ts';
 import { isAdmin, requireViewer, type Context } from '../context.ts';
-import { badInput, forbidden } from '../infra/errors.ts';
+import { badInput, forbidden, unauthenticated } from '../infra/errors.ts';
 import type { IssuedSession, Origin } from './accounts.ts';
 import { clearRefreshCookie, refreshTokenFromCookie, setRefreshCookie } from './refresh-cookie.ts';
 
@@ -119,7 +119,9 @@ builder.queryFields((t) => ({
     resolve: async (query, _root, _args, ctx) => {
       if (!ctx.viewer && !ctx.tokenRefused) return null;
       const viewer = requireViewer(ctx);
-      return ctx.app.db.user.findUnique({ ...query, where: { id: viewer.userId } });
+      const user = await ctx.app.db.user.findUnique({ ...query, where: { id: viewer.userId } });
+      if (!user) throw unauthenticated('Your account no longer exists.');
+      return user;
     },
   }),
   auditLog: t.connection(

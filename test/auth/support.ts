@@ -70,7 +70,7 @@ export function gqlFrom<T = any>(
   localAddress: string,
   query: string,
   variables?: Record<string, unknown>,
-): Promise<Omit<GraphQLResponse<T>, 'headers'>> {
+): Promise<GraphQLResponse<T>> {
   const url = new URL(server.graphqlUrl);
   const body = JSON.stringify({ query, variables });
   return new Promise((resolve, reject) => {
@@ -90,7 +90,9 @@ export function gqlFrom<T = any>(
         response.on('end', () => {
           try {
             const parsed = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-            resolve({ status: response.statusCode ?? 0, data: parsed.data ?? undefined, errors: parsed.errors });
+            const headers = new Headers();
+            for (const [name, value] of Object.entries(response.headers)) for (const v of [value ?? []].flat()) headers.append(name, v);
+            resolve({ status: response.statusCode ?? 0, data: parsed.data ?? undefined, errors: parsed.errors, headers });
           } catch (error) {
             reject(error);
           }
