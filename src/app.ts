@@ -8,6 +8,7 @@ import type { Logger } from './infra/logger.ts';
 import { createTokenSigner, loadSigningKey, type TokenSigner } from './auth/tokens.ts';
 import { createRevocations, type Revocations } from './auth/revocation.ts';
 import { createAccounts, type Accounts } from './auth/accounts.ts';
+import { runAtStart } from './operations/startup.ts';
 
 export interface App extends Infra {
   tokens: TokenSigner;
@@ -20,14 +21,17 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
   const tokens = createTokenSigner(await loadSigningKey(config), config.ACCESS_TOKEN_TTL);
   const revocations = await createRevocations(infra);
   const accounts = createAccounts({ ...infra, tokens, revocations });
-  await accounts.restoreRevocations();
-  await accounts.bootstrapAdmin();
+  const startup = [
+    await runAtStart(logger, 'restore revoked sessions', () => accounts.restoreRevocations()),
+    await runAtStart(logger, 'bootstrap admin', () => accounts.bootstrapAdmin()),
+  ];
   return {
     ...infra,
     tokens,
     revocations,
     accounts,
     async close() {
+      for (const task of startup) task.cancel();
       revocations.stop();
       await infra.close();
     },

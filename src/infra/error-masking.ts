@@ -4,12 +4,30 @@
  * BAD_USER_INPUT; anything else becomes INTERNAL_SERVER_ERROR carrying the
  * request id, logged in full on our side and never shown to the client.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { GraphQLError } from 'graphql';
 import type { Plugin, YogaServerOptions } from 'graphql-yoga';
 import { ErrorCode } from './codes.ts';
 import type { Logger } from './logger.ts';
+import { requestIdOf as idOfRequest } from './request-id.ts';
 
 const knownCodes = new Set<string>(Object.values(ErrorCode));
+
+/** Prisma's codes for a database it cannot reach, log into or find. */
+const databaseDownCodes = new Set(['P1000', 'P1001', 'P1002', 'P1003', 'P1008', 'P1011', 'P1017', 'P2024']);
+
+/**
+ * Which backing service `error` says is unreachable (PostgreSQL through
+ * Prisma, Redis through ioredis failing fast), or null for any other fault.
+ */
+export function unavailableService(error: unknown): 'database' | 'redis' | null {
+  const e = error as { name?: unknown; code?: unknown; message?: unknown } | null;
+  if (!e || typeof e !== 'object') return null;
+  if (e.name === 'PrismaClientInitializationError' || (typeof e.code === 'string' && databaseDownCodes.has(e.code))) return 'database';
+  if (e.name === 'MaxRetriesPerRequestError') return 'redis';
+  if (typeof e.message === 'string' && /^(Stream isn't writeable and enableOfflineQueue options is false|Connection is closed\.)/.test(e.message)) return 'redis';
+  return null;
+}
 
 export function maskError(logger: Logger, requestIdOf: (context: unknown) => string | undefined) {
   return (error: unknown, _message: string, context?: unknown): Error => {
@@ -34,7 +52,16 @@ export function maskError(logger: Logger, requestIdOf: (context: unknown) => str
         extensions: { code: ErrorCode.BAD_USER_INPUT, ...(http ? { http } : {}) },
       });
     }
-    const requestId = requestIdOf(context);
+    const requestId = requestIdOf(context) ?? requestScope.getStore();
+    const down = unavailableService(original ?? error);
+    if (down) {
+      // An outage, not a bug: one short line, and a message the client can act on.
+      logger.warn({ service: down, err: String((original ?? error as Error)?.message ?? error).split('\n').pop(), requestId, path: graphqlError?.path }, 'service unavailable');
+      return new GraphQLError('Service temporarily unavailable; try again shortly.', {
+        path: graphqlError?.path,
+        extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR, unavailable: down, ...(requestId ? { requestId } : {}) },
+      });
+    }
     logger.error({ err: original ?? error, requestId, path: graphqlError?.path }, 'internal error');
     return new GraphQLError('Internal server error.', {
       path: graphqlError?.path,
@@ -77,6 +104,26 @@ export function useValidationErrorCodes(): Plugin {
           if (!knownCodes.has(String(extensions.code))) extensions.code = ErrorCode.BAD_USER_INPUT;
         }
       };
+    },
+  };
+}
+
+/** The id of the request (HTTP) or connection (WebSocket) being handled: Yoga calls maskError without a context. */
+const requestScope = new AsyncLocalStorage<string>();
+
+/**
+ * Yoga plugin: runs each HTTP request, and each operation, in a scope that
+ * knows its request id, so that a masked error names it in the response and
+ * in the log line.
+ */
+export function useErrorRequestIds(): Plugin {
+  const idOfContext = (context: unknown) => (context as { requestId?: unknown } | undefined)?.requestId;
+  const run = <T>(id: unknown, wrapped: () => T): T => (typeof id === 'string' ? requestScope.run(id, wrapped) : wrapped());
+  return {
+    instrumentation: {
+      request: ({ request }, wrapped) => requestScope.run(idOfRequest(request), wrapped),
+      execute: ({ context }, wrapped) => run(idOfContext(context), wrapped),
+      subscribe: ({ context }, wrapped) => run(idOfContext(context), wrapped),
     },
   };
 }

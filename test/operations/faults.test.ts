@@ -1,0 +1,121 @@
+/**
+ * Faults: an unexpected internal error is masked (no stack, SQL or path;
+ * a request id that is in the log); PostgreSQL unreachable and Redis
+ * stopped mid-traffic give clear, fast errors, /readyz 503, no crash and no
+ * unhandled rejection, and everything recovers by itself when they return.
+ */
+import pg from 'pg';
+import { PrismaPg } from '@prisma/adapter-pg';
+import { applyMigrations } from '../../src/infra/migrations.ts';
+import { afterAll, describe, expect, it } from 'vitest';
+import { errorCodes, eventually, gql, startServer, stopAllServers, uniqueName, type TestServer } from '../helpers/server.ts';
+import { LOGIN, REGISTER, logIn, signUp } from '../helpers/accounts.ts';
+import { testDatabaseUrl } from '../helpers/env.ts';
+import { startPrivateRedis, type PrivateRedis } from '../helpers/redis-server.ts';
+
+const brokenDatabase = `switchboard_broken_${process.pid}`;
+const brokenUrl = Object.assign(new URL(testDatabaseUrl), { pathname: `/${brokenDatabase}` }).toString();
+const adminUrl = Object.assign(new URL(testDatabaseUrl), { pathname: '/postgres' }).toString();
+async function admin(sql: string, url = adminUrl) {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+let redis: PrivateRedis | undefined;
+afterAll(async () => {
+  await stopAllServers();
+  await redis?.stop();
+  await admin(`DROP DATABASE IF EXISTS "${brokenDatabase}" WITH (FORCE)`);
+});
+
+const readyz = async (server: TestServer) => (await fetch(`${server.url}/readyz`)).status;
+const survived = (server: TestServer) => {
+  expect(server.process.exitCode).toBeNull();
+  expect(server.logs.join('\n')).not.toMatch(/unhandled rejection|uncaught/i);
+};
+const register = (server: TestServer, username = uniqueName('f')) =>
+  gql(server, REGISTER, { input: { username, email: `${username}@example.test`, password: 'fault-password-1' } });
+
+describe('error masking', () => {
+  it('masks an unexpected error: no stack, SQL or path, and a request id that the log carries', async () => {
+    // A database of our own whose User table vanishes under the running server:
+    // registering then fails in a way no client may see.
+    await admin(`DROP DATABASE IF EXISTS "${brokenDatabase}" WITH (FORCE)`);
+    await admin(`CREATE DATABASE "${brokenDatabase}"`);
+    await applyMigrations(new PrismaPg({ connectionString: brokenUrl }));
+    redis = await startPrivateRedis();
+    const server = await startServer({ DATABASE_URL: brokenUrl, REDIS_URL: redis.url });
+    await admin('ALTER TABLE "User" RENAME TO "UserGone"', brokenUrl);
+    const response = await fetch(server.graphqlUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-request-id': 'masking-test-1' },
+      body: JSON.stringify({ query: REGISTER, variables: { input: { username: uniqueName('m'), email: 'm@example.test', password: 'secret-password-9' } } }),
+    });
+    const text = await response.text();
+    const body = JSON.parse(text);
+    expect(body.errors).toEqual([{ message: 'Internal server error.', path: ['register'], extensions: { code: 'INTERNAL_SERVER_ERROR', requestId: 'masking-test-1' } }]);
+    expect(text).not.toMatch(/prisma|select|insert|table|relation|\.ts|node_modules|\bat\b|P20\d\d|secret-password/i);
+    expect(response.headers.get('x-request-id')).toBe('masking-test-1');
+    await eventually(() => server.logs.some((l) => l.includes('"requestId":"masking-test-1"') && l.includes('internal error')), 5000, 'the log line');
+    // The log has the detail; it never has the password.
+    expect(server.logs.join('\n')).not.toContain('secret-password-9');
+    survived(server);
+  });
+});
+
+describe('PostgreSQL unreachable', () => {
+  it('fails operations fast with a clear error, /readyz 503, /healthz 200, no crash', async () => {
+    redis ??= await startPrivateRedis();
+    const server = await startServer({ DATABASE_URL: 'postgresql://postgres@127.0.0.1:1/nothing', REDIS_URL: redis.url });
+    const response = await register(server);
+    expect(errorCodes(response)).toEqual(['INTERNAL_SERVER_ERROR']);
+    expect(response.errors![0]).toMatchObject({ message: 'Service temporarily unavailable; try again shortly.', extensions: { unavailable: 'database', requestId: expect.any(String) } });
+    expect(await readyz(server)).toBe(503);
+    expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+    survived(server);
+  });
+});
+
+describe('Redis stopped mid-traffic and started again', () => {
+  it('two instances keep serving what does not need Redis, refuse what does clearly, and recover pub/sub by themselves', async () => {
+    redis ??= await startPrivateRedis();
+    const env = { DATABASE_URL: testDatabaseUrl, REDIS_URL: redis.url };
+    const [a, b] = await Promise.all([startServer(env), startServer(env)]);
+    const alice = await signUp(a);
+
+    // Traffic while Redis goes away.
+    let stop = false;
+    const traffic = (async () => {
+      let n = 0;
+      while (!stop && n++ < 400) {
+        await gql(a, '{ me { username } }', undefined, { token: alice.accessToken }).catch(() => undefined);
+        await gql(b, LOGIN, { input: { login: alice.username, password: 'wrong-password-x' } }).catch(() => undefined);
+      }
+    })();
+    await redis.stop();
+    for (const s of [a, b]) await eventually(async () => (await readyz(s)) === 503, 10_000, 'readyz 503');
+
+    // Verifying a token needs no Redis; a login (rate limits) does, and says so.
+    expect((await gql(a, '{ me { username } }', undefined, { token: alice.accessToken })).data).toEqual({ me: { username: alice.username } });
+    const refused = await gql(b, LOGIN, { input: { login: alice.username, password: alice.password } });
+    expect(errorCodes(refused)).toEqual(['INTERNAL_SERVER_ERROR']);
+    expect(refused.errors![0]!.extensions).toMatchObject({ unavailable: 'redis' });
+
+    await redis.start();
+    for (const s of [a, b]) await eventually(async () => (await readyz(s)) === 200, 15_000, 'readyz 200 again');
+    stop = true;
+    await traffic;
+
+    // Commands and pub/sub both came back: a logout on A reaches B.
+    const session = await logIn(b, alice.username, alice.password);
+    expect((await gql(a, '{ me { username } }', undefined, { token: session.accessToken })).data).toEqual({ me: { username: alice.username } });
+    await eventually(async () => errorCodes(await gql(a, 'mutation { logout }', undefined, { token: session.accessToken })).length === 0, 10_000, 'logout on A');
+    await eventually(async () => errorCodes(await gql(b, '{ me { username } }', undefined, { token: session.accessToken })).includes('UNAUTHENTICATED'), 10_000, 'B learns of the logout');
+    for (const s of [a, b]) survived(s);
+  });
+});
