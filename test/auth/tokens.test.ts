@@ -1,0 +1,115 @@
+/**
+ * Tokens over real HTTP: the pinned algorithm, lifetimes (ACCESS_TOKEN_TTL,
+ * REFRESH_TOKEN_TTL), the development secret kept in DATA_DIR, and the
+ * refresh cookie's Secure flag under TLS.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import https from 'node:https';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { SignJWT } from 'jose';
+import { afterAll, describe, expect, it } from 'vitest';
+import { LOGIN, REGISTER, signUp } from '../helpers/accounts.ts';
+import { errorCodes, gql, scaledEnv, startServer, stopAllServers, uniqueName } from '../helpers/server.ts';
+import { ME, REFRESH, claimsOf } from './support.ts';
+
+afterAll(stopAllServers);
+
+const testSecret = 'test-secret-that-is-long-enough-for-hs256-0123456789';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const encodePart = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
+
+describe('access tokens', () => {
+  it('refuses tokens of another algorithm, unsigned ones and tampered claims', async () => {
+    const server = await startServer(scaledEnv());
+    const user = await signUp(server);
+    const claims = claimsOf(user.accessToken);
+    const hs512 = await new SignJWT({ sid: claims.sid, roles: claims.roles })
+      .setProtectedHeader({ alg: 'HS512' })
+      .setSubject(claims.sub)
+      .setJti('j')
+      .setIssuedAt()
+      .setExpirationTime('5m')
+      .sign(new TextEncoder().encode(testSecret));
+    const unsigned = `${encodePart({ alg: 'none', typ: 'JWT' })}.${encodePart(claims)}.`;
+    const [header, , signature] = user.accessToken.split('.');
+    const promoted = `${header}.${encodePart({ ...claims, roles: ['admin'] })}.${signature}`;
+    for (const token of [hs512, unsigned, promoted]) {
+      expect(errorCodes(await gql(server, ME, {}, { token }))).toEqual(['UNAUTHENTICATED']);
+    }
+    expect((await gql(server, ME, {}, { token: user.accessToken })).data.me.username).toBe(user.username);
+    await server.stop();
+  });
+
+  it('expire after ACCESS_TOKEN_TTL; refresh gives a working one for the same session', async () => {
+    const server = await startServer({ ...scaledEnv(), ACCESS_TOKEN_TTL: '1' });
+    const user = await signUp(server);
+    expect(claimsOf(user.accessToken).exp - claimsOf(user.accessToken).iat).toBe(1);
+    await sleep(2100);
+    expect(errorCodes(await gql(server, ME, {}, { token: user.accessToken }))).toEqual(['UNAUTHENTICATED']);
+    const renewed = (await gql(server, REFRESH, { token: user.refreshToken })).data.refresh;
+    expect(claimsOf(renewed.accessToken).sid).toBe(claimsOf(user.accessToken).sid);
+    expect((await gql(server, ME, {}, { token: renewed.accessToken })).data.me.username).toBe(user.username);
+    await server.stop();
+  });
+});
+
+describe('refresh tokens', () => {
+  it('expire after REFRESH_TOKEN_TTL', async () => {
+    const server = await startServer({ ...scaledEnv(), REFRESH_TOKEN_TTL: '1' });
+    const user = await signUp(server);
+    await sleep(1500);
+    const response = await gql(server, REFRESH, { token: user.refreshToken });
+    expect(errorCodes(response)).toEqual(['UNAUTHENTICATED']);
+    expect(response.errors![0]!.message).toMatch(/expired/);
+    await server.stop();
+  });
+});
+
+describe('the development secret', () => {
+  it('is generated once into DATA_DIR (mode 600) and kept across restarts', async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'switchboard-secret-'));
+    const env = { ...scaledEnv(), JWT_SECRET: undefined, DATA_DIR: dataDir };
+    const first = await startServer(env);
+    const user = await signUp(first);
+    await first.stop();
+    const file = path.join(dataDir, 'jwt-secret');
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(readFileSync(file, 'utf8').length).toBeGreaterThanOrEqual(32);
+
+    const again = await startServer(env);
+    expect((await gql(again, ME, {}, { token: user.accessToken })).data.me.username).toBe(user.username);
+    await again.stop();
+    const elsewhere = await startServer({ ...env, DATA_DIR: mkdtempSync(path.join(tmpdir(), 'switchboard-secret-')) });
+    expect(errorCodes(await gql(elsewhere, ME, {}, { token: user.accessToken }))).toEqual(['UNAUTHENTICATED']);
+    await elsewhere.stop();
+  });
+});
+
+describe('the refresh cookie under TLS', () => {
+  it('carries Secure', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'switchboard-tls-'));
+    const cert = path.join(dir, 'cert.pem');
+    const key = path.join(dir, 'key.pem');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+    const server = await startServer({ ...scaledEnv(), TLS_CERT: cert, TLS_KEY: key });
+    const post = (query: string, variables: unknown) =>
+      new Promise<{ cookie: string[]; body: any }>((resolve, reject) => {
+        const request = https.request(server.graphqlUrl, { method: 'POST', ca: readFileSync(cert, 'utf8'), headers: { 'content-type': 'application/json' } }, (response) => {
+          let body = '';
+          response.setEncoding('utf8');
+          response.on('data', (chunk) => (body += chunk));
+          response.on('end', () => resolve({ cookie: response.headers['set-cookie'] ?? [], body: JSON.parse(body) }));
+        });
+        request.on('error', reject);
+        request.end(JSON.stringify({ query, variables }));
+      });
+    const username = uniqueName('tls');
+    await post(REGISTER, { input: { username, email: `${username}@example.test`, password: 'tls-password-1' } });
+    const login = await post(LOGIN, { input: { login: username, password: 'tls-password-1' } });
+    expect(login.body.data.login.user.username).toBe(username);
+    expect(login.cookie).toHaveLength(1);
+    expect(login.cookie[0]!.split(';').map((p) => p.trim())).toEqual(expect.arrayContaining(['HttpOnly', 'SameSite=Strict', 'Secure']));
+  });
+});
