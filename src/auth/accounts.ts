@@ -23,7 +23,9 @@ import type { Revocations } from './revocation.ts';
 
 /** Where a request came from, for the audit log, rate limits and the session record. */
 export interface Origin {
+  /** The client's address (ctx.ip). */
   ip: string | null;
+  /** Kept on the session record. @default null */
   userAgent?: string | null;
 }
 
@@ -67,18 +69,24 @@ export interface Accounts {
 }
 
 export interface EndSessionsOptions {
-  /** End only this session. */
+  /** End only this session. @default every live session of the user */
   sessionId?: string;
-  /** End every session but this one. */
+  /** End every session but this one. @default none spared */
   exceptSessionId?: string;
+  /** End only sessions started before this instant (so two logins at once cannot end each other). @default no bound */
+  startedBefore?: Date;
 }
 
+/** What the accounts service is built on (the App's parts). */
 export interface AccountsDeps {
+  /** BCRYPT_COST, token lifetimes, SINGLE_SESSION, failed-login limits, ADMIN_USER / ADMIN_PASS. */
   config: Config;
   db: Database;
   logger: Logger;
+  /** Backs the failed-login limiters (Redis when REDIS_URL is set). */
   state: SharedState;
   tokens: TokenSigner;
+  /** Every ended session goes through it, so that it ends on every instance. */
   revocations: Revocations;
 }
 
@@ -119,6 +127,7 @@ const keyOf = (value: string) => value.trim().toLowerCase();
 const isUniqueViolation = (error: unknown) => error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002';
 const invalidCredentials = () => unauthenticated('Invalid username, email or password.');
 
+/** Builds the accounts service (one per process, as `app.accounts`). */
 export function createAccounts(deps: AccountsDeps): Accounts {
   const { config, db, logger, tokens, revocations } = deps;
   const passwords = createPasswordHasher(config.BCRYPT_COST);
@@ -132,7 +141,7 @@ export function createAccounts(deps: AccountsDeps): Accounts {
 
   async function endSessions(userId: string, reason: SessionEndReason, options: EndSessionsOptions = {}): Promise<string[]> {
     const id = options.sessionId ?? (options.exceptSessionId ? { not: options.exceptSessionId } : undefined);
-    const where = { userId, ...liveSessionFilter(), ...(id ? { id } : {}) };
+    const where = { userId, ...liveSessionFilter(), ...(id ? { id } : {}), ...(options.startedBefore ? { createdAt: { lt: options.startedBefore } } : {}) };
     const ids = (await db.session.findMany({ where, select: { id: true } })).map((s) => s.id);
     if (ids.length === 0) return [];
     await db.session.updateMany({ where: { id: { in: ids }, revokedAt: null }, data: { revokedAt: new Date(), revokedReason: reason } });
@@ -233,10 +242,10 @@ export function createAccounts(deps: AccountsDeps): Accounts {
           userAgent: origin.userAgent?.slice(0, 256) ?? null,
           refreshTokens: { create: { tokenHash: hashRefreshToken(refreshToken), expiresAt: refreshTokenExpiresAt } },
         },
-        select: { id: true },
+        select: { id: true, createdAt: true },
       });
       if (config.SINGLE_SESSION) {
-        const replaced = await endSessions(user.id, 'session_replaced', { exceptSessionId: session.id });
+        const replaced = await endSessions(user.id, 'session_replaced', { exceptSessionId: session.id, startedBefore: session.createdAt });
         if (replaced.length > 0) await audit({ kind: 'session_replaced', userId: user.id, ip: origin.ip, detail: { sessions: replaced, by: session.id } });
       }
       await audit({ kind: 'login', userId: user.id, ip: origin.ip, detail: { session: session.id } });
@@ -264,7 +273,7 @@ export function createAccounts(deps: AccountsDeps): Accounts {
       const refreshToken = newRefreshToken();
       const refreshTokenExpiresAt = new Date(now.getTime() + refreshTtlMs);
       const rotated = await db.$transaction(async (tx) => {
-        const claimed = await tx.refreshToken.updateMany({ where: { id: found.id, usedAt: null }, data: { usedAt: now } });
+        const claimed = await tx.refreshToken.updateMany({ where: { id: found.id, usedAt: null, session: { revokedAt: null } }, data: { usedAt: now } });
         if (claimed.count === 0) return false;
         await tx.refreshToken.create({
           data: { sessionId: session.id, tokenHash: hashRefreshToken(refreshToken), parentId: found.id, expiresAt: refreshTokenExpiresAt },
@@ -272,8 +281,11 @@ export function createAccounts(deps: AccountsDeps): Accounts {
         await tx.session.update({ where: { id: session.id }, data: { expiresAt: refreshTokenExpiresAt } });
         return true;
       });
-      // Another request claimed the same token first: that is a reuse too.
-      if (!rotated) throw await reuse();
+      if (!rotated) {
+        // Another request claimed the same token first (a reuse too), or the session ended meanwhile.
+        const current = await db.refreshToken.findUnique({ where: { id: found.id }, select: { usedAt: true } });
+        throw current?.usedAt ? await reuse() : invalidRefresh();
+      }
       await audit({ kind: 'refresh', userId: session.userId, ip: origin.ip, detail: { session: session.id } });
       return issue(session.user, session.id, refreshToken, refreshTokenExpiresAt);
     },

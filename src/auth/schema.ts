@@ -33,6 +33,10 @@ const asOwnRecord = <T extends object>(user: T): T => (ownRecords.add(user), use
 
 const originOf = (ctx: Context): Origin => ({ ip: ctx.ip, userAgent: ctx.request?.headers.get('user-agent') ?? null });
 
+/**
+ * The User node (relay global ID). Other domains add fields with
+ * `builder.prismaObjectField('User', ...)`.
+ */
 export const UserRef = builder.prismaNode('User', {
   id: { field: 'id' },
   nullable: true,
