@@ -457,4 +457,17 @@ describe('logs', () => {
     expect(logs.length).toBeGreaterThan(0);
     for (const password of passwords) expect(logs).not.toContain(password);
   });
+
+  it('never contain a password or token even at LOG_LEVEL=trace', async () => {
+    const verbose = await startServer({ ...scaledEnv(), LOG_LEVEL: 'trace', LOGIN_FAILURE_WINDOW: '2' });
+    const a = await signUp(verbose);
+    await gql(verbose, LOGIN, { input: { login: a.username, password: `${a.password}-wrong` } });
+    const rotated = (await gql(verbose, REFRESH, { token: a.refreshToken })).data.refresh;
+    await gql(verbose, REFRESH, { token: a.refreshToken });
+    await gql(verbose, DELETE_ACCOUNT, { password: a.password }, { token: rotated.accessToken });
+    const logs = verbose.logs.join('\n');
+    expect(logs.length).toBeGreaterThan(0);
+    for (const secret of [a.password, a.refreshToken, rotated.refreshToken, a.accessToken, rotated.accessToken]) expect(logs).not.toContain(secret);
+    await verbose.stop();
+  });
 });
