@@ -52,6 +52,10 @@ export function maskError(logger: Logger, requestIdOf: (context: unknown) => str
         extensions: { code: ErrorCode.BAD_USER_INPUT, ...(http ? { http } : {}) },
       });
     }
+    if (original instanceof Error && original.name === 'PothosValidationError') {
+      // Pothos refusing an argument it decodes (a malformed global ID): the caller's input is wrong.
+      return new GraphQLError(original.message, { nodes: graphqlError?.nodes, positions: graphqlError?.positions, path: graphqlError?.path, extensions: { code: ErrorCode.BAD_USER_INPUT } });
+    }
     const requestId = requestIdOf(context) ?? requestScope.getStore();
     const down = unavailableService(original ?? error);
     if (down) {

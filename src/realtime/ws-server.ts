@@ -15,6 +15,7 @@ import { bearerToken, viewerFromToken, type Context, type LiveConnection, type V
 import { CloseCode } from '../infra/codes.ts';
 import { requestErrors } from '../infra/error-masking.ts';
 import { paramsError, resolveLimits } from '../infra/query-limits.ts';
+import { guardProtocol } from '../infra/ws-guard.ts';
 
 /** What the server keeps about one live socket. */
 export interface SocketState extends LiveConnection {
@@ -100,7 +101,7 @@ export function createRealtimeServer(app: App, yoga: YogaServerInstance<any, any
         };
       },
     },
-    wss,
+    guardProtocol(wss),
   );
 
   return {
