@@ -65,7 +65,7 @@ export const metrics = {
   authFailures: new Counter({ name: 'switchboard_auth_failures_total', help: 'Failed authentication attempts, by operation and error code.', labelNames: ['operation', 'code'], registers: [registry] }),
   /** Time taken by authentication operations. */
   authDuration: new Histogram({ name: 'switchboard_auth_duration_seconds', help: 'Duration of authentication operations.', labelNames: ['operation'], buckets: latencyBuckets, registers: [registry] }),
-  /** Requests refused by a rate limit, by rule (e.g. rl:message-user, or the root field refused). */
+  /** Requests refused by a rate limit, by rule name (e.g. message-user, login-ip); counted in src/infra/rate-limit.ts. */
   rateLimitHits: new Counter({ name: 'switchboard_rate_limit_hits_total', help: 'Requests refused by a rate limit, by kind.', labelNames: ['kind'], registers: [registry] }),
   /** WebSocket connections refused or ended by the server, by close code. */
   refusedConnections: new Counter({ name: 'switchboard_refused_connections_total', help: 'WebSocket connections refused or closed by the server, by close code.', labelNames: ['code'], registers: [registry] }),
@@ -141,8 +141,8 @@ export interface MetricsOptions {
 /**
  * Yoga plugin: GET /metrics, plus what can be measured from the GraphQL
  * pipeline alone (HTTP and WebSocket operations alike): operation latency,
- * error codes, authentication attempts, failures and latency, rate-limit
- * refusals by root field, live subscriptions and the events they deliver.
+ * error codes, authentication attempts, failures and latency, live
+ * subscriptions and the events they deliver.
  */
 export function useMetrics(options: MetricsOptions = {}): Plugin {
   const endpoint = options.endpoint ?? '/metrics';
@@ -175,9 +175,6 @@ export function useMetrics(options: MetricsOptions = {}): Plugin {
             metrics.authDuration.observe({ operation: name }, seconds);
             const failed = errors.find((e) => e.path?.[0] === name || (fields.length === 1 && !e.path));
             if (failed) metrics.authFailures.inc({ operation: name, code: codeOf(failed) });
-          }
-          for (const error of errors) {
-            if (codeOf(error) === 'RATE_LIMITED') metrics.rateLimitHits.inc({ kind: String(error.path?.[0] ?? field) });
           }
         },
       };

@@ -5,6 +5,7 @@
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import { Keys } from './codes.ts';
 import { rateLimited } from './errors.ts';
+import { metrics } from './metrics.ts';
 import type { SharedState } from './state.ts';
 
 export interface RateRule {
@@ -24,8 +25,13 @@ export function createRateLimiter(state: SharedState, rule: RateRule): RateLimit
 /** Seconds until `key` may act again under `limiter`, or 0 when it may act now (consumes nothing). */
 export async function secondsUntilAllowed(limiter: RateLimiterAbstract, key: string): Promise<number> {
   const res = await limiter.get(key);
-  return res && res.remainingPoints <= 0 ? Math.ceil(res.msBeforeNext / 1000) : 0;
+  const wait = res && res.remainingPoints <= 0 ? Math.ceil(res.msBeforeNext / 1000) : 0;
+  if (wait > 0) countHit(limiter);
+  return wait;
 }
+
+/** One refusal by `limiter`, counted under its rule's name. */
+const countHit = (limiter: RateLimiterAbstract) => metrics.rateLimitHits.inc({ kind: limiter.keyPrefix.slice(Keys.rateLimit('').length) });
 
 /**
  * Takes one point for `key`; throws RATE_LIMITED (with retryAfter) when the
@@ -35,7 +41,10 @@ export async function consumeOrThrow(limiter: RateLimiterAbstract, key: string, 
   try {
     await limiter.consume(key);
   } catch (rejection) {
-    if (rejection instanceof RateLimiterRes) throw rateLimited(rejection.msBeforeNext / 1000, message);
+    if (rejection instanceof RateLimiterRes) {
+      countHit(limiter);
+      throw rateLimited(rejection.msBeforeNext / 1000, message);
+    }
     throw rejection;
   }
 }

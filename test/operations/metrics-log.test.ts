@@ -35,7 +35,8 @@ const SERVER_LOG = 'subscription Log($level: String) { serverLog(level: $level) 
 describe('metrics', () => {
   let server: TestServer;
   beforeAll(async () => {
-    server = await startServer(scaledEnv());
+    // Two failed logins per account, so that the third is refused; the window is short to leave no trace in Redis.
+    server = await startServer({ ...scaledEnv(), LOGIN_FAILURES_PER_ACCOUNT: '2', LOGIN_FAILURE_WINDOW: '5' });
   });
 
   it('serves Node defaults and Switchboard metrics, and counts what happened', async () => {
@@ -65,6 +66,17 @@ describe('metrics', () => {
     await socket.client.dispose();
     await eventually(async () => sample(await scrape(server), 'switchboard_open_sockets') === 0, 5000, 'open sockets back to 0');
     expect((await fetch(`${server.url}/metrics`, { method: 'POST' })).status).toBe(405);
+  });
+
+  it('counts rate-limit refusals by rule', async () => {
+    const account = await signUp(server);
+    let refused = 0;
+    for (let i = 0; i < 6 && refused === 0; i++) {
+      const response = await gql(server, LOGIN, { input: { login: account.username, password: 'still-not-it' } });
+      if (errorCodes(response).includes('RATE_LIMITED')) refused++;
+    }
+    expect(refused).toBe(1);
+    expect(sample(await scrape(server), 'switchboard_rate_limit_hits_total', { kind: 'login-account' })).toBe(1);
   });
 });
 
