@@ -42,7 +42,10 @@ export async function createInfra(config: Config, logger: Logger): Promise<Infra
   if (config.REDIS_URL) {
     const commands = createRedis(config.REDIS_URL, 'commands', logger);
     const subscriber = createRedis(config.REDIS_URL, 'subscriber', logger);
-    if (!(await waitUntilReady(commands))) logger.warn('redis not reachable at start; serving and retrying');
+    // The subscriber too: a SUBSCRIBE sent before its ready check answers makes that check fail
+    // ("only subscriber commands"), and the reconnect that follows drops the subscription.
+    const [commandsReady] = await Promise.all([waitUntilReady(commands), waitUntilReady(subscriber)]);
+    if (!commandsReady) logger.warn('redis not reachable at start; serving and retrying');
     state = createRedisState(commands);
     bus = createRedisBus(commands, subscriber);
   } else {
