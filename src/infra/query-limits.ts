@@ -10,16 +10,17 @@
  * (src/realtime/ws-server.ts); `paramsError` is the size and nesting check
  * for a graphql-ws subscribe payload.
  */
-import { GraphQLError, type ValidationContext } from 'graphql';
-import type { Plugin } from 'graphql-yoga';
+import { GraphQLError, type DocumentNode, type GraphQLSchema, type ValidationContext } from 'graphql';
+import type { Plugin, YogaServerInstance } from 'graphql-yoga';
 import { blockFieldSuggestionsPlugin } from '@escape.tech/graphql-armor-block-field-suggestions';
 import { costLimitPlugin } from '@escape.tech/graphql-armor-cost-limit';
 import { maxAliasesPlugin } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthPlugin } from '@escape.tech/graphql-armor-max-depth';
 import { maxDirectivesPlugin } from '@escape.tech/graphql-armor-max-directives';
-import { maxTokensPlugin } from '@escape.tech/graphql-armor-max-tokens';
+import { MaxTokensParserWLexer, maxTokensPlugin } from '@escape.tech/graphql-armor-max-tokens';
 import { ErrorCode } from './codes.ts';
 import { appError, badInput } from './errors.ts';
+import { requestErrors } from './error-masking.ts';
 
 export interface QueryLimits {
   /** Largest GraphQL document, in UTF-8 bytes (MAX_QUERY_BYTES). */
@@ -38,6 +39,13 @@ export interface QueryLimits {
   maxCost?: number;
   /** Most directives in one operation. @default 20 */
   maxDirectives?: number;
+  /**
+   * Paths served by handlers that read GraphQL params themselves, bypassing
+   * Yoga's request parsing (graphql-sse): their requests are bounded and
+   * checked here before the handler sees them.
+   * @default ['/graphql/stream']
+   */
+  ownParsingEndpoints?: string[];
 }
 
 type ResolvedLimits = Required<QueryLimits>;
@@ -51,6 +59,7 @@ export function resolveLimits(limits: QueryLimits): ResolvedLimits {
     maxTokens: 4000,
     maxCost: 5000,
     maxDirectives: 20,
+    ownParsingEndpoints: ['/graphql/stream'],
     ...Object.fromEntries(Object.entries(limits).filter(([, v]) => v !== undefined)),
   } as ResolvedLimits;
 }
@@ -135,10 +144,90 @@ const validationRefusal = {
   onReject: [(ctx: ValidationContext | null, error: GraphQLError) => ctx?.reportError(markBadInput(error) && error)],
 };
 
+/** `request` again, carrying `body` (already read); its length is recomputed. */
+function withBody(fetchAPI: { Request: typeof Request }, request: Request, body: string): Request {
+  const headers = new Headers(request.headers);
+  headers.delete('content-length');
+  return new fetchAPI.Request(request.url, { method: request.method, headers, body });
+}
+
+/** A refusal answered at once, as Yoga would answer it: JSON errors with the HTTP status of the first. */
+function refusalResponse(fetchAPI: { Response: typeof Response }, errors: readonly GraphQLError[]): Response {
+  const status = Number((errors[0]?.extensions.http as { status?: number } | undefined)?.status ?? 400);
+  const body = errors.map((error) => {
+    const { http: _http, ...extensions } = error.extensions as Record<string, unknown>;
+    return { message: error.message, ...(error.locations ? { locations: error.locations } : {}), extensions };
+  });
+  return new fetchAPI.Response(JSON.stringify({ errors: body }), { status, headers: { 'content-type': 'application/json; charset=utf-8' } });
+}
+
+/**
+ * The checks Yoga's own parsing path gets, for a request to an endpoint
+ * that parses for itself: bounded body, JSON nesting, params, and a
+ * document that parses within the token limit (so that the handler never
+ * meets a syntax error it would answer with a stack trace).
+ */
+async function checkOwnParsingRequest(
+  request: Request,
+  url: URL,
+  l: ResolvedLimits,
+  enveloped: (params: Record<string, unknown>) => { parse: (query: string) => DocumentNode; validate: (schema: GraphQLSchema, document: DocumentNode) => readonly GraphQLError[]; schema: GraphQLSchema },
+): Promise<{ errors: readonly GraphQLError[] } | { body: string | null }> {
+  const fail = (error: GraphQLError) => ({ errors: [error] });
+  const badBody = (message: string) => fail(appError(ErrorCode.BAD_USER_INPUT, message, { field: 'body', http: { status: 400 } }));
+  let body: string | null = null;
+  let params: Record<string, unknown> = {};
+  if (request.body && request.method !== 'GET' && request.method !== 'HEAD') {
+    try {
+      body = await readBounded(request, l.maxBodyBytes);
+    } catch (error) {
+      if (error instanceof GraphQLError) return fail(error);
+      throw error;
+    }
+    if (body.trim() !== '') {
+      if (jsonTextTooDeep(body, l.maxJsonDepth)) return badBody(`The request body nests deeper than ${l.maxJsonDepth} levels.`);
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(body);
+      } catch {
+        return badBody('The request body is not valid JSON.');
+      }
+      if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) params = parsed as Record<string, unknown>;
+    }
+  } else {
+    const query = url.searchParams.get('query');
+    if (query !== null) params = { query };
+  }
+  const refused = paramsError(params, l);
+  if (refused) return fail(refused);
+  if (typeof params.query === 'string') {
+    try {
+      new MaxTokensParserWLexer(params.query, { n: l.maxTokens }).parseDocument();
+    } catch (error) {
+      if (!(error instanceof GraphQLError)) throw error;
+      return fail(appError(ErrorCode.BAD_USER_INPUT, error.message, { http: { status: 400 } }));
+    }
+    // The handler would lose validation errors (graphql-sse reads them as arguments): answer them here.
+    try {
+      const { parse, validate, schema } = enveloped(params);
+      const errors = requestErrors(validate(schema, parse(params.query)));
+      if (errors.length) return { errors };
+    } catch (error) {
+      if (!(error instanceof GraphQLError)) throw error;
+      return { errors: requestErrors([error]) };
+    }
+  }
+  return { body };
+}
+
 /** Yoga plugin: every query limit, on HTTP and (through envelop) on WebSocket operations. */
 export function useQueryLimits(limits: QueryLimits): Plugin {
   const l = resolveLimits(limits);
+  let yoga: YogaServerInstance<Record<string, unknown>, Record<string, unknown>> | undefined;
   return {
+    onYogaInit({ yoga: instance }) {
+      yoga = instance as typeof yoga;
+    },
     onPluginInit({ addPlugin }) {
       addPlugin(maxTokensPlugin({ ...parseRefusal, n: l.maxTokens }));
       addPlugin(maxDepthPlugin({ ...validationRefusal, n: l.maxDepth, ignoreIntrospection: true, flattenFragments: true }));
@@ -146,6 +235,15 @@ export function useQueryLimits(limits: QueryLimits): Plugin {
       addPlugin(costLimitPlugin({ ...validationRefusal, maxCost: l.maxCost, ignoreIntrospection: true }));
       addPlugin(maxDirectivesPlugin({ ...validationRefusal, n: l.maxDirectives }));
       addPlugin(blockFieldSuggestionsPlugin());
+    },
+    async onRequest({ request, url, setRequest, endResponse, fetchAPI }) {
+      if (!l.ownParsingEndpoints.includes(url.pathname)) return;
+      const checked = await checkOwnParsingRequest(request, url, l, (params) => yoga!.getEnveloped({ request, params }) as never);
+      if ('errors' in checked) {
+        endResponse(refusalResponse(fetchAPI, checked.errors));
+        return;
+      }
+      if (checked.body !== null) setRequest(withBody(fetchAPI, request, checked.body));
     },
     onRequestParse({ request, requestParser, setRequestParser, fetchAPI }) {
       if (!requestParser || request.method === 'GET' || request.method === 'HEAD') return;
@@ -156,7 +254,7 @@ export function useQueryLimits(limits: QueryLimits): Plugin {
         if (json && jsonTextTooDeep(text, l.maxJsonDepth)) {
           throw appError(ErrorCode.BAD_USER_INPUT, `The request body nests deeper than ${l.maxJsonDepth} levels.`, { field: 'body', http: { status: 400 } });
         }
-        return parse(new fetchAPI.Request(original.url, { method: original.method, headers: original.headers, body: text }));
+        return parse(withBody(fetchAPI, original, text));
       });
     },
     onParams({ params, setResult }) {

@@ -9,8 +9,8 @@
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { eventually, gql, scaledEnv, startServer, stopAllServers, type TestServer } from '../helpers/server.ts';
-import { signUp, type TestAccount } from '../helpers/accounts.ts';
+import { eventually, gql, scaledEnv, startServer, stopAllServers, uniqueName, type TestServer } from '../helpers/server.ts';
+import { logIn, signUp, type TestAccount } from '../helpers/accounts.ts';
 import { openRawSocket, type RawSocket } from './raw-socket.ts';
 
 const documentedCodes = new Set(['UNAUTHENTICATED', 'FORBIDDEN', 'BAD_USER_INPUT', 'NOT_FOUND', 'CONFLICT', 'RATE_LIMITED', 'ROOM_FULL', 'PAYLOAD_TOO_LARGE']);
@@ -21,8 +21,9 @@ let server: TestServer;
 /** One account per test: HTTP fuzzing may log its own out. */
 let account: TestAccount;
 
+const adminUser = uniqueName('fuzzadmin');
 beforeAll(async () => {
-  server = await startServer({ ...scaledEnv(), MAX_QUERY_BYTES: '5000' });
+  server = await startServer({ ...scaledEnv(), MAX_QUERY_BYTES: '5000', ADMIN_USER: adminUser, ADMIN_PASS: 'fuzz-admin-password' });
 });
 beforeEach(async () => {
   account = await signUp(server);
@@ -52,16 +53,25 @@ const variables = fc.option(fc.dictionary(fc.string({ maxLength: 10 }), fc.jsonV
 describe('HTTP fuzz', () => {
   it('random documents and variables get results or documented errors', async () => {
     await fc.assert(
-      fc.asyncProperty(document, variables, fc.option(fc.string({ maxLength: 20 }), { nil: undefined }), fc.boolean(), async (query, vars, operationName, withToken) => {
-        const response = await fetch(server.graphqlUrl, {
+      fc.asyncProperty(document, variables, fc.option(fc.string({ maxLength: 20 }), { nil: undefined }), fc.boolean(), fc.constantFrom('/graphql', '/graphql/stream'), async (query, vars, operationName, withToken, path) => {
+        const response = await fetch(`${server.url}${path}`, {
           method: 'POST',
-          headers: { 'content-type': 'application/json', ...(withToken ? { authorization: `Bearer ${account.accessToken}` } : {}) },
+          headers: { 'content-type': 'application/json', accept: path === '/graphql' ? 'application/json' : 'text/event-stream', ...(withToken ? { authorization: `Bearer ${account.accessToken}` } : {}) },
           body: JSON.stringify({ query, variables: vars, operationName }),
+          signal: AbortSignal.timeout(5000),
         });
         expect([200, 400, 401, 403, 413]).toContain(response.status);
         const type = response.headers.get('content-type') ?? '';
-        if (type.includes('json')) expectDocumented(await response.json(), `POST ${JSON.stringify(query)}`);
-        else await response.body?.cancel();
+        if (type.includes('json')) expectDocumented(await response.json(), `POST ${path} ${JSON.stringify(query)}`);
+        else if (type.includes('event-stream')) {
+          // A stream that goes on (a live subscription) is cut after its first event.
+          const reader = response.body!.getReader();
+          const first = await reader.read();
+          await reader.cancel();
+          const text = new TextDecoder().decode(first.value ?? new Uint8Array());
+          expect(text).not.toMatch(/node_modules|\n\s+at /);
+          for (const line of text.split('\n')) if (line.startsWith('data: {')) expectDocumented(JSON.parse(line.slice(6)), `SSE ${JSON.stringify(query)}`);
+        } else await response.body?.cancel();
       }),
       { numRuns: 250 },
     );
@@ -169,6 +179,8 @@ describe('WebSocket fuzz', () => {
 
   it('protocol violations get their graphql-ws close codes', async () => {
     const token = account.accessToken;
+    // An admin's serverLog subscription stays open, so that a second one under its id is a duplicate.
+    const adminToken = (await logIn(server, adminUser, 'fuzz-admin-password')).accessToken;
     const cases: [string, (s: RawSocket) => void | Promise<void>, number][] = [
       ['subscribe before ack', (s) => s.send({ id: '1', type: 'subscribe', payload: { query: '{ __typename }' } }), 4401],
       ['non-JSON', (s) => s.send('not json'), 4400],
@@ -179,7 +191,7 @@ describe('WebSocket fuzz', () => {
       ['client sends connection_ack', (s) => s.send({ type: 'connection_ack' }), 4400],
       ['client sends next', (s) => s.send({ id: '1', type: 'next', payload: {} }), 4400],
       ['duplicate id', async (s) => {
-        s.send({ type: 'connection_init', payload: { token } });
+        s.send({ type: 'connection_init', payload: { token: adminToken } });
         await s.next((m) => m?.type === 'connection_ack');
         s.send({ id: 'dup', type: 'subscribe', payload: { query: 'subscription { serverLog { message } }' } });
         s.send({ id: 'dup', type: 'subscribe', payload: { query: 'subscription { serverLog { message } }' } });

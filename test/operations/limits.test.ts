@@ -111,6 +111,35 @@ describe('query limits over HTTP', () => {
   });
 });
 
+describe('query limits on the graphql-sse endpoint', () => {
+  it('bounds and checks requests to /graphql/stream like /graphql, with codes and never a stack trace', async () => {
+    const stream = (body: string) =>
+      fetch(`${server.url}/graphql/stream`, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'text/event-stream' }, body }).then(async (r) => ({
+        status: r.status,
+        text: await r.text(),
+      }));
+    const cases: [string, number, string][] = [
+      [JSON.stringify({ query: '{ __typename }', variables: { x: 'y'.repeat(1_100_000) } }), 413, 'PAYLOAD_TOO_LARGE'],
+      [JSON.stringify({ query: `{ __typename ${'#'.repeat(maxQueryBytes)} }` }), 413, 'PAYLOAD_TOO_LARGE'],
+      [`{"query":"{ __typename }","variables":{"x":${'['.repeat(40)}${']'.repeat(40)}}}`, 400, 'BAD_USER_INPUT'],
+      [JSON.stringify({ query: aliases(16) }), 400, 'BAD_USER_INPUT'],
+      [JSON.stringify({ query: tokens(4001) }), 400, 'BAD_USER_INPUT'],
+      [JSON.stringify({ query: '{ __typename ' }), 400, 'BAD_USER_INPUT'],
+      [JSON.stringify({ query: '{ nope }' }), 400, 'BAD_USER_INPUT'],
+      ['{"query":', 400, 'BAD_USER_INPUT'],
+    ];
+    for (const [body, status, code] of cases) {
+      const response = await stream(body);
+      expect({ status: response.status, body: body.slice(0, 40) }).toEqual({ status, body: body.slice(0, 40) });
+      expect(JSON.parse(response.text).errors.map((e: any) => e.extensions.code)).toContain(code);
+      expect(response.text).not.toMatch(/\n\s+at |node_modules/);
+    }
+    const ok = await stream(JSON.stringify({ query: '{ __typename }' }));
+    expect(ok.status).toBe(200);
+    expect(ok.text).toContain('"__typename":"Query"');
+  });
+});
+
 describe('query limits over WebSocket', () => {
   it('refuses the same documents on subscribe with the same codes, and the socket stays usable', async () => {
     const socket = await openAckedSocket(server.wsUrl, token);
