@@ -10,7 +10,7 @@ import { bearerToken, viewerFromToken, type Context, type Viewer } from './conte
 import { schema } from './schema.ts';
 import { CloseCode } from './infra/codes.ts';
 import { useHealthChecks } from './infra/health.ts';
-import { maskedErrorsOptions, useErrorRequestIds, useMaskedServerFaults, useValidationErrorCodes } from './infra/error-masking.ts';
+import { maskedErrorsOptions, useErrorRequestIds, useValidationErrorCodes } from './infra/error-masking.ts';
 import { requestIdOf, useRequestId } from './infra/request-id.ts';
 import { createRealtimeServer, type SocketState } from './realtime/ws-server.ts';
 import { renderLocalGraphiQL, useGraphiQLAssets } from './infra/graphiql.ts';
@@ -47,7 +47,7 @@ export function createServer(app: App): SwitchboardServer {
     renderGraphiQL: renderLocalGraphiQL,
     maskedErrors: maskedErrorsOptions(app.logger, requestIdOfContext),
     logging: false,
-    plugins: [useHealthChecks(app), useMetrics(), useQueryLimits({ maxQueryBytes: app.config.MAX_QUERY_BYTES }), useValidationErrorCodes(), useErrorRequestIds(), useMaskedServerFaults(app.logger), useRequestId(), useWebPage(), useGraphiQLAssets(), useGraphQLOverSSE(app), useRefreshCookie()],
+    plugins: [useHealthChecks(app), useMetrics(), useQueryLimits({ maxQueryBytes: app.config.MAX_QUERY_BYTES }), useValidationErrorCodes(), useErrorRequestIds(), useRequestId(), useWebPage(), useGraphiQLAssets(), useGraphQLOverSSE(app), useRefreshCookie()],
     async context({ request, req, socket }): Promise<Context> {
       if (socket) {
         return { app, viewer: socket.viewer, tokenRefused: false, ip: socket.ip, requestId: socket.id, request: null, connection: socket };

@@ -131,21 +131,3 @@ export function useErrorRequestIds(): Plugin {
     },
   };
 }
-
-/**
- * Yoga plugin: the last line of defence for handlers outside Yoga's masked
- * pipeline (graphql-sse answers an exception with its stack as text/plain).
- * A 5xx answer that is not GraphQL JSON is logged and replaced by a masked
- * INTERNAL_SERVER_ERROR carrying the request id.
- */
-export function useMaskedServerFaults(logger: Logger): Plugin {
-  return {
-    async onResponse({ request, response, setResponse, fetchAPI }) {
-      if (response.status < 500 || /json/i.test(response.headers.get('content-type') ?? '')) return;
-      const requestId = idOfRequest(request);
-      logger.error({ requestId, status: response.status, body: (await response.text()).slice(0, 2000) }, 'internal error');
-      const body = { errors: [{ message: 'Internal server error.', extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR, requestId } }] };
-      setResponse(new fetchAPI.Response(JSON.stringify(body), { status: 500, headers: { 'content-type': 'application/json; charset=utf-8', 'x-request-id': requestId } }));
-    },
-  };
-}

@@ -19,6 +19,7 @@ import type { App } from '../app.ts';
 import type { Context, Viewer } from '../context.ts';
 import { unauthenticated } from '../infra/errors.ts';
 import { consumeOrThrow, createRateLimiter } from '../infra/rate-limit.ts';
+import { maskError } from '../infra/error-masking.ts';
 
 export interface GraphQLOverSSEOptions {
   /** Path of the graphql-sse endpoint. @default '/graphql/stream' */
@@ -101,8 +102,8 @@ export function useGraphQLOverSSE(app: App, options: GraphQLOverSSEOptions = {})
       try {
         await consumeOrThrow(attempts, ctx.ip ?? 'unknown', 'Too many subscription attempts from your address; try again later.');
       } catch (error) {
-        if (!(error instanceof GraphQLError)) throw error;
-        setResultAndStopExecution(refusal(error));
+        // Thrown from here, a store fault would reach graphql-sse's handler and be answered with its stack.
+        setResultAndStopExecution(refusal(error instanceof GraphQLError ? error : (maskError(app.logger, () => ctx.requestId)(error, '') as GraphQLError)));
         return;
       }
       const viewer = ctx.viewer;

@@ -105,6 +105,16 @@ describe('Redis stopped mid-traffic and started again', () => {
     const refused = await gql(b, LOGIN, { input: { login: alice.username, password: alice.password } });
     expect(errorCodes(refused)).toEqual(['INTERNAL_SERVER_ERROR']);
     expect(refused.errors![0]!.extensions).toMatchObject({ unavailable: 'redis' });
+    // A subscription over SSE (its rate limit lives in Redis) is refused without a stack trace.
+    const sse = await fetch(`${a.url}/graphql/stream`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${alice.accessToken}` },
+      body: JSON.stringify({ query: 'subscription { serverLog { message } }' }),
+      signal: AbortSignal.timeout(10_000),
+    });
+    const sseText = await sse.text();
+    expect(sseText).toMatch(/INTERNAL_SERVER_ERROR/);
+    expect(sseText).not.toMatch(/\n\s+at |node_modules|Stream isn't writeable/);
 
     await redis.start();
     for (const s of [a, b]) await eventually(async () => (await readyz(s)) === 200, 15_000, 'readyz 200 again');
