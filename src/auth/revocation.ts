@@ -66,12 +66,10 @@ export async function createRevocations(infra: Pick<Infra, 'state' | 'bus' | 'co
       return () => listeners.delete(listener);
     },
     async restore(ended) {
-      for (const { sessionId, endedAt } of ended) {
-        const until = endedAt.getTime() + keepSeconds * 1000;
-        if (until <= Date.now()) continue;
-        remember(sessionId, until);
-        await state.set(Keys.revokedSession(sessionId), 'restored', (until - Date.now()) / 1000);
-      }
+      const now = Date.now();
+      const live = ended.map(({ sessionId, endedAt }) => ({ sessionId, until: endedAt.getTime() + keepSeconds * 1000 })).filter((e) => e.until > now);
+      for (const { sessionId, until } of live) remember(sessionId, until);
+      await Promise.all(live.map(({ sessionId, until }) => state.set(Keys.revokedSession(sessionId), 'restored', (until - now) / 1000)));
     },
     async reload() {
       for (const key of await state.keysWithPrefix(prefix)) remember(key.slice(prefix.length));

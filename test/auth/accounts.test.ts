@@ -187,9 +187,11 @@ describe('me, node and email visibility', () => {
     expect((await gql(server, ME, {}, { token: a.accessToken })).data.me).toMatchObject({ id: a.id, email: a.email });
   });
 
-  it('node(id) needs a signed-in caller and answers null for a user that does not exist', async () => {
+  it('node(id) shows anyone the public fields (email null) and answers null for a user that does not exist', async () => {
     const a = await account();
-    expect(errorCodes(await gql(server, NODE, { id: a.id }))).toEqual(['UNAUTHENTICATED']);
+    const anonymous = await gql(server, NODE, { id: a.id });
+    expect(anonymous.errors).toBeUndefined();
+    expect(anonymous.data.node).toMatchObject({ id: a.id, username: a.username, email: null });
     const missing = Buffer.from('User:00000000-0000-4000-8000-000000000000').toString('base64');
     const response = await gql(server, NODE, { id: missing }, { token: a.accessToken });
     expect(response.errors).toBeUndefined();

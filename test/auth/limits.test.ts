@@ -3,8 +3,10 @@
  * bootstrap, on PostgreSQL + Redis. Requests come from distinct loopback
  * addresses (127.0.0.x) so that the per-IP rule can be told apart.
  */
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOGIN, REGISTER, logIn, signUp } from '../helpers/accounts.ts';
+import { testRedisUrl } from '../helpers/env.ts';
 import { errorCodes, gql, scaledEnv, startServer, stopAllServers, uniqueName, type TestServer } from '../helpers/server.ts';
 import { SET_ROLES, closeDatabase, count, database, gqlFrom, uuidOf } from './support.ts';
 
@@ -19,6 +21,11 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 describe('failed-login limits', () => {
   let server: TestServer;
   beforeAll(async () => {
+    // Failures other test files left on 127.0.0.1 (with their own, longer windows) would count here.
+    const redis = new Redis(testRedisUrl);
+    const stale = await redis.keys('sb:rl:login-*');
+    if (stale.length > 0) await redis.del(...stale);
+    redis.disconnect();
     server = await startServer({ ...scaledEnv(), LOGIN_FAILURES_PER_ACCOUNT: '3', LOGIN_FAILURES_PER_IP: '5', LOGIN_FAILURE_WINDOW: '3' });
   });
 
@@ -78,7 +85,7 @@ describe('admin bootstrap (ADMIN_USER / ADMIN_PASS)', () => {
 
   it('creates the admin once; restarts with the same values change nothing; a new ADMIN_PASS replaces the password', async () => {
     const name = uniqueName('Boot');
-    const env = { ...scaledEnv(), ADMIN_USER: name, ADMIN_PASS: 'first-admin-password' };
+    const env = { ...scaledEnv(), ADMIN_USER: name, ADMIN_PASS: 'first-admin-password', LOGIN_FAILURE_WINDOW: '2' };
     await (await startServer(env)).stop();
     const again = await startServer(env);
     expect(await adminRow(name)).toEqual([{ roles: ['admin'] }]);
@@ -96,7 +103,7 @@ describe('admin bootstrap (ADMIN_USER / ADMIN_PASS)', () => {
   });
 
   it('promotes an existing account of that name, keeping its other roles; two instances starting together make one admin', async () => {
-    const plain = await startServer({ ...scaledEnv(), ADMIN_USER: uniqueName('adm'), ADMIN_PASS: 'some-admin-password' });
+    const plain = await startServer({ ...scaledEnv(), ADMIN_USER: uniqueName('adm'), ADMIN_PASS: 'some-admin-password', LOGIN_FAILURE_WINDOW: '2' });
     const name = uniqueName('pre');
     expect((await gql(plain, REGISTER, { input: { username: name, email: `${name}@example.test`, password: 'user-password-1' } })).errors).toBeUndefined();
     const admin = await logIn(plain, (await (await database()).query('SELECT username FROM "User" WHERE roles @> ARRAY[\'admin\'] ORDER BY "createdAt" DESC LIMIT 1')).rows[0].username, 'some-admin-password');
