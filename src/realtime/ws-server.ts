@@ -51,6 +51,8 @@ export function createRealtimeServer(app: App, yoga: YogaServerInstance<any, any
 
   useServer<Record<string, unknown> | undefined, Extra>(
     {
+      // Whatever NODE_ENV says: an unexpected fault closes with 4500 and a generic reason, never its message.
+      isProd: true,
       execute: (args: ExecutionArgs & { rootValue?: any }) => args.rootValue.execute(args),
       subscribe: (args: ExecutionArgs & { rootValue?: any }) => args.rootValue.subscribe(args),
       async onConnect(ctx) {
