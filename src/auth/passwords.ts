@@ -25,14 +25,14 @@ export interface PasswordHasher {
 
 /** @param cost bcrypt work factor (BCRYPT_COST). */
 export function createPasswordHasher(cost: number): PasswordHasher {
-  let dummy: Promise<string> | undefined;
   const hash = (password: string) => bcrypt.hash(prehash(password), cost);
   const verify = (password: string, stored: string) => bcrypt.compare(prehash(password), stored);
+  // Made now, so that even the first unknown-user login costs one comparison, not a hash too.
+  const dummy = hash('switchboard dummy password');
   return {
     hash,
     verify,
     async verifyNothing(password) {
-      dummy ??= hash('switchboard dummy password');
       await verify(password, await dummy);
       return false;
     },
