@@ -9,7 +9,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MessagesDocument } from '../../client/documents.ts';
 import type { Message, SessionEnd, SwitchboardClient } from '../../client/sdk.ts';
 import { eventually, gql, scaledEnv, startServer, stopAllServers, type TestServer } from '../helpers/server.ts';
-import { account, closeClients, password, portOf, room, sdk, statusOf, tcpProxy } from './helpers.ts';
+import { account, clientApiServed, closeClients, password, portOf, room, sdk, statusOf, tcpProxy } from './helpers.ts';
 
 const ttl = 3;
 
@@ -39,7 +39,7 @@ async function signedIn(server: Pick<TestServer, 'graphqlUrl'>, user: { username
   return { client, ended, connections, tokenChanges: () => tokenChanges };
 }
 
-describe('SDK', () => {
+describe.skipIf(!clientApiServed)('SDK', () => {
   let server: TestServer;
 
   beforeAll(async () => {
@@ -229,7 +229,7 @@ describe('SDK', () => {
   });
 });
 
-describe('SDK and connection slots', () => {
+describe.skipIf(!clientApiServed)('SDK and connection slots', () => {
   afterEach(() => closeClients());
   afterAll(() => stopAllServers());
 

@@ -15,14 +15,14 @@ import { Client as UrqlClient, subscriptionExchange } from '@urql/core';
 import { RoomMessagesDocument } from '../../client/documents.ts';
 import type { Message } from '../../client/sdk.ts';
 import { eventually, gql, scaledEnv, startServer, stopAllServers, type TestServer } from '../helpers/server.ts';
-import { account, room, type TestAccount } from './helpers.ts';
+import { account, clientApiServed, room, type TestAccount } from './helpers.ts';
 
 const send = async (server: TestServer, sender: TestAccount, roomId: string, body: string) => {
   const sent = await gql(server, 'mutation ($roomId: ID!, $body: String!) { sendMessage(roomId: $roomId, body: $body) { id } }', { roomId, body }, { token: sender.accessToken });
   expect(sent.errors).toBeUndefined();
 };
 
-describe('standard subscribers', () => {
+describe.skipIf(!clientApiServed)('standard subscribers', () => {
   let server: TestServer;
   const sockets: WsClient[] = [];
   const wsClient = (token?: string) => {
