@@ -10,7 +10,7 @@
  * (src/realtime/ws-server.ts); `paramsError` is the size and nesting check
  * for a graphql-ws subscribe payload.
  */
-import { GraphQLError, type DocumentNode, type GraphQLSchema, type ValidationContext } from 'graphql';
+import { GraphQLError, type DocumentNode, type ExecutionResult, type GraphQLSchema, type ValidationContext } from 'graphql';
 import type { Plugin, YogaServerInstance } from 'graphql-yoga';
 import { blockFieldSuggestionsPlugin } from '@escape.tech/graphql-armor-block-field-suggestions';
 import { costLimitPlugin } from '@escape.tech/graphql-armor-cost-limit';
@@ -220,10 +220,18 @@ async function checkOwnParsingRequest(
   return { body };
 }
 
+/** A single result with errors and no `data` key. */
+const isDatalessResult = (result: unknown): result is ExecutionResult =>
+  typeof result === 'object' && result !== null && !(Symbol.asyncIterator in result) && 'errors' in result && !('data' in result);
+
 /** Yoga plugin: every query limit, on HTTP and (through envelop) on WebSocket operations. */
 export function useQueryLimits(limits: QueryLimits): Plugin {
   const l = resolveLimits(limits);
   let yoga: YogaServerInstance<Record<string, unknown>, Record<string, unknown>> | undefined;
+  const servesOwnParsing = (context: unknown) => {
+    const request = (context as { request?: Request | null } | undefined)?.request;
+    return request ? l.ownParsingEndpoints.includes(new URL(request.url).pathname) : false;
+  };
   return {
     onYogaInit({ yoga: instance }) {
       yoga = instance as typeof yoga;
@@ -256,6 +264,16 @@ export function useQueryLimits(limits: QueryLimits): Plugin {
         }
         return parse(withBody(fetchAPI, original, text));
       });
+    },
+    // graphql-sse mistakes a result without `data` (a variables error) for operation arguments and
+    // answers "Unable to detect operation AST" instead: give such results `data: null` on its endpoints.
+    onExecute({ args }) {
+      if (!servesOwnParsing(args.contextValue)) return;
+      return { onExecuteDone: ({ result, setResult }) => void (isDatalessResult(result) && setResult({ ...result, data: null })) };
+    },
+    onSubscribe({ args }) {
+      if (!servesOwnParsing(args.contextValue)) return;
+      return { onSubscribeResult: ({ result, setResult }) => void (isDatalessResult(result) && setResult({ ...result, data: null })) };
     },
     onParams({ params, setResult }) {
       const error = paramsError(params, l);
