@@ -46,7 +46,8 @@ export const AuthFields = graphql(`
     refreshToken
     refreshTokenExpiresAt
     user {
-      ...UserFields
+      id
+      username
       email
       roles
     }

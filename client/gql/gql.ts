@@ -18,7 +18,7 @@ type Documents = {
     "\n  fragment UserFields on User {\n    id\n    username\n    presence\n  }\n": typeof types.UserFieldsFragmentDoc,
     "\n  fragment MessageFields on Message {\n    id\n    body\n    cursor\n    createdAt\n    author {\n      ...UserFields\n    }\n  }\n": typeof types.MessageFieldsFragmentDoc,
     "\n  fragment RoomFields on Room {\n    id\n    name\n    permission\n    memberCount\n    maxMembers\n    owner {\n      id\n      username\n    }\n  }\n": typeof types.RoomFieldsFragmentDoc,
-    "\n  fragment AuthFields on AuthPayload {\n    accessToken\n    accessTokenExpiresAt\n    refreshToken\n    refreshTokenExpiresAt\n    user {\n      ...UserFields\n      email\n      roles\n    }\n  }\n": typeof types.AuthFieldsFragmentDoc,
+    "\n  fragment AuthFields on AuthPayload {\n    accessToken\n    accessTokenExpiresAt\n    refreshToken\n    refreshTokenExpiresAt\n    user {\n      id\n      username\n      email\n      roles\n    }\n  }\n": typeof types.AuthFieldsFragmentDoc,
     "\n  mutation Login($input: LoginInput!) {\n    login(input: $input) {\n      ...AuthFields\n    }\n  }\n": typeof types.LoginDocument,
     "\n  mutation Register($input: RegisterInput!) {\n    register(input: $input) {\n      ...UserFields\n    }\n  }\n": typeof types.RegisterDocument,
     "\n  mutation Refresh($refreshToken: String) {\n    refresh(refreshToken: $refreshToken) {\n      ...AuthFields\n    }\n  }\n": typeof types.RefreshDocument,
@@ -43,7 +43,7 @@ const documents: Documents = {
     "\n  fragment UserFields on User {\n    id\n    username\n    presence\n  }\n": types.UserFieldsFragmentDoc,
     "\n  fragment MessageFields on Message {\n    id\n    body\n    cursor\n    createdAt\n    author {\n      ...UserFields\n    }\n  }\n": types.MessageFieldsFragmentDoc,
     "\n  fragment RoomFields on Room {\n    id\n    name\n    permission\n    memberCount\n    maxMembers\n    owner {\n      id\n      username\n    }\n  }\n": types.RoomFieldsFragmentDoc,
-    "\n  fragment AuthFields on AuthPayload {\n    accessToken\n    accessTokenExpiresAt\n    refreshToken\n    refreshTokenExpiresAt\n    user {\n      ...UserFields\n      email\n      roles\n    }\n  }\n": types.AuthFieldsFragmentDoc,
+    "\n  fragment AuthFields on AuthPayload {\n    accessToken\n    accessTokenExpiresAt\n    refreshToken\n    refreshTokenExpiresAt\n    user {\n      id\n      username\n      email\n      roles\n    }\n  }\n": types.AuthFieldsFragmentDoc,
     "\n  mutation Login($input: LoginInput!) {\n    login(input: $input) {\n      ...AuthFields\n    }\n  }\n": types.LoginDocument,
     "\n  mutation Register($input: RegisterInput!) {\n    register(input: $input) {\n      ...UserFields\n    }\n  }\n": types.RegisterDocument,
     "\n  mutation Refresh($refreshToken: String) {\n    refresh(refreshToken: $refreshToken) {\n      ...AuthFields\n    }\n  }\n": types.RefreshDocument,
@@ -80,7 +80,7 @@ export function graphql(source: "\n  fragment RoomFields on Room {\n    id\n    
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
-export function graphql(source: "\n  fragment AuthFields on AuthPayload {\n    accessToken\n    accessTokenExpiresAt\n    refreshToken\n    refreshTokenExpiresAt\n    user {\n      ...UserFields\n      email\n      roles\n    }\n  }\n"): typeof import('./graphql.ts').AuthFieldsFragmentDoc;
+export function graphql(source: "\n  fragment AuthFields on AuthPayload {\n    accessToken\n    accessTokenExpiresAt\n    refreshToken\n    refreshTokenExpiresAt\n    user {\n      id\n      username\n      email\n      roles\n    }\n  }\n"): typeof import('./graphql.ts').AuthFieldsFragmentDoc;
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

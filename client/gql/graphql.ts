@@ -49,14 +49,14 @@ export type MessageFieldsFragment = { id: string, body: string, cursor: string, 
 
 export type RoomFieldsFragment = { id: string, name: string, permission: RoomPermission, memberCount: number, maxMembers: number, owner: { id: string, username: string } };
 
-export type AuthFieldsFragment = { accessToken: string, accessTokenExpiresAt: string, refreshToken: string, refreshTokenExpiresAt: string, user: { email: string | null, roles: Array<string>, id: string, username: string, presence: PresenceStatus } };
+export type AuthFieldsFragment = { accessToken: string, accessTokenExpiresAt: string, refreshToken: string, refreshTokenExpiresAt: string, user: { id: string, username: string, email: string | null, roles: Array<string> } };
 
 export type LoginMutationVariables = Exact<{
   input: LoginInput;
 }>;
 
 
-export type LoginMutation = { login: { accessToken: string, accessTokenExpiresAt: string, refreshToken: string, refreshTokenExpiresAt: string, user: { email: string | null, roles: Array<string>, id: string, username: string, presence: PresenceStatus } } };
+export type LoginMutation = { login: { accessToken: string, accessTokenExpiresAt: string, refreshToken: string, refreshTokenExpiresAt: string, user: { id: string, username: string, email: string | null, roles: Array<string> } } };
 
 export type RegisterMutationVariables = Exact<{
   input: RegisterInput;
@@ -70,7 +70,7 @@ export type RefreshMutationVariables = Exact<{
 }>;
 
 
-export type RefreshMutation = { refresh: { accessToken: string, accessTokenExpiresAt: string, refreshToken: string, refreshTokenExpiresAt: string, user: { email: string | null, roles: Array<string>, id: string, username: string, presence: PresenceStatus } } };
+export type RefreshMutation = { refresh: { accessToken: string, accessTokenExpiresAt: string, refreshToken: string, refreshTokenExpiresAt: string, user: { id: string, username: string, email: string | null, roles: Array<string> } } };
 
 export type LogoutMutationVariables = Exact<{ [key: string]: never; }>;
 
@@ -238,34 +238,27 @@ export const AuthFieldsFragmentDoc = new TypedDocumentString(`
   refreshToken
   refreshTokenExpiresAt
   user {
-    ...UserFields
+    id
+    username
     email
     roles
   }
 }
-    fragment UserFields on User {
-  id
-  username
-  presence
-}`, {"fragmentName":"AuthFields"}) as unknown as TypedDocumentString<AuthFieldsFragment, unknown>;
+    `, {"fragmentName":"AuthFields"}) as unknown as TypedDocumentString<AuthFieldsFragment, unknown>;
 export const LoginDocument = new TypedDocumentString(`
     mutation Login($input: LoginInput!) {
   login(input: $input) {
     ...AuthFields
   }
 }
-    fragment UserFields on User {
-  id
-  username
-  presence
-}
-fragment AuthFields on AuthPayload {
+    fragment AuthFields on AuthPayload {
   accessToken
   accessTokenExpiresAt
   refreshToken
   refreshTokenExpiresAt
   user {
-    ...UserFields
+    id
+    username
     email
     roles
   }
@@ -287,18 +280,14 @@ export const RefreshDocument = new TypedDocumentString(`
     ...AuthFields
   }
 }
-    fragment UserFields on User {
-  id
-  username
-  presence
-}
-fragment AuthFields on AuthPayload {
+    fragment AuthFields on AuthPayload {
   accessToken
   accessTokenExpiresAt
   refreshToken
   refreshTokenExpiresAt
   user {
-    ...UserFields
+    id
+    username
     email
     roles
   }

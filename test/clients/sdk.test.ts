@@ -9,7 +9,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MessagesDocument } from '../../client/documents.ts';
 import type { Message, SessionEnd, SwitchboardClient } from '../../client/sdk.ts';
 import { eventually, gql, scaledEnv, startServer, stopAllServers, type TestServer } from '../helpers/server.ts';
-import { account, clientApiServed, closeClients, password, portOf, room, sdk, statusOf, tcpProxy } from './helpers.ts';
+import { account, clientApiServed, closeClients, password, portOf, room, sdk, serves, statusOf, tcpProxy } from './helpers.ts';
 
 const ttl = 3;
 
@@ -145,45 +145,6 @@ describe.skipIf(!clientApiServed)('SDK', () => {
     }
   });
 
-  it('reports "revoked" and stops when the session is logged out elsewhere', async () => {
-    const alice = await account(server, 'al');
-    const reader = await signedIn(server, alice);
-    const token = reader.client.tokens!.accessToken;
-    const tokenEvents: unknown[] = [];
-    reader.client.on('tokens', (t) => tokenEvents.push(t));
-
-    const logout = await gql(server, 'mutation { logout }', {}, { token });
-    expect(logout.data?.logout).toBe(true);
-
-    await statusOf(reader.client, 'ended');
-    expect(reader.ended).toEqual([expect.objectContaining({ reason: 'revoked', code: 4001 })]);
-    expect(reader.client.tokens).toBeNull();
-    expect(tokenEvents).toEqual([null]);
-    // It stays stopped: no reconnect.
-    await new Promise((r) => setTimeout(r, 1500));
-    expect(reader.connections).toEqual([false]);
-    expect(reader.client.status).toBe('ended');
-  });
-
-  it('reports "replaced" when the same user signs in elsewhere (single session)', async () => {
-    const alice = await account(server, 'al');
-    const first = await signedIn(server, alice);
-    const second = await signedIn(server, alice);
-    await statusOf(first.client, 'ended');
-    expect(first.ended).toEqual([expect.objectContaining({ reason: 'replaced', code: 4002 })]);
-    expect(second.client.status).toBe('connected');
-  });
-
-  it('logout through the SDK ends the session on the server too', async () => {
-    const alice = await account(server, 'al');
-    const reader = await signedIn(server, alice);
-    const token = reader.client.tokens!.accessToken;
-    await reader.client.logout();
-    expect(reader.ended).toEqual([expect.objectContaining({ reason: 'logout' })]);
-    const me = await gql(server, '{ me { id } }', {}, { token });
-    expect(me.data?.me ?? null).toBeNull();
-  });
-
   it('retries sendMessage with the same idempotency key when the answer is lost: one message stored', async () => {
     const alice = await account(server, 'al');
     const roomId = await room(server, alice);
@@ -226,6 +187,57 @@ describe.skipIf(!clientApiServed)('SDK', () => {
     await writer.login(alice.username, password);
     await expect(writer.sendMessage(roomId, '')).rejects.toMatchObject({ code: 'BAD_USER_INPUT' });
     expect(sends).toBe(1);
+  });
+});
+
+// Closing live sockets when their session ends comes with the realtime part
+// (connection lifecycle, slots): connectionSlots marks it as served.
+describe.skipIf(!serves('Mutation.login', 'Mutation.logout', 'Subscription.connectionSlots'))('SDK sessions', () => {
+  let server: TestServer;
+
+  beforeAll(async () => {
+    server = await startServer({ ...scaledEnv(), SINGLE_SESSION: 'true' });
+  });
+  afterEach(() => closeClients());
+  afterAll(() => stopAllServers());
+
+  it('reports "revoked" and stops when the session is logged out elsewhere', async () => {
+    const alice = await account(server, 'al');
+    const reader = await signedIn(server, alice);
+    const token = reader.client.tokens!.accessToken;
+    const tokenEvents: unknown[] = [];
+    reader.client.on('tokens', (t) => tokenEvents.push(t));
+
+    const logout = await gql(server, 'mutation { logout }', {}, { token });
+    expect(logout.data?.logout).toBe(true);
+
+    await statusOf(reader.client, 'ended');
+    expect(reader.ended).toEqual([expect.objectContaining({ reason: 'revoked', code: 4001 })]);
+    expect(reader.client.tokens).toBeNull();
+    expect(tokenEvents).toEqual([null]);
+    // It stays stopped: no reconnect.
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(reader.connections).toEqual([false]);
+    expect(reader.client.status).toBe('ended');
+  });
+
+  it('reports "replaced" when the same user signs in elsewhere (single session)', async () => {
+    const alice = await account(server, 'al');
+    const first = await signedIn(server, alice);
+    const second = await signedIn(server, alice);
+    await statusOf(first.client, 'ended');
+    expect(first.ended).toEqual([expect.objectContaining({ reason: 'replaced', code: 4002 })]);
+    expect(second.client.status).toBe('connected');
+  });
+
+  it('logout through the SDK ends the session on the server too', async () => {
+    const alice = await account(server, 'al');
+    const reader = await signedIn(server, alice);
+    const token = reader.client.tokens!.accessToken;
+    await reader.client.logout();
+    expect(reader.ended).toEqual([expect.objectContaining({ reason: 'logout' })]);
+    const me = await gql(server, '{ me { id } }', {}, { token });
+    expect(me.data?.me ?? null).toBeNull();
   });
 });
 
