@@ -42,7 +42,9 @@ export function maskError(logger: Logger, requestIdOf: (context: unknown) => str
         extensions: { ...(original instanceof GraphQLError ? original.extensions : graphqlError.extensions) },
       });
     }
-    if (graphqlError && (original === undefined || original === null)) {
+    // GraphQL's own request errors: none of ours (those carry a code), e.g. a variable that fails
+    // its type's coercion (a GraphQLError wrapping the scalar's GraphQLError).
+    if (graphqlError && (original === undefined || original === null || (original instanceof GraphQLError && !original.originalError))) {
       // Keep Yoga's HTTP status (400 for a request it could not parse).
       const http = graphqlError.extensions?.http;
       return new GraphQLError(graphqlError.message, {

@@ -8,6 +8,22 @@
  * Runs are bounded (numRuns) and seeded by fast-check (printed on failure).
  */
 import fc from 'fast-check';
+import {
+  buildClientSchema,
+  getIntrospectionQuery,
+  getNamedType,
+  GraphQLEnumType,
+  GraphQLInputObjectType,
+  GraphQLInterfaceType,
+  GraphQLList,
+  GraphQLNonNull,
+  GraphQLObjectType,
+  isNonNullType,
+  type GraphQLInputType,
+  type GraphQLOutputType,
+  type GraphQLScalarType,
+  type GraphQLSchema,
+} from 'graphql';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { eventually, gql, scaledEnv, startServer, stopAllServers, uniqueName, type TestServer } from '../helpers/server.ts';
 import { logIn, signUp, type TestAccount } from '../helpers/accounts.ts';
@@ -50,6 +66,59 @@ const document = fc.oneof(
 );
 const variables = fc.option(fc.dictionary(fc.string({ maxLength: 10 }), fc.jsonValue({ maxDepth: 4 }), { maxKeys: 5 }), { nil: undefined });
 
+/** A random value literal for an input type (sometimes of the wrong kind, which must be refused cleanly). */
+function literalOf(type: GraphQLInputType, depth = 0): fc.Arbitrary<string> {
+  const wrong = fc.constantFrom('null', '"x"', '1', 'true', '[]', '{}');
+  if (type instanceof GraphQLNonNull) return literalOf(type.ofType, depth);
+  if (type instanceof GraphQLList) return depth > 2 ? fc.constant('[]') : fc.array(literalOf(type.ofType, depth + 1), { maxLength: 3 }).map((v) => `[${v.join(', ')}]`);
+  if (type instanceof GraphQLEnumType) return fc.oneof({ arbitrary: fc.constantFrom(...type.getValues().map((v) => v.name)), weight: 4 }, { arbitrary: wrong, weight: 1 });
+  if (type instanceof GraphQLInputObjectType) {
+    if (depth > 2) return fc.constant('{}');
+    const fields = Object.values(type.getFields());
+    return fc
+      .tuple(...fields.map((f) => fc.option(literalOf(f.type, depth + 1), { nil: undefined, freq: isNonNullType(f.type) ? 10 : 2 })))
+      .map((values) => `{ ${fields.flatMap((f, i) => (values[i] === undefined ? [] : [`${f.name}: ${values[i]}`])).join(', ')} }`);
+  }
+  const name = (type as GraphQLScalarType).name;
+  const scalar =
+    name === 'Int' ? fc.integer({ min: -5, max: 200 }).map(String)
+    : name === 'Float' ? fc.double({ noNaN: true, noDefaultInfinity: true }).map(String)
+    : name === 'Boolean' ? fc.boolean().map(String)
+    : fc.oneof(fc.string({ maxLength: 40 }), fc.constantFrom('', 'admin', 'Um9vbTox', 'VXNlcjox', '2026-01-01T00:00:00Z')).map((v) => JSON.stringify(v));
+  return fc.oneof({ arbitrary: scalar, weight: 5 }, { arbitrary: wrong, weight: 1 });
+}
+
+/** A random selection set on `type`, at most `depth` levels deep. */
+function selectionOf(type: GraphQLOutputType, depth: number): fc.Arbitrary<string> {
+  const named = getNamedType(type);
+  if (!(named instanceof GraphQLObjectType || named instanceof GraphQLInterfaceType)) return fc.constant('');
+  const fields = Object.values(named.getFields()).filter((f) => f.args.every((a) => !isNonNullType(a.type)));
+  const leaves = fields.filter((f) => !(getNamedType(f.type) instanceof GraphQLObjectType || getNamedType(f.type) instanceof GraphQLInterfaceType));
+  if (depth <= 0 || fields.length === 0) return fc.constant(`{ ${leaves[0]?.name ?? '__typename'} }`);
+  return fc
+    .subarray(fields, { minLength: 1, maxLength: Math.min(4, fields.length) })
+    .chain((picked) => fc.tuple(...picked.map((f) => selectionOf(f.type, depth - 1).map((sub) => `${f.name} ${sub}`))))
+    .map((parts) => `{ ${parts.join(' ')} }`);
+}
+
+/** A random query or mutation on one root field of `schema`, with literal arguments. */
+function operationOf(schema: GraphQLSchema): fc.Arbitrary<string> {
+  const roots = [schema.getQueryType(), schema.getMutationType()].flatMap((t) => (t ? Object.values(t.getFields()).map((f) => [t === schema.getQueryType() ? 'query' : 'mutation', f] as const) : []));
+  // Ending the session would only make the later runs anonymous ones.
+  const usable = roots.filter(([, f]) => !['logout', 'deleteAccount'].includes(f.name));
+  return fc.constantFrom(...usable).chain(([kind, field]) =>
+    fc
+      .tuple(
+        fc.tuple(...field.args.map((a) => fc.option(literalOf(a.type), { nil: undefined, freq: isNonNullType(a.type) ? 20 : 2 }))),
+        selectionOf(field.type, 2),
+      )
+      .map(([values, selection]) => {
+        const args = field.args.flatMap((a, i) => (values[i] === undefined ? [] : [`${a.name}: ${values[i]}`]));
+        return `${kind} { ${field.name}${args.length ? `(${args.join(', ')})` : ''} ${selection} }`;
+      }),
+  );
+}
+
 describe('HTTP fuzz', () => {
   it('random documents and variables get results or documented errors', async () => {
     await fc.assert(
@@ -74,6 +143,18 @@ describe('HTTP fuzz', () => {
         } else await response.body?.cancel();
       }),
       { numRuns: 250 },
+    );
+  });
+
+  it('random well-typed operations built from the served schema get results or documented errors', async () => {
+    const schema = buildClientSchema((await gql(server, getIntrospectionQuery())).data);
+    await fc.assert(
+      fc.asyncProperty(operationOf(schema), fc.boolean(), async (query, withToken) => {
+        const response = await gql(server, query, undefined, withToken ? { token: account.accessToken } : {});
+        expect([200, 400, 413]).toContain(response.status);
+        expectDocumented(response, `typed ${query}`);
+      }),
+      { numRuns: 200 },
     );
   });
 
