@@ -3,9 +3,12 @@
  * send (connection_ack, next, error) arriving from a client are protocol
  * faults. graphql-ws would throw on them, log to the console and close with
  * 4500; the guard closes with 4400 ("Invalid message received"), as for any
- * other malformed message, and the server never sees them.
+ * other malformed message, and the server never sees them. It also counts
+ * every close the server makes, by code (metrics.refusedConnections),
+ * whoever makes it: graphql-ws, the realtime server or this guard.
  */
 import type { WebSocketServer, WebSocket, RawData } from 'ws';
+import { metrics } from './metrics.ts';
 
 const serverOnly = new Set(['connection_ack', 'next', 'error']);
 /** Cheap pre-check so that ordinary messages are not parsed twice. */
@@ -35,6 +38,15 @@ export function guardProtocol(wss: WebSocketServer): WebSocketServer {
       return (event: string, listener: (...args: any[]) => void) => {
         if (event !== 'connection') return target.on(event, listener);
         return target.on('connection', (socket: WebSocket, ...rest: unknown[]) => {
+          const close = socket.close.bind(socket);
+          let counted = false;
+          socket.close = ((code?: number, reason?: string | Buffer) => {
+            if (!counted && code !== undefined && socket.readyState === socket.OPEN) {
+              counted = true;
+              metrics.refusedConnections.inc({ code: String(code) });
+            }
+            close(code, reason);
+          }) as WebSocket['close'];
           const on = socket.on.bind(socket) as (event: string, listener: (...args: any[]) => void) => WebSocket;
           socket.on = ((name: string, handler: (...args: any[]) => void) =>
             name === 'message'

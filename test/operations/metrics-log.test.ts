@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collect, connectSocket, errorCodes, eventually, gql, scaledEnv, startServer, stopAllServers, uniqueName, type TestServer } from '../helpers/server.ts';
 import { logIn, signUp, LOGIN } from '../helpers/accounts.ts';
+import { openRawSocket } from './raw-socket.ts';
 
 afterAll(stopAllServers);
 
@@ -66,6 +67,17 @@ describe('metrics', () => {
     await socket.client.dispose();
     await eventually(async () => sample(await scrape(server), 'switchboard_open_sockets') === 0, 5000, 'open sockets back to 0');
     expect((await fetch(`${server.url}/metrics`, { method: 'POST' })).status).toBe(405);
+  });
+
+  it('counts the sockets the server refuses or closes, by close code', async () => {
+    const badToken = connectSocket(server, { authorization: 'Bearer not-a-token' });
+    expect((await badToken.closed).code).toBe(4403);
+    const garbage = await openRawSocket(server.wsUrl);
+    garbage.send('not json');
+    expect((await garbage.closed).code).toBe(4400);
+    const text = await scrape(server);
+    expect(sample(text, 'switchboard_refused_connections_total', { code: '4403' })).toBe(1);
+    expect(sample(text, 'switchboard_refused_connections_total', { code: '4400' })).toBe(1);
   });
 
   it('counts rate-limit refusals by rule', async () => {
