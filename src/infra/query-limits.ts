@@ -50,6 +50,7 @@ export interface QueryLimits {
 
 type ResolvedLimits = Required<QueryLimits>;
 
+/** `limits` with every default filled in. */
 export function resolveLimits(limits: QueryLimits): ResolvedLimits {
   return {
     maxBodyBytes: Math.max(1024 * 1024, 2 * limits.maxQueryBytes),

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import type { Config } from './config.ts';
 
+/** What node:https needs to serve TLS, as PEM text. */
 export interface TlsMaterial {
   cert: string;
   key: string;

@@ -8,6 +8,7 @@ import { badInput } from '../infra/errors.ts';
 
 /** pino's level names and numbers. */
 export const logLevels = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 } as const;
+/** A pino level name. */
 export type LogLevelName = keyof typeof logLevels;
 
 /** One log line as the LogLine type shows it. */
