@@ -4,6 +4,8 @@
  * stopped mid-traffic give clear, fast errors, /readyz 503, no crash and no
  * unhandled rejection, and everything recovers by itself when they return.
  */
+import { once } from 'node:events';
+import net from 'node:net';
 import pg from 'pg';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { applyMigrations } from '../../src/infra/migrations.ts';
@@ -78,6 +80,70 @@ describe('PostgreSQL unreachable', () => {
     expect(await readyz(server)).toBe(503);
     expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
     survived(server);
+  });
+});
+
+/** A TCP proxy to PostgreSQL on its own port: stopping it cuts every connection, as a database going down does. */
+async function startDatabaseProxy(target: URL) {
+  const sockets = new Set<net.Socket>();
+  let server: net.Server | undefined;
+  let port = 0;
+  const proxy = {
+    get port() {
+      return port;
+    },
+    async start() {
+      server = net.createServer((client) => {
+        const upstream = net.connect(Number(target.port || 5432), target.hostname);
+        for (const s of [client, upstream]) {
+          sockets.add(s);
+          s.on('error', () => {});
+          s.on('close', () => sockets.delete(s));
+        }
+        client.pipe(upstream).pipe(client);
+        client.on('close', () => upstream.destroy());
+        upstream.on('close', () => client.destroy());
+      });
+      server.listen(port, '127.0.0.1');
+      await once(server, 'listening');
+      port = (server.address() as net.AddressInfo).port;
+    },
+    async stop() {
+      const closed = new Promise((resolve) => server?.close(resolve));
+      for (const s of sockets) s.destroy();
+      await closed;
+    },
+  };
+  await proxy.start();
+  return proxy;
+}
+
+describe('PostgreSQL going down mid-traffic and coming back', () => {
+  it('answers clearly while it is down and recovers by itself', async () => {
+    redis ??= await startPrivateRedis();
+    const target = new URL(testDatabaseUrl);
+    const proxy = await startDatabaseProxy(target);
+    try {
+      const viaProxy = Object.assign(new URL(testDatabaseUrl), { host: `127.0.0.1:${proxy.port}` }).toString();
+      const server = await startServer({ DATABASE_URL: viaProxy, REDIS_URL: redis.url });
+      const account = await signUp(server);
+      expect((await gql(server, '{ me { username } }', undefined, { token: account.accessToken })).data).toEqual({ me: { username: account.username } });
+
+      await proxy.stop();
+      await eventually(async () => (await readyz(server)) === 503, 10_000, 'readyz 503');
+      const refused = await register(server);
+      expect(errorCodes(refused)).toEqual(['INTERNAL_SERVER_ERROR']);
+      expect(refused.errors![0]!.extensions).toMatchObject({ unavailable: 'database' });
+      expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+
+      await proxy.start();
+      await eventually(async () => (await readyz(server)) === 200, 15_000, 'readyz 200 again');
+      await eventually(async () => errorCodes(await register(server)).length === 0, 15_000, 'register works again');
+      expect((await gql(server, '{ me { username } }', undefined, { token: account.accessToken })).data).toEqual({ me: { username: account.username } });
+      survived(server);
+    } finally {
+      await proxy.stop();
+    }
   });
 });
 
