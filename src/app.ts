@@ -9,11 +9,13 @@ import { createTokenSigner, loadSigningKey, type TokenSigner } from './auth/toke
 import { createRevocations, type Revocations } from './auth/revocation.ts';
 import { createAccounts, type Accounts } from './auth/accounts.ts';
 import { runAtStart } from './operations/startup.ts';
+import { createSlots, type Slots } from './slots/service.ts';
 
 export interface App extends Infra {
   tokens: TokenSigner;
   revocations: Revocations;
   accounts: Accounts;
+  slots: Slots;
 }
 
 export async function createApp(config: Config, logger: Logger): Promise<App> {
@@ -21,6 +23,7 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
   const tokens = createTokenSigner(await loadSigningKey(config), config.ACCESS_TOKEN_TTL);
   const revocations = await createRevocations(infra);
   const accounts = createAccounts({ ...infra, tokens, revocations });
+  const slots = await createSlots(infra);
   const startup = [
     await runAtStart(logger, 'restore revoked sessions', () => accounts.restoreRevocations()),
     await runAtStart(logger, 'bootstrap admin', () => accounts.bootstrapAdmin()),
@@ -30,8 +33,10 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
     tokens,
     revocations,
     accounts,
+    slots,
     async close() {
       for (const task of startup) task.cancel();
+      await slots.stop();
       revocations.stop();
       await infra.close();
     },

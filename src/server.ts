@@ -10,9 +10,11 @@ import { bearerToken, viewerFromToken, type Context, type Viewer } from './conte
 import { schema } from './schema.ts';
 import { CloseCode } from './infra/codes.ts';
 import { useHealthChecks } from './infra/health.ts';
+import { useOriginCheck } from './infra/origin.ts';
 import { maskedErrorsOptions, useErrorRequestIds, useValidationErrorCodes } from './infra/error-masking.ts';
 import { requestIdOf, useRequestId } from './infra/request-id.ts';
-import { createRealtimeServer, type SocketState } from './realtime/ws-server.ts';
+import { createRealtimeServer } from './realtime/ws-server.ts';
+import type { SocketState } from './realtime/connections.ts';
 import { renderLocalGraphiQL, useGraphiQLAssets } from './infra/graphiql.ts';
 import { useGraphQLOverSSE } from './realtime/sse.ts';
 import { useWebPage } from './web/plugin.ts';
@@ -47,7 +49,7 @@ export function createServer(app: App): SwitchboardServer {
     renderGraphiQL: renderLocalGraphiQL,
     maskedErrors: maskedErrorsOptions(app.logger, requestIdOfContext),
     logging: false,
-    plugins: [useHealthChecks(app), useMetrics(), useQueryLimits({ maxQueryBytes: app.config.MAX_QUERY_BYTES }), useValidationErrorCodes(), useErrorRequestIds(), useRequestId(), useWebPage(), useGraphiQLAssets(), useGraphQLOverSSE(app), useRefreshCookie()],
+    plugins: [useOriginCheck(app.config.ALLOWED_ORIGINS), useHealthChecks(app), useMetrics(), useQueryLimits({ maxQueryBytes: app.config.MAX_QUERY_BYTES }), useValidationErrorCodes(), useErrorRequestIds(), useRequestId(), useWebPage(), useGraphiQLAssets(), useGraphQLOverSSE(app), useRefreshCookie()],
     async context({ request, req, socket }): Promise<Context> {
       if (socket) {
         return { app, viewer: socket.viewer, tokenRefused: false, ip: socket.ip, requestId: socket.id, request: null, connection: socket };
@@ -70,6 +72,8 @@ export function createServer(app: App): SwitchboardServer {
   const httpServer: Server = tls ? createHttpsServer(tls, yoga) : createHttpServer(yoga);
   const realtime = createRealtimeServer(app, yoga, httpServer);
   observe(metrics.openSockets, () => realtime.wss.clients.size);
+  observe(metrics.seatsUsed, async () => (await app.slots.counts()).used);
+  observe(metrics.seatsMax, () => app.config.MAX_CONNECTIONS);
 
   return {
     httpServer,

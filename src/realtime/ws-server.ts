@@ -1,9 +1,10 @@
 /**
- * graphql-ws on the HTTP server's port and path: authenticates the
- * connection_init payload, then runs every operation through Yoga's
- * envelop pipeline so HTTP and WebSocket share plugins, masking and context.
+ * graphql-ws on the HTTP server's port and path: refuses upgrades from
+ * origins outside ALLOWED_ORIGINS, admits each socket through
+ * `connections.ts` (token, rate, seats), then runs every operation through
+ * Yoga's envelop pipeline so HTTP and WebSocket share plugins, masking and
+ * context.
  */
-import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { IncomingMessage } from 'node:http';
 import type { ExecutionArgs } from 'graphql';
@@ -11,17 +12,13 @@ import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { YogaServerInstance } from 'graphql-yoga';
 import type { App } from '../app.ts';
-import { bearerToken, viewerFromToken, type Context, type LiveConnection, type Viewer } from '../context.ts';
+import type { Context } from '../context.ts';
 import { CloseCode } from '../infra/codes.ts';
+import { originAllowed } from '../infra/origin.ts';
+import { createConnections, type Connections, type SocketState } from './connections.ts';
 import { requestErrors } from '../infra/error-masking.ts';
 import { paramsError, resolveLimits } from '../infra/query-limits.ts';
 import { guardProtocol } from '../infra/ws-guard.ts';
-
-/** What the server keeps about one live socket. */
-export interface SocketState extends LiveConnection {
-  viewer: Viewer;
-  ip: string | null;
-}
 
 type Extra = {
   socket: WebSocket;
@@ -29,17 +26,9 @@ type Extra = {
   state?: SocketState;
 };
 
-/** The token of a connection_init payload: `{ authorization: "Bearer <jwt>" }` or `{ token: "<jwt>" }`. */
-export function tokenFromConnectionParams(params: unknown): string | null {
-  if (!params || typeof params !== 'object') return null;
-  const { authorization, Authorization, token } = params as Record<string, unknown>;
-  const header = typeof authorization === 'string' ? authorization : typeof Authorization === 'string' ? Authorization : null;
-  if (header) return bearerToken(header);
-  return typeof token === 'string' && token.length > 0 ? token : null;
-}
-
 export interface RealtimeServer {
   wss: WebSocketServer;
+  connections: Connections;
   /** Closes every socket with `code` and stops accepting upgrades. */
   close(code: CloseCode, reason: string): Promise<void>;
 }
@@ -47,7 +36,13 @@ export interface RealtimeServer {
 export function createRealtimeServer(app: App, yoga: YogaServerInstance<any, any>, httpServer: Server): RealtimeServer {
   const limits = { maxQueryBytes: app.config.MAX_QUERY_BYTES };
   // A message over the body limit closes the socket with 1009 (message too big) before it is parsed.
-  const wss = new WebSocketServer({ server: httpServer, path: '/graphql', maxPayload: resolveLimits(limits).maxBodyBytes });
+  const connections = createConnections(app);
+  const wss = new WebSocketServer({
+    server: httpServer,
+    path: '/graphql',
+    maxPayload: resolveLimits(limits).maxBodyBytes,
+    verifyClient: (info, accept) => (originAllowed(app.config.ALLOWED_ORIGINS, info.origin) ? accept(true) : accept(false, 403, 'Forbidden origin')),
+  });
 
   useServer<Record<string, unknown> | undefined, Extra>(
     {
@@ -56,22 +51,9 @@ export function createRealtimeServer(app: App, yoga: YogaServerInstance<any, any
       execute: (args: ExecutionArgs & { rootValue?: any }) => args.rootValue.execute(args),
       subscribe: (args: ExecutionArgs & { rootValue?: any }) => args.rootValue.subscribe(args),
       async onConnect(ctx) {
-        const token = tokenFromConnectionParams(ctx.connectionParams);
-        const viewer = token ? await viewerFromToken(app, token) : null;
-        if (!viewer) {
-          ctx.extra.socket.close(CloseCode.BadToken, 'Forbidden: missing, invalid, expired or revoked token');
-          return false;
-        }
-        const state: SocketState = {
-          id: randomUUID(),
-          viewer,
-          ip: ctx.extra.request.socket.remoteAddress ?? null,
-          renew(renewed) {
-            state.viewer = renewed;
-          },
-        };
+        const state = await connections.open(ctx.extra.socket, ctx.extra.request, ctx.connectionParams);
+        if (!state) return false;
         ctx.extra.state = state;
-        app.logger.debug({ connectionId: state.id, userId: viewer.userId }, 'socket connected');
         return true;
       },
       async onSubscribe(ctx, _id, payload) {
@@ -108,7 +90,9 @@ export function createRealtimeServer(app: App, yoga: YogaServerInstance<any, any
 
   return {
     wss,
+    connections,
     close(code, reason) {
+      connections.stop();
       for (const client of wss.clients) client.close(code, reason);
       return new Promise((resolve) => wss.close(() => resolve()));
     },

@@ -1,0 +1,167 @@
+/**
+ * The life of one graphql-ws socket, from connection_init to close:
+ *
+ * 1. a connection attempt per IP is counted (CONNECTS_PER_IP per
+ *    CONNECT_WINDOW; past it: 4029 "rate");
+ * 2. the token of the connection_init payload is verified with the same code
+ *    as HTTP (4403 when missing, bad, expired or revoked);
+ * 3. a seat is taken (4029 "slots" or "sockets" when none is left);
+ * 4. while open, the socket ends with 4001/4002 when its session ends on any
+ *    instance, and with 4003 when its access token expires, unless a
+ *    `refresh` sent over it renewed the token first (`renew`);
+ * 5. on close its seat is released (freed when it was its user's last socket).
+ */
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { GraphQLError } from 'graphql';
+import type { WebSocket } from 'ws';
+import type { App } from '../app.ts';
+import { bearerToken, viewerFromToken, type LiveConnection, type Viewer } from '../context.ts';
+import { CloseCode, ErrorCode, closeCodeForSessionEnd } from '../infra/codes.ts';
+import { consumeOrThrow, createRateLimiter } from '../infra/rate-limit.ts';
+import { recordAudit } from '../auth/audit.ts';
+
+/** What the server keeps about one live socket; operations see it as `ctx.connection`. */
+export interface SocketState extends LiveConnection {
+  viewer: Viewer;
+  ip: string | null;
+}
+
+export interface Connections {
+  /**
+   * Runs steps 1-3 for a socket at connection_init. Resolves to its state
+   * when admitted; else the socket is already closed with the code that says why.
+   */
+  open(socket: WebSocket, request: IncomingMessage, connectionParams: unknown): Promise<SocketState | null>;
+  /** Sockets open on this instance. */
+  readonly size: number;
+  stop(): void;
+}
+
+/** The token of a connection_init payload: `{ authorization: "Bearer <jwt>" }` or `{ token: "<jwt>" }`. */
+export function tokenFromConnectionParams(params: unknown): string | null {
+  if (!params || typeof params !== 'object') return null;
+  const { authorization, Authorization, token } = params as Record<string, unknown>;
+  const header = typeof authorization === 'string' ? authorization : typeof Authorization === 'string' ? Authorization : null;
+  if (header) return bearerToken(header);
+  return typeof token === 'string' && token.length > 0 ? token : null;
+}
+
+const reasons = {
+  rate: 'rate: too many connection attempts from your address',
+  token: 'Forbidden: missing, invalid, expired or revoked token',
+  expired: 'access token expired',
+  unavailable: 'service temporarily unavailable',
+} as const;
+
+export function createConnections(app: App): Connections {
+  const attempts = createRateLimiter(app.state, { name: 'connect', points: app.config.CONNECTS_PER_IP, windowSeconds: app.config.CONNECT_WINDOW });
+  /** session id -> its sockets on this instance. */
+  const bySession = new Map<string, Set<{ socket: WebSocket; state: SocketState }>>();
+  let open = 0;
+
+  const refuse = (socket: WebSocket, code: CloseCode, reason: string, ip: string | null, userId?: string) => {
+    socket.close(code, reason);
+    void recordAudit(app, { kind: 'connection_rejected', userId: userId ?? null, ip, detail: { code, reason } });
+  };
+
+  const stopListening = app.revocations.onSessionEnded(({ sessionId, reason }) => {
+    for (const { socket } of bySession.get(sessionId) ?? []) socket.close(closeCodeForSessionEnd(reason), `session ended: ${reason}`);
+  });
+
+  return {
+    get size() {
+      return open;
+    },
+    async open(socket, request, connectionParams) {
+      const ip = request.socket.remoteAddress ?? null;
+      try {
+        await consumeOrThrow(attempts, ip ?? 'unknown');
+      } catch (error) {
+        if (error instanceof GraphQLError && error.extensions.code === ErrorCode.RATE_LIMITED) refuse(socket, CloseCode.LimitReached, reasons.rate, ip);
+        else socket.close(1013, reasons.unavailable);
+        return null;
+      }
+
+      const token = tokenFromConnectionParams(connectionParams);
+      const viewer = token ? await viewerFromToken(app, token) : null;
+      if (!viewer) {
+        refuse(socket, CloseCode.BadToken, reasons.token, ip);
+        return null;
+      }
+
+      const socketId = `${app.instanceId}:${randomUUID()}`;
+      let admission;
+      try {
+        admission = await app.slots.admit(viewer.userId, socketId);
+      } catch (error) {
+        app.logger.warn({ err: String(error) }, 'could not admit a socket');
+        socket.close(1013, reasons.unavailable);
+        return null;
+      }
+      if (admission === 'slots' || admission === 'sockets') {
+        const reason =
+          admission === 'slots'
+            ? `slots: all ${app.config.MAX_CONNECTIONS} connection slots are in use`
+            : `sockets: at most ${app.config.MAX_SOCKETS_PER_USER} sockets per user`;
+        refuse(socket, CloseCode.LimitReached, reason, ip, viewer.userId);
+        return null;
+      }
+
+      let expiry: NodeJS.Timeout | undefined;
+      const entry = { socket, state: undefined as unknown as SocketState };
+      const track = (sessionId: string) => {
+        let sockets = bySession.get(sessionId);
+        if (!sockets) bySession.set(sessionId, (sockets = new Set()));
+        sockets.add(entry);
+      };
+      const untrack = (sessionId: string) => {
+        const sockets = bySession.get(sessionId);
+        sockets?.delete(entry);
+        if (sockets?.size === 0) bySession.delete(sessionId);
+      };
+      const scheduleExpiry = (expiresAt: number) => {
+        clearTimeout(expiry);
+        expiry = setTimeout(() => socket.close(CloseCode.TokenExpired, reasons.expired), Math.max(0, expiresAt * 1000 - Date.now()));
+      };
+      const state: SocketState = {
+        id: socketId,
+        viewer,
+        ip,
+        renew(renewed) {
+          if (renewed.userId !== state.viewer.userId) return;
+          untrack(state.viewer.sessionId);
+          state.viewer = renewed;
+          track(renewed.sessionId);
+          scheduleExpiry(renewed.expiresAt);
+        },
+      };
+      entry.state = state;
+      track(viewer.sessionId);
+      scheduleExpiry(viewer.expiresAt);
+      open++;
+      const closed = () => {
+        open--;
+        clearTimeout(expiry);
+        untrack(state.viewer.sessionId);
+        void app.slots.release(viewer.userId, socketId).catch((error) => app.logger.warn({ err: String(error) }, 'could not release a seat'));
+      };
+      // The client may have gone while we were admitting it.
+      if (socket.readyState !== socket.OPEN) {
+        closed();
+        return null;
+      }
+      socket.once('close', closed);
+      // The session may have ended while we were admitting it.
+      if (app.revocations.isRevoked(viewer.sessionId)) {
+        socket.close(CloseCode.SessionRevoked, 'session ended');
+        return null;
+      }
+      app.logger.debug({ connectionId: socketId, userId: viewer.userId }, 'socket connected');
+      return state;
+    },
+    stop() {
+      stopListening();
+    },
+  };
+}

@@ -1,0 +1,124 @@
+/**
+ * Connection slots (licence seats): at most MAX_CONNECTIONS distinct users
+ * connected across the cluster, at most MAX_SOCKETS_PER_USER sockets each.
+ *
+ * Seats are leases. Each instance renews the leases of its own sockets every
+ * third of SLOT_LEASE_TTL; an instance that dies stops renewing, and its
+ * seats are swept (by any instance) once their lease has passed. A socket
+ * that closes removes only its own id, so a disconnect made with a stolen
+ * copy of a token never frees a seat that another socket still holds.
+ */
+import { Channels, Keys } from '../infra/codes.ts';
+import type { Infra } from '../infra/infra.ts';
+import { admitSocket, releaseSocket, renewSockets, sweepSeats, type AdmissionResult } from './scripts.ts';
+
+export interface SlotCounts {
+  used: number;
+  max: number;
+  available: number;
+}
+
+export interface Slots {
+  /** Admits a socket, atomically across instances: 'new' or 'shared' seat, else why it is refused. */
+  admit(userId: string, socketId: string): Promise<AdmissionResult>;
+  /** Releases a socket admitted on this instance; frees its seat when it was its user's last socket. */
+  release(userId: string, socketId: string): Promise<void>;
+  /** The current cluster-wide counts. */
+  counts(): Promise<SlotCounts>;
+  /** Calls `listener` with the counts whenever they change anywhere in the cluster. */
+  onChange(listener: (counts: SlotCounts) => void): () => void;
+  /** Releases every socket of this instance (graceful shutdown) and stops renewing. */
+  stop(): Promise<void>;
+}
+
+export async function createSlots(infra: Pick<Infra, 'state' | 'bus' | 'config' | 'logger'>): Promise<Slots> {
+  const { state, bus, config, logger } = infra;
+  const leaseMs = Math.ceil(config.SLOT_LEASE_TTL * 1000);
+  /** socket id -> user id, for the sockets this instance holds. */
+  const local = new Map<string, string>();
+  const listeners = new Set<(counts: SlotCounts) => void>();
+  let last: SlotCounts | undefined;
+
+  const counts = async (): Promise<SlotCounts> => {
+    const used = await state.zcount(Keys.seats, Date.now(), Infinity);
+    return { used, max: config.MAX_CONNECTIONS, available: Math.max(0, config.MAX_CONNECTIONS - used) };
+  };
+
+  // One read per change per instance, however many subscribers it has.
+  let reading: Promise<void> | undefined;
+  let again = false;
+  const refresh = (): Promise<void> => {
+    if (reading) {
+      again = true;
+      return reading;
+    }
+    reading = (async () => {
+      do {
+        again = false;
+        const now = await counts();
+        if (last && now.used === last.used && now.max === last.max) continue;
+        last = now;
+        for (const listener of listeners) listener(now);
+      } while (again);
+    })()
+      .catch((error) => logger.warn({ err: String(error) }, 'could not read slot counts'))
+      .finally(() => (reading = undefined));
+    return reading;
+  };
+  const unsubscribe = await bus.subscribe(Channels.slotsChanged, () => void refresh());
+  const changed = () => bus.publish(Channels.slotsChanged, { at: Date.now() }).catch(() => {});
+
+  const renew = async () => {
+    const pairs = [...local];
+    if (pairs.length === 0) return;
+    await state.run(
+      renewSockets,
+      [Keys.seats, ...pairs.map(([, userId]) => Keys.userSockets(userId))],
+      [Date.now() + leaseMs, leaseMs, ...pairs.flatMap(([socketId, userId]) => [userId, socketId])],
+    );
+  };
+  const sweep = async () => {
+    if ((await state.run(sweepSeats, [Keys.seats], [Date.now()])) > 0) await changed();
+  };
+  const timer = setInterval(() => {
+    renew()
+      .then(sweep)
+      .catch((error) => logger.warn({ err: String(error) }, 'could not renew connection slots'));
+  }, leaseMs / 3);
+  timer.unref();
+
+  const release = async (userId: string, socketId: string) => {
+    if (!local.delete(socketId)) return;
+    const freed = await state.run(releaseSocket, [Keys.seats, Keys.userSockets(userId)], [userId, socketId, Date.now()]);
+    if (freed) await changed();
+  };
+
+  return {
+    async admit(userId, socketId) {
+      const now = Date.now();
+      const result = await state.run(admitSocket, [Keys.seats, Keys.userSockets(userId)], [
+        userId,
+        socketId,
+        now,
+        now + leaseMs,
+        config.MAX_CONNECTIONS,
+        config.MAX_SOCKETS_PER_USER,
+        leaseMs,
+      ]);
+      if (result === 'new' || result === 'shared') local.set(socketId, userId);
+      if (result === 'new') await changed();
+      return result;
+    },
+    release,
+    counts,
+    onChange(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    async stop() {
+      clearInterval(timer);
+      await Promise.allSettled([...local].map(([socketId, userId]) => release(userId, socketId)));
+      unsubscribe();
+    },
+  };
+}
