@@ -1,0 +1,164 @@
+/**
+ * Every application close code, each by its own test, with real graphql-ws
+ * clients on real instances sharing PostgreSQL and Redis.
+ */
+import { SignJWT } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { collect, connectSocket, gql, scaledEnv, startServer, stopAllServers, type TestServer } from '../helpers/server.ts';
+import { logIn, signUp } from '../helpers/accounts.ts';
+import { flushTestRedis } from '../helpers/redis.ts';
+
+afterAll(stopAllServers);
+
+const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+const LOGOUT = 'mutation { logout }';
+
+describe('close codes', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    await flushTestRedis();
+    server = await startServer({ ...scaledEnv(), ACCESS_TOKEN_TTL: '3' });
+  });
+
+  it('4001 when the session is logged out', async () => {
+    const user = await signUp(server);
+    const socket = connectSocket(server, bearer(user.accessToken));
+    await socket.acked;
+    expect((await gql(server, LOGOUT, {}, { token: user.accessToken })).data).toEqual({ logout: true });
+    expect((await socket.closed).code).toBe(4001);
+  });
+
+  it('4002 when a newer login replaces the session', async () => {
+    const user = await signUp(server);
+    const socket = connectSocket(server, bearer(user.accessToken));
+    await socket.acked;
+    await logIn(server, user.username, user.password);
+    expect((await socket.closed).code).toBe(4002);
+  });
+
+  it('4003 when the access token expires unrenewed', async () => {
+    const user = await signUp(server);
+    const socket = connectSocket(server, bearer(user.accessToken));
+    await socket.acked;
+    const closed = await socket.closed;
+    expect(closed).toEqual({ code: 4003, reason: 'access token expired' });
+  });
+
+  describe('4403 before the ack', () => {
+    const refusedWith = async (params: Record<string, unknown> | undefined) => {
+      const socket = connectSocket(server, params);
+      await expect(socket.acked).rejects.toMatchObject({ code: 4403 });
+      return socket.closed;
+    };
+
+    it('without a token', async () => {
+      expect((await refusedWith(undefined)).code).toBe(4403);
+      expect((await refusedWith({})).code).toBe(4403);
+    });
+
+    it('with garbage', async () => {
+      expect((await refusedWith(bearer('not-a-jwt'))).code).toBe(4403);
+      expect((await refusedWith({ token: 42 })).code).toBe(4403);
+    });
+
+    it('signed with another key', async () => {
+      const user = await signUp(server);
+      const claims = JSON.parse(Buffer.from(user.accessToken.split('.')[1]!, 'base64url').toString());
+      const forged = await new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode('another-secret-that-is-long-enough-0123456789'));
+      expect((await refusedWith(bearer(forged))).code).toBe(4403);
+    });
+
+    it('with alg none', async () => {
+      const user = await signUp(server);
+      const [, payload] = user.accessToken.split('.');
+      const header = Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url');
+      expect((await refusedWith(bearer(`${header}.${payload}.`))).code).toBe(4403);
+    });
+
+    it('expired', async () => {
+      const user = await signUp(server);
+      await new Promise((r) => setTimeout(r, 3500));
+      expect((await refusedWith(bearer(user.accessToken))).code).toBe(4403);
+    });
+
+    it('revoked', async () => {
+      const user = await signUp(server);
+      await gql(server, LOGOUT, {}, { token: user.accessToken });
+      expect((await refusedWith({ token: user.accessToken })).code).toBe(4403);
+    });
+  });
+});
+
+describe('renewal over the socket', () => {
+  it('a socket that sends refresh over itself outlives its token, its subscription untouched; one that does not closes 4003', async () => {
+    await flushTestRedis();
+    const server = await startServer({ ...scaledEnv(), ACCESS_TOKEN_TTL: '3', SINGLE_SESSION: 'false' });
+    const renewing = await signUp(server);
+    const idle = await signUp(server);
+    const socket = connectSocket(server, bearer(renewing.accessToken));
+    const idleSocket = connectSocket(server, bearer(idle.accessToken));
+    await Promise.all([socket.acked, idleSocket.acked]);
+    const slots = collect(socket.client, 'subscription { connectionSlots { used } }');
+    await slots.waitFor(1);
+
+    let refreshToken = renewing.refreshToken;
+    const started = Date.now();
+    const renewals: Promise<void>[] = [];
+    const timer = setInterval(() => {
+      renewals.push(
+        (async () => {
+          const result = await new Promise<any>((resolve, reject) =>
+            socket.client.subscribe(
+              { query: 'mutation($t: String) { refresh(refreshToken: $t) { refreshToken } }', variables: { t: refreshToken } },
+              { next: resolve, error: reject, complete: () => {} },
+            ),
+          );
+          refreshToken = result.data.refresh.refreshToken;
+        })(),
+      );
+    }, 2000);
+    expect((await idleSocket.closed).code).toBe(4003);
+    // Another user's seat freed: the renewing socket's subscription still hears of it.
+    await slots.waitFor(2);
+    await new Promise((r) => setTimeout(r, Math.max(0, 10_000 - (Date.now() - started))));
+    clearInterval(timer);
+    await Promise.all(renewals);
+    expect(renewals.length).toBeGreaterThanOrEqual(4);
+    expect(slots.completed).toBe(false);
+    const stillOpen = await Promise.race([socket.closed.then(() => false), new Promise((r) => setTimeout(() => r(true), 100))]);
+    expect(stillOpen).toBe(true);
+  }, 30_000);
+});
+
+describe('4029 on connection attempts per IP', () => {
+  it('refuses attempts past CONNECTS_PER_IP within CONNECT_WINDOW, naming the rate', async () => {
+    await flushTestRedis();
+    const server = await startServer({ ...scaledEnv(), CONNECTS_PER_IP: '3', CONNECT_WINDOW: '60' });
+    const user = await signUp(server);
+    const sockets = [0, 1, 2].map(() => connectSocket(server, bearer(user.accessToken)));
+    await Promise.all(sockets.map((s) => s.acked));
+    const fourth = connectSocket(server, bearer(user.accessToken));
+    const closed = await fourth.closed;
+    expect(closed.code).toBe(4029);
+    expect(closed.reason).toMatch(/rate/);
+  });
+});
+
+describe('ALLOWED_ORIGINS', () => {
+  it('refuses upgrades and browser requests from other origins with 403', async () => {
+    const server = await startServer({ ...scaledEnv(), ALLOWED_ORIGINS: 'http://app.test' });
+    const user = await signUp(server);
+    const foreign = connectSocket(server, bearer(user.accessToken), { headers: { origin: 'http://evil.test' } });
+    await expect(foreign.acked).rejects.toBeTruthy();
+    const allowed = connectSocket(server, bearer(user.accessToken), { headers: { origin: 'http://app.test' } });
+    await allowed.acked;
+    const upgrade = await fetch(server.graphqlUrl, {
+      headers: { connection: 'Upgrade', upgrade: 'websocket', origin: 'http://evil.test', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==' },
+    }).catch((e) => e);
+    expect(upgrade instanceof Response ? upgrade.status : 403).toBe(403);
+    const http = await fetch(server.graphqlUrl, { method: 'POST', headers: { 'content-type': 'application/json', origin: 'http://evil.test' }, body: '{"query":"{ me { id } }"}' });
+    expect(http.status).toBe(403);
+    const ok = await fetch(server.graphqlUrl, { method: 'POST', headers: { 'content-type': 'application/json', origin: 'http://app.test' }, body: '{"query":"{ connectionSlots { max } }"}' });
+    expect(ok.status).toBe(200);
+  });
+});
