@@ -6,7 +6,7 @@
  * same idempotency key when its answer is lost.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { MessagesDocument } from '../../client/documents.ts';
+import { MessagesDocument, SlotsChangedDocument } from '../../client/documents.ts';
 import type { Message, SessionEnd, SwitchboardClient } from '../../client/sdk.ts';
 import { eventually, gql, scaledEnv, startServer, stopAllServers, type TestServer } from '../helpers/server.ts';
 import { account, clientApiServed, closeClients, password, portOf, room, sdk, serves, statusOf, tcpProxy } from './helpers.ts';
@@ -241,7 +241,7 @@ describe.skipIf(!serves('Mutation.login', 'Mutation.logout', 'Subscription.conne
   });
 });
 
-describe.skipIf(!clientApiServed)('SDK and connection slots', () => {
+describe.skipIf(!serves('Mutation.login', 'Subscription.connectionSlots'))('SDK and connection slots', () => {
   afterEach(() => closeClients());
   afterAll(() => stopAllServers());
 
@@ -269,5 +269,29 @@ describe.skipIf(!clientApiServed)('SDK and connection slots', () => {
         return false;
       }
     }, 15_000, 'a free seat');
+  });
+
+  it('keeps one socket across several short token lifetimes by renewing over it, and reconnects after 4003 when it does not', async () => {
+    const server = await startServer({ ...scaledEnv(), ACCESS_TOKEN_TTL: '2' });
+    const alice = await account(server, 'al');
+    const renewing = await signedIn(server, alice);
+    const seats: number[] = [];
+    renewing.client.subscribe(SlotsChangedDocument, {}, { next: ({ connectionSlots }) => seats.push(connectionSlots.used) });
+    await new Promise((r) => setTimeout(r, 5500));
+    expect(renewing.connections).toEqual([false]);
+    expect(renewing.tokenChanges()).toBeGreaterThanOrEqual(3);
+    expect(renewing.client.status).toBe('connected');
+    expect(seats.length).toBeGreaterThanOrEqual(1);
+    renewing.client.close();
+
+    const bob = await account(server, 'bo');
+    const lapsing = await signedIn(server, bob, { autoRefresh: false });
+    const events: number[] = [];
+    lapsing.client.subscribe(SlotsChangedDocument, {}, { next: ({ connectionSlots }) => events.push(connectionSlots.used) });
+    await eventually(() => lapsing.connections.length >= 3, 10_000, 'two reconnects after 4003');
+    // Each new connection restarted the subscription, which emits at once.
+    await eventually(() => events.length >= 3, 5000, 'an event per connection');
+    expect(lapsing.ended).toEqual([]);
+    expect(lapsing.connections.slice(1).every(Boolean)).toBe(true);
   });
 });
