@@ -10,14 +10,16 @@
  * access token expires, as a WebSocket would be closed: the client
  * subscribes again with a fresh token (and, for roomMessages, its last cursor).
  * Starting one counts as a connection attempt (CONNECTS_PER_IP per
- * CONNECT_WINDOW), as opening a socket does.
+ * CONNECT_WINDOW), and a live stream holds a connection slot like a socket
+ * (MAX_CONNECTIONS users, MAX_SOCKETS_PER_USER each), released when it ends.
  */
 import { GraphQLError, type ExecutionResult } from 'graphql';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
 import { useGraphQLSSE } from '@graphql-yoga/plugin-graphql-sse';
 import type { App } from '../app.ts';
 import type { Context, Viewer } from '../context.ts';
-import { unauthenticated } from '../infra/errors.ts';
+import { randomUUID } from 'node:crypto';
+import { rateLimited, unauthenticated } from '../infra/errors.ts';
 import { consumeOrThrow, createRateLimiter } from '../infra/rate-limit.ts';
 import { maskError } from '../infra/error-masking.ts';
 
@@ -111,10 +113,22 @@ export function useGraphQLOverSSE(app: App, options: GraphQLOverSSEOptions = {})
         setResultAndStopExecution(refusal(unauthenticated(ctx.tokenRefused ? 'Your access token is invalid, expired or revoked.' : 'Subscriptions need a token: send Authorization: Bearer <accessToken>.')));
         return;
       }
+      const streamId = `sse:${randomUUID()}`;
+      const admission = await app.slots.admit(viewer.userId, streamId);
+      if (admission === 'slots' || admission === 'sockets') {
+        setResultAndStopExecution(
+          refusal(rateLimited(5, admission === 'slots' ? 'No free seats: the connection limit is reached (slots).' : 'Too many connections for this user (sockets).')),
+        );
+        return;
+      }
+      const release = () => void app.slots.release(viewer.userId, streamId).catch((error) => app.logger.warn({ err: String(error) }, 'could not release an SSE slot'));
       return {
         onSubscribeResult({ result, setResult }) {
-          if (isAsyncIterable(result)) setResult(endWhen(result as AsyncIterable<ExecutionResult>, sessionEnd(app, viewer)));
+          if (!isAsyncIterable(result)) return release();
+          const end = sessionEnd(app, viewer);
+          setResult(endWhen(result as AsyncIterable<ExecutionResult>, { ended: end.ended, cancel: () => (end.cancel(), release()) }));
         },
+        onSubscribeError: release,
       };
     },
   };

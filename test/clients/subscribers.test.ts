@@ -15,7 +15,7 @@ import { Client as UrqlClient, subscriptionExchange } from '@urql/core';
 import { RoomMessagesDocument } from '../../client/documents.ts';
 import type { Message } from '../../client/sdk.ts';
 import { eventually, gql, scaledEnv, startServer, stopAllServers, type TestServer } from '../helpers/server.ts';
-import { account, clientApiServed, room, type TestAccount } from './helpers.ts';
+import { account, clientApiServed, room, serves, type TestAccount } from './helpers.ts';
 
 const send = async (server: TestServer, sender: TestAccount, roomId: string, body: string) => {
   const sent = await gql(server, 'mutation ($roomId: ID!, $body: String!) { sendMessage(roomId: $roomId, body: $body) { id } }', { roomId, body }, { token: sender.accessToken });
@@ -168,5 +168,43 @@ describe.skipIf(!clientApiServed)('standard subscribers', () => {
       expect(refusal?.extensions?.code).toBe('RATE_LIMITED');
       expect(refusal?.extensions?.retryAfter).toBeGreaterThan(0);
     });
+  });
+});
+
+describe.skipIf(!serves('Mutation.login', 'Subscription.connectionSlots'))('GraphQL over SSE and connection slots', () => {
+  afterAll(() => stopAllServers());
+
+  it('a stream holds a seat like a socket: past MAX_CONNECTIONS it is refused, and its seat frees when it ends', async () => {
+    // A Redis database of its own, so only this test's seats count.
+    const redis = new URL(scaledEnv().REDIS_URL!);
+    redis.pathname = '/6';
+    const server = await startServer({ ...scaledEnv(), REDIS_URL: redis.toString(), MAX_CONNECTIONS: '1' });
+    const alice = await account(server, 'sl');
+    const bob = await account(server, 'sl');
+    const stream = (token: string) => {
+      const results: { data?: { connectionSlots: { used: number } } | null; errors?: ReadonlyArray<{ extensions?: Record<string, unknown> }> }[] = [];
+      let done = false;
+      const client = createSseClient({ url: `${server.url}/graphql/stream`, headers: { authorization: `Bearer ${token}` }, retryAttempts: 0 });
+      const dispose = client.subscribe<{ connectionSlots: { used: number } }>(
+        { query: 'subscription { connectionSlots { used } }' },
+        { next: (r) => void results.push(r), error: () => (done = true), complete: () => (done = true) },
+      );
+      return { results, done: () => done, stop: () => (dispose(), client.dispose()) };
+    };
+
+    const first = stream(alice.accessToken);
+    await eventually(() => first.results.length > 0, 5000, 'the counts');
+    expect(first.results[0]!.data?.connectionSlots.used).toBe(1);
+
+    const refused = stream(bob.accessToken);
+    await eventually(() => refused.done(), 5000, 'the refusal');
+    expect(refused.results[0]?.errors?.[0]?.extensions?.code).toBe('RATE_LIMITED');
+
+    first.stop();
+    await eventually(async () => (await gql(server, '{ connectionSlots { used } }', {}, { token: bob.accessToken })).data?.connectionSlots.used === 0, 5000, 'the seat freed');
+    const admitted = stream(bob.accessToken);
+    await eventually(() => admitted.results.length > 0, 5000, 'the counts');
+    expect(admitted.results[0]!.data?.connectionSlots.used).toBe(1);
+    admitted.stop();
   });
 });
