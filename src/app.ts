@@ -10,12 +10,14 @@ import { createRevocations, type Revocations } from './auth/revocation.ts';
 import { createAccounts, type Accounts } from './auth/accounts.ts';
 import { runAtStart } from './operations/startup.ts';
 import { createSlots, type Slots } from './slots/service.ts';
+import { createPresence, type Presence } from './presence/service.ts';
 
 export interface App extends Infra {
   tokens: TokenSigner;
   revocations: Revocations;
   accounts: Accounts;
   slots: Slots;
+  presence: Presence;
 }
 
 export async function createApp(config: Config, logger: Logger): Promise<App> {
@@ -24,6 +26,7 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
   const revocations = await createRevocations(infra);
   const accounts = createAccounts({ ...infra, tokens, revocations });
   const slots = await createSlots(infra);
+  const presence = await createPresence(infra, slots);
   const startup = [
     await runAtStart(logger, 'restore revoked sessions', () => accounts.restoreRevocations()),
     await runAtStart(logger, 'bootstrap admin', () => accounts.bootstrapAdmin()),
@@ -34,9 +37,11 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
     revocations,
     accounts,
     slots,
+    presence,
     async close() {
       for (const task of startup) task.cancel();
       await slots.stop();
+      presence.stop();
       revocations.stop();
       await infra.close();
     },

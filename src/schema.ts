@@ -6,6 +6,7 @@ import { lexicographicSortSchema, printSchema } from 'graphql';
 import { builder } from './builder.ts';
 import './auth/schema.ts';
 import './slots/schema.ts';
+import './presence/schema.ts';
 import './operations/schema.ts';
 
 export const schema = builder.toSchema();

@@ -65,8 +65,10 @@ export const Keys = {
   seats: `${prefix}seats`,
   /** Sorted set: socket id -> lease expiry (ms), one per user. */
   userSockets: (userId: string) => `${prefix}sockets:${userId}`,
-  /** Hash: user id -> presence record. */
+  /** Hash: user id -> ONLINE, AWAY (set by the user) or IDLE (away by inactivity); absent: OFFLINE. */
   presence: `${prefix}presence`,
+  /** Hash: user id -> time of the user's last operation on any socket (ms). */
+  activity: `${prefix}activity`,
   /** Rate limiter key prefixes (rate-limiter-flexible). */
   rateLimit: (kind: string) => `${prefix}rl:${kind}`,
   /** Idempotency key of a sent message. */

@@ -58,6 +58,7 @@ export function createRealtimeServer(app: App, yoga: YogaServerInstance<any, any
       },
       async onSubscribe(ctx, _id, payload) {
         const state = ctx.extra.state!;
+        app.presence.activity(state.viewer.userId);
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           request: null,
           socket: state,

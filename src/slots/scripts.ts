@@ -90,10 +90,15 @@ export const renewSockets: AtomicScript<number> = {
   },
 };
 
-/** Frees the seats whose lease has passed. KEYS: seats. ARGV: now. Returns how many were freed. */
-export const sweepSeats: AtomicScript<number> = {
-  lua: `return redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])`,
+/** Frees the seats whose lease has passed. KEYS: seats. ARGV: now. Returns the user ids freed. */
+export const sweepSeats: AtomicScript<string[]> = {
+  lua: `
+    local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+    if #expired > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1]) end
+    return expired`,
   local(store, [seats], [now]) {
-    return store.zremRangeByScore(seats!, -Infinity, Number(now));
+    const expired = store.zrangeByScore(seats!, -Infinity, Number(now));
+    store.zremRangeByScore(seats!, -Infinity, Number(now));
+    return expired;
   },
 };

@@ -27,6 +27,12 @@ export interface Slots {
   counts(): Promise<SlotCounts>;
   /** Calls `listener` with the counts whenever they change anywhere in the cluster. */
   onChange(listener: (counts: SlotCounts) => void): () => void;
+  /**
+   * Calls `listener` on the instance that made the change, once per change:
+   * a user took a seat (first socket) or lost it (last socket closed, or its
+   * lease ran out). Presence follows these.
+   */
+  onSeat(listener: (userId: string, taken: boolean) => void): () => void;
   /** Releases every socket of this instance (graceful shutdown) and stops renewing. */
   stop(): Promise<void>;
 }
@@ -37,6 +43,10 @@ export async function createSlots(infra: Pick<Infra, 'state' | 'bus' | 'config' 
   /** socket id -> user id, for the sockets this instance holds. */
   const local = new Map<string, string>();
   const listeners = new Set<(counts: SlotCounts) => void>();
+  const seatListeners = new Set<(userId: string, taken: boolean) => void>();
+  const seat = (userId: string, taken: boolean) => {
+    for (const listener of seatListeners) listener(userId, taken);
+  };
   let last: SlotCounts | undefined;
 
   const counts = async (): Promise<SlotCounts> => {
@@ -78,7 +88,10 @@ export async function createSlots(infra: Pick<Infra, 'state' | 'bus' | 'config' 
     );
   };
   const sweep = async () => {
-    if ((await state.run(sweepSeats, [Keys.seats], [Date.now()])) > 0) await changed();
+    const freed = await state.run(sweepSeats, [Keys.seats], [Date.now()]);
+    if (freed.length === 0) return;
+    for (const userId of freed) seat(userId, false);
+    await changed();
   };
   const timer = setInterval(() => {
     renew()
@@ -90,7 +103,9 @@ export async function createSlots(infra: Pick<Infra, 'state' | 'bus' | 'config' 
   const release = async (userId: string, socketId: string) => {
     if (!local.delete(socketId)) return;
     const freed = await state.run(releaseSocket, [Keys.seats, Keys.userSockets(userId)], [userId, socketId, Date.now()]);
-    if (freed) await changed();
+    if (!freed) return;
+    seat(userId, false);
+    await changed();
   };
 
   return {
@@ -106,7 +121,10 @@ export async function createSlots(infra: Pick<Infra, 'state' | 'bus' | 'config' 
         leaseMs,
       ]);
       if (result === 'new' || result === 'shared') local.set(socketId, userId);
-      if (result === 'new') await changed();
+      if (result === 'new') {
+        seat(userId, true);
+        await changed();
+      }
       return result;
     },
     release,
@@ -114,6 +132,10 @@ export async function createSlots(infra: Pick<Infra, 'state' | 'bus' | 'config' 
     onChange(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);
+    },
+    onSeat(listener) {
+      seatListeners.add(listener);
+      return () => seatListeners.delete(listener);
     },
     async stop() {
       clearInterval(timer);

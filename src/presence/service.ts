@@ -1,0 +1,103 @@
+/**
+ * Presence, cluster-wide: ONLINE while a user has a socket anywhere, AWAY
+ * when the user says so (setPresence) or after PRESENCE_AWAY_AFTER without
+ * an operation on any of its sockets, OFFLINE when its last socket closes or
+ * its instance stops renewing its seat (the seat lease is the heartbeat;
+ * every instance checks every PRESENCE_CHECK_INTERVAL).
+ *
+ * Each change is decided by one atomic script and published once, by the
+ * instance whose script made it, on the bus as {@link PresenceChanged}.
+ */
+import { Channels, Keys } from '../infra/codes.ts';
+import type { Infra } from '../infra/infra.ts';
+import type { Slots } from '../slots/service.ts';
+import { checkPresence, reportedStatus, transition, type PresenceInput, type PresenceStatus } from './scripts.ts';
+
+export type { PresenceStatus };
+
+/** The bus message of one presence change (Channels.presenceChanged). */
+export interface PresenceChanged {
+  userId: string;
+  status: PresenceStatus;
+  /** ISO time of the change. */
+  at: string;
+}
+
+export interface Presence {
+  /** Status of each user (OFFLINE when unknown). */
+  statusOf(userIds: string[]): Promise<Map<string, PresenceStatus>>;
+  /** Users ONLINE or AWAY anywhere in the cluster. */
+  onlineUserIds(): Promise<string[]>;
+  /** The user's own choice (ONLINE or AWAY); a user with no socket stays OFFLINE. Returns the status now. */
+  set(userId: string, status: 'ONLINE' | 'AWAY'): Promise<PresenceStatus>;
+  /** Notes an operation by the user (throttled); brings an idle user back ONLINE. */
+  activity(userId: string): void;
+  /** Calls `listener` on this instance for every change anywhere in the cluster. */
+  onChange(listener: (change: PresenceChanged) => void): () => void;
+  stop(): void;
+}
+
+/** How often one instance records a user's activity in shared state, at most. */
+const activityWriteMs = 5000;
+
+export async function createPresence(infra: Pick<Infra, 'state' | 'bus' | 'config' | 'logger'>, slots: Slots): Promise<Presence> {
+  const { state, bus, config, logger } = infra;
+  const listeners = new Set<(change: PresenceChanged) => void>();
+  const lastWrite = new Map<string, number>();
+
+  const publish = (userId: string, status: PresenceStatus) =>
+    bus.publish<PresenceChanged>(Channels.presenceChanged, { userId, status, at: new Date().toISOString() });
+  const apply = async (userId: string, input: PresenceInput): Promise<PresenceStatus> => {
+    const [now, changedTo] = await state.run(transition, [Keys.presence, Keys.activity], [userId, input, Date.now()]);
+    if (changedTo) await publish(userId, changedTo);
+    return now;
+  };
+  const failed = (what: string) => (error: unknown) => logger.warn({ err: String(error) }, `presence: could not ${what}`);
+
+  const unsubscribe = await bus.subscribe<PresenceChanged>(Channels.presenceChanged, (change) => {
+    for (const listener of listeners) listener(change);
+  });
+  const stopSeats = slots.onSeat((userId, taken) => {
+    lastWrite.delete(userId);
+    void apply(userId, taken ? 'connect' : 'disconnect').catch(failed('record a connection'));
+  });
+  const timer = setInterval(() => {
+    const now = Date.now();
+    state
+      .run(checkPresence, [Keys.presence, Keys.activity, Keys.seats], [now, now - config.PRESENCE_AWAY_AFTER * 1000])
+      .then(async (changes) => {
+        for (let i = 0; i < changes.length; i += 2) await publish(changes[i]!, changes[i + 1] as PresenceStatus);
+      })
+      .catch(failed('check presence'));
+  }, config.PRESENCE_CHECK_INTERVAL * 1000);
+  timer.unref();
+
+  return {
+    async statusOf(userIds) {
+      const result = new Map<string, PresenceStatus>();
+      if (userIds.length === 0) return result;
+      const all = await state.hgetall(Keys.presence);
+      for (const id of userIds) result.set(id, reportedStatus(all[id] ?? null));
+      return result;
+    },
+    async onlineUserIds() {
+      return Object.keys(await state.hgetall(Keys.presence));
+    },
+    set: (userId, status) => apply(userId, status),
+    activity(userId) {
+      const now = Date.now();
+      if (now - (lastWrite.get(userId) ?? 0) < activityWriteMs) return;
+      lastWrite.set(userId, now);
+      void apply(userId, 'active').catch(failed('record activity'));
+    },
+    onChange(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    stop() {
+      clearInterval(timer);
+      stopSeats();
+      unsubscribe();
+    },
+  };
+}
