@@ -11,6 +11,9 @@ import { createAccounts, type Accounts } from './auth/accounts.ts';
 import { runAtStart } from './operations/startup.ts';
 import { createSlots, type Slots } from './slots/service.ts';
 import { createPresence, type Presence } from './presence/service.ts';
+import { createRoomFeed, type RoomFeed } from './rooms/feed.ts';
+import { createRooms, type Rooms } from './rooms/service.ts';
+import { createMessages, type Messages } from './messages/service.ts';
 
 export interface App extends Infra {
   tokens: TokenSigner;
@@ -18,6 +21,9 @@ export interface App extends Infra {
   accounts: Accounts;
   slots: Slots;
   presence: Presence;
+  feed: RoomFeed;
+  rooms: Rooms;
+  messages: Messages;
 }
 
 export async function createApp(config: Config, logger: Logger): Promise<App> {
@@ -27,6 +33,9 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
   const accounts = createAccounts({ ...infra, tokens, revocations });
   const slots = await createSlots(infra);
   const presence = await createPresence(infra, slots);
+  const feed = createRoomFeed(infra.bus);
+  const rooms = createRooms({ ...infra, feed });
+  const messages = createMessages({ ...infra, feed, rooms });
   const startup = [
     await runAtStart(logger, 'restore revoked sessions', () => accounts.restoreRevocations()),
     await runAtStart(logger, 'bootstrap admin', () => accounts.bootstrapAdmin()),
@@ -38,6 +47,9 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
     accounts,
     slots,
     presence,
+    feed,
+    rooms,
+    messages,
     async close() {
       for (const task of startup) task.cancel();
       await slots.stop();

@@ -7,6 +7,8 @@ import { builder } from './builder.ts';
 import './auth/schema.ts';
 import './slots/schema.ts';
 import './presence/schema.ts';
+import './rooms/schema.ts';
+import './messages/schema.ts';
 import './operations/schema.ts';
 
 export const schema = builder.toSchema();

@@ -1,21 +1,29 @@
 /**
  * Turns a listener API into the async iterator a GraphQL subscription
- * returns. Values queue until read; `return()` (the client unsubscribed or
- * the socket closed) detaches the listener at once.
+ * returns. Values queue until read; `end()` completes the stream once the
+ * queue is read; `return()` (the client unsubscribed or the socket closed)
+ * detaches the listener at once.
  */
-export function eventStream<T>(attach: (push: (value: T) => void) => () => void): AsyncIterableIterator<T> {
+export function eventStream<T>(attach: (push: (value: T) => void, end: () => void) => () => void): AsyncIterableIterator<T> {
   const queue: T[] = [];
   let wake: ((result: IteratorResult<T>) => void) | undefined;
   let done = false;
-  const detach = attach((value) => {
-    if (done) return;
-    if (wake) {
-      const resolve = wake;
-      wake = undefined;
-      resolve({ value, done: false });
-    } else queue.push(value);
-  });
-  const finish = (): Promise<IteratorResult<T>> => {
+  let ending = false;
+  const detach = attach(
+    (value) => {
+      if (done || ending) return;
+      if (wake) {
+        const resolve = wake;
+        wake = undefined;
+        resolve({ value, done: false });
+      } else queue.push(value);
+    },
+    () => {
+      ending = true;
+      if (wake) void finish();
+    },
+  );
+  function finish(): Promise<IteratorResult<T>> {
     if (!done) {
       done = true;
       detach();
@@ -23,11 +31,11 @@ export function eventStream<T>(attach: (push: (value: T) => void) => () => void)
       wake = undefined;
     }
     return Promise.resolve({ value: undefined, done: true });
-  };
+  }
   return {
     next() {
       if (queue.length > 0) return Promise.resolve({ value: queue.shift()!, done: false });
-      if (done) return Promise.resolve({ value: undefined, done: true });
+      if (done || ending) return finish();
       return new Promise((resolve) => (wake = resolve));
     },
     return: finish,

@@ -6,7 +6,7 @@ import { Keys } from '../infra/codes.ts';
 import type { PresenceChanged, PresenceStatus } from './service.ts';
 import { reportedStatus } from './scripts.ts';
 
-const PresenceStatusEnum = builder.enumType('PresenceStatus', { values: ['ONLINE', 'AWAY', 'OFFLINE'] as const });
+export const PresenceStatusEnum = builder.enumType('PresenceStatus', { values: ['ONLINE', 'AWAY', 'OFFLINE'] as const });
 
 /** One read of the presence hash per operation, however many users it shows. */
 const presenceByOperation = new WeakMap<Context, Promise<Record<string, string>>>();

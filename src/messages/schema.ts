@@ -1,0 +1,74 @@
+import { builder } from '../builder.ts';
+import { requireViewer } from '../context.ts';
+import { badInput, forbidden } from '../infra/errors.ts';
+import { idOf } from '../infra/ids.ts';
+import { decodeCursor, encodeCursor, lostAccess, type MessageWithAuthor } from './service.ts';
+
+const MESSAGES_PAGE_MAX = 200;
+const MESSAGES_PAGE_DEFAULT = 50;
+
+export const MessageRef = builder.prismaNode('Message', {
+  id: { field: 'id' },
+  nullable: true,
+  // node(id) finds only messages of rooms the caller may read.
+  findUnique: (id, ctx) => ({ id, room: { members: { some: { userId: ctx.viewer?.userId ?? '00000000-0000-0000-0000-000000000000' } } } }),
+  fields: (t) => ({
+    room: t.relation('room'),
+    author: t.relation('author'),
+    body: t.exposeString('body'),
+    cursor: t.string({
+      description: 'Opaque, ordered within its room; pass it to roomMessages(after:) to resume.',
+      select: { seq: true },
+      resolve: (message) => encodeCursor(message.seq),
+    }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+  }),
+});
+
+builder.queryField('messages', (t) =>
+  t.connection(
+    {
+      type: MessageRef,
+      description: 'Newest last; page backwards with before.',
+      args: { roomId: t.arg.id({ required: true }) },
+      resolve: async (_root, args, ctx) => {
+        const viewer = requireViewer(ctx);
+        if (args.first != null || args.after != null) throw badInput(args.first != null ? 'first' : 'after', 'messages pages backwards only: use last and before.');
+        const last = args.last ?? MESSAGES_PAGE_DEFAULT;
+        if (last < 0 || last > MESSAGES_PAGE_MAX) throw badInput('last', `last must be 0 to ${MESSAGES_PAGE_MAX}.`);
+        const before = args.before != null ? decodeCursor(args.before, 'before') : null;
+        const { messages, hasPrevious } = await ctx.app.messages.page(viewer, idOf(args.roomId, 'Room', 'roomId'), last, before);
+        const edges = messages.map((node) => ({ cursor: encodeCursor(node.seq), node }));
+        return {
+          edges,
+          pageInfo: { hasNextPage: before !== null, hasPreviousPage: hasPrevious, startCursor: edges[0]?.cursor ?? null, endCursor: edges.at(-1)?.cursor ?? null },
+        };
+      },
+    },
+    { name: 'MessageConnection' },
+    { name: 'MessageEdge' },
+  ),
+);
+
+builder.mutationField('sendMessage', (t) =>
+  t.field({
+    type: MessageRef,
+    description: 'Members only. The same idempotencyKey from the same user in the same room within 24 h returns the first message and stores nothing new.',
+    args: { roomId: t.arg.id({ required: true }), body: t.arg.string({ required: true }), idempotencyKey: t.arg.string() },
+    resolve: (_root, args, ctx) => ctx.app.messages.send(requireViewer(ctx), idOf(args.roomId, 'Room', 'roomId'), args.body, args.idempotencyKey),
+  }),
+);
+
+builder.subscriptionField('roomMessages', (t) =>
+  t.field({
+    type: MessageRef,
+    description: 'Members only. Replays the messages after `after` first, then live ones: no gap, no duplicate.',
+    args: { roomId: t.arg.id({ required: true }), after: t.arg.string() },
+    subscribe: (_root, args, ctx) =>
+      ctx.app.messages.stream(requireViewer(ctx), idOf(args.roomId, 'Room', 'roomId'), args.after != null ? decodeCursor(args.after, 'after') : null),
+    resolve: (item: MessageWithAuthor | typeof lostAccess) => {
+      if (item === lostAccess) throw forbidden('You no longer have access to this room.');
+      return item;
+    },
+  }),
+);

@@ -1,0 +1,219 @@
+import { builder } from '../builder.ts';
+import { requireViewer } from '../context.ts';
+import { badInput, forbidden } from '../infra/errors.ts';
+import { eventStream } from '../infra/event-stream.ts';
+import { idOf } from '../infra/ids.ts';
+import { UserRef } from '../auth/schema.ts';
+import { PresenceStatusEnum } from '../presence/schema.ts';
+import type { RoomEvent } from './feed.ts';
+
+/** No user has this id: anonymous callers find no room. */
+const noOne = '00000000-0000-0000-0000-000000000000';
+
+const RoomPermission = builder.enumType('RoomPermission', {
+  values: {
+    PUBLIC: { description: 'Any signed-in user may join.' },
+    PRIVATE: { description: 'Only the owner and invited users may join.' },
+    RESTRICTED: { description: "Only users holding one of the room's allowedRoles (or admins) may join." },
+    OWNER_ONLY: { description: 'Only the owner may join.' },
+  } as const,
+});
+
+export const RoomRef = builder.prismaNode('Room', {
+  id: { field: 'id' },
+  // node(id) finds only rooms the caller may see.
+  findUnique: (id, ctx) => (ctx.viewer ? { id, AND: [ctx.app.rooms.visibleWhere(ctx.viewer)] } : { id, ownerId: noOne }),
+  nullable: true,
+  fields: (t) => ({
+    name: t.exposeString('name'),
+    permission: t.expose('permission', { type: RoomPermission }),
+    owner: t.relation('owner'),
+    allowedRoles: t.exposeStringList('allowedRoles'),
+    maxMembers: t.exposeInt('maxMembers'),
+    memberCount: t.exposeInt('memberCount'),
+    members: t.prismaField({
+      type: ['User'],
+      resolve: (query, room, _args, ctx) =>
+        ctx.app.db.user.findMany({ ...query, where: { memberships: { some: { roomId: room.id } } }, orderBy: { username: 'asc' } }),
+    }),
+    online: t.prismaField({
+      type: ['User'],
+      description: 'Members connected right now.',
+      resolve: async (query, room, _args, ctx) => {
+        const online = await ctx.app.presence.onlineUserIds();
+        return ctx.app.db.user.findMany({ ...query, where: { id: { in: online }, memberships: { some: { roomId: room.id } } }, orderBy: { username: 'asc' } });
+      },
+    }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+  }),
+});
+
+const CreateRoomInput = builder.inputType('CreateRoomInput', {
+  fields: (t) => ({
+    name: t.string({ required: true }),
+    permission: t.field({ type: RoomPermission, defaultValue: 'PUBLIC' }),
+    allowedRoles: t.stringList(),
+    maxMembers: t.int(),
+  }),
+});
+
+const UpdateRoomInput = builder.inputType('UpdateRoomInput', {
+  fields: (t) => ({
+    name: t.string(),
+    permission: t.field({ type: RoomPermission }),
+    allowedRoles: t.stringList(),
+    maxMembers: t.int(),
+  }),
+});
+
+const ROOMS_PAGE_MAX = 100;
+const ROOMS_PAGE_DEFAULT = 20;
+const roomCursor = (id: string) => Buffer.from(`room:${id}`).toString('base64url');
+function roomIdFromCursor(cursor: string): string {
+  const match = /^room:([0-9a-f-]{36})$/.exec(Buffer.from(cursor, 'base64url').toString());
+  if (!match) throw badInput('after', 'Not a cursor of rooms.');
+  return match[1]!;
+}
+
+builder.queryFields((t) => ({
+  rooms: t.connection(
+    {
+      type: RoomRef,
+      description: 'Rooms the caller may see: public and restricted ones it qualifies for, its own, and those it was invited to.',
+      resolve: async (_root, args, ctx) => {
+        const viewer = requireViewer(ctx);
+        if (args.last != null || args.before != null) throw badInput(args.last != null ? 'last' : 'before', 'rooms pages forward only: use first and after.');
+        const first = args.first ?? ROOMS_PAGE_DEFAULT;
+        if (first < 0 || first > ROOMS_PAGE_MAX) throw badInput('first', `first must be 0 to ${ROOMS_PAGE_MAX}.`);
+        const after = args.after != null ? roomIdFromCursor(args.after) : null;
+        const rows = await ctx.app.db.room.findMany({
+          where: { AND: [ctx.app.rooms.visibleWhere(viewer), after ? { id: { gt: after } } : {}] },
+          orderBy: { id: 'asc' },
+          take: first + 1,
+        });
+        const edges = rows.slice(0, first).map((node) => ({ cursor: roomCursor(node.id), node }));
+        return {
+          edges,
+          pageInfo: { hasNextPage: rows.length > first, hasPreviousPage: after !== null, startCursor: edges[0]?.cursor ?? null, endCursor: edges.at(-1)?.cursor ?? null },
+        };
+      },
+    },
+    { name: 'RoomConnection' },
+    { name: 'RoomEdge' },
+  ),
+  room: t.field({
+    type: RoomRef,
+    nullable: true,
+    args: { id: t.arg.id({ required: true }) },
+    resolve: async (_root, args, ctx) => {
+      const viewer = requireViewer(ctx);
+      try {
+        return await ctx.app.rooms.visible(viewer, idOf(args.id, 'Room', 'id'));
+      } catch (error) {
+        if ((error as { extensions?: { code?: string } }).extensions?.code === 'NOT_FOUND') return null;
+        throw error;
+      }
+    },
+  }),
+}));
+
+builder.mutationFields((t) => ({
+  createRoom: t.field({
+    type: RoomRef,
+    args: { input: t.arg({ type: CreateRoomInput, required: true }) },
+    resolve: (_root, { input }, ctx) => ctx.app.rooms.create(requireViewer(ctx), input),
+  }),
+  updateRoom: t.field({
+    type: RoomRef,
+    description: 'Owner or admin.',
+    args: { id: t.arg.id({ required: true }), input: t.arg({ type: UpdateRoomInput, required: true }) },
+    resolve: (_root, { id, input }, ctx) => ctx.app.rooms.update(requireViewer(ctx), idOf(id, 'Room', 'id'), input),
+  }),
+  deleteRoom: t.boolean({
+    description: 'Owner or admin.',
+    args: { id: t.arg.id({ required: true }) },
+    resolve: async (_root, { id }, ctx) => {
+      await ctx.app.rooms.remove(requireViewer(ctx), idOf(id, 'Room', 'id'));
+      return true;
+    },
+  }),
+  inviteToRoom: t.field({
+    type: RoomRef,
+    description: 'Owner or admin.',
+    args: { roomId: t.arg.id({ required: true }), userId: t.arg.id({ required: true }) },
+    resolve: (_root, args, ctx) => ctx.app.rooms.invite(requireViewer(ctx), idOf(args.roomId, 'Room', 'roomId'), idOf(args.userId, 'User', 'userId')),
+  }),
+  joinRoom: t.field({
+    type: RoomRef,
+    args: { roomId: t.arg.id({ required: true }) },
+    resolve: (_root, args, ctx) => ctx.app.rooms.join(requireViewer(ctx), idOf(args.roomId, 'Room', 'roomId')),
+  }),
+  leaveRoom: t.boolean({
+    args: { roomId: t.arg.id({ required: true }) },
+    resolve: (_root, args, ctx) => ctx.app.rooms.leave(requireViewer(ctx), idOf(args.roomId, 'Room', 'roomId')),
+  }),
+}));
+
+const RoomPresenceKind = builder.enumType('RoomPresenceKind', { values: ['JOINED', 'LEFT', 'STATUS'] as const });
+
+interface RoomPresenceItem {
+  roomId: string;
+  userId: string;
+  kind: 'JOINED' | 'LEFT' | 'STATUS';
+  status: 'ONLINE' | 'AWAY' | 'OFFLINE';
+  at: string;
+}
+
+const RoomPresenceEvent = builder.objectRef<RoomPresenceItem>('RoomPresenceEvent').implement({
+  fields: (t) => ({
+    room: t.prismaField({ type: 'Room', resolve: (query, e, _a, ctx) => ctx.app.db.room.findUniqueOrThrow({ ...query, where: { id: e.roomId } }) }),
+    user: t.field({ type: UserRef, resolve: (e, _a, ctx) => ctx.app.db.user.findUniqueOrThrow({ where: { id: e.userId } }) }),
+    kind: t.field({ type: RoomPresenceKind, resolve: (e) => e.kind }),
+    status: t.field({ type: PresenceStatusEnum, resolve: (e) => e.status }),
+    at: t.field({ type: 'DateTime', resolve: (e) => new Date(e.at) }),
+  }),
+});
+
+builder.subscriptionField('roomPresence', (t) =>
+  t.field({
+    type: RoomPresenceEvent,
+    description: 'Members only.',
+    args: { roomId: t.arg.id({ required: true }) },
+    subscribe: async (_root, args, ctx) => {
+      const viewer = requireViewer(ctx);
+      const roomId = idOf(args.roomId, 'Room', 'roomId');
+      await ctx.app.rooms.accessible(viewer, roomId);
+      const members = new Set((await ctx.app.db.roomMember.findMany({ where: { roomId }, select: { userId: true } })).map((m) => m.userId));
+      const statuses = await ctx.app.presence.statusOf([...members]);
+      let stopFeed: () => void = () => {};
+      const stream = eventStream<RoomPresenceItem | null>((push, end) => {
+        const lose = () => {
+          push(null);
+          end();
+        };
+        const onRoom = (event: RoomEvent) => {
+          if (event.type === 'deleted' || (event.type === 'left' && event.userId === viewer.userId)) return lose();
+          if (event.type === 'changed') return void ctx.app.rooms.stillAccessible(viewer, roomId).then((ok) => ok || lose());
+          if (event.type !== 'joined' && event.type !== 'left') return;
+          if (event.type === 'joined') members.add(event.userId);
+          else members.delete(event.userId);
+          push({ roomId, userId: event.userId, kind: event.type === 'joined' ? 'JOINED' : 'LEFT', status: statuses.get(event.userId) ?? 'OFFLINE', at: event.at });
+        };
+        void ctx.app.feed.listen(roomId, onRoom).then((stop) => (stopFeed = stop));
+        const stopPresence = ctx.app.presence.onChange((change) => {
+          statuses.set(change.userId, change.status);
+          if (members.has(change.userId)) push({ roomId, userId: change.userId, kind: 'STATUS', status: change.status, at: change.at });
+        });
+        return () => {
+          stopPresence();
+          stopFeed();
+        };
+      });
+      return stream;
+    },
+    resolve: (item) => {
+      if (item === null) throw forbidden('You no longer have access to this room.');
+      return item;
+    },
+  }),
+);

@@ -1,0 +1,192 @@
+/**
+ * Rooms: creation, settings, invitations, membership. The rules live in
+ * access.ts; this holds the steps and keeps every instance informed through
+ * the room feed (joined, left, changed, deleted).
+ */
+import { z } from 'zod';
+import type { Viewer } from '../context.ts';
+import { isAdmin } from '../context.ts';
+import type { Config } from '../infra/config.ts';
+import type { Database } from '../infra/database.ts';
+import { ErrorCode } from '../infra/codes.ts';
+import { appError, badInput, forbidden, notFound } from '../infra/errors.ts';
+import { Prisma, type Room, type RoomPermission } from '../generated/prisma/client.ts';
+import { canJoin, canManage, canSee, hasAccess, type Relation } from './access.ts';
+import type { RoomFeed } from './feed.ts';
+
+export interface RoomInput {
+  name?: string | null;
+  permission?: RoomPermission | null;
+  allowedRoles?: string[] | null;
+  maxMembers?: number | null;
+}
+
+const nameRule = z.string().trim().min(1, 'Name must be 1 to 100 characters.').max(100, 'Name must be 1 to 100 characters.');
+const rolesRule = z
+  .array(z.string().regex(/^[a-zA-Z0-9_.-]{1,32}$/, 'Each role must be 1 to 32 letters, digits, "_", "." or "-".'))
+  .max(20, 'At most 20 roles.');
+const maxMembersRule = z.number().int().min(1, 'maxMembers must be 1 to 100000.').max(100_000, 'maxMembers must be 1 to 100000.');
+
+function check<T>(rule: z.ZodType<T>, value: unknown, field: string): T {
+  const result = rule.safeParse(value);
+  if (!result.success) throw badInput(field, result.error.issues[0]!.message);
+  return result.data;
+}
+
+export interface Rooms {
+  create(viewer: Viewer, input: RoomInput): Promise<Room>;
+  update(viewer: Viewer, roomId: string, input: RoomInput): Promise<Room>;
+  remove(viewer: Viewer, roomId: string): Promise<void>;
+  invite(viewer: Viewer, roomId: string, userId: string): Promise<Room>;
+  join(viewer: Viewer, roomId: string): Promise<Room>;
+  /** False when the viewer was not a member. */
+  leave(viewer: Viewer, roomId: string): Promise<boolean>;
+  /** The room when the viewer may see it, else NOT_FOUND. */
+  visible(viewer: Viewer, roomId: string): Promise<Room>;
+  /** The room when the viewer may read, send and subscribe, else NOT_FOUND or FORBIDDEN. */
+  accessible(viewer: Viewer, roomId: string): Promise<Room>;
+  /** Whether the viewer still may read the room (re-checked when a room changes). */
+  stillAccessible(viewer: Viewer, roomId: string): Promise<boolean>;
+  /** Prisma filter of the rooms a viewer may see. */
+  visibleWhere(viewer: Viewer): Prisma.RoomWhereInput;
+}
+
+export function createRooms(deps: { db: Database; config: Config; feed: RoomFeed }): Rooms {
+  const { db, config, feed } = deps;
+  const now = () => new Date().toISOString();
+
+  const load = async (viewer: Viewer, roomId: string): Promise<{ room: Room; relation: Relation }> => {
+    const room = await db.room.findUnique({
+      where: { id: roomId },
+      include: { members: { where: { userId: viewer.userId }, select: { userId: true } }, invites: { where: { userId: viewer.userId }, select: { userId: true } } },
+    });
+    if (!room) throw notFound('Room');
+    const { members, invites, ...plain } = room;
+    const relation = { member: members.length > 0, invited: invites.length > 0 };
+    if (!canSee(viewer, plain, relation)) throw notFound('Room');
+    return { room: plain, relation };
+  };
+  const managed = async (viewer: Viewer, roomId: string) => {
+    const loaded = await load(viewer, roomId);
+    if (!canManage(viewer, loaded.room)) throw forbidden('Only the owner or an admin may manage this room.');
+    return loaded;
+  };
+
+  return {
+    async create(viewer, input) {
+      const data = {
+        name: check(nameRule, input.name, 'name'),
+        permission: input.permission ?? 'PUBLIC',
+        allowedRoles: input.allowedRoles == null ? [] : check(rolesRule, input.allowedRoles, 'allowedRoles'),
+        maxMembers: input.maxMembers == null ? config.ROOM_MAX_MEMBERS : check(maxMembersRule, input.maxMembers, 'maxMembers'),
+      };
+      return db.room.create({ data: { ...data, ownerId: viewer.userId, memberCount: 1, members: { create: { userId: viewer.userId } } } });
+    },
+
+    async update(viewer, roomId, input) {
+      const { room } = await managed(viewer, roomId);
+      const data: Prisma.RoomUpdateInput = {};
+      if (input.name != null) data.name = check(nameRule, input.name, 'name');
+      if (input.permission != null) data.permission = input.permission;
+      if (input.allowedRoles != null) data.allowedRoles = check(rolesRule, input.allowedRoles, 'allowedRoles');
+      if (input.maxMembers != null) {
+        data.maxMembers = check(maxMembersRule, input.maxMembers, 'maxMembers');
+        if (input.maxMembers < room.memberCount) throw badInput('maxMembers', `The room has ${room.memberCount} members already.`);
+      }
+      const { updated, removed } = await db.$transaction(async (tx) => {
+        const updated = await tx.room.update({ where: { id: roomId }, data });
+        // Members who no longer qualify lose their membership, and with it access.
+        const members = await tx.roomMember.findMany({ where: { roomId }, select: { user: { select: { id: true, roles: true } } } });
+        const invited = new Set((await tx.roomInvite.findMany({ where: { roomId }, select: { userId: true } })).map((i) => i.userId));
+        const removed = members
+          .map((m) => m.user)
+          .filter((u) => !canJoin({ userId: u.id, roles: u.roles, sessionId: '', expiresAt: 0 }, updated, { invited: invited.has(u.id) }))
+          .map((u) => u.id);
+        if (removed.length) {
+          await tx.roomMember.deleteMany({ where: { roomId, userId: { in: removed } } });
+          return { updated: await tx.room.update({ where: { id: roomId }, data: { memberCount: { decrement: removed.length } } }), removed };
+        }
+        return { updated, removed };
+      });
+      for (const userId of removed) await feed.publish(roomId, { type: 'left', userId, at: now() });
+      await feed.publish(roomId, { type: 'changed' });
+      return updated;
+    },
+
+    async remove(viewer, roomId) {
+      await managed(viewer, roomId);
+      await db.room.delete({ where: { id: roomId } });
+      await feed.publish(roomId, { type: 'deleted' });
+    },
+
+    async invite(viewer, roomId, userId) {
+      const { room } = await managed(viewer, roomId);
+      if (!(await db.user.findUnique({ where: { id: userId }, select: { id: true } }))) throw notFound('User');
+      await db.roomInvite.upsert({ where: { roomId_userId: { roomId, userId } }, create: { roomId, userId, invitedById: viewer.userId }, update: {} });
+      return room;
+    },
+
+    async join(viewer, roomId) {
+      const { room, relation } = await load(viewer, roomId);
+      if (relation.member) return room;
+      if (!canJoin(viewer, room, relation)) throw forbidden('You may not join this room.');
+      try {
+        const joined = await db.$transaction(async (tx) => {
+          // One conditional update: concurrent joins cannot pass maxMembers.
+          const counted = await tx.$executeRaw`UPDATE "Room" SET "memberCount" = "memberCount" + 1 WHERE "id" = ${roomId}::uuid AND "memberCount" < "maxMembers"`;
+          if (counted === 0) throw appError(ErrorCode.ROOM_FULL, `The room is full (${room.maxMembers} members).`);
+          await tx.roomMember.create({ data: { roomId, userId: viewer.userId } });
+          return tx.room.findUniqueOrThrow({ where: { id: roomId } });
+        });
+        await feed.publish(roomId, { type: 'joined', userId: viewer.userId, at: now() });
+        return joined;
+      } catch (error) {
+        // The same user joining twice at once: the second finds the first's row.
+        if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002') return db.room.findUniqueOrThrow({ where: { id: roomId } });
+        throw error;
+      }
+    },
+
+    async leave(viewer, roomId) {
+      const { relation } = await load(viewer, roomId);
+      if (!relation.member) return false;
+      const left = await db.$transaction(async (tx) => {
+        const { count } = await tx.roomMember.deleteMany({ where: { roomId, userId: viewer.userId } });
+        if (count) await tx.room.update({ where: { id: roomId }, data: { memberCount: { decrement: count } } });
+        return count > 0;
+      });
+      if (left) await feed.publish(roomId, { type: 'left', userId: viewer.userId, at: now() });
+      return left;
+    },
+
+    visible: async (viewer, roomId) => (await load(viewer, roomId)).room,
+
+    async accessible(viewer, roomId) {
+      const { room, relation } = await load(viewer, roomId);
+      if (!hasAccess(viewer, room, relation)) throw forbidden('Join the room first.');
+      return room;
+    },
+
+    async stillAccessible(viewer, roomId) {
+      try {
+        await this.accessible(viewer, roomId);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+
+    visibleWhere(viewer) {
+      if (isAdmin(viewer)) return {};
+      return {
+        OR: [
+          { permission: 'PUBLIC' },
+          { ownerId: viewer.userId },
+          { members: { some: { userId: viewer.userId } } },
+          { permission: 'PRIVATE', invites: { some: { userId: viewer.userId } } },
+          ...(viewer.roles.length ? [{ permission: 'RESTRICTED' as const, allowedRoles: { hasSome: viewer.roles } }] : []),
+        ],
+      };
+    },
+  };
+}

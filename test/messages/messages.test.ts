@@ -1,0 +1,181 @@
+/**
+ * Messages over real HTTP and graphql-ws: sending and its refusals, rate
+ * limits, idempotent retries on two instances, paging, and roomMessages
+ * replay + live with no gap and no duplicate, also across instances.
+ */
+import fc from 'fast-check';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { collect, connectSocket, errorCodes, eventually, gql, scaledEnv, startServer, stopAllServers, type TestServer } from '../helpers/server.ts';
+import { signUp } from '../helpers/accounts.ts';
+import { testDatabaseUrl } from '../helpers/env.ts';
+import { flushTestRedis } from '../helpers/redis.ts';
+import { createRoom, JOIN, ROOM_MESSAGES, SEND } from '../rooms/helpers.ts';
+
+const db = new pg.Client({ connectionString: testDatabaseUrl });
+let a: TestServer;
+let b: TestServer;
+beforeAll(async () => {
+  await flushTestRedis();
+  await db.connect();
+  const env = { ...scaledEnv(), MESSAGE_RATE_PER_USER: '1000', MESSAGE_RATE_PER_ROOM: '1000', MESSAGE_MAX_LENGTH: '50' };
+  [a, b] = await Promise.all([startServer(env), startServer(env)]);
+});
+afterAll(async () => {
+  await db.end();
+  await stopAllServers();
+});
+
+const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+const roomUuid = (globalId: string) => Buffer.from(globalId, 'base64').toString().split(':')[1]!;
+const stored = async (roomId: string) => (await db.query('SELECT seq, body FROM "Message" WHERE "roomId" = $1 ORDER BY seq', [roomUuid(roomId)])).rows as { seq: number; body: string }[];
+
+describe('sendMessage', () => {
+  it('stores the body exactly as given, <script> included, and refuses bad bodies storing nothing', async () => {
+    const owner = await signUp(a);
+    const room = await createRoom(a, owner.accessToken);
+    const script = '<script>alert(1)</script>\n\ttabs & "quotes"';
+    const sent = await gql(a, SEND, { id: room.id, body: script }, { token: owner.accessToken });
+    expect(sent.data.sendMessage.body).toBe(script);
+    for (const [body, why] of [['', 'empty'], ['x'.repeat(51), 'too long'], ['bell\u0007', 'control'], ['nul\u0000', 'nul'], ['esc\u001b[0m', 'escape']]) {
+      const refused = await gql(a, SEND, { id: room.id, body }, { token: owner.accessToken });
+      expect(errorCodes(refused), why).toEqual(['BAD_USER_INPUT']);
+      expect(refused.errors![0]!.extensions!.field).toBe('body');
+    }
+    expect((await stored(room.id)).map((m) => m.body)).toEqual([script]);
+  });
+
+  it('refuses non-members (FORBIDDEN), strangers to the room (NOT_FOUND), bad ids and anonymous callers', async () => {
+    const owner = await signUp(a);
+    const other = await signUp(a);
+    const room = await createRoom(a, owner.accessToken);
+    const hidden = await createRoom(a, owner.accessToken, { permission: 'OWNER_ONLY' });
+    expect(errorCodes(await gql(a, SEND, { id: room.id, body: 'hi' }, { token: other.accessToken }))).toEqual(['FORBIDDEN']);
+    expect(errorCodes(await gql(a, SEND, { id: hidden.id, body: 'hi' }, { token: other.accessToken }))).toEqual(['NOT_FOUND']);
+    expect(errorCodes(await gql(a, SEND, { id: 'nonsense', body: 'hi' }, { token: owner.accessToken }))).toEqual(['BAD_USER_INPUT']);
+    expect(errorCodes(await gql(a, SEND, { id: room.id, body: 'hi' }))).toEqual(['UNAUTHENTICATED']);
+    expect(await stored(room.id)).toEqual([]);
+  });
+
+  it('a retried send with the same idempotencyKey, on the same and the other instance, stores and delivers one message', async () => {
+    const owner = await signUp(a);
+    const room = await createRoom(a, owner.accessToken);
+    const socket = connectSocket(b, bearer(owner.accessToken));
+    await socket.acked;
+    const live = collect(socket.client, ROOM_MESSAGES, { id: room.id });
+    await new Promise((r) => setTimeout(r, 300));
+    const results = await Promise.all([
+      gql(a, SEND, { id: room.id, body: 'once', key: 'k-1' }, { token: owner.accessToken }),
+      gql(a, SEND, { id: room.id, body: 'once', key: 'k-1' }, { token: owner.accessToken }),
+      gql(b, SEND, { id: room.id, body: 'once', key: 'k-1' }, { token: owner.accessToken }),
+    ]);
+    const ids = new Set(results.map((r) => r.data.sendMessage.id));
+    expect(ids.size).toBe(1);
+    expect(await stored(room.id)).toHaveLength(1);
+    await live.waitFor(1);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(live.results).toHaveLength(1);
+    // Another key is another message.
+    await gql(b, SEND, { id: room.id, body: 'twice', key: 'k-2' }, { token: owner.accessToken });
+    expect(await stored(room.id)).toHaveLength(2);
+  });
+
+  it('30 quick sends past the per-user limit: the accepted ones are the stored ones, the refused carry retryAfter', async () => {
+    const server = await startServer({ ...scaledEnv(), MESSAGE_RATE_PER_USER: '10', MESSAGE_RATE_WINDOW: '30' });
+    const owner = await signUp(server);
+    const room = await createRoom(server, owner.accessToken);
+    const results = await Promise.all(Array.from({ length: 30 }, (_, i) => gql(server, SEND, { id: room.id, body: `m${i}` }, { token: owner.accessToken })));
+    const accepted = results.filter((r) => r.data?.sendMessage).map((r) => r.data.sendMessage.body);
+    const refused = results.filter((r) => r.errors);
+    expect(accepted).toHaveLength(10);
+    expect(refused).toHaveLength(20);
+    for (const r of refused) {
+      expect(errorCodes(r)).toEqual(['RATE_LIMITED']);
+      expect(r.errors![0]!.extensions!.retryAfter).toBeGreaterThan(0);
+    }
+    expect((await stored(room.id)).map((m) => m.body).sort()).toEqual(accepted.sort());
+  });
+});
+
+describe('messages query', () => {
+  it('pages backwards, newest last', async () => {
+    const owner = await signUp(a);
+    const room = await createRoom(a, owner.accessToken);
+    for (let i = 1; i <= 5; i++) await gql(a, SEND, { id: room.id, body: `m${i}` }, { token: owner.accessToken });
+    const PAGE = 'query($id: ID!, $last: Int, $before: String) { messages(roomId: $id, last: $last, before: $before) { edges { cursor node { body } } pageInfo { hasPreviousPage startCursor } } }';
+    const page1 = await gql(a, PAGE, { id: room.id, last: 2 }, { token: owner.accessToken });
+    expect(page1.data.messages.edges.map((e: any) => e.node.body)).toEqual(['m4', 'm5']);
+    expect(page1.data.messages.pageInfo.hasPreviousPage).toBe(true);
+    const page2 = await gql(a, PAGE, { id: room.id, last: 3, before: page1.data.messages.pageInfo.startCursor }, { token: owner.accessToken });
+    expect(page2.data.messages.edges.map((e: any) => e.node.body)).toEqual(['m1', 'm2', 'm3']);
+    expect(page2.data.messages.pageInfo.hasPreviousPage).toBe(false);
+    expect(errorCodes(await gql(a, PAGE, { id: room.id, before: 'garbage' }, { token: owner.accessToken }))).toEqual(['BAD_USER_INPUT']);
+    expect(errorCodes(await gql(a, PAGE, { id: room.id, last: 1000 }, { token: owner.accessToken }))).toEqual(['BAD_USER_INPUT']);
+  });
+});
+
+describe('roomMessages', () => {
+  it('replays after a cursor, then streams live ones sent on the other instance, in order', async () => {
+    const owner = await signUp(a);
+    const member = await signUp(a);
+    const room = await createRoom(a, owner.accessToken);
+    await gql(a, JOIN, { id: room.id }, { token: member.accessToken });
+    const first = await gql(a, SEND, { id: room.id, body: 'one' }, { token: owner.accessToken });
+    await gql(a, SEND, { id: room.id, body: 'two' }, { token: owner.accessToken });
+    const socket = connectSocket(b, bearer(member.accessToken));
+    await socket.acked;
+    const sub = collect(socket.client, ROOM_MESSAGES, { id: room.id, after: first.data.sendMessage.cursor });
+    await sub.waitFor(1);
+    await gql(a, SEND, { id: room.id, body: 'three' }, { token: owner.accessToken });
+    await sub.waitFor(2);
+    expect(sub.results.map((r) => r.data!.roomMessages.body)).toEqual(['two', 'three']);
+    expect(errorCodes({ errors: (await new Promise<any>((resolve) => socket.client.subscribe({ query: ROOM_MESSAGES, variables: { id: room.id, after: 'bad' } }, { next: resolve, error: (e) => resolve({ errors: e }), complete: () => {} }))).errors } as any)).toEqual(['BAD_USER_INPUT']);
+  });
+
+  it('property: random sends on two instances and a subscriber that resumes on the other instance see exactly the stored sequence', async () => {
+    const owner = await signUp(a);
+    const room = await createRoom(a, owner.accessToken);
+    const seqOf = (cursor: string) => Number(Buffer.from(cursor, 'base64url').toString().slice(2));
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.tuple(fc.boolean(), fc.boolean()), { minLength: 3, maxLength: 12 }), async (plan) => {
+        const before = (await stored(room.id)).at(-1)?.seq ?? 0;
+        const received: { seq: number; body: string }[] = [];
+        let cursor = Buffer.from(`m:${before}`).toString('base64url');
+        let instance = 0;
+        const open = () => {
+          const socket = connectSocket([a, b][instance++ % 2]!, bearer(owner.accessToken));
+          return { socket, sub: collect(socket.client, ROOM_MESSAGES, { id: room.id, after: cursor }) };
+        };
+        // What a resuming client keeps: every message it saw, and the cursor of the last one.
+        const drain = (sub: ReturnType<typeof collect>) => {
+          for (const r of sub.results.splice(0)) {
+            const m = r.data!.roomMessages;
+            received.push({ seq: seqOf(m.cursor), body: m.body });
+            cursor = m.cursor;
+          }
+        };
+        let current = open();
+        await current.socket.acked;
+        const sends: Promise<unknown>[] = [];
+        for (const [onB, reconnect] of plan) {
+          sends.push(gql(onB ? b : a, SEND, { id: room.id, body: `p${Math.random().toString(36).slice(2, 8)}` }, { token: owner.accessToken }));
+          if (reconnect) {
+            await new Promise((r) => setTimeout(r, 20));
+            await current.socket.client.dispose();
+            drain(current.sub);
+            current = open();
+            await current.socket.acked;
+          }
+        }
+        await Promise.all(sends);
+        const expected = (await stored(room.id)).filter((m) => m.seq > before);
+        await eventually(() => received.length + current.sub.results.length >= expected.length, 5000, 'all messages');
+        await new Promise((r) => setTimeout(r, 200));
+        drain(current.sub);
+        await current.socket.client.dispose();
+        expect(received).toEqual(expected);
+      }),
+      { numRuns: 5 },
+    );
+  }, 90_000);
+});
