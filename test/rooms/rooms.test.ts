@@ -1,0 +1,220 @@
+/**
+ * Rooms over real HTTP and graphql-ws on PostgreSQL + Redis: the permission
+ * matrix, maxMembers under concurrent joins, management refusals, room
+ * presence, and subscriptions ending when access is lost, for each way.
+ */
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { collect, connectSocket, errorCodes, eventually, gql, scaledEnv, startServer, stopAllServers, uniqueName, type TestServer } from '../helpers/server.ts';
+import { logIn, signUp, type TestAccount } from '../helpers/accounts.ts';
+import { testDatabaseUrl } from '../helpers/env.ts';
+import { flushTestRedis } from '../helpers/redis.ts';
+import { createRoom, JOIN, ROOM_MESSAGES, SEND } from './helpers.ts';
+
+const adminName = uniqueName('admin');
+const adminPass = 'admin-password-123';
+const db = new pg.Client({ connectionString: testDatabaseUrl });
+let server: TestServer;
+let other: TestServer;
+beforeAll(async () => {
+  await flushTestRedis();
+  await db.connect();
+  const env = { ...scaledEnv(), ADMIN_USER: adminName, ADMIN_PASS: adminPass, SINGLE_SESSION: 'false', MESSAGE_RATE_PER_USER: '1000', MESSAGE_RATE_PER_ROOM: '1000' };
+  [server, other] = await Promise.all([startServer(env), startServer(env)]);
+});
+afterAll(async () => {
+  await db.end();
+  await stopAllServers();
+});
+
+const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+const uuidOf = (globalId: string) => Buffer.from(globalId, 'base64').toString().split(':')[1]!;
+const ROOM = 'query($id: ID!) { room(id: $id) { id name } }';
+const ROOMS = 'query($after: String) { rooms(first: 100, after: $after) { edges { node { id } } pageInfo { hasNextPage endCursor } } }';
+
+/** Can `token` subscribe to roomMessages? 'ok' when the subscription stays open, else the error code. */
+async function subscribeOutcome(token: string, roomId: string): Promise<string> {
+  const socket = connectSocket(server, bearer(token));
+  await socket.acked;
+  const outcome = await new Promise<string>((resolve) => {
+    socket.client.subscribe({ query: ROOM_MESSAGES, variables: { id: roomId } }, {
+        next: (value: any) => resolve(value.errors ? (value.errors[0]?.extensions?.code ?? 'error') : 'ok'),
+        error: (e: any) => resolve(e?.[0]?.extensions?.code ?? 'error'),
+        complete: () => resolve('complete'),
+      });
+    setTimeout(() => resolve('ok'), 700);
+  });
+  await socket.client.dispose();
+  return outcome;
+}
+
+describe('permission matrix', () => {
+  it('each permission × {owner, invited, role holder, admin, other} × {see, join, send, subscribe}', async () => {
+    const owner = await signUp(server);
+    const invited = await signUp(server);
+    const roleHolder = await signUp(server);
+    const stranger = await signUp(server);
+    const admin = await logIn(server, adminName, adminPass);
+    await gql(server, 'mutation($id: ID!) { setRoles(userId: $id, roles: ["staff"]) { id } }', { id: roleHolder.id }, { token: admin.accessToken });
+    const holder = await logIn(server, roleHolder.username, roleHolder.password);
+
+    const actors: Record<string, string> = { owner: owner.accessToken, invited: invited.accessToken, roleHolder: holder.accessToken, admin: admin.accessToken, other: stranger.accessToken };
+    const expected: Record<string, Record<string, boolean>> = {
+      PUBLIC: { owner: true, invited: true, roleHolder: true, admin: true, other: true },
+      PRIVATE: { owner: true, invited: true, roleHolder: false, admin: false, other: false },
+      RESTRICTED: { owner: true, invited: false, roleHolder: true, admin: true, other: false },
+      OWNER_ONLY: { owner: true, invited: false, roleHolder: false, admin: false, other: false },
+    };
+    for (const permission of Object.keys(expected)) {
+      const room = await createRoom(server, owner.accessToken, { permission, allowedRoles: ['staff'] });
+      await gql(server, 'mutation($r: ID!, $u: ID!) { inviteToRoom(roomId: $r, userId: $u) { id } }', { r: room.id, u: invited.id }, { token: owner.accessToken });
+      for (const [actor, token] of Object.entries(actors)) {
+        const allowed = expected[permission]![actor]!;
+        const label = `${permission} ${actor}`;
+        // see: admins see every room, the others what they may join.
+        const seen = (await gql(server, ROOM, { id: room.id }, { token })).data.room !== null;
+        expect(seen, `${label} see`).toBe(allowed || actor === 'admin');
+        // subscribe and send before joining: members only.
+        if (actor !== 'owner') {
+          expect(['FORBIDDEN', 'NOT_FOUND'], `${label} subscribe before joining`).toContain(await subscribeOutcome(token, room.id));
+          expect(errorCodes(await gql(server, SEND, { id: room.id, body: 'x' }, { token })), `${label} send before joining`).not.toEqual([]);
+        }
+        const join = await gql(server, JOIN, { id: room.id }, { token });
+        expect(join.errors === undefined, `${label} join`).toBe(allowed);
+        if (!allowed) expect(errorCodes(join), `${label} join refusal`).toEqual([actor === 'admin' || seen ? 'FORBIDDEN' : 'NOT_FOUND']);
+        const send = await gql(server, SEND, { id: room.id, body: `from ${actor}` }, { token });
+        expect(send.errors === undefined, `${label} send`).toBe(allowed);
+        const subscribed = await subscribeOutcome(token, room.id);
+        if (allowed) expect(subscribed, `${label} subscribe`).toBe('ok');
+        else expect(['FORBIDDEN', 'NOT_FOUND'], `${label} subscribe`).toContain(subscribed);
+      }
+    }
+  }, 120_000);
+
+  it('lists only visible rooms, with forward paging', async () => {
+    const owner = await signUp(server);
+    const viewer = await signUp(server);
+    const visible = await createRoom(server, owner.accessToken, { name: 'open' });
+    const hidden = await createRoom(server, owner.accessToken, { permission: 'PRIVATE' });
+    const ids: string[] = [];
+    let after: string | null = null;
+    for (let page = 0; page < 100; page++) {
+      const response: any = await gql(server, ROOMS, { after }, { token: viewer.accessToken });
+      ids.push(...response.data.rooms.edges.map((e: any) => e.node.id));
+      if (!response.data.rooms.pageInfo.hasNextPage) break;
+      after = response.data.rooms.pageInfo.endCursor;
+    }
+    expect(ids).toContain(visible.id);
+    expect(ids).not.toContain(hidden.id);
+    expect(errorCodes(await gql(server, ROOMS, { after: 'nope' }, { token: viewer.accessToken }))).toEqual(['BAD_USER_INPUT']);
+    expect(errorCodes(await gql(server, ROOMS, {}))).toEqual(['UNAUTHENTICATED']);
+  });
+});
+
+describe('membership', () => {
+  it('30 concurrent joins on maxMembers 10: exactly 10 members (owner included), the rest ROOM_FULL', async () => {
+    const owner = await signUp(server);
+    const room = await createRoom(server, owner.accessToken, { maxMembers: 10 });
+    const joiners = await Promise.all(Array.from({ length: 30 }, () => signUp(server)));
+    const results = await Promise.all(joiners.map((u, i) => gql(i % 2 ? other : server, JOIN, { id: room.id }, { token: u.accessToken })));
+    expect(results.filter((r) => !r.errors)).toHaveLength(9);
+    expect(results.filter((r) => r.errors).map(errorCodes)).toEqual(Array(21).fill(['ROOM_FULL']));
+    const { rows } = await db.query('SELECT count(*)::int AS n, (SELECT "memberCount" FROM "Room" WHERE id = $1) AS counted FROM "RoomMember" WHERE "roomId" = $1', [uuidOf(room.id)]);
+    expect(rows[0]).toEqual({ n: 10, counted: 10 });
+  });
+
+  it('refuses bad input and management by others, changing nothing', async () => {
+    const owner = await signUp(server);
+    const stranger = await signUp(server);
+    for (const input of [{ name: '' }, { name: 'x'.repeat(101) }, { name: 'ok', maxMembers: 0 }, { name: 'ok', allowedRoles: ['bad role!'] }]) {
+      const response = await gql(server, 'mutation($input: CreateRoomInput!) { createRoom(input: $input) { id } }', { input }, { token: owner.accessToken });
+      expect(errorCodes(response)).toEqual(['BAD_USER_INPUT']);
+    }
+    const room = await createRoom(server, owner.accessToken, { name: 'mine' });
+    const UPDATE = 'mutation($id: ID!, $input: UpdateRoomInput!) { updateRoom(id: $id, input: $input) { name } }';
+    expect(errorCodes(await gql(server, UPDATE, { id: room.id, input: { name: 'stolen' } }, { token: stranger.accessToken }))).toEqual(['FORBIDDEN']);
+    expect(errorCodes(await gql(server, 'mutation($id: ID!) { deleteRoom(id: $id) }', { id: room.id }, { token: stranger.accessToken }))).toEqual(['FORBIDDEN']);
+    expect(errorCodes(await gql(server, 'mutation($r: ID!, $u: ID!) { inviteToRoom(roomId: $r, userId: $u) { id } }', { r: room.id, u: stranger.id }, { token: stranger.accessToken }))).toEqual(['FORBIDDEN']);
+    expect(errorCodes(await gql(server, 'mutation($id: ID!) { deleteRoom(id: $id) }', { id: 'garbage' }, { token: owner.accessToken }))).toEqual(['BAD_USER_INPUT']);
+    expect((await gql(server, ROOM, { id: room.id }, { token: owner.accessToken })).data.room.name).toBe('mine');
+    expect((await gql(server, UPDATE, { id: room.id, input: { name: 'renamed' } }, { token: owner.accessToken })).data.updateRoom.name).toBe('renamed');
+  });
+
+  it('roomPresence: JOINED and LEFT of members, once each, on the other instance', async () => {
+    const owner = await signUp(server);
+    const joiner = await signUp(server);
+    const room = await createRoom(server, owner.accessToken);
+    const socket = connectSocket(other, bearer(owner.accessToken));
+    await socket.acked;
+    const events = collect(socket.client, 'subscription($id: ID!) { roomPresence(roomId: $id) { kind user { id } status room { id } } }', { id: room.id });
+    await new Promise((r) => setTimeout(r, 300));
+    await gql(server, JOIN, { id: room.id }, { token: joiner.accessToken });
+    await gql(server, 'mutation($id: ID!) { leaveRoom(roomId: $id) }', { id: room.id }, { token: joiner.accessToken });
+    await events.waitFor(2);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(events.results.map((r) => [r.data!.roomPresence.kind, r.data!.roomPresence.user.id])).toEqual([
+      ['JOINED', joiner.id],
+      ['LEFT', joiner.id],
+    ]);
+  });
+});
+
+describe('losing access ends the subscription', () => {
+  async function watching(member: TestAccount, roomId: string) {
+    const socket = connectSocket(other, bearer(member.accessToken));
+    await socket.acked;
+    const sub = collect(socket.client, ROOM_MESSAGES, { id: roomId });
+    await new Promise((r) => setTimeout(r, 300));
+    return sub;
+  }
+  const endedForbidden = async (sub: ReturnType<typeof collect>) => {
+    await eventually(() => sub.completed, 3000, 'the subscription to end');
+    expect(sub.results.at(-1)?.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+  };
+
+  it('by leaving', async () => {
+    const owner = await signUp(server);
+    const member = await signUp(server);
+    const room = await createRoom(server, owner.accessToken);
+    await gql(server, JOIN, { id: room.id }, { token: member.accessToken });
+    const sub = await watching(member, room.id);
+    await gql(server, 'mutation($id: ID!) { leaveRoom(roomId: $id) }', { id: room.id }, { token: member.accessToken });
+    await endedForbidden(sub);
+  });
+
+  it('by the room turning OWNER_ONLY', async () => {
+    const owner = await signUp(server);
+    const member = await signUp(server);
+    const room = await createRoom(server, owner.accessToken);
+    await gql(server, JOIN, { id: room.id }, { token: member.accessToken });
+    const sub = await watching(member, room.id);
+    await gql(server, 'mutation($id: ID!) { updateRoom(id: $id, input: { permission: OWNER_ONLY }) { id memberCount } }', { id: room.id }, { token: owner.accessToken });
+    await endedForbidden(sub);
+    await gql(server, SEND, { id: room.id, body: 'after' }, { token: owner.accessToken });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(sub.results.filter((r) => r.data)).toHaveLength(0);
+  });
+
+  it('by the room being deleted', async () => {
+    const owner = await signUp(server);
+    const member = await signUp(server);
+    const room = await createRoom(server, owner.accessToken);
+    await gql(server, JOIN, { id: room.id }, { token: member.accessToken });
+    const sub = await watching(member, room.id);
+    await gql(server, 'mutation($id: ID!) { deleteRoom(id: $id) }', { id: room.id }, { token: owner.accessToken });
+    await endedForbidden(sub);
+  });
+
+  it('by roles changing (the session ends, and its socket with it)', async () => {
+    const owner = await signUp(server);
+    const member = await signUp(server);
+    const admin = await logIn(server, adminName, adminPass);
+    const room = await createRoom(server, owner.accessToken);
+    await gql(server, JOIN, { id: room.id }, { token: member.accessToken });
+    const socket = connectSocket(other, bearer(member.accessToken));
+    await socket.acked;
+    collect(socket.client, ROOM_MESSAGES, { id: room.id });
+    await gql(server, 'mutation($id: ID!) { setRoles(userId: $id, roles: ["guest"]) { id } }', { id: member.id }, { token: admin.accessToken });
+    expect((await socket.closed).code).toBe(4001);
+  });
+});
