@@ -1,7 +1,7 @@
 import { builder } from '../builder.ts';
 import { requireViewer } from '../context.ts';
 import { badInput, forbidden } from '../infra/errors.ts';
-import { idOf } from '../infra/ids.ts';
+import { idOf, uuidPattern } from '../infra/ids.ts';
 import { decodeCursor, encodeCursor, lostAccess, type MessageWithAuthor } from './service.ts';
 
 const MESSAGES_PAGE_MAX = 200;
@@ -11,7 +11,10 @@ export const MessageRef = builder.prismaNode('Message', {
   id: { field: 'id' },
   nullable: true,
   // node(id) finds only messages of rooms the caller may read.
-  findUnique: (id, ctx) => ({ id, room: { members: { some: { userId: ctx.viewer?.userId ?? '00000000-0000-0000-0000-000000000000' } } } }),
+  findUnique: (id, ctx) => {
+    if (!uuidPattern.test(id)) throw badInput('id', 'Not a valid message id.');
+    return { id, room: { members: { some: { userId: ctx.viewer?.userId ?? '00000000-0000-0000-0000-000000000000' } } } };
+  },
   fields: (t) => ({
     room: t.relation('room'),
     author: t.relation('author'),

@@ -10,15 +10,15 @@ import type { SharedState } from '../infra/state.ts';
 import { badInput } from '../infra/errors.ts';
 import { consumeOrThrow, createRateLimiter } from '../infra/rate-limit.ts';
 import { eventStream } from '../infra/event-stream.ts';
-import { Prisma, type Message, type User } from '../generated/prisma/client.ts';
+import { Prisma, type Message, type Room, type User } from '../generated/prisma/client.ts';
 import type { MessageRecord, RoomEvent, RoomFeed } from '../rooms/feed.ts';
 import type { Rooms } from '../rooms/service.ts';
 
 /** The last item of a stream whose viewer lost access to the room. */
 export const lostAccess = Symbol('lost access');
 
-/** A message with its author loaded, as every path hands it to GraphQL. */
-export type MessageWithAuthor = Message & { author: User };
+/** A message with its author and room loaded, as every path hands it to GraphQL (no read per delivery). */
+export type MessageWithAuthor = Message & { author: User; room: Room };
 
 const idempotencyWindowMs = 24 * 60 * 60 * 1000;
 const replayBatch = 500;
@@ -39,12 +39,18 @@ function fromRecord(record: MessageRecord): MessageWithAuthor {
     ...record,
     createdAt: new Date(record.createdAt),
     author: { ...record.author, createdAt: new Date(record.author.createdAt) } as User,
+    room: { ...record.room, createdAt: new Date(record.room.createdAt) },
   };
 }
 
 function toRecord(message: MessageWithAuthor): MessageRecord {
   const { id, username, email, roles, createdAt } = message.author;
-  return { ...message, createdAt: message.createdAt.toISOString(), author: { id, username, email, roles, createdAt: createdAt.toISOString() } };
+  return {
+    ...message,
+    createdAt: message.createdAt.toISOString(),
+    author: { id, username, email, roles, createdAt: createdAt.toISOString() },
+    room: { ...message.room, createdAt: message.room.createdAt.toISOString() },
+  };
 }
 
 export interface Messages {
@@ -65,13 +71,13 @@ export function createMessages(deps: { db: Database; config: Config; state: Shar
   const perRoom = createRateLimiter(state, { name: 'message-room', points: config.MESSAGE_RATE_PER_ROOM, windowSeconds: config.MESSAGE_RATE_WINDOW });
 
   const findByKey = (roomId: string, authorId: string, idempotencyKey: string) =>
-    db.message.findUnique({ where: { roomId_authorId_idempotencyKey: { roomId, authorId, idempotencyKey } }, include: { author: true } });
+    db.message.findUnique({ where: { roomId_authorId_idempotencyKey: { roomId, authorId, idempotencyKey } }, include: { author: true, room: true } });
   const between = (roomId: string, afterSeq: number, beforeSeq?: number) =>
     db.message.findMany({
       where: { roomId, seq: { gt: afterSeq, ...(beforeSeq === undefined ? {} : { lt: beforeSeq }) } },
       orderBy: { seq: 'asc' },
       take: replayBatch,
-      include: { author: true },
+      include: { author: true, room: true },
     });
 
   return {
@@ -97,7 +103,7 @@ export function createMessages(deps: { db: Database; config: Config; state: Shar
             });
           }
           const { lastSeq } = await tx.room.update({ where: { id: roomId }, data: { lastSeq: { increment: 1 } }, select: { lastSeq: true } });
-          return tx.message.create({ data: { roomId, seq: lastSeq, authorId: viewer.userId, body, idempotencyKey: idempotencyKey ?? null }, include: { author: true } });
+          return tx.message.create({ data: { roomId, seq: lastSeq, authorId: viewer.userId, body, idempotencyKey: idempotencyKey ?? null }, include: { author: true, room: true } });
         });
       } catch (error) {
         // A retry racing its original: the first one stored wins.
@@ -117,7 +123,7 @@ export function createMessages(deps: { db: Database; config: Config; state: Shar
         where: { roomId, ...(before === null ? {} : { seq: { lt: before } }) },
         orderBy: { seq: 'desc' },
         take: last + 1,
-        include: { author: true },
+        include: { author: true, room: true },
       });
       return { messages: rows.slice(0, last).reverse(), hasPrevious: rows.length > last };
     },

@@ -55,9 +55,10 @@ export const transition: AtomicScript<[PresenceStatus, PresenceStatus | '']> = {
 };
 
 /**
- * The periodic check: users whose seat is gone or expired (their instance
- * died) go OFFLINE; ONLINE users idle since before `awayBefore` go AWAY.
- * KEYS: presence, activity, seats. ARGV: now, awayBefore.
+ * The periodic check: users whose seat is gone or whose lease runs out
+ * before `aliveUntil` (their instance stopped renewing: heartbeat lost) go
+ * OFFLINE; ONLINE users idle since before `awayBefore` go AWAY.
+ * KEYS: presence, activity, seats. ARGV: aliveUntil, awayBefore.
  * Returns [userId, new status, ...].
  */
 export const checkPresence: AtomicScript<string[]> = {
@@ -79,11 +80,11 @@ export const checkPresence: AtomicScript<string[]> = {
       end
     end
     return changes`,
-  local(store: MemoryStore, [presence, activity, seats], [now, awayBefore]) {
+  local(store: MemoryStore, [presence, activity, seats], [aliveUntil, awayBefore]) {
     const changes: string[] = [];
     for (const [user, status] of Object.entries(store.hgetall(presence!))) {
       const seat = store.zscore(seats!, user);
-      if (seat === null || seat < Number(now)) {
+      if (seat === null || seat < Number(aliveUntil)) {
         store.hdel(presence!, user);
         store.hdel(activity!, user);
         changes.push(user, 'OFFLINE');

@@ -2,8 +2,8 @@
  * Presence, cluster-wide: ONLINE while a user has a socket anywhere, AWAY
  * when the user says so (setPresence) or after PRESENCE_AWAY_AFTER without
  * an operation on any of its sockets, OFFLINE when its last socket closes or
- * its instance stops renewing its seat (the seat lease is the heartbeat;
- * every instance checks every PRESENCE_CHECK_INTERVAL).
+ * no heartbeat came for PRESENCE_TIMEOUT (its seat-lease renewals are the
+ * heartbeats; every instance checks every PRESENCE_CHECK_INTERVAL).
  *
  * Each change is decided by one atomic script and published once, by the
  * instance whose script made it, on the bus as {@link PresenceChanged}.
@@ -61,10 +61,13 @@ export async function createPresence(infra: Pick<Infra, 'state' | 'bus' | 'confi
     lastWrite.delete(userId);
     void apply(userId, taken ? 'connect' : 'disconnect').catch(failed('record a connection'));
   });
+  // A seat's lease ends SLOT_LEASE_TTL after its last renewal (heartbeat): a
+  // heartbeat older than PRESENCE_TIMEOUT means a lease ending before this.
+  const aliveUntil = (now: number) => Math.max(now, now - config.PRESENCE_TIMEOUT * 1000 + config.SLOT_LEASE_TTL * 1000);
   const timer = setInterval(() => {
     const now = Date.now();
     state
-      .run(checkPresence, [Keys.presence, Keys.activity, Keys.seats], [now, now - config.PRESENCE_AWAY_AFTER * 1000])
+      .run(checkPresence, [Keys.presence, Keys.activity, Keys.seats], [aliveUntil(now), now - config.PRESENCE_AWAY_AFTER * 1000])
       .then(async (changes) => {
         for (let i = 0; i < changes.length; i += 2) await publish(changes[i]!, changes[i + 1] as PresenceStatus);
       })

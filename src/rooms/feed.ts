@@ -5,6 +5,7 @@
  */
 import { Channels } from '../infra/codes.ts';
 import type { Bus } from '../infra/bus.ts';
+import type { Room } from '../generated/prisma/client.ts';
 
 /** A stored message as published after its commit: everything delivery needs, so it reads nothing. */
 export interface MessageRecord {
@@ -17,6 +18,8 @@ export interface MessageRecord {
   createdAt: string;
   /** The author's public columns (never the password hash). */
   author: { id: string; username: string; email: string; roles: string[]; createdAt: string };
+  /** The room's row as it was when the message was stored. */
+  room: Omit<Room, 'createdAt'> & { createdAt: string };
 }
 
 /** What happens in a room (Channels.roomEvents(roomId)). */

@@ -2,7 +2,7 @@ import { builder } from '../builder.ts';
 import { requireViewer } from '../context.ts';
 import { badInput, forbidden } from '../infra/errors.ts';
 import { eventStream } from '../infra/event-stream.ts';
-import { idOf } from '../infra/ids.ts';
+import { idOf, uuidPattern } from '../infra/ids.ts';
 import { UserRef } from '../auth/schema.ts';
 import { PresenceStatusEnum } from '../presence/schema.ts';
 import type { RoomEvent } from './feed.ts';
@@ -22,7 +22,10 @@ const RoomPermission = builder.enumType('RoomPermission', {
 export const RoomRef = builder.prismaNode('Room', {
   id: { field: 'id' },
   // node(id) finds only rooms the caller may see.
-  findUnique: (id, ctx) => (ctx.viewer ? { id, AND: [ctx.app.rooms.visibleWhere(ctx.viewer)] } : { id, ownerId: noOne }),
+  findUnique: (id, ctx) => {
+    if (!uuidPattern.test(id)) throw badInput('id', 'Not a valid room id.');
+    return ctx.viewer ? { id, AND: [ctx.app.rooms.visibleWhere(ctx.viewer)] } : { id, ownerId: noOne };
+  },
   nullable: true,
   fields: (t) => ({
     name: t.exposeString('name'),
@@ -186,7 +189,7 @@ builder.subscriptionField('roomPresence', (t) =>
       const members = new Set((await ctx.app.db.roomMember.findMany({ where: { roomId }, select: { userId: true } })).map((m) => m.userId));
       const statuses = await ctx.app.presence.statusOf([...members]);
       let stopFeed: () => void = () => {};
-      const stream = eventStream<RoomPresenceItem | null>((push, end) => {
+      return eventStream<RoomPresenceItem | null>((push, end) => {
         const lose = () => {
           push(null);
           end();
@@ -199,17 +202,18 @@ builder.subscriptionField('roomPresence', (t) =>
           else members.delete(event.userId);
           push({ roomId, userId: event.userId, kind: event.type === 'joined' ? 'JOINED' : 'LEFT', status: statuses.get(event.userId) ?? 'OFFLINE', at: event.at });
         };
-        void ctx.app.feed.listen(roomId, onRoom).then((stop) => (stopFeed = stop));
+        let closed = false;
+        void ctx.app.feed.listen(roomId, onRoom).then((stop) => (closed ? stop() : (stopFeed = stop)));
         const stopPresence = ctx.app.presence.onChange((change) => {
           statuses.set(change.userId, change.status);
           if (members.has(change.userId)) push({ roomId, userId: change.userId, kind: 'STATUS', status: change.status, at: change.at });
         });
         return () => {
+          closed = true;
           stopPresence();
           stopFeed();
         };
       });
-      return stream;
     },
     resolve: (item) => {
       if (item === null) throw forbidden('You no longer have access to this room.');

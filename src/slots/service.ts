@@ -93,11 +93,12 @@ export async function createSlots(infra: Pick<Infra, 'state' | 'bus' | 'config' 
     for (const userId of freed) seat(userId, false);
     await changed();
   };
+  // Renewals are also presence heartbeats: often enough for both timeouts.
   const timer = setInterval(() => {
     renew()
       .then(sweep)
       .catch((error) => logger.warn({ err: String(error) }, 'could not renew connection slots'));
-  }, leaseMs / 3);
+  }, (Math.min(config.SLOT_LEASE_TTL, config.PRESENCE_TIMEOUT) * 1000) / 3);
   timer.unref();
 
   const release = async (userId: string, socketId: string) => {

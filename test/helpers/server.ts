@@ -43,9 +43,10 @@ export async function startServer(env: Record<string, string | undefined> = {}):
     LOG_LEVEL: 'info',
     JWT_SECRET: 'test-secret-that-is-long-enough-for-hs256-0123456789',
     BCRYPT_COST: '4',
-    // Suites open many sockets from 127.0.0.1 against one Redis; the suite
-    // that tests this limit sets it low itself.
+    // Suites open many sockets and fail many logins from 127.0.0.1 against
+    // one Redis; the suites that test these limits set them low themselves.
     CONNECTS_PER_IP: '100000',
+    LOGIN_FAILURES_PER_IP: '100000',
     DATA_DIR: env.DATA_DIR ?? mkdtempSync(path.join(tmpdir(), 'switchboard-test-')),
   });
   for (const [k, v] of Object.entries(env)) {

@@ -147,7 +147,7 @@ describe('roomMessages', () => {
           return { socket, sub: collect(socket.client, ROOM_MESSAGES, { id: room.id, after: cursor }) };
         };
         // What a resuming client keeps: every message it saw, and the cursor of the last one.
-        const drain = (sub: ReturnType<typeof collect>) => {
+        const drain = (sub: ReturnType<typeof collect<any>>) => {
           for (const r of sub.results.splice(0)) {
             const m = r.data!.roomMessages;
             received.push({ seq: seqOf(m.cursor), body: m.body });
