@@ -6,7 +6,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collect, connectSocket, errorCodes, eventually, gql, scaledEnv, startServer, stopAllServers, uniqueName, type TestServer } from '../helpers/server.ts';
-import { logIn, signUp, type TestAccount } from '../helpers/accounts.ts';
+import { logIn, signUp } from '../helpers/accounts.ts';
 import { testDatabaseUrl } from '../helpers/env.ts';
 import { flushTestRedis } from '../helpers/redis.ts';
 import { createRoom, JOIN, ROOM_MESSAGES, SEND } from './helpers.ts';
@@ -160,12 +160,17 @@ describe('membership', () => {
 });
 
 describe('losing access ends the subscription', () => {
-  async function watching(member: TestAccount, roomId: string) {
+  /** A room with a member whose roomMessages subscription runs on the other instance. */
+  async function watchedRoom() {
+    const owner = await signUp(server);
+    const member = await signUp(server);
+    const room = await createRoom(server, owner.accessToken);
+    await gql(server, JOIN, { id: room.id }, { token: member.accessToken });
     const socket = connectSocket(other, bearer(member.accessToken));
     await socket.acked;
-    const sub = collect(socket.client, ROOM_MESSAGES, { id: roomId });
+    const sub = collect(socket.client, ROOM_MESSAGES, { id: room.id });
     await new Promise((r) => setTimeout(r, 300));
-    return sub;
+    return { owner, member, room, sub };
   }
   const endedForbidden = async (sub: ReturnType<typeof collect>) => {
     await eventually(() => sub.completed, 3000, 'the subscription to end');
@@ -173,21 +178,13 @@ describe('losing access ends the subscription', () => {
   };
 
   it('by leaving', async () => {
-    const owner = await signUp(server);
-    const member = await signUp(server);
-    const room = await createRoom(server, owner.accessToken);
-    await gql(server, JOIN, { id: room.id }, { token: member.accessToken });
-    const sub = await watching(member, room.id);
+    const { member, room, sub } = await watchedRoom();
     await gql(server, 'mutation($id: ID!) { leaveRoom(roomId: $id) }', { id: room.id }, { token: member.accessToken });
     await endedForbidden(sub);
   });
 
   it('by the room turning OWNER_ONLY', async () => {
-    const owner = await signUp(server);
-    const member = await signUp(server);
-    const room = await createRoom(server, owner.accessToken);
-    await gql(server, JOIN, { id: room.id }, { token: member.accessToken });
-    const sub = await watching(member, room.id);
+    const { owner, room, sub } = await watchedRoom();
     await gql(server, 'mutation($id: ID!) { updateRoom(id: $id, input: { permission: OWNER_ONLY }) { id memberCount } }', { id: room.id }, { token: owner.accessToken });
     await endedForbidden(sub);
     await gql(server, SEND, { id: room.id, body: 'after' }, { token: owner.accessToken });
@@ -196,11 +193,7 @@ describe('losing access ends the subscription', () => {
   });
 
   it('by the room being deleted', async () => {
-    const owner = await signUp(server);
-    const member = await signUp(server);
-    const room = await createRoom(server, owner.accessToken);
-    await gql(server, JOIN, { id: room.id }, { token: member.accessToken });
-    const sub = await watching(member, room.id);
+    const { owner, room, sub } = await watchedRoom();
     await gql(server, 'mutation($id: ID!) { deleteRoom(id: $id) }', { id: room.id }, { token: owner.accessToken });
     await endedForbidden(sub);
   });
