@@ -71,8 +71,6 @@ export const Keys = {
   activity: `${prefix}activity`,
   /** Rate limiter key prefixes (rate-limiter-flexible). */
   rateLimit: (kind: string) => `${prefix}rl:${kind}`,
-  /** Idempotency key of a sent message. */
-  messageIdempotency: (roomId: string, userId: string, key: string) => `${prefix}idem:${roomId}:${userId}:${key}`,
 } as const;
 
 /** Bus channels: what one instance tells all the others (and itself). */
@@ -81,6 +79,4 @@ export const Channels = {
   slotsChanged: `${prefix}slots-changed`,
   presenceChanged: `${prefix}presence-changed`,
   roomEvents: (roomId: string) => `${prefix}room:${roomId}`,
-  accessChanged: `${prefix}access-changed`,
-  serverLog: `${prefix}server-log`,
 } as const;

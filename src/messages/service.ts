@@ -10,6 +10,7 @@ import type { SharedState } from '../infra/state.ts';
 import { badInput } from '../infra/errors.ts';
 import { consumeOrThrow, createRateLimiter } from '../infra/rate-limit.ts';
 import { eventStream } from '../infra/event-stream.ts';
+import { metrics } from '../infra/metrics.ts';
 import { Prisma, type Message, type Room, type User } from '../generated/prisma/client.ts';
 import type { MessageRecord, RoomEvent, RoomFeed } from '../rooms/feed.ts';
 import type { Rooms } from '../rooms/service.ts';
@@ -113,6 +114,7 @@ export function createMessages(deps: { db: Database; config: Config; state: Shar
         }
         throw error;
       }
+      metrics.messagesStored.inc();
       await feed.publish(roomId, { type: 'message', message: toRecord(message) });
       return message;
     },
