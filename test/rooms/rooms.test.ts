@@ -140,7 +140,7 @@ describe('membership', () => {
     expect((await gql(server, UPDATE, { id: room.id, input: { name: 'renamed' } }, { token: owner.accessToken })).data.updateRoom.name).toBe('renamed');
   });
 
-  it('roomPresence: JOINED and LEFT of members, once each, on the other instance', async () => {
+  it('roomPresence: JOINED, STATUS and LEFT of members, once each, on the other instance', async () => {
     const owner = await signUp(server);
     const joiner = await signUp(server);
     const room = await createRoom(server, owner.accessToken);
@@ -149,12 +149,17 @@ describe('membership', () => {
     const events = collect(socket.client, 'subscription($id: ID!) { roomPresence(roomId: $id) { kind user { id } status room { id } } }', { id: room.id });
     await new Promise((r) => setTimeout(r, 300));
     await gql(server, JOIN, { id: room.id }, { token: joiner.accessToken });
-    await gql(server, 'mutation($id: ID!) { leaveRoom(roomId: $id) }', { id: room.id }, { token: joiner.accessToken });
+    await events.waitFor(1);
+    const joinerSocket = connectSocket(server, bearer(joiner.accessToken));
+    await joinerSocket.acked;
     await events.waitFor(2);
+    await gql(server, 'mutation($id: ID!) { leaveRoom(roomId: $id) }', { id: room.id }, { token: joiner.accessToken });
+    await events.waitFor(3);
     await new Promise((r) => setTimeout(r, 300));
-    expect(events.results.map((r) => [r.data!.roomPresence.kind, r.data!.roomPresence.user.id])).toEqual([
-      ['JOINED', joiner.id],
-      ['LEFT', joiner.id],
+    expect(events.results.map((r) => [r.data!.roomPresence.kind, r.data!.roomPresence.user.id, r.data!.roomPresence.status])).toEqual([
+      ['JOINED', joiner.id, 'OFFLINE'],
+      ['STATUS', joiner.id, 'ONLINE'],
+      ['LEFT', joiner.id, 'ONLINE'],
     ]);
   });
 });
