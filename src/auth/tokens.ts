@@ -50,8 +50,10 @@ export async function loadSigningKey(config: Pick<Config, 'JWT_SECRET' | 'JWT_SE
 export function createTokenSigner(key: Uint8Array, accessTokenTtlSeconds: number): TokenSigner {
   return {
     async sign({ userId, sessionId, roles }) {
-      const issuedAt = Math.floor(Date.now() / 1000);
-      const expiresAt = issuedAt + accessTokenTtlSeconds;
+      const now = Date.now() / 1000;
+      const issuedAt = Math.floor(now);
+      // Rounded up: a token lives at least ACCESS_TOKEN_TTL seconds, never a fraction of a second less.
+      const expiresAt = Math.ceil(now + accessTokenTtlSeconds);
       const token = await new SignJWT({ sid: sessionId, roles })
         .setProtectedHeader({ alg: algorithm, typ: 'JWT' })
         .setSubject(userId)

@@ -132,7 +132,9 @@ describe('login', () => {
       expect(claims).toMatchObject({ sub: uuidOf(a.id), roles: [] });
       expect(claims.sid).toMatch(/^[0-9a-f-]{36}$/);
       expect(typeof claims.jti).toBe('string');
-      expect(claims.exp - claims.iat).toBe(900);
+      // At least ACCESS_TOKEN_TTL: exp is rounded up to the next whole second.
+      expect(claims.exp - claims.iat).toBeGreaterThanOrEqual(900);
+      expect(claims.exp - claims.iat).toBeLessThanOrEqual(901);
       expect(new Date(payload.accessTokenExpiresAt).getTime()).toBe(claims.exp * 1000);
       expect(new Date(payload.refreshTokenExpiresAt).getTime()).toBeGreaterThan(Date.now() + 6 * 86_400_000);
       expect(Buffer.from(payload.refreshToken, 'base64url').length).toBeGreaterThanOrEqual(32);

@@ -9,6 +9,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MessagesDocument, SlotsChangedDocument } from '../../client/documents.ts';
 import type { Message, SessionEnd, SwitchboardClient } from '../../client/sdk.ts';
 import { eventually, gql, scaledEnv, startServer, stopAllServers, type TestServer } from '../helpers/server.ts';
+import { emptyRedisDatabase } from '../helpers/redis.ts';
 import { account, clientApiServed, closeClients, password, portOf, room, sdk, serves, statusOf, tcpProxy } from './helpers.ts';
 
 const ttl = 3;
@@ -246,7 +247,8 @@ describe.skipIf(!serves('Mutation.login', 'Subscription.connectionSlots'))('SDK 
   afterAll(() => stopAllServers());
 
   it('reports "limit" when no seat is free, keeps the session, and connects once a seat frees up', async () => {
-    const server = await startServer({ ...scaledEnv(), MAX_CONNECTIONS: '1' });
+    // A Redis database of its own: SDK clients of earlier tests reconnect by design and hold seats.
+    const server = await startServer({ ...scaledEnv(), REDIS_URL: await emptyRedisDatabase(5), MAX_CONNECTIONS: '1' });
     const alice = await account(server, 'al');
     const bob = await account(server, 'bo');
     const first = await signedIn(server, alice);

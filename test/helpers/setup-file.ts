@@ -7,4 +7,4 @@
 import { beforeAll } from 'vitest';
 import { flushTestRedis } from './redis.ts';
 
-beforeAll(flushTestRedis);
+beforeAll(() => flushTestRedis());

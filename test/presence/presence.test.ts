@@ -9,7 +9,7 @@ import { signUp } from '../helpers/accounts.ts';
 import { flushTestRedis } from '../helpers/redis.ts';
 
 // Presence is cluster-wide: each test starts from an empty Redis with no other instance alive.
-beforeEach(flushTestRedis);
+beforeEach(() => flushTestRedis());
 afterEach(stopAllServers);
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });

@@ -10,7 +10,7 @@ import { flushTestRedis } from '../helpers/redis.ts';
 
 // Seats are cluster-wide: each test starts from an empty Redis with no other instance alive.
 afterEach(stopAllServers);
-beforeEach(flushTestRedis);
+beforeEach(() => flushTestRedis());
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 const used = async (server: TestServer) => (await gql(server, '{ connectionSlots { used max available } }')).data.connectionSlots;
