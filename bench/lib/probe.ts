@@ -1,0 +1,36 @@
+/**
+ * Preloaded (--import) into every measured server, ours and the baselines,
+ * so all are measured alike: answers `sample` over the IPC channel with CPU
+ * time, RSS and event-loop delay since the last reset.
+ */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+
+const delay = monitorEventLoopDelay({ resolution: 5 });
+delay.enable();
+
+export interface Sample {
+  id: number;
+  /** User + system CPU time of the process since it started, in microseconds. */
+  cpuMicros: number;
+  rssBytes: number;
+  /** Event-loop delay since the last reset, in milliseconds. */
+  lagP99Ms: number;
+  lagMaxMs: number;
+}
+
+process.on('message', (request: { id: number; gc?: boolean; resetLag?: boolean }) => {
+  if (request.gc && globalThis.gc) {
+    globalThis.gc();
+    globalThis.gc();
+  }
+  const cpu = process.cpuUsage();
+  const sample: Sample = {
+    id: request.id,
+    cpuMicros: cpu.user + cpu.system,
+    rssBytes: process.memoryUsage.rss(),
+    lagP99Ms: delay.percentile(99) / 1e6,
+    lagMaxMs: delay.max / 1e6,
+  };
+  if (request.resetLag) delay.reset();
+  process.send!(sample);
+});

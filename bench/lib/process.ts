@@ -1,0 +1,74 @@
+/**
+ * Measured servers as child processes on loopback: started with the probe
+ * preloaded, waited for until their port accepts, sampled over IPC, stopped.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import net from 'node:net';
+import { fileURLToPath } from 'node:url';
+import type { Sample } from './probe.ts';
+
+const probe = fileURLToPath(new URL('./probe.ts', import.meta.url));
+
+export interface Measured {
+  name: string;
+  port: number;
+  sample(options?: { gc?: boolean; resetLag?: boolean }): Promise<Sample>;
+  stop(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  const server = net.createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+async function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.once('connect', () => (socket.destroy(), resolve(true)));
+    socket.once('error', () => resolve(false));
+  });
+}
+
+/** Starts `node --import tsx --import probe <file>` with PORT set; resolves once the port accepts. */
+export async function startMeasured(name: string, file: string, env: Record<string, string> = {}): Promise<Measured> {
+  const port = await freePort();
+  const child: ChildProcess = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', '--import', probe, file], {
+    env: { ...process.env, ...env, PORT: String(port) },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const exited = once(child, 'exit');
+  const deadline = Date.now() + 30_000;
+  while (!(await accepts(port))) {
+    if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode} before listening`);
+    if (Date.now() > deadline) throw new Error(`${name} did not listen within 30 s`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  let nextId = 0;
+  return {
+    name,
+    port,
+    sample(options = {}) {
+      const id = ++nextId;
+      return new Promise((resolve) => {
+        const onMessage = (sample: Sample) => {
+          if (sample.id !== id) return;
+          child.off('message', onMessage);
+          resolve(sample);
+        };
+        child.on('message', onMessage);
+        child.send({ id, ...options });
+      });
+    },
+    async stop() {
+      if (child.exitCode !== null) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}

@@ -1,0 +1,130 @@
+/**
+ * The load client's side of each protocol, all on the same `ws` client so
+ * that every server is driven by the same logic: open a socket, join a
+ * room, publish bodies, and hand every frame that carries a body (`b|…`)
+ * to the scenario. Minimal on purpose: the client shares the machine.
+ */
+import WebSocket from 'ws';
+
+export interface Connection {
+  /** Starts receiving the room's messages (frames go to `onFrame`). */
+  join(room: string): Promise<void>;
+  publish(room: string, body: string): void;
+  onFrame: (frame: string) => void;
+  close(): void;
+}
+
+export interface Protocol {
+  name: string;
+  /** Opens a socket; resolves once the server has accepted it (authenticated where there is auth). */
+  connect(port: number, token?: string): Promise<Connection>;
+}
+
+const carriesBody = (frame: string) => frame.includes('b|');
+
+/** Opens a socket whose frames go to `onMessage` from the first one (a server may speak in the same packet as the handshake). */
+function open(url: string, onMessage: (frame: string, socket: WebSocket) => void, protocol?: string): Promise<WebSocket> {
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(url, protocol, { perMessageDeflate: false });
+    socket.on('message', (data) => onMessage(data.toString(), socket));
+    socket.once('open', () => resolve(socket));
+    socket.once('error', reject);
+    socket.once('close', (code) => reject(new Error(`closed with ${code} before open`)));
+  });
+}
+
+/** bench/servers/raw-ws.ts */
+export const rawWs: Protocol = {
+  name: 'raw ws',
+  async connect(port) {
+    let joined: (() => void) | undefined;
+    const socket = await open(`ws://127.0.0.1:${port}/`, (frame) => {
+      if (frame === 'joined') joined?.();
+      else connection.onFrame(frame);
+    });
+    const connection: Connection = {
+      onFrame: () => {},
+      join(room) {
+        return new Promise((resolve) => {
+          joined = resolve;
+          socket.send(`join:${room}`);
+        });
+      },
+      publish: (room, body) => socket.send(`pub:${room}:${body}`),
+      close: () => socket.terminate(),
+    };
+    return connection;
+  },
+};
+
+/** Socket.IO's wire protocol (Engine.IO 4 over WebSocket): open `0`, connect `40`, ping `2`/pong `3`, event `42`, ack `43`. */
+export const socketIo: Protocol = {
+  name: 'socket.io',
+  async connect(port) {
+    const acks = new Map<number, () => void>();
+    let nextAck = 1;
+    let connected!: () => void;
+    const ready = new Promise<void>((resolve) => (connected = resolve));
+    const socket: WebSocket = await open(`ws://127.0.0.1:${port}/socket.io/?EIO=4&transport=websocket`, (frame, socket) => {
+      if (carriesBody(frame)) connection.onFrame(frame);
+      else if (frame === '2') socket.send('3');
+      else if (frame.startsWith('0')) socket.send('40');
+      else if (frame.startsWith('40')) connected();
+      else if (frame.startsWith('43')) {
+        const id = Number.parseInt(frame.slice(2), 10);
+        acks.get(id)?.();
+        acks.delete(id);
+      }
+    });
+    const connection: Connection = {
+      onFrame: () => {},
+      join(room) {
+        return new Promise((resolve) => {
+          const id = nextAck++;
+          acks.set(id, resolve);
+          socket.send(`42${id}${JSON.stringify(['join', room])}`);
+        });
+      },
+      publish: (room, body) => socket.send(`42${JSON.stringify(['publish', room, body])}`),
+      close: () => socket.terminate(),
+    };
+    await ready;
+    return connection;
+  },
+};
+
+/** graphql-ws (graphql-transport-ws) with the `roomMessages` / `sendMessage` fields both GraphQL servers serve. */
+export function graphqlWs(name: string): Protocol {
+  return {
+    name,
+    async connect(port, token) {
+      let acknowledged!: () => void;
+      const socket: WebSocket = await open(
+        `ws://127.0.0.1:${port}/graphql`,
+        (frame, socket) => {
+          if (carriesBody(frame)) connection.onFrame(frame);
+          else if (frame.includes('"connection_ack"')) acknowledged();
+          else if (frame.includes('"type":"ping"')) socket.send('{"type":"pong"}');
+        },
+        'graphql-transport-ws',
+      );
+      let nextId = 0;
+      const subscribe = (query: string, variables: Record<string, unknown>) =>
+        socket.send(JSON.stringify({ id: String(++nextId), type: 'subscribe', payload: { query, variables } }));
+      const connection: Connection = {
+        onFrame: () => {},
+        async join(room) {
+          subscribe('subscription($room: ID!) { roomMessages(roomId: $room) { id body createdAt } }', { room });
+        },
+        publish: (room, body) => subscribe('mutation($room: ID!, $body: String!) { sendMessage(roomId: $room, body: $body) { id } }', { room, body }),
+        close: () => socket.terminate(),
+      };
+      await new Promise<void>((resolve, reject) => {
+        acknowledged = resolve;
+        socket.once('close', (code, reason) => reject(new Error(`closed with ${code} ${reason}`)));
+        socket.send(JSON.stringify({ type: 'connection_init', payload: token ? { token } : {} }));
+      });
+      return connection;
+    },
+  };
+}

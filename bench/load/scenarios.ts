@@ -1,0 +1,205 @@
+/**
+ * The four scenarios, each bounded in count and time. They take running
+ * servers and a protocol, and return figures; the runner prints them.
+ */
+import { performance } from 'node:perf_hooks';
+import type { Measured } from '../lib/process.ts';
+import type { Connection, Protocol } from './protocols.ts';
+
+/** Runs `task` over `items` with at most `limit` at a time. */
+export async function inPool<T, R>(items: readonly T[], limit: number, task: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await task(items[index]!, index);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+
+export interface Audience {
+  protocol: Protocol;
+  servers: Measured[];
+  room: string;
+  /** One per socket, cycled (targets with auth). */
+  tokens?: string[];
+  publisherToken?: string;
+}
+
+/** Opens `count` sockets spread over the servers, at most `concurrency` opening at once. */
+export function openSockets(audience: Audience, count: number, offset = 0, concurrency = 100): Promise<Connection[]> {
+  const { protocol, servers, tokens } = audience;
+  return inPool(range(count), concurrency, (i) =>
+    protocol.connect(servers[(offset + i) % servers.length]!.port, tokens?.[(offset + i) % tokens.length]),
+  );
+}
+
+export interface StormFigures {
+  connectsPerSecond: number;
+  lagP99Ms: number;
+}
+
+/** Scenario 1 (sockets half): `count` authenticated sockets opened 100 at a time. */
+export async function connectStorm(audience: Audience, count: number): Promise<StormFigures> {
+  const server = audience.servers[0]!;
+  await server.sample({ resetLag: true });
+  const started = performance.now();
+  const sockets = await openSockets(audience, count);
+  const seconds = (performance.now() - started) / 1000;
+  const { lagP99Ms } = await server.sample({ resetLag: true });
+  for (const socket of sockets) socket.close();
+  await sleep(500);
+  return { connectsPerSecond: count / seconds, lagP99Ms };
+}
+
+export interface MemoryFigures {
+  /** Socket count -> RSS growth per socket over the empty server, in KB. */
+  kbPerSocket: Record<number, number>;
+}
+
+/** Scenario 2: RSS growth per idle socket (after a full GC) at each count. */
+export async function idleMemory(audience: Audience, counts: number[]): Promise<MemoryFigures> {
+  const server = audience.servers[0]!;
+  // Warm the code paths so that the empty measurement includes them.
+  for (const socket of await openSockets(audience, 50)) socket.close();
+  await sleep(1000);
+  const empty = (await server.sample({ gc: true })).rssBytes;
+  const sockets: Connection[] = [];
+  const kbPerSocket: Record<number, number> = {};
+  for (const count of counts) {
+    sockets.push(...(await openSockets(audience, count - sockets.length, sockets.length)));
+    await sleep(1000);
+    kbPerSocket[count] = ((await server.sample({ gc: true })).rssBytes - empty) / count / 1024;
+  }
+  for (const socket of sockets) socket.close();
+  await sleep(1000);
+  return { kbPerSocket };
+}
+
+export interface StepFigures {
+  offeredPerSecond: number;
+  deliveriesPerSecond: number;
+  /** Server CPU time (all instances) per delivered message, in microseconds. */
+  cpuMicrosPerDelivery: number;
+  /** Server CPU use over the step, in cores. */
+  serverCores: number;
+  p50Ms: number;
+  p95Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  lost: number;
+  duplicated: number;
+}
+
+const bodyPadding = 'x'.repeat(80);
+/** A body of the same length for every target, carrying its sequence number and send time. */
+const bodyOf = (seq: number) => `b|${seq}|${performance.now().toFixed(3)}|${bodyPadding}`.slice(0, 100);
+
+function percentile(sorted: Float64Array, p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+/**
+ * Scenarios 3 and 4: `subscribers` sockets in one room (spread over the
+ * servers), one publisher on the first server, messages offered at each
+ * rate for `seconds`. Stops after the first saturated step.
+ */
+export async function fanOut(audience: Audience, subscribers: number, rates: number[], seconds: number): Promise<StepFigures[]> {
+  const maxSeq = 1 + 2000 + rates.reduce((sum, rate) => sum + Math.ceil(rate * seconds), 0);
+  const received = range(subscribers).map(() => new Uint8Array(maxSeq));
+  let stepFirstSeq = Number.POSITIVE_INFINITY;
+  let latencies = new Float64Array(0);
+  let delivered = 0;
+  let lastDelivery = 0;
+  let warmedUp = 0;
+
+  const sockets = await openSockets(audience, subscribers);
+  sockets.forEach((socket, index) => {
+    const seen = received[index]!;
+    socket.onFrame = (frame) => {
+      const at = frame.indexOf('b|');
+      const seqEnd = frame.indexOf('|', at + 2);
+      const seq = Number(frame.slice(at + 2, seqEnd));
+      const sentAt = Number(frame.slice(seqEnd + 1, frame.indexOf('|', seqEnd + 1)));
+      if (seq >= maxSeq) return;
+      if (seq < stepFirstSeq) {
+        if (seen[0] === 0) (seen[0] = 1), warmedUp++;
+        return;
+      }
+      seen[seq]!++;
+      const now = performance.now();
+      if (delivered < latencies.length) latencies[delivered] = now - sentAt;
+      delivered++;
+      lastDelivery = now;
+    };
+  });
+  await inPool(sockets, 100, (socket) => socket.join(audience.room));
+  const publisher = await audience.protocol.connect(audience.servers[0]!.port, audience.publisherToken);
+
+  // Subscriptions start asynchronously on the server: publish until every socket has received one.
+  let seq = 1;
+  const warmDeadline = Date.now() + 20_000;
+  while (warmedUp < subscribers && Date.now() < warmDeadline && seq < 2000) {
+    publisher.publish(audience.room, bodyOf(seq++));
+    await sleep(50);
+  }
+  if (warmedUp < subscribers) throw new Error(`${audience.protocol.name}: only ${warmedUp} of ${subscribers} subscribers received anything`);
+  await sleep(500);
+  seq = 2001;
+
+  const steps: StepFigures[] = [];
+  for (const rate of rates) {
+    const count = Math.ceil(rate * seconds);
+    const expected = count * subscribers;
+    stepFirstSeq = seq;
+    latencies = new Float64Array(expected);
+    delivered = 0;
+    const cpuBefore = await Promise.all(audience.servers.map((s) => s.sample()));
+    const started = performance.now();
+    let sent = 0;
+    while (sent < count) {
+      const due = Math.min(count, Math.floor(((performance.now() - started) / 1000) * rate) + 1);
+      for (; sent < due; sent++) publisher.publish(audience.room, bodyOf(seq++));
+      await sleep(2);
+    }
+    // Drain: until everything arrived, or nothing has for 3 s.
+    let progress = delivered;
+    let quietSince = performance.now();
+    while (delivered < expected && performance.now() - quietSince < 3000) {
+      await sleep(50);
+      if (delivered !== progress) (progress = delivered), (quietSince = performance.now());
+    }
+    const cpuAfter = await Promise.all(audience.servers.map((s) => s.sample()));
+    const ended = performance.now();
+    const cpuMicros = cpuAfter.reduce((sum, s, i) => sum + s.cpuMicros - cpuBefore[i]!.cpuMicros, 0);
+    let unique = 0;
+    for (const seen of received) for (let s = stepFirstSeq; s < seq; s++) if (seen[s]! > 0) unique++;
+    const sorted = latencies.subarray(0, Math.min(delivered, latencies.length)).sort();
+    const step: StepFigures = {
+      offeredPerSecond: rate * subscribers,
+      deliveriesPerSecond: delivered / ((lastDelivery - started) / 1000),
+      cpuMicrosPerDelivery: delivered ? cpuMicros / delivered : Number.NaN,
+      serverCores: cpuMicros / ((ended - started) * 1000),
+      p50Ms: percentile(sorted, 50),
+      p95Ms: percentile(sorted, 95),
+      p99Ms: percentile(sorted, 99),
+      maxMs: sorted.length ? sorted[sorted.length - 1]! : Number.NaN,
+      lost: expected - unique,
+      duplicated: delivered - unique,
+    };
+    steps.push(step);
+    if (step.lost > 0 || step.deliveriesPerSecond < 0.9 * step.offeredPerSecond || step.p99Ms > 1000) break;
+    await sleep(300);
+  }
+  publisher.close();
+  for (const socket of sockets) socket.close();
+  await sleep(1000);
+  return steps;
+}

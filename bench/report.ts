@@ -1,0 +1,84 @@
+/**
+ * The results of one run and their table: one row per figure, one column
+ * per target, then Switchboard's figure divided by each baseline's.
+ */
+import type { LoginFigures } from './targets.ts';
+import type { MemoryFigures, StepFigures, StormFigures } from './load/scenarios.ts';
+
+export interface TargetFigures {
+  logins?: LoginFigures;
+  storm?: StormFigures;
+  memory?: MemoryFigures;
+  /** Subscriber count -> steps of increasing offered load. */
+  fanOut?: Record<number, StepFigures[]>;
+  crossInstance?: StepFigures[];
+}
+
+export interface Results {
+  machine: string;
+  date: string;
+  seconds?: number;
+  plan: { memoryCounts: number[]; fanOutSubscribers: number[]; rates: number[]; crossRates: number[] } & Record<string, unknown>;
+  targets: Record<string, TargetFigures>;
+}
+
+interface Row {
+  label: string;
+  value: (figures: TargetFigures) => number | undefined;
+  digits?: number;
+}
+
+const ours = 'switchboard';
+
+function rows(results: Results): Row[] {
+  const { plan } = results;
+  const list: Row[] = [
+    { label: 'logins/s (bcrypt cost 10)', value: (f) => f.logins?.loginsPerSecond },
+    { label: 'event-loop lag p99 during logins, ms', value: (f) => f.logins?.lagP99Ms, digits: 1 },
+    { label: 'authenticated connects/s', value: (f) => f.storm?.connectsPerSecond },
+    { label: 'event-loop lag p99 during connects, ms', value: (f) => f.storm?.lagP99Ms, digits: 1 },
+  ];
+  for (const count of plan.memoryCounts) list.push({ label: `RSS per idle socket at ${count}, KB`, value: (f) => f.memory?.kbPerSocket[count], digits: 1 });
+  const stepRows = (name: string, steps: (f: TargetFigures) => StepFigures[] | undefined, rate: number, subscribers: number) => {
+    const at = (f: TargetFigures) => steps(f)?.find((s) => s.offeredPerSecond === rate * subscribers);
+    list.push(
+      { label: `${name} ${rate} msg/s: server CPU µs per delivery`, value: (f) => at(f)?.cpuMicrosPerDelivery, digits: 2 },
+      { label: `${name} ${rate} msg/s: latency p50 ms`, value: (f) => at(f)?.p50Ms, digits: 1 },
+      { label: `${name} ${rate} msg/s: latency p95 ms`, value: (f) => at(f)?.p95Ms, digits: 1 },
+      { label: `${name} ${rate} msg/s: latency p99 ms`, value: (f) => at(f)?.p99Ms, digits: 1 },
+      { label: `${name} ${rate} msg/s: latency max ms`, value: (f) => at(f)?.maxMs, digits: 1 },
+      { label: `${name} ${rate} msg/s: lost + duplicated`, value: (f) => (at(f) ? at(f)!.lost + at(f)!.duplicated : undefined) },
+    );
+  };
+  for (const subscribers of plan.fanOutSubscribers) {
+    const steps = (f: TargetFigures) => f.fanOut?.[subscribers];
+    stepRows(`fan-out ${subscribers} subs,`, steps, plan.rates[0]!, subscribers);
+    list.push(
+      { label: `fan-out ${subscribers} subs: max deliveries/s`, value: (f) => Math.max(...(steps(f) ?? []).map((s) => s.deliveriesPerSecond)) },
+      { label: `fan-out ${subscribers} subs: lost + duplicated, all steps`, value: (f) => steps(f)?.reduce((sum, s) => sum + s.lost + s.duplicated, 0) },
+    );
+  }
+  stepRows(`2 instances ${plan.fanOutSubscribers[0]} subs,`, (f) => f.crossInstance, plan.crossRates[0]!, plan.fanOutSubscribers[0]!);
+  return list;
+}
+
+const show = (value: number | undefined, digits = 0) =>
+  value === undefined || !Number.isFinite(value) ? '–' : value.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+
+export function renderTable(results: Results): string {
+  const names = Object.keys(results.targets);
+  const baselines = names.filter((n) => n !== ours);
+  const header = ['figure', ...names, ...baselines.map((b) => `${ours} ÷ ${b}`)];
+  const lines = [`| ${header.join(' | ')} |`, `|${header.map((_, i) => (i === 0 ? ' --- ' : ' ---: ')).join('|')}|`];
+  for (const row of rows(results)) {
+    const values = names.map((n) => row.value(results.targets[n]!));
+    const mine = row.value(results.targets[ours] ?? {});
+    const ratios = baselines.map((b) => {
+      const theirs = row.value(results.targets[b]!);
+      return mine !== undefined && theirs ? show(mine / theirs, 2) : '–';
+    });
+    lines.push(`| ${[row.label, ...values.map((v) => show(v, row.digits)), ...ratios].join(' | ')} |`);
+  }
+  lines.push('', `${results.machine}; ${results.date}; run took ${results.seconds ?? '?'} s.`);
+  return lines.join('\n');
+}

@@ -1,0 +1,98 @@
+/**
+ * `npm run bench`: Switchboard against raw ws, Socket.IO and bare
+ * graphql-ws, in one run, with one load client. Starts everything it
+ * measures on loopback (a private Redis, a fresh PostgreSQL database),
+ * prints a table and writes bench/results/latest.json and latest.md.
+ *
+ * BENCH_QUICK=1 runs a smaller version (fewer sockets, shorter steps);
+ * BENCH_TARGETS=switchboard,socket.io measures only those targets.
+ */
+import { writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import pg from 'pg';
+import { PrismaPg } from '@prisma/adapter-pg';
+import { applyMigrations } from '../src/infra/migrations.ts';
+import { startPrivateRedis } from '../test/helpers/redis-server.ts';
+import type { Measured } from './lib/process.ts';
+import { connectStorm, fanOut, idleMemory, type Audience } from './load/scenarios.ts';
+import { baselines, switchboard, type Target } from './targets.ts';
+import { renderTable, type Results } from './report.ts';
+
+const quick = process.env.BENCH_QUICK === '1';
+const plan = {
+  users: quick ? 50 : 200,
+  stormSockets: quick ? 500 : 2000,
+  memoryCounts: quick ? [500, 1000] : [1000, 5000],
+  fanOutSubscribers: quick ? [200] : [500, 1000],
+  rates: quick ? [50, 200] : [100, 200, 400, 800],
+  crossRates: quick ? [50] : [100, 200],
+  stepSeconds: quick ? 1.5 : 2.5,
+};
+const postgresUrl = process.env.BENCH_POSTGRES_URL ?? 'postgresql://postgres@127.0.0.1:5432';
+const database = `switchboard_bench_${process.pid}`;
+
+async function admin(sql: string) {
+  const client = new pg.Client({ connectionString: `${postgresUrl}/postgres` });
+  await client.connect();
+  await client.query(sql).finally(() => client.end());
+}
+
+const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
+const stopAll = (servers: Measured[]) => Promise.all(servers.map((s) => s.stop()));
+
+/** Starts `instances` of the target, prepares its room, runs `scenario`, stops them. */
+async function withCluster<T>(target: Target, instances: number, scenario: (audience: Audience, prepared: Awaited<ReturnType<Target['prepare']>>) => Promise<T>) {
+  const servers = await target.start(instances);
+  try {
+    const prepared = await target.prepare(servers);
+    return await scenario({ protocol: target.protocol, servers, ...prepared }, prepared);
+  } finally {
+    await stopAll(servers);
+  }
+}
+
+const started = Date.now();
+const redis = await startPrivateRedis();
+await admin(`CREATE DATABASE "${database}"`);
+const databaseUrl = `${postgresUrl}/${database}`;
+const results: Results = { machine: `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`, date: new Date().toISOString(), plan, targets: {} };
+try {
+  await applyMigrations(new PrismaPg({ connectionString: databaseUrl }));
+  const services = { databaseUrl, redisUrl: redis.url };
+  const ours = switchboard(services, plan.users);
+  // Switchboard registers its users once; later clusters reuse the tokens (same database and secret).
+  let prepared: Awaited<ReturnType<Target['prepare']>> | undefined;
+  const reuse: Target = { ...ours, prepare: async (servers) => (prepared ??= await ours.prepare(servers)) };
+
+  const only = process.env.BENCH_TARGETS?.split(',');
+  for (const target of [reuse, ...baselines(services)].filter((t) => !only || only.includes(t.name))) {
+    const figures: Results['targets'][string] = {};
+    results.targets[target.name] = figures;
+    log(`${target.name}: connect storm`);
+    await withCluster(target, 1, async (audience, { logins }) => {
+      figures.logins = logins;
+      figures.storm = await connectStorm(audience, plan.stormSockets);
+    });
+    log(`${target.name}: idle memory`);
+    figures.memory = await withCluster(target, 1, (audience) => idleMemory(audience, plan.memoryCounts));
+    figures.fanOut = {};
+    for (const subscribers of plan.fanOutSubscribers) {
+      log(`${target.name}: fan-out to ${subscribers}`);
+      figures.fanOut[subscribers] = await withCluster(target, 1, (audience) => fanOut(audience, subscribers, plan.rates, plan.stepSeconds));
+    }
+    if (target.clusters) {
+      log(`${target.name}: cross-instance fan-out`);
+      figures.crossInstance = await withCluster(target, 2, (audience) => fanOut(audience, plan.fanOutSubscribers[0]!, plan.crossRates, plan.stepSeconds));
+    }
+  }
+} finally {
+  await redis.stop();
+  await admin(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
+}
+
+results.seconds = Math.round((Date.now() - started) / 1000);
+const table = renderTable(results);
+console.log(table);
+const folder = new URL('./results/', import.meta.url);
+await writeFile(new URL('latest.json', folder), `${JSON.stringify(results, null, 2)}\n`);
+await writeFile(new URL('latest.md', folder), `${table}\n`);
