@@ -36,7 +36,7 @@ async function accepts(port: number): Promise<boolean> {
 /** Starts `node --import tsx --import probe <file>` with PORT set; resolves once the port accepts. */
 export async function startMeasured(name: string, file: string, env: Record<string, string> = {}): Promise<Measured> {
   const port = await freePort();
-  const child: ChildProcess = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', '--import', probe, file], {
+  const child: ChildProcess = spawn(process.execPath, ['--expose-gc', ...(process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? []), '--import', 'tsx', '--import', probe, file], {
     env: { ...process.env, ...env, PORT: String(port) },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });

@@ -4,6 +4,7 @@
  */
 import { decodeGlobalID } from '@pothos/plugin-relay';
 import { builder } from '../builder.ts';
+import { perViewer } from '../realtime/fan-out.ts';
 import { isAdmin, requireViewer, type Context } from '../context.ts';
 import { badInput, forbidden, unauthenticated } from '../infra/errors.ts';
 import type { IssuedSession, Origin } from './accounts.ts';
@@ -51,6 +52,7 @@ export const UserRef = builder.prismaNode('User', {
     email: t.string({
       nullable: true,
       description: "The user's own address: visible to that user and to admins, null to everyone else.",
+      extensions: perViewer,
       resolve: (user, _args, ctx) =>
         ownRecords.has(user) || (ctx.viewer && (ctx.viewer.userId === user.id || isAdmin(ctx.viewer))) ? user.email : null,
     }),

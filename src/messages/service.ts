@@ -23,6 +23,8 @@ export type MessageWithAuthor = Message & { author: User; room: Room };
 
 const idempotencyWindowMs = 24 * 60 * 60 * 1000;
 const replayBatch = 500;
+/** How long subscribers that saw the same gap reuse its read (they see it within a few milliseconds of each other). */
+const gapReadReuseMs = 1000;
 // Control characters other than tab (\t) and newline (\n).
 const forbiddenControl = /[\u0000-\u0008\u000B-\u001F\u007F-\u009F]/;
 
@@ -34,8 +36,19 @@ export function decodeCursor(cursor: string, field: string): number {
   return Number(match[1]);
 }
 
-/** A feed record back to the shape the store gives (dates as Dates). */
+const decoded = new WeakMap<MessageRecord, MessageWithAuthor>();
+
+/**
+ * A feed record back to the shape the store gives (dates as Dates). Every
+ * subscriber of the room gets the same object, so fan-out executes it once.
+ */
 function fromRecord(record: MessageRecord): MessageWithAuthor {
+  let message = decoded.get(record);
+  if (!message) decoded.set(record, (message = decodeRecord(record)));
+  return message;
+}
+
+function decodeRecord(record: MessageRecord): MessageWithAuthor {
   return {
     ...record,
     createdAt: new Date(record.createdAt),
@@ -80,6 +93,22 @@ export function createMessages(deps: { db: Database; config: Config; state: Shar
       take: replayBatch,
       include: { author: true, room: true },
     });
+  /**
+   * A message published ahead of one committed before it leaves the same gap
+   * in every subscriber of the room on this instance: they share one read.
+   */
+  const gapReads = new Map<string, Promise<MessageWithAuthor[]>>();
+  const readGap = (roomId: string, afterSeq: number, beforeSeq: number) => {
+    const key = `${roomId}:${afterSeq}:${beforeSeq}`;
+    let read = gapReads.get(key);
+    if (!read) {
+      read = between(roomId, afterSeq, beforeSeq);
+      gapReads.set(key, read);
+      const forget = () => void setTimeout(() => gapReads.delete(key), gapReadReuseMs).unref();
+      read.then(forget, forget);
+    }
+    return read;
+  };
 
   return {
     async send(viewer, roomId, body, idempotencyKey) {
@@ -154,7 +183,7 @@ export function createMessages(deps: { db: Database; config: Config; state: Shar
             if (message.seq <= lastSeq) return;
             // A message published ahead of one committed before it: fetch what lies between.
             while (message.seq > lastSeq + 1) {
-              const gap = await between(roomId, lastSeq, message.seq);
+              const gap = await readGap(roomId, lastSeq, message.seq);
               if (gap.length === 0) break;
               for (const m of gap) push(m);
               lastSeq = gap.at(-1)!.seq;
