@@ -4,6 +4,7 @@
  */
 import type { App } from './app.ts';
 import { unauthenticated } from './infra/errors.ts';
+import type { NextWriter } from './realtime/fan-out.ts';
 
 /** The signed-in caller, from a verified, unrevoked access token. */
 export interface Viewer {
@@ -38,6 +39,8 @@ export interface Context {
   request: Request | null;
   /** The WebSocket the operation arrived on (null over HTTP). */
   connection: LiveConnection | null;
+  /** Set for a subscription over graphql-ws: shared fan-out writes its events with it. */
+  writeNext?: NextWriter;
 }
 
 /** Verifies an access token and checks its session against the revocation set: no database read. */

@@ -11,7 +11,7 @@ import { schema } from './schema.ts';
 import { CloseCode } from './infra/codes.ts';
 import { useHealthChecks } from './infra/health.ts';
 import { useOriginCheck } from './infra/origin.ts';
-import { maskedErrorsOptions, useErrorRequestIds, useValidationErrorCodes } from './infra/error-masking.ts';
+import { maskError, maskedErrorsOptions, useErrorRequestIds, useValidationErrorCodes } from './infra/error-masking.ts';
 import { requestIdOf, useRequestId } from './infra/request-id.ts';
 import { createRealtimeServer } from './realtime/ws-server.ts';
 import { useSharedFanOut } from './realtime/fan-out.ts';
@@ -50,7 +50,7 @@ export function createServer(app: App): SwitchboardServer {
     renderGraphiQL: renderLocalGraphiQL,
     maskedErrors: maskedErrorsOptions(app.logger, requestIdOfContext),
     logging: false,
-    plugins: [useOriginCheck(app.config.ALLOWED_ORIGINS), useHealthChecks(app), useMetrics(), useQueryLimits({ maxQueryBytes: app.config.MAX_QUERY_BYTES }), useValidationErrorCodes(), useErrorRequestIds(), useRequestId(), useWebPage(), useGraphiQLAssets(), useGraphQLOverSSE(app), useRefreshCookie(), useSharedFanOut()],
+    plugins: [useOriginCheck(app.config.ALLOWED_ORIGINS), useHealthChecks(app), useMetrics(), useQueryLimits({ maxQueryBytes: app.config.MAX_QUERY_BYTES }), useValidationErrorCodes(), useErrorRequestIds(), useRequestId(), useWebPage(), useGraphiQLAssets(), useGraphQLOverSSE(app), useRefreshCookie(), useSharedFanOut({ maskError: maskError(app.logger, requestIdOfContext) })],
     async context({ request, req, socket }): Promise<Context> {
       if (socket) {
         return { app, viewer: socket.viewer, tokenRefused: false, ip: socket.ip, requestId: socket.id, request: null, connection: socket };

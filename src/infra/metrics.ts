@@ -133,6 +133,25 @@ function codeOf(error: ErrorLike): string {
 
 const errorsOf = (result: unknown): ErrorLike[] => ((result as { errors?: ErrorLike[] } | null)?.errors ?? []);
 
+/**
+ * Counts an event sent to `subscribers` subscribers of root field `field`:
+ * by the plugin for events graphql-ws sends, by shared fan-out for those it
+ * writes to sockets itself.
+ */
+export function countSubscriptionEvent(field: string, result: unknown, subscribers: number): void {
+  const errors = errorsOf(result);
+  for (const error of errors) metrics.errors.inc({ code: codeOf(error) }, subscribers);
+  if (errors.length) return;
+  metrics.subscriptionEvents.inc({ field }, subscribers);
+  if (field === 'roomMessages') metrics.messagesDelivered.inc(subscribers);
+}
+
+/** The root field a subscription document subscribes to ('unknown' when there is no such operation). */
+export function subscribedField(document: DocumentNode, operationName?: string | null): string {
+  const operation = selectedOperation(document, operationName);
+  return operation ? (rootFields(document, operation)[0] ?? 'unknown') : 'unknown';
+}
+
 export interface MetricsOptions {
   /** Path that serves the Prometheus text format. @default '/metrics' */
   endpoint?: string;
@@ -180,8 +199,7 @@ export function useMetrics(options: MetricsOptions = {}): Plugin {
       };
     },
     onSubscribe({ args }) {
-      const operation = selectedOperation(args.document, args.operationName);
-      const field = operation ? (rootFields(args.document, operation)[0] ?? 'unknown') : 'unknown';
+      const field = subscribedField(args.document, args.operationName);
       return {
         onSubscribeResult({ result }) {
           if (!(Symbol.asyncIterator in (result as object))) {
@@ -192,11 +210,7 @@ export function useMetrics(options: MetricsOptions = {}): Plugin {
           let ended = false;
           return {
             onNext({ result: event }) {
-              const errors = errorsOf(event);
-              for (const error of errors) metrics.errors.inc({ code: codeOf(error) });
-              if (errors.length) return;
-              metrics.subscriptionEvents.inc({ field });
-              if (field === 'roomMessages') metrics.messagesDelivered.inc();
+              countSubscriptionEvent(field, event, 1);
             },
             onEnd() {
               if (ended) return;

@@ -2,7 +2,7 @@ import { builder } from '../builder.ts';
 import { requireViewer } from '../context.ts';
 import { badInput, forbidden } from '../infra/errors.ts';
 import { idOf, uuidPattern } from '../infra/ids.ts';
-import { decodeCursor, encodeCursor, lostAccess, type MessageWithAuthor } from './service.ts';
+import { decodeCursor, encodeCursor, lostAccess, type StreamItem } from './service.ts';
 
 const MESSAGES_PAGE_MAX = 200;
 const MESSAGES_PAGE_DEFAULT = 50;
@@ -69,8 +69,9 @@ builder.subscriptionField('roomMessages', (t) =>
     args: { roomId: t.arg.id({ required: true }), after: t.arg.string() },
     subscribe: (_root, args, ctx) =>
       ctx.app.messages.stream(requireViewer(ctx), idOf(args.roomId, 'Room', 'roomId'), args.after != null ? decodeCursor(args.after, 'after') : null),
-    resolve: (item: MessageWithAuthor | typeof lostAccess) => {
+    resolve: (item: StreamItem) => {
       if (item === lostAccess) throw forbidden('You no longer have access to this room.');
+      if (item instanceof Error) throw item;
       return item;
     },
   }),

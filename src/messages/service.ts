@@ -12,19 +12,22 @@ import { consumeOrThrow, createRateLimiter } from '../infra/rate-limit.ts';
 import { eventStream } from '../infra/event-stream.ts';
 import { metrics } from '../infra/metrics.ts';
 import { Prisma, type Message, type Room, type User } from '../generated/prisma/client.ts';
-import type { MessageRecord, RoomEvent, RoomFeed } from '../rooms/feed.ts';
+import type { Logger } from '../infra/logger.ts';
+import type { RoomFeed } from '../rooms/feed.ts';
 import type { Rooms } from '../rooms/service.ts';
+import { createLiveRooms, toRecord, type LiveEvent } from './live.ts';
 
 /** The last item of a stream whose viewer lost access to the room. */
 export const lostAccess = Symbol('lost access');
+
+/** What roomMessages streams: messages, then possibly a last item saying why it ended. */
+export type StreamItem = MessageWithAuthor | typeof lostAccess | Error;
 
 /** A message with its author and room loaded, as every path hands it to GraphQL (no read per delivery). */
 export type MessageWithAuthor = Message & { author: User; room: Room };
 
 const idempotencyWindowMs = 24 * 60 * 60 * 1000;
 const replayBatch = 500;
-/** How long subscribers that saw the same gap reuse its read (they see it within a few milliseconds of each other). */
-const gapReadReuseMs = 1000;
 // Control characters other than tab (\t) and newline (\n).
 const forbiddenControl = /[\u0000-\u0008\u000B-\u001F\u007F-\u009F]/;
 
@@ -36,37 +39,6 @@ export function decodeCursor(cursor: string, field: string): number {
   return Number(match[1]);
 }
 
-const decoded = new WeakMap<MessageRecord, MessageWithAuthor>();
-
-/**
- * A feed record back to the shape the store gives (dates as Dates). Every
- * subscriber of the room gets the same object, so fan-out executes it once.
- */
-function fromRecord(record: MessageRecord): MessageWithAuthor {
-  let message = decoded.get(record);
-  if (!message) decoded.set(record, (message = decodeRecord(record)));
-  return message;
-}
-
-function decodeRecord(record: MessageRecord): MessageWithAuthor {
-  return {
-    ...record,
-    createdAt: new Date(record.createdAt),
-    author: { ...record.author, createdAt: new Date(record.author.createdAt) } as User,
-    room: { ...record.room, createdAt: new Date(record.room.createdAt) },
-  };
-}
-
-function toRecord(message: MessageWithAuthor): MessageRecord {
-  const { id, username, email, roles, createdAt } = message.author;
-  return {
-    ...message,
-    createdAt: message.createdAt.toISOString(),
-    author: { id, username, email, roles, createdAt: createdAt.toISOString() },
-    room: { ...message.room, createdAt: message.room.createdAt.toISOString() },
-  };
-}
-
 export interface Messages {
   send(viewer: Viewer, roomId: string, body: string, idempotencyKey?: string | null): Promise<MessageWithAuthor>;
   /** Newest last: the `last` messages before `before` (exclusive). */
@@ -74,41 +46,22 @@ export interface Messages {
   /**
    * Messages after seq `after` (replayed from the store), then live ones, in
    * order, no gap, no duplicate; without `after`, live ones only. When the
-   * viewer loses access it yields {@link lostAccess} and ends.
+   * viewer loses access it yields {@link lostAccess} and ends; when the store
+   * fails during the replay it yields the error and ends.
    */
-  stream(viewer: Viewer, roomId: string, after: number | null): Promise<AsyncIterableIterator<MessageWithAuthor | typeof lostAccess>>;
+  stream(viewer: Viewer, roomId: string, after: number | null): Promise<AsyncIterableIterator<StreamItem>>;
 }
 
-export function createMessages(deps: { db: Database; config: Config; state: SharedState; feed: RoomFeed; rooms: Rooms }): Messages {
+export function createMessages(deps: { db: Database; config: Config; state: SharedState; feed: RoomFeed; rooms: Rooms; logger: Logger }): Messages {
   const { db, config, state, feed, rooms } = deps;
+  const live = createLiveRooms(deps);
   const perUser = createRateLimiter(state, { name: 'message-user', points: config.MESSAGE_RATE_PER_USER, windowSeconds: config.MESSAGE_RATE_WINDOW });
   const perRoom = createRateLimiter(state, { name: 'message-room', points: config.MESSAGE_RATE_PER_ROOM, windowSeconds: config.MESSAGE_RATE_WINDOW });
 
   const findByKey = (roomId: string, authorId: string, idempotencyKey: string) =>
     db.message.findUnique({ where: { roomId_authorId_idempotencyKey: { roomId, authorId, idempotencyKey } }, include: { author: true, room: true } });
-  const between = (roomId: string, afterSeq: number, beforeSeq?: number) =>
-    db.message.findMany({
-      where: { roomId, seq: { gt: afterSeq, ...(beforeSeq === undefined ? {} : { lt: beforeSeq }) } },
-      orderBy: { seq: 'asc' },
-      take: replayBatch,
-      include: { author: true, room: true },
-    });
-  /**
-   * A message published ahead of one committed before it leaves the same gap
-   * in every subscriber of the room on this instance: they share one read.
-   */
-  const gapReads = new Map<string, Promise<MessageWithAuthor[]>>();
-  const readGap = (roomId: string, afterSeq: number, beforeSeq: number) => {
-    const key = `${roomId}:${afterSeq}:${beforeSeq}`;
-    let read = gapReads.get(key);
-    if (!read) {
-      read = between(roomId, afterSeq, beforeSeq);
-      gapReads.set(key, read);
-      const forget = () => void setTimeout(() => gapReads.delete(key), gapReadReuseMs).unref();
-      read.then(forget, forget);
-    }
-    return read;
-  };
+  const readAfter = (roomId: string, afterSeq: number) =>
+    db.message.findMany({ where: { roomId, seq: { gt: afterSeq } }, orderBy: { seq: 'asc' }, take: replayBatch, include: { author: true, room: true } });
 
   return {
     async send(viewer, roomId, body, idempotencyKey) {
@@ -159,58 +112,55 @@ export function createMessages(deps: { db: Database; config: Config; state: Shar
       return { messages: rows.slice(0, last).reverse(), hasPrevious: rows.length > last };
     },
 
-    async stream(viewer, roomId, after) {
+    async stream(viewer, roomId, from) {
       await rooms.accessible(viewer, roomId);
-      const live: MessageWithAuthor[] = [];
-      let deliver: ((message: MessageWithAuthor) => void) | undefined;
-      let revoked = false;
-      let revoke = () => void (revoked = true);
+      // Until the replay is done, live messages wait and a loss of access is only noted.
+      const held: MessageWithAuthor[] = [];
+      let lost = false;
+      let onMessage = (message: MessageWithAuthor): void => void held.push(message);
+      let onLost = (): void => void (lost = true);
       // Listen first, then read the store: nothing committed in between is missed.
-      const stopListening = await feed.listen(roomId, (event: RoomEvent) => {
-        if (event.type === 'message') {
-          const message = fromRecord(event.message);
-          if (deliver) deliver(message);
-          else live.push(message);
-        } else if (event.type === 'deleted' || (event.type === 'left' && event.userId === viewer.userId)) revoke();
-        else if (event.type === 'changed') void rooms.stillAccessible(viewer, roomId).then((ok) => ok || revoke());
+      const { room, stop } = await live.open(roomId, (event: LiveEvent) => {
+        if (event.type === 'message') onMessage(event.message);
+        else if (event.type === 'deleted' || (event.type === 'left' && event.userId === viewer.userId)) onLost();
+        else if (event.type === 'changed') void rooms.stillAccessible(viewer, roomId).then((ok) => ok || onLost());
       });
-      let lastSeq = after ?? (await db.room.findUnique({ where: { id: roomId }, select: { lastSeq: true } }))?.lastSeq ?? 0;
+      let lastSeq = from ?? room.seq;
 
-      return eventStream<MessageWithAuthor | typeof lostAccess>((push, end) => {
-        let chain = Promise.resolve();
-        const emit = (message: MessageWithAuthor) => {
-          chain = chain.then(async () => {
-            if (message.seq <= lastSeq) return;
-            // A message published ahead of one committed before it: fetch what lies between.
-            while (message.seq > lastSeq + 1) {
-              const gap = await readGap(roomId, lastSeq, message.seq);
-              if (gap.length === 0) break;
-              for (const m of gap) push(m);
-              lastSeq = gap.at(-1)!.seq;
+      return eventStream<StreamItem>((push, end) => {
+        let stopped = false;
+        const deliver = (message: MessageWithAuthor) => {
+          if (message.seq <= lastSeq) return;
+          lastSeq = message.seq;
+          push(message);
+        };
+        const goLive = () => {
+          onLost = () => end(lostAccess);
+          if (lost) return onLost();
+          for (const message of held.splice(0)) deliver(message);
+          onMessage = deliver;
+        };
+        if (from === null) goLive();
+        else {
+          void (async () => {
+            try {
+              for (;;) {
+                const batch = await readAfter(roomId, lastSeq);
+                if (stopped) return;
+                for (const message of batch) deliver(message);
+                if (batch.length < replayBatch) break;
+              }
+              goLive();
+            } catch (error) {
+              // The store failed mid-replay: the stream ends with the error; the client resumes from its last cursor.
+              end(error instanceof Error ? error : new Error(String(error)));
             }
-            push(message);
-            lastSeq = message.seq;
-          });
+          })();
+        }
+        return () => {
+          stopped = true;
+          stop();
         };
-        chain = chain.then(async () => {
-          if (after === null) return;
-          for (;;) {
-            const batch = await between(roomId, lastSeq);
-            for (const m of batch) push(m);
-            if (batch.length) lastSeq = batch.at(-1)!.seq;
-            if (batch.length < replayBatch) break;
-          }
-        });
-        for (const message of live.splice(0)) emit(message);
-        deliver = emit;
-        revoke = () => {
-          chain = chain.then(() => {
-            push(lostAccess);
-            end();
-          });
-        };
-        if (revoked) revoke();
-        return stopListening;
       });
     },
   };

@@ -1,17 +1,27 @@
 /**
  * Shared fan-out. Out of the box, a subscription event that reaches a
- * thousand sockets is executed by GraphQL a thousand times and serialized a
- * thousand times. Here the subscribe step still runs per subscriber (access
- * is checked per viewer), but each event object is executed once per
- * audience (the same document, variables, and as much of the viewer as the
- * document can see), and its result serialized once.
+ * thousand sockets is executed by GraphQL a thousand times, serialized a
+ * thousand times, and walks a thousand async iterators. Here the subscribe
+ * step still runs per subscriber (access is checked per viewer), but:
+ *
+ * - each event object is executed once per audience (the same document,
+ *   the same variables below the root field, and as much of the viewer as
+ *   the document can see) and its result serialized once;
+ * - over graphql-ws, once a subscriber's stream has nothing queued, the
+ *   stream hands its events off ({@link HandsOff}): they are then written
+ *   straight to the socket, a batch per event per audience, with no
+ *   iterator, promise or `JSON.stringify` per subscriber.
  *
  * Sharing needs the event itself to be shared: a source stream hands every
- * subscriber the same object for the same event (see the room feed).
+ * subscriber the same object for the same event (see messages/live.ts). The
+ * root field's arguments choose the stream (which room, from which cursor);
+ * a subscription field's `resolve` must not depend on them.
  */
 import {
   createSourceEventStream,
   execute,
+  GraphQLError,
+  Kind,
   TypeInfo,
   visit,
   visitWithTypeInfo,
@@ -22,6 +32,8 @@ import {
 } from 'graphql';
 import { isAsyncIterable, mapAsyncIterator, type Plugin } from 'graphql-yoga';
 import type { Context } from '../context.ts';
+import { isHandsOff, type EventStream } from '../infra/event-stream.ts';
+import { countSubscriptionEvent, subscribedField } from '../infra/metrics.ts';
 
 /**
  * Marks a field whose value depends on who asks beyond their roles (e.g. a
@@ -29,45 +41,80 @@ import type { Context } from '../context.ts';
  */
 export const perViewer = { perViewer: true } as const;
 
-const documentIds = new WeakMap<DocumentNode, number>();
-const perViewerDocuments = new WeakMap<DocumentNode, boolean>();
+/** Writes a `next` message with this payload (JSON) to the subscription's socket. */
+export type NextWriter = (payloadJson: string) => void;
+
+export interface SharedFanOutOptions {
+  /** Masks an error of a result written straight to a socket, as Yoga masks the others. */
+  maskError: (error: unknown, message: string, context: unknown) => Error;
+}
+
+interface DocumentFacts {
+  id: number;
+  perViewer: boolean;
+  /** Variables used below the root field (those used only in its arguments choose the stream, not the result). */
+  resultVariables: string[];
+  field: string;
+}
+
+const documentFacts = new WeakMap<DocumentNode, DocumentFacts>();
 /** event -> audience -> its result (the promise, so concurrent subscribers wait for one execution). */
 const sharedResults = new WeakMap<object, Map<string, Promise<ExecutionResult>>>();
-const results = new WeakSet<ExecutionResult>();
-const serialized = new WeakMap<ExecutionResult, string>();
 let nextDocumentId = 0;
 
-function selectsPerViewerField(schema: GraphQLSchema, document: DocumentNode): boolean {
-  let found = perViewerDocuments.get(document);
-  if (found !== undefined) return found;
-  found = false;
+function factsOf(schema: GraphQLSchema, document: DocumentNode, operationName: string | null | undefined): DocumentFacts {
+  let facts = documentFacts.get(document);
+  if (facts) return facts;
+  let selectsPerViewer = false;
+  const resultVariables = new Set<string>();
+  let depth = 0;
+  let inRootArguments = false;
   const typeInfo = new TypeInfo(schema);
   visit(
     document,
     visitWithTypeInfo(typeInfo, {
-      Field() {
-        if (typeInfo.getFieldDef()?.extensions?.perViewer) found = true;
+      Field: {
+        enter() {
+          if (typeInfo.getFieldDef()?.extensions?.perViewer) selectsPerViewer = true;
+          depth++;
+        },
+        leave() {
+          depth--;
+        },
+      },
+      Argument: {
+        enter() {
+          inRootArguments = depth === 1;
+        },
+        leave() {
+          inRootArguments = false;
+        },
+      },
+      Variable(node, _key, parent) {
+        const declaring = (parent as { kind?: string } | undefined)?.kind === Kind.VARIABLE_DEFINITION;
+        if (!declaring && !inRootArguments) resultVariables.add(node.name.value);
       },
     }),
   );
-  perViewerDocuments.set(document, found);
-  return found;
+  facts = { id: ++nextDocumentId, perViewer: selectsPerViewer, resultVariables: [...resultVariables].sort(), field: subscribedField(document, operationName) };
+  documentFacts.set(document, facts);
+  return facts;
 }
 
-/** Who sees the same result: document, operation, variables, roles, and the user when the document asks per-viewer fields. */
-function audienceOf(args: ExecutionArgs): string {
-  let documentId = documentIds.get(args.document);
-  if (documentId === undefined) documentIds.set(args.document, (documentId = ++nextDocumentId));
+/** Who sees the same result: document, operation, result variables, roles, and the user when the document asks per-viewer fields. */
+function audienceOf(args: ExecutionArgs, facts: DocumentFacts): string {
   const viewer = (args.contextValue as Context | undefined)?.viewer;
   const roles = viewer ? [...viewer.roles].sort().join(',') : '-';
-  const user = viewer && selectsPerViewerField(args.schema, args.document) ? viewer.userId : '';
-  return `${documentId}\n${args.operationName ?? ''}\n${JSON.stringify(args.variableValues ?? null)}\n${roles}\n${user}`;
+  const user = viewer && facts.perViewer ? viewer.userId : '';
+  const variables = facts.resultVariables.map((name) => args.variableValues?.[name]);
+  return `${facts.id}\n${args.operationName ?? ''}\n${JSON.stringify(variables)}\n${roles}\n${user}`;
 }
 
 async function executeEvent(args: ExecutionArgs, event: unknown): Promise<ExecutionResult> {
   return execute({ ...args, rootValue: event });
 }
 
+/** The event's result for `audience`, executed once; a result with errors is made again per subscriber (masked errors carry its request id). */
 function executeShared(args: ExecutionArgs, audience: string, event: unknown): Promise<ExecutionResult> {
   if (typeof event !== 'object' || event === null) return executeEvent(args, event);
   let byAudience = sharedResults.get(event);
@@ -77,37 +124,152 @@ function executeShared(args: ExecutionArgs, audience: string, event: unknown): P
     shared = executeEvent(args, event);
     byAudience.set(audience, shared);
   }
-  return shared.then((result) => {
-    // Errors carry the subscriber's own request id once masked: those are never shared.
-    if (result.errors) return executeEvent(args, event);
-    results.add(result);
-    return result;
-  });
+  return shared.then((result) => (result.errors ? executeEvent(args, event) : result));
 }
 
-async function subscribeShared(args: ExecutionArgs) {
-  const source = await createSourceEventStream(args);
-  if (!isAsyncIterable(source)) return source;
-  const audience = audienceOf(args);
-  return mapAsyncIterator(source, (event) => executeShared(args, audience, event));
+/** A subscriber whose events are written straight to its socket. */
+interface Member {
+  args: ExecutionArgs;
+  write: NextWriter;
+  active: boolean;
+  /** The index of the last batch it joined: it never joins an earlier one (its own order comes first). */
+  lastBatch: number;
+}
+
+/** One event on its way to the members of one audience. */
+interface Batch {
+  index: number;
+  members: Member[];
+}
+
+/** The members of one audience: batches run one after another, so each member gets its events in order. */
+interface Audience {
+  key: string;
+  field: string;
+  size: number;
+  chain: Promise<void>;
+  nextBatch: number;
+  open: WeakMap<object, Batch>;
+}
+
+const audiences = new Map<string, Audience>();
+
+function joinAudience(key: string, field: string): Audience {
+  let audience = audiences.get(key);
+  if (!audience) audiences.set(key, (audience = { key, field, size: 0, chain: Promise.resolve(), nextBatch: 0, open: new WeakMap() }));
+  audience.size++;
+  return audience;
+}
+
+function leaveAudience(audience: Audience): void {
+  if (--audience.size === 0 && audiences.get(audience.key) === audience) audiences.delete(audience.key);
+}
+
+function offer(audience: Audience, member: Member, event: unknown, maskError: SharedFanOutOptions['maskError']): void {
+  if (!member.active) return;
+  const shareable = typeof event === 'object' && event !== null;
+  let batch = shareable ? audience.open.get(event) : undefined;
+  if (!batch || batch.index < member.lastBatch) {
+    const created: Batch = { index: audience.nextBatch++, members: [] };
+    batch = created;
+    if (shareable) audience.open.set(event, created);
+    audience.chain = audience.chain.then(() => deliver(audience, event, created, maskError));
+  }
+  batch.members.push(member);
+  member.lastBatch = batch.index;
+}
+
+async function deliver(audience: Audience, event: unknown, batch: Batch, maskError: SharedFanOutOptions['maskError']): Promise<void> {
+  const first = batch.members[0]!;
+  let result: ExecutionResult | undefined;
+  try {
+    result = await executeShared(first.args, audience.key, event);
+  } catch {
+    // Made again per member below, where the fault is masked and logged.
+  }
+  // From here on the batch is closed: a member offered this event now gets a batch of its own.
+  if (typeof event === 'object' && event !== null && audience.open.get(event) === batch) audience.open.delete(event);
+  if (result && !result.errors) {
+    const json = JSON.stringify(result);
+    let written = 0;
+    for (const member of batch.members) {
+      if (!member.active) continue;
+      member.write(json);
+      written++;
+    }
+    countSubscriptionEvent(audience.field, result, written);
+    return;
+  }
+  for (const member of batch.members) {
+    if (!member.active) continue;
+    const own = await executeEvent(member.args, event).catch((error: unknown) => ({ errors: [error as GraphQLError] }) as ExecutionResult);
+    const masked = { ...own, errors: own.errors?.map((error) => maskError(error, 'Unexpected error.', member.args.contextValue)) };
+    if (member.active) member.write(JSON.stringify(masked));
+    countSubscriptionEvent(audience.field, masked, 1);
+  }
 }
 
 /**
- * The JSON of a result shared by several subscribers, made on first use.
- * Undefined for a result that belongs to one subscriber.
+ * A subscription whose source hands its events off: what it yields itself
+ * (events queued before the hand-off, a last item such as "lost access")
+ * goes through graphql-ws as usual; the rest is written by its audience.
  */
-export function sharedJson(result: unknown): string | undefined {
-  if (!results.has(result as ExecutionResult)) return undefined;
-  let json = serialized.get(result as ExecutionResult);
-  if (json === undefined) serialized.set(result as ExecutionResult, (json = JSON.stringify(result)));
-  return json;
+function handedOff(source: EventStream<unknown>, args: ExecutionArgs, key: string, facts: DocumentFacts, write: NextWriter, maskError: SharedFanOutOptions['maskError']): AsyncIterableIterator<ExecutionResult> {
+  const audience = joinAudience(key, facts.field);
+  const member: Member = { args, write, active: true, lastBatch: -1 };
+  let handed = false;
+  const leave = () => {
+    if (!member.active) return;
+    member.active = false;
+    leaveAudience(audience);
+  };
+  return {
+    async next() {
+      // graphql-ws asks for the next event only once it has sent the previous one: handing off now keeps the order.
+      if (!handed && member.active) handed = source.handOff((event) => offer(audience, member, event, maskError));
+      const item = await source.next();
+      if (item.done) {
+        leave();
+        return item;
+      }
+      // A last item: nothing handed off may follow it.
+      if (handed) leave();
+      return { done: false, value: await executeShared(args, key, item.value) };
+    },
+    async return() {
+      leave();
+      await source.return?.();
+      return { done: true, value: undefined };
+    },
+    async throw(error) {
+      leave();
+      await source.return?.();
+      throw error;
+    },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
 }
 
-/** Subscriptions (WebSocket and SSE) execute each event once per audience. */
-export function useSharedFanOut(): Plugin {
+function subscribeShared(maskError: SharedFanOutOptions['maskError']) {
+  return async (args: ExecutionArgs) => {
+    const source = await createSourceEventStream(args);
+    if (!isAsyncIterable(source)) return source;
+    const facts = factsOf(args.schema, args.document, args.operationName);
+    const key = audienceOf(args, facts);
+    const write = (args.contextValue as Context | undefined)?.writeNext;
+    if (write && isHandsOff(source)) return handedOff(source, args, key, facts, write, maskError);
+    return mapAsyncIterator(source, (event) => executeShared(args, key, event));
+  };
+}
+
+/** Subscriptions (WebSocket and SSE) execute each event once per audience; over WebSocket, it is written once per audience too. */
+export function useSharedFanOut(options: SharedFanOutOptions): Plugin {
+  const subscribe = subscribeShared(options.maskError);
   return {
     onSubscribe({ setSubscribeFn }) {
-      setSubscribeFn(subscribeShared as Parameters<typeof setSubscribeFn>[0]);
+      setSubscribeFn(subscribe as Parameters<typeof setSubscribeFn>[0]);
     },
   };
 }

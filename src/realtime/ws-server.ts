@@ -19,39 +19,20 @@ import { createConnections, type Connections, type SocketState } from './connect
 import { requestErrors } from '../infra/error-masking.ts';
 import { paramsError, resolveLimits } from '../infra/query-limits.ts';
 import { guardProtocol } from '../infra/ws-guard.ts';
-import { sharedJson } from './fan-out.ts';
+import type { NextWriter } from './fan-out.ts';
 
 type Extra = {
   socket: WebSocket;
   request: IncomingMessage;
   state?: SocketState;
-  /** Subscription id -> the JSON of a shared result on its way out (see `sendSharedJson`). */
-  sharedJson?: Map<string, string>;
 };
 
-/**
- * graphql-ws serializes every `next` message itself, once per subscriber.
- * For a result shared by many (fan-out.ts), `onNext` hands graphql-ws this
- * placeholder instead and keeps the result's JSON, made once; the socket's
- * `send` swaps it back in. A real payload always starts with "data" or
- * "errors", so the placeholder cannot be mistaken for one.
- */
-const placeholder = { $shared: 1 };
-const placeholderTail = `,"type":"next","payload":${JSON.stringify(placeholder)}}`;
-
-function sendSharedJson(socket: WebSocket, pending: Map<string, string>): void {
-  const send = socket.send.bind(socket) as (data: unknown, cb?: (error?: Error) => void) => void;
-  socket.send = ((data: unknown, cb?: (error?: Error) => void) => {
-    if (typeof data === 'string' && data.endsWith(placeholderTail)) {
-      const id = JSON.parse(data.slice('{"id":'.length, -placeholderTail.length)) as string;
-      const json = pending.get(id);
-      if (json !== undefined) {
-        pending.delete(id);
-        data = `${data.slice(0, -(JSON.stringify(placeholder).length + 1))}${json}}`;
-      }
-    }
-    send(data, cb);
-  }) as WebSocket['send'];
+/** Writes `next` messages of subscription `id` straight to `socket`, in graphql-ws's own framing (shared fan-out). */
+function nextWriter(socket: WebSocket, id: string): NextWriter {
+  const head = `{"id":${JSON.stringify(id)},"type":"next","payload":`;
+  return (payloadJson) => {
+    if (socket.readyState === socket.OPEN) socket.send(`${head}${payloadJson}}`);
+  };
 }
 
 export interface RealtimeServer {
@@ -82,17 +63,9 @@ export function createRealtimeServer(app: App, yoga: YogaServerInstance<any, any
         const state = await connections.open(ctx.extra.socket, ctx.extra.request, ctx.connectionParams);
         if (!state) return false;
         ctx.extra.state = state;
-        ctx.extra.sharedJson = new Map();
-        sendSharedJson(ctx.extra.socket, ctx.extra.sharedJson);
         return true;
       },
-      onNext(ctx, id, _payload, _args, result) {
-        const json = sharedJson(result);
-        if (json === undefined || !ctx.extra.sharedJson) return;
-        ctx.extra.sharedJson.set(id, json);
-        return placeholder as never;
-      },
-      async onSubscribe(ctx, _id, payload) {
+      async onSubscribe(ctx, id, payload) {
         const state = ctx.extra.state!;
         app.presence.activity(state.viewer.userId);
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
@@ -112,6 +85,7 @@ export function createRealtimeServer(app: App, yoga: YogaServerInstance<any, any
         }
         if (errors.length) return requestErrors(errors);
         const contextValue = (await contextFactory()) as unknown as Context;
+        contextValue.writeNext = nextWriter(ctx.extra.socket, id);
         return {
           schema,
           document,

@@ -190,10 +190,7 @@ builder.subscriptionField('roomPresence', (t) =>
       const statuses = await ctx.app.presence.statusOf([...members]);
       let stopFeed: () => void = () => {};
       return eventStream<RoomPresenceItem | null>((push, end) => {
-        const lose = () => {
-          push(null);
-          end();
-        };
+        const lose = () => end(null);
         const onRoom = (event: RoomEvent) => {
           if (event.type === 'deleted' || (event.type === 'left' && event.userId === viewer.userId)) return lose();
           if (event.type === 'changed') return void ctx.app.rooms.stillAccessible(viewer, roomId).then((ok) => ok || lose());
