@@ -5,7 +5,10 @@
  * prints a table and writes bench/results/latest.json and latest.md.
  *
  * BENCH_QUICK=1 runs a smaller version (fewer sockets, shorter steps);
- * BENCH_TARGETS=switchboard,socket.io measures only those targets.
+ * BENCH_TARGETS=switchboard,socket.io measures only those targets;
+ * BENCH_SCENARIOS=fan-out,cross-instance only those scenarios (storm,
+ * memory, fan-out, cross-instance), e.g. to profile one with
+ * BENCH_NODE_FLAGS='--cpu-prof --cpu-prof-dir=/tmp/prof'.
  */
 import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -65,22 +68,28 @@ try {
   const reuse: Target = { ...ours, prepare: async (servers) => (prepared ??= await ours.prepare(servers)) };
 
   const only = process.env.BENCH_TARGETS?.split(',');
+  const scenarios = process.env.BENCH_SCENARIOS?.split(',');
+  const runs = (scenario: string) => !scenarios || scenarios.includes(scenario);
   for (const target of [reuse, ...baselines(services)].filter((t) => !only || only.includes(t.name))) {
     const figures: Results['targets'][string] = {};
     results.targets[target.name] = figures;
-    log(`${target.name}: connect storm`);
-    await withCluster(target, 1, async (audience, { logins }) => {
-      figures.logins = logins;
-      figures.storm = await connectStorm(audience, plan.stormSockets);
-    });
-    log(`${target.name}: idle memory`);
-    figures.memory = await withCluster(target, 1, (audience) => idleMemory(audience, plan.memoryCounts));
+    if (runs('storm')) {
+      log(`${target.name}: connect storm`);
+      await withCluster(target, 1, async (audience, { logins }) => {
+        figures.logins = logins;
+        figures.storm = await connectStorm(audience, plan.stormSockets);
+      });
+    }
+    if (runs('memory')) {
+      log(`${target.name}: idle memory`);
+      figures.memory = await withCluster(target, 1, (audience) => idleMemory(audience, plan.memoryCounts));
+    }
     figures.fanOut = {};
-    for (const subscribers of plan.fanOutSubscribers) {
+    for (const subscribers of runs('fan-out') ? plan.fanOutSubscribers : []) {
       log(`${target.name}: fan-out to ${subscribers}`);
       figures.fanOut[subscribers] = await withCluster(target, 1, (audience) => fanOut(audience, subscribers, plan.rates, plan.stepSeconds));
     }
-    if (target.clusters) {
+    if (target.clusters && runs('cross-instance')) {
       log(`${target.name}: cross-instance fan-out`);
       figures.crossInstance = await withCluster(target, 2, (audience) => fanOut(audience, plan.fanOutSubscribers[0]!, plan.crossRates, plan.stepSeconds));
     }

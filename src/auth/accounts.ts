@@ -9,13 +9,13 @@
 import { z } from 'zod';
 import type { Viewer } from '../context.ts';
 import type { Config } from '../infra/config.ts';
-import type { Database } from '../infra/database.ts';
+import { isUniqueViolation, type Database } from '../infra/database.ts';
 import type { Logger } from '../infra/logger.ts';
 import type { SharedState } from '../infra/state.ts';
 import type { SessionEndReason } from '../infra/codes.ts';
 import { badInput, conflict, forbidden, notFound, rateLimited, unauthenticated } from '../infra/errors.ts';
 import { createRateLimiter, secondsUntilAllowed } from '../infra/rate-limit.ts';
-import { Prisma, type User } from '../generated/prisma/client.ts';
+import type { User } from '../generated/prisma/client.ts';
 import { recordAudit, type AuditInput } from './audit.ts';
 import { createPasswordHasher } from './passwords.ts';
 import { hashRefreshToken, newRefreshToken, type TokenSigner } from './tokens.ts';
@@ -124,7 +124,6 @@ function parse<T>(schema: z.ZodType<T>, value: unknown, field?: string): T {
 }
 
 const keyOf = (value: string) => value.trim().toLowerCase();
-const isUniqueViolation = (error: unknown) => error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002';
 const invalidCredentials = () => unauthenticated('Invalid username, email or password.');
 
 /** Builds the accounts service (one per process, as `app.accounts`). */

@@ -8,7 +8,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { PrismaPg } from '@prisma/adapter-pg';
 import type { SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
-import { PrismaClient } from '../generated/prisma/client.ts';
+import { Prisma, PrismaClient } from '../generated/prisma/client.ts';
 import type { Config } from './config.ts';
 
 export type Database = PrismaClient;
@@ -46,6 +46,17 @@ export async function createDatabaseAdapter(config: Pick<Config, 'DATABASE_URL' 
     },
     close: () => pglite.close(),
   };
+}
+
+/**
+ * A unique constraint refused the write: P2002 from a model query, P2010
+ * carrying PostgreSQL's 23505 from a raw one.
+ */
+export function isUniqueViolation(error: unknown): boolean {
+  if (!(error instanceof Prisma.PrismaClientKnownRequestError)) return false;
+  if (error.code === 'P2002') return true;
+  const cause = (error.meta?.driverAdapterError as { cause?: { originalCode?: unknown; kind?: unknown } } | undefined)?.cause;
+  return error.code === 'P2010' && (cause?.originalCode === '23505' || cause?.kind === 'UniqueConstraintViolation');
 }
 
 export function createPrismaClient(adapter: SqlMigrationAwareDriverAdapterFactory): Database {

@@ -176,7 +176,7 @@ function fromRecord(record: MessageRecord): MessageWithAuthor {
   return {
     ...record,
     createdAt: new Date(record.createdAt),
-    author: { ...record.author, createdAt: new Date(record.author.createdAt) } as MessageWithAuthor['author'],
+    author: { ...record.author, createdAt: new Date(record.author.createdAt) },
     room: { ...record.room, createdAt: new Date(record.room.createdAt) },
   };
 }

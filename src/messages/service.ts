@@ -5,17 +5,18 @@
  */
 import type { Viewer } from '../context.ts';
 import type { Config } from '../infra/config.ts';
-import type { Database } from '../infra/database.ts';
+import { isUniqueViolation, type Database } from '../infra/database.ts';
 import type { SharedState } from '../infra/state.ts';
-import { badInput } from '../infra/errors.ts';
+import { badInput, notFound } from '../infra/errors.ts';
 import { consumeOrThrow, createRateLimiter } from '../infra/rate-limit.ts';
 import { eventStream } from '../infra/event-stream.ts';
 import { metrics } from '../infra/metrics.ts';
-import { Prisma, type Message, type Room, type User } from '../generated/prisma/client.ts';
+import type { Message, Room, User } from '../generated/prisma/client.ts';
 import type { Logger } from '../infra/logger.ts';
 import type { RoomFeed } from '../rooms/feed.ts';
 import type { Rooms } from '../rooms/service.ts';
 import { createLiveRooms, toRecord, type LiveEvent } from './live.ts';
+import { createMessageStore } from './store.ts';
 
 /** The last item of a stream whose viewer lost access to the room. */
 export const lostAccess = Symbol('lost access');
@@ -23,8 +24,8 @@ export const lostAccess = Symbol('lost access');
 /** What roomMessages streams: messages, then possibly a last item saying why it ended. */
 export type StreamItem = MessageWithAuthor | typeof lostAccess | Error;
 
-/** A message with its author and room loaded, as every path hands it to GraphQL (no read per delivery). */
-export type MessageWithAuthor = Message & { author: User; room: Room };
+/** A message with its author's public columns and its room, as every path hands it to GraphQL (no read per delivery). */
+export type MessageWithAuthor = Message & { author: Pick<User, 'id' | 'username' | 'email' | 'roles' | 'createdAt'>; room: Room };
 
 const idempotencyWindowMs = 24 * 60 * 60 * 1000;
 const replayBatch = 500;
@@ -55,11 +56,10 @@ export interface Messages {
 export function createMessages(deps: { db: Database; config: Config; state: SharedState; feed: RoomFeed; rooms: Rooms; logger: Logger }): Messages {
   const { db, config, state, feed, rooms } = deps;
   const live = createLiveRooms(deps);
+  const store = createMessageStore(db);
   const perUser = createRateLimiter(state, { name: 'message-user', points: config.MESSAGE_RATE_PER_USER, windowSeconds: config.MESSAGE_RATE_WINDOW });
   const perRoom = createRateLimiter(state, { name: 'message-room', points: config.MESSAGE_RATE_PER_ROOM, windowSeconds: config.MESSAGE_RATE_WINDOW });
 
-  const findByKey = (roomId: string, authorId: string, idempotencyKey: string) =>
-    db.message.findUnique({ where: { roomId_authorId_idempotencyKey: { roomId, authorId, idempotencyKey } }, include: { author: true, room: true } });
   const readAfter = (roomId: string, afterSeq: number) =>
     db.message.findMany({ where: { roomId, seq: { gt: afterSeq } }, orderBy: { seq: 'asc' }, take: replayBatch, include: { author: true, room: true } });
 
@@ -70,32 +70,26 @@ export function createMessages(deps: { db: Database; config: Config; state: Shar
       if (idempotencyKey != null && (idempotencyKey.length < 1 || idempotencyKey.length > 128)) throw badInput('idempotencyKey', 'An idempotency key is 1 to 128 characters.');
       await rooms.accessible(viewer, roomId);
       if (idempotencyKey != null) {
-        const earlier = await findByKey(roomId, viewer.userId, idempotencyKey);
+        const earlier = await store.findByKey(roomId, viewer.userId, idempotencyKey);
         if (earlier && Date.now() - earlier.createdAt.getTime() < idempotencyWindowMs) return earlier;
+        // A key older than the window is free again.
+        if (earlier) await db.message.updateMany({ where: { id: earlier.id }, data: { idempotencyKey: null } });
       }
       await consumeOrThrow(perUser, viewer.userId, 'You are sending too fast; try again later.');
       await consumeOrThrow(perRoom, roomId, 'This room receives too many messages; try again later.');
-      let message: MessageWithAuthor;
+      let message: MessageWithAuthor | null;
       try {
-        message = await db.$transaction(async (tx) => {
-          // A key older than the window is free again.
-          if (idempotencyKey != null) {
-            await tx.message.updateMany({
-              where: { roomId, authorId: viewer.userId, idempotencyKey, createdAt: { lte: new Date(Date.now() - idempotencyWindowMs) } },
-              data: { idempotencyKey: null },
-            });
-          }
-          const { lastSeq } = await tx.room.update({ where: { id: roomId }, data: { lastSeq: { increment: 1 } }, select: { lastSeq: true } });
-          return tx.message.create({ data: { roomId, seq: lastSeq, authorId: viewer.userId, body, idempotencyKey: idempotencyKey ?? null }, include: { author: true, room: true } });
-        });
+        message = await store.insert(roomId, viewer.userId, body, idempotencyKey ?? null);
       } catch (error) {
         // A retry racing its original: the first one stored wins.
-        if (idempotencyKey != null && error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002') {
-          const earlier = await findByKey(roomId, viewer.userId, idempotencyKey);
+        if (idempotencyKey != null && isUniqueViolation(error)) {
+          const earlier = await store.findByKey(roomId, viewer.userId, idempotencyKey);
           if (earlier) return earlier;
         }
         throw error;
       }
+      // The room was deleted since the access check.
+      if (!message) throw notFound('Room');
       metrics.messagesStored.inc();
       await feed.publish(roomId, { type: 'message', message: toRecord(message) });
       return message;

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import type { Viewer } from '../context.ts';
 import { isAdmin } from '../context.ts';
 import type { Config } from '../infra/config.ts';
-import type { Database } from '../infra/database.ts';
+import { isUniqueViolation, type Database } from '../infra/database.ts';
 import { ErrorCode } from '../infra/codes.ts';
 import { appError, badInput, forbidden, notFound } from '../infra/errors.ts';
 import { Prisma, type Room, type RoomPermission } from '../generated/prisma/client.ts';
@@ -51,20 +51,24 @@ export interface Rooms {
   visibleWhere(viewer: Viewer): Prisma.RoomWhereInput;
 }
 
+const loadSql = `
+SELECT r.*,
+  EXISTS (SELECT 1 FROM "RoomMember" m WHERE m."roomId" = r."id" AND m."userId" = $2::uuid) AS "member",
+  EXISTS (SELECT 1 FROM "RoomInvite" i WHERE i."roomId" = r."id" AND i."userId" = $2::uuid) AS "invited"
+FROM "Room" r WHERE r."id" = $1::uuid`;
+
 export function createRooms(deps: { db: Database; config: Config; feed: RoomFeed }): Rooms {
   const { db, config, feed } = deps;
   const now = () => new Date().toISOString();
 
+  /** The room and the viewer's relation to it, in one raw statement (every operation on a room starts here; see messages/store.ts for why raw). */
   const load = async (viewer: Viewer, roomId: string): Promise<{ room: Room; relation: Relation }> => {
-    const room = await db.room.findUnique({
-      where: { id: roomId },
-      include: { members: { where: { userId: viewer.userId }, select: { userId: true } }, invites: { where: { userId: viewer.userId }, select: { userId: true } } },
-    });
-    if (!room) throw notFound('Room');
-    const { members, invites, ...plain } = room;
-    const relation = { member: members.length > 0, invited: invites.length > 0 };
-    if (!canSee(viewer, plain, relation)) throw notFound('Room');
-    return { room: plain, relation };
+    const [row] = await db.$queryRawUnsafe<(Room & Relation)[]>(loadSql, roomId, viewer.userId);
+    if (!row) throw notFound('Room');
+    const { member, invited, ...room } = row;
+    const relation = { member, invited };
+    if (!canSee(viewer, room, relation)) throw notFound('Room');
+    return { room, relation };
   };
   const managed = async (viewer: Viewer, roomId: string) => {
     const loaded = await load(viewer, roomId);
@@ -142,7 +146,7 @@ export function createRooms(deps: { db: Database; config: Config; feed: RoomFeed
         return joined;
       } catch (error) {
         // The same user joining twice at once: the second finds the first's row.
-        if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002') return db.room.findUniqueOrThrow({ where: { id: roomId } });
+        if (isUniqueViolation(error)) return db.room.findUniqueOrThrow({ where: { id: roomId } });
         throw error;
       }
     },
