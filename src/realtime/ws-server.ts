@@ -19,21 +19,13 @@ import { createConnections, type Connections, type SocketState } from './connect
 import { requestErrors } from '../infra/error-masking.ts';
 import { paramsError, resolveLimits } from '../infra/query-limits.ts';
 import { guardProtocol } from '../infra/ws-guard.ts';
-import type { NextWriter } from './fan-out.ts';
+import { nextFrameWriter } from './frames.ts';
 
 type Extra = {
   socket: WebSocket;
   request: IncomingMessage;
   state?: SocketState;
 };
-
-/** Writes `next` messages of subscription `id` straight to `socket`, in graphql-ws's own framing (shared fan-out). */
-function nextWriter(socket: WebSocket, id: string): NextWriter {
-  const head = `{"id":${JSON.stringify(id)},"type":"next","payload":`;
-  return (payloadJson) => {
-    if (socket.readyState === socket.OPEN) socket.send(`${head}${payloadJson}}`);
-  };
-}
 
 export interface RealtimeServer {
   wss: WebSocketServer;
@@ -85,7 +77,7 @@ export function createRealtimeServer(app: App, yoga: YogaServerInstance<any, any
         }
         if (errors.length) return requestErrors(errors);
         const contextValue = (await contextFactory()) as unknown as Context;
-        contextValue.writeNext = nextWriter(ctx.extra.socket, id);
+        contextValue.writeNext = nextFrameWriter(ctx.extra.socket, id);
         return {
           schema,
           document,
