@@ -22,6 +22,9 @@ import { baselines, switchboard, type Target } from './targets.ts';
 import { renderTable, type Results } from './report.ts';
 
 const quick = process.env.BENCH_QUICK === '1';
+const only = process.env.BENCH_TARGETS?.split(',');
+const scenarios = process.env.BENCH_SCENARIOS?.split(',');
+const runs = (scenario: string) => !scenarios || scenarios.includes(scenario);
 const plan = {
   users: quick ? 50 : 200,
   stormSockets: quick ? 500 : 2000,
@@ -67,9 +70,7 @@ try {
   let prepared: Awaited<ReturnType<Target['prepare']>> | undefined;
   const reuse: Target = { ...ours, prepare: async (servers) => (prepared ??= await ours.prepare(servers)) };
 
-  const only = process.env.BENCH_TARGETS?.split(',');
-  const scenarios = process.env.BENCH_SCENARIOS?.split(',');
-  const runs = (scenario: string) => !scenarios || scenarios.includes(scenario);
+
   for (const target of [reuse, ...baselines(services)].filter((t) => !only || only.includes(t.name))) {
     const figures: Results['targets'][string] = {};
     results.targets[target.name] = figures;
@@ -102,6 +103,9 @@ try {
 results.seconds = Math.round((Date.now() - started) / 1000);
 const table = renderTable(results);
 console.log(table);
+// Only a full run replaces the committed figures; a partial one (quick, some targets or scenarios) goes beside them.
+const name = quick || only || scenarios ? 'partial' : 'latest';
 const folder = new URL('./results/', import.meta.url);
-await writeFile(new URL('latest.json', folder), `${JSON.stringify(results, null, 2)}\n`);
-await writeFile(new URL('latest.md', folder), `${table}\n`);
+await writeFile(new URL(`${name}.json`, folder), `${JSON.stringify(results, null, 2)}\n`);
+await writeFile(new URL(`${name}.md`, folder), `${table}\n`);
+log(`wrote bench/results/${name}.json and ${name}.md`);
