@@ -4,9 +4,9 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { Sample } from './probe.ts';
+import { accepts, freePort } from '../../test/helpers/ports.ts';
 
 const probe = fileURLToPath(new URL('./probe.ts', import.meta.url));
 
@@ -15,22 +15,6 @@ export interface Measured {
   port: number;
   sample(options?: { gc?: boolean; resetLag?: boolean }): Promise<Sample>;
   stop(): Promise<void>;
-}
-
-export async function freePort(): Promise<number> {
-  const server = net.createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-async function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.once('connect', () => (socket.destroy(), resolve(true)));
-    socket.once('error', () => resolve(false));
-  });
 }
 
 /** Starts `node --import tsx --import probe <file>` with PORT set; resolves once the port accepts. */

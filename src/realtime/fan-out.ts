@@ -32,6 +32,7 @@ import {
 } from 'graphql';
 import { isAsyncIterable, mapAsyncIterator, type Plugin } from 'graphql-yoga';
 import type { Context } from '../context.ts';
+import type { Logger } from '../infra/logger.ts';
 import { isHandsOff, type EventStream } from '../infra/event-stream.ts';
 import { countSubscriptionEvent, subscribedField } from '../infra/metrics.ts';
 
@@ -47,6 +48,8 @@ export type NextWriter = (payloadJson: string) => void;
 export interface SharedFanOutOptions {
   /** Masks an error of a result written straight to a socket, as Yoga masks the others. */
   maskError: (error: unknown, message: string, context: unknown) => Error;
+  /** Where a fault in delivering a batch is logged (the audience then carries on with the next event). */
+  logger: Pick<Logger, 'error'>;
 }
 
 interface DocumentFacts {
@@ -165,7 +168,7 @@ function leaveAudience(audience: Audience): void {
   if (--audience.size === 0 && audiences.get(audience.key) === audience) audiences.delete(audience.key);
 }
 
-function offer(audience: Audience, member: Member, event: unknown, maskError: SharedFanOutOptions['maskError']): void {
+function offer(audience: Audience, member: Member, event: unknown, options: SharedFanOutOptions): void {
   if (!member.active) return;
   const shareable = typeof event === 'object' && event !== null;
   let batch = shareable ? audience.open.get(event) : undefined;
@@ -173,7 +176,8 @@ function offer(audience: Audience, member: Member, event: unknown, maskError: Sh
     const created: Batch = { index: audience.nextBatch++, members: [] };
     batch = created;
     if (shareable) audience.open.set(event, created);
-    audience.chain = audience.chain.then(() => deliver(audience, event, created, maskError));
+    // A fault in one batch must not stall the audience: it is logged and the next batch runs.
+    audience.chain = audience.chain.then(() => deliver(audience, event, created, options.maskError)).catch((error: unknown) => options.logger.error({ err: error }, 'fan-out batch failed'));
   }
   batch.members.push(member);
   member.lastBatch = batch.index;
@@ -214,7 +218,7 @@ async function deliver(audience: Audience, event: unknown, batch: Batch, maskErr
  * (events queued before the hand-off, a last item such as "lost access")
  * goes through graphql-ws as usual; the rest is written by its audience.
  */
-function handedOff(source: EventStream<unknown>, args: ExecutionArgs, key: string, facts: DocumentFacts, write: NextWriter, maskError: SharedFanOutOptions['maskError']): AsyncIterableIterator<ExecutionResult> {
+function handedOff(source: EventStream<unknown>, args: ExecutionArgs, key: string, facts: DocumentFacts, write: NextWriter, options: SharedFanOutOptions): AsyncIterableIterator<ExecutionResult> {
   const audience = joinAudience(key, facts.field);
   const member: Member = { args, write, active: true, lastBatch: -1 };
   let handed = false;
@@ -226,7 +230,7 @@ function handedOff(source: EventStream<unknown>, args: ExecutionArgs, key: strin
   return {
     async next() {
       // graphql-ws asks for the next event only once it has sent the previous one: handing off now keeps the order.
-      if (!handed && member.active) handed = source.handOff((event) => offer(audience, member, event, maskError));
+      if (!handed && member.active) handed = source.handOff((event) => offer(audience, member, event, options));
       const item = await source.next();
       if (item.done) {
         leave();
@@ -252,21 +256,21 @@ function handedOff(source: EventStream<unknown>, args: ExecutionArgs, key: strin
   };
 }
 
-function subscribeShared(maskError: SharedFanOutOptions['maskError']) {
+function subscribeShared(options: SharedFanOutOptions) {
   return async (args: ExecutionArgs) => {
     const source = await createSourceEventStream(args);
     if (!isAsyncIterable(source)) return source;
     const facts = factsOf(args.schema, args.document, args.operationName);
     const key = audienceOf(args, facts);
     const write = (args.contextValue as Context | undefined)?.writeNext;
-    if (write && isHandsOff(source)) return handedOff(source, args, key, facts, write, maskError);
+    if (write && isHandsOff(source)) return handedOff(source, args, key, facts, write, options);
     return mapAsyncIterator(source, (event) => executeShared(args, key, event));
   };
 }
 
 /** Subscriptions (WebSocket and SSE) execute each event once per audience; over WebSocket, it is written once per audience too. */
 export function useSharedFanOut(options: SharedFanOutOptions): Plugin {
-  const subscribe = subscribeShared(options.maskError);
+  const subscribe = subscribeShared(options);
   return {
     onSubscribe({ setSubscribeFn }) {
       setSubscribeFn(subscribe as Parameters<typeof setSubscribeFn>[0]);

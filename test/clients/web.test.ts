@@ -51,13 +51,13 @@ describe.skipIf(!clientApiServed)('web page', () => {
     const pageB = await b.context.newPage();
 
     await signIn(pageA, server, alice);
-    await expect.poll(() => pageA.textContent('#connection')).toBe('live');
-    await expect.poll(() => pageA.textContent('#whoami')).toContain(alice.username);
+    await expect.poll(() => pageA.textContent('#connection'), { timeout: 10_000 }).toBe('live');
+    await expect.poll(() => pageA.textContent('#whoami'), { timeout: 10_000 }).toContain(alice.username);
 
     const roomName = uniqueName('lobby');
     await pageA.fill('#create-room-form input[name=name]', roomName);
     await pageA.click('#create-room-form button[type=submit]');
-    await expect.poll(() => pageA.textContent('#room-name')).toBe(roomName);
+    await expect.poll(() => pageA.textContent('#room-name'), { timeout: 10_000 }).toBe(roomName);
     if (await pageA.isVisible('#join-room')) await pageA.click('#join-room');
     await pageA.waitForSelector('#send-form', { state: 'visible' });
 

@@ -222,10 +222,20 @@ function renderOnline() {
 
 let rooms: RoomFieldsFragment[] = [];
 
+/** The room list shows up to this many pages of 100 (oldest first, as the API pages them). */
+const roomPagesShown = 10;
+
 async function refreshRooms() {
   try {
-    const { rooms: page } = await client.request(RoomsDocument, { first: 100 });
-    rooms = page.edges.map((e) => e.node);
+    const all: RoomFieldsFragment[] = [];
+    let after: string | null | undefined;
+    for (let pages = 0; pages < roomPagesShown; pages++) {
+      const { rooms: page } = await client.request(RoomsDocument, { first: 100, after });
+      all.push(...page.edges.map((e) => e.node));
+      if (!page.pageInfo.hasNextPage) break;
+      after = page.pageInfo.endCursor;
+    }
+    rooms = all;
     renderRooms();
   } catch (error) {
     notify(describe(error));
