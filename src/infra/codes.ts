@@ -37,6 +37,8 @@ export const httpStatusOf: Record<ErrorCode, number> = {
 export enum CloseCode {
   /** Server shutting down (WebSocket "going away"). */
   GoingAway = 1001,
+  /** The client reads too slowly: more than MAX_SOCKET_BUFFER bytes waited to be sent (WebSocket "policy violation"). */
+  SlowConsumer = 1008,
   /** The session was ended: logout, refresh-token reuse, admin, user deleted, roles changed. */
   SessionRevoked = 4001,
   /** The session was replaced by a newer login (single-session policy). */

@@ -15,6 +15,7 @@
  */
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
+import { CloseCode } from '../infra/codes.ts';
 
 const corked = new Set<Socket>();
 
@@ -64,20 +65,31 @@ function headerWith(prefix: Buffer, length: number): Buffer {
   return header;
 }
 
-/** Writes `next` messages of subscription `id` to `socket` (payload: a JSON execution result). */
-export function nextFrameWriter(socket: WebSocket, id: string): (payloadJson: string) => void {
+/**
+ * Writes `next` messages of subscription `id` to `socket` (payload: a JSON
+ * execution result). A client that stops reading would make its frames pile
+ * up in memory: past `maxBuffered` bytes waiting, it is closed with 1008.
+ */
+export function nextFrameWriter(socket: WebSocket, id: string, maxBuffered: number): (payloadJson: string) => void {
   const head = `{"id":${JSON.stringify(id)},"type":"next","payload":`;
   const { _sender: sender, _socket: raw } = socket as unknown as { _sender?: Partial<FrameSender>; _socket?: Socket };
+  /** False, and the socket closing, when the client has fallen too far behind. */
+  const writable = () => {
+    if (socket.readyState !== socket.OPEN) return false;
+    if ((raw?.writableLength ?? socket.bufferedAmount) <= maxBuffered) return true;
+    socket.close(CloseCode.SlowConsumer, 'too slow: send buffer full');
+    return false;
+  };
   // A negotiated extension (permessage-deflate) transforms each frame: then ws frames it.
   if (socket.extensions !== '' || typeof sender?.sendFrame !== 'function' || !raw) {
     return (payloadJson) => {
-      if (socket.readyState === socket.OPEN) socket.send(`${head}${payloadJson}}`);
+      if (writable()) socket.send(`${head}${payloadJson}}`);
     };
   }
   const prefix = Buffer.from(head);
   const frames = sender as FrameSender;
   return (payloadJson) => {
-    if (socket.readyState !== socket.OPEN) return;
+    if (!writable()) return;
     const payload = payloadBytes(payloadJson);
     corkUntilTurnEnds(raw);
     frames.sendFrame([headerWith(prefix, prefix.length + payload.length), payload]);

@@ -77,7 +77,7 @@ export function createRealtimeServer(app: App, yoga: YogaServerInstance<any, any
         }
         if (errors.length) return requestErrors(errors);
         const contextValue = (await contextFactory()) as unknown as Context;
-        contextValue.writeNext = nextFrameWriter(ctx.extra.socket, id);
+        contextValue.writeNext = nextFrameWriter(ctx.extra.socket, id, app.config.MAX_SOCKET_BUFFER);
         return {
           schema,
           document,

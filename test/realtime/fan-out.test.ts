@@ -11,6 +11,7 @@ import { collect, connectSocket, gql, scaledEnv, startServer, stopAllServers, ty
 import { signUp, type TestAccount } from '../helpers/accounts.ts';
 import { testDatabaseUrl } from '../helpers/env.ts';
 import { JOIN, ROOM_MESSAGES, SEND, createRoom } from '../rooms/helpers.ts';
+import { openRawSocket } from '../operations/raw-socket.ts';
 
 const WITH_EMAIL = 'subscription($id: ID!) { roomMessages(roomId: $id) { body cursor author { username email } } }';
 const BODY_ONLY = 'subscription($id: ID!) { roomMessages(roomId: $id) { body } }';
@@ -24,7 +25,7 @@ const db = new pg.Client({ connectionString: testDatabaseUrl });
 
 beforeAll(async () => {
   await db.connect();
-  server = await startServer({ ...scaledEnv(), MAX_SOCKETS_PER_USER: '20', MESSAGE_MAX_LENGTH: '100000', MESSAGE_RATE_PER_USER: '1000', MESSAGE_RATE_PER_ROOM: '1000' });
+  server = await startServer({ ...scaledEnv(), MAX_SOCKETS_PER_USER: '20', MESSAGE_MAX_LENGTH: '100000', MESSAGE_RATE_PER_USER: '1000', MESSAGE_RATE_PER_ROOM: '1000', MAX_SOCKET_BUFFER: String(1024 * 1024) });
   [author, reader] = await Promise.all([signUp(server), signUp(server)]);
   roomId = (await createRoom(server, author.accessToken)).id;
   await gql(server, JOIN, { id: roomId }, { token: reader.accessToken });
@@ -160,6 +161,39 @@ describe('live order and cursors', () => {
     for (const view of [probe, leaving]) view.socket.client.terminate();
   });
 });
+
+describe('slow consumers', () => {
+  it('a subscriber that stops reading is closed with 1008 once MAX_SOCKET_BUFFER bytes wait for it; the others get everything', async () => {
+    const { room, probe } = await liveRoom();
+    const stalled = await openRawSocket(server.wsUrl);
+    stalled.send({ type: 'connection_init', payload: { token: reader.accessToken } });
+    await stalled.next((m) => m.type === 'connection_ack');
+    stalled.send({ id: 'slow', type: 'subscribe', payload: { query: ROOM_MESSAGES, variables: { id: room } } });
+    await expect.poll(async () => {
+      await send(room, 'warm-up');
+      return stalled.received.some((m: any) => m.type === 'next');
+    }).toBe(true);
+    // The client stops reading: the kernel's buffers fill first, then the server's.
+    stalled.ws.pause();
+    const closesBefore = await slowConsumerCloses();
+    const big = 'b'.repeat(90_000);
+    const sent: string[] = [];
+    for (let i = 0; i < 200 && (await slowConsumerCloses()) === closesBefore; i++) {
+      for (let j = 0; j < 10; j++) sent.push((await send(room, `${i}.${j} ${big}`)).body);
+    }
+    expect(await slowConsumerCloses()).toBe(closesBefore + 1);
+    stalled.ws.resume();
+    expect((await stalled.closed).code).toBe(1008);
+    await expect.poll(() => bodiesOf(probe).slice(-sent.length).length === sent.length && bodiesOf(probe).slice(-sent.length).every((b, i) => b === sent[i]), { timeout: 20_000 }).toBe(true);
+    probe.socket.client.terminate();
+  }, 90_000);
+});
+
+/** How many sockets this server has closed with 1008 (from /metrics). */
+async function slowConsumerCloses(): Promise<number> {
+  const text = await (await fetch(`${server.url}/metrics`)).text();
+  return Number(/^switchboard_refused_connections_total\{code="1008"\} (\d+)/m.exec(text)?.[1] ?? 0);
+}
 
 function seqOf(cursor: string): number {
   return Number(Buffer.from(cursor, 'base64url').toString().slice(2));
