@@ -77,8 +77,12 @@ export async function createRevocations(infra: Pick<Infra, 'state' | 'bus' | 'co
     stop() {
       clearInterval(sweep);
       unsubscribe();
+      stopResume();
     },
   };
-  await revocations.reload().catch((error) => infra.logger.warn({ err: String(error) }, 'could not load revoked sessions'));
+  const reload = () => revocations.reload().catch((error) => infra.logger.warn({ err: String(error) }, 'could not load revoked sessions'));
+  // Sessions ended while the bus was down were recorded in shared state, but their messages are lost.
+  const stopResume = bus.onResume(() => void reload());
+  await reload();
   return revocations;
 }

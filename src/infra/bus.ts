@@ -15,15 +15,33 @@ export interface Bus {
   publish<T>(channel: string, message: T): Promise<void>;
   /** Listens to `channel`; resolves once listening, to a function that stops it. */
   subscribe<T>(channel: string, listener: Listener<T>): Promise<() => void>;
+  /**
+   * Calls `listener` each time the bus is back after an outage (listening
+   * again): what was published meanwhile is lost, so state kept from the
+   * bus should be read again. Returns a function that stops it.
+   */
+  onResume(listener: () => void): () => void;
   close(): Promise<void>;
 }
 
 class PubSubEngineBus implements Bus {
+  private readonly resumeListeners = new Set<() => void>();
+
   constructor(
     private readonly engine: PubSubEngine,
     private readonly roundTrip: boolean,
     private readonly onClose: () => Promise<void> = async () => {},
   ) {}
+
+  /** The bus is listening again after an outage. */
+  resumed(): void {
+    for (const listener of this.resumeListeners) listener();
+  }
+
+  onResume(listener: () => void): () => void {
+    this.resumeListeners.add(listener);
+    return () => this.resumeListeners.delete(listener);
+  }
 
   publish<T>(channel: string, message: T): Promise<void> {
     return this.engine.publish(channel, this.roundTrip ? JSON.parse(JSON.stringify(message)) : message);
@@ -43,10 +61,16 @@ export function createMemoryBus(): Bus {
   return new PubSubEngineBus(new PubSub(), true);
 }
 
-/** `publisher` is shared with other users; `subscriber` becomes this bus's own subscriber-mode connection. */
+/**
+ * `publisher` is shared with other users; `subscriber` (already ready)
+ * becomes this bus's own subscriber-mode connection. ioredis subscribes its
+ * channels again on reconnect, before it says it is ready.
+ */
 export function createRedisBus(publisher: Redis, subscriber: Redis): Bus {
   const engine = new RedisPubSub({ publisher, subscriber });
-  return new PubSubEngineBus(engine, false, async () => {
+  const bus = new PubSubEngineBus(engine, false, async () => {
     subscriber.disconnect();
   });
+  subscriber.on('ready', () => bus.resumed());
+  return bus;
 }

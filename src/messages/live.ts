@@ -4,7 +4,9 @@
  * subscriber. The bus may deliver messages out of commit order (two senders
  * commit 7 then 8 but publish 8 first) or lose one (Redis was down when it
  * was published); the first message past a gap makes this read the gap from
- * the store, once for every subscriber of the room.
+ * the store, once for every subscriber of the room. When the bus comes back
+ * after an outage, each open room reads what was stored meanwhile, so a
+ * message whose publish was lost arrives without waiting for the next one.
  */
 import type { Database } from '../infra/database.ts';
 import type { Logger } from '../infra/logger.ts';
@@ -33,14 +35,21 @@ export interface LiveRooms {
 /** How long to wait before reading a gap again after the store failed to answer. */
 const gapRetryMs = 1000;
 const gapReadLimit = 500;
+/** After the bus is back, how long before reading the store: its channels are being subscribed again meanwhile. */
+const resumeSettleMs = 200;
 
 export function createLiveRooms(deps: { db: Database; feed: RoomFeed; logger: Logger }): LiveRooms {
   const { db, feed, logger } = deps;
-  const rooms = new Map<string, { listeners: Set<(event: LiveEvent) => void>; ready: Promise<{ room: LiveRoom; stop: () => void }> }>();
+  const rooms = new Map<string, { listeners: Set<(event: LiveEvent) => void>; ready: Promise<{ room: LiveRoom; stop: () => void; catchUp: () => void }> }>();
+  feed.onResume(() => {
+    setTimeout(() => {
+      for (const entry of rooms.values()) void entry.ready.then(({ catchUp }) => catchUp(), () => {});
+    }, resumeSettleMs).unref();
+  });
 
-  const readBetween = (roomId: string, afterSeq: number, beforeSeq: number) =>
+  const readBetween = (roomId: string, afterSeq: number, beforeSeq?: number) =>
     db.message.findMany({
-      where: { roomId, seq: { gt: afterSeq, lt: beforeSeq } },
+      where: { roomId, seq: { gt: afterSeq, ...(beforeSeq === undefined ? {} : { lt: beforeSeq }) } },
       orderBy: { seq: 'asc' },
       take: gapReadLimit,
       include: { author: true, room: true },
@@ -103,6 +112,20 @@ export function createLiveRooms(deps: { db: Database; feed: RoomFeed; logger: Lo
       );
     };
 
+    /** Reads what was stored after the last message handed out and hands it out like messages from the bus (in order, once). */
+    const catchUp = () => {
+      if (closed) return;
+      readBetween(roomId, room.seq).then(
+        (rows) => {
+          if (closed) return;
+          for (const row of rows) held.push({ type: 'message', message: toRecord(row) });
+          if (!filling) drain();
+          if (rows.length === gapReadLimit) catchUp();
+        },
+        (error: unknown) => logger.warn({ roomId, err: String((error as Error)?.message ?? error).split('\n').pop() }, 'room catch-up read failed'),
+      );
+    };
+
     const ready = feed
       .listen(roomId, (event) => {
         held.push(event);
@@ -119,6 +142,7 @@ export function createLiveRooms(deps: { db: Database; feed: RoomFeed; logger: Lo
         drain();
         return {
           room: room as LiveRoom,
+          catchUp,
           stop: () => {
             closed = true;
             stopListening();

@@ -34,12 +34,15 @@ export interface RoomFeed {
   publish(roomId: string, event: RoomEvent): Promise<void>;
   /** Listens to a room's events on this instance; resolves once listening, to a function that stops it. */
   listen(roomId: string, listener: (event: RoomEvent) => void): Promise<() => void>;
+  /** Calls `listener` when the bus is back after an outage: room events published meanwhile are lost. */
+  onResume(listener: () => void): () => void;
 }
 
 export function createRoomFeed(bus: Bus): RoomFeed {
   const rooms = new Map<string, { listeners: Set<(event: RoomEvent) => void>; ready: Promise<() => void> }>();
   return {
     publish: (roomId, event) => bus.publish(Channels.roomEvents(roomId), event),
+    onResume: (listener) => bus.onResume(listener),
     async listen(roomId, listener) {
       let room = rooms.get(roomId);
       if (!room) {
