@@ -39,6 +39,7 @@ function rows(results: Results): Row[] {
     { label: 'event-loop lag p99 during connects, ms', value: (f) => f.storm?.lagP99Ms, digits: 1 },
   ];
   for (const count of plan.memoryCounts) list.push({ label: `RSS per idle socket at ${count}, KB`, value: (f) => f.memory?.kbPerSocket[count], digits: 1 });
+  list.push({ label: `RSS per idle socket added from ${plan.memoryCounts[0]} to ${plan.memoryCounts.at(-1)}, KB`, value: (f) => f.memory?.kbPerAddedSocket, digits: 1 });
   const stepRows = (name: string, steps: (f: TargetFigures) => StepFigures[] | undefined, rate: number, subscribers: number) => {
     const at = (f: TargetFigures) => steps(f)?.find((s) => s.offeredPerSecond === rate * subscribers);
     list.push(

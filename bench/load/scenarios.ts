@@ -59,28 +59,32 @@ export async function connectStorm(audience: Audience, count: number): Promise<S
 }
 
 export interface MemoryFigures {
-  /** Socket count -> RSS growth per socket over the empty server, in KB. */
+  /** Socket count -> RSS growth per socket over the empty server, in KB (at small counts, allocator noise weighs). */
   kbPerSocket: Record<number, number>;
+  /** RSS growth per socket from the first count to the last, in KB: both measured with sockets held, so less noisy. */
+  kbPerAddedSocket: number;
 }
 
 /** Scenario 2: RSS growth per idle socket (after a full GC) at each count. */
 export async function idleMemory(audience: Audience, counts: number[]): Promise<MemoryFigures> {
   const server = audience.servers[0]!;
-  // Warm the code paths and grow the heap once, so that the empty measurement includes them
-  // (after only a few sockets, RSS at the first count could come out below it).
-  for (const socket of await openSockets(audience, counts[0]!)) socket.close();
+  // Warm the code paths so that the empty measurement includes them.
+  for (const socket of await openSockets(audience, 50)) socket.close();
   await sleep(1000);
   const empty = (await server.sample({ gc: true })).rssBytes;
   const sockets: Connection[] = [];
   const kbPerSocket: Record<number, number> = {};
+  const rss: number[] = [];
   for (const count of counts) {
     sockets.push(...(await openSockets(audience, count - sockets.length, sockets.length)));
     await sleep(1000);
-    kbPerSocket[count] = ((await server.sample({ gc: true })).rssBytes - empty) / count / 1024;
+    rss.push((await server.sample({ gc: true })).rssBytes);
+    kbPerSocket[count] = (rss.at(-1)! - empty) / count / 1024;
   }
+  const kbPerAddedSocket = (rss.at(-1)! - rss[0]!) / (counts.at(-1)! - counts[0]!) / 1024;
   for (const socket of sockets) socket.close();
   await sleep(1000);
-  return { kbPerSocket };
+  return { kbPerSocket, kbPerAddedSocket };
 }
 
 export interface StepFigures {
