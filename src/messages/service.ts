@@ -69,14 +69,12 @@ export function createMessages(deps: { db: Database; config: Config; state: Shar
       if (forbiddenControl.test(body)) throw badInput('body', 'A message may not contain control characters other than newline and tab.');
       if (idempotencyKey != null && (idempotencyKey.length < 1 || idempotencyKey.length > 128)) throw badInput('idempotencyKey', 'An idempotency key is 1 to 128 characters.');
       await rooms.accessible(viewer, roomId);
-      if (idempotencyKey != null) {
-        const earlier = await store.findByKey(roomId, viewer.userId, idempotencyKey);
-        if (earlier && Date.now() - earlier.createdAt.getTime() < idempotencyWindowMs) return earlier;
-        // A key older than the window is free again.
-        if (earlier) await db.message.updateMany({ where: { id: earlier.id }, data: { idempotencyKey: null } });
-      }
+      const earlier = idempotencyKey == null ? null : await store.findByKey(roomId, viewer.userId, idempotencyKey);
+      if (earlier && Date.now() - earlier.createdAt.getTime() < idempotencyWindowMs) return earlier;
       await consumeOrThrow(perUser, viewer.userId, 'You are sending too fast; try again later.');
       await consumeOrThrow(perRoom, roomId, 'This room receives too many messages; try again later.');
+      // A key older than the window is free again (freed only once the send is accepted).
+      if (earlier) await db.message.updateMany({ where: { id: earlier.id }, data: { idempotencyKey: null } });
       let message: MessageWithAuthor | null;
       try {
         message = await store.insert(roomId, viewer.userId, body, idempotencyKey ?? null);

@@ -80,6 +80,26 @@ describe('sendMessage', () => {
     expect(await stored(room.id)).toHaveLength(2);
   });
 
+  it('an idempotencyKey older than 24 h is free again: the resend stores a new message; a refused resend frees nothing', async () => {
+    const server = await startServer({ ...scaledEnv(), MESSAGE_RATE_PER_USER: '2', MESSAGE_RATE_WINDOW: '3' });
+    const owner = await signUp(server);
+    const room = await createRoom(server, owner.accessToken);
+    const first = await gql(server, SEND, { id: room.id, body: 'day one', key: 'daily' }, { token: owner.accessToken });
+    const keyOf = async (globalId: string) =>
+      (await db.query('SELECT "idempotencyKey" FROM "Message" WHERE id = $1', [Buffer.from(globalId, 'base64').toString().split(':')[1]])).rows[0]?.idempotencyKey;
+    await db.query(`UPDATE "Message" SET "createdAt" = "createdAt" - interval '25 hours' WHERE "roomId" = $1`, [roomUuid(room.id)]);
+    // The second point of the window is used up by another message: the resend is refused and must leave the old key alone.
+    expect(errorCodes(await gql(server, SEND, { id: room.id, body: 'filler' }, { token: owner.accessToken }))).toEqual([]);
+    const refused = await gql(server, SEND, { id: room.id, body: 'day two', key: 'daily' }, { token: owner.accessToken });
+    expect(errorCodes(refused)).toEqual(['RATE_LIMITED']);
+    expect(await keyOf(first.data.sendMessage.id)).toBe('daily');
+    await new Promise((r) => setTimeout(r, 3200));
+    const again = await gql(server, SEND, { id: room.id, body: 'day two', key: 'daily' }, { token: owner.accessToken });
+    expect(again.data.sendMessage.id).not.toBe(first.data.sendMessage.id);
+    expect(await keyOf(first.data.sendMessage.id)).toBeNull();
+    expect((await stored(room.id)).map((m) => m.body)).toEqual(['day one', 'filler', 'day two']);
+  });
+
   it('30 quick sends past the per-user limit: the accepted ones are the stored ones, the refused carry retryAfter', async () => {
     const server = await startServer({ ...scaledEnv(), MESSAGE_RATE_PER_USER: '10', MESSAGE_RATE_WINDOW: '30' });
     const owner = await signUp(server);
