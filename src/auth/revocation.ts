@@ -14,14 +14,19 @@ export interface SessionEnded {
   reason: SessionEndReason;
 }
 
+/** What a listener learns of an ended session (the user is not known when it was learned from shared state). */
+export type EndedSession = Pick<SessionEnded, 'sessionId' | 'reason'>;
+
+const endReasons = new Set<string>(['logout', 'refresh_reuse', 'session_replaced', 'revoked', 'roles_changed', 'user_deleted'] satisfies SessionEndReason[]);
+
 export interface Revocations {
   /** True when the session was ended (local set: synchronous, no I/O). */
   isRevoked(sessionId: string): boolean;
   /** Ends sessions cluster-wide: records them, then tells every instance. */
   revoke(ended: SessionEnded[]): Promise<void>;
-  /** Calls `listener` on this instance for every ended session, wherever it was ended. */
-  onSessionEnded(listener: (ended: SessionEnded) => void): () => void;
-  /** Reloads the revoked set from shared state (at start, after a bus outage). */
+  /** Calls `listener` on this instance for every ended session, wherever it was ended (also those first learned by `reload`). */
+  onSessionEnded(listener: (ended: EndedSession) => void): () => void;
+  /** Reloads the revoked set from shared state (at start, after a bus outage) and tells listeners of sessions it did not know. */
   reload(): Promise<void>;
   /**
    * Re-records sessions that ended earlier (read from the database at start)
@@ -37,7 +42,7 @@ export async function createRevocations(infra: Pick<Infra, 'state' | 'bus' | 'co
   const { state, bus, config } = infra;
   /** session id -> when its revocation record may be forgotten (ms). */
   const revoked = new Map<string, number>();
-  const listeners = new Set<(ended: SessionEnded) => void>();
+  const listeners = new Set<(ended: EndedSession) => void>();
   const keepSeconds = config.ACCESS_TOKEN_TTL + 5;
   const prefix = Keys.revokedSession('');
 
@@ -72,7 +77,14 @@ export async function createRevocations(infra: Pick<Infra, 'state' | 'bus' | 'co
       await Promise.all(live.map(({ sessionId, until }) => state.set(Keys.revokedSession(sessionId), 'restored', (until - now) / 1000)));
     },
     async reload() {
-      for (const key of await state.keysWithPrefix(prefix)) remember(key.slice(prefix.length));
+      const learned = (await state.keysWithPrefix(prefix)).filter((key) => !revoked.has(key.slice(prefix.length)));
+      for (const key of learned) remember(key.slice(prefix.length));
+      // Their bus messages were lost: this instance may still hold their sockets.
+      for (const key of listeners.size ? learned : []) {
+        const stored = await state.get(key);
+        const reason = stored && endReasons.has(stored) ? (stored as SessionEndReason) : 'revoked';
+        for (const listener of listeners) listener({ sessionId: key.slice(prefix.length), reason });
+      }
     },
     stop() {
       clearInterval(sweep);

@@ -6,12 +6,14 @@
  * PostgreSQL holds is what was delivered; seats are right afterwards.
  */
 import pg from 'pg';
+import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { collect, connectSocket, errorCodes, eventually, gql, startServer, stopAllServers, type TestServer } from '../helpers/server.ts';
 import { signUp } from '../helpers/accounts.ts';
 import { testDatabaseUrl } from '../helpers/env.ts';
 import { startPrivateRedis, type PrivateRedis } from '../helpers/redis-server.ts';
 import { JOIN, SEND, createRoom } from '../rooms/helpers.ts';
+import { Keys } from '../../src/infra/codes.ts';
 
 const ROOM_MESSAGES = 'subscription($id: ID!, $after: String) { roomMessages(roomId: $id, after: $after) { body cursor } }';
 type Delivered = { body: string; cursor: string };
@@ -141,5 +143,29 @@ describe('Redis outage with live messages', () => {
     expect(stream.results.map((r) => r.data?.roomMessages.body).filter((b) => b === 'stored during the outage')).toHaveLength(1);
     expect(stream.completed).toBe(false);
     socket.client.terminate();
+  });
+
+  it('a session ended while the bus missed it: once the bus is back, every instance refuses its token and closes its sockets with 4001', async () => {
+    await redis?.stop();
+    await stopAllServers();
+    redis = await startPrivateRedis();
+    const server = await startServer({ DATABASE_URL: testDatabaseUrl, REDIS_URL: redis.url });
+    const carol = await signUp(server);
+    const socket = connectSocket(server, { token: carol.accessToken });
+    await socket.acked;
+    const sessionId = JSON.parse(Buffer.from(carol.accessToken.split('.')[1]!, 'base64url').toString()).sid as string;
+
+    // What another instance leaves when it ends a session while this one's subscriber connection is down:
+    // the record in shared state, and a bus message this instance never hears.
+    const commands = new Redis(redis.url);
+    try {
+      await commands.set(Keys.revokedSession(sessionId), 'logout', 'EX', 60);
+      expect((await gql(server, '{ me { username } }', undefined, { token: carol.accessToken })).data).toEqual({ me: { username: carol.username } });
+      await commands.client('KILL', 'TYPE', 'pubsub');
+    } finally {
+      commands.disconnect();
+    }
+    expect((await socket.closed).code).toBe(4001);
+    expect(errorCodes(await gql(server, '{ me { username } }', undefined, { token: carol.accessToken }))).toEqual(['UNAUTHENTICATED']);
   });
 });
