@@ -5,7 +5,7 @@
  * bus message that each instance copies into its local set. An instance that
  * starts, or whose bus reconnects, loads the keys.
  */
-import { Channels, Keys, type SessionEndReason } from '../infra/codes.ts';
+import { Channels, Keys, sessionEndReasons, type SessionEndReason } from '../infra/codes.ts';
 import type { Infra } from '../infra/infra.ts';
 
 export interface SessionEnded {
@@ -17,7 +17,7 @@ export interface SessionEnded {
 /** What a listener learns of an ended session (the user is not known when it was learned from shared state). */
 export type EndedSession = Pick<SessionEnded, 'sessionId' | 'reason'>;
 
-const endReasons = new Set<string>(['logout', 'refresh_reuse', 'session_replaced', 'revoked', 'roles_changed', 'user_deleted'] satisfies SessionEndReason[]);
+const endReasons = new Set<string>(sessionEndReasons);
 
 export interface Revocations {
   /** True when the session was ended (local set: synchronous, no I/O). */

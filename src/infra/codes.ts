@@ -52,7 +52,8 @@ export enum CloseCode {
 }
 
 /** Why a session ended; decides the close code of its live sockets. */
-export type SessionEndReason = 'logout' | 'refresh_reuse' | 'session_replaced' | 'revoked' | 'roles_changed' | 'user_deleted';
+export const sessionEndReasons = ['logout', 'refresh_reuse', 'session_replaced', 'revoked', 'roles_changed', 'user_deleted'] as const;
+export type SessionEndReason = (typeof sessionEndReasons)[number];
 
 export const closeCodeForSessionEnd = (reason: SessionEndReason): CloseCode =>
   reason === 'session_replaced' ? CloseCode.SessionReplaced : CloseCode.SessionRevoked;

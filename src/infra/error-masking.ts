@@ -8,7 +8,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { GraphQLError } from 'graphql';
 import type { Plugin, YogaServerOptions } from 'graphql-yoga';
 import { ErrorCode } from './codes.ts';
-import type { Logger } from './logger.ts';
+import { lastLineOf, type Logger } from './logger.ts';
 import { requestIdOf as idOfRequest } from './request-id.ts';
 
 const knownCodes = new Set<string>(Object.values(ErrorCode));
@@ -62,7 +62,7 @@ export function maskError(logger: Logger, requestIdOf: (context: unknown) => str
     const down = unavailableService(original ?? error);
     if (down) {
       // An outage, not a bug: one short line, and a message the client can act on.
-      logger.warn({ service: down, err: String((original ?? error as Error)?.message ?? error).split('\n').pop(), requestId, path: graphqlError?.path }, 'service unavailable');
+      logger.warn({ service: down, err: lastLineOf(original ?? error), requestId, path: graphqlError?.path }, 'service unavailable');
       return new GraphQLError('Service temporarily unavailable; try again shortly.', {
         path: graphqlError?.path,
         extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR, unavailable: down, ...(requestId ? { requestId } : {}) },

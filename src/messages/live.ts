@@ -9,9 +9,11 @@
  * message whose publish was lost arrives without waiting for the next one.
  */
 import type { Database } from '../infra/database.ts';
-import type { Logger } from '../infra/logger.ts';
+import { lastLineOf, type Logger } from '../infra/logger.ts';
 import type { MessageRecord, RoomEvent, RoomFeed } from '../rooms/feed.ts';
 import type { MessageWithAuthor } from './service.ts';
+import { keyedListeners } from '../infra/keyed-listeners.ts';
+import { authorColumns, rangeLimit, type MessageStore } from './store.ts';
 
 /**
  * What a listener of a live room gets: messages in order (the same object for
@@ -34,38 +36,19 @@ export interface LiveRooms {
 
 /** How long to wait before reading a gap again after the store failed to answer. */
 const gapRetryMs = 1000;
-const gapReadLimit = 500;
 /** After the bus is back, how long before reading the store: its channels are being subscribed again meanwhile. */
 const resumeSettleMs = 200;
 
-export function createLiveRooms(deps: { db: Database; feed: RoomFeed; logger: Logger }): LiveRooms {
-  const { db, feed, logger } = deps;
-  const rooms = new Map<string, { listeners: Set<(event: LiveEvent) => void>; ready: Promise<{ room: LiveRoom; stop: () => void; catchUp: () => void }> }>();
-  feed.onResume(() => {
-    setTimeout(() => {
-      for (const entry of rooms.values()) void entry.ready.then(({ catchUp }) => catchUp(), () => {});
-    }, resumeSettleMs).unref();
-  });
+export function createLiveRooms(deps: { db: Database; store: MessageStore; feed: RoomFeed; logger: Logger }): LiveRooms {
+  const { db, store, feed, logger } = deps;
 
-  const readBetween = (roomId: string, afterSeq: number, beforeSeq?: number) =>
-    db.message.findMany({
-      where: { roomId, seq: { gt: afterSeq, ...(beforeSeq === undefined ? {} : { lt: beforeSeq }) } },
-      orderBy: { seq: 'asc' },
-      take: gapReadLimit,
-      include: { author: true, room: true },
-    });
-
-  function start(roomId: string, listeners: Set<(event: LiveEvent) => void>) {
+  function start(roomId: string, emit: (event: LiveEvent) => void): Promise<{ room: LiveRoom; catchUp: () => void; stop: () => void }> {
     const room = { seq: 0 };
     let opened = false;
     let closed = false;
     /** Events that arrived while the room was opening or a gap was being read, in arrival order. */
-    const held: RoomEvent[] = [];
+    const held: LiveEvent[] = [];
     let filling = false;
-
-    const emit = (event: LiveEvent) => {
-      for (const listener of listeners) listener(event);
-    };
 
     /** Hands out held events in order until one needs a gap read first. */
     const drain = () => {
@@ -77,7 +60,7 @@ export function createLiveRooms(deps: { db: Database; feed: RoomFeed; logger: Lo
           held.shift();
           if (seq === room.seq + 1) {
             room.seq = seq;
-            emit({ type: 'message', message: fromRecord(event.message) });
+            emit(event);
           }
         } else {
           held.shift();
@@ -89,7 +72,7 @@ export function createLiveRooms(deps: { db: Database; feed: RoomFeed; logger: Lo
     const fillGap = (beforeSeq: number) => {
       if (filling) return;
       filling = true;
-      readBetween(roomId, room.seq, beforeSeq).then(
+      store.range(roomId, room.seq, beforeSeq).then(
         (rows) => {
           filling = false;
           if (closed) return;
@@ -103,7 +86,7 @@ export function createLiveRooms(deps: { db: Database; feed: RoomFeed; logger: Lo
           drain();
         },
         (error: unknown) => {
-          logger.warn({ roomId, err: String((error as Error)?.message ?? error).split('\n').pop() }, 'room gap read failed; retrying');
+          logger.warn({ roomId, err: lastLineOf(error) }, 'room gap read failed; retrying');
           setTimeout(() => {
             filling = false;
             if (!closed) drain();
@@ -115,20 +98,21 @@ export function createLiveRooms(deps: { db: Database; feed: RoomFeed; logger: Lo
     /** Reads what was stored after the last message handed out and hands it out like messages from the bus (in order, once). */
     const catchUp = () => {
       if (closed) return;
-      readBetween(roomId, room.seq).then(
+      store.range(roomId, room.seq).then(
         (rows) => {
           if (closed) return;
-          for (const row of rows) held.push({ type: 'message', message: toRecord(row) });
+          for (const message of rows) held.push({ type: 'message', message });
           if (!filling) drain();
-          if (rows.length === gapReadLimit) catchUp();
+          if (rows.length === rangeLimit) catchUp();
         },
-        (error: unknown) => logger.warn({ roomId, err: String((error as Error)?.message ?? error).split('\n').pop() }, 'room catch-up read failed'),
+        (error: unknown) => logger.warn({ roomId, err: lastLineOf(error) }, 'room catch-up read failed'),
       );
     };
 
     const ready = feed
       .listen(roomId, (event) => {
-        held.push(event);
+        // Decoded once here: every listener then gets the same message object.
+        held.push(event.type === 'message' ? { type: 'message', message: fromRecord(event.message) } : event);
         if (opened && !filling) drain();
       })
       .then(async (stopListening) => {
@@ -152,45 +136,28 @@ export function createLiveRooms(deps: { db: Database; feed: RoomFeed; logger: Lo
     return ready;
   }
 
+  const rooms = keyedListeners(start, (opened) => opened.stop());
+  feed.onResume(() => {
+    setTimeout(() => {
+      for (const opening of rooms.resources()) void opening.then(({ catchUp }) => catchUp(), () => {});
+    }, resumeSettleMs).unref();
+  });
+
   return {
     async open(roomId, listener) {
-      let entry = rooms.get(roomId);
-      if (!entry) {
-        const listeners = new Set<(event: LiveEvent) => void>();
-        const created = { listeners, ready: start(roomId, listeners) };
-        entry = created;
-        rooms.set(roomId, created);
-        created.ready.catch(() => rooms.get(roomId) === created && rooms.delete(roomId));
-      }
-      const current = entry;
-      current.listeners.add(listener);
-      let opened;
-      try {
-        opened = await current.ready;
-      } catch (error) {
-        current.listeners.delete(listener);
-        throw error;
-      }
-      const { room, stop } = opened;
-      return {
-        room,
-        stop() {
-          if (!current.listeners.delete(listener) || current.listeners.size > 0) return;
-          if (rooms.get(roomId) === current) rooms.delete(roomId);
-          stop();
-        },
-      };
+      const { resource, stop } = await rooms.listen(roomId, listener);
+      return { room: resource.room, stop };
     },
   };
 }
 
 /** A stored message as the feed carries it (dates as strings, the author's public columns). */
 export function toRecord(message: MessageWithAuthor): MessageRecord {
-  const { id, username, email, roles, createdAt } = message.author;
+  const author = Object.fromEntries(authorColumns.map((column) => [column, message.author[column]])) as MessageWithAuthor['author'];
   return {
     ...message,
     createdAt: message.createdAt.toISOString(),
-    author: { id, username, email, roles, createdAt: createdAt.toISOString() },
+    author: { ...author, createdAt: author.createdAt.toISOString() },
     room: { ...message.room, createdAt: message.room.createdAt.toISOString() },
   };
 }

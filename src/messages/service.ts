@@ -16,7 +16,7 @@ import type { Logger } from '../infra/logger.ts';
 import type { RoomFeed } from '../rooms/feed.ts';
 import type { Rooms } from '../rooms/service.ts';
 import { createLiveRooms, toRecord, type LiveEvent } from './live.ts';
-import { createMessageStore } from './store.ts';
+import { authorColumns, createMessageStore, rangeLimit } from './store.ts';
 
 /** The last item of a stream whose viewer lost access to the room. */
 export const lostAccess = Symbol('lost access');
@@ -25,10 +25,9 @@ export const lostAccess = Symbol('lost access');
 export type StreamItem = MessageWithAuthor | typeof lostAccess | Error;
 
 /** A message with its author's public columns and its room, as every path hands it to GraphQL (no read per delivery). */
-export type MessageWithAuthor = Message & { author: Pick<User, 'id' | 'username' | 'email' | 'roles' | 'createdAt'>; room: Room };
+export type MessageWithAuthor = Message & { author: Pick<User, (typeof authorColumns)[number]>; room: Room };
 
 const idempotencyWindowMs = 24 * 60 * 60 * 1000;
-const replayBatch = 500;
 // Control characters other than tab (\t) and newline (\n).
 const forbiddenControl = /[\u0000-\u0008\u000B-\u001F\u007F-\u009F]/;
 
@@ -55,13 +54,10 @@ export interface Messages {
 
 export function createMessages(deps: { db: Database; config: Config; state: SharedState; feed: RoomFeed; rooms: Rooms; logger: Logger }): Messages {
   const { db, config, state, feed, rooms } = deps;
-  const live = createLiveRooms(deps);
   const store = createMessageStore(db);
+  const live = createLiveRooms({ ...deps, store });
   const perUser = createRateLimiter(state, { name: 'message-user', points: config.MESSAGE_RATE_PER_USER, windowSeconds: config.MESSAGE_RATE_WINDOW });
   const perRoom = createRateLimiter(state, { name: 'message-room', points: config.MESSAGE_RATE_PER_ROOM, windowSeconds: config.MESSAGE_RATE_WINDOW });
-
-  const readAfter = (roomId: string, afterSeq: number) =>
-    db.message.findMany({ where: { roomId, seq: { gt: afterSeq } }, orderBy: { seq: 'asc' }, take: replayBatch, include: { author: true, room: true } });
 
   return {
     async send(viewer, roomId, body, idempotencyKey) {
@@ -137,10 +133,10 @@ export function createMessages(deps: { db: Database; config: Config; state: Shar
           void (async () => {
             try {
               for (;;) {
-                const batch = await readAfter(roomId, lastSeq);
+                const batch = await store.range(roomId, lastSeq);
                 if (stopped) return;
                 for (const message of batch) deliver(message);
-                if (batch.length < replayBatch) break;
+                if (batch.length < rangeLimit) break;
               }
               goLive();
             } catch (error) {

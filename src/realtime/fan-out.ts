@@ -117,9 +117,11 @@ async function executeEvent(args: ExecutionArgs, event: unknown): Promise<Execut
   return execute({ ...args, rootValue: event });
 }
 
-/** The event's result for `audience`, executed once; a result with errors is made again per subscriber (masked errors carry its request id). */
-function executeShared(args: ExecutionArgs, audience: string, event: unknown): Promise<ExecutionResult> {
-  if (typeof event !== 'object' || event === null) return executeEvent(args, event);
+/** Only an object can be shared: a primitive event cannot key the caches below. */
+const isShareable = (event: unknown): event is object => typeof event === 'object' && event !== null;
+
+/** The event's result for `audience`, executed once (the promise, so that concurrent subscribers wait for the one execution). */
+function sharedExecution(args: ExecutionArgs, audience: string, event: object): Promise<ExecutionResult> {
   let byAudience = sharedResults.get(event);
   if (!byAudience) sharedResults.set(event, (byAudience = new Map()));
   let shared = byAudience.get(audience);
@@ -127,7 +129,13 @@ function executeShared(args: ExecutionArgs, audience: string, event: unknown): P
     shared = executeEvent(args, event);
     byAudience.set(audience, shared);
   }
-  return shared.then((result) => (result.errors ? executeEvent(args, event) : result));
+  return shared;
+}
+
+/** The event's result for one subscriber: the shared one, or its own when that has errors (masked errors carry its request id). */
+function executeShared(args: ExecutionArgs, audience: string, event: unknown): Promise<ExecutionResult> {
+  if (!isShareable(event)) return executeEvent(args, event);
+  return sharedExecution(args, audience, event).then((result) => (result.errors ? executeEvent(args, event) : result));
 }
 
 /** A subscriber whose events are written straight to its socket. */
@@ -170,12 +178,11 @@ function leaveAudience(audience: Audience): void {
 
 function offer(audience: Audience, member: Member, event: unknown, options: SharedFanOutOptions): void {
   if (!member.active) return;
-  const shareable = typeof event === 'object' && event !== null;
-  let batch = shareable ? audience.open.get(event) : undefined;
+  let batch = isShareable(event) ? audience.open.get(event) : undefined;
   if (!batch || batch.index < member.lastBatch) {
     const created: Batch = { index: audience.nextBatch++, members: [] };
     batch = created;
-    if (shareable) audience.open.set(event, created);
+    if (isShareable(event)) audience.open.set(event, created);
     // A fault in one batch must not stall the audience: it is logged and the next batch runs.
     audience.chain = audience.chain.then(() => deliver(audience, event, created, options.maskError)).catch((error: unknown) => options.logger.error({ err: error }, 'fan-out batch failed'));
   }
@@ -187,12 +194,12 @@ async function deliver(audience: Audience, event: unknown, batch: Batch, maskErr
   const first = batch.members[0]!;
   let result: ExecutionResult | undefined;
   try {
-    result = await executeShared(first.args, audience.key, event);
+    result = await (isShareable(event) ? sharedExecution(first.args, audience.key, event) : executeEvent(first.args, event));
   } catch {
     // Made again per member below, where the fault is masked and logged.
   }
   // From here on the batch is closed: a member offered this event now gets a batch of its own.
-  if (typeof event === 'object' && event !== null && audience.open.get(event) === batch) audience.open.delete(event);
+  if (isShareable(event) && audience.open.get(event) === batch) audience.open.delete(event);
   if (result && !result.errors) {
     const json = JSON.stringify(result);
     let written = 0;

@@ -5,6 +5,7 @@
  */
 import { Channels } from '../infra/codes.ts';
 import type { Bus } from '../infra/bus.ts';
+import { keyedListeners } from '../infra/keyed-listeners.ts';
 import type { Room } from '../generated/prisma/client.ts';
 
 /** A stored message as published after its commit: everything delivery needs, so it reads nothing. */
@@ -39,31 +40,13 @@ export interface RoomFeed {
 }
 
 export function createRoomFeed(bus: Bus): RoomFeed {
-  const rooms = new Map<string, { listeners: Set<(event: RoomEvent) => void>; ready: Promise<() => void> }>();
+  const rooms = keyedListeners<RoomEvent, () => void>(
+    (roomId, emit) => bus.subscribe<RoomEvent>(Channels.roomEvents(roomId), emit),
+    (unsubscribe) => unsubscribe(),
+  );
   return {
     publish: (roomId, event) => bus.publish(Channels.roomEvents(roomId), event),
     onResume: (listener) => bus.onResume(listener),
-    async listen(roomId, listener) {
-      let room = rooms.get(roomId);
-      if (!room) {
-        const listeners = new Set<(event: RoomEvent) => void>();
-        const ready = bus.subscribe<RoomEvent>(Channels.roomEvents(roomId), (event) => {
-          for (const l of listeners) l(event);
-        });
-        room = { listeners, ready };
-        rooms.set(roomId, room);
-        ready.catch(() => rooms.delete(roomId));
-      }
-      room.listeners.add(listener);
-      const entry = room;
-      await entry.ready;
-      return () => {
-        entry.listeners.delete(listener);
-        if (entry.listeners.size === 0 && rooms.get(roomId) === entry) {
-          rooms.delete(roomId);
-          void entry.ready.then((stop) => stop());
-        }
-      };
-    },
+    listen: async (roomId, listener) => (await rooms.listen(roomId, listener)).stop,
   };
 }

@@ -49,6 +49,7 @@ describe('loadConfig', () => {
   it.each([
     [{ MAX_CONNECTIONS: 'abc' }, /^invalid configuration: MAX_CONNECTIONS: .*"abc"/],
     [{ MAX_CONNECTIONS: '0' }, /^invalid configuration: MAX_CONNECTIONS: /],
+    [{ MAX_SOCKET_BUFFER: '1024' }, /^invalid configuration: MAX_SOCKET_BUFFER: /],
     [{ DATABASE_URL: 'not a url' }, /^invalid configuration: DATABASE_URL: /],
     [{ DATABASE_URL: 'mysql://x/y' }, /^invalid configuration: DATABASE_URL: must start with postgres/],
     [{ REDIS_URL: 'http://x' }, /^invalid configuration: REDIS_URL: /],
