@@ -1,11 +1,16 @@
 /**
  * The database adapter: PostgreSQL from DATABASE_URL, else an embedded
- * PGlite kept under DATA_DIR (so `npm start` needs no server).
+ * PGlite kept under DATA_DIR (so `npm start` needs no server). Prisma's
+ * client serves every query but the hot path's few statements, which go
+ * straight to the driver (`Sql`): measured here, a raw statement through
+ * Prisma costs about 0.23 ms of CPU, the same through pg as a named
+ * (prepared) statement about 0.11 ms, and a send runs two.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { PrismaPg } from '@prisma/adapter-pg';
+import pg from 'pg';
 import type { SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import { Prisma, PrismaClient } from '../generated/prisma/client.ts';
@@ -13,8 +18,28 @@ import type { Config } from './config.ts';
 
 export type Database = PrismaClient;
 
+/** A statement of the hot path: its name lets PostgreSQL prepare it once per connection. */
+export interface Statement {
+  name: string;
+  text: string;
+}
+
+/**
+ * Statements through the driver, on the connections Prisma uses. Columns
+ * come back as the driver types them: the hot statements return JSON
+ * (`row_to_json`), which both drivers parse alike, so timestamps arrive as
+ * strings (see {@link timestampFromJson}).
+ */
+export interface Sql {
+  rows<T>(statement: Statement, values: unknown[]): Promise<T[]>;
+}
+
+/** A `timestamp(3)` column as JSON gives it: UTC (as Prisma writes it) without a zone. */
+export const timestampFromJson = (timestamp: string): Date => new Date(`${timestamp}Z`);
+
 export interface DatabaseAdapter {
   adapter: SqlMigrationAwareDriverAdapterFactory;
+  sql: Sql;
   embedded: boolean;
   /**
    * Names of the migrations the embedded database has finished applying (it
@@ -28,7 +53,15 @@ const appliedMigrationsSql = 'SELECT migration_name FROM _prisma_migrations WHER
 
 export async function createDatabaseAdapter(config: Pick<Config, 'DATABASE_URL' | 'DATA_DIR'>): Promise<DatabaseAdapter> {
   if (config.DATABASE_URL) {
-    return { adapter: new PrismaPg({ connectionString: config.DATABASE_URL }), embedded: false, appliedMigrations: async () => null, close: async () => {} };
+    // One pool for Prisma and the direct statements; Prisma leaves a pool it was given open.
+    const pool = new pg.Pool({ connectionString: config.DATABASE_URL });
+    return {
+      adapter: new PrismaPg(pool),
+      sql: { rows: async (statement, values) => (await pool.query({ ...statement, values })).rows },
+      embedded: false,
+      appliedMigrations: async () => null,
+      close: () => pool.end(),
+    };
   }
   const dir = path.resolve(config.DATA_DIR, 'pglite');
   await fs.mkdir(path.dirname(dir), { recursive: true });
@@ -36,6 +69,7 @@ export async function createDatabaseAdapter(config: Pick<Config, 'DATABASE_URL' 
   await pglite.waitReady;
   return {
     adapter: new PrismaPGlite(pglite) as unknown as SqlMigrationAwareDriverAdapterFactory,
+    sql: { rows: async (statement, values) => (await pglite.query<never>(statement.text, values)).rows },
     embedded: true,
     async appliedMigrations() {
       try {
@@ -48,15 +82,10 @@ export async function createDatabaseAdapter(config: Pick<Config, 'DATABASE_URL' 
   };
 }
 
-/**
- * A unique constraint refused the write: P2002 from a model query, P2010
- * carrying PostgreSQL's 23505 from a raw one.
- */
+/** A unique constraint refused the write: P2002 from a Prisma query, PostgreSQL's 23505 from a direct statement. */
 export function isUniqueViolation(error: unknown): boolean {
-  if (!(error instanceof Prisma.PrismaClientKnownRequestError)) return false;
-  if (error.code === 'P2002') return true;
-  const cause = (error.meta?.driverAdapterError as { cause?: { originalCode?: unknown; kind?: unknown } } | undefined)?.cause;
-  return error.code === 'P2010' && (cause?.originalCode === '23505' || cause?.kind === 'UniqueConstraintViolation');
+  if (error instanceof Prisma.PrismaClientKnownRequestError) return error.code === 'P2002';
+  return (error as { code?: unknown } | null)?.code === '23505';
 }
 
 export function createPrismaClient(adapter: SqlMigrationAwareDriverAdapterFactory): Database {

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Config } from './config.ts';
-import { createDatabaseAdapter, createPrismaClient, databaseReachable, type Database } from './database.ts';
+import { createDatabaseAdapter, createPrismaClient, databaseReachable, type Database, type Sql } from './database.ts';
 import { createMemoryBus, createRedisBus, type Bus } from './bus.ts';
 import { createMemoryState, createRedisState, type SharedState } from './state.ts';
 import { createRedis, waitUntilReady } from './redis.ts';
@@ -18,6 +18,8 @@ export interface Infra {
   /** Unique per process: names this instance's sockets and leases. */
   instanceId: string;
   db: Database;
+  /** The hot path's statements, straight through the driver. */
+  sql: Sql;
   bus: Bus;
   state: SharedState;
   /** What is reachable right now, for /readyz. */
@@ -58,6 +60,7 @@ export async function createInfra(config: Config, logger: Logger): Promise<Infra
     logger,
     instanceId: randomUUID(),
     db,
+    sql: database.sql,
     bus,
     state,
     async readiness() {

@@ -5,7 +5,7 @@
  */
 import type { Viewer } from '../context.ts';
 import type { Config } from '../infra/config.ts';
-import { isUniqueViolation, type Database } from '../infra/database.ts';
+import { isUniqueViolation, type Database, type Sql } from '../infra/database.ts';
 import type { SharedState } from '../infra/state.ts';
 import { badInput, notFound } from '../infra/errors.ts';
 import { consumeOrThrow, createRateLimiter } from '../infra/rate-limit.ts';
@@ -52,9 +52,9 @@ export interface Messages {
   stream(viewer: Viewer, roomId: string, after: number | null): Promise<AsyncIterableIterator<StreamItem>>;
 }
 
-export function createMessages(deps: { db: Database; config: Config; state: SharedState; feed: RoomFeed; rooms: Rooms; logger: Logger }): Messages {
-  const { db, config, state, feed, rooms } = deps;
-  const store = createMessageStore(db);
+export function createMessages(deps: { db: Database; sql: Sql; config: Config; state: SharedState; feed: RoomFeed; rooms: Rooms; logger: Logger }): Messages {
+  const { db, sql, config, state, feed, rooms } = deps;
+  const store = createMessageStore(sql);
   const live = createLiveRooms({ ...deps, store });
   const perUser = createRateLimiter(state, { name: 'message-user', points: config.MESSAGE_RATE_PER_USER, windowSeconds: config.MESSAGE_RATE_WINDOW });
   const perRoom = createRateLimiter(state, { name: 'message-room', points: config.MESSAGE_RATE_PER_ROOM, windowSeconds: config.MESSAGE_RATE_WINDOW });

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import type { Viewer } from '../context.ts';
 import { isAdmin } from '../context.ts';
 import type { Config } from '../infra/config.ts';
-import { isUniqueViolation, type Database } from '../infra/database.ts';
+import { isUniqueViolation, timestampFromJson, type Database, type Sql, type Statement } from '../infra/database.ts';
 import { ErrorCode } from '../infra/codes.ts';
 import { appError, badInput, forbidden, notFound } from '../infra/errors.ts';
 import { Prisma, type Room, type RoomPermission } from '../generated/prisma/client.ts';
@@ -51,22 +51,29 @@ export interface Rooms {
   visibleWhere(viewer: Viewer): Prisma.RoomWhereInput;
 }
 
-const loadSql = `
-SELECT r.*,
+/** A room as `row_to_json` gives it. */
+export type RoomJson = Omit<Room, 'createdAt'> & { createdAt: string };
+export const roomFromJson = (room: RoomJson): Room => ({ ...room, createdAt: timestampFromJson(room.createdAt) });
+
+const loadRoom: Statement = {
+  name: 'room.load',
+  text: `
+SELECT row_to_json(r) AS "room",
   EXISTS (SELECT 1 FROM "RoomMember" m WHERE m."roomId" = r."id" AND m."userId" = $2::uuid) AS "member",
   EXISTS (SELECT 1 FROM "RoomInvite" i WHERE i."roomId" = r."id" AND i."userId" = $2::uuid) AS "invited"
-FROM "Room" r WHERE r."id" = $1::uuid`;
+FROM "Room" r WHERE r."id" = $1::uuid`,
+};
 
-export function createRooms(deps: { db: Database; config: Config; feed: RoomFeed }): Rooms {
-  const { db, config, feed } = deps;
+export function createRooms(deps: { db: Database; sql: Sql; config: Config; feed: RoomFeed }): Rooms {
+  const { db, sql, config, feed } = deps;
   const now = () => new Date().toISOString();
 
-  /** The room and the viewer's relation to it, in one raw statement (every operation on a room starts here; see messages/store.ts for why raw). */
+  /** The room and the viewer's relation to it, in one statement (every operation on a room starts here). */
   const load = async (viewer: Viewer, roomId: string): Promise<{ room: Room; relation: Relation }> => {
-    const [row] = await db.$queryRawUnsafe<(Room & Relation)[]>(loadSql, roomId, viewer.userId);
+    const [row] = await sql.rows<{ room: RoomJson } & Relation>(loadRoom, [roomId, viewer.userId]);
     if (!row) throw notFound('Room');
-    const { member, invited, ...room } = row;
-    const relation = { member, invited };
+    const room = roomFromJson(row.room);
+    const relation = { member: row.member, invited: row.invited };
     if (!canSee(viewer, room, relation)) throw notFound('Room');
     return { room, relation };
   };

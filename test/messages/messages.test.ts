@@ -3,6 +3,9 @@
  * limits, idempotent retries on two instances, paging, and roomMessages
  * replay + live with no gap and no duplicate, also across instances.
  */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import fc from 'fast-check';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -198,4 +201,28 @@ describe('roomMessages', () => {
       { numRuns: 5 },
     );
   }, 90_000);
+});
+
+describe('on the embedded database (npm start without DATABASE_URL)', () => {
+  it('sends, answers a repeated key with the first message, refuses an empty body, pages and replays in order', async () => {
+    const embedded = await startServer({ DATA_DIR: mkdtempSync(path.join(tmpdir(), 'switchboard-messages-')) });
+    const owner = await signUp(embedded);
+    const room = await createRoom(embedded, owner.accessToken);
+    const first = await gql(embedded, SEND, { id: room.id, body: 'one', key: 'k1' }, { token: owner.accessToken });
+    expect(first.data.sendMessage).toMatchObject({ body: 'one', author: { username: owner.username }, room: { id: room.id } });
+    const again = await gql(embedded, SEND, { id: room.id, body: 'one again', key: 'k1' }, { token: owner.accessToken });
+    expect(again.data.sendMessage).toEqual(first.data.sendMessage);
+    await gql(embedded, SEND, { id: room.id, body: 'two' }, { token: owner.accessToken });
+    const refused = await gql(embedded, SEND, { id: room.id, body: '' }, { token: owner.accessToken });
+    expect(errorCodes(refused)).toEqual(['BAD_USER_INPUT']);
+    const page = await gql(embedded, 'query($id: ID!) { messages(roomId: $id, last: 10) { edges { node { body } } } }', { id: room.id }, { token: owner.accessToken });
+    expect(page.data.messages.edges.map((e: any) => e.node.body)).toEqual(['one', 'two']);
+    const socket = connectSocket(embedded, { token: owner.accessToken });
+    const replay = collect(socket.client, ROOM_MESSAGES, { id: room.id, after: first.data.sendMessage.cursor });
+    await replay.waitFor(1);
+    await gql(embedded, SEND, { id: room.id, body: 'three' }, { token: owner.accessToken });
+    await replay.waitFor(2);
+    expect(replay.results.map((r) => r.data!.roomMessages.body)).toEqual(['two', 'three']);
+    await socket.client.dispose();
+  }, 30_000);
 });
