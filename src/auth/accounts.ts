@@ -14,7 +14,7 @@ import type { Logger } from '../infra/logger.ts';
 import type { SharedState } from '../infra/state.ts';
 import type { SessionEndReason } from '../infra/codes.ts';
 import { badInput, conflict, forbidden, notFound, rateLimited, unauthenticated } from '../infra/errors.ts';
-import { createRateLimiter, secondsUntilAllowed } from '../infra/rate-limit.ts';
+import { createRateLimiter } from '../infra/rate-limit.ts';
 import type { User } from '../generated/prisma/client.ts';
 import { recordAudit, type AuditInput } from './audit.ts';
 import { createPasswordHasher } from './passwords.ts';
@@ -173,7 +173,7 @@ export function createAccounts(deps: AccountsDeps): Accounts {
 
   /** Throws RATE_LIMITED (and audits it) while either failure budget is spent. */
   async function checkFailureBudgets(accountKey: string, ip: string, origin: Origin, userId: string | null): Promise<void> {
-    const [account, address] = await Promise.all([secondsUntilAllowed(accountFailures, accountKey), secondsUntilAllowed(ipFailures, ip)]);
+    const [account, address] = await Promise.all([accountFailures.secondsUntilAllowed(accountKey), ipFailures.secondsUntilAllowed(ip)]);
     const wait = Math.max(account, address);
     if (wait > 0) {
       await audit({ kind: 'rate_limited', userId, ip: origin.ip, detail: { rule: account >= address ? 'login-account' : 'login-ip', retryAfter: wait } });
@@ -183,7 +183,7 @@ export function createAccounts(deps: AccountsDeps): Accounts {
 
   /** Counts one failure against both budgets; a spent budget is not an error here (the next attempt is refused). */
   async function countFailure(accountKey: string, ip: string): Promise<void> {
-    await Promise.all([accountFailures.penalty(accountKey, 1), ipFailures.penalty(ip, 1)]);
+    await Promise.all([accountFailures.count(accountKey), ipFailures.count(ip)]);
   }
 
   const accounts: Accounts = {
@@ -229,7 +229,7 @@ export function createAccounts(deps: AccountsDeps): Accounts {
         await audit({ kind: 'login_failed', userId: user?.id ?? null, ip: origin.ip, detail: { login: login.slice(0, 64) } });
         throw invalidCredentials();
       }
-      await accountFailures.delete(accountKey);
+      await accountFailures.reset(accountKey);
 
       const refreshToken = newRefreshToken();
       const refreshTokenExpiresAt = new Date(Date.now() + refreshTtlMs);

@@ -72,7 +72,7 @@ export const Keys = {
   presence: `${prefix}presence`,
   /** Hash: user id -> time of the user's last operation on any socket (ms). */
   activity: `${prefix}activity`,
-  /** Rate limiter key prefixes (rate-limiter-flexible). */
+  /** Rate limit counters: `${rateLimit(rule)}:${key}` (infra/rate-limit.ts). */
   rateLimit: (kind: string) => `${prefix}rl:${kind}`,
 } as const;
 

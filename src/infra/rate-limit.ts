@@ -1,50 +1,120 @@
 /**
- * Rate limits with rate-limiter-flexible: one Redis-backed limiter per rule
- * when REDIS_URL is set (so the limit holds cluster-wide), in memory else.
+ * Rate limits: fixed windows counted in shared state (Redis when REDIS_URL is
+ * set, so a limit holds cluster-wide; in memory else), by atomic scripts.
+ * Several rules are consumed in one step, all or none: a send refused by
+ * the per-room limit spends nothing of the sender's own budget, and a send
+ * asks Redis once, not once per rule.
  */
-import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import { Keys } from './codes.ts';
 import { rateLimited } from './errors.ts';
 import { metrics } from './metrics.ts';
-import type { SharedState } from './state.ts';
+import type { AtomicScript, SharedState } from './state.ts';
 
 export interface RateRule {
   /** Names the rule in keys and metrics, e.g. "message-user". */
   name: string;
   /** Allowed events per window. */
   points: number;
-  /** Window length in seconds. */
+  /** Window length in seconds; it starts with the window's first event. */
   windowSeconds: number;
 }
 
-export function createRateLimiter(state: SharedState, rule: RateRule): RateLimiterAbstract {
-  const options = { keyPrefix: Keys.rateLimit(rule.name), points: rule.points, duration: rule.windowSeconds };
-  return state.redis ? new RateLimiterRedis({ ...options, storeClient: state.redis }) : new RateLimiterMemory(options);
+/**
+ * KEYS: one counter per rule. ARGV: each rule's points and window (ms), in
+ * turn. Returns [0, 0] when every rule had a point left (one is taken from
+ * each), else [n, ms]: the n-th rule (from 1) is spent for ms more, and
+ * nothing is taken.
+ */
+const consumeAll: AtomicScript<[number, number]> = {
+  lua: `
+    for i, key in ipairs(KEYS) do
+      if tonumber(redis.call('GET', key) or '0') >= tonumber(ARGV[2 * i - 1]) then
+        local left = redis.call('PTTL', key)
+        if left < 0 then left = tonumber(ARGV[2 * i]) end
+        return { i, math.max(left, 1) }
+      end
+    end
+    for i, key in ipairs(KEYS) do
+      if redis.call('INCR', key) == 1 then redis.call('PEXPIRE', key, ARGV[2 * i]) end
+    end
+    return { 0, 0 }`,
+  local(store, keys, args) {
+    for (const [i, key] of keys.entries()) {
+      if (Number(store.get(key) ?? 0) >= Number(args[2 * i])) {
+        const left = store.pttl(key);
+        return [i + 1, Math.max(left < 0 ? Number(args[2 * i + 1]) : left, 1)];
+      }
+    }
+    for (const [i, key] of keys.entries()) if (store.incr(key) === 1) store.expire(key, Number(args[2 * i + 1]) / 1000);
+    return [0, 0];
+  },
+};
+
+/** KEYS: the counter. ARGV: points. Returns the ms until the window ends when its points are spent, else 0. */
+const msUntilAllowed: AtomicScript<number> = {
+  lua: `
+    if tonumber(redis.call('GET', KEYS[1]) or '0') < tonumber(ARGV[1]) then return 0 end
+    return math.max(redis.call('PTTL', KEYS[1]), 1)`,
+  local(store, [key], [points]) {
+    if (Number(store.get(key!) ?? 0) < Number(points)) return 0;
+    return Math.max(store.pttl(key!), 1);
+  },
+};
+
+export interface RateLimiter {
+  readonly rule: RateRule;
+  readonly state: SharedState;
+  /** The counter of `key` under this rule, in shared state. */
+  counterOf(key: string): string;
+  /** Seconds until `key` may act again, or 0 when it may act now (takes nothing). */
+  secondsUntilAllowed(key: string): Promise<number>;
+  /** Counts one event against `key` without refusing it (a failed login: the next attempt is the one refused). */
+  count(key: string): Promise<void>;
+  /** Forgets what `key` has used. */
+  reset(key: string): Promise<void>;
 }
 
-/** Seconds until `key` may act again under `limiter`, or 0 when it may act now (consumes nothing). */
-export async function secondsUntilAllowed(limiter: RateLimiterAbstract, key: string): Promise<number> {
-  const res = await limiter.get(key);
-  const wait = res && res.remainingPoints <= 0 ? Math.ceil(res.msBeforeNext / 1000) : 0;
-  if (wait > 0) countHit(limiter);
-  return wait;
+export function createRateLimiter(state: SharedState, rule: RateRule): RateLimiter {
+  const counterOf = (key: string) => `${Keys.rateLimit(rule.name)}:${key}`;
+  return {
+    rule,
+    state,
+    counterOf,
+    async secondsUntilAllowed(key) {
+      const ms = await state.run(msUntilAllowed, [counterOf(key)], [rule.points]);
+      if (ms > 0) countHit(rule);
+      return Math.ceil(ms / 1000);
+    },
+    async count(key) {
+      await state.incr(counterOf(key), rule.windowSeconds);
+    },
+    reset: (key) => state.del(counterOf(key)),
+  };
 }
 
-/** One refusal by `limiter`, counted under its rule's name. */
-const countHit = (limiter: RateLimiterAbstract) => metrics.rateLimitHits.inc({ kind: limiter.keyPrefix.slice(Keys.rateLimit('').length) });
+/** One refusal by `rule`, counted under its name. */
+const countHit = (rule: RateRule) => metrics.rateLimitHits.inc({ kind: rule.name });
+
+/** One point to take: from `limiter`'s budget for `key`, refused with `message`. */
+export interface Take {
+  limiter: RateLimiter;
+  key: string;
+  message?: string;
+}
 
 /**
- * Takes one point for `key`; throws RATE_LIMITED (with retryAfter) when the
- * rule's budget is spent. Store faults propagate as ordinary errors.
+ * Takes one point for each `take`, in one atomic step on their (common)
+ * shared state; when any budget is spent, takes none and throws
+ * RATE_LIMITED (with retryAfter) with the first spent rule's message.
+ * Store faults propagate as ordinary errors.
  */
-export async function consumeOrThrow(limiter: RateLimiterAbstract, key: string, message?: string): Promise<void> {
-  try {
-    await limiter.consume(key);
-  } catch (rejection) {
-    if (rejection instanceof RateLimiterRes) {
-      countHit(limiter);
-      throw rateLimited(rejection.msBeforeNext / 1000, message);
-    }
-    throw rejection;
-  }
+export async function consumeOrThrow(...takes: Take[]): Promise<void> {
+  const state = takes[0]!.limiter.state;
+  const keys = takes.map(({ limiter, key }) => limiter.counterOf(key));
+  const args = takes.flatMap(({ limiter: { rule } }) => [rule.points, rule.windowSeconds * 1000]);
+  const [spent, waitMs] = await state.run(consumeAll, keys, args);
+  if (spent === 0) return;
+  const { limiter, message } = takes[spent - 1]!;
+  countHit(limiter.rule);
+  throw rateLimited(waitMs / 1000, message);
 }

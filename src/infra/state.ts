@@ -16,8 +16,6 @@ export interface AtomicScript<T> {
 
 export interface SharedState {
   readonly kind: 'redis' | 'memory';
-  /** The ioredis client, for libraries that take one (rate-limiter-flexible); undefined in memory mode. */
-  readonly redis?: Redis;
   run<T>(script: AtomicScript<T>, keys: string[], args: (string | number)[]): Promise<T>;
   get(key: string): Promise<string | null>;
   /** Sets `key`; with `ttlSeconds` it expires. */
@@ -88,6 +86,12 @@ export class MemoryStore {
   }
   del(key: string): void {
     this.entries.delete(key);
+  }
+  /** Like PTTL: ms until `key` expires, -1 when it does not, -2 when it does not exist. */
+  pttl(key: string): number {
+    const entry = this.live(key);
+    if (!entry) return -2;
+    return entry.expiresAt === undefined ? -1 : entry.expiresAt - Date.now();
   }
   expire(key: string, ttlSeconds: number): void {
     const entry = this.live(key);
@@ -216,7 +220,7 @@ class RedisState implements SharedState {
   readonly kind = 'redis' as const;
   private readonly shas = new WeakMap<AtomicScript<unknown>, string>();
 
-  constructor(readonly redis: Redis) {}
+  constructor(private readonly redis: Redis) {}
 
   async run<T>(script: AtomicScript<T>, keys: string[], args: (string | number)[]): Promise<T> {
     let sha = this.shas.get(script);

@@ -67,8 +67,10 @@ export function createMessages(deps: { db: Database; sql: Sql; config: Config; s
       await rooms.accessible(viewer, roomId);
       const earlier = idempotencyKey == null ? null : await store.findByKey(roomId, viewer.userId, idempotencyKey);
       if (earlier && Date.now() - earlier.createdAt.getTime() < idempotencyWindowMs) return earlier;
-      await consumeOrThrow(perUser, viewer.userId, 'You are sending too fast; try again later.');
-      await consumeOrThrow(perRoom, roomId, 'This room receives too many messages; try again later.');
+      await consumeOrThrow(
+        { limiter: perUser, key: viewer.userId, message: 'You are sending too fast; try again later.' },
+        { limiter: perRoom, key: roomId, message: 'This room receives too many messages; try again later.' },
+      );
       // A key older than the window is free again (freed only once the send is accepted).
       if (earlier) await db.message.updateMany({ where: { id: earlier.id }, data: { idempotencyKey: null } });
       let message: MessageWithAuthor | null;

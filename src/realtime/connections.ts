@@ -76,7 +76,7 @@ export function createConnections(app: App): Connections {
     async open(socket, request, connectionParams) {
       const ip = request.socket.remoteAddress ?? null;
       try {
-        await consumeOrThrow(attempts, ip ?? 'unknown');
+        await consumeOrThrow({ limiter: attempts, key: ip ?? 'unknown' });
       } catch (error) {
         if (error instanceof GraphQLError && error.extensions.code === ErrorCode.RATE_LIMITED) refuse(socket, CloseCode.LimitReached, reasons.rate, ip);
         else socket.close(1013, reasons.unavailable);

@@ -102,7 +102,7 @@ export function useGraphQLOverSSE(app: App, options: GraphQLOverSSEOptions = {})
       // graphql-ws sockets have their own lifecycle (src/realtime/ws-server.ts).
       if (ctx.connection) return;
       try {
-        await consumeOrThrow(attempts, ctx.ip ?? 'unknown', 'Too many subscription attempts from your address; try again later.');
+        await consumeOrThrow({ limiter: attempts, key: ctx.ip ?? 'unknown', message: 'Too many subscription attempts from your address; try again later.' });
       } catch (error) {
         // Thrown from here, a store fault would reach graphql-sse's handler and be answered with its stack.
         setResultAndStopExecution(refusal(error instanceof GraphQLError ? error : (maskError(app.logger, () => ctx.requestId)(error, '') as GraphQLError)));
