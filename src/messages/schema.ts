@@ -1,8 +1,17 @@
 import { builder } from '../builder.ts';
 import { requireViewer } from '../context.ts';
+import { UserRef } from '../auth/schema.ts';
+import { RoomRef } from '../rooms/schema.ts';
 import { badInput, forbidden } from '../infra/errors.ts';
 import { idOf, uuidPattern } from '../infra/ids.ts';
-import { decodeCursor, encodeCursor, lostAccess, type StreamItem } from './service.ts';
+import type { User } from '../generated/prisma/client.ts';
+import { decodeCursor, encodeCursor, lostAccess, type MessageWithAuthor, type StreamItem } from './service.ts';
+
+/**
+ * The relations a message may carry. Its author has the columns the User
+ * type reads (`authorColumns`), never the password hash, hence the cast.
+ */
+const carried = (message: object) => message as Partial<Pick<MessageWithAuthor, 'room'> & { author: User }>;
 
 const MESSAGES_PAGE_MAX = 200;
 const MESSAGES_PAGE_DEFAULT = 50;
@@ -15,13 +24,23 @@ export const MessageRef = builder.prismaNode('Message', {
     if (!uuidPattern.test(id)) throw badInput('id', 'Not a valid message id.');
     return { id, room: { members: { some: { userId: ctx.viewer?.userId ?? '00000000-0000-0000-0000-000000000000' } } } };
   },
+  // Every message the service hands out carries its room and author (read in the same statement), which
+  // Pothos' relation fields would read again per message, since it trusts only rows it loaded itself;
+  // so these read the row, and load only for a message that came without them (node(id)).
   fields: (t) => ({
-    room: t.relation('room'),
-    author: t.relation('author'),
+    room: t.field({
+      type: RoomRef,
+      nullable: false,
+      resolve: (message, _args, ctx) => carried(message).room ?? ctx.app.db.room.findUniqueOrThrow({ where: { id: message.roomId } }),
+    }),
+    author: t.field({
+      type: UserRef,
+      nullable: false,
+      resolve: (message, _args, ctx) => carried(message).author ?? ctx.app.db.user.findUniqueOrThrow({ where: { id: message.authorId } }),
+    }),
     body: t.exposeString('body'),
     cursor: t.string({
       description: 'Opaque, ordered within its room; pass it to roomMessages(after:) to resume.',
-      select: { seq: true },
       resolve: (message) => encodeCursor(message.seq),
     }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),

@@ -31,6 +31,31 @@ function corkUntilTurnEnds(socket: Socket): void {
   corked.add(socket);
 }
 
+/**
+ * Makes `socket.send` answer its callback at once while the socket's
+ * buffer is below its high-water mark, and keeps the socket corked until
+ * the turn ends. graphql-ws waits for each message's write callback before
+ * it sends the next one (a query's `next`, then `complete`; a replay's
+ * messages one by one), so without this each leaves in its own system call,
+ * one event-loop turn apart. ws keeps a socket's messages in order whatever
+ * the callback; past the high-water mark the callback waits for the write
+ * again, so a long replay to a slow reader is paced by the reader.
+ */
+export function sendInTurns(socket: WebSocket): void {
+  const raw = (socket as unknown as { _socket?: Socket })._socket;
+  if (!raw) return;
+  const send = socket.send.bind(socket) as (data: unknown, options: object, cb?: (error?: Error) => void) => void;
+  type Callback = (error?: Error) => void;
+  socket.send = ((data: unknown, optionsOrCallback?: object | Callback, callback?: Callback) => {
+    const options = typeof optionsOrCallback === 'function' ? {} : (optionsOrCallback ?? {});
+    const done = typeof optionsOrCallback === 'function' ? (optionsOrCallback as Callback) : callback;
+    corkUntilTurnEnds(raw);
+    if (!done || raw.writableLength >= raw.writableHighWaterMark) return send(data, options, done);
+    send(data, options);
+    queueMicrotask(() => done());
+  }) as WebSocket['send'];
+}
+
 /** The low-level sender every ws socket has (not in ws's typings). */
 interface FrameSender {
   sendFrame(list: Buffer[], cb?: (error?: Error) => void): void;

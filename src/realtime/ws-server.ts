@@ -19,7 +19,7 @@ import { createConnections, type Connections, type SocketState } from './connect
 import { requestErrors } from '../infra/error-masking.ts';
 import { paramsError, resolveLimits } from '../infra/query-limits.ts';
 import { guardProtocol } from '../infra/ws-guard.ts';
-import { nextFrameWriter } from './frames.ts';
+import { nextFrameWriter, sendInTurns } from './frames.ts';
 
 type Extra = {
   socket: WebSocket;
@@ -52,6 +52,7 @@ export function createRealtimeServer(app: App, yoga: YogaServerInstance<any, any
       execute: (args: ExecutionArgs & { rootValue?: any }) => args.rootValue.execute(args),
       subscribe: (args: ExecutionArgs & { rootValue?: any }) => args.rootValue.subscribe(args),
       async onConnect(ctx) {
+        sendInTurns(ctx.extra.socket);
         const state = await connections.open(ctx.extra.socket, ctx.extra.request, ctx.connectionParams);
         if (!state) return false;
         ctx.extra.state = state;

@@ -4,8 +4,6 @@
  * stopped mid-traffic give clear, fast errors, /readyz 503, no crash and no
  * unhandled rejection, and everything recovers by itself when they return.
  */
-import { once } from 'node:events';
-import net from 'node:net';
 import pg from 'pg';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { applyMigrations } from '../../src/infra/migrations.ts';
@@ -14,6 +12,7 @@ import { errorCodes, eventually, gql, startServer, stopAllServers, uniqueName, t
 import { LOGIN, REGISTER, logIn, signUp } from '../helpers/accounts.ts';
 import { testDatabaseUrl } from '../helpers/env.ts';
 import { startPrivateRedis, type PrivateRedis } from '../helpers/redis-server.ts';
+import { startDatabaseProxy } from '../helpers/database-proxy.ts';
 
 const brokenDatabase = `switchboard_broken_${process.pid}`;
 const brokenUrl = Object.assign(new URL(testDatabaseUrl), { pathname: `/${brokenDatabase}` }).toString();
@@ -83,49 +82,12 @@ describe('PostgreSQL unreachable', () => {
   });
 });
 
-/** A TCP proxy to PostgreSQL on its own port: stopping it cuts every connection, as a database going down does. */
-async function startDatabaseProxy(target: URL) {
-  const sockets = new Set<net.Socket>();
-  let server: net.Server | undefined;
-  let port = 0;
-  const proxy = {
-    get port() {
-      return port;
-    },
-    async start() {
-      server = net.createServer((client) => {
-        const upstream = net.connect(Number(target.port || 5432), target.hostname);
-        for (const s of [client, upstream]) {
-          sockets.add(s);
-          s.on('error', () => {});
-          s.on('close', () => sockets.delete(s));
-        }
-        client.pipe(upstream).pipe(client);
-        client.on('close', () => upstream.destroy());
-        upstream.on('close', () => client.destroy());
-      });
-      server.listen(port, '127.0.0.1');
-      await once(server, 'listening');
-      port = (server.address() as net.AddressInfo).port;
-    },
-    async stop() {
-      const closed = new Promise((resolve) => server?.close(resolve));
-      for (const s of sockets) s.destroy();
-      await closed;
-    },
-  };
-  await proxy.start();
-  return proxy;
-}
-
 describe('PostgreSQL going down mid-traffic and coming back', () => {
   it('answers clearly while it is down and recovers by itself', async () => {
     redis ??= await startPrivateRedis();
-    const target = new URL(testDatabaseUrl);
-    const proxy = await startDatabaseProxy(target);
+    const proxy = await startDatabaseProxy(testDatabaseUrl);
     try {
-      const viaProxy = Object.assign(new URL(testDatabaseUrl), { host: `127.0.0.1:${proxy.port}` }).toString();
-      const server = await startServer({ DATABASE_URL: viaProxy, REDIS_URL: redis.url });
+      const server = await startServer({ DATABASE_URL: proxy.url, REDIS_URL: redis.url });
       const account = await signUp(server);
       expect((await gql(server, '{ me { username } }', undefined, { token: account.accessToken })).data).toEqual({ me: { username: account.username } });
 

@@ -1,0 +1,67 @@
+/**
+ * What a message costs the database, counted by a proxy in front of
+ * PostgreSQL: a send is two statements (access check, then number and store
+ * in one), whatever its reply selects; delivering it to subscribers reads
+ * nothing; a replay is one read per 500 messages. A message carries its
+ * author and room from the statement that stored or read it.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { collect, connectSocket, gql, startServer, stopAllServers, type TestServer } from '../helpers/server.ts';
+import { signUp, type TestAccount } from '../helpers/accounts.ts';
+import { testDatabaseUrl, testRedisUrl } from '../helpers/env.ts';
+import { startDatabaseProxy, type DatabaseProxy } from '../helpers/database-proxy.ts';
+import { createRoom, JOIN, SEND } from '../rooms/helpers.ts';
+
+const FULL = 'subscription($id: ID!, $after: String) { roomMessages(roomId: $id, after: $after) { id body cursor createdAt author { id username createdAt } room { id name } } }';
+
+let proxy: DatabaseProxy;
+let server: TestServer;
+let owner: TestAccount;
+let reader: TestAccount;
+beforeAll(async () => {
+  proxy = await startDatabaseProxy(testDatabaseUrl);
+  server = await startServer({ DATABASE_URL: proxy.url, REDIS_URL: testRedisUrl, MESSAGE_RATE_PER_USER: '1000', MESSAGE_RATE_PER_ROOM: '1000' });
+  [owner, reader] = await Promise.all([signUp(server), signUp(server)]);
+});
+afterAll(async () => {
+  await stopAllServers();
+  await proxy.stop();
+});
+
+describe('database statements per message', () => {
+  it('two per send, none per delivery, one per replay of up to 500, with author, room and cursor in every result', async () => {
+    const room = await createRoom(server, owner.accessToken, { name: 'counted' });
+    await gql(server, JOIN, { id: room.id }, { token: reader.accessToken });
+    const sockets = [connectSocket(server, { token: owner.accessToken }), connectSocket(server, { token: reader.accessToken })];
+    await Promise.all(sockets.map((s) => s.acked));
+    const live = sockets.map((s) => collect(s.client, FULL, { id: room.id }));
+    // Until a subscriber has its first message, its subscription may still be starting (and reading).
+    await expect.poll(async () => {
+      await gql(server, SEND, { id: room.id, body: 'warm-up' }, { token: owner.accessToken });
+      return live.every((l) => l.results.length > 0);
+    }).toBe(true);
+    const first = (await gql(server, SEND, { id: room.id, body: 'first' }, { token: owner.accessToken })).data.sendMessage;
+    const bodies = (l: (typeof live)[number]) => l.results.map((r) => r.data!.roomMessages.body as string);
+    await expect.poll(() => live.every((l) => bodies(l).includes('first'))).toBe(true);
+
+    const before = proxy.statements;
+    const sent = [];
+    for (let i = 0; i < 20; i++) sent.push((await gql(server, SEND, { id: room.id, body: `m${i}` }, { token: owner.accessToken })).data.sendMessage);
+    await expect.poll(() => live.every((l) => bodies(l).includes('m19'))).toBe(true);
+    expect(proxy.statements - before).toBe(2 * 20);
+    expect(sent.map((m) => m.author.username)).toEqual(Array(20).fill(owner.username));
+    expect(sent.map((m) => m.room.id)).toEqual(Array(20).fill(room.id));
+    for (const l of live) {
+      const delivered = l.results.map((r) => r.data!.roomMessages).filter((m) => /^m\d+$/.test(m.body));
+      expect(delivered.map((m) => [m.body, m.cursor, m.author.username, m.room.name])).toEqual(sent.map((m) => [m.body, m.cursor, owner.username, 'counted']));
+    }
+
+    const replaying = proxy.statements;
+    const replay = collect(sockets[1]!.client, FULL, { id: room.id, after: first.cursor });
+    await replay.waitFor(20);
+    // The access check and one range read (the room is open on this instance already).
+    expect(proxy.statements - replaying).toBe(2);
+    expect(replay.results.map((r) => r.data!.roomMessages.author.username)).toEqual(Array(20).fill(owner.username));
+    await Promise.all(sockets.map((s) => s.client.dispose()));
+  });
+});
