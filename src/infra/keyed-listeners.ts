@@ -8,6 +8,8 @@ export interface KeyedListeners<E, R> {
   listen(key: string, listener: (event: E) => void): Promise<{ resource: R; stop: () => void }>;
   /** The resources started or starting now. */
   resources(): Promise<R>[];
+  /** The resource of `key`, when it has listeners. */
+  resource(key: string): Promise<R> | undefined;
 }
 
 /**
@@ -50,5 +52,6 @@ export function keyedListeners<E, R>(start: (key: string, emit: (event: E) => vo
       };
     },
     resources: () => [...entries.values()].map((entry) => entry.ready),
+    resource: (key) => entries.get(key)?.ready,
   };
 }

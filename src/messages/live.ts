@@ -7,6 +7,9 @@
  * the store, once for every subscriber of the room. When the bus comes back
  * after an outage, each open room reads what was stored meanwhile, so a
  * message whose publish was lost arrives without waiting for the next one.
+ * A message stored by this instance is offered to its room here at once,
+ * ahead of its echo from the bus (which then counts as a duplicate), as
+ * Socket.IO emits to its local sockets before publishing to the others.
  */
 import type { Database } from '../infra/database.ts';
 import { lastLineOf, type Logger } from '../infra/logger.ts';
@@ -32,6 +35,8 @@ export interface LiveRooms {
    * `seq` then tells where this listener's messages start) and a stop function.
    */
   open(roomId: string, listener: (event: LiveEvent) => void): Promise<{ room: LiveRoom; stop: () => void }>;
+  /** A message this instance has just stored: its room's listeners here get it now, in order (nothing happens when it has none). */
+  offer(message: MessageWithAuthor): void;
 }
 
 /** How long to wait before reading a gap again after the store failed to answer. */
@@ -42,7 +47,7 @@ const resumeSettleMs = 200;
 export function createLiveRooms(deps: { db: Database; store: MessageStore; feed: RoomFeed; logger: Logger }): LiveRooms {
   const { db, store, feed, logger } = deps;
 
-  function start(roomId: string, emit: (event: LiveEvent) => void): Promise<{ room: LiveRoom; catchUp: () => void; stop: () => void }> {
+  function start(roomId: string, emit: (event: LiveEvent) => void): Promise<{ room: LiveRoom; catchUp: () => void; arrived: (event: LiveEvent) => void; stop: () => void }> {
     const room = { seq: 0 };
     let opened = false;
     let closed = false;
@@ -109,12 +114,15 @@ export function createLiveRooms(deps: { db: Database; store: MessageStore; feed:
       );
     };
 
+    /** An event from the bus or from this instance's own send, in the order it came. */
+    const arrived = (event: LiveEvent) => {
+      held.push(event);
+      if (opened && !filling) drain();
+    };
+
     const ready = feed
-      .listen(roomId, (event) => {
-        // Decoded once here: every listener then gets the same message object.
-        held.push(event.type === 'message' ? { type: 'message', message: fromRecord(event.message) } : event);
-        if (opened && !filling) drain();
-      })
+      // Decoded once here: every listener then gets the same message object.
+      .listen(roomId, (event) => arrived(event.type === 'message' ? { type: 'message', message: fromRecord(event.message) } : event))
       .then(async (stopListening) => {
         try {
           room.seq = (await db.room.findUnique({ where: { id: roomId }, select: { lastSeq: true } }))?.lastSeq ?? 0;
@@ -127,6 +135,7 @@ export function createLiveRooms(deps: { db: Database; store: MessageStore; feed:
         return {
           room: room as LiveRoom,
           catchUp,
+          arrived,
           stop: () => {
             closed = true;
             stopListening();
@@ -147,6 +156,9 @@ export function createLiveRooms(deps: { db: Database; store: MessageStore; feed:
     async open(roomId, listener) {
       const { resource, stop } = await rooms.listen(roomId, listener);
       return { room: resource.room, stop };
+    },
+    offer(message) {
+      void rooms.resource(message.roomId)?.then(({ arrived }) => arrived({ type: 'message', message }), () => {});
     },
   };
 }

@@ -87,6 +87,7 @@ export function createMessages(deps: { db: Database; sql: Sql; config: Config; s
       // The room was deleted since the access check.
       if (!message) throw notFound('Room');
       metrics.messagesStored.inc();
+      live.offer(message);
       await feed.publish(roomId, { type: 'message', message: toRecord(message) });
       return message;
     },

@@ -12,7 +12,7 @@ import { errorCodes, eventually, gql, startServer, stopAllServers, uniqueName, t
 import { LOGIN, REGISTER, logIn, signUp } from '../helpers/accounts.ts';
 import { testDatabaseUrl } from '../helpers/env.ts';
 import { startPrivateRedis, type PrivateRedis } from '../helpers/redis-server.ts';
-import { startDatabaseProxy } from '../helpers/database-proxy.ts';
+import { startTcpProxy } from '../helpers/tcp-proxy.ts';
 
 const brokenDatabase = `switchboard_broken_${process.pid}`;
 const brokenUrl = Object.assign(new URL(testDatabaseUrl), { pathname: `/${brokenDatabase}` }).toString();
@@ -85,9 +85,9 @@ describe('PostgreSQL unreachable', () => {
 describe('PostgreSQL going down mid-traffic and coming back', () => {
   it('answers clearly while it is down and recovers by itself', async () => {
     redis ??= await startPrivateRedis();
-    const proxy = await startDatabaseProxy(testDatabaseUrl);
+    const proxy = await startTcpProxy(testDatabaseUrl);
     try {
-      const server = await startServer({ DATABASE_URL: proxy.url, REDIS_URL: redis.url });
+      const server = await startServer({ DATABASE_URL: proxy.via(testDatabaseUrl), REDIS_URL: redis.url });
       const account = await signUp(server);
       expect((await gql(server, '{ me { username } }', undefined, { token: account.accessToken })).data).toEqual({ me: { username: account.username } });
 

@@ -1,0 +1,103 @@
+/**
+ * A TCP proxy on its own loopback port, in front of PostgreSQL or Redis,
+ * for tests that need to cut a service off (stopping the proxy cuts every
+ * connection, as the service going down does), to see what passes (how
+ * many statements the server runs), or to hold back what a service sends
+ * on some connections (a bus that has stopped delivering).
+ */
+import { once } from 'node:events';
+import net from 'node:net';
+
+/** One client connection through the proxy. */
+export interface ProxiedConnection {
+  /** Set by a hook: while true, what the service sends to this client waits (in order) until `release()`. */
+  held: boolean;
+}
+
+export interface ProxyHooks {
+  /** Called for each client connection: what it returns sees every chunk that client sends, before it is passed on. */
+  watch?(connection: ProxiedConnection): (chunk: Buffer) => void;
+}
+
+export interface TcpProxy {
+  port: number;
+  /** `url` with its host replaced by this proxy's. */
+  via(url: string): string;
+  connections: Set<ProxiedConnection>;
+  /** Passes on what held connections were holding back, and holds nothing more. */
+  release(): void;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startTcpProxy(target: string, hooks: ProxyHooks = {}): Promise<TcpProxy> {
+  const { hostname, port: targetPort } = new URL(target);
+  const sockets = new Set<net.Socket>();
+  const waiting = new Map<ProxiedConnection, () => void>();
+  let server: net.Server | undefined;
+  const proxy: TcpProxy = {
+    port: 0,
+    via: (url) => Object.assign(new URL(url), { host: `127.0.0.1:${proxy.port}` }).toString(),
+    connections: new Set(),
+    release() {
+      for (const [connection, flush] of waiting) {
+        connection.held = false;
+        flush();
+      }
+      waiting.clear();
+    },
+    async start() {
+      server = net.createServer((client) => {
+        const upstream = net.connect(Number(targetPort), hostname);
+        const connection: ProxiedConnection = { held: false };
+        proxy.connections.add(connection);
+        for (const s of [client, upstream]) {
+          sockets.add(s);
+          s.on('error', () => {});
+          s.on('close', () => sockets.delete(s));
+        }
+        const watcher = hooks.watch?.(connection);
+        client.on('data', (chunk: Buffer) => {
+          watcher?.(chunk);
+          upstream.write(chunk);
+        });
+        const heldBack: Buffer[] = [];
+        upstream.on('data', (chunk: Buffer) => {
+          if (!connection.held) return void client.write(chunk);
+          heldBack.push(chunk);
+          waiting.set(connection, () => heldBack.splice(0).forEach((c) => client.write(c)));
+        });
+        client.on('close', () => (upstream.destroy(), proxy.connections.delete(connection)));
+        upstream.on('close', () => client.destroy());
+      });
+      server.listen(proxy.port, '127.0.0.1');
+      await once(server, 'listening');
+      proxy.port = (server.address() as net.AddressInfo).port;
+    },
+    async stop() {
+      const closed = new Promise((resolve) => server?.close(resolve));
+      for (const s of sockets) s.destroy();
+      await closed;
+    },
+  };
+  await proxy.start();
+  return proxy;
+}
+
+/** Counts statements in PostgreSQL frontend messages: a Bind (extended protocol) or a Query; the startup message has no type byte. */
+export function statementCounter(onStatement: () => void): (chunk: Buffer) => void {
+  let pending = Buffer.alloc(0);
+  let started = false;
+  return (chunk) => {
+    pending = Buffer.concat([pending, chunk]);
+    for (;;) {
+      const header = started ? 5 : 4;
+      if (pending.length < header) return;
+      const length = started ? pending.readInt32BE(1) + 1 : pending.readInt32BE(0);
+      if (pending.length < length) return;
+      if (started && (pending[0] === 0x42 || pending[0] === 0x51)) onStatement();
+      started = true;
+      pending = pending.subarray(length);
+    }
+  };
+}
