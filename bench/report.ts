@@ -11,14 +11,16 @@ export interface TargetFigures {
   memory?: MemoryFigures;
   /** Subscriber count -> steps of increasing offered load. */
   fanOut?: Record<number, StepFigures[]>;
+  /** Per step, the median of the rounds (lost and duplicated: their sum). */
   crossInstance?: StepFigures[];
+  crossInstanceRounds?: StepFigures[][];
 }
 
 export interface Results {
   machine: string;
   date: string;
   seconds?: number;
-  plan: { memoryCounts: number[]; fanOutSubscribers: number[]; rates: number[]; crossRates: number[] } & Record<string, unknown>;
+  plan: { memoryCounts: number[]; fanOutSubscribers: number[]; rates: number[]; crossRates: number[]; crossRounds?: number } & Record<string, unknown>;
   targets: Record<string, TargetFigures>;
 }
 
@@ -59,7 +61,7 @@ function rows(results: Results): Row[] {
       { label: `fan-out ${subscribers} subs: lost + duplicated, all steps`, value: (f) => steps(f)?.reduce((sum, s) => sum + s.lost + s.duplicated, 0) },
     );
   }
-  stepRows(`2 instances ${plan.fanOutSubscribers[0]} subs,`, (f) => f.crossInstance, plan.crossRates[0]!, plan.fanOutSubscribers[0]!);
+  stepRows(`2 instances ${plan.fanOutSubscribers[0]} subs, median of ${plan.crossRounds ?? 1} rounds,`, (f) => f.crossInstance, plan.crossRates[0]!, plan.fanOutSubscribers[0]!);
   return list;
 }
 

@@ -102,6 +102,33 @@ export interface StepFigures {
   duplicated: number;
 }
 
+/** Steps of several rounds of one scenario, step by step: each figure's median, and every loss and duplicate summed. */
+export function medianOfRounds(rounds: StepFigures[][]): StepFigures[] {
+  const median = (values: number[]) => {
+    const sorted = [...values].sort((x, y) => x - y);
+    const middle = Math.floor(sorted.length / 2);
+    return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+  };
+  const offered = [...new Set(rounds.flat().map((s) => s.offeredPerSecond))].sort((x, y) => x - y);
+  return offered.map((offeredPerSecond) => {
+    const steps = rounds.flatMap((round) => round.filter((s) => s.offeredPerSecond === offeredPerSecond));
+    const of = (key: keyof StepFigures) => steps.map((s) => s[key]);
+    const sum = (key: 'lost' | 'duplicated') => of(key).reduce((total, n) => total + n, 0);
+    return {
+      offeredPerSecond,
+      deliveriesPerSecond: median(of('deliveriesPerSecond')),
+      cpuMicrosPerDelivery: median(of('cpuMicrosPerDelivery')),
+      serverCores: median(of('serverCores')),
+      p50Ms: median(of('p50Ms')),
+      p95Ms: median(of('p95Ms')),
+      p99Ms: median(of('p99Ms')),
+      maxMs: median(of('maxMs')),
+      lost: sum('lost'),
+      duplicated: sum('duplicated'),
+    };
+  });
+}
+
 const bodyPadding = 'x'.repeat(80);
 /** A body of the same length for every target, carrying its sequence number and send time. */
 const bodyOf = (seq: number) => `b|${seq}|${performance.now().toFixed(3)}|${bodyPadding}`.slice(0, 100);
