@@ -12,7 +12,7 @@ import { consumeOrThrow, createRateLimiter } from '../infra/rate-limit.ts';
 import { eventStream } from '../infra/event-stream.ts';
 import { metrics } from '../infra/metrics.ts';
 import type { Message, Room, User } from '../generated/prisma/client.ts';
-import type { Logger } from '../infra/logger.ts';
+import { lastLineOf, type Logger } from '../infra/logger.ts';
 import type { RoomFeed } from '../rooms/feed.ts';
 import type { Rooms } from '../rooms/service.ts';
 import { createLiveRooms, toRecord, type LiveEvent } from './live.ts';
@@ -28,6 +28,8 @@ export type StreamItem = MessageWithAuthor | typeof lostAccess | Error;
 export type MessageWithAuthor = Message & { author: Pick<User, (typeof authorColumns)[number]>; room: Room };
 
 const idempotencyWindowMs = 24 * 60 * 60 * 1000;
+/** A stored message whose publish failed is published again after 1, 2, 4, 8 and 16 s. */
+const announceRetries = 5;
 // Control characters other than tab (\t) and newline (\n).
 const forbiddenControl = /[\u0000-\u0008\u000B-\u001F\u007F-\u009F]/;
 
@@ -53,9 +55,24 @@ export interface Messages {
 }
 
 export function createMessages(deps: { db: Database; sql: Sql; config: Config; state: SharedState; feed: RoomFeed; rooms: Rooms; logger: Logger }): Messages {
-  const { db, sql, config, state, feed, rooms } = deps;
+  const { db, sql, config, state, feed, rooms, logger } = deps;
   const store = createMessageStore(sql);
   const live = createLiveRooms({ ...deps, store });
+  /**
+   * Tells every instance about a stored message. The sender is answered
+   * without waiting: the message is stored and this instance's subscribers
+   * have it (live.offer). A failed publish is retried; meanwhile other
+   * instances find the message in the store when the next one comes or when
+   * their bus is back, and a late copy is dropped as a duplicate.
+   */
+  const announce = (message: MessageWithAuthor, attempt = 0): void => {
+    feed.publish(message.roomId, { type: 'message', message: toRecord(message) }).catch((error: unknown) => {
+      const where = { roomId: message.roomId, seq: message.seq, err: lastLineOf(error) };
+      if (attempt === announceRetries) return logger.error(where, 'stored message not published; other instances find it in the store later');
+      logger.warn(where, 'stored message not published yet; retrying');
+      setTimeout(() => announce(message, attempt + 1), 1000 * 2 ** attempt).unref();
+    });
+  };
   const perUser = createRateLimiter(state, { name: 'message-user', points: config.MESSAGE_RATE_PER_USER, windowSeconds: config.MESSAGE_RATE_WINDOW });
   const perRoom = createRateLimiter(state, { name: 'message-room', points: config.MESSAGE_RATE_PER_ROOM, windowSeconds: config.MESSAGE_RATE_WINDOW });
 
@@ -88,7 +105,7 @@ export function createMessages(deps: { db: Database; sql: Sql; config: Config; s
       if (!message) throw notFound('Room');
       metrics.messagesStored.inc();
       live.offer(message);
-      await feed.publish(roomId, { type: 'message', message: toRecord(message) });
+      announce(message);
       return message;
     },
 

@@ -12,11 +12,15 @@ import net from 'node:net';
 export interface ProxiedConnection {
   /** Set by a hook: while true, what the service sends to this client waits (in order) until `release()`. */
   held: boolean;
+  /** Cuts this connection (both sides), as the service dying would. */
+  drop(): void;
 }
 
 export interface ProxyHooks {
   /** Called for each client connection: what it returns sees every chunk that client sends, before it is passed on. */
   watch?(connection: ProxiedConnection): (chunk: Buffer) => void;
+  /** Called once a chunk from the service has been passed on to the client. */
+  passedOn?(connection: ProxiedConnection): void;
 }
 
 export interface TcpProxy {
@@ -49,7 +53,7 @@ export async function startTcpProxy(target: string, hooks: ProxyHooks = {}): Pro
     async start() {
       server = net.createServer((client) => {
         const upstream = net.connect(Number(targetPort), hostname);
-        const connection: ProxiedConnection = { held: false };
+        const connection: ProxiedConnection = { held: false, drop: () => (client.destroy(), upstream.destroy()) };
         proxy.connections.add(connection);
         for (const s of [client, upstream]) {
           sockets.add(s);
@@ -59,11 +63,14 @@ export async function startTcpProxy(target: string, hooks: ProxyHooks = {}): Pro
         const watcher = hooks.watch?.(connection);
         client.on('data', (chunk: Buffer) => {
           watcher?.(chunk);
-          upstream.write(chunk);
+          if (!client.destroyed) upstream.write(chunk);
         });
         const heldBack: Buffer[] = [];
         upstream.on('data', (chunk: Buffer) => {
-          if (!connection.held) return void client.write(chunk);
+          if (!connection.held) {
+            client.write(chunk);
+            return void hooks.passedOn?.(connection);
+          }
           heldBack.push(chunk);
           waiting.set(connection, () => heldBack.splice(0).forEach((c) => client.write(c)));
         });

@@ -1,25 +1,41 @@
 /**
  * A message reaches the subscribers on the instance that stored it without
  * waiting for the bus, and the bus's copy, when it comes, is not delivered
- * again. Two instances reach Redis through a proxy that can hold back what
- * Redis sends on the subscriber connections (a bus that has stalled).
+ * again; a stored message whose publish failed is published again. Two
+ * instances reach Redis through a proxy that can hold back what Redis sends
+ * on the subscriber connections (a bus that has stalled) and cut the
+ * connection a PUBLISH goes out on (Redis dying between commit and publish).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collect, connectSocket, gql, startServer, stopAllServers, type TestServer } from '../helpers/server.ts';
 import { signUp } from '../helpers/accounts.ts';
 import { testDatabaseUrl, testRedisUrl } from '../helpers/env.ts';
-import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.ts';
+import { startTcpProxy, type ProxiedConnection, type TcpProxy } from '../helpers/tcp-proxy.ts';
 import { createRoom, JOIN, ROOM_MESSAGES, SEND } from '../rooms/helpers.ts';
 
 let redis: TcpProxy;
 /** Connections that have sent SUBSCRIBE: the bus's subscriber connections. */
 const subscribers = new Set<{ held: boolean }>();
+/** While true, a connection that sends PUBLISH is cut before Redis sees it. */
+let cutPublishes = false;
+/** While true, the next connection that sends a script (a send's rate limit) is cut once its answer is through. */
+let cutAfterScript = false;
+const scripting = new WeakSet<ProxiedConnection>();
 let a: TestServer;
 let b: TestServer;
 beforeAll(async () => {
   redis = await startTcpProxy(testRedisUrl, {
     watch: (connection) => (chunk) => {
-      if (chunk.toString().toUpperCase().includes('SUBSCRIBE')) subscribers.add(connection);
+      const command = chunk.toString().toUpperCase();
+      if (command.includes('SUBSCRIBE')) subscribers.add(connection);
+      if (cutPublishes && command.includes('PUBLISH')) connection.drop();
+      if (cutAfterScript && command.includes('EVALSHA')) scripting.add(connection);
+    },
+    passedOn: (connection) => {
+      if (!scripting.has(connection)) return;
+      scripting.delete(connection);
+      cutAfterScript = false;
+      connection.drop();
     },
   });
   const env = { DATABASE_URL: testDatabaseUrl, REDIS_URL: redis.via(testRedisUrl) };
@@ -63,4 +79,37 @@ describe('the instance that stores a message', () => {
     expect(bodies(here).slice(hereBefore)).toEqual(['one', 'two', 'three', 'four']);
     await Promise.all([onA.client.dispose(), onB.client.dispose()]);
   });
+
+  it('answers a send at once when Redis is gone between its commit and its publish, and publishes it once Redis is back', async () => {
+    const owner = await signUp(a);
+    const room = (await createRoom(a, owner.accessToken)).id;
+    const onA = connectSocket(a, { token: owner.accessToken });
+    const onB = connectSocket(b, { token: owner.accessToken });
+    await Promise.all([onA.acked, onB.acked]);
+    const [here, there] = [onA, onB].map((socket) => collect(socket.client, ROOM_MESSAGES, { id: room }));
+    const bodies = (view: typeof here) => view.results.map((r) => r.data!.roomMessages.body as string);
+    await expect.poll(async () => {
+      await gql(a, SEND, { id: room, body: 'warm-up' }, { token: owner.accessToken });
+      return here.results.length > 0 && there.results.length > 0;
+    }).toBe(true);
+    const count = (view: typeof here, body: string) => bodies(view).filter((b) => b === body).length;
+
+    // Cut while the PUBLISH is on its way: ioredis sends it again once reconnected.
+    cutPublishes = true;
+    const inFlight = await gql(a, SEND, { id: room, body: 'cut in flight' }, { token: owner.accessToken });
+    expect(inFlight.data.sendMessage.body).toBe('cut in flight');
+    await expect.poll(() => bodies(here).at(-1)).toBe('cut in flight');
+    expect(count(there, 'cut in flight')).toBe(0);
+    cutPublishes = false;
+    await expect.poll(() => count(there, 'cut in flight'), { timeout: 10_000 }).toBe(1);
+
+    // Cut after the rate limit answered: the connection is down when the publish comes, which fails and is retried.
+    cutAfterScript = true;
+    const refusedPublish = await gql(a, SEND, { id: room, body: 'publish refused' }, { token: owner.accessToken });
+    expect(refusedPublish.data.sendMessage.body).toBe('publish refused');
+    await expect.poll(() => a.logs.some((line) => line.includes('stored message not published yet'))).toBe(true);
+    await expect.poll(() => count(there, 'publish refused'), { timeout: 10_000 }).toBe(1);
+    expect([count(here, 'cut in flight'), count(here, 'publish refused')]).toEqual([1, 1]);
+    await Promise.all([onA.client.dispose(), onB.client.dispose()]);
+  }, 30_000);
 });
