@@ -13,17 +13,25 @@ import { requestIdOf as idOfRequest } from './request-id.ts';
 
 const knownCodes = new Set<string>(Object.values(ErrorCode));
 
-/** Prisma's codes for a database it cannot reach, log into or find. */
-const databaseDownCodes = new Set(['P1000', 'P1001', 'P1002', 'P1003', 'P1008', 'P1011', 'P1017', 'P2024']);
+/**
+ * Codes for a database that cannot be reached, logged into or found: Prisma's,
+ * and for the direct statements the socket's and PostgreSQL's own (connection
+ * failures 08xxx, shutting down 57P0x).
+ */
+const databaseDownCodes = new Set(['P1000', 'P1001', 'P1002', 'P1003', 'P1008', 'P1011', 'P1017', 'P2024', 'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', '08000', '08001', '08003', '08004', '08006', '57P01', '57P02', '57P03']);
+/** What node-postgres says when a connection drops or cannot be had from its pool in time. */
+const driverDownMessage = /^(Connection terminated|timeout exceeded when trying to connect)/;
 
 /**
  * Which backing service `error` says is unreachable (PostgreSQL through
- * Prisma, Redis through ioredis failing fast), or null for any other fault.
+ * Prisma or the pg driver, Redis through ioredis failing fast), or null for
+ * any other fault.
  */
 export function unavailableService(error: unknown): 'database' | 'redis' | null {
   const e = error as { name?: unknown; code?: unknown; message?: unknown } | null;
   if (!e || typeof e !== 'object') return null;
   if (e.name === 'PrismaClientInitializationError' || (typeof e.code === 'string' && databaseDownCodes.has(e.code))) return 'database';
+  if (typeof e.message === 'string' && driverDownMessage.test(e.message)) return 'database';
   if (e.name === 'MaxRetriesPerRequestError') return 'redis';
   if (typeof e.message === 'string' && /^(Stream isn't writeable and enableOfflineQueue options is false|Connection is closed\.)/.test(e.message)) return 'redis';
   return null;

@@ -13,6 +13,7 @@ import { LOGIN, REGISTER, logIn, signUp } from '../helpers/accounts.ts';
 import { testDatabaseUrl } from '../helpers/env.ts';
 import { startPrivateRedis, type PrivateRedis } from '../helpers/redis-server.ts';
 import { startTcpProxy } from '../helpers/tcp-proxy.ts';
+import { createRoom, SEND } from '../rooms/helpers.ts';
 
 const brokenDatabase = `switchboard_broken_${process.pid}`;
 const brokenUrl = Object.assign(new URL(testDatabaseUrl), { pathname: `/${brokenDatabase}` }).toString();
@@ -90,17 +91,22 @@ describe('PostgreSQL going down mid-traffic and coming back', () => {
       const server = await startServer({ DATABASE_URL: proxy.via(testDatabaseUrl), REDIS_URL: redis.url });
       const account = await signUp(server);
       expect((await gql(server, '{ me { username } }', undefined, { token: account.accessToken })).data).toEqual({ me: { username: account.username } });
+      const room = (await createRoom(server, account.accessToken)).id;
 
       await proxy.stop();
       await eventually(async () => (await readyz(server)) === 503, 10_000, 'readyz 503');
       const refused = await register(server);
       expect(errorCodes(refused)).toEqual(['INTERNAL_SERVER_ERROR']);
       expect(refused.errors![0]!.extensions).toMatchObject({ unavailable: 'database' });
+      // The send path's statements go to the driver directly: the same answer.
+      const unsent = await gql(server, SEND, { id: room, body: 'while the database is down' }, { token: account.accessToken });
+      expect(unsent.errors).toEqual([{ message: 'Service temporarily unavailable; try again shortly.', path: ['sendMessage'], extensions: { code: 'INTERNAL_SERVER_ERROR', unavailable: 'database', requestId: expect.any(String) } }]);
       expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
 
       await proxy.start();
       await eventually(async () => (await readyz(server)) === 200, 15_000, 'readyz 200 again');
       await eventually(async () => errorCodes(await register(server)).length === 0, 15_000, 'register works again');
+      expect((await gql(server, SEND, { id: room, body: 'back' }, { token: account.accessToken })).data.sendMessage.body).toBe('back');
       expect((await gql(server, '{ me { username } }', undefined, { token: account.accessToken })).data).toEqual({ me: { username: account.username } });
       survived(server);
     } finally {
