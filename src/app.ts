@@ -8,6 +8,7 @@ import type { Logger } from './infra/logger.ts';
 import { createTokenSigner, loadSigningKey, type TokenSigner } from './auth/tokens.ts';
 import { createRevocations, type Revocations } from './auth/revocation.ts';
 import { createAccounts, type Accounts } from './auth/accounts.ts';
+import { startSessionPurge } from './auth/session-purge.ts';
 import { runAtStart } from './operations/startup.ts';
 import { createSlots, type Slots } from './slots/service.ts';
 import { createPresence, type Presence } from './presence/service.ts';
@@ -36,6 +37,7 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
   const feed = createRoomFeed(infra.bus);
   const rooms = createRooms({ ...infra, feed });
   const messages = createMessages({ ...infra, feed, rooms });
+  const sessionPurge = startSessionPurge(infra);
   const startup = [
     await runAtStart(logger, 'restore revoked sessions', () => accounts.restoreRevocations()),
     await runAtStart(logger, 'bootstrap admin', () => accounts.bootstrapAdmin()),
@@ -54,6 +56,7 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
       for (const task of startup) task.cancel();
       await slots.stop();
       presence.stop();
+      sessionPurge.stop();
       revocations.stop();
       await infra.close();
     },

@@ -48,6 +48,7 @@ const schema = z.object({
   PRESENCE_AWAY_AFTER: seconds(300),
   PRESENCE_TIMEOUT: seconds(90),
   PRESENCE_CHECK_INTERVAL: seconds(30),
+  SESSION_PURGE_INTERVAL: seconds(3600),
   ALLOWED_ORIGINS: z
     .string()
     .optional()

@@ -30,6 +30,7 @@ describe('loadConfig', () => {
       PRESENCE_AWAY_AFTER: 300,
       PRESENCE_TIMEOUT: 90,
       PRESENCE_CHECK_INTERVAL: 30,
+      SESSION_PURGE_INTERVAL: 3600,
       MAX_QUERY_BYTES: 100000,
       LOG_LEVEL: 'info',
     });
@@ -50,6 +51,7 @@ describe('loadConfig', () => {
     [{ MAX_CONNECTIONS: 'abc' }, /^invalid configuration: MAX_CONNECTIONS: .*"abc"/],
     [{ MAX_CONNECTIONS: '0' }, /^invalid configuration: MAX_CONNECTIONS: /],
     [{ MAX_SOCKET_BUFFER: '1024' }, /^invalid configuration: MAX_SOCKET_BUFFER: /],
+    [{ SESSION_PURGE_INTERVAL: '0' }, /^invalid configuration: SESSION_PURGE_INTERVAL: /],
     [{ DATABASE_URL: 'not a url' }, /^invalid configuration: DATABASE_URL: /],
     [{ DATABASE_URL: 'mysql://x/y' }, /^invalid configuration: DATABASE_URL: must start with postgres/],
     [{ REDIS_URL: 'http://x' }, /^invalid configuration: REDIS_URL: /],
