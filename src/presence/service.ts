@@ -7,6 +7,9 @@
  *
  * Each change is decided by one atomic script and published once, by the
  * instance whose script made it, on the bus as {@link PresenceChanged}.
+ * Changes published while an instance's bus was down are lost to it: when
+ * the bus is back, it compares the statuses it last handed out with the
+ * shared ones and hands out the differences.
  */
 import { Channels, Keys } from '../infra/codes.ts';
 import type { Infra } from '../infra/infra.ts';
@@ -54,9 +57,29 @@ export async function createPresence(infra: Pick<Infra, 'state' | 'bus' | 'confi
   };
   const failed = (what: string) => (error: unknown) => logger.warn({ err: String(error) }, `presence: could not ${what}`);
 
-  const unsubscribe = await bus.subscribe<PresenceChanged>(Channels.presenceChanged, (change) => {
+  /** The last status this instance handed out per user not OFFLINE (OFFLINE is what an absent user has). */
+  const handedOut = new Map<string, PresenceStatus>();
+  /** Users whose change arrived while a resynchronisation was reading: the change is newer than its read. */
+  const changedDuringResync = new Set<string>();
+  const handOut = (change: PresenceChanged) => {
+    if (change.status === 'OFFLINE') handedOut.delete(change.userId);
+    else handedOut.set(change.userId, change.status);
+    changedDuringResync.add(change.userId);
     for (const listener of listeners) listener(change);
-  });
+  };
+  const resynchronise = async () => {
+    changedDuringResync.clear();
+    const shared = await state.hgetall(Keys.presence);
+    const at = new Date().toISOString();
+    const users = new Set([...handedOut.keys(), ...Object.keys(shared)]);
+    for (const userId of users) {
+      const status = reportedStatus(shared[userId] ?? null);
+      if (!changedDuringResync.has(userId) && (handedOut.get(userId) ?? 'OFFLINE') !== status) handOut({ userId, status, at });
+    }
+  };
+  const unsubscribe = await bus.subscribe<PresenceChanged>(Channels.presenceChanged, handOut);
+  for (const [userId, stored] of Object.entries(await state.hgetall(Keys.presence))) handedOut.set(userId, reportedStatus(stored));
+  const stopResume = bus.onResume(() => void resynchronise().catch(failed('catch up on presence after the bus was back')));
   const stopSeats = slots.onSeat((userId, taken) => {
     lastWrite.delete(userId);
     void apply(userId, taken ? 'connect' : 'disconnect').catch(failed('record a connection'));
@@ -100,6 +123,7 @@ export async function createPresence(infra: Pick<Infra, 'state' | 'bus' | 'confi
     stop() {
       clearInterval(timer);
       stopSeats();
+      stopResume();
       unsubscribe();
     },
   };

@@ -76,6 +76,8 @@ export async function createSlots(infra: Pick<Infra, 'state' | 'bus' | 'config' 
     return reading;
   };
   const unsubscribe = await bus.subscribe(Channels.slotsChanged, () => void refresh());
+  // Changes announced while the bus was down are lost: read the counts again when it is back.
+  const stopResume = bus.onResume(() => void refresh());
   const changed = () => bus.publish(Channels.slotsChanged, { at: Date.now() }).catch(() => {});
 
   const renew = async () => {
@@ -141,6 +143,7 @@ export async function createSlots(infra: Pick<Infra, 'state' | 'bus' | 'config' 
     async stop() {
       clearInterval(timer);
       await Promise.allSettled([...local].map(([socketId, userId]) => release(userId, socketId)));
+      stopResume();
       unsubscribe();
     },
   };
