@@ -1,7 +1,10 @@
 /**
  * A room's events, as every instance sees them: one bus subscription per
  * room per instance, fanned out locally to that instance's subscribers, so
- * a thousand subscribers of a room cost one Redis subscription.
+ * a thousand subscribers of a room cost one Redis subscription. When the
+ * bus is back after an outage, every room listened to here gets a
+ * `changed` event: a change of access may have been lost, so each
+ * subscriber checks its access again.
  */
 import { Channels } from '../infra/codes.ts';
 import type { Bus } from '../infra/bus.ts';
@@ -27,7 +30,7 @@ export interface MessageRecord {
 export type RoomEvent =
   | { type: 'message'; message: MessageRecord }
   | { type: 'joined' | 'left'; userId: string; at: string }
-  /** Permission, roles or limits changed: subscribers re-check their access. */
+  /** Permission, roles or limits changed, or may have while the bus was down: subscribers re-check their access. */
   | { type: 'changed' }
   | { type: 'deleted' };
 
@@ -40,10 +43,13 @@ export interface RoomFeed {
 }
 
 export function createRoomFeed(bus: Bus): RoomFeed {
-  const rooms = keyedListeners<RoomEvent, () => void>(
-    (roomId, emit) => bus.subscribe<RoomEvent>(Channels.roomEvents(roomId), emit),
-    (unsubscribe) => unsubscribe(),
+  const rooms = keyedListeners<RoomEvent, { unsubscribe: () => void; emit: (event: RoomEvent) => void }>(
+    async (roomId, emit) => ({ unsubscribe: await bus.subscribe<RoomEvent>(Channels.roomEvents(roomId), emit), emit }),
+    ({ unsubscribe }) => unsubscribe(),
   );
+  bus.onResume(() => {
+    for (const room of rooms.resources()) void room.then(({ emit }) => emit({ type: 'changed' }), () => {});
+  });
   return {
     publish: (roomId, event) => bus.publish(Channels.roomEvents(roomId), event),
     onResume: (listener) => bus.onResume(listener),
