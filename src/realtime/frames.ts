@@ -74,21 +74,29 @@ function payloadBytes(payloadJson: string): Buffer {
   return lastBytes;
 }
 
-/** RFC 6455 header of an unmasked final text frame of `length` bytes, followed by `prefix`. */
-function headerWith(prefix: Buffer, length: number): Buffer {
+/** A frame carrying at most this many payload bytes is written in one piece: copying them costs less than a second write. */
+const copiedUpTo = 1024;
+
+/**
+ * The start of an unmasked final text frame (RFC 6455) of `prefix` and
+ * `payload`: its header and `prefix`, and `payload` too when `whole`.
+ */
+function frameStart(prefix: Buffer, payload: Buffer, whole: boolean): Buffer {
+  const length = prefix.length + payload.length;
   const size = length < 126 ? 2 : length < 65536 ? 4 : 10;
-  const header = Buffer.allocUnsafe(size + prefix.length);
-  header[0] = 0x81;
-  if (size === 2) header[1] = length;
+  const start = Buffer.allocUnsafe(size + prefix.length + (whole ? payload.length : 0));
+  start[0] = 0x81;
+  if (size === 2) start[1] = length;
   else if (size === 4) {
-    header[1] = 126;
-    header.writeUInt16BE(length, 2);
+    start[1] = 126;
+    start.writeUInt16BE(length, 2);
   } else {
-    header[1] = 127;
-    header.writeBigUInt64BE(BigInt(length), 2);
+    start[1] = 127;
+    start.writeBigUInt64BE(BigInt(length), 2);
   }
-  prefix.copy(header, size);
-  return header;
+  prefix.copy(start, size);
+  if (whole) payload.copy(start, size + prefix.length);
+  return start;
 }
 
 /**
@@ -117,7 +125,9 @@ export function nextFrameWriter(socket: WebSocket, id: string, maxBuffered: numb
   return (payloadJson) => {
     if (!writable()) return;
     const payload = payloadBytes(payloadJson);
+    const whole = payload.length <= copiedUpTo;
+    const start = frameStart(prefix, payload, whole);
     corkUntilTurnEnds(raw);
-    frames.sendFrame([headerWith(prefix, prefix.length + payload.length), payload]);
+    frames.sendFrame(whole ? [start] : [start, payload]);
   };
 }
