@@ -59,22 +59,25 @@ export async function createPresence(infra: Pick<Infra, 'state' | 'bus' | 'confi
 
   /** The last status this instance handed out per user not OFFLINE (OFFLINE is what an absent user has). */
   const handedOut = new Map<string, PresenceStatus>();
-  /** Users whose change arrived while a resynchronisation was reading: the change is newer than its read. */
-  const changedDuringResync = new Set<string>();
+  /** While a resynchronisation reads, the users whose change arrived meanwhile: that change is newer than the read. */
+  let changedDuringResync: Set<string> | undefined;
   const handOut = (change: PresenceChanged) => {
     if (change.status === 'OFFLINE') handedOut.delete(change.userId);
     else handedOut.set(change.userId, change.status);
-    changedDuringResync.add(change.userId);
+    changedDuringResync?.add(change.userId);
     for (const listener of listeners) listener(change);
   };
   const resynchronise = async () => {
-    changedDuringResync.clear();
-    const shared = await state.hgetall(Keys.presence);
-    const at = new Date().toISOString();
-    const users = new Set([...handedOut.keys(), ...Object.keys(shared)]);
-    for (const userId of users) {
-      const status = reportedStatus(shared[userId] ?? null);
-      if (!changedDuringResync.has(userId) && (handedOut.get(userId) ?? 'OFFLINE') !== status) handOut({ userId, status, at });
+    const changed = (changedDuringResync = new Set());
+    try {
+      const shared = await state.hgetall(Keys.presence);
+      const at = new Date().toISOString();
+      for (const userId of new Set([...handedOut.keys(), ...Object.keys(shared)])) {
+        const status = reportedStatus(shared[userId] ?? null);
+        if (!changed.has(userId) && (handedOut.get(userId) ?? 'OFFLINE') !== status) handOut({ userId, status, at });
+      }
+    } finally {
+      if (changedDuringResync === changed) changedDuringResync = undefined;
     }
   };
   const unsubscribe = await bus.subscribe<PresenceChanged>(Channels.presenceChanged, handOut);
