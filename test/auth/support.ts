@@ -45,8 +45,7 @@ export async function count(sql: string, params: unknown[] = []): Promise<number
   return Number(result.rows[0]!.n);
 }
 
-/** The database id inside a global ID. */
-export const uuidOf = (globalId: string): string => Buffer.from(globalId, 'base64').toString('utf8').split(':').slice(1).join(':');
+export { uuidOf } from '../helpers/server.ts';
 
 /** The claims of a JWT, unverified. */
 export const claimsOf = (jwt: string): Record<string, any> => JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString('utf8'));

@@ -247,3 +247,6 @@ export async function eventually(check: () => boolean | Promise<boolean>, timeou
 let counter = 0;
 /** A username unique to this run: tests share one database. */
 export const uniqueName = (prefix = 'u') => `${prefix}${Date.now().toString(36)}${(counter++).toString(36)}${Math.random().toString(36).slice(2, 6)}`;
+
+/** The database id inside a relay global ID ("Type:uuid", base64). */
+export const uuidOf = (globalId: string): string => Buffer.from(globalId, 'base64').toString('utf8').split(':').slice(1).join(':');

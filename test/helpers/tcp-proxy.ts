@@ -27,7 +27,6 @@ export interface TcpProxy {
   port: number;
   /** `url` with its host replaced by this proxy's. */
   via(url: string): string;
-  connections: Set<ProxiedConnection>;
   /** Passes on what held connections were holding back, and holds nothing more. */
   release(): void;
   start(): Promise<void>;
@@ -42,7 +41,6 @@ export async function startTcpProxy(target: string, hooks: ProxyHooks = {}): Pro
   const proxy: TcpProxy = {
     port: 0,
     via: (url) => Object.assign(new URL(url), { host: `127.0.0.1:${proxy.port}` }).toString(),
-    connections: new Set(),
     release() {
       for (const [connection, flush] of waiting) {
         connection.held = false;
@@ -54,7 +52,6 @@ export async function startTcpProxy(target: string, hooks: ProxyHooks = {}): Pro
       server = net.createServer((client) => {
         const upstream = net.connect(Number(targetPort), hostname);
         const connection: ProxiedConnection = { held: false, drop: () => (client.destroy(), upstream.destroy()) };
-        proxy.connections.add(connection);
         for (const s of [client, upstream]) {
           sockets.add(s);
           s.on('error', () => {});
@@ -74,7 +71,7 @@ export async function startTcpProxy(target: string, hooks: ProxyHooks = {}): Pro
           heldBack.push(chunk);
           waiting.set(connection, () => heldBack.splice(0).forEach((c) => client.write(c)));
         });
-        client.on('close', () => (upstream.destroy(), proxy.connections.delete(connection)));
+        client.on('close', () => upstream.destroy());
         upstream.on('close', () => client.destroy());
       });
       server.listen(proxy.port, '127.0.0.1');

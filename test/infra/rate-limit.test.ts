@@ -4,26 +4,13 @@
  * JavaScript twin.
  */
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
 import { GraphQLError } from 'graphql';
 import { afterAll, describe, expect, it } from 'vitest';
 import { consumeOrThrow, createRateLimiter } from '../../src/infra/rate-limit.ts';
-import { createMemoryState, createRedisState, type SharedState } from '../../src/infra/state.ts';
-import { testRedisUrl } from '../helpers/env.ts';
+import { stateImplementations } from '../helpers/state-implementations.ts';
 
-const redisClients: Redis[] = [];
-const implementations: [string, () => SharedState][] = [
-  ['memory', () => createMemoryState()],
-  [
-    'redis',
-    () => {
-      const redis = new Redis(testRedisUrl);
-      redisClients.push(redis);
-      return createRedisState(redis);
-    },
-  ],
-];
-afterAll(() => redisClients.forEach((r) => r.disconnect()));
+const { implementations, disconnect } = stateImplementations();
+afterAll(disconnect);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** The RATE_LIMITED error `attempt` throws (fails the test when it does not throw one). */

@@ -4,10 +4,9 @@
  * JavaScript twin on the other; the same assertions hold for both.
  */
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createMemoryState, createRedisState, type AtomicScript, type SharedState } from '../../src/infra/state.ts';
-import { testRedisUrl } from '../helpers/env.ts';
+import type { AtomicScript } from '../../src/infra/state.ts';
+import { stateImplementations } from '../helpers/state-implementations.ts';
 
 /** Increments `key` only while it is below the limit: the shape of every admission script. */
 const incrementBelow: AtomicScript<number> = {
@@ -22,20 +21,8 @@ const incrementBelow: AtomicScript<number> = {
   },
 };
 
-const redisClients: Redis[] = [];
-const implementations: [string, () => SharedState][] = [
-  ['memory', () => createMemoryState()],
-  [
-    'redis',
-    () => {
-      const redis = new Redis(testRedisUrl);
-      redisClients.push(redis);
-      return createRedisState(redis);
-    },
-  ],
-];
-
-afterAll(() => redisClients.forEach((r) => r.disconnect()));
+const { implementations, disconnect } = stateImplementations();
+afterAll(disconnect);
 
 describe.each(implementations)('SharedState (%s)', (_name, make) => {
   const state = make();

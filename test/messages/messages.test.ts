@@ -9,11 +9,11 @@ import path from 'node:path';
 import fc from 'fast-check';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { collect, connectSocket, errorCodes, eventually, gql, scaledEnv, startServer, stopAllServers, type TestServer } from '../helpers/server.ts';
+import { collect, connectSocket, errorCodes, eventually, gql, scaledEnv, startServer, stopAllServers, uuidOf, type TestServer } from '../helpers/server.ts';
 import { signUp } from '../helpers/accounts.ts';
 import { testDatabaseUrl } from '../helpers/env.ts';
 import { flushTestRedis } from '../helpers/redis.ts';
-import { createRoom, JOIN, ROOM_MESSAGES, SEND } from '../rooms/helpers.ts';
+import { createRoom, JOIN, ROOM_MESSAGES, SEND, storedMessages } from '../rooms/helpers.ts';
 
 const db = new pg.Client({ connectionString: testDatabaseUrl });
 let a: TestServer;
@@ -30,8 +30,6 @@ afterAll(async () => {
 });
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
-const roomUuid = (globalId: string) => Buffer.from(globalId, 'base64').toString().split(':')[1]!;
-const stored = async (roomId: string) => (await db.query('SELECT seq, body FROM "Message" WHERE "roomId" = $1 ORDER BY seq', [roomUuid(roomId)])).rows as { seq: number; body: string }[];
 
 describe('sendMessage', () => {
   it('stores the body exactly as given, <script> included, and refuses bad bodies storing nothing', async () => {
@@ -45,7 +43,7 @@ describe('sendMessage', () => {
       expect(errorCodes(refused), why).toEqual(['BAD_USER_INPUT']);
       expect(refused.errors![0]!.extensions!.field).toBe('body');
     }
-    expect((await stored(room.id)).map((m) => m.body)).toEqual([script]);
+    expect((await storedMessages(room.id)).map((m) => m.body)).toEqual([script]);
   });
 
   it('refuses non-members (FORBIDDEN), strangers to the room (NOT_FOUND), bad ids and anonymous callers', async () => {
@@ -57,7 +55,7 @@ describe('sendMessage', () => {
     expect(errorCodes(await gql(a, SEND, { id: hidden.id, body: 'hi' }, { token: other.accessToken }))).toEqual(['NOT_FOUND']);
     expect(errorCodes(await gql(a, SEND, { id: 'nonsense', body: 'hi' }, { token: owner.accessToken }))).toEqual(['BAD_USER_INPUT']);
     expect(errorCodes(await gql(a, SEND, { id: room.id, body: 'hi' }))).toEqual(['UNAUTHENTICATED']);
-    expect(await stored(room.id)).toEqual([]);
+    expect(await storedMessages(room.id)).toEqual([]);
   });
 
   it('a retried send with the same idempotencyKey, on the same and the other instance, stores and delivers one message', async () => {
@@ -74,13 +72,13 @@ describe('sendMessage', () => {
     ]);
     const ids = new Set(results.map((r) => r.data.sendMessage.id));
     expect(ids.size).toBe(1);
-    expect(await stored(room.id)).toHaveLength(1);
+    expect(await storedMessages(room.id)).toHaveLength(1);
     await live.waitFor(1);
     await new Promise((r) => setTimeout(r, 500));
     expect(live.results).toHaveLength(1);
     // Another key is another message.
     await gql(b, SEND, { id: room.id, body: 'twice', key: 'k-2' }, { token: owner.accessToken });
-    expect(await stored(room.id)).toHaveLength(2);
+    expect(await storedMessages(room.id)).toHaveLength(2);
   });
 
   it('an idempotencyKey older than 24 h is free again: the resend stores a new message; a refused resend frees nothing', async () => {
@@ -89,8 +87,8 @@ describe('sendMessage', () => {
     const room = await createRoom(server, owner.accessToken);
     const first = await gql(server, SEND, { id: room.id, body: 'day one', key: 'daily' }, { token: owner.accessToken });
     const keyOf = async (globalId: string) =>
-      (await db.query('SELECT "idempotencyKey" FROM "Message" WHERE id = $1', [Buffer.from(globalId, 'base64').toString().split(':')[1]])).rows[0]?.idempotencyKey;
-    await db.query(`UPDATE "Message" SET "createdAt" = "createdAt" - interval '25 hours' WHERE "roomId" = $1`, [roomUuid(room.id)]);
+      (await db.query('SELECT "idempotencyKey" FROM "Message" WHERE id = $1', [uuidOf(globalId)])).rows[0]?.idempotencyKey;
+    await db.query(`UPDATE "Message" SET "createdAt" = "createdAt" - interval '25 hours' WHERE "roomId" = $1`, [uuidOf(room.id)]);
     // The second point of the window is used up by another message: the resend is refused and must leave the old key alone.
     expect(errorCodes(await gql(server, SEND, { id: room.id, body: 'filler' }, { token: owner.accessToken }))).toEqual([]);
     const refused = await gql(server, SEND, { id: room.id, body: 'day two', key: 'daily' }, { token: owner.accessToken });
@@ -100,7 +98,7 @@ describe('sendMessage', () => {
     const again = await gql(server, SEND, { id: room.id, body: 'day two', key: 'daily' }, { token: owner.accessToken });
     expect(again.data.sendMessage.id).not.toBe(first.data.sendMessage.id);
     expect(await keyOf(first.data.sendMessage.id)).toBeNull();
-    expect((await stored(room.id)).map((m) => m.body)).toEqual(['day one', 'filler', 'day two']);
+    expect((await storedMessages(room.id)).map((m) => m.body)).toEqual(['day one', 'filler', 'day two']);
   });
 
   it('30 quick sends past the per-user limit: the accepted ones are the stored ones, the refused carry retryAfter', async () => {
@@ -116,7 +114,26 @@ describe('sendMessage', () => {
       expect(errorCodes(r)).toEqual(['RATE_LIMITED']);
       expect(r.errors![0]!.extensions!.retryAfter).toBeGreaterThan(0);
     }
-    expect((await stored(room.id)).map((m) => m.body).sort()).toEqual(accepted.sort());
+    expect((await storedMessages(room.id)).map((m) => m.body).sort()).toEqual(accepted.sort());
+  });
+
+  it("past the per-room limit: RATE_LIMITED naming the room, nothing stored, and the sender's own budget untouched", async () => {
+    const server = await startServer({ ...scaledEnv(), MESSAGE_RATE_PER_USER: '4', MESSAGE_RATE_PER_ROOM: '3', MESSAGE_RATE_WINDOW: '30' });
+    const [owner, member] = [await signUp(server), await signUp(server)];
+    const busy = await createRoom(server, owner.accessToken);
+    const quiet = await createRoom(server, member.accessToken);
+    await gql(server, JOIN, { id: busy.id }, { token: member.accessToken });
+    for (const body of ['o1', 'o2']) expect(errorCodes(await gql(server, SEND, { id: busy.id, body }, { token: owner.accessToken }))).toEqual([]);
+    expect(errorCodes(await gql(server, SEND, { id: busy.id, body: 'm1' }, { token: member.accessToken }))).toEqual([]);
+    const refused = await gql(server, SEND, { id: busy.id, body: 'm2' }, { token: member.accessToken });
+    expect(errorCodes(refused)).toEqual(['RATE_LIMITED']);
+    expect(refused.errors![0]!.message).toBe('This room receives too many messages; try again later.');
+    expect(refused.errors![0]!.extensions!.retryAfter).toBeGreaterThan(0);
+    expect((await storedMessages(busy.id)).map((m) => m.body)).toEqual(['o1', 'o2', 'm1']);
+    // The refused send took none of the member's 4 points: three more go through elsewhere, the fifth send is refused as the user's.
+    for (const body of ['q1', 'q2', 'q3']) expect(errorCodes(await gql(server, SEND, { id: quiet.id, body }, { token: member.accessToken }))).toEqual([]);
+    const own = await gql(server, SEND, { id: quiet.id, body: 'q4' }, { token: member.accessToken });
+    expect(own.errors![0]!.message).toBe('You are sending too fast; try again later.');
   });
 });
 
@@ -161,7 +178,7 @@ describe('roomMessages', () => {
     const seqOf = (cursor: string) => Number(Buffer.from(cursor, 'base64url').toString().slice(2));
     await fc.assert(
       fc.asyncProperty(fc.array(fc.tuple(fc.boolean(), fc.boolean()), { minLength: 3, maxLength: 12 }), async (plan) => {
-        const before = (await stored(room.id)).at(-1)?.seq ?? 0;
+        const before = (await storedMessages(room.id)).at(-1)?.seq ?? 0;
         const received: { seq: number; body: string }[] = [];
         let cursor = Buffer.from(`m:${before}`).toString('base64url');
         let instance = 0;
@@ -191,7 +208,7 @@ describe('roomMessages', () => {
           }
         }
         await Promise.all(sends);
-        const expected = (await stored(room.id)).filter((m) => m.seq > before);
+        const expected = (await storedMessages(room.id)).filter((m) => m.seq > before);
         await eventually(() => received.length + current.sub.results.length >= expected.length, 5000, 'all messages');
         await new Promise((r) => setTimeout(r, 200));
         drain(current.sub);

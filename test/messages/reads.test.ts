@@ -10,7 +10,7 @@ import { collect, connectSocket, gql, startServer, stopAllServers, type TestServ
 import { signUp, type TestAccount } from '../helpers/accounts.ts';
 import { testDatabaseUrl, testRedisUrl } from '../helpers/env.ts';
 import { startTcpProxy, statementCounter, type TcpProxy } from '../helpers/tcp-proxy.ts';
-import { createRoom, JOIN, SEND } from '../rooms/helpers.ts';
+import { createRoom, JOIN, SEND, warmUp } from '../rooms/helpers.ts';
 
 const FULL = 'subscription($id: ID!, $after: String) { roomMessages(roomId: $id, after: $after) { id body cursor createdAt author { id username createdAt } room { id name } } }';
 
@@ -37,10 +37,7 @@ describe('database statements per message', () => {
     await Promise.all(sockets.map((s) => s.acked));
     const live = sockets.map((s) => collect(s.client, FULL, { id: room.id }));
     // Until a subscriber has its first message, its subscription may still be starting (and reading).
-    await expect.poll(async () => {
-      await gql(server, SEND, { id: room.id, body: 'warm-up' }, { token: owner.accessToken });
-      return live.every((l) => l.results.length > 0);
-    }).toBe(true);
+    await warmUp(server, owner.accessToken, room.id, () => live.every((l) => l.results.length > 0));
     const first = (await gql(server, SEND, { id: room.id, body: 'first' }, { token: owner.accessToken })).data.sendMessage;
     const bodies = (l: (typeof live)[number]) => l.results.map((r) => r.data!.roomMessages.body as string);
     await expect.poll(() => live.every((l) => bodies(l).includes('first'))).toBe(true);

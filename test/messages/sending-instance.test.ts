@@ -8,10 +8,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collect, connectSocket, gql, startServer, stopAllServers, type TestServer } from '../helpers/server.ts';
-import { signUp } from '../helpers/accounts.ts';
+import { signUp, type TestAccount } from '../helpers/accounts.ts';
 import { testDatabaseUrl, testRedisUrl } from '../helpers/env.ts';
 import { startTcpProxy, type ProxiedConnection, type TcpProxy } from '../helpers/tcp-proxy.ts';
-import { createRoom, JOIN, ROOM_MESSAGES, SEND } from '../rooms/helpers.ts';
+import { createRoom, JOIN, ROOM_MESSAGES, SEND, warmUp } from '../rooms/helpers.ts';
 
 let redis: TcpProxy;
 /** Connections that have sent SUBSCRIBE: the bus's subscriber connections. */
@@ -46,21 +46,24 @@ afterAll(async () => {
   await redis.stop();
 });
 
+/** `watcher`'s roomMessages subscriptions on both instances, each known to be live, and their bodies. */
+async function watchOnBoth(room: string, sender: TestAccount, watcher: TestAccount) {
+  const [onA, onB] = [connectSocket(a, { token: watcher.accessToken }), connectSocket(b, { token: watcher.accessToken })];
+  await Promise.all([onA.acked, onB.acked]);
+  const here = collect(onA.client, ROOM_MESSAGES, { id: room });
+  const there = collect(onB.client, ROOM_MESSAGES, { id: room });
+  await warmUp(a, sender.accessToken, room, () => here.results.length > 0 && there.results.length > 0);
+  const bodies = (view: typeof here) => view.results.map((r) => r.data!.roomMessages.body as string);
+  return { here, there, bodies, close: () => Promise.all([onA.client.dispose(), onB.client.dispose()]) };
+}
+
 describe('the instance that stores a message', () => {
   it('delivers it to its own subscribers at once; the other instance gets it from the bus; nobody gets it twice', async () => {
     const owner = await signUp(a);
     const reader = await signUp(a);
     const room = (await createRoom(a, owner.accessToken)).id;
     await gql(a, JOIN, { id: room }, { token: reader.accessToken });
-    const onA = connectSocket(a, { token: reader.accessToken });
-    const onB = connectSocket(b, { token: reader.accessToken });
-    await Promise.all([onA.acked, onB.acked]);
-    const [here, there] = [onA, onB].map((socket) => collect(socket.client, ROOM_MESSAGES, { id: room }));
-    const bodies = (view: typeof here) => view.results.map((r) => r.data!.roomMessages.body as string);
-    await expect.poll(async () => {
-      await gql(a, SEND, { id: room, body: 'warm-up' }, { token: owner.accessToken });
-      return here.results.length > 0 && there.results.length > 0;
-    }).toBe(true);
+    const { here, there, bodies, close } = await watchOnBoth(room, owner, reader);
     await gql(a, SEND, { id: room, body: 'ready' }, { token: owner.accessToken });
     await expect.poll(() => bodies(here).at(-1) === 'ready' && bodies(there).at(-1) === 'ready').toBe(true);
     const [hereBefore, thereBefore] = [here.results.length, there.results.length];
@@ -77,21 +80,13 @@ describe('the instance that stores a message', () => {
     await expect.poll(() => bodies(there).at(-1)).toBe('four');
     await expect.poll(() => bodies(here).at(-1)).toBe('four');
     expect(bodies(here).slice(hereBefore)).toEqual(['one', 'two', 'three', 'four']);
-    await Promise.all([onA.client.dispose(), onB.client.dispose()]);
+    await close();
   });
 
   it('answers a send at once when Redis is gone between its commit and its publish, and publishes it once Redis is back', async () => {
     const owner = await signUp(a);
     const room = (await createRoom(a, owner.accessToken)).id;
-    const onA = connectSocket(a, { token: owner.accessToken });
-    const onB = connectSocket(b, { token: owner.accessToken });
-    await Promise.all([onA.acked, onB.acked]);
-    const [here, there] = [onA, onB].map((socket) => collect(socket.client, ROOM_MESSAGES, { id: room }));
-    const bodies = (view: typeof here) => view.results.map((r) => r.data!.roomMessages.body as string);
-    await expect.poll(async () => {
-      await gql(a, SEND, { id: room, body: 'warm-up' }, { token: owner.accessToken });
-      return here.results.length > 0 && there.results.length > 0;
-    }).toBe(true);
+    const { here, there, bodies, close } = await watchOnBoth(room, owner, owner);
     const count = (view: typeof here, body: string) => bodies(view).filter((b) => b === body).length;
 
     // Cut while the PUBLISH is on its way: ioredis sends it again once reconnected.
@@ -110,6 +105,6 @@ describe('the instance that stores a message', () => {
     await expect.poll(() => a.logs.some((line) => line.includes('stored message not published yet'))).toBe(true);
     await expect.poll(() => count(there, 'publish refused'), { timeout: 10_000 }).toBe(1);
     expect([count(here, 'cut in flight'), count(here, 'publish refused')]).toEqual([1, 1]);
-    await Promise.all([onA.client.dispose(), onB.client.dispose()]);
+    await close();
   }, 30_000);
 });

@@ -11,7 +11,7 @@ import { collect, connectSocket, gql, scaledEnv, startServer, stopAllServers, ty
 import { signUp } from '../helpers/accounts.ts';
 import { testRedisUrl } from '../helpers/env.ts';
 import { flushTestRedis } from '../helpers/redis.ts';
-import { createRoom, JOIN, ROOM_MESSAGES, SEND } from '../rooms/helpers.ts';
+import { createRoom, JOIN, ROOM_MESSAGES, SEND, warmUp } from '../rooms/helpers.ts';
 import { startTcpProxy, type ProxiedConnection, type TcpProxy } from '../helpers/tcp-proxy.ts';
 
 const PRESENCE = 'subscription { presence { user { id } status } }';
@@ -86,10 +86,7 @@ describe('after a bus outage', () => {
     const socket = connectSocket(a, { token: member.accessToken });
     await socket.acked;
     const messages = collect(socket.client, ROOM_MESSAGES, { id: room });
-    await expect.poll(async () => {
-      await gql(b, SEND, { id: room, body: 'warm-up' }, { token: owner.accessToken });
-      return messages.results.length > 0;
-    }).toBe(true);
+    await warmUp(b, owner.accessToken, room, () => messages.results.length > 0);
 
     await cutTheBus(async () => {
       const changed = await gql(b, 'mutation($id: ID!) { updateRoom(id: $id, input: { permission: OWNER_ONLY }) { permission } }', { id: room }, { token: owner.accessToken });

@@ -5,14 +5,13 @@
  * in order, to each subscriber once it resumes from its last cursor; what
  * PostgreSQL holds is what was delivered; seats are right afterwards.
  */
-import pg from 'pg';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { collect, connectSocket, errorCodes, eventually, gql, startServer, stopAllServers, type TestServer } from '../helpers/server.ts';
 import { signUp } from '../helpers/accounts.ts';
 import { testDatabaseUrl } from '../helpers/env.ts';
 import { startPrivateRedis, type PrivateRedis } from '../helpers/redis-server.ts';
-import { JOIN, SEND, createRoom } from '../rooms/helpers.ts';
+import { JOIN, SEND, createRoom, storeUnannounced, storedMessages } from '../rooms/helpers.ts';
 import { Keys } from '../../src/infra/codes.ts';
 
 const ROOM_MESSAGES = 'subscription($id: ID!, $after: String) { roomMessages(roomId: $id, after: $after) { body cursor } }';
@@ -27,18 +26,7 @@ afterAll(async () => {
 const readyz = async (server: TestServer) => (await fetch(`${server.url}/readyz`)).status;
 const seatsUsed = async (server: TestServer) => (await gql(server, '{ connectionSlots { used } }')).data.connectionSlots.used as number;
 
-/** The bodies PostgreSQL holds for a room (by its global ID), in sequence order. */
-async function storedBodies(roomId: string): Promise<string[]> {
-  const uuid = Buffer.from(roomId, 'base64').toString().split(':')[1];
-  const client = new pg.Client({ connectionString: testDatabaseUrl });
-  await client.connect();
-  try {
-    const { rows } = await client.query('SELECT body FROM "Message" WHERE "roomId" = $1 ORDER BY seq', [uuid]);
-    return rows.map((row) => row.body as string);
-  } finally {
-    await client.end();
-  }
-}
+const storedBodies = async (roomId: string) => (await storedMessages(roomId)).map((m) => m.body);
 
 describe('Redis outage with live messages', () => {
   it('loses nothing: subscribers resumed from their cursors get exactly what was stored, in order; seats are right', async () => {
@@ -128,16 +116,7 @@ describe('Redis outage with live messages', () => {
     await redis.stop();
     await eventually(async () => (await readyz(server)) === 503, 10_000, 'readyz 503');
     // What a send leaves behind when Redis goes away between its commit and its publish.
-    const uuidOf = (globalId: string) => Buffer.from(globalId, 'base64').toString().split(':')[1]!;
-    const client = new pg.Client({ connectionString: testDatabaseUrl });
-    await client.connect();
-    await client
-      .query(
-        `WITH r AS (UPDATE "Room" SET "lastSeq" = "lastSeq" + 1 WHERE id = $1 RETURNING id, "lastSeq")
-         INSERT INTO "Message" (id, "roomId", seq, "authorId", body) SELECT gen_random_uuid(), r.id, r."lastSeq", $2, 'stored during the outage' FROM r`,
-        [uuidOf(roomId), uuidOf(alice.id)],
-      )
-      .finally(() => client.end());
+    await storeUnannounced(roomId, alice.id, 'stored during the outage');
     await redis.start();
     await eventually(() => stream.results.some((r) => r.data?.roomMessages.body === 'stored during the outage'), 15_000, 'the stored message delivered');
     expect(stream.results.map((r) => r.data?.roomMessages.body).filter((b) => b === 'stored during the outage')).toHaveLength(1);

@@ -5,12 +5,10 @@
  * subscriber still gets exactly what its own document, its own identity
  * and its own cursor would give it, in order, once.
  */
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collect, connectSocket, gql, scaledEnv, startServer, stopAllServers, type TestServer } from '../helpers/server.ts';
 import { signUp, type TestAccount } from '../helpers/accounts.ts';
-import { testDatabaseUrl } from '../helpers/env.ts';
-import { JOIN, ROOM_MESSAGES, SEND, createRoom } from '../rooms/helpers.ts';
+import { JOIN, ROOM_MESSAGES, SEND, createRoom, storeUnannounced, warmUp } from '../rooms/helpers.ts';
 import { openRawSocket } from '../operations/raw-socket.ts';
 
 const WITH_EMAIL = 'subscription($id: ID!) { roomMessages(roomId: $id) { body cursor author { username email } } }';
@@ -21,19 +19,13 @@ let author: TestAccount;
 let reader: TestAccount;
 let roomId: string;
 
-const db = new pg.Client({ connectionString: testDatabaseUrl });
-
 beforeAll(async () => {
-  await db.connect();
   server = await startServer({ ...scaledEnv(), MAX_SOCKETS_PER_USER: '20', MESSAGE_MAX_LENGTH: '100000', MESSAGE_RATE_PER_USER: '1000', MESSAGE_RATE_PER_ROOM: '1000', MAX_SOCKET_BUFFER: String(1024 * 1024) });
   [author, reader] = await Promise.all([signUp(server), signUp(server)]);
   roomId = (await createRoom(server, author.accessToken)).id;
   await gql(server, JOIN, { id: roomId }, { token: reader.accessToken });
 });
-afterAll(async () => {
-  await db.end();
-  await stopAllServers();
-});
+afterAll(() => stopAllServers());
 
 async function subscriber(account: TestAccount, query: string, variables: Record<string, unknown> = { id: roomId }) {
   const socket = connectSocket(server, { token: account.accessToken });
@@ -53,10 +45,7 @@ async function liveRoom() {
   const room = (await createRoom(server, author.accessToken)).id;
   await gql(server, JOIN, { id: room }, { token: reader.accessToken });
   const probe = await subscriber(reader, ROOM_MESSAGES, { id: room });
-  await expect.poll(async () => {
-    await send(room, 'warm-up');
-    return probe.stream.results.length;
-  }).toBeGreaterThan(0);
+  await warmUp(server, author.accessToken, room, () => probe.stream.results.length > 0);
   return { room, probe };
 }
 
@@ -125,13 +114,8 @@ describe('live order and cursors', () => {
 
   it('a message stored but never published (its publish lost) reaches live subscribers before the next one, in order', async () => {
     const { room, probe } = await liveRoom();
-    const uuid = Buffer.from(room, 'base64').toString().split(':')[1]!;
     // What a publish lost in a Redis outage leaves behind: the row is there, the bus never said so.
-    await db.query(
-      `WITH r AS (UPDATE "Room" SET "lastSeq" = "lastSeq" + 1 WHERE id = $1 RETURNING id, "lastSeq")
-       INSERT INTO "Message" (id, "roomId", seq, "authorId", body) SELECT gen_random_uuid(), r.id, r."lastSeq", $2, 'unannounced' FROM r`,
-      [uuid, Buffer.from(author.id, 'base64').toString().split(':')[1]!],
-    );
+    await storeUnannounced(room, author.id, 'unannounced');
     await send(room, 'announced');
     await expect.poll(() => bodiesOf(probe).slice(-2)).toEqual(['unannounced', 'announced']);
     expect(bodiesOf(probe).filter((b) => b === 'unannounced')).toHaveLength(1);
@@ -167,10 +151,7 @@ async function rawSubscriber(room: string, id: string) {
   socket.send({ type: 'connection_init', payload: { token: reader.accessToken } });
   await socket.next((m) => m.type === 'connection_ack');
   socket.send({ id, type: 'subscribe', payload: { query: ROOM_MESSAGES, variables: { id: room } } });
-  await expect.poll(async () => {
-    await send(room, 'warm-up');
-    return socket.received.some((m: any) => m.type === 'next' && m.id === id);
-  }).toBe(true);
+  await warmUp(server, author.accessToken, room, () => socket.received.some((m: any) => m.type === 'next' && m.id === id));
   return socket;
 }
 

@@ -1,5 +1,8 @@
-/** Room operations over real HTTP, for the rooms and messages suites. */
-import { gql, type TestServer } from '../helpers/server.ts';
+/** Room and message operations over real HTTP (and, where a test needs it, straight in PostgreSQL), for the suites. */
+import pg from 'pg';
+import { expect } from 'vitest';
+import { testDatabaseUrl } from '../helpers/env.ts';
+import { gql, uuidOf, type TestServer } from '../helpers/server.ts';
 
 export const CREATE_ROOM = 'mutation($input: CreateRoomInput!) { createRoom(input: $input) { id name permission maxMembers memberCount allowedRoles owner { id } } }';
 export const JOIN = 'mutation($id: ID!) { joinRoom(roomId: $id) { id memberCount } }';
@@ -11,3 +14,41 @@ export async function createRoom(server: TestServer, token: string, input: Recor
   if (!response.data) throw new Error(`createRoom failed: ${JSON.stringify(response.errors)}`);
   return response.data.createRoom as { id: string; name: string; permission: string; maxMembers: number; memberCount: number };
 }
+
+/**
+ * Sends "warm-up" messages to a room until `live()` holds: a subscription
+ * just asked for may still be starting on the server, and only a message it
+ * received shows it live.
+ */
+export async function warmUp(server: Pick<TestServer, 'graphqlUrl'>, token: string, roomId: string, live: () => boolean): Promise<void> {
+  await expect
+    .poll(async () => {
+      await gql(server, SEND, { id: roomId, body: 'warm-up' }, { token });
+      return live();
+    })
+    .toBe(true);
+}
+
+async function withDatabase<T>(use: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: testDatabaseUrl });
+  await client.connect();
+  try {
+    return await use(client);
+  } finally {
+    await client.end();
+  }
+}
+
+/** The messages PostgreSQL holds for a room (by its global ID), in sequence order. */
+export const storedMessages = (roomId: string) =>
+  withDatabase(async (client) => (await client.query('SELECT seq, body FROM "Message" WHERE "roomId" = $1 ORDER BY seq', [uuidOf(roomId)])).rows as { seq: number; body: string }[]);
+
+/** Stores a message as the room's next one straight in PostgreSQL: what a send leaves behind when its publish is lost. */
+export const storeUnannounced = (roomId: string, authorId: string, body: string) =>
+  withDatabase((client) =>
+    client.query(
+      `WITH r AS (UPDATE "Room" SET "lastSeq" = "lastSeq" + 1 WHERE id = $1 RETURNING id, "lastSeq")
+       INSERT INTO "Message" (id, "roomId", seq, "authorId", body) SELECT gen_random_uuid(), r.id, r."lastSeq", $2, $3 FROM r`,
+      [uuidOf(roomId), uuidOf(authorId), body],
+    ),
+  );

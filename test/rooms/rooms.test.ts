@@ -5,7 +5,7 @@
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { collect, connectSocket, errorCodes, eventually, gql, scaledEnv, startServer, stopAllServers, uniqueName, type TestServer } from '../helpers/server.ts';
+import { collect, connectSocket, errorCodes, eventually, gql, scaledEnv, startServer, stopAllServers, uniqueName, uuidOf, type TestServer } from '../helpers/server.ts';
 import { logIn, signUp } from '../helpers/accounts.ts';
 import { testDatabaseUrl } from '../helpers/env.ts';
 import { flushTestRedis } from '../helpers/redis.ts';
@@ -28,7 +28,6 @@ afterAll(async () => {
 });
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
-const uuidOf = (globalId: string) => Buffer.from(globalId, 'base64').toString().split(':')[1]!;
 const ROOM = 'query($id: ID!) { room(id: $id) { id name } }';
 const ROOMS = 'query($after: String) { rooms(first: 100, after: $after) { edges { node { id } } pageInfo { hasNextPage endCursor } } }';
 
