@@ -218,6 +218,15 @@ export const SendMessageDocument = graphql(`
   }
 `);
 
+export const RoomMessagesCursorDocument = graphql(`
+  query RoomMessagesCursor($roomId: ID!) {
+    room(id: $roomId) {
+      id
+      messagesCursor
+    }
+  }
+`);
+
 export const RoomMessagesDocument = graphql(`
   subscription RoomMessages($roomId: ID!, $after: String) {
     roomMessages(roomId: $roomId, after: $after) {

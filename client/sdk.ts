@@ -14,9 +14,9 @@ import { createClient, type Client } from 'graphql-ws';
 import {
   LoginDocument,
   LogoutDocument,
-  MessagesDocument,
   RefreshDocument,
   RegisterDocument,
+  RoomMessagesCursorDocument,
   RoomMessagesDocument,
   SendMessageDocument,
 } from './documents.ts';
@@ -560,41 +560,25 @@ export class SwitchboardClient {
   /**
    * A room's messages, in order, exactly once each, across reconnects: each
    * resubscription asks for the messages after the last one delivered.
-   * Without `after` it starts at the room's newest message (only newer ones
-   * are delivered), so even messages sent before the first connection or
-   * during the first drop are not missed.
+   * Without `after` it starts at the room's newest message, read before the
+   * first subscription (`Room.messagesCursor`; the room's start while it is
+   * empty), so nothing sent after this call is missed, not even during the
+   * first connection or a drop before anything was delivered.
    */
   roomMessages(roomId: string, handlers: SubscriptionHandlers<MessageFieldsFragment>, options: { after?: string } = {}): Subscription {
     let cursor: string | null = options.after ?? null;
-    let anchored = options.after !== undefined;
-    const deliver = (message: MessageFieldsFragment) => {
-      cursor = message.cursor;
-      handlers.next(message);
-    };
-    /** Everything since the anchor, over HTTP, when there is no cursor yet (an empty room at start). */
-    const catchUp = async () => {
-      if (!anchored) {
-        const latest = await this.request(MessagesDocument, { roomId, last: 1 });
-        cursor = latest.messages.edges.at(-1)?.node.cursor ?? null;
-        anchored = true;
-        return;
-      }
-      if (cursor !== null) return;
-      const pages: MessageFieldsFragment[][] = [];
-      let before: string | undefined;
-      for (let page = 0; page < 100; page++) {
-        const { messages } = await this.request(MessagesDocument, { roomId, last: 100, before });
-        pages.unshift(messages.edges.map((e) => e.node));
-        if (!messages.pageInfo.hasPreviousPage || !messages.pageInfo.startCursor) break;
-        before = messages.pageInfo.startCursor;
-      }
-      for (const message of pages.flat()) deliver(message);
-    };
     return this.addLive({
       query: RoomMessagesDocument.toString(),
       variables: () => ({ roomId, after: cursor }),
-      prepare: catchUp,
-      next: (data) => deliver((data as { roomMessages: MessageFieldsFragment }).roomMessages),
+      // Still null when the room is not readable: the subscription then ends with the server's refusal.
+      prepare: async () => {
+        if (cursor === null) cursor = (await this.request(RoomMessagesCursorDocument, { roomId })).room?.messagesCursor ?? null;
+      },
+      next: (data) => {
+        const message = (data as { roomMessages: MessageFieldsFragment }).roomMessages;
+        cursor = message.cursor;
+        handlers.next(message);
+      },
       error: (error) => handlers.error?.(error),
       complete: () => handlers.complete?.(),
     });

@@ -163,6 +163,13 @@ export type SendMessageMutationVariables = Exact<{
 
 export type SendMessageMutation = { sendMessage: { id: string, body: string, cursor: string, createdAt: string, author: { id: string, username: string, presence: PresenceStatus } } };
 
+export type RoomMessagesCursorQueryVariables = Exact<{
+  roomId: string | number;
+}>;
+
+
+export type RoomMessagesCursorQuery = { room: { id: string, messagesCursor: string | null } | null };
+
 export type RoomMessagesSubscriptionVariables = Exact<{
   roomId: string | number;
   after?: string | null | undefined;
@@ -501,6 +508,14 @@ fragment MessageFields on Message {
     ...UserFields
   }
 }`) as unknown as TypedDocumentString<SendMessageMutation, SendMessageMutationVariables>;
+export const RoomMessagesCursorDocument = new TypedDocumentString(`
+    query RoomMessagesCursor($roomId: ID!) {
+  room(id: $roomId) {
+    id
+    messagesCursor
+  }
+}
+    `) as unknown as TypedDocumentString<RoomMessagesCursorQuery, RoomMessagesCursorQueryVariables>;
 export const RoomMessagesDocument = new TypedDocumentString(`
     subscription RoomMessages($roomId: ID!, $after: String) {
   roomMessages(roomId: $roomId, after: $after) {

@@ -17,5 +17,8 @@ export const unauthenticated = (message = 'Sign in first.') => appError(ErrorCod
 export const forbidden = (message = 'You may not do that.') => appError(ErrorCode.FORBIDDEN, message);
 export const notFound = (what: string) => appError(ErrorCode.NOT_FOUND, `${what} not found.`);
 export const conflict = (field: string, message: string) => appError(ErrorCode.CONFLICT, message, { field });
+/** Whether `error` is one of ours carrying one of these codes. */
+export const hasCode = (error: unknown, ...codes: ErrorCode[]): boolean =>
+  error instanceof GraphQLError && codes.includes(error.extensions.code as ErrorCode);
 export const rateLimited = (retryAfterSeconds: number, message = 'Too many attempts; try again later.') =>
   appError(ErrorCode.RATE_LIMITED, message, { retryAfter: Math.max(1, Math.ceil(retryAfterSeconds)) });

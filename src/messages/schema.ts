@@ -47,6 +47,15 @@ export const MessageRef = builder.prismaNode('Message', {
   }),
 });
 
+builder.prismaObjectField(RoomRef, 'messagesCursor', (t) =>
+  t.string({
+    nullable: true,
+    description:
+      "Members only (null otherwise). The newest message's cursor, or the room's start while it has none: roomMessages(after:) from it delivers every message stored after it was read.",
+    resolve: (room, _args, ctx) => (ctx.viewer ? ctx.app.messages.latestCursor(ctx.viewer, room.id) : null),
+  }),
+);
+
 builder.queryField('messages', (t) =>
   t.connection(
     {

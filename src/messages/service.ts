@@ -7,7 +7,8 @@ import type { Viewer } from '../context.ts';
 import type { Config } from '../infra/config.ts';
 import { isUniqueViolation, type Database, type Sql } from '../infra/database.ts';
 import type { SharedState } from '../infra/state.ts';
-import { badInput, notFound } from '../infra/errors.ts';
+import { ErrorCode } from '../infra/codes.ts';
+import { badInput, hasCode, notFound } from '../infra/errors.ts';
 import { consumeOrThrow, createRateLimiter } from '../infra/rate-limit.ts';
 import { eventStream } from '../infra/event-stream.ts';
 import { metrics } from '../infra/metrics.ts';
@@ -52,6 +53,12 @@ export interface Messages {
    * fails during the replay it yields the error and ends.
    */
   stream(viewer: Viewer, roomId: string, after: number | null): Promise<AsyncIterableIterator<StreamItem>>;
+  /**
+   * The cursor of the room's newest message, or of its start while it has
+   * none: a stream from it misses nothing stored after this read. Null when
+   * the viewer may not read the room.
+   */
+  latestCursor(viewer: Viewer, roomId: string): Promise<string | null>;
 }
 
 export function createMessages(deps: { db: Database; sql: Sql; config: Config; state: SharedState; feed: RoomFeed; rooms: Rooms; logger: Logger }): Messages {
@@ -170,6 +177,15 @@ export function createMessages(deps: { db: Database; sql: Sql; config: Config; s
           stop();
         };
       });
+    },
+
+    async latestCursor(viewer, roomId) {
+      try {
+        return encodeCursor((await rooms.accessible(viewer, roomId)).lastSeq);
+      } catch (error) {
+        if (hasCode(error, ErrorCode.FORBIDDEN, ErrorCode.NOT_FOUND)) return null;
+        throw error;
+      }
     },
   };
 }

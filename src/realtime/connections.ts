@@ -13,11 +13,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { GraphQLError } from 'graphql';
 import type { WebSocket } from 'ws';
 import type { App } from '../app.ts';
 import { bearerToken, viewerFromToken, type LiveConnection, type Viewer } from '../context.ts';
 import { CloseCode, ErrorCode, closeCodeForSessionEnd } from '../infra/codes.ts';
+import { hasCode } from '../infra/errors.ts';
 import { consumeOrThrow, createRateLimiter } from '../infra/rate-limit.ts';
 import { recordAudit } from '../auth/audit.ts';
 
@@ -78,7 +78,7 @@ export function createConnections(app: App): Connections {
       try {
         await consumeOrThrow({ limiter: attempts, key: ip ?? 'unknown' });
       } catch (error) {
-        if (error instanceof GraphQLError && error.extensions.code === ErrorCode.RATE_LIMITED) refuse(socket, CloseCode.LimitReached, reasons.rate, ip);
+        if (hasCode(error, ErrorCode.RATE_LIMITED)) refuse(socket, CloseCode.LimitReached, reasons.rate, ip);
         else socket.close(1013, reasons.unavailable);
         return null;
       }

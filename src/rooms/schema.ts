@@ -1,6 +1,7 @@
 import { builder } from '../builder.ts';
 import { requireViewer } from '../context.ts';
-import { badInput, forbidden } from '../infra/errors.ts';
+import { ErrorCode } from '../infra/codes.ts';
+import { badInput, forbidden, hasCode } from '../infra/errors.ts';
 import { eventStream } from '../infra/event-stream.ts';
 import { idOf, uuidPattern } from '../infra/ids.ts';
 import { UserRef } from '../auth/schema.ts';
@@ -113,7 +114,7 @@ builder.queryFields((t) => ({
       try {
         return await ctx.app.rooms.visible(viewer, idOf(args.id, 'Room', 'id'));
       } catch (error) {
-        if ((error as { extensions?: { code?: string } }).extensions?.code === 'NOT_FOUND') return null;
+        if (hasCode(error, ErrorCode.NOT_FOUND)) return null;
         throw error;
       }
     },

@@ -146,6 +146,37 @@ describe.skipIf(!clientApiServed)('SDK', () => {
     }
   });
 
+  it('an empty room: a message sent after roomMessages is called but before the subscription is live is delivered', async () => {
+    const alice = await account(server, 'al');
+    const bob = await account(server, 'bo');
+    const roomId = await room(server, alice, [bob]);
+    const sender = await signedIn(server, bob);
+    // Once roomMessages has been called, the message goes out as soon as any request of the reader's is answered:
+    // after whatever the SDK reads before subscribing, before the subscription reaches the server.
+    let sendInBetween: Promise<unknown> | null = null;
+    let armed = false;
+    const reader = await signedIn(server, alice, {
+      fetch: async (input, init) => {
+        const response = await globalThis.fetch(input, init);
+        if (armed && !sendInBetween) {
+          await response.clone().text();
+          sendInBetween = sender.client.sendMessage(roomId, 'in between');
+          await sendInBetween;
+        }
+        return response;
+      },
+    });
+    const received: Message[] = [];
+    armed = true;
+    reader.client.roomMessages(roomId, { next: (m) => received.push(m) });
+    await eventually(() => sendInBetween !== null, 5000, 'the send in between');
+    await sendInBetween;
+    const after = await sendSeries(sender.client, roomId, 2, 20, 'live');
+    await eventually(() => received.length >= 3, 5000, 'every message');
+    await new Promise((r) => setTimeout(r, 200));
+    expect(received.map((m) => m.body)).toEqual(['in between', ...after]);
+  });
+
   it('retries sendMessage with the same idempotency key when the answer is lost: one message stored', async () => {
     const alice = await account(server, 'al');
     const roomId = await room(server, alice);

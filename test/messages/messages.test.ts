@@ -172,6 +172,35 @@ describe('roomMessages', () => {
     expect(errorCodes({ errors: (await new Promise<any>((resolve) => socket.client.subscribe({ query: ROOM_MESSAGES, variables: { id: room.id, after: 'bad' } }, { next: resolve, error: (e) => resolve({ errors: e }), complete: () => {} }))).errors } as any)).toEqual(['BAD_USER_INPUT']);
   });
 
+  it("Room.messagesCursor: the room's start while empty, then its newest message; a stream after it misses nothing; null for non-members", async () => {
+    const owner = await signUp(a);
+    const outsider = await signUp(a);
+    const room = await createRoom(a, owner.accessToken);
+    const CURSOR = 'query($id: ID!) { room(id: $id) { messagesCursor } }';
+    const cursorOf = async (token?: string) => (await gql(a, CURSOR, { id: room.id }, { token })).data?.room?.messagesCursor;
+    const start = await cursorOf(owner.accessToken);
+    expect(start).toEqual(expect.any(String));
+    expect(await cursorOf(outsider.accessToken)).toBeNull();
+    const listed = await gql(a, 'query { rooms(first: 100) { edges { node { id messagesCursor } } } }', {}, { token: outsider.accessToken });
+    expect(listed.data.rooms.edges.find((e: any) => e.node.id === room.id).node.messagesCursor).toBeNull();
+
+    // Sent after the cursor was read, before anyone subscribed: replayed from the start cursor.
+    const one = await gql(a, SEND, { id: room.id, body: 'one' }, { token: owner.accessToken });
+    const socket = connectSocket(b, bearer(owner.accessToken));
+    await socket.acked;
+    const fromStart = collect(socket.client, ROOM_MESSAGES, { id: room.id, after: start });
+    await fromStart.waitFor(1);
+    const newest = await cursorOf(owner.accessToken);
+    expect(newest).toBe(one.data.sendMessage.cursor);
+    await gql(a, SEND, { id: room.id, body: 'two' }, { token: owner.accessToken });
+    const fromNewest = collect(socket.client, ROOM_MESSAGES, { id: room.id, after: newest });
+    await Promise.all([fromStart.waitFor(2), fromNewest.waitFor(1)]);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(fromStart.results.map((r) => r.data!.roomMessages.body)).toEqual(['one', 'two']);
+    expect(fromNewest.results.map((r) => r.data!.roomMessages.body)).toEqual(['two']);
+    await socket.client.dispose();
+  });
+
   it('property: random sends on two instances and a subscriber that resumes on the other instance see exactly the stored sequence', async () => {
     const owner = await signUp(a);
     const room = await createRoom(a, owner.accessToken);
