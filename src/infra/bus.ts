@@ -21,6 +21,8 @@ export interface Bus {
    * bus should be read again. Returns a function that stops it.
    */
   onResume(listener: () => void): () => void;
+  /** False while the bus is cut off: what is published meanwhile does not reach this instance. */
+  readonly listening: boolean;
   close(): Promise<void>;
 }
 
@@ -30,8 +32,13 @@ class PubSubEngineBus implements Bus {
   constructor(
     private readonly engine: PubSubEngine,
     private readonly roundTrip: boolean,
+    private readonly isListening: () => boolean,
     private readonly onClose: () => Promise<void> = async () => {},
   ) {}
+
+  get listening(): boolean {
+    return this.isListening();
+  }
 
   /** The bus is listening again after an outage. */
   resumed(): void {
@@ -58,19 +65,39 @@ class PubSubEngineBus implements Bus {
 }
 
 export function createMemoryBus(): Bus {
-  return new PubSubEngineBus(new PubSub(), true);
+  return new PubSubEngineBus(new PubSub(), true, () => true);
 }
 
 /**
  * `publisher` is shared with other users; `subscriber` (already ready)
- * becomes this bus's own subscriber-mode connection. ioredis subscribes its
- * channels again on reconnect, before it says it is ready.
+ * becomes this bus's own subscriber-mode connection. After an outage
+ * ioredis sends the SUBSCRIBE of every channel as the connection becomes
+ * ready; Redis answers in order, so the answer to a PING sent after them
+ * says they are all in effect: only then is the bus listening again, and
+ * only then does what is kept from it get read again.
  */
 export function createRedisBus(publisher: Redis, subscriber: Redis): Bus {
   const engine = new RedisPubSub({ publisher, subscriber });
-  const bus = new PubSubEngineBus(engine, false, async () => {
-    subscriber.disconnect();
+  let listening = true;
+  const bus = new PubSubEngineBus(
+    engine,
+    false,
+    () => listening,
+    async () => {
+      subscriber.disconnect();
+    },
+  );
+  subscriber.on('close', () => (listening = false));
+  subscriber.on('ready', () => {
+    subscriber.ping().then(
+      () => {
+        if (subscriber.status !== 'ready' || listening) return;
+        listening = true;
+        bus.resumed();
+      },
+      // Cut off again: the next 'ready' tries again.
+      () => {},
+    );
   });
-  subscriber.on('ready', () => bus.resumed());
   return bus;
 }

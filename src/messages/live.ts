@@ -10,7 +10,14 @@
  * A message stored by this instance is offered to its room here at once,
  * ahead of its echo from the bus (which then counts as a duplicate), as
  * Socket.IO emits to its local sockets before publishing to the others.
+ *
+ * An open room also remembers who was found to have access to it, until
+ * the next event that may change access (someone left, the room changed or
+ * was deleted, the bus came back after an outage): a member sending message
+ * after message is checked once, not once per message. Nothing is
+ * remembered while the bus is cut off, when such events would go unheard.
  */
+import type { Viewer } from '../context.ts';
 import type { Database } from '../infra/database.ts';
 import { lastLineOf, type Logger } from '../infra/logger.ts';
 import type { MessageRecord, RoomEvent, RoomFeed } from '../rooms/feed.ts';
@@ -37,18 +44,34 @@ export interface LiveRooms {
   open(roomId: string, listener: (event: LiveEvent) => void): Promise<{ room: LiveRoom; stop: () => void }>;
   /** A message this instance has just stored: its room's listeners here get it now, in order (nothing happens when it has none). */
   offer(message: MessageWithAuthor): void;
+  /**
+   * Resolves when `viewer` has access to the room, as `check` (which throws
+   * otherwise) decides: at once when an earlier check found it and nothing
+   * that may change access has come since (see above).
+   */
+  accessible(viewer: Viewer, roomId: string, check: () => Promise<unknown>): Promise<void>;
 }
+
+/** Who was found to have access to an open room, since `version` last changed. */
+interface KnownAccess {
+  version: number;
+  granted: Set<string>;
+}
+
+/** Access depends on the user and on the roles their session carries. */
+const accessKey = (viewer: Viewer) => `${viewer.userId} ${viewer.roles.join(',')}`;
 
 /** How long to wait before reading a gap again after the store failed to answer. */
 const gapRetryMs = 1000;
-/** After the bus is back, how long before reading the store: its channels are being subscribed again meanwhile. */
-const resumeSettleMs = 200;
 
 export function createLiveRooms(deps: { db: Database; store: MessageStore; feed: RoomFeed; logger: Logger }): LiveRooms {
   const { db, store, feed, logger } = deps;
 
+  const knownAccess = new Map<string, KnownAccess>();
+
   function start(roomId: string, emit: (event: LiveEvent) => void): Promise<{ room: LiveRoom; catchUp: () => void; arrived: (event: LiveEvent) => void; stop: () => void }> {
     const room = { seq: 0 };
+    const access: KnownAccess = { version: 0, granted: new Set() };
     let opened = false;
     let closed = false;
     /** Events that arrived while the room was opening or a gap was being read, in arrival order. */
@@ -120,9 +143,19 @@ export function createLiveRooms(deps: { db: Database; store: MessageStore; feed:
       if (opened && !filling) drain();
     };
 
+    const heard = (event: RoomEvent) => {
+      if (event.type === 'message') {
+        // Decoded once here: every listener then gets the same message object.
+        return arrived({ type: 'message', message: fromRecord(event.message) });
+      }
+      if (event.type !== 'joined') {
+        access.version++;
+        access.granted.clear();
+      }
+      arrived(event);
+    };
     const ready = feed
-      // Decoded once here: every listener then gets the same message object.
-      .listen(roomId, (event) => arrived(event.type === 'message' ? { type: 'message', message: fromRecord(event.message) } : event))
+      .listen(roomId, heard)
       .then(async (stopListening) => {
         try {
           room.seq = (await db.room.findUnique({ where: { id: roomId }, select: { lastSeq: true } }))?.lastSeq ?? 0;
@@ -131,6 +164,7 @@ export function createLiveRooms(deps: { db: Database; store: MessageStore; feed:
           throw error;
         }
         opened = true;
+        knownAccess.set(roomId, access);
         drain();
         return {
           room: room as LiveRoom,
@@ -138,6 +172,7 @@ export function createLiveRooms(deps: { db: Database; store: MessageStore; feed:
           arrived,
           stop: () => {
             closed = true;
+            if (knownAccess.get(roomId) === access) knownAccess.delete(roomId);
             stopListening();
           },
         };
@@ -147,9 +182,7 @@ export function createLiveRooms(deps: { db: Database; store: MessageStore; feed:
 
   const rooms = keyedListeners(start, (opened) => opened.stop());
   feed.onResume(() => {
-    setTimeout(() => {
-      for (const opening of rooms.resources()) void opening.then(({ catchUp }) => catchUp(), () => {});
-    }, resumeSettleMs).unref();
+    for (const opening of rooms.resources()) void opening.then(({ catchUp }) => catchUp(), () => {});
   });
 
   return {
@@ -159,6 +192,16 @@ export function createLiveRooms(deps: { db: Database; store: MessageStore; feed:
     },
     offer(message) {
       void rooms.resource(message.roomId)?.then(({ arrived }) => arrived({ type: 'message', message }), () => {});
+    },
+    async accessible(viewer, roomId, check) {
+      const access = knownAccess.get(roomId);
+      if (!access || !feed.listening) return void (await check());
+      const key = accessKey(viewer);
+      if (access.granted.has(key)) return;
+      const version = access.version;
+      await check();
+      // Not when an event that may change access came during the check: what it read may be older.
+      if (access.version === version && feed.listening) access.granted.add(key);
     },
   };
 }

@@ -88,7 +88,7 @@ export function createMessages(deps: { db: Database; sql: Sql; config: Config; s
       if (body.length < 1 || body.length > config.MESSAGE_MAX_LENGTH) throw badInput('body', `A message is 1 to ${config.MESSAGE_MAX_LENGTH} characters.`);
       if (forbiddenControl.test(body)) throw badInput('body', 'A message may not contain control characters other than newline and tab.');
       if (idempotencyKey != null && (idempotencyKey.length < 1 || idempotencyKey.length > 128)) throw badInput('idempotencyKey', 'An idempotency key is 1 to 128 characters.');
-      await rooms.accessible(viewer, roomId);
+      await live.accessible(viewer, roomId, () => rooms.accessible(viewer, roomId));
       const earlier = idempotencyKey == null ? null : await store.findByKey(roomId, viewer.userId, idempotencyKey);
       if (earlier && Date.now() - earlier.createdAt.getTime() < idempotencyWindowMs) return earlier;
       await consumeOrThrow(

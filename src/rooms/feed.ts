@@ -40,6 +40,8 @@ export interface RoomFeed {
   listen(roomId: string, listener: (event: RoomEvent) => void): Promise<() => void>;
   /** Calls `listener` when the bus is back after an outage: room events published meanwhile are lost. */
   onResume(listener: () => void): () => void;
+  /** False while the bus is cut off: room events published meanwhile are not heard here. */
+  readonly listening: boolean;
 }
 
 export function createRoomFeed(bus: Bus): RoomFeed {
@@ -51,6 +53,9 @@ export function createRoomFeed(bus: Bus): RoomFeed {
     for (const room of rooms.resources()) void room.then(({ emit }) => emit({ type: 'changed' }), () => {});
   });
   return {
+    get listening() {
+      return bus.listening;
+    },
     publish: (roomId, event) => bus.publish(Channels.roomEvents(roomId), event),
     onResume: (listener) => bus.onResume(listener),
     listen: async (roomId, listener) => (await rooms.listen(roomId, listener)).stop,

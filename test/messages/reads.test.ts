@@ -1,8 +1,9 @@
 /**
  * What a message costs the database, counted by a proxy in front of
  * PostgreSQL: a send is two statements (access check, then number and store
- * in one), whatever its reply selects; delivering it to subscribers reads
- * nothing; a replay is one read per 500 messages. A message carries its
+ * in one), whatever its reply selects, and one (the store) once the room is
+ * open on the instance and the sender's access known there; delivering it
+ * to subscribers reads nothing; a replay is one read per 500 messages. A message carries its
  * author and room from the statement that stored or read it.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -30,7 +31,7 @@ afterAll(async () => {
 });
 
 describe('database statements per message', () => {
-  it('two per send, none per delivery, one per replay of up to 500, with author, room and cursor in every result', async () => {
+  it('one per send from a member known to the open room, none per delivery, one per replay of up to 500, with author, room and cursor in every result', async () => {
     const room = await createRoom(server, owner.accessToken, { name: 'counted' });
     await gql(server, JOIN, { id: room.id }, { token: reader.accessToken });
     const sockets = [connectSocket(server, { token: owner.accessToken }), connectSocket(server, { token: reader.accessToken })];
@@ -46,7 +47,7 @@ describe('database statements per message', () => {
     const sent = [];
     for (let i = 0; i < 20; i++) sent.push((await gql(server, SEND, { id: room.id, body: `m${i}` }, { token: owner.accessToken })).data.sendMessage);
     await expect.poll(() => live.every((l) => bodies(l).includes('m19'))).toBe(true);
-    expect(statements - before).toBe(2 * 20);
+    expect(statements - before).toBe(20);
     expect(sent.map((m) => m.author.username)).toEqual(Array(20).fill(owner.username));
     expect(sent.map((m) => m.room.id)).toEqual(Array(20).fill(room.id));
     for (const l of live) {
@@ -61,5 +62,29 @@ describe('database statements per message', () => {
     expect(statements - replaying).toBe(2);
     expect(replay.results.map((r) => r.data!.roomMessages.author.username)).toEqual(Array(20).fill(owner.username));
     await Promise.all(sockets.map((s) => s.client.dispose()));
+  });
+
+  it('two per send while the sender is not known to the room here: no room open on the instance, or after an event that may change access', async () => {
+    const room = await createRoom(server, owner.accessToken, { name: 'closed' });
+    let before = statements;
+    for (let i = 0; i < 3; i++) await gql(server, SEND, { id: room.id, body: `c${i}` }, { token: owner.accessToken });
+    expect(statements - before).toBe(2 * 3);
+
+    const socket = connectSocket(server, { token: owner.accessToken });
+    await socket.acked;
+    const live = collect(socket.client, FULL, { id: room.id });
+    await warmUp(server, owner.accessToken, room.id, () => live.results.length > 0);
+    before = statements;
+    await gql(server, SEND, { id: room.id, body: 'known' }, { token: owner.accessToken });
+    expect(statements - before).toBe(1);
+    // Someone joins and leaves: the leave may change access, so the next send checks again, and the one after does not.
+    await gql(server, JOIN, { id: room.id }, { token: reader.accessToken });
+    await gql(server, 'mutation($id: ID!) { leaveRoom(roomId: $id) }', { id: room.id }, { token: reader.accessToken });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    before = statements;
+    await gql(server, SEND, { id: room.id, body: 'checked again' }, { token: owner.accessToken });
+    await gql(server, SEND, { id: room.id, body: 'known again' }, { token: owner.accessToken });
+    expect(statements - before).toBe(2 + 1);
+    await socket.client.dispose();
   });
 });

@@ -2,7 +2,7 @@
  * What an instance's bus missed while it was cut off: presence changes and
  * seat counts reach its subscribers once the bus is back, and room
  * subscribers check their access again (a permission change may be among
- * what was lost). Two instances reach Redis through a proxy; the subscriber
+ * what was lost), as does the next send of a member known to have access. Two instances reach Redis through a proxy; the subscriber
  * connections are held while something happens on the other instance, then
  * cut, so what Redis sent them is lost and ioredis subscribes again.
  */
@@ -11,7 +11,7 @@ import { collect, connectSocket, gql, scaledEnv, startServer, stopAllServers, ty
 import { signUp } from '../helpers/accounts.ts';
 import { testRedisUrl } from '../helpers/env.ts';
 import { flushTestRedis } from '../helpers/redis.ts';
-import { createRoom, JOIN, ROOM_MESSAGES, SEND, warmUp } from '../rooms/helpers.ts';
+import { createRoom, JOIN, ROOM_MESSAGES, SEND, storedMessages, warmUp } from '../rooms/helpers.ts';
 import { startTcpProxy, type ProxiedConnection, type TcpProxy } from '../helpers/tcp-proxy.ts';
 
 const PRESENCE = 'subscription { presence { user { id } status } }';
@@ -19,13 +19,17 @@ const SLOTS = 'subscription { connectionSlots { used } }';
 
 let redis: TcpProxy;
 const subscribers = new Set<ProxiedConnection>();
+/** While true, a connection is cut as soon as it subscribes: the bus stays cut off. */
+let refuseSubscribers = false;
 let a: TestServer;
 let b: TestServer;
 beforeAll(async () => {
   await flushTestRedis();
   redis = await startTcpProxy(testRedisUrl, {
     watch: (connection) => (chunk) => {
-      if (chunk.toString().toUpperCase().includes('SUBSCRIBE')) subscribers.add(connection);
+      if (!chunk.toString().toUpperCase().includes('SUBSCRIBE')) return;
+      if (refuseSubscribers) return connection.drop();
+      subscribers.add(connection);
     },
   });
   const env = { ...scaledEnv(), REDIS_URL: redis.via(testRedisUrl) };
@@ -41,10 +45,38 @@ async function cutTheBus(meanwhile: () => Promise<void>) {
   for (const connection of subscribers) connection.held = true;
   await meanwhile();
   await new Promise((resolve) => setTimeout(resolve, 500));
+  dropSubscribers();
+}
+
+/** Cuts every subscriber connection: what Redis sent them and they did not pass on yet is lost. */
+function dropSubscribers() {
   for (const connection of [...subscribers]) {
     subscribers.delete(connection);
     connection.drop();
   }
+}
+
+/**
+ * A room made on b whose member, on a, subscribes to it and sends there
+ * twice, so that a knows the member has access (and would not check again
+ * until told of a change). The owner's subscription on a keeps the room
+ * open there after the member's has ended.
+ */
+async function memberKnownOnA() {
+  const owner = await signUp(b);
+  const member = await signUp(a);
+  const room = (await createRoom(b, owner.accessToken)).id;
+  await gql(a, JOIN, { id: room }, { token: member.accessToken });
+  const socket = connectSocket(a, { token: member.accessToken });
+  const keeper = connectSocket(a, { token: owner.accessToken });
+  await Promise.all([socket.acked, keeper.acked]);
+  const messages = collect(socket.client, ROOM_MESSAGES, { id: room });
+  const kept = collect(keeper.client, ROOM_MESSAGES, { id: room });
+  await warmUp(b, owner.accessToken, room, () => messages.results.length > 0 && kept.results.length > 0);
+  for (const body of ['known 1', 'known 2']) expect((await gql(a, SEND, { id: room, body }, { token: member.accessToken })).data?.sendMessage.body).toBe(body);
+  const ownerOnly = () => gql(b, 'mutation($id: ID!) { updateRoom(id: $id, input: { permission: OWNER_ONLY }) { permission } }', { id: room }, { token: owner.accessToken });
+  const send = (body: string) => gql(a, SEND, { id: room, body }, { token: member.accessToken });
+  return { owner, room, messages, send, ownerOnly, dispose: () => Promise.all([socket.client.dispose(), keeper.client.dispose()]) };
 }
 
 describe('after a bus outage', () => {
@@ -78,27 +110,40 @@ describe('after a bus outage', () => {
     await Promise.all([watching.client.dispose(), back.client.dispose()]);
   }, 30_000);
 
-  it('a room subscriber that lost access while the bus was cut is told FORBIDDEN once it is back, and gets nothing more', async () => {
-    const owner = await signUp(b);
-    const member = await signUp(a);
-    const room = (await createRoom(b, owner.accessToken)).id;
-    await gql(a, JOIN, { id: room }, { token: member.accessToken });
-    const socket = connectSocket(a, { token: member.accessToken });
-    await socket.acked;
-    const messages = collect(socket.client, ROOM_MESSAGES, { id: room });
-    await warmUp(b, owner.accessToken, room, () => messages.results.length > 0);
-
+  it('a room subscriber that lost access while the bus was cut is told FORBIDDEN once it is back, gets nothing more, and may no longer send', async () => {
+    const { owner, room, messages, send, ownerOnly, dispose } = await memberKnownOnA();
     await cutTheBus(async () => {
-      const changed = await gql(b, 'mutation($id: ID!) { updateRoom(id: $id, input: { permission: OWNER_ONLY }) { permission } }', { id: room }, { token: owner.accessToken });
-      expect(changed.data.updateRoom.permission).toBe('OWNER_ONLY');
+      expect((await ownerOnly()).data.updateRoom.permission).toBe('OWNER_ONLY');
     });
 
     await expect.poll(() => messages.completed, { timeout: 10_000 }).toBe(true);
     expect(messages.results.at(-1)!.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    const refused = await send('after');
+    // Removed by the change from a room it may not see: NOT_FOUND, as for any stranger.
+    expect(refused.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+    expect((await storedMessages(room)).map((m) => m.body)).not.toContain('after');
     const seen = messages.results.length;
     await gql(b, SEND, { id: room, body: 'owner only' }, { token: owner.accessToken });
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect(messages.results.length).toBe(seen);
-    await socket.client.dispose();
+    await dispose();
+  }, 30_000);
+
+  it("while the bus is cut off, a member's send is checked against the database, not against what the instance knew", async () => {
+    const { room, messages, send, ownerOnly, dispose } = await memberKnownOnA();
+    refuseSubscribers = true;
+    try {
+      dropSubscribers();
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      // Unheard by either instance: the bus is down.
+      expect((await ownerOnly()).data.updateRoom.permission).toBe('OWNER_ONLY');
+      const refused = await send('while cut off');
+      expect(refused.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+      expect((await storedMessages(room)).map((m) => m.body)).not.toContain('while cut off');
+    } finally {
+      refuseSubscribers = false;
+    }
+    await expect.poll(() => messages.completed, { timeout: 10_000 }).toBe(true);
+    await dispose();
   }, 30_000);
 });
