@@ -14,6 +14,7 @@ import { createSlots, type Slots } from './slots/service.ts';
 import { createPresence, type Presence } from './presence/service.ts';
 import { createRoomFeed, type RoomFeed } from './rooms/feed.ts';
 import { createRooms, type Rooms } from './rooms/service.ts';
+import { createRoomPresence, type RoomPresence } from './rooms/room-presence.ts';
 import { createMessages, type Messages } from './messages/service.ts';
 
 export interface App extends Infra {
@@ -24,6 +25,7 @@ export interface App extends Infra {
   presence: Presence;
   feed: RoomFeed;
   rooms: Rooms;
+  roomPresence: RoomPresence;
   messages: Messages;
 }
 
@@ -36,6 +38,7 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
   const presence = await createPresence(infra, slots);
   const feed = createRoomFeed(infra.bus);
   const rooms = createRooms({ ...infra, feed });
+  const roomPresence = createRoomPresence({ ...infra, feed, rooms, presence });
   const messages = createMessages({ ...infra, feed, rooms });
   const sessionPurge = startSessionPurge(infra);
   const startup = [
@@ -51,6 +54,7 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
     presence,
     feed,
     rooms,
+    roomPresence,
     messages,
     async close() {
       for (const task of startup) task.cancel();

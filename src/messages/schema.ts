@@ -5,7 +5,8 @@ import { RoomRef } from '../rooms/schema.ts';
 import { badInput, forbidden } from '../infra/errors.ts';
 import { idOf, uuidPattern } from '../infra/ids.ts';
 import type { User } from '../generated/prisma/client.ts';
-import { decodeCursor, encodeCursor, lostAccess, type MessageWithAuthor, type StreamItem } from './service.ts';
+import { lostAccess } from '../rooms/access.ts';
+import { decodeCursor, encodeCursor, type MessageWithAuthor, type StreamItem } from './service.ts';
 
 /**
  * The relations a message may carry. Its author has the columns the User

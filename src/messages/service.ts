@@ -15,12 +15,11 @@ import { metrics } from '../infra/metrics.ts';
 import type { Message, Room, User } from '../generated/prisma/client.ts';
 import { lastLineOf, type Logger } from '../infra/logger.ts';
 import type { RoomFeed } from '../rooms/feed.ts';
+import { lostAccess } from '../rooms/access.ts';
 import type { Rooms } from '../rooms/service.ts';
 import { createLiveRooms, toRecord, type LiveEvent } from './live.ts';
 import { authorColumns, createMessageStore, rangeLimit } from './store.ts';
 
-/** The last item of a stream whose viewer lost access to the room. */
-export const lostAccess = Symbol('lost access');
 
 /** What roomMessages streams: messages, then possibly a last item saying why it ended. */
 export type StreamItem = MessageWithAuthor | typeof lostAccess | Error;

@@ -27,8 +27,8 @@ export interface PresenceChanged {
 }
 
 export interface Presence {
-  /** Status of each user (OFFLINE when unknown). */
-  statusOf(userIds: string[]): Promise<Map<string, PresenceStatus>>;
+  /** The user's status as this instance knows it now (kept from the bus; OFFLINE when unknown). */
+  statusNow(userId: string): PresenceStatus;
   /** Users ONLINE or AWAY anywhere in the cluster. */
   onlineUserIds(): Promise<string[]>;
   /** The user's own choice (ONLINE or AWAY); a user with no socket stays OFFLINE. Returns the status now. */
@@ -102,13 +102,7 @@ export async function createPresence(infra: Pick<Infra, 'state' | 'bus' | 'confi
   timer.unref();
 
   return {
-    async statusOf(userIds) {
-      const result = new Map<string, PresenceStatus>();
-      if (userIds.length === 0) return result;
-      const all = await state.hgetall(Keys.presence);
-      for (const id of userIds) result.set(id, reportedStatus(all[id] ?? null));
-      return result;
-    },
+    statusNow: (userId) => handedOut.get(userId) ?? 'OFFLINE',
     async onlineUserIds() {
       return Object.keys(await state.hgetall(Keys.presence));
     },

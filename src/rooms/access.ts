@@ -38,6 +38,9 @@ export function canSee(viewer: Viewer, room: Pick<Room, 'permission' | 'ownerId'
 
 export const canManage = (viewer: Viewer, room: Pick<Room, 'ownerId'>): boolean => room.ownerId === viewer.userId || isAdmin(viewer);
 
+/** The last item of a room subscription whose viewer lost access to the room (it then ends with FORBIDDEN). */
+export const lostAccess = Symbol('lost access');
+
 /** Read messages, send, subscribe: a member who still qualifies to join. */
 export const hasAccess = (viewer: Viewer, room: Pick<Room, 'permission' | 'ownerId' | 'allowedRoles'>, relation: Relation): boolean =>
   relation.member && canJoin(viewer, room, relation);

@@ -2,11 +2,11 @@ import { builder } from '../builder.ts';
 import { requireViewer } from '../context.ts';
 import { ErrorCode } from '../infra/codes.ts';
 import { badInput, forbidden, hasCode } from '../infra/errors.ts';
-import { eventStream } from '../infra/event-stream.ts';
 import { idOf, uuidPattern } from '../infra/ids.ts';
 import { UserRef } from '../auth/schema.ts';
 import { PresenceStatusEnum } from '../presence/schema.ts';
-import type { RoomEvent } from './feed.ts';
+import { lostAccess } from './access.ts';
+import type { RoomPresenceItem } from './room-presence.ts';
 
 /** No user has this id: anonymous callers find no room. */
 const noOne = '00000000-0000-0000-0000-000000000000';
@@ -160,14 +160,6 @@ builder.mutationFields((t) => ({
 
 const RoomPresenceKind = builder.enumType('RoomPresenceKind', { values: ['JOINED', 'LEFT', 'STATUS'] as const });
 
-interface RoomPresenceItem {
-  roomId: string;
-  userId: string;
-  kind: 'JOINED' | 'LEFT' | 'STATUS';
-  status: 'ONLINE' | 'AWAY' | 'OFFLINE';
-  at: string;
-}
-
 const RoomPresenceEvent = builder.objectRef<RoomPresenceItem>('RoomPresenceEvent').implement({
   fields: (t) => ({
     room: t.prismaField({ type: 'Room', resolve: (query, e, _a, ctx) => ctx.app.db.room.findUniqueOrThrow({ ...query, where: { id: e.roomId } }) }),
@@ -183,38 +175,9 @@ builder.subscriptionField('roomPresence', (t) =>
     type: RoomPresenceEvent,
     description: 'Members only.',
     args: { roomId: t.arg.id({ required: true }) },
-    subscribe: async (_root, args, ctx) => {
-      const viewer = requireViewer(ctx);
-      const roomId = idOf(args.roomId, 'Room', 'roomId');
-      await ctx.app.rooms.accessible(viewer, roomId);
-      const members = new Set((await ctx.app.db.roomMember.findMany({ where: { roomId }, select: { userId: true } })).map((m) => m.userId));
-      const statuses = await ctx.app.presence.statusOf([...members]);
-      let stopFeed: () => void = () => {};
-      return eventStream<RoomPresenceItem | null>((push, end) => {
-        const lose = () => end(null);
-        const onRoom = (event: RoomEvent) => {
-          if (event.type === 'deleted' || (event.type === 'left' && event.userId === viewer.userId)) return lose();
-          if (event.type === 'changed') return void ctx.app.rooms.stillAccessible(viewer, roomId).then((ok) => ok || lose());
-          if (event.type !== 'joined' && event.type !== 'left') return;
-          if (event.type === 'joined') members.add(event.userId);
-          else members.delete(event.userId);
-          push({ roomId, userId: event.userId, kind: event.type === 'joined' ? 'JOINED' : 'LEFT', status: statuses.get(event.userId) ?? 'OFFLINE', at: event.at });
-        };
-        let closed = false;
-        void ctx.app.feed.listen(roomId, onRoom).then((stop) => (closed ? stop() : (stopFeed = stop)));
-        const stopPresence = ctx.app.presence.onChange((change) => {
-          statuses.set(change.userId, change.status);
-          if (members.has(change.userId)) push({ roomId, userId: change.userId, kind: 'STATUS', status: change.status, at: change.at });
-        });
-        return () => {
-          closed = true;
-          stopPresence();
-          stopFeed();
-        };
-      });
-    },
-    resolve: (item) => {
-      if (item === null) throw forbidden('You no longer have access to this room.');
+    subscribe: (_root, args, ctx) => ctx.app.roomPresence.stream(requireViewer(ctx), idOf(args.roomId, 'Room', 'roomId')),
+    resolve: (item: RoomPresenceItem | typeof lostAccess) => {
+      if (item === lostAccess) throw forbidden('You no longer have access to this room.');
       return item;
     },
   }),

@@ -87,4 +87,28 @@ describe('database statements per message', () => {
     expect(statements - before).toBe(2 + 1);
     await socket.client.dispose();
   });
+
+  it('roomPresence: an event seen by three subscribers reads its room and its user once, not once per subscriber', async () => {
+    const third = await signUp(server);
+    const room = await createRoom(server, owner.accessToken, { name: 'present' });
+    for (const user of [reader, third]) await gql(server, JOIN, { id: room.id }, { token: user.accessToken });
+    const sockets = [owner, reader, third].map((user) => connectSocket(server, { token: user.accessToken }));
+    await Promise.all(sockets.map((s) => s.acked));
+    const watching = sockets.map((s) => collect(s.client, 'subscription($id: ID!) { roomPresence(roomId: $id) { kind status user { id username } room { id name } } }', { id: room.id }));
+    const statusCount = () => Math.min(...watching.map((w) => w.results.filter((r) => r.data?.roomPresence.kind === 'STATUS').length));
+    let status = 'ONLINE';
+    const toggle = () => gql(server, `mutation { setPresence(status: ${(status = status === 'ONLINE' ? 'AWAY' : 'ONLINE')}) }`, {}, { token: owner.accessToken });
+    // Until every subscription has seen a change, one may still be starting (and reading).
+    await expect.poll(async () => (await toggle(), statusCount() > 0)).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+
+    const before = statements;
+    const seen = statusCount();
+    await toggle();
+    await expect.poll(() => statusCount()).toBe(seen + 1);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(statements - before).toBe(2);
+    for (const w of watching) expect(w.results.at(-1)!.data!.roomPresence).toEqual({ kind: 'STATUS', status, user: { id: owner.id, username: owner.username }, room: { id: room.id, name: 'present' } });
+    await Promise.all(sockets.map((s) => s.client.dispose()));
+  });
 });

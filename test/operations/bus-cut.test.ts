@@ -110,6 +110,34 @@ describe('after a bus outage', () => {
     await Promise.all([watching.client.dispose(), back.client.dispose()]);
   }, 30_000);
 
+  it('roomPresence: the joins and leaves made while the bus was cut reach the subscribers once it is back, once each', async () => {
+    const owner = await signUp(b);
+    const [stayer, leaver, joiner] = await Promise.all([signUp(b), signUp(b), signUp(b)]);
+    const room = (await createRoom(b, owner.accessToken)).id;
+    await gql(b, JOIN, { id: room }, { token: leaver.accessToken });
+    const socket = connectSocket(a, { token: owner.accessToken });
+    await socket.acked;
+    const events = collect(socket.client, 'subscription($id: ID!) { roomPresence(roomId: $id) { kind user { id } } }', { id: room });
+    const seen = () => events.results.map((r) => [r.data!.roomPresence.kind, r.data!.roomPresence.user.id]);
+    // Live: a join heard as it happens (once the subscription has started).
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await gql(b, JOIN, { id: room }, { token: stayer.accessToken });
+    await expect.poll(() => seen()).toEqual([['JOINED', stayer.id]]);
+
+    await cutTheBus(async () => {
+      await gql(b, JOIN, { id: room }, { token: joiner.accessToken });
+      await gql(b, 'mutation($id: ID!) { leaveRoom(roomId: $id) }', { id: room }, { token: leaver.accessToken });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(seen()).toHaveLength(1);
+    });
+
+    await expect.poll(() => seen().length, { timeout: 10_000 }).toBe(3);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(seen().slice(1)).toEqual(expect.arrayContaining([['JOINED', joiner.id], ['LEFT', leaver.id]]));
+    expect(seen()).toHaveLength(3);
+    await socket.client.dispose();
+  }, 30_000);
+
   it('a room subscriber that lost access while the bus was cut is told FORBIDDEN once it is back, gets nothing more, and may no longer send', async () => {
     const { owner, room, messages, send, ownerOnly, dispose } = await memberKnownOnA();
     await cutTheBus(async () => {

@@ -1,0 +1,112 @@
+/**
+ * roomPresence: a room's members joining and leaving, and their status
+ * changes, as this instance sees them. One view per room per instance
+ * (shared by all its subscribers here): the members are read once, and each
+ * event is made once and handed to every subscriber as the same object, so
+ * shared fan-out executes it once. The view listens before it reads the
+ * members, so a join or leave in between is not missed; when the bus is
+ * back after an outage it reads them again and hands out the differences
+ * as JOINED and LEFT (the joins and leaves published meanwhile were lost).
+ */
+import type { Viewer } from '../context.ts';
+import type { Database } from '../infra/database.ts';
+import { keyedListeners } from '../infra/keyed-listeners.ts';
+import { lastLineOf, type Logger } from '../infra/logger.ts';
+import type { Presence, PresenceStatus } from '../presence/service.ts';
+import { eventStream, type EventStream } from '../infra/event-stream.ts';
+import { lostAccess } from './access.ts';
+import type { RoomEvent, RoomFeed } from './feed.ts';
+import type { Rooms } from './service.ts';
+
+export interface RoomPresenceItem {
+  roomId: string;
+  userId: string;
+  kind: 'JOINED' | 'LEFT' | 'STATUS';
+  status: PresenceStatus;
+  /** ISO time of the change. */
+  at: string;
+}
+
+export interface RoomPresence {
+  /** The room's presence events from now on; ends with {@link lostAccess} when the viewer loses access. */
+  stream(viewer: Viewer, roomId: string): Promise<EventStream<RoomPresenceItem | typeof lostAccess>>;
+}
+
+/** What a room's view hands its listeners: an item, or a room event that may end a listener's access. */
+type ViewEvent = { type: 'item'; item: RoomPresenceItem } | { type: 'left'; userId: string; at: string } | { type: 'changed' } | { type: 'deleted' };
+
+export function createRoomPresence(deps: { db: Database; rooms: Rooms; feed: RoomFeed; presence: Presence; logger: Logger }): RoomPresence {
+  const { db, rooms, feed, presence, logger } = deps;
+  const readMembers = async (roomId: string) => new Set((await db.roomMember.findMany({ where: { roomId }, select: { userId: true } })).map((m) => m.userId));
+
+  async function start(roomId: string, emit: (event: ViewEvent) => void) {
+    let members: Set<string> | undefined;
+    /** Joins and leaves heard before the members were read, applied on top of the read. */
+    const early: RoomEvent[] = [];
+    const item = (userId: string, kind: RoomPresenceItem['kind'], at: string, status = presence.statusNow(userId)) =>
+      emit({ type: 'item', item: { roomId, userId, kind, status, at } });
+    const join = (userId: string, at: string) => {
+      if (members!.has(userId)) return;
+      members!.add(userId);
+      item(userId, 'JOINED', at);
+    };
+    const leave = (userId: string, at: string) => {
+      if (!members!.delete(userId)) return;
+      item(userId, 'LEFT', at);
+      emit({ type: 'left', userId, at });
+    };
+    const heard = (event: RoomEvent) => {
+      if (!members) return void early.push(event);
+      if (event.type === 'joined') join(event.userId, event.at);
+      else if (event.type === 'left') leave(event.userId, event.at);
+      else if (event.type === 'changed' || event.type === 'deleted') emit(event);
+    };
+    const stopFeed = await feed.listen(roomId, heard);
+    const stopStatus = presence.onChange((change) => {
+      if (members?.has(change.userId)) item(change.userId, 'STATUS', change.at, change.status);
+    });
+    let stopped = false;
+    const resynchronise = async () => {
+      const read = await readMembers(roomId);
+      if (stopped || !members) return;
+      const at = new Date().toISOString();
+      for (const userId of [...members]) if (!read.has(userId)) leave(userId, at);
+      for (const userId of read) join(userId, at);
+    };
+    const stopResume = feed.onResume(() => void resynchronise().catch((error: unknown) => logger.warn({ roomId, err: lastLineOf(error) }, 'room presence: could not read the members again')));
+    const stop = () => {
+      stopped = true;
+      stopFeed();
+      stopStatus();
+      stopResume();
+    };
+    try {
+      members = await readMembers(roomId);
+    } catch (error) {
+      stop();
+      throw error;
+    }
+    for (const event of early.splice(0)) heard(event);
+    return stop;
+  }
+
+  const views = keyedListeners<ViewEvent, () => void>(start, (stop) => stop());
+
+  return {
+    async stream(viewer, roomId) {
+      await rooms.accessible(viewer, roomId);
+      let onEvent: (event: ViewEvent) => void = () => {};
+      const { stop } = await views.listen(roomId, (event) => onEvent(event));
+      return eventStream<RoomPresenceItem | typeof lostAccess>((push, end) => {
+        const lose = () => end(lostAccess);
+        onEvent = (event) => {
+          if (event.type === 'item') {
+            if (!(event.item.kind === 'LEFT' && event.item.userId === viewer.userId)) push(event.item);
+          } else if (event.type === 'deleted' || (event.type === 'left' && event.userId === viewer.userId)) lose();
+          else if (event.type === 'changed') void rooms.stillAccessible(viewer, roomId).then((ok) => ok || lose());
+        };
+        return stop;
+      });
+    },
+  };
+}
