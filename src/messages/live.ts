@@ -13,9 +13,11 @@
  *
  * An open room also remembers who was found to have access to it, until
  * the next event that may change access (someone left, the room changed or
- * was deleted, the bus came back after an outage): a member sending message
- * after message is checked once, not once per message. Nothing is
- * remembered while the bus is cut off, when such events would go unheard.
+ * was deleted, the bus came back after an outage), for at most a few
+ * seconds: a member sending message after message is checked once every few
+ * seconds, not once per message. Nothing is remembered while the bus is cut
+ * off, when such events would go unheard; the time limit bounds what a bus
+ * that stalls without disconnecting can hide.
  */
 import type { Viewer } from '../context.ts';
 import type { Database } from '../infra/database.ts';
@@ -55,11 +57,14 @@ export interface LiveRooms {
 /** Who was found to have access to an open room, since `version` last changed. */
 interface KnownAccess {
   version: number;
-  granted: Set<string>;
+  /** Access key -> until when it is trusted. */
+  granted: Map<string, number>;
 }
 
 /** Access depends on the user and on the roles their session carries. */
 const accessKey = (viewer: Viewer) => `${viewer.userId} ${viewer.roles.join(',')}`;
+/** A bus that has stalled without disconnecting goes unnoticed: a grant is checked again after this long whatever. */
+const accessTrustMs = 5000;
 
 /** How long to wait before reading a gap again after the store failed to answer. */
 const gapRetryMs = 1000;
@@ -71,7 +76,7 @@ export function createLiveRooms(deps: { db: Database; store: MessageStore; feed:
 
   function start(roomId: string, emit: (event: LiveEvent) => void): Promise<{ room: LiveRoom; catchUp: () => void; arrived: (event: LiveEvent) => void; stop: () => void }> {
     const room = { seq: 0 };
-    const access: KnownAccess = { version: 0, granted: new Set() };
+    const access: KnownAccess = { version: 0, granted: new Map() };
     let opened = false;
     let closed = false;
     /** Events that arrived while the room was opening or a gap was being read, in arrival order. */
@@ -197,11 +202,11 @@ export function createLiveRooms(deps: { db: Database; store: MessageStore; feed:
       const access = knownAccess.get(roomId);
       if (!access || !feed.listening) return void (await check());
       const key = accessKey(viewer);
-      if (access.granted.has(key)) return;
+      if ((access.granted.get(key) ?? 0) > Date.now()) return;
       const version = access.version;
       await check();
       // Not when an event that may change access came during the check: what it read may be older.
-      if (access.version === version && feed.listening) access.granted.add(key);
+      if (access.version === version && feed.listening) access.granted.set(key, Date.now() + accessTrustMs);
     },
   };
 }

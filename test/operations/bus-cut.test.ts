@@ -4,7 +4,8 @@
  * subscribers check their access again (a permission change may be among
  * what was lost), as does the next send of a member known to have access. Two instances reach Redis through a proxy; the subscriber
  * connections are held while something happens on the other instance, then
- * cut, so what Redis sent them is lost and ioredis subscribes again.
+ * cut, so what Redis sent them is lost and ioredis subscribes again (or
+ * only held: a bus stalled while connected).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collect, connectSocket, gql, scaledEnv, startServer, stopAllServers, type TestServer } from '../helpers/server.ts';
@@ -48,6 +49,16 @@ async function cutTheBus(meanwhile: () => Promise<void>) {
   dropSubscribers();
 }
 
+/** Holds what Redis sends to every subscriber connection while `meanwhile` runs (a bus stalled, still connected), then passes it on. */
+async function whileHeld(meanwhile: () => Promise<void>) {
+  for (const connection of subscribers) connection.held = true;
+  try {
+    await meanwhile();
+  } finally {
+    redis.release();
+  }
+}
+
 /** Cuts every subscriber connection: what Redis sent them and they did not pass on yet is lost. */
 function dropSubscribers() {
   for (const connection of [...subscribers]) {
@@ -76,7 +87,7 @@ async function memberKnownOnA() {
   for (const body of ['known 1', 'known 2']) expect((await gql(a, SEND, { id: room, body }, { token: member.accessToken })).data?.sendMessage.body).toBe(body);
   const ownerOnly = () => gql(b, 'mutation($id: ID!) { updateRoom(id: $id, input: { permission: OWNER_ONLY }) { permission } }', { id: room }, { token: owner.accessToken });
   const send = (body: string) => gql(a, SEND, { id: room, body }, { token: member.accessToken });
-  return { owner, room, messages, send, ownerOnly, dispose: () => Promise.all([socket.client.dispose(), keeper.client.dispose()]) };
+  return { owner, member, room, messages, send, ownerOnly, dispose: () => Promise.all([socket.client.dispose(), keeper.client.dispose()]) };
 }
 
 describe('after a bus outage', () => {
@@ -172,6 +183,28 @@ describe('after a bus outage', () => {
       refuseSubscribers = false;
     }
     await expect.poll(() => messages.completed, { timeout: 10_000 }).toBe(true);
+    await dispose();
+  }, 30_000);
+
+  it('a send trusted on what the instance knew, to a room deleted meanwhile, is refused with NOT_FOUND', async () => {
+    const { owner, room, send, dispose } = await memberKnownOnA();
+    // The deletion is not heard on a while its bus is held: a still trusts the member's access.
+    await whileHeld(async () => {
+      expect((await gql(b, 'mutation($id: ID!) { deleteRoom(id: $id) }', { id: room }, { token: owner.accessToken })).data).toEqual({ deleteRoom: true });
+      const refused = await send('to a deleted room');
+      expect(refused.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+    });
+    await dispose();
+  }, 30_000);
+
+  it('a bus that stalls without disconnecting hides a leave for at most 5 s: then the send is checked against the database again', async () => {
+    const { member, room, send, dispose } = await memberKnownOnA();
+    await whileHeld(async () => {
+      await gql(b, 'mutation($id: ID!) { leaveRoom(roomId: $id) }', { id: room }, { token: member.accessToken });
+      await new Promise((resolve) => setTimeout(resolve, 5200));
+      expect((await send('after the stall')).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+      expect((await storedMessages(room)).map((m) => m.body)).not.toContain('after the stall');
+    });
     await dispose();
   }, 30_000);
 });
