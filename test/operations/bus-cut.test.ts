@@ -1,11 +1,12 @@
 /**
  * What an instance's bus missed while it was cut off: presence changes and
- * seat counts reach its subscribers once the bus is back, and room
- * subscribers check their access again (a permission change may be among
- * what was lost), as does the next send of a member known to have access. Two instances reach Redis through a proxy; the subscriber
- * connections are held while something happens on the other instance, then
- * cut, so what Redis sent them is lost and ioredis subscribes again (or
- * only held: a bus stalled while connected).
+ * seat counts reach its subscribers once the bus is back, room subscribers
+ * check their access again (a permission change may be among what was
+ * lost), and so does the next send of a member known to have access. Two
+ * instances reach Redis through a proxy; the subscriber connections are
+ * held while something happens on the other instance, then cut, so what
+ * Redis sent them is lost and ioredis subscribes again (or only held: a bus
+ * stalled while connected).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collect, connectSocket, gql, scaledEnv, startServer, stopAllServers, type TestServer } from '../helpers/server.ts';
