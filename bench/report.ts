@@ -46,6 +46,7 @@ function rows(results: Results): Row[] {
     const at = (f: TargetFigures) => steps(f)?.find((s) => s.offeredPerSecond === rate * subscribers);
     list.push(
       { label: `${name} ${rate} msg/s: server CPU µs per delivery`, value: (f) => at(f)?.cpuMicrosPerDelivery, digits: 2 },
+      { label: `${name} ${rate} msg/s: of which user (not kernel) µs`, value: (f) => at(f)?.userMicrosPerDelivery, digits: 2 },
       { label: `${name} ${rate} msg/s: latency p50 ms`, value: (f) => at(f)?.p50Ms, digits: 1 },
       { label: `${name} ${rate} msg/s: latency p95 ms`, value: (f) => at(f)?.p95Ms, digits: 1 },
       { label: `${name} ${rate} msg/s: latency p99 ms`, value: (f) => at(f)?.p99Ms, digits: 1 },

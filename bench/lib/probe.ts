@@ -12,6 +12,8 @@ export interface Sample {
   id: number;
   /** User + system CPU time of the process since it started, in microseconds. */
   cpuMicros: number;
+  /** User CPU time alone (JavaScript and the libraries), in microseconds: the rest is the kernel's (system calls). */
+  userMicros: number;
   rssBytes: number;
   /** Event-loop delay since the last reset, in milliseconds. */
   lagP99Ms: number;
@@ -27,6 +29,7 @@ process.on('message', (request: { id: number; gc?: boolean; resetLag?: boolean }
   const sample: Sample = {
     id: request.id,
     cpuMicros: cpu.user + cpu.system,
+    userMicros: cpu.user,
     rssBytes: process.memoryUsage.rss(),
     lagP99Ms: delay.percentile(99) / 1e6,
     lagMaxMs: delay.max / 1e6,

@@ -92,6 +92,8 @@ export interface StepFigures {
   deliveriesPerSecond: number;
   /** Server CPU time (all instances) per delivered message, in microseconds. */
   cpuMicrosPerDelivery: number;
+  /** Of that, user time (JavaScript and libraries; the rest is the kernel's, mostly socket writes). */
+  userMicrosPerDelivery: number;
   /** Server CPU use over the step, in cores. */
   serverCores: number;
   p50Ms: number;
@@ -118,6 +120,7 @@ export function medianOfRounds(rounds: StepFigures[][]): StepFigures[] {
       offeredPerSecond,
       deliveriesPerSecond: median(of('deliveriesPerSecond')),
       cpuMicrosPerDelivery: median(of('cpuMicrosPerDelivery')),
+      userMicrosPerDelivery: median(of('userMicrosPerDelivery')),
       serverCores: median(of('serverCores')),
       p50Ms: median(of('p50Ms')),
       p95Ms: median(of('p95Ms')),
@@ -211,6 +214,7 @@ export async function fanOut(audience: Audience, subscribers: number, rates: num
     const cpuAfter = await Promise.all(audience.servers.map((s) => s.sample()));
     const ended = performance.now();
     const cpuMicros = cpuAfter.reduce((sum, s, i) => sum + s.cpuMicros - cpuBefore[i]!.cpuMicros, 0);
+    const userMicros = cpuAfter.reduce((sum, s, i) => sum + s.userMicros - cpuBefore[i]!.userMicros, 0);
     let unique = 0;
     for (const seen of received) for (let s = stepFirstSeq; s < seq; s++) if (seen[s]! > 0) unique++;
     const sorted = latencies.subarray(0, Math.min(delivered, latencies.length)).sort();
@@ -218,6 +222,7 @@ export async function fanOut(audience: Audience, subscribers: number, rates: num
       offeredPerSecond: rate * subscribers,
       deliveriesPerSecond: delivered / ((lastDelivery - started) / 1000),
       cpuMicrosPerDelivery: delivered ? cpuMicros / delivered : Number.NaN,
+      userMicrosPerDelivery: delivered ? userMicros / delivered : Number.NaN,
       serverCores: cpuMicros / ((ended - started) * 1000),
       p50Ms: percentile(sorted, 50),
       p95Ms: percentile(sorted, 95),

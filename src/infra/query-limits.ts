@@ -48,7 +48,7 @@ export interface QueryLimits {
   ownParsingEndpoints?: string[];
 }
 
-type ResolvedLimits = Required<QueryLimits>;
+export type ResolvedLimits = Required<QueryLimits>;
 
 /** `limits` with every default filled in. */
 export function resolveLimits(limits: QueryLimits): ResolvedLimits {
@@ -101,8 +101,8 @@ export function jsonValueTooDeep(value: unknown, max: number): boolean {
  * whose document is over maxQueryBytes or whose variables or extensions nest
  * too deep; null when they are within the limits.
  */
-export function paramsError(params: { query?: unknown; variables?: unknown; extensions?: unknown }, limits: QueryLimits): GraphQLError | null {
-  const { maxQueryBytes, maxJsonDepth } = resolveLimits(limits);
+export function paramsError(params: { query?: unknown; variables?: unknown; extensions?: unknown }, limits: Pick<ResolvedLimits, 'maxQueryBytes' | 'maxJsonDepth'>): GraphQLError | null {
+  const { maxQueryBytes, maxJsonDepth } = limits;
   if (typeof params.query === 'string' && Buffer.byteLength(params.query, 'utf8') > maxQueryBytes) {
     return tooLarge(`The document is larger than ${maxQueryBytes} bytes.`);
   }

@@ -7,7 +7,7 @@
  */
 import type { Server } from 'node:http';
 import type { IncomingMessage } from 'node:http';
-import type { ExecutionArgs } from 'graphql';
+import { getOperationAST, type ExecutionArgs } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { YogaServerInstance } from 'graphql-yoga';
@@ -35,13 +35,13 @@ export interface RealtimeServer {
 }
 
 export function createRealtimeServer(app: App, yoga: YogaServerInstance<any, any>, httpServer: Server): RealtimeServer {
-  const limits = { maxQueryBytes: app.config.MAX_QUERY_BYTES };
+  const limits = resolveLimits({ maxQueryBytes: app.config.MAX_QUERY_BYTES });
   // A message over the body limit closes the socket with 1009 (message too big) before it is parsed.
   const connections = createConnections(app);
   const wss = new WebSocketServer({
     server: httpServer,
     path: '/graphql',
-    maxPayload: resolveLimits(limits).maxBodyBytes,
+    maxPayload: limits.maxBodyBytes,
     verifyClient: (info, accept) => (originAllowed(app.config.ALLOWED_ORIGINS, info.origin) ? accept(true) : accept(false, 403, 'Forbidden origin')),
   });
 
@@ -78,7 +78,10 @@ export function createRealtimeServer(app: App, yoga: YogaServerInstance<any, any
         }
         if (errors.length) return requestErrors(errors);
         const contextValue = (await contextFactory()) as unknown as Context;
-        contextValue.writeNext = nextFrameWriter(ctx.extra.socket, id, app.config.MAX_SOCKET_BUFFER);
+        // Only a subscription's events are written by shared fan-out.
+        if (getOperationAST(document, payload.operationName)?.operation === 'subscription') {
+          contextValue.writeNext = nextFrameWriter(ctx.extra.socket, id, app.config.MAX_SOCKET_BUFFER);
+        }
         return {
           schema,
           document,
