@@ -45,12 +45,16 @@ export function createRoomPresence(deps: { db: Database; rooms: Rooms; feed: Roo
     const early: RoomEvent[] = [];
     const item = (userId: string, kind: RoomPresenceItem['kind'], at: string, status = presence.statusNow(userId)) =>
       emit({ type: 'item', item: { roomId, userId, kind, status, at } });
+    /** While the members are read again, the users whose join or leave was heard meanwhile: that event is newer than the read. */
+    let changedDuringResync: Set<string> | undefined;
     const join = (userId: string, at: string) => {
+      changedDuringResync?.add(userId);
       if (members!.has(userId)) return;
       members!.add(userId);
       item(userId, 'JOINED', at);
     };
     const leave = (userId: string, at: string) => {
+      changedDuringResync?.add(userId);
       if (!members!.delete(userId)) return;
       item(userId, 'LEFT', at);
       emit({ type: 'left', userId, at });
@@ -67,11 +71,16 @@ export function createRoomPresence(deps: { db: Database; rooms: Rooms; feed: Roo
     });
     let stopped = false;
     const resynchronise = async () => {
-      const read = await readMembers(roomId);
-      if (stopped || !members) return;
-      const at = new Date().toISOString();
-      for (const userId of [...members]) if (!read.has(userId)) leave(userId, at);
-      for (const userId of read) join(userId, at);
+      const changed = (changedDuringResync = new Set());
+      try {
+        const read = await readMembers(roomId);
+        if (stopped || !members) return;
+        const at = new Date().toISOString();
+        for (const userId of [...members]) if (!read.has(userId) && !changed.has(userId)) leave(userId, at);
+        for (const userId of read) if (!changed.has(userId)) join(userId, at);
+      } finally {
+        if (changedDuringResync === changed) changedDuringResync = undefined;
+      }
     };
     const stopResume = feed.onResume(() => void resynchronise().catch((error: unknown) => logger.warn({ roomId, err: lastLineOf(error) }, 'room presence: could not read the members again')));
     const stop = () => {
