@@ -45,7 +45,12 @@ export interface Rooms {
   visible(viewer: Viewer, roomId: string): Promise<Room>;
   /** The room when the viewer may read, send and subscribe, else NOT_FOUND or FORBIDDEN. */
   accessible(viewer: Viewer, roomId: string): Promise<Room>;
-  /** Whether the viewer still may read the room (re-checked when a room changes). */
+  /**
+   * Whether the viewer still may read the room (re-checked when a room
+   * changes; false when the check fails). The re-checks of one room asked
+   * for in the same turn (every subscriber of a room that changed) are
+   * answered by one statement.
+   */
   stillAccessible(viewer: Viewer, roomId: string): Promise<boolean>;
   /** Prisma filter of the rooms a viewer may see. */
   visibleWhere(viewer: Viewer): Prisma.RoomWhereInput;
@@ -64,6 +69,16 @@ SELECT row_to_json(r) AS "room",
 FROM "Room" r WHERE r."id" = $1::uuid`,
 };
 
+/** The room and which of the users ($2) are members and invited, as JSON arrays. */
+const loadRelations: Statement = {
+  name: 'room.load-relations',
+  text: `
+SELECT row_to_json(r) AS "room",
+  (SELECT COALESCE(json_agg(m."userId"), '[]'::json) FROM "RoomMember" m WHERE m."roomId" = r."id" AND m."userId" = ANY($2::uuid[])) AS "members",
+  (SELECT COALESCE(json_agg(i."userId"), '[]'::json) FROM "RoomInvite" i WHERE i."roomId" = r."id" AND i."userId" = ANY($2::uuid[])) AS "invited"
+FROM "Room" r WHERE r."id" = $1::uuid`,
+};
+
 export function createRooms(deps: { db: Database; sql: Sql; config: Config; feed: RoomFeed }): Rooms {
   const { db, sql, config, feed } = deps;
   const now = () => new Date().toISOString();
@@ -76,6 +91,22 @@ export function createRooms(deps: { db: Database; sql: Sql; config: Config; feed
     const relation = { member: row.member, invited: row.invited };
     if (!canSee(viewer, room, relation)) throw notFound('Room');
     return { room, relation };
+  };
+  /** Re-checks waiting for the end of the current turn, per room. */
+  const rechecks = new Map<string, { viewer: Viewer; answer: (ok: boolean) => void }[]>();
+  const recheck = async (roomId: string) => {
+    const waiting = rechecks.get(roomId) ?? [];
+    rechecks.delete(roomId);
+    try {
+      const userIds = [...new Set(waiting.map(({ viewer }) => viewer.userId))];
+      const [row] = await sql.rows<{ room: RoomJson; members: string[]; invited: string[] }>(loadRelations, [roomId, userIds]);
+      const room = row ? roomFromJson(row.room) : null;
+      const members = new Set(row?.members);
+      const invited = new Set(row?.invited);
+      for (const { viewer, answer } of waiting) answer(room !== null && hasAccess(viewer, room, { member: members.has(viewer.userId), invited: invited.has(viewer.userId) }));
+    } catch {
+      for (const { answer } of waiting) answer(false);
+    }
   };
   const managed = async (viewer: Viewer, roomId: string) => {
     const loaded = await load(viewer, roomId);
@@ -178,13 +209,15 @@ export function createRooms(deps: { db: Database; sql: Sql; config: Config; feed
       return room;
     },
 
-    async stillAccessible(viewer, roomId) {
-      try {
-        await this.accessible(viewer, roomId);
-        return true;
-      } catch {
-        return false;
-      }
+    stillAccessible(viewer, roomId) {
+      return new Promise((answer) => {
+        let waiting = rechecks.get(roomId);
+        if (!waiting) {
+          rechecks.set(roomId, (waiting = []));
+          setImmediate(() => void recheck(roomId));
+        }
+        waiting.push({ viewer, answer });
+      });
     },
 
     visibleWhere(viewer) {

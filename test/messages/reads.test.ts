@@ -111,4 +111,29 @@ describe('database statements per message', () => {
     for (const w of watching) expect(w.results.at(-1)!.data!.roomPresence).toEqual({ kind: 'STATUS', status, user: { id: owner.id, username: owner.username }, room: { id: room.id, name: 'present' } });
     await Promise.all(sockets.map((s) => s.client.dispose()));
   });
+
+  it("a room's change makes its subscribers here re-check their access with one statement, not one each", async () => {
+    const [second, third] = await Promise.all([signUp(server), signUp(server)]);
+    const rename = async (roomId: string, name: string) => {
+      const before = statements;
+      expect((await gql(server, 'mutation($id: ID!, $name: String!) { updateRoom(id: $id, input: { name: $name }) { name } }', { id: roomId, name }, { token: owner.accessToken })).data.updateRoom.name).toBe(name);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      return statements - before;
+    };
+    // What a rename costs with nobody listening.
+    const quiet = await createRoom(server, owner.accessToken, { name: 'quiet' });
+    const alone = await rename(quiet.id, 'quiet 2');
+
+    const room = await createRoom(server, owner.accessToken, { name: 'watched' });
+    for (const user of [second, third]) await gql(server, JOIN, { id: room.id }, { token: user.accessToken });
+    const sockets = [owner, second, third].map((user) => connectSocket(server, { token: user.accessToken }));
+    await Promise.all(sockets.map((s) => s.acked));
+    const live = sockets.map((s) => collect(s.client, FULL, { id: room.id }));
+    await warmUp(server, owner.accessToken, room.id, () => live.every((l) => l.results.length > 0));
+    expect((await rename(room.id, 'watched 2')) - alone).toBe(1);
+    // Still subscribed: each re-check said yes.
+    await gql(server, SEND, { id: room.id, body: 'after the rename' }, { token: owner.accessToken });
+    await expect.poll(() => live.every((l) => l.results.some((r) => r.data?.roomMessages.body === 'after the rename'))).toBe(true);
+    await Promise.all(sockets.map((s) => s.client.dispose()));
+  });
 });
