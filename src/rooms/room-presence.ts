@@ -104,7 +104,9 @@ export function createRoomPresence(deps: { db: Database; rooms: Rooms; feed: Roo
   return {
     async stream(viewer, roomId) {
       await rooms.accessible(viewer, roomId);
-      let onEvent: (event: ViewEvent) => void = () => {};
+      // What the view hands out while it opens (the joins and leaves heard before its read) waits for the stream.
+      const opening: ViewEvent[] = [];
+      let onEvent = (event: ViewEvent) => void opening.push(event);
       const { stop } = await views.listen(roomId, (event) => onEvent(event));
       return eventStream<RoomPresenceItem | typeof lostAccess>((push, end) => {
         const lose = () => end(lostAccess);
@@ -114,6 +116,7 @@ export function createRoomPresence(deps: { db: Database; rooms: Rooms; feed: Roo
           } else if (event.type === 'deleted' || (event.type === 'left' && event.userId === viewer.userId)) lose();
           else if (event.type === 'changed') void rooms.stillAccessible(viewer, roomId).then((ok) => ok || lose());
         };
+        for (const event of opening.splice(0)) onEvent(event);
         return stop;
       });
     },

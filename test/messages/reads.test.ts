@@ -1,27 +1,40 @@
 /**
- * What a message costs the database, counted by a proxy in front of
+ * What real-time delivery costs the database, counted by a proxy in front of
  * PostgreSQL: a send is two statements (access check, then number and store
  * in one), whatever its reply selects, and one (the store) once the room is
  * open on the instance and the sender's access known there; delivering it
- * to subscribers reads nothing; a replay is one read per 500 messages. A message carries its
- * author and room from the statement that stored or read it.
+ * to subscribers reads nothing; a replay is one read per 500 messages; a
+ * roomPresence event and a room's access re-checks are read once per
+ * instance, not once per subscriber. A message carries its author and room
+ * from the statement that stored or read it. The proxy can also hold a
+ * read's answer, to make a join land while a room's view is opening.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collect, connectSocket, gql, startServer, stopAllServers, type TestServer } from '../helpers/server.ts';
 import { signUp, type TestAccount } from '../helpers/accounts.ts';
 import { testDatabaseUrl, testRedisUrl } from '../helpers/env.ts';
-import { startTcpProxy, statementCounter, type TcpProxy } from '../helpers/tcp-proxy.ts';
+import { startTcpProxy, statementCounter, type ProxiedConnection, type TcpProxy } from '../helpers/tcp-proxy.ts';
 import { createRoom, JOIN, SEND, warmUp } from '../rooms/helpers.ts';
 
 const FULL = 'subscription($id: ID!, $after: String) { roomMessages(roomId: $id, after: $after) { id body cursor createdAt author { id username createdAt } room { id name } } }';
 
 let proxy: TcpProxy;
 let statements = 0;
+/** When set, sees what each connection sends (after it is counted): a test may hold that connection's answers. */
+let inspect: ((connection: ProxiedConnection, chunk: Buffer) => void) | undefined;
 let server: TestServer;
 let owner: TestAccount;
 let reader: TestAccount;
 beforeAll(async () => {
-  proxy = await startTcpProxy(testDatabaseUrl, { watch: () => statementCounter(() => statements++) });
+  proxy = await startTcpProxy(testDatabaseUrl, {
+    watch: (connection) => {
+      const count = statementCounter(() => statements++);
+      return (chunk) => {
+        count(chunk);
+        inspect?.(connection, chunk);
+      };
+    },
+  });
   server = await startServer({ DATABASE_URL: proxy.via(testDatabaseUrl), REDIS_URL: testRedisUrl, MESSAGE_RATE_PER_USER: '1000', MESSAGE_RATE_PER_ROOM: '1000' });
   [owner, reader] = await Promise.all([signUp(server), signUp(server)]);
 });
@@ -135,5 +148,32 @@ describe('database statements per message', () => {
     await gql(server, SEND, { id: room.id, body: 'after the rename' }, { token: owner.accessToken });
     await expect.poll(() => live.every((l) => l.results.some((r) => r.data?.roomMessages.body === 'after the rename'))).toBe(true);
     await Promise.all(sockets.map((s) => s.client.dispose()));
+  });
+
+  it("roomPresence: a join heard while the room's view is still reading its members reaches the first subscriber", async () => {
+    const joiner = await signUp(server);
+    const room = await createRoom(server, owner.accessToken, { name: 'opening' });
+    // The view's read of the members is held back (its answer waits) until the join is done.
+    let heldRead: (() => void) | undefined;
+    const readHeld = new Promise<void>((resolve) => (heldRead = resolve));
+    inspect = (connection, chunk) => {
+      if (!chunk.toString().includes('FROM "public"."RoomMember"')) return;
+      connection.held = true;
+      inspect = undefined;
+      heldRead!();
+    };
+    const socket = connectSocket(server, { token: owner.accessToken });
+    await socket.acked;
+    const events = collect(socket.client, 'subscription($id: ID!) { roomPresence(roomId: $id) { kind user { id } } }', { id: room.id });
+    try {
+      await readHeld;
+      expect((await gql(server, JOIN, { id: room.id }, { token: joiner.accessToken })).data.joinRoom.id).toBe(room.id);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    } finally {
+      inspect = undefined;
+      proxy.release();
+    }
+    await expect.poll(() => events.results.map((r) => [r.data!.roomPresence.kind, r.data!.roomPresence.user.id])).toEqual([['JOINED', joiner.id]]);
+    await socket.client.dispose();
   });
 });
