@@ -12,6 +12,7 @@ import { ErrorCode } from '../infra/codes.ts';
 import { appError, badInput, forbidden, notFound } from '../infra/errors.ts';
 import { Prisma, type Room, type RoomPermission } from '../generated/prisma/client.ts';
 import { canJoin, canManage, canSee, hasAccess, type Relation } from './access.ts';
+import { lastLineOf, type Logger } from '../infra/logger.ts';
 import type { RoomFeed } from './feed.ts';
 
 export interface RoomInput {
@@ -47,9 +48,10 @@ export interface Rooms {
   accessible(viewer: Viewer, roomId: string): Promise<Room>;
   /**
    * Whether the viewer still may read the room (re-checked when a room
-   * changes; false when the check fails). The re-checks of one room asked
-   * for in the same turn (every subscriber of a room that changed) are
-   * answered by one statement.
+   * changes). The re-checks of one room asked for in the same turn (every
+   * subscriber of a room that changed) are answered by one statement. When
+   * the database does not answer, it is asked again after 1, 2 and 4 s (a
+   * blip must not end every subscription of the room), then the answer is no.
    */
   stillAccessible(viewer: Viewer, roomId: string): Promise<boolean>;
   /** Prisma filter of the rooms a viewer may see. */
@@ -79,8 +81,16 @@ SELECT row_to_json(r) AS "room",
 FROM "Room" r WHERE r."id" = $1::uuid`,
 };
 
-export function createRooms(deps: { db: Database; sql: Sql; config: Config; feed: RoomFeed }): Rooms {
-  const { db, sql, config, feed } = deps;
+/** A viewer waiting for its access to a changed room to be checked again. */
+interface Recheck {
+  viewer: Viewer;
+  answer: (ok: boolean) => void;
+}
+/** A failed re-check is tried again after 1, 2 and 4 s. */
+const recheckRetries = 3;
+
+export function createRooms(deps: { db: Database; sql: Sql; config: Config; feed: RoomFeed; logger: Logger }): Rooms {
+  const { db, sql, config, feed, logger } = deps;
   const now = () => new Date().toISOString();
 
   /** The room and the viewer's relation to it, in one statement (every operation on a room starts here). */
@@ -93,10 +103,8 @@ export function createRooms(deps: { db: Database; sql: Sql; config: Config; feed
     return { room, relation };
   };
   /** Re-checks waiting for the end of the current turn, per room. */
-  const rechecks = new Map<string, { viewer: Viewer; answer: (ok: boolean) => void }[]>();
-  const recheck = async (roomId: string) => {
-    const waiting = rechecks.get(roomId) ?? [];
-    rechecks.delete(roomId);
+  const rechecks = new Map<string, Recheck[]>();
+  const recheck = async (roomId: string, waiting: Recheck[], attempt = 0) => {
     try {
       const userIds = [...new Set(waiting.map(({ viewer }) => viewer.userId))];
       const [row] = await sql.rows<{ room: RoomJson; members: string[]; invited: string[] }>(loadRelations, [roomId, userIds]);
@@ -104,8 +112,15 @@ export function createRooms(deps: { db: Database; sql: Sql; config: Config; feed
       const members = new Set(row?.members);
       const invited = new Set(row?.invited);
       for (const { viewer, answer } of waiting) answer(room !== null && hasAccess(viewer, room, { member: members.has(viewer.userId), invited: invited.has(viewer.userId) }));
-    } catch {
-      for (const { answer } of waiting) answer(false);
+    } catch (error) {
+      const where = { roomId, subscribers: waiting.length, err: lastLineOf(error) };
+      if (attempt === recheckRetries) {
+        logger.error(where, 'access re-check failed; the subscriptions end');
+        for (const { answer } of waiting) answer(false);
+        return;
+      }
+      logger.warn(where, 'access re-check failed; retrying');
+      setTimeout(() => void recheck(roomId, waiting, attempt + 1), 1000 * 2 ** attempt).unref();
     }
   };
   const managed = async (viewer: Viewer, roomId: string) => {
@@ -213,8 +228,12 @@ export function createRooms(deps: { db: Database; sql: Sql; config: Config; feed
       return new Promise((answer) => {
         let waiting = rechecks.get(roomId);
         if (!waiting) {
-          rechecks.set(roomId, (waiting = []));
-          setImmediate(() => void recheck(roomId));
+          const batch: Recheck[] = (waiting = []);
+          rechecks.set(roomId, batch);
+          setImmediate(() => {
+            rechecks.delete(roomId);
+            void recheck(roomId, batch);
+          });
         }
         waiting.push({ viewer, answer });
       });

@@ -2,18 +2,19 @@
  * Faults: an unexpected internal error is masked (no stack, SQL or path;
  * a request id that is in the log); PostgreSQL unreachable and Redis
  * stopped mid-traffic give clear, fast errors, /readyz 503, no crash and no
- * unhandled rejection, and everything recovers by itself when they return.
+ * unhandled rejection, and everything recovers by itself when they return;
+ * a room's change during a database blip does not end its subscriptions.
  */
 import pg from 'pg';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { applyMigrations } from '../../src/infra/migrations.ts';
 import { afterAll, describe, expect, it } from 'vitest';
-import { errorCodes, eventually, gql, startServer, stopAllServers, uniqueName, type TestServer } from '../helpers/server.ts';
+import { collect, connectSocket, errorCodes, eventually, gql, startServer, stopAllServers, uniqueName, type TestServer } from '../helpers/server.ts';
 import { LOGIN, REGISTER, logIn, signUp } from '../helpers/accounts.ts';
 import { testDatabaseUrl } from '../helpers/env.ts';
 import { startPrivateRedis, type PrivateRedis } from '../helpers/redis-server.ts';
 import { startTcpProxy } from '../helpers/tcp-proxy.ts';
-import { createRoom, SEND } from '../rooms/helpers.ts';
+import { createRoom, JOIN, ROOM_MESSAGES, SEND, warmUp } from '../rooms/helpers.ts';
 
 const brokenDatabase = `switchboard_broken_${process.pid}`;
 const brokenUrl = Object.assign(new URL(testDatabaseUrl), { pathname: `/${brokenDatabase}` }).toString();
@@ -113,6 +114,42 @@ describe('PostgreSQL going down mid-traffic and coming back', () => {
       await proxy.stop();
     }
   });
+});
+
+describe("a room's change while one instance cannot reach PostgreSQL", () => {
+  it('its subscribers keep their subscriptions: the access re-check is tried again once the database is back', async () => {
+    redis ??= await startPrivateRedis();
+    const proxy = await startTcpProxy(testDatabaseUrl);
+    try {
+      const [cut, other] = await Promise.all([
+        startServer({ DATABASE_URL: proxy.via(testDatabaseUrl), REDIS_URL: redis.url }),
+        startServer({ DATABASE_URL: testDatabaseUrl, REDIS_URL: redis.url }),
+      ]);
+      const owner = await signUp(other);
+      const member = await signUp(other);
+      const room = (await createRoom(other, owner.accessToken)).id;
+      await gql(other, JOIN, { id: room }, { token: member.accessToken });
+      const socket = connectSocket(cut, { token: member.accessToken });
+      await socket.acked;
+      const messages = collect(socket.client, ROOM_MESSAGES, { id: room });
+      await warmUp(other, owner.accessToken, room, () => messages.results.length > 0);
+
+      await proxy.stop();
+      const renamed = await gql(other, 'mutation($id: ID!) { updateRoom(id: $id, input: { name: "renamed" }) { name } }', { id: room }, { token: owner.accessToken });
+      expect(renamed.data.updateRoom.name).toBe('renamed');
+      await eventually(() => cut.logs.some((line) => line.includes('access re-check failed')), 5000, 'a failed re-check');
+      await proxy.start();
+
+      await gql(other, SEND, { id: room, body: 'after the blip' }, { token: owner.accessToken });
+      await expect.poll(() => messages.results.some((r) => r.data?.roomMessages.body === 'after the blip'), { timeout: 10_000 }).toBe(true);
+      expect(messages.completed).toBe(false);
+      expect(messages.results.some((r) => r.errors)).toBe(false);
+      survived(cut);
+      await socket.client.dispose();
+    } finally {
+      await proxy.stop();
+    }
+  }, 30_000);
 });
 
 describe('Redis stopped mid-traffic and started again', () => {
