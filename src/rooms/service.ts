@@ -226,16 +226,14 @@ export function createRooms(deps: { db: Database; sql: Sql; config: Config; feed
 
     stillAccessible(viewer, roomId) {
       return new Promise((answer) => {
-        let waiting = rechecks.get(roomId);
-        if (!waiting) {
-          const batch: Recheck[] = (waiting = []);
-          rechecks.set(roomId, batch);
-          setImmediate(() => {
-            rechecks.delete(roomId);
-            void recheck(roomId, batch);
-          });
-        }
-        waiting.push({ viewer, answer });
+        const waiting = rechecks.get(roomId);
+        if (waiting) return void waiting.push({ viewer, answer });
+        const batch = [{ viewer, answer }];
+        rechecks.set(roomId, batch);
+        setImmediate(() => {
+          rechecks.delete(roomId);
+          void recheck(roomId, batch);
+        });
       });
     },
 
