@@ -13,13 +13,13 @@ import { consumeOrThrow, createRateLimiter } from '../infra/rate-limit.ts';
 import { eventStream } from '../infra/event-stream.ts';
 import { metrics } from '../infra/metrics.ts';
 import type { Message, Room, User } from '../generated/prisma/client.ts';
-import { lastLineOf, type Logger } from '../infra/logger.ts';
+import type { Logger } from '../infra/logger.ts';
+import { retryInBackground } from '../infra/retry.ts';
 import type { RoomFeed } from '../rooms/feed.ts';
 import { lostAccess } from '../rooms/access.ts';
 import type { Rooms } from '../rooms/service.ts';
 import { createLiveRooms, toRecord, type LiveEvent } from './live.ts';
 import { authorColumns, createMessageStore, rangeLimit } from './store.ts';
-
 
 /** What roomMessages streams: messages, then possibly a last item saying why it ended. */
 export type StreamItem = MessageWithAuthor | typeof lostAccess | Error;
@@ -71,12 +71,14 @@ export function createMessages(deps: { db: Database; sql: Sql; config: Config; s
    * instances find the message in the store when the next one comes or when
    * their bus is back, and a late copy is dropped as a duplicate.
    */
-  const announce = (message: MessageWithAuthor, attempt = 0): void => {
-    feed.publish(message.roomId, { type: 'message', message: toRecord(message) }).catch((error: unknown) => {
-      const where = { roomId: message.roomId, seq: message.seq, err: lastLineOf(error) };
-      if (attempt === announceRetries) return logger.error(where, 'stored message not published; other instances find it in the store later');
-      logger.warn(where, 'stored message not published yet; retrying');
-      setTimeout(() => announce(message, attempt + 1), 1000 * 2 ** attempt).unref();
+  const announce = (message: MessageWithAuthor): void => {
+    const record = toRecord(message);
+    retryInBackground(() => feed.publish(message.roomId, { type: 'message', message: record }), {
+      retries: announceRetries,
+      logger,
+      context: { roomId: message.roomId, seq: message.seq },
+      retrying: 'stored message not published yet; retrying',
+      givingUp: 'stored message not published; other instances find it in the store later',
     });
   };
   const perUser = createRateLimiter(state, { name: 'message-user', points: config.MESSAGE_RATE_PER_USER, windowSeconds: config.MESSAGE_RATE_WINDOW });

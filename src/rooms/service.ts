@@ -10,9 +10,10 @@ import type { Config } from '../infra/config.ts';
 import { isUniqueViolation, timestampFromJson, type Database, type Sql, type Statement } from '../infra/database.ts';
 import { ErrorCode } from '../infra/codes.ts';
 import { appError, badInput, forbidden, notFound } from '../infra/errors.ts';
+import type { Logger } from '../infra/logger.ts';
+import { retryInBackground } from '../infra/retry.ts';
 import { Prisma, type Room, type RoomPermission } from '../generated/prisma/client.ts';
 import { canJoin, canManage, canSee, hasAccess, type Relation } from './access.ts';
-import { lastLineOf, type Logger } from '../infra/logger.ts';
 import type { RoomFeed } from './feed.ts';
 
 export interface RoomInput {
@@ -104,25 +105,25 @@ export function createRooms(deps: { db: Database; sql: Sql; config: Config; feed
   };
   /** Re-checks waiting for the end of the current turn, per room. */
   const rechecks = new Map<string, Recheck[]>();
-  const recheck = async (roomId: string, waiting: Recheck[], attempt = 0) => {
-    try {
-      const userIds = [...new Set(waiting.map(({ viewer }) => viewer.userId))];
-      const [row] = await sql.rows<{ room: RoomJson; members: string[]; invited: string[] }>(loadRelations, [roomId, userIds]);
-      const room = row ? roomFromJson(row.room) : null;
-      const members = new Set(row?.members);
-      const invited = new Set(row?.invited);
-      for (const { viewer, answer } of waiting) answer(room !== null && hasAccess(viewer, room, { member: members.has(viewer.userId), invited: invited.has(viewer.userId) }));
-    } catch (error) {
-      const where = { roomId, subscribers: waiting.length, err: lastLineOf(error) };
-      if (attempt === recheckRetries) {
-        logger.error(where, 'access re-check failed; the subscriptions end');
-        for (const { answer } of waiting) answer(false);
-        return;
-      }
-      logger.warn(where, 'access re-check failed; retrying');
-      setTimeout(() => void recheck(roomId, waiting, attempt + 1), 1000 * 2 ** attempt).unref();
-    }
-  };
+  const recheck = (roomId: string, waiting: Recheck[]) =>
+    retryInBackground(
+      async () => {
+        const userIds = [...new Set(waiting.map(({ viewer }) => viewer.userId))];
+        const [row] = await sql.rows<{ room: RoomJson; members: string[]; invited: string[] }>(loadRelations, [roomId, userIds]);
+        const room = row ? roomFromJson(row.room) : null;
+        const members = new Set(row?.members);
+        const invited = new Set(row?.invited);
+        for (const { viewer, answer } of waiting) answer(room !== null && hasAccess(viewer, room, { member: members.has(viewer.userId), invited: invited.has(viewer.userId) }));
+      },
+      {
+        retries: recheckRetries,
+        logger,
+        context: { roomId, subscribers: waiting.length },
+        retrying: 'access re-check failed; retrying',
+        givingUp: 'access re-check failed; the subscriptions end',
+        onGiveUp: () => waiting.forEach(({ answer }) => answer(false)),
+      },
+    );
   const managed = async (viewer: Viewer, roomId: string) => {
     const loaded = await load(viewer, roomId);
     if (!canManage(viewer, loaded.room)) throw forbidden('Only the owner or an admin may manage this room.');
@@ -232,7 +233,7 @@ export function createRooms(deps: { db: Database; sql: Sql; config: Config; feed
         rechecks.set(roomId, batch);
         setImmediate(() => {
           rechecks.delete(roomId);
-          void recheck(roomId, batch);
+          recheck(roomId, batch);
         });
       });
     },
