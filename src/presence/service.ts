@@ -13,6 +13,7 @@
  */
 import { Channels, Keys } from '../infra/codes.ts';
 import type { Infra } from '../infra/infra.ts';
+import { createResync } from '../infra/resync.ts';
 import type { Slots } from '../slots/service.ts';
 import { checkPresence, reportedStatus, transition, type PresenceInput, type PresenceStatus } from './scripts.ts';
 
@@ -59,27 +60,24 @@ export async function createPresence(infra: Pick<Infra, 'state' | 'bus' | 'confi
 
   /** The last status this instance handed out per user not OFFLINE (OFFLINE is what an absent user has). */
   const handedOut = new Map<string, PresenceStatus>();
-  /** While a resynchronisation reads, the users whose change arrived meanwhile: that change is newer than the read. */
-  let changedDuringResync: Set<string> | undefined;
+  const resync = createResync();
   const handOut = (change: PresenceChanged) => {
     if (change.status === 'OFFLINE') handedOut.delete(change.userId);
     else handedOut.set(change.userId, change.status);
-    changedDuringResync?.add(change.userId);
+    resync.heard(change.userId);
     for (const listener of listeners) listener(change);
   };
-  const resynchronise = async () => {
-    const changed = (changedDuringResync = new Set());
-    try {
-      const shared = await state.hgetall(Keys.presence);
-      const at = new Date().toISOString();
-      for (const userId of new Set([...handedOut.keys(), ...Object.keys(shared)])) {
-        const status = reportedStatus(shared[userId] ?? null);
-        if (!changed.has(userId) && (handedOut.get(userId) ?? 'OFFLINE') !== status) handOut({ userId, status, at });
-      }
-    } finally {
-      if (changedDuringResync === changed) changedDuringResync = undefined;
-    }
-  };
+  const resynchronise = () =>
+    resync.run(
+      () => state.hgetall(Keys.presence),
+      (shared, heardMeanwhile) => {
+        const at = new Date().toISOString();
+        for (const userId of new Set([...handedOut.keys(), ...Object.keys(shared)])) {
+          const status = reportedStatus(shared[userId] ?? null);
+          if (!heardMeanwhile.has(userId) && (handedOut.get(userId) ?? 'OFFLINE') !== status) handOut({ userId, status, at });
+        }
+      },
+    );
   const unsubscribe = await bus.subscribe<PresenceChanged>(Channels.presenceChanged, handOut);
   for (const [userId, stored] of Object.entries(await state.hgetall(Keys.presence))) handedOut.set(userId, reportedStatus(stored));
   const stopResume = bus.onResume(() => void resynchronise().catch(failed('catch up on presence after the bus was back')));

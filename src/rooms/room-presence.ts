@@ -12,6 +12,7 @@ import type { Viewer } from '../context.ts';
 import type { Database } from '../infra/database.ts';
 import { keyedListeners } from '../infra/keyed-listeners.ts';
 import { lastLineOf, type Logger } from '../infra/logger.ts';
+import { createResync } from '../infra/resync.ts';
 import type { Presence, PresenceStatus } from '../presence/service.ts';
 import { eventStream, type EventStream } from '../infra/event-stream.ts';
 import { lostAccess } from './access.ts';
@@ -45,16 +46,15 @@ export function createRoomPresence(deps: { db: Database; rooms: Rooms; feed: Roo
     const early: RoomEvent[] = [];
     const item = (userId: string, kind: RoomPresenceItem['kind'], at: string, status = presence.statusNow(userId)) =>
       emit({ type: 'item', item: { roomId, userId, kind, status, at } });
-    /** While the members are read again, the users whose join or leave was heard meanwhile: that event is newer than the read. */
-    let changedDuringResync: Set<string> | undefined;
+    const resync = createResync();
     const join = (userId: string, at: string) => {
-      changedDuringResync?.add(userId);
+      resync.heard(userId);
       if (members!.has(userId)) return;
       members!.add(userId);
       item(userId, 'JOINED', at);
     };
     const leave = (userId: string, at: string) => {
-      changedDuringResync?.add(userId);
+      resync.heard(userId);
       if (!members!.delete(userId)) return;
       item(userId, 'LEFT', at);
       emit({ type: 'left', userId, at });
@@ -70,18 +70,16 @@ export function createRoomPresence(deps: { db: Database; rooms: Rooms; feed: Roo
       if (members?.has(change.userId)) item(change.userId, 'STATUS', change.at, change.status);
     });
     let stopped = false;
-    const resynchronise = async () => {
-      const changed = (changedDuringResync = new Set());
-      try {
-        const read = await readMembers(roomId);
-        if (stopped || !members) return;
-        const at = new Date().toISOString();
-        for (const userId of [...members]) if (!read.has(userId) && !changed.has(userId)) leave(userId, at);
-        for (const userId of read) if (!changed.has(userId)) join(userId, at);
-      } finally {
-        if (changedDuringResync === changed) changedDuringResync = undefined;
-      }
-    };
+    const resynchronise = () =>
+      resync.run(
+        () => readMembers(roomId),
+        (read, heardMeanwhile) => {
+          if (stopped || !members) return;
+          const at = new Date().toISOString();
+          for (const userId of [...members]) if (!read.has(userId) && !heardMeanwhile.has(userId)) leave(userId, at);
+          for (const userId of read) if (!heardMeanwhile.has(userId)) join(userId, at);
+        },
+      );
     const stopResume = feed.onResume(() => void resynchronise().catch((error: unknown) => logger.warn({ roomId, err: lastLineOf(error) }, 'room presence: could not read the members again')));
     const stop = () => {
       stopped = true;
