@@ -7,7 +7,8 @@
  * roomPresence event and a room's access re-checks are read once per
  * instance, not once per subscriber. A message carries its author and room
  * from the statement that stored or read it. The proxy can also hold a
- * read's answer, to make a join land while a room's view is opening.
+ * read's answer, to make a join land while a room's view is opening, or a
+ * leave while a sender's access is being checked.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collect, connectSocket, gql, startServer, stopAllServers, type TestServer } from '../helpers/server.ts';
@@ -175,5 +176,44 @@ describe('database statements per message', () => {
     }
     await expect.poll(() => events.results.map((r) => [r.data!.roomPresence.kind, r.data!.roomPresence.user.id])).toEqual([['JOINED', joiner.id]]);
     await socket.client.dispose();
+  });
+
+  it('an access check answered from before the sender left is not remembered: the next send is checked again and refused', async () => {
+    const leaver = await signUp(server);
+    const room = await createRoom(server, owner.accessToken, { name: 'leaving' });
+    await gql(server, JOIN, { id: room.id }, { token: leaver.accessToken });
+    const sockets = [owner, leaver].map((user) => connectSocket(server, { token: user.accessToken }));
+    await Promise.all(sockets.map((s) => s.acked));
+    const [watching, leaving] = sockets.map((s) => collect(s.client, FULL, { id: room.id }));
+    await warmUp(server, owner.accessToken, room.id, () => watching!.results.length > 0 && leaving!.results.length > 0);
+
+    // The leaver's first send: its access check runs, and its answer waits at the proxy.
+    let heldCheck: (() => void) | undefined;
+    const checkHeld = new Promise<void>((resolve) => (heldCheck = resolve));
+    inspect = (connection, chunk) => {
+      if (!chunk.includes('room.load\0')) return;
+      connection.held = true;
+      inspect = undefined;
+      heldCheck!();
+    };
+    let raced;
+    try {
+      const sending = gql(server, SEND, { id: room.id, body: 'raced the leave' }, { token: leaver.accessToken });
+      await checkHeld;
+      expect((await gql(server, 'mutation($id: ID!) { leaveRoom(roomId: $id) }', { id: room.id }, { token: leaver.accessToken })).data.leaveRoom).toBe(true);
+      // The room here has heard the leave: the leaver's own subscription ended on it.
+      await leaving!.done;
+      proxy.release();
+      raced = await sending;
+    } finally {
+      inspect = undefined;
+      proxy.release();
+    }
+    // The send that raced the leave was checked while its sender was a member.
+    expect(raced.data.sendMessage.body).toBe('raced the leave');
+    const next = await gql(server, SEND, { id: room.id, body: 'after leaving' }, { token: leaver.accessToken });
+    expect(next.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    expect(next.data?.sendMessage ?? null).toBeNull();
+    await Promise.all(sockets.map((s) => s.client.dispose()));
   });
 });
