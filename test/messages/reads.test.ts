@@ -8,14 +8,15 @@
  * instance, not once per subscriber. A message carries its author and room
  * from the statement that stored or read it. The proxy can also hold a
  * read's answer, to make a join land while a room's view is opening, or a
- * leave while a sender's access is being checked.
+ * leave while a sender's access is being checked, and cut a connection in
+ * the middle of a replay.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collect, connectSocket, gql, startServer, stopAllServers, type TestServer } from '../helpers/server.ts';
 import { signUp, type TestAccount } from '../helpers/accounts.ts';
 import { testDatabaseUrl, testRedisUrl } from '../helpers/env.ts';
 import { startTcpProxy, statementCounter, type ProxiedConnection, type TcpProxy } from '../helpers/tcp-proxy.ts';
-import { createRoom, JOIN, SEND, warmUp } from '../rooms/helpers.ts';
+import { createRoom, JOIN, SEND, storeUnannounced, warmUp } from '../rooms/helpers.ts';
 
 const FULL = 'subscription($id: ID!, $after: String) { roomMessages(roomId: $id, after: $after) { id body cursor createdAt author { id username createdAt } room { id name } } }';
 
@@ -215,5 +216,35 @@ describe('database statements per message', () => {
     expect(next.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
     expect(next.data?.sendMessage ?? null).toBeNull();
     await Promise.all(sockets.map((s) => s.client.dispose()));
+  });
+
+  it('a replay whose second read fails ends with a service error after the messages it delivered; resuming from the last cursor delivers the rest, no gap, no duplicate', async () => {
+    const room = await createRoom(server, owner.accessToken, { name: 'replayed' });
+    const start = (await gql(server, 'query($id: ID!) { room(id: $id) { messagesCursor } }', { id: room.id }, { token: owner.accessToken })).data.room.messagesCursor;
+    const bodies = Array.from({ length: 600 }, (_, i) => `m${i + 1}`);
+    await storeUnannounced(room.id, owner.id, ...bodies);
+    let ranges = 0;
+    inspect = (connection, chunk) => {
+      if (chunk.includes('message.range\0') && ++ranges === 2) {
+        inspect = undefined;
+        connection.drop();
+      }
+    };
+    const socket = connectSocket(server, { token: owner.accessToken });
+    await socket.acked;
+    const replay = collect(socket.client, FULL, { id: room.id, after: start });
+    await replay.done;
+    inspect = undefined;
+    const delivered = replay.results.filter((r) => r.data?.roomMessages).map((r) => r.data!.roomMessages);
+    // One read's worth (500), then the failure: an error result, and the stream completes.
+    expect(delivered.map((m) => m.body)).toEqual(bodies.slice(0, 500));
+    expect(replay.results.at(-1)!.errors?.[0]?.extensions).toMatchObject({ code: 'INTERNAL_SERVER_ERROR', unavailable: 'database' });
+
+    const resumed = collect(socket.client, FULL, { id: room.id, after: delivered.at(-1)!.cursor });
+    await resumed.waitFor(100);
+    await gql(server, SEND, { id: room.id, body: 'live' }, { token: owner.accessToken });
+    await resumed.waitFor(101);
+    expect(resumed.results.map((r) => r.data!.roomMessages.body)).toEqual([...bodies.slice(500), 'live']);
+    await socket.client.dispose();
   });
 });

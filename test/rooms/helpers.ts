@@ -43,12 +43,13 @@ async function withDatabase<T>(use: (client: pg.Client) => Promise<T>): Promise<
 export const storedMessages = (roomId: string) =>
   withDatabase(async (client) => (await client.query('SELECT seq, body FROM "Message" WHERE "roomId" = $1 ORDER BY seq', [uuidOf(roomId)])).rows as { seq: number; body: string }[]);
 
-/** Stores a message as the room's next one straight in PostgreSQL: what a send leaves behind when its publish is lost. */
-export const storeUnannounced = (roomId: string, authorId: string, body: string) =>
+/** Stores messages as the room's next ones, in order, straight in PostgreSQL: what sends leave behind when their publish is lost. */
+export const storeUnannounced = (roomId: string, authorId: string, ...bodies: string[]) =>
   withDatabase((client) =>
     client.query(
-      `WITH r AS (UPDATE "Room" SET "lastSeq" = "lastSeq" + 1 WHERE id = $1 RETURNING id, "lastSeq")
-       INSERT INTO "Message" (id, "roomId", seq, "authorId", body) SELECT gen_random_uuid(), r.id, r."lastSeq", $2, $3 FROM r`,
-      [uuidOf(roomId), uuidOf(authorId), body],
+      `WITH r AS (UPDATE "Room" SET "lastSeq" = "lastSeq" + cardinality($3::text[]) WHERE id = $1 RETURNING id, "lastSeq")
+       INSERT INTO "Message" (id, "roomId", seq, "authorId", body)
+       SELECT gen_random_uuid(), r.id, r."lastSeq" - cardinality($3::text[]) + b.n, $2, b.body FROM r, unnest($3::text[]) WITH ORDINALITY AS b(body, n)`,
+      [uuidOf(roomId), uuidOf(authorId), bodies],
     ),
   );
