@@ -247,4 +247,20 @@ describe('database statements per message', () => {
     expect(resumed.results.map((r) => r.data!.roomMessages.body)).toEqual([...bodies.slice(500), 'live']);
     await socket.client.dispose();
   });
+
+  it('Room.messagesCursor whose read fails is an error at its field, not the null a non-member gets', async () => {
+    const room = await createRoom(server, owner.accessToken, { name: 'cursor read' });
+    // The room's own read first, then the cursor's: the second is cut.
+    let loads = 0;
+    inspect = (connection, chunk) => {
+      if (!chunk.includes('room.load\0') || ++loads < 2) return;
+      inspect = undefined;
+      connection.drop();
+    };
+    const result = await gql(server, 'query($id: ID!) { room(id: $id) { name messagesCursor } }', { id: room.id }, { token: owner.accessToken });
+    inspect = undefined;
+    expect(result.data.room).toEqual({ name: 'cursor read', messagesCursor: null });
+    expect(result.errors).toHaveLength(1);
+    expect(result.errors[0]).toMatchObject({ path: ['room', 'messagesCursor'], extensions: { code: 'INTERNAL_SERVER_ERROR', unavailable: 'database' } });
+  });
 });
