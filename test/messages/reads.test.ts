@@ -8,8 +8,8 @@
  * instance, not once per subscriber. A message carries its author and room
  * from the statement that stored or read it. The proxy can also hold a
  * read's answer, to make a join land while a room's view is opening, or a
- * leave while a sender's access is being checked, and cut a connection in
- * the middle of a replay.
+ * leave while a sender's access is being checked, and cut connections in
+ * the middle of a replay or of a delivery.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collect, connectSocket, gql, startServer, stopAllServers, type TestServer } from '../helpers/server.ts';
@@ -262,5 +262,42 @@ describe('database statements per message', () => {
     expect(result.data.room).toEqual({ name: 'cursor read', messagesCursor: null });
     expect(result.errors).toHaveLength(1);
     expect(result.errors[0]).toMatchObject({ path: ['room', 'messagesCursor'], extensions: { code: 'INTERNAL_SERVER_ERROR', unavailable: 'database' } });
+  });
+
+  it('an event whose shared result has an error reaches each subscriber with its own masked error (its own request id), and the next event arrives whole', async () => {
+    const room = await createRoom(server, owner.accessToken, { name: 'failing field' });
+    await gql(server, JOIN, { id: room.id }, { token: reader.accessToken });
+    const sockets = [owner, reader].map((user) => connectSocket(server, { token: user.accessToken }));
+    await Promise.all(sockets.map((s) => s.acked));
+    // room.messagesCursor reads the database for every event.
+    const live = sockets.map((s) => collect(s.client, 'subscription($id: ID!) { roomMessages(roomId: $id) { body room { messagesCursor } } }', { id: room.id }));
+    await warmUp(server, owner.accessToken, room.id, () => live.every((l) => l.results.length > 0));
+    const cutBody = 'while the cursor read is cut';
+    // Every room read is cut while the message is delivered (the sender's access is known to the open room: its send reads no room).
+    inspect = (connection, chunk) => {
+      if (chunk.includes('room.load\0')) connection.drop();
+    };
+    try {
+      expect((await gql(server, SEND, { id: room.id, body: cutBody }, { token: owner.accessToken })).data.sendMessage.body).toBe(cutBody);
+      await expect.poll(() => live.every((l) => l.results.some((r) => r.data?.roomMessages?.body === cutBody))).toBe(true);
+    } finally {
+      inspect = undefined;
+    }
+    const failed = live.map((l) => l.results.find((r) => r.data?.roomMessages?.body === cutBody)!);
+    for (const result of failed) {
+      expect(result.data!.roomMessages.room.messagesCursor).toBeNull();
+      expect(result.errors?.[0]).toMatchObject({ message: 'Service temporarily unavailable; try again shortly.', path: ['roomMessages', 'room', 'messagesCursor'], extensions: { code: 'INTERNAL_SERVER_ERROR', unavailable: 'database' } });
+    }
+    const requestIds = failed.map((r) => r.errors![0].extensions.requestId);
+    expect(new Set(requestIds).size).toBe(2);
+
+    await gql(server, SEND, { id: room.id, body: 'whole again' }, { token: owner.accessToken });
+    await expect.poll(() => live.every((l) => l.results.some((r) => r.data?.roomMessages?.body === 'whole again'))).toBe(true);
+    for (const l of live) {
+      const after = l.results.find((r) => r.data?.roomMessages?.body === 'whole again')!;
+      expect(after.errors).toBeUndefined();
+      expect(after.data!.roomMessages.room.messagesCursor).toEqual(expect.any(String));
+    }
+    await Promise.all(sockets.map((s) => s.client.dispose()));
   });
 });
