@@ -1,0 +1,67 @@
+/** Background retries (a publish after a commit, an access re-check): each failure logged, the last one handed to onGiveUp. */
+import { describe, expect, it } from 'vitest';
+import { retryInBackground, type RetryOptions } from '../../src/infra/retry.ts';
+
+function recordingLogger() {
+  const lines: Array<{ level: 'warn' | 'error'; fields: Record<string, unknown>; message: string }> = [];
+  return {
+    lines,
+    warn: (fields: Record<string, unknown>, message: string) => void lines.push({ level: 'warn', fields, message }),
+    error: (fields: Record<string, unknown>, message: string) => void lines.push({ level: 'error', fields, message }),
+  };
+}
+
+const options = (logger: ReturnType<typeof recordingLogger>, onGiveUp?: () => void) => ({
+  retries: 1,
+  // The two levels retries use, recorded (pino's overloads are wider than these).
+  logger: logger as unknown as RetryOptions['logger'],
+  context: { roomId: 'r1' },
+  retrying: 'not yet; retrying',
+  givingUp: 'giving up',
+  onGiveUp,
+});
+
+describe('retryInBackground', () => {
+  it('tries again after 1 s; after the last retry it logs an error and gives up, once', async () => {
+    const logger = recordingLogger();
+    let tries = 0;
+    let gaveUp = 0;
+    const given = new Promise<void>((resolve) =>
+      retryInBackground(
+        async () => {
+          tries++;
+          throw new Error(`refused\nattempt ${tries}`);
+        },
+        options(logger, () => (gaveUp++, resolve())),
+      ),
+    );
+    expect(tries).toBe(1);
+    await given;
+    expect(tries).toBe(2);
+    expect(gaveUp).toBe(1);
+    expect(logger.lines).toEqual([
+      { level: 'warn', fields: { roomId: 'r1', err: 'attempt 1' }, message: 'not yet; retrying' },
+      { level: 'error', fields: { roomId: 'r1', err: 'attempt 2' }, message: 'giving up' },
+    ]);
+  });
+
+  it('stops once the task succeeds: nothing more is tried or logged', async () => {
+    const logger = recordingLogger();
+    let tries = 0;
+    let gaveUp = 0;
+    const succeeded = new Promise<void>((resolve) =>
+      retryInBackground(
+        async () => {
+          if (++tries === 1) throw new Error('not yet');
+          resolve();
+        },
+        options(logger, () => gaveUp++),
+      ),
+    );
+    await succeeded;
+    await new Promise((resolve) => setTimeout(resolve, 1200));
+    expect(tries).toBe(2);
+    expect(gaveUp).toBe(0);
+    expect(logger.lines.map((l) => l.level)).toEqual(['warn']);
+  });
+});
