@@ -3,12 +3,14 @@
  * messages sent the way graphql-ws sends them (each after the previous
  * one's write callback) leave in one write per event-loop turn, in order;
  * past the socket's high-water mark a callback waits for the reader again.
+ * `nextFrameWriter` frames its messages itself, except on a socket that
+ * negotiated permessage-deflate, where ws frames (and compresses) them.
  */
 import { once } from 'node:events';
 import type { Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
-import { sendInTurns } from '../../src/realtime/frames.ts';
+import { nextFrameWriter, sendInTurns } from '../../src/realtime/frames.ts';
 
 let wss: WebSocketServer;
 beforeAll(async () => {
@@ -17,13 +19,19 @@ beforeAll(async () => {
 });
 afterAll(() => new Promise((resolve) => wss.close(resolve)));
 
-/** A connected pair: the server's socket (with sendInTurns), its raw socket's flush count, and a client collecting messages. */
-async function pair() {
-  const accepted = once(wss, 'connection') as Promise<[WebSocket]>;
-  const client = new WebSocket(`ws://127.0.0.1:${(wss.address() as { port: number }).port}`);
+/** The server side of a fresh connection to `server`, and a client collecting its messages. */
+async function connectTo(server: WebSocketServer, clientOptions: WebSocket.ClientOptions = {}) {
+  const accepted = once(server, 'connection') as Promise<[WebSocket]>;
+  const client = new WebSocket(`ws://127.0.0.1:${(server.address() as { port: number }).port}`, clientOptions);
   const received: string[] = [];
   client.on('message', (data) => received.push(data.toString()));
-  const [[server]] = await Promise.all([accepted, once(client, 'open')]);
+  const [[socket]] = await Promise.all([accepted, once(client, 'open')]);
+  return { socket, client, received };
+}
+
+/** A connected pair: the server's socket (with sendInTurns), its raw socket's flush count, and a client collecting messages. */
+async function pair() {
+  const { socket: server, client, received } = await connectTo(wss);
   sendInTurns(server);
   // Each call of a stream's _write/_writev is one hand-over to the kernel.
   const raw = (server as unknown as { _socket: Socket })._socket as Socket & { _write: Function; _writev: Function };
@@ -70,3 +78,37 @@ describe('sendInTurns', () => {
     client.terminate();
   }, 30_000);
 });
+
+describe('nextFrameWriter', () => {
+  const payloads = ['{"data":{"n":1}}', `{"data":{"body":"${'é'.repeat(40_000)}"}}`, '{"data":{"n":3}}'];
+  const expected = payloads.map((payload) => `{"id":"sub-1","type":"next","payload":${payload}}`);
+
+  it('writes next messages of small and large payloads as whole, ordered text frames', async () => {
+    const { socket, client, received } = await connectTo(wss, { perMessageDeflate: false });
+    const write = nextFrameWriter(socket, 'sub-1', 10 * 1024 * 1024);
+    for (const payload of payloads) write(payload);
+    await expect.poll(() => received.length).toBe(3);
+    expect(received).toEqual(expected);
+    client.terminate();
+  });
+
+  it('on a socket that negotiated permessage-deflate, hands its messages to ws (which compresses in the background): they arrive after what graphql-ws sent before them', async () => {
+    const deflating = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: { threshold: 0 } });
+    await once(deflating, 'listening');
+    try {
+      const { socket, client, received } = await connectTo(deflating);
+      expect(socket.extensions).toContain('permessage-deflate');
+      const write = nextFrameWriter(socket, 'sub-1', 10 * 1024 * 1024);
+      // A message graphql-ws sent itself (a replay's last one), then the first ones written directly.
+      const replayed = '{"id":"sub-1","type":"next","payload":{"data":{"n":0}}}';
+      socket.send(replayed);
+      for (const payload of payloads) write(payload);
+      await expect.poll(() => received.length).toBe(4);
+      expect(received).toEqual([replayed, ...expected]);
+      client.terminate();
+    } finally {
+      await new Promise((resolve) => deflating.close(resolve));
+    }
+  });
+});
+
