@@ -3,18 +3,20 @@
  * a request id that is in the log); PostgreSQL unreachable and Redis
  * stopped mid-traffic give clear, fast errors, /readyz 503, no crash and no
  * unhandled rejection, and everything recovers by itself when they return;
- * a room's change during a database blip does not end its subscriptions.
+ * a statement whose connection PostgreSQL terminates (57P01) gets the same
+ * clear error; a room's change during a database blip does not end its
+ * subscriptions.
  */
 import pg from 'pg';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { applyMigrations } from '../../src/infra/migrations.ts';
 import { afterAll, describe, expect, it } from 'vitest';
-import { collect, connectSocket, errorCodes, eventually, gql, startServer, stopAllServers, uniqueName, type TestServer } from '../helpers/server.ts';
+import { collect, connectSocket, errorCodes, eventually, gql, startServer, stopAllServers, uniqueName, uuidOf, type TestServer } from '../helpers/server.ts';
 import { LOGIN, REGISTER, logIn, signUp } from '../helpers/accounts.ts';
 import { testDatabaseUrl } from '../helpers/env.ts';
 import { startPrivateRedis, type PrivateRedis } from '../helpers/redis-server.ts';
 import { startTcpProxy } from '../helpers/tcp-proxy.ts';
-import { createRoom, JOIN, ROOM_MESSAGES, SEND, warmUp } from '../rooms/helpers.ts';
+import { createRoom, JOIN, ROOM_MESSAGES, SEND, storedMessages, warmUp } from '../rooms/helpers.ts';
 
 const brokenDatabase = `switchboard_broken_${process.pid}`;
 const brokenUrl = Object.assign(new URL(testDatabaseUrl), { pathname: `/${brokenDatabase}` }).toString();
@@ -113,6 +115,40 @@ describe('PostgreSQL going down mid-traffic and coming back', () => {
     } finally {
       await proxy.stop();
     }
+  });
+});
+
+describe('a connection PostgreSQL terminates in the middle of a statement (an administrator, a failover)', () => {
+  it('gets the clear database error (57P01), stores nothing, and the next send works', async () => {
+    redis ??= await startPrivateRedis();
+    const server = await startServer({ DATABASE_URL: testDatabaseUrl, REDIS_URL: redis.url });
+    const account = await signUp(server);
+    const room = (await createRoom(server, account.accessToken)).id;
+    // Another transaction holds the room's row: the send's numbering waits on it.
+    const locker = new pg.Client({ connectionString: testDatabaseUrl });
+    await locker.connect();
+    try {
+      await locker.query('BEGIN');
+      await locker.query('SELECT 1 FROM "Room" WHERE id = $1 FOR UPDATE', [uuidOf(room)]);
+      const sending = gql(server, SEND, { id: room, body: 'terminated' }, { token: account.accessToken });
+      let waiting: number | undefined;
+      await eventually(async () => {
+        const { rows } = await locker.query('SELECT pid FROM pg_stat_activity WHERE pg_blocking_pids(pid) @> ARRAY[pg_backend_pid()]');
+        waiting = rows[0]?.pid;
+        return waiting !== undefined;
+      }, 5000, 'the send waiting on the lock');
+      await locker.query('SELECT pg_terminate_backend($1)', [waiting]);
+      const refused = await sending;
+      expect(refused.errors).toEqual([{ message: 'Service temporarily unavailable; try again shortly.', path: ['sendMessage'], extensions: { code: 'INTERNAL_SERVER_ERROR', unavailable: 'database', requestId: expect.any(String) } }]);
+      await eventually(() => server.logs.some((line) => line.includes('"service":"database"') && line.includes('terminating connection due to administrator command')), 5000, 'the log line');
+    } finally {
+      await locker.query('ROLLBACK');
+      await locker.end();
+    }
+    expect(await storedMessages(room)).toEqual([]);
+    expect((await gql(server, SEND, { id: room, body: 'next' }, { token: account.accessToken })).data.sendMessage.body).toBe('next');
+    expect((await storedMessages(room)).map((m) => [m.seq, m.body])).toEqual([[1, 'next']]);
+    survived(server);
   });
 });
 
