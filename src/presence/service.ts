@@ -9,7 +9,9 @@
  * instance whose script made it, on the bus as {@link PresenceChanged}.
  * Changes published while an instance's bus was down are lost to it: when
  * the bus is back, it compares the statuses it last handed out with the
- * shared ones and hands out the differences.
+ * shared ones and hands out the differences. An instance hands out only
+ * what changes the status it last handed out, so a change the bus
+ * delivers twice is handed out once.
  */
 import { Channels, Keys } from '../infra/codes.ts';
 import type { Infra } from '../infra/infra.ts';
@@ -62,6 +64,8 @@ export async function createPresence(infra: Pick<Infra, 'state' | 'bus' | 'confi
   const handedOut = new Map<string, PresenceStatus>();
   const resync = createResync();
   const handOut = (change: PresenceChanged) => {
+    // Not a change here: the bus delivering one twice (ioredis resends a publish whose answer a dropped connection lost).
+    if ((handedOut.get(change.userId) ?? 'OFFLINE') === change.status) return;
     if (change.status === 'OFFLINE') handedOut.delete(change.userId);
     else handedOut.set(change.userId, change.status);
     resync.heard(change.userId);
@@ -74,7 +78,7 @@ export async function createPresence(infra: Pick<Infra, 'state' | 'bus' | 'confi
         const at = new Date().toISOString();
         for (const userId of new Set([...handedOut.keys(), ...Object.keys(shared)])) {
           const status = reportedStatus(shared[userId] ?? null);
-          if (!heardMeanwhile.has(userId) && (handedOut.get(userId) ?? 'OFFLINE') !== status) handOut({ userId, status, at });
+          if (!heardMeanwhile.has(userId)) handOut({ userId, status, at });
         }
       },
     );

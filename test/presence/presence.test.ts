@@ -1,12 +1,16 @@
 /**
  * Presence across two instances on one PostgreSQL and one Redis: one event
  * per change (not per instance or socket), AWAY by choice and by idleness,
- * OFFLINE when the last socket closes or its instance dies.
+ * OFFLINE when the last socket closes or its instance dies; a change the
+ * bus delivers twice is handed out once.
  */
+import { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { collect, connectSocket, errorCodes, eventually, gql, scaledEnv, startServer, stopAllServers, type TestServer } from '../helpers/server.ts';
+import { Channels } from '../../src/infra/codes.ts';
+import { collect, connectSocket, errorCodes, eventually, gql, scaledEnv, startServer, stopAllServers, uuidOf, type TestServer } from '../helpers/server.ts';
 import { signUp } from '../helpers/accounts.ts';
 import { flushTestRedis } from '../helpers/redis.ts';
+import { startPrivateRedis } from '../helpers/redis-server.ts';
 
 // Presence is cluster-wide: each test starts from an empty Redis with no other instance alive.
 beforeEach(() => flushTestRedis());
@@ -100,4 +104,33 @@ describe('presence', () => {
     // Not connected: the choice is not stored, the user stays OFFLINE.
     expect((await gql(server, 'mutation { setPresence(status: AWAY) }', {}, { token: user.accessToken })).data).toEqual({ setPresence: 'OFFLINE' });
   });
+
+  it('a change the bus delivers twice (a publish resent after a dropped connection) is handed out once; the next change still is', async () => {
+    // A Redis of its own: the copy published below reaches no other suite's instances.
+    const redis = await startPrivateRedis();
+    const publisher = new Redis(redis.url);
+    try {
+      const server = await startServer({ ...scaledEnv(), REDIS_URL: redis.url });
+      const watch = await watcher(server);
+      const user = await signUp(server);
+      const socket = connectSocket(server, bearer(user.accessToken));
+      await socket.acked;
+      await eventually(() => watch.about(user.id).length === 1, 3000, 'ONLINE');
+      await gql(server, 'mutation { setPresence(status: AWAY) }', {}, { token: user.accessToken });
+      await eventually(() => watch.about(user.id).length === 2, 3000, 'AWAY');
+      // The same change once more, as ioredis resending the publish would put it on the bus.
+      expect(await publisher.publish(Channels.presenceChanged, JSON.stringify({ userId: uuidOf(user.id), status: 'AWAY', at: new Date().toISOString() }))).toBe(1);
+      await quiet();
+      expect(watch.about(user.id)).toEqual(['ONLINE', 'AWAY']);
+      expect(watch.events.results.every((r) => !r.errors)).toBe(true);
+      await gql(server, 'mutation { setPresence(status: ONLINE) }', {}, { token: user.accessToken });
+      await eventually(() => watch.about(user.id).length === 3, 3000, 'ONLINE again');
+      expect(watch.about(user.id)).toEqual(['ONLINE', 'AWAY', 'ONLINE']);
+    } finally {
+      publisher.disconnect();
+      await stopAllServers();
+      await redis.stop();
+    }
+  });
 });
+
