@@ -2,7 +2,7 @@
  * The life of one graphql-ws socket, from connection_init to close:
  *
  * 1. a connection attempt per IP is counted (CONNECTS_PER_IP per
- *    CONNECT_WINDOW; past it: 4029 "rate");
+ *    CONNECT_WINDOW, one budget with subscriptions over SSE; past it: 4029 "rate");
  * 2. the token of the connection_init payload is verified with the same code
  *    as HTTP (4403 when missing, bad, expired or revoked);
  * 3. a seat is taken (4029 "slots" or "sockets" when none is left);
@@ -38,6 +38,14 @@ export interface Connections {
   stop(): void;
 }
 
+/**
+ * Connection attempts per IP, CONNECTS_PER_IP per CONNECT_WINDOW: one budget
+ * for WebSocket connections and subscriptions over SSE, so that switching
+ * transport does not double an address's attempts.
+ */
+export const connectAttempts = (app: Pick<App, 'state' | 'config'>) =>
+  createRateLimiter(app.state, { name: 'connect', points: app.config.CONNECTS_PER_IP, windowSeconds: app.config.CONNECT_WINDOW });
+
 /** The token of a connection_init payload: `{ authorization: "Bearer <jwt>" }` or `{ token: "<jwt>" }`. */
 export function tokenFromConnectionParams(params: unknown): string | null {
   if (!params || typeof params !== 'object') return null;
@@ -55,7 +63,7 @@ const reasons = {
 } as const;
 
 export function createConnections(app: App): Connections {
-  const attempts = createRateLimiter(app.state, { name: 'connect', points: app.config.CONNECTS_PER_IP, windowSeconds: app.config.CONNECT_WINDOW });
+  const attempts = connectAttempts(app);
   /** session id -> its sockets on this instance. */
   const bySession = new Map<string, Set<{ socket: WebSocket; state: SocketState }>>();
   let open = 0;

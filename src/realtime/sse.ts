@@ -10,7 +10,7 @@
  * access token expires, as a WebSocket would be closed: the client
  * subscribes again with a fresh token (and, for roomMessages, its last cursor).
  * Starting one counts as a connection attempt (CONNECTS_PER_IP per
- * CONNECT_WINDOW), and a live stream holds a connection slot like a socket
+ * CONNECT_WINDOW, one budget with WebSocket connections), and a live stream holds a connection slot like a socket
  * (MAX_CONNECTIONS users, MAX_SOCKETS_PER_USER each), released when it ends.
  */
 import { GraphQLError, type ExecutionResult } from 'graphql';
@@ -20,7 +20,8 @@ import type { App } from '../app.ts';
 import type { Context, Viewer } from '../context.ts';
 import { randomUUID } from 'node:crypto';
 import { rateLimited, unauthenticated } from '../infra/errors.ts';
-import { consumeOrThrow, createRateLimiter } from '../infra/rate-limit.ts';
+import { consumeOrThrow } from '../infra/rate-limit.ts';
+import { connectAttempts } from './connections.ts';
 import { maskError } from '../infra/error-masking.ts';
 
 export interface GraphQLOverSSEOptions {
@@ -92,7 +93,7 @@ const refusal = (error: GraphQLError): ExecutionResult => ({ data: null, errors:
 
 /** graphql-sse at `endpoint`, and the auth and session rules of every subscription over HTTP. */
 export function useGraphQLOverSSE(app: App, options: GraphQLOverSSEOptions = {}): Plugin {
-  const attempts = createRateLimiter(app.state, { name: 'sse-connect', points: app.config.CONNECTS_PER_IP, windowSeconds: app.config.CONNECT_WINDOW });
+  const attempts = connectAttempts(app);
   return {
     onPluginInit({ addPlugin }) {
       addPlugin(useGraphQLSSE({ endpoint: options.endpoint ?? '/graphql/stream' }));

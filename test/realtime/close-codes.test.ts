@@ -147,6 +147,29 @@ describe('4029 on connection attempts per IP', () => {
     expect(closed.code).toBe(4029);
     expect(closed.reason).toMatch(/rate/);
   });
+
+  it('counts WebSocket connections and subscriptions over SSE against one budget per address', async () => {
+    await flushTestRedis();
+    const server = await startServer({ ...scaledEnv(), CONNECTS_PER_IP: '3', CONNECT_WINDOW: '60' });
+    const user = await signUp(server);
+    /** One subscription attempt over graphql-sse without a token: answered at once with one error event. */
+    const sseAttempt = async () => {
+      const response = await fetch(`${server.url}/graphql/stream`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+        body: JSON.stringify({ query: 'subscription { connectionSlots { used } }' }),
+      });
+      const event = (await response.text()).split('\n').find((line) => line.startsWith('data: {'));
+      return JSON.parse(event!.slice('data: '.length)).errors[0].extensions.code as string;
+    };
+    const sockets = [0, 1].map(() => connectSocket(server, bearer(user.accessToken)));
+    await Promise.all(sockets.map((s) => s.acked));
+    // The third attempt of the window, over SSE: counted, and refused for its missing token.
+    expect(await sseAttempt()).toBe('UNAUTHENTICATED');
+    const fourth = connectSocket(server, bearer(user.accessToken));
+    expect((await fourth.closed).code).toBe(4029);
+    expect(await sseAttempt()).toBe('RATE_LIMITED');
+  });
 });
 
 describe('ALLOWED_ORIGINS', () => {
