@@ -1,12 +1,15 @@
 /**
  * Ended sessions are deleted (with their refresh tokens) once no token of
  * theirs can still be valid: expired or ended more than ACCESS_TOKEN_TTL
- * (+ a minute) ago. Live sessions and recently ended ones stay.
+ * (+ a minute) ago. Live sessions and recently ended ones stay. A purge
+ * the database does not answer is logged and tried at the next interval.
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signUp } from '../helpers/accounts.ts';
-import { gql, scaledEnv, startServer, stopAllServers, type TestServer } from '../helpers/server.ts';
+import { eventually, gql, scaledEnv, startServer, stopAllServers, type TestServer } from '../helpers/server.ts';
+import { testDatabaseUrl } from '../helpers/env.ts';
+import { startTcpProxy } from '../helpers/tcp-proxy.ts';
 import { REFRESH, closeDatabase, count, database, uuidOf } from './support.ts';
 
 let server: TestServer;
@@ -56,3 +59,28 @@ describe('session purge', () => {
     expect(server.logs.some((line) => line.includes('ended sessions purged'))).toBe(true);
   });
 });
+
+describe('a session purge while PostgreSQL is unreachable', () => {
+  it('is logged, leaves the server serving, and the next interval purges what the failed one could not', async () => {
+    // Only the instance that cannot reach the database purges meanwhile.
+    await server.stop();
+    const proxy = await startTcpProxy(testDatabaseUrl);
+    try {
+      const cut = await startServer({ ...scaledEnv(), DATABASE_URL: proxy.via(testDatabaseUrl), ACCESS_TOKEN_TTL: '60', SESSION_PURGE_INTERVAL: '0.5' });
+      const user = await signUp(cut);
+      await proxy.stop();
+      const db = await database();
+      const id = randomUUID();
+      await db.query('INSERT INTO "Session" ("id", "userId", "createdAt", "expiresAt", "revokedAt") VALUES ($1, $2, $3, $4, NULL)', [id, uuidOf(user.id), ago(3600), ago(120)]);
+      await eventually(() => cut.logs.some((line) => line.includes('session purge failed; next time')), 5000, 'a failed purge logged');
+      expect(await count('SELECT count(*) FROM "Session" WHERE "id" = $1', [id])).toBe(1);
+      expect((await fetch(`${cut.url}/healthz`)).status).toBe(200);
+      await proxy.start();
+      await expect.poll(() => count('SELECT count(*) FROM "Session" WHERE "id" = $1', [id]), { timeout: 15_000 }).toBe(0);
+      expect(cut.process.exitCode).toBeNull();
+    } finally {
+      await proxy.stop();
+    }
+  });
+});
+
