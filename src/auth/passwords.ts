@@ -1,13 +1,18 @@
 /**
  * Password hashing with bcrypt's asynchronous API, which runs on libuv's
- * threadpool so a login never stalls the event loop.
+ * threadpool so a login never blocks the event loop. Each hash keeps a core
+ * busy for its whole cost: at most one fewer than the machine's cores run
+ * at once, so that a login storm leaves the event loop (every socket's
+ * messages) a core of its own; the other logins wait their turn.
  *
  * bcrypt reads only the first 72 bytes of its input, and a 128-character
  * password may be far longer in UTF-8; the password is therefore first
  * reduced to its SHA-256 digest (base64, 44 bytes), so every character counts.
  */
 import { createHash } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import bcrypt from 'bcrypt';
+import { limitConcurrency } from '../infra/concurrency.ts';
 
 const prehash = (password: string): string => createHash('sha256').update(password, 'utf8').digest('base64');
 
@@ -25,8 +30,10 @@ export interface PasswordHasher {
 
 /** @param cost bcrypt work factor (BCRYPT_COST). */
 export function createPasswordHasher(cost: number): PasswordHasher {
-  const hash = (password: string) => bcrypt.hash(prehash(password), cost);
-  const verify = (password: string, stored: string) => bcrypt.compare(prehash(password), stored);
+  // All cores but one (at least one) hash at once.
+  const inTurn = limitConcurrency(Math.max(1, availableParallelism() - 1));
+  const hash = (password: string) => inTurn(() => bcrypt.hash(prehash(password), cost));
+  const verify = (password: string, stored: string) => inTurn(() => bcrypt.compare(prehash(password), stored));
   // Made now, so that even the first unknown-user login costs one comparison, not a hash too.
   const dummy = hash('switchboard dummy password');
   return {

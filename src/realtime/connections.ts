@@ -2,7 +2,8 @@
  * The life of one graphql-ws socket, from connection_init to close:
  *
  * 1. a connection attempt per IP is counted (CONNECTS_PER_IP per
- *    CONNECT_WINDOW, one budget with subscriptions over SSE; past it: 4029 "rate");
+ *    CONNECT_WINDOW, one budget with subscriptions over SSE; past it:
+ *    4029 "rate");
  * 2. the token of the connection_init payload is verified with the same code
  *    as HTTP (4403 when missing, bad, expired or revoked);
  * 3. a seat is taken (4029 "slots" or "sockets" when none is left);

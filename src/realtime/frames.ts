@@ -114,7 +114,8 @@ export function nextFrameWriter(socket: WebSocket, id: string, maxBuffered: numb
     socket.close(CloseCode.SlowConsumer, 'too slow: send buffer full');
     return false;
   };
-  // With permessage-deflate, ws compresses in the background: a frame written here could overtake one it is still compressing, so ws frames them all.
+  // With permessage-deflate, ws compresses in the background: a frame written
+  // here could overtake one it is still compressing, so ws frames them all.
   if (socket.extensions !== '' || typeof sender?.sendFrame !== 'function' || !raw) {
     return (payloadJson) => {
       if (writable()) socket.send(`${head}${payloadJson}}`);

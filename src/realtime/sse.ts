@@ -10,8 +10,9 @@
  * access token expires, as a WebSocket would be closed: the client
  * subscribes again with a fresh token (and, for roomMessages, its last cursor).
  * Starting one counts as a connection attempt (CONNECTS_PER_IP per
- * CONNECT_WINDOW, one budget with WebSocket connections), and a live stream holds a connection slot like a socket
- * (MAX_CONNECTIONS users, MAX_SOCKETS_PER_USER each), released when it ends.
+ * CONNECT_WINDOW, one budget with WebSocket connections), and a live stream
+ * holds a connection slot like a socket (MAX_CONNECTIONS users,
+ * MAX_SOCKETS_PER_USER each), released when it ends.
  */
 import { GraphQLError, type ExecutionResult } from 'graphql';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
