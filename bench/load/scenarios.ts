@@ -65,20 +65,34 @@ export interface MemoryFigures {
   kbPerAddedSocket: number;
 }
 
-/** Scenario 2: RSS growth per idle socket (after a full GC) at each count. */
+/**
+ * RSS once the heap has settled after a burst (the setup, opening sockets):
+ * V8 sizes its young generation by the allocation rate it saw over the last
+ * seconds, measured at each collection, and gives the memory back only at a
+ * collection some 5 s after the burst. Sampled once right after it, the
+ * server before its sockets looked tens of MB larger than with them.
+ */
+async function settledRss(server: Measured): Promise<number> {
+  let rss = 0;
+  for (let i = 0; i < 7; i++) {
+    rss = (await server.sample({ gc: true })).rssBytes;
+    await sleep(1000);
+  }
+  return rss;
+}
+
+/** Scenario 2: RSS growth per idle socket (after a full GC, the heap settled) at each count. */
 export async function idleMemory(audience: Audience, counts: number[]): Promise<MemoryFigures> {
   const server = audience.servers[0]!;
   // Warm the code paths so that the empty measurement includes them.
   for (const socket of await openSockets(audience, 50)) socket.close();
-  await sleep(1000);
-  const empty = (await server.sample({ gc: true })).rssBytes;
+  const empty = await settledRss(server);
   const sockets: Connection[] = [];
   const kbPerSocket: Record<number, number> = {};
   const rss: number[] = [];
   for (const count of counts) {
     sockets.push(...(await openSockets(audience, count - sockets.length, sockets.length)));
-    await sleep(1000);
-    rss.push((await server.sample({ gc: true })).rssBytes);
+    rss.push(await settledRss(server));
     kbPerSocket[count] = (rss.at(-1)! - empty) / count / 1024;
   }
   const kbPerAddedSocket = (rss.at(-1)! - rss[0]!) / (counts.at(-1)! - counts[0]!) / 1024;
