@@ -63,18 +63,12 @@ export interface Rooms {
 export type RoomJson = Omit<Room, 'createdAt'> & { createdAt: string };
 export const roomFromJson = (room: RoomJson): Room => ({ ...room, createdAt: timestampFromJson(room.createdAt) });
 
+/**
+ * The room and which of the users ($2) are its members and invited, as JSON
+ * arrays: one user for an operation, every subscriber for a re-check.
+ */
 const loadRoom: Statement = {
   name: 'room.load',
-  text: `
-SELECT row_to_json(r) AS "room",
-  EXISTS (SELECT 1 FROM "RoomMember" m WHERE m."roomId" = r."id" AND m."userId" = $2::uuid) AS "member",
-  EXISTS (SELECT 1 FROM "RoomInvite" i WHERE i."roomId" = r."id" AND i."userId" = $2::uuid) AS "invited"
-FROM "Room" r WHERE r."id" = $1::uuid`,
-};
-
-/** The room and which of the users ($2) are members and invited, as JSON arrays. */
-const loadRelations: Statement = {
-  name: 'room.load-relations',
   text: `
 SELECT row_to_json(r) AS "room",
   (SELECT COALESCE(json_agg(m."userId"), '[]'::json) FROM "RoomMember" m WHERE m."roomId" = r."id" AND m."userId" = ANY($2::uuid[])) AS "members",
@@ -94,26 +88,29 @@ export function createRooms(deps: { db: Database; sql: Sql; config: Config; feed
   const { db, sql, config, feed, logger } = deps;
   const now = () => new Date().toISOString();
 
-  /** The room and the viewer's relation to it, in one statement (every operation on a room starts here). */
+  /** The room and each user's relation to it, in one statement; null when there is no such room. */
+  const read = async (roomId: string, userIds: string[]): Promise<{ room: Room; relationOf: (userId: string) => Relation } | null> => {
+    const [row] = await sql.rows<{ room: RoomJson; members: string[]; invited: string[] }>(loadRoom, [roomId, userIds]);
+    if (!row) return null;
+    const members = new Set(row.members);
+    const invited = new Set(row.invited);
+    return { room: roomFromJson(row.room), relationOf: (userId) => ({ member: members.has(userId), invited: invited.has(userId) }) };
+  };
+  /** The room and the viewer's relation to it (every operation on a room starts here). */
   const load = async (viewer: Viewer, roomId: string): Promise<{ room: Room; relation: Relation }> => {
-    const [row] = await sql.rows<{ room: RoomJson } & Relation>(loadRoom, [roomId, viewer.userId]);
-    if (!row) throw notFound('Room');
-    const room = roomFromJson(row.room);
-    const relation = { member: row.member, invited: row.invited };
-    if (!canSee(viewer, room, relation)) throw notFound('Room');
-    return { room, relation };
+    const loaded = await read(roomId, [viewer.userId]);
+    if (!loaded) throw notFound('Room');
+    const relation = loaded.relationOf(viewer.userId);
+    if (!canSee(viewer, loaded.room, relation)) throw notFound('Room');
+    return { room: loaded.room, relation };
   };
   /** Re-checks waiting for the end of the current turn, per room. */
   const rechecks = new Map<string, Recheck[]>();
   const recheck = (roomId: string, waiting: Recheck[]) =>
     retryInBackground(
       async () => {
-        const userIds = [...new Set(waiting.map(({ viewer }) => viewer.userId))];
-        const [row] = await sql.rows<{ room: RoomJson; members: string[]; invited: string[] }>(loadRelations, [roomId, userIds]);
-        const room = row ? roomFromJson(row.room) : null;
-        const members = new Set(row?.members);
-        const invited = new Set(row?.invited);
-        for (const { viewer, answer } of waiting) answer(room !== null && hasAccess(viewer, room, { member: members.has(viewer.userId), invited: invited.has(viewer.userId) }));
+        const loaded = await read(roomId, [...new Set(waiting.map(({ viewer }) => viewer.userId))]);
+        for (const { viewer, answer } of waiting) answer(loaded !== null && hasAccess(viewer, loaded.room, loaded.relationOf(viewer.userId)));
       },
       {
         retries: recheckRetries,

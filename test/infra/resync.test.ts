@@ -9,6 +9,20 @@ function heldRead<T>() {
   return { read: () => read, answer };
 }
 
+/** Two reads on their way at once: 'a' heard during the first only, 'b' during both. */
+function twoReads() {
+  const resync = createResync();
+  const older = heldRead<string>();
+  const newer = heldRead<string>();
+  const applied: Array<[string, string[]]> = [];
+  const apply = (value: string, heardMeanwhile: ReadonlySet<string>) => applied.push([value, [...heardMeanwhile].sort()]);
+  const first = resync.run(older.read, apply);
+  resync.heard('a');
+  const second = resync.run(newer.read, apply);
+  resync.heard('b');
+  return { resync, older, newer, applied, first, second };
+}
+
 describe('createResync', () => {
   it('hands apply the keys heard while its read was on its way, and only those', async () => {
     const resync = createResync();
@@ -24,15 +38,7 @@ describe('createResync', () => {
   });
 
   it('two reads on their way at once: a key heard during both counts for both, and the older read answering last is not applied', async () => {
-    const resync = createResync();
-    const older = heldRead<string>();
-    const newer = heldRead<string>();
-    const applied: Array<[string, string[]]> = [];
-    const apply = (value: string, heardMeanwhile: ReadonlySet<string>) => applied.push([value, [...heardMeanwhile].sort()]);
-    const first = resync.run(older.read, apply);
-    resync.heard('a');
-    const second = resync.run(newer.read, apply);
-    resync.heard('b');
+    const { older, newer, applied, first, second } = twoReads();
     newer.answer('newer');
     await second;
     older.answer('older');
@@ -41,15 +47,7 @@ describe('createResync', () => {
   });
 
   it('two reads answering in order are both applied, each with what was heard during it', async () => {
-    const resync = createResync();
-    const older = heldRead<string>();
-    const newer = heldRead<string>();
-    const applied: Array<[string, string[]]> = [];
-    const apply = (value: string, heardMeanwhile: ReadonlySet<string>) => applied.push([value, [...heardMeanwhile].sort()]);
-    const first = resync.run(older.read, apply);
-    resync.heard('a');
-    const second = resync.run(newer.read, apply);
-    resync.heard('b');
+    const { resync, older, newer, applied, first, second } = twoReads();
     older.answer('older');
     await first;
     resync.heard('c');

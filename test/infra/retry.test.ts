@@ -59,7 +59,8 @@ describe('retryInBackground', () => {
       ),
     );
     await succeeded;
-    await new Promise((resolve) => setTimeout(resolve, 1200));
+    // Past when a third try would come (2 s after the second) had the success not stopped it.
+    await new Promise((resolve) => setTimeout(resolve, 2300));
     expect(tries).toBe(2);
     expect(gaveUp).toBe(0);
     expect(logger.lines.map((l) => l.level)).toEqual(['warn']);
