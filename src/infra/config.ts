@@ -34,6 +34,7 @@ const schema = z.object({
   MAX_CONNECTIONS: int(100, 1),
   MAX_SOCKETS_PER_USER: int(5, 1),
   MAX_SOCKET_BUFFER: int(8 * 1024 * 1024, 65536),
+  KEEPALIVE_INTERVAL: seconds(12),
   SLOT_LEASE_TTL: seconds(60),
   ROOM_MAX_MEMBERS: int(500, 1),
   MESSAGE_MAX_LENGTH: int(4000, 1),

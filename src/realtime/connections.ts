@@ -63,10 +63,63 @@ const reasons = {
   unavailable: 'service temporarily unavailable',
 } as const;
 
+/** Session id -> its sockets on this instance. */
+type SessionSockets = Map<string, Set<LiveSocket>>;
+
+/**
+ * One admitted socket: its state, its place among its session's sockets,
+ * and the timer that closes it when its token expires. A class rather than
+ * closures made per socket: every idle socket holds one of these, and each
+ * named closure would cost its own function object (tsx also gives each its
+ * own name property).
+ */
+class LiveSocket implements SocketState {
+  private expiry: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly socket: WebSocket,
+    readonly id: string,
+    public viewer: Viewer,
+    readonly ip: string | null,
+    private readonly sessions: SessionSockets,
+  ) {
+    this.track();
+  }
+
+  renew(renewed: Viewer) {
+    if (renewed.userId !== this.viewer.userId) return;
+    this.untrack();
+    this.viewer = renewed;
+    this.track();
+  }
+
+  /** Stops tracking the socket once it closed. */
+  end() {
+    clearTimeout(this.expiry);
+    this.untrack();
+  }
+
+  private track() {
+    const { sessionId, expiresAt } = this.viewer;
+    let sockets = this.sessions.get(sessionId);
+    if (!sockets) this.sessions.set(sessionId, (sockets = new Set()));
+    sockets.add(this);
+    clearTimeout(this.expiry);
+    this.expiry = setTimeout(closeExpired, Math.max(0, expiresAt * 1000 - Date.now()), this.socket);
+  }
+
+  private untrack() {
+    const sockets = this.sessions.get(this.viewer.sessionId);
+    sockets?.delete(this);
+    if (sockets?.size === 0) this.sessions.delete(this.viewer.sessionId);
+  }
+}
+
+const closeExpired = (socket: WebSocket) => socket.close(CloseCode.TokenExpired, reasons.expired);
+
 export function createConnections(app: App): Connections {
   const attempts = connectAttempts(app);
-  /** session id -> its sockets on this instance. */
-  const bySession = new Map<string, Set<{ socket: WebSocket; state: SocketState }>>();
+  const sessions: SessionSockets = new Map();
   let open = 0;
 
   const refuse = (socket: WebSocket, code: CloseCode, reason: string, ip: string | null, userId?: string) => {
@@ -74,8 +127,14 @@ export function createConnections(app: App): Connections {
     void recordAudit(app, { kind: 'connection_rejected', userId: userId ?? null, ip, detail: { code, reason } });
   };
 
+  const closed = (live: LiveSocket) => {
+    open--;
+    live.end();
+    void app.slots.release(live.viewer.userId, live.id).catch((error) => app.logger.warn({ err: String(error) }, 'could not release a seat'));
+  };
+
   const stopListening = app.revocations.onSessionEnded(({ sessionId, reason }) => {
-    for (const { socket } of bySession.get(sessionId) ?? []) socket.close(closeCodeForSessionEnd(reason), `session ended: ${reason}`);
+    for (const { socket } of sessions.get(sessionId) ?? []) socket.close(closeCodeForSessionEnd(reason), `session ended: ${reason}`);
   });
 
   return {
@@ -117,57 +176,21 @@ export function createConnections(app: App): Connections {
         return null;
       }
 
-      let expiry: NodeJS.Timeout | undefined;
-      const entry = { socket, state: undefined as unknown as SocketState };
-      const track = (sessionId: string) => {
-        let sockets = bySession.get(sessionId);
-        if (!sockets) bySession.set(sessionId, (sockets = new Set()));
-        sockets.add(entry);
-      };
-      const untrack = (sessionId: string) => {
-        const sockets = bySession.get(sessionId);
-        sockets?.delete(entry);
-        if (sockets?.size === 0) bySession.delete(sessionId);
-      };
-      const scheduleExpiry = (expiresAt: number) => {
-        clearTimeout(expiry);
-        expiry = setTimeout(() => socket.close(CloseCode.TokenExpired, reasons.expired), Math.max(0, expiresAt * 1000 - Date.now()));
-      };
-      const state: SocketState = {
-        id: socketId,
-        viewer,
-        ip,
-        renew(renewed) {
-          if (renewed.userId !== state.viewer.userId) return;
-          untrack(state.viewer.sessionId);
-          state.viewer = renewed;
-          track(renewed.sessionId);
-          scheduleExpiry(renewed.expiresAt);
-        },
-      };
-      entry.state = state;
-      track(viewer.sessionId);
-      scheduleExpiry(viewer.expiresAt);
+      const live = new LiveSocket(socket, socketId, viewer, ip, sessions);
       open++;
-      const closed = () => {
-        open--;
-        clearTimeout(expiry);
-        untrack(state.viewer.sessionId);
-        void app.slots.release(viewer.userId, socketId).catch((error) => app.logger.warn({ err: String(error) }, 'could not release a seat'));
-      };
       // The client may have gone while we were admitting it.
       if (socket.readyState !== socket.OPEN) {
-        closed();
+        closed(live);
         return null;
       }
-      socket.once('close', closed);
+      socket.once('close', () => closed(live));
       // The session may have ended while we were admitting it.
       if (app.revocations.isRevoked(viewer.sessionId)) {
         socket.close(CloseCode.SessionRevoked, 'session ended');
         return null;
       }
       app.logger.debug({ connectionId: socketId, userId: viewer.userId }, 'socket connected');
-      return state;
+      return live;
     },
     stop() {
       stopListening();

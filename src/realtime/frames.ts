@@ -12,7 +12,7 @@
  * ends: when several events are delivered back to back (under load, Redis
  * hands over several messages per turn), a socket gets them in one system
  * call. Measured: 1.8× the deliveries per second at saturation. The
- * messages graphql-ws writes itself leave the same way (`sendInTurns`).
+ * messages graphql-ws writes itself leave the same way (`ServerSocket.send`).
  */
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
@@ -25,36 +25,12 @@ function uncorkAll(): void {
   corked.clear();
 }
 
-function corkUntilTurnEnds(socket: Socket): void {
+/** Corks `socket` until the event loop's current turn ends (used by every write to a client). */
+export function corkUntilTurnEnds(socket: Socket): void {
   if (corked.has(socket)) return;
   if (corked.size === 0) setImmediate(uncorkAll);
   socket.cork();
   corked.add(socket);
-}
-
-/**
- * Makes `socket.send` answer its callback at once while the socket's
- * buffer is below its high-water mark, and keeps the socket corked until
- * the turn ends. graphql-ws waits for each message's write callback before
- * it sends the next one (a query's `next`, then `complete`; a replay's
- * messages one by one), so without this each leaves in its own system call,
- * one event-loop turn apart. ws keeps a socket's messages in order whatever
- * the callback; past the high-water mark the callback waits for the write
- * again, so a long replay to a slow reader is paced by the reader.
- */
-export function sendInTurns(socket: WebSocket): void {
-  const raw = (socket as unknown as { _socket?: Socket })._socket;
-  if (!raw) return;
-  type Callback = (error?: Error) => void;
-  const send = socket.send.bind(socket) as (data: unknown, options: object, cb?: Callback) => void;
-  socket.send = ((data: unknown, optionsOrCallback?: object | Callback, callback?: Callback) => {
-    const options = typeof optionsOrCallback === 'function' ? {} : (optionsOrCallback ?? {});
-    const done = typeof optionsOrCallback === 'function' ? (optionsOrCallback as Callback) : callback;
-    corkUntilTurnEnds(raw);
-    if (!done || raw.writableLength >= raw.writableHighWaterMark) return send(data, options, done);
-    send(data, options);
-    queueMicrotask(() => done());
-  }) as WebSocket['send'];
 }
 
 /** The low-level sender every ws socket has (not in ws's typings). */

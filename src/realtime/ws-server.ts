@@ -9,7 +9,7 @@ import type { Server } from 'node:http';
 import type { IncomingMessage } from 'node:http';
 import { getOperationAST, type ExecutionArgs } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { WebSocketServer } from 'ws';
 import type { YogaServerInstance } from 'graphql-yoga';
 import type { App } from '../app.ts';
 import type { Context } from '../context.ts';
@@ -18,11 +18,11 @@ import { originAllowed } from '../infra/origin.ts';
 import { createConnections, type Connections, type SocketState } from './connections.ts';
 import { requestErrors } from '../infra/error-masking.ts';
 import { paramsError, resolveLimits } from '../infra/query-limits.ts';
-import { guardProtocol } from '../infra/ws-guard.ts';
-import { nextFrameWriter, sendInTurns } from './frames.ts';
+import { nextFrameWriter } from './frames.ts';
+import { ServerSocket, startHeartbeat } from './server-socket.ts';
 
 type Extra = {
-  socket: WebSocket;
+  socket: ServerSocket;
   request: IncomingMessage;
   state?: SocketState;
 };
@@ -42,6 +42,7 @@ export function createRealtimeServer(app: App, yoga: YogaServerInstance<any, any
     server: httpServer,
     path: '/graphql',
     maxPayload: limits.maxBodyBytes,
+    WebSocket: ServerSocket,
     verifyClient: (info, accept) => (originAllowed(app.config.ALLOWED_ORIGINS, info.origin) ? accept(true) : accept(false, 403, 'Forbidden origin')),
   });
 
@@ -52,10 +53,11 @@ export function createRealtimeServer(app: App, yoga: YogaServerInstance<any, any
       execute: (args: ExecutionArgs & { rootValue?: any }) => args.rootValue.execute(args),
       subscribe: (args: ExecutionArgs & { rootValue?: any }) => args.rootValue.subscribe(args),
       async onConnect(ctx) {
-        sendInTurns(ctx.extra.socket);
         const state = await connections.open(ctx.extra.socket, ctx.extra.request, ctx.connectionParams);
         if (!state) return false;
         ctx.extra.state = state;
+        // graphql-ws keeps the upgrade request for the socket's life; only its address was needed (about 1 KB per idle socket).
+        (ctx.extra as { request: IncomingMessage | null }).request = null;
         return true;
       },
       async onSubscribe(ctx, id, payload) {
@@ -92,14 +94,18 @@ export function createRealtimeServer(app: App, yoga: YogaServerInstance<any, any
         };
       },
     },
-    guardProtocol(wss),
+    wss,
+    // graphql-ws's keep-alive keeps two timers per socket; startHeartbeat keeps one for all.
+    0,
   );
+  const stopHeartbeat = startHeartbeat(wss, app.config.KEEPALIVE_INTERVAL * 1000);
 
   return {
     wss,
     connections,
     close(code, reason) {
       connections.stop();
+      stopHeartbeat();
       for (const client of wss.clients) client.close(code, reason);
       return new Promise((resolve) => wss.close(() => resolve()));
     },

@@ -1,5 +1,5 @@
 /**
- * frames.ts's `sendInTurns` on a real ws server and client over loopback:
+ * `ServerSocket.send` (server-socket.ts) on a real ws server and client over loopback:
  * messages sent the way graphql-ws sends them (each after the previous
  * one's write callback) leave in one write per event-loop turn, in order;
  * past the socket's high-water mark a callback waits for the reader again.
@@ -10,11 +10,12 @@ import { once } from 'node:events';
 import type { Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
-import { nextFrameWriter, sendInTurns } from '../../src/realtime/frames.ts';
+import { nextFrameWriter } from '../../src/realtime/frames.ts';
+import { ServerSocket } from '../../src/realtime/server-socket.ts';
 
 let wss: WebSocketServer;
 beforeAll(async () => {
-  wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  wss = new WebSocketServer({ host: '127.0.0.1', port: 0, WebSocket: ServerSocket });
   await once(wss, 'listening');
 });
 afterAll(() => new Promise((resolve) => wss.close(resolve)));
@@ -29,10 +30,9 @@ async function connectTo(server: WebSocketServer, clientOptions: WebSocket.Clien
   return { socket, client, received };
 }
 
-/** A connected pair: the server's socket (with sendInTurns), its raw socket's flush count, and a client collecting messages. */
+/** A connected pair: the server's socket (a ServerSocket), its raw socket's flush count, and a client collecting messages. */
 async function pair() {
   const { socket: server, client, received } = await connectTo(wss);
-  sendInTurns(server);
   // Each call of a stream's _write/_writev is one hand-over to the kernel.
   const raw = (server as unknown as { _socket: Socket })._socket as Socket & { _write: Function; _writev: Function };
   const flushes = { count: 0 };
@@ -51,7 +51,7 @@ async function sendInSequence(socket: WebSocket, messages: string[], sent: { cou
   }
 }
 
-describe('sendInTurns', () => {
+describe('ServerSocket.send', () => {
   it('sends a query answer and its completion, or a short replay, in one write, in order', async () => {
     const { client, server, received, flushes } = await pair();
     const messages = Array.from({ length: 50 }, (_, i) => `{"id":"1","type":"next","payload":${i}}`);
