@@ -72,6 +72,8 @@ export const Keys = {
   presence: `${prefix}presence`,
   /** Hash: user id -> time of the user's last operation on any socket (ms). */
   activity: `${prefix}activity`,
+  /** Counter: the number of the last presence change, each change's order (presence/scripts.ts). */
+  presenceSeq: `${prefix}presence-seq`,
   /** Rate limit counters: `${rateLimit(rule)}:${key}` (infra/rate-limit.ts). */
   rateLimit: (kind: string) => `${prefix}rl:${kind}`,
 } as const;

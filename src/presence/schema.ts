@@ -1,9 +1,10 @@
 import { builder } from '../builder.ts';
 import { requireViewer, type Context } from '../context.ts';
 import { badInput } from '../infra/errors.ts';
-import { eventStream } from '../infra/event-stream.ts';
 import { Keys } from '../infra/codes.ts';
-import type { PresenceChanged, PresenceStatus } from './service.ts';
+import { UserRef } from '../auth/schema.ts';
+import type { User } from '../generated/prisma/client.ts';
+import type { PresenceStatus, ShownChange } from './service.ts';
 import { reportedStatus } from './scripts.ts';
 
 export const PresenceStatusEnum = builder.enumType('PresenceStatus', { values: ['ONLINE', 'AWAY', 'OFFLINE'] as const });
@@ -20,12 +21,11 @@ builder.prismaObjectField('User', 'presence', (t) =>
   t.field({ type: PresenceStatusEnum, resolve: (user, _args, ctx) => statusIn(ctx, user.id) }),
 );
 
-const PresenceEvent = builder.objectRef<PresenceChanged>('PresenceEvent').implement({
+const PresenceEvent = builder.objectRef<ShownChange>('PresenceEvent').implement({
   fields: (t) => ({
-    user: t.prismaField({
-      type: 'User',
-      resolve: (query, event, _args, ctx) => ctx.app.db.user.findUniqueOrThrow({ ...query, where: { id: event.userId } }),
-    }),
+    // The change carries its user's row, read once per change on this instance: it has the
+    // columns the User type reads, never the password hash, hence the cast.
+    user: t.field({ type: UserRef, nullable: false, resolve: (event) => event.user as User }),
     status: t.field({ type: PresenceStatusEnum, resolve: (event) => event.status }),
     at: t.field({ type: 'DateTime', resolve: (event) => new Date(event.at) }),
   }),
@@ -62,7 +62,7 @@ builder.subscriptionField('presence', (t) =>
     description: "Every user's status changes.",
     subscribe: (_root, _args, ctx) => {
       requireViewer(ctx);
-      return eventStream<PresenceChanged>((push) => ctx.app.presence.onChange(push));
+      return ctx.app.presence.stream();
     },
     resolve: (event) => event,
   }),

@@ -5,6 +5,13 @@
  *
  * The presence hash holds ONLINE, AWAY (chosen by the user) or IDLE (away by
  * inactivity, reported as AWAY); a user missing from it is OFFLINE.
+ *
+ * Each change gets the next number of one counter (Keys.presenceSeq) in the
+ * script that makes it, so the numbers order the changes as they happened,
+ * whatever order the bus delivers them in. A counter that starts afresh
+ * (Redis restarted without persistence, or flushed) starts from the clock
+ * in microseconds, above every number handed out before, so that instances
+ * that remember earlier numbers do not take the new changes for old ones.
  */
 import type { AtomicScript, MemoryStore } from '../infra/state.ts';
 
@@ -16,12 +23,28 @@ export type PresenceInput = 'connect' | 'disconnect' | 'active' | 'ONLINE' | 'AW
 
 const reported = (stored: string | null): PresenceStatus => (stored === null ? 'OFFLINE' : stored === 'IDLE' ? 'AWAY' : (stored as PresenceStatus));
 
+/** Lua: `counter(key)` makes sure the change counter exists (see above) and returns its key. */
+const luaCounter = `
+    local function counter(key)
+      if redis.call('EXISTS', key) == 0 then
+        local now = redis.call('TIME')
+        redis.call('SET', key, now[1] .. string.format('%06d', tonumber(now[2])))
+      end
+      return key
+    end`;
+
+/** The JavaScript twin of `luaCounter`. */
+function counter(store: MemoryStore, key: string): string {
+  if (!store.exists(key)) store.set(key, String(Date.now() * 1000));
+  return key;
+}
+
 /**
- * KEYS: presence, activity. ARGV: userId, input, now.
- * Returns [status now, status it changed to or ''].
+ * KEYS: presence, activity, presenceSeq. ARGV: userId, input, now.
+ * Returns [status now, status it changed to or '', number of that change or 0].
  */
-export const transition: AtomicScript<[PresenceStatus, PresenceStatus | '']> = {
-  lua: `
+export const transition: AtomicScript<[PresenceStatus, PresenceStatus | '', number]> = {
+  lua: `${luaCounter}
     local function reported(s) if not s then return 'OFFLINE' elseif s == 'IDLE' then return 'AWAY' else return s end end
     local user, input, now = ARGV[1], ARGV[2], ARGV[3]
     local current = redis.call('HGET', KEYS[1], user)
@@ -34,9 +57,9 @@ export const transition: AtomicScript<[PresenceStatus, PresenceStatus | '']> = {
     if nextState then redis.call('HSET', KEYS[1], user, nextState)
     else redis.call('HDEL', KEYS[1], user); redis.call('HDEL', KEYS[2], user) end
     local before, after = reported(current), reported(nextState)
-    if before == after then return {after, ''} end
-    return {after, after}`,
-  local(store, [presence, activity], [user, input, now]) {
+    if before == after then return {after, '', 0} end
+    return {after, after, redis.call('INCR', counter(KEYS[3]))}`,
+  local(store, [presence, activity, seq], [user, input, now]) {
     const current = store.hget(presence!, user!) as Stored | null;
     let next: Stored | null = current;
     if (input === 'connect') next = 'ONLINE';
@@ -50,7 +73,7 @@ export const transition: AtomicScript<[PresenceStatus, PresenceStatus | '']> = {
       store.hdel(activity!, user!);
     }
     const after = reported(next);
-    return [after, reported(current) === after ? '' : after];
+    return reported(current) === after ? [after, '', 0] : [after, after, store.incr(counter(store, seq!))];
   },
 };
 
@@ -58,11 +81,11 @@ export const transition: AtomicScript<[PresenceStatus, PresenceStatus | '']> = {
  * The periodic check: users whose seat is gone or whose lease runs out
  * before `aliveUntil` (their instance stopped renewing: heartbeat lost) go
  * OFFLINE; ONLINE users idle since before `awayBefore` go AWAY.
- * KEYS: presence, activity, seats. ARGV: aliveUntil, awayBefore.
- * Returns [userId, new status, ...].
+ * KEYS: presence, activity, seats, presenceSeq. ARGV: aliveUntil, awayBefore.
+ * Returns [userId, new status, number of the change, ...].
  */
-export const checkPresence: AtomicScript<string[]> = {
-  lua: `
+export const checkPresence: AtomicScript<(string | number)[]> = {
+  lua: `${luaCounter}
     local changes = {}
     local entries = redis.call('HGETALL', KEYS[1])
     for i = 1, #entries, 2 do
@@ -73,27 +96,43 @@ export const checkPresence: AtomicScript<string[]> = {
         redis.call('HDEL', KEYS[2], user)
         table.insert(changes, user)
         table.insert(changes, 'OFFLINE')
+        table.insert(changes, redis.call('INCR', counter(KEYS[4])))
       elseif status == 'ONLINE' and tonumber(redis.call('HGET', KEYS[2], user) or '0') < tonumber(ARGV[2]) then
         redis.call('HSET', KEYS[1], user, 'IDLE')
         table.insert(changes, user)
         table.insert(changes, 'AWAY')
+        table.insert(changes, redis.call('INCR', counter(KEYS[4])))
       end
     end
     return changes`,
-  local(store: MemoryStore, [presence, activity, seats], [aliveUntil, awayBefore]) {
-    const changes: string[] = [];
+  local(store: MemoryStore, [presence, activity, seats, seq], [aliveUntil, awayBefore]) {
+    const changes: (string | number)[] = [];
     for (const [user, status] of Object.entries(store.hgetall(presence!))) {
       const seat = store.zscore(seats!, user);
       if (seat === null || seat < Number(aliveUntil)) {
         store.hdel(presence!, user);
         store.hdel(activity!, user);
-        changes.push(user, 'OFFLINE');
+        changes.push(user, 'OFFLINE', store.incr(counter(store, seq!)));
       } else if (status === 'ONLINE' && Number(store.hget(activity!, user) ?? '0') < Number(awayBefore)) {
         store.hset(presence!, user, 'IDLE');
-        changes.push(user, 'AWAY');
+        changes.push(user, 'AWAY', store.incr(counter(store, seq!)));
       }
     }
     return changes;
+  },
+};
+
+/**
+ * The presence hash and the number of the last change it reflects, read at
+ * once: a change numbered above it is newer than the read, one numbered at
+ * most it is already in it.
+ * KEYS: presence, presenceSeq. Returns [number, [userId, stored status, ...]].
+ */
+export const presenceSnapshot: AtomicScript<[number, string[]]> = {
+  lua: `${luaCounter}
+    return {tonumber(redis.call('GET', counter(KEYS[2]))), redis.call('HGETALL', KEYS[1])}`,
+  local(store, [presence, seq]) {
+    return [Number(store.get(counter(store, seq!))), Object.entries(store.hgetall(presence!)).flat()];
   },
 };
 

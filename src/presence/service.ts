@@ -5,19 +5,27 @@
  * no heartbeat came for PRESENCE_TIMEOUT (its seat-lease renewals are the
  * heartbeats; every instance checks every PRESENCE_CHECK_INTERVAL).
  *
- * Each change is decided by one atomic script and published once, by the
- * instance whose script made it, on the bus as {@link PresenceChanged}.
- * Changes published while an instance's bus was down are lost to it: when
- * the bus is back, it compares the statuses it last handed out with the
- * shared ones and hands out the differences. An instance hands out only
- * what changes the status it last handed out, so a change the bus
- * delivers twice is handed out once.
+ * Each change is decided by one atomic script, which numbers it, and
+ * published once, by the instance whose script made it, on the bus as
+ * {@link PresenceChanged}. An instance hands out a change of a user only
+ * when its number is above that of the last change of that user it handed
+ * out: a copy the bus delivers again, even after a newer change (ioredis
+ * resends a publish whose answer a dropped connection lost), is not handed
+ * out. Changes published while an instance's bus was down are lost to it:
+ * when the bus is back, it reads the shared statuses with the number of the
+ * last change they reflect and hands out the differences under that number.
+ *
+ * Each change handed out carries its user's row, read once on this instance
+ * for all its listeners, or null when the user no longer exists (deleted
+ * while connected): the `presence` subscription shows no change of a user
+ * who is gone, since its event has a user that cannot be null.
  */
 import { Channels, Keys } from '../infra/codes.ts';
+import { eventStream, type EventStream } from '../infra/event-stream.ts';
 import type { Infra } from '../infra/infra.ts';
-import { createResync } from '../infra/resync.ts';
+import type { User } from '../generated/prisma/client.ts';
 import type { Slots } from '../slots/service.ts';
-import { checkPresence, reportedStatus, transition, type PresenceInput, type PresenceStatus } from './scripts.ts';
+import { checkPresence, presenceSnapshot, reportedStatus, transition, type PresenceInput, type PresenceStatus } from './scripts.ts';
 
 export type { PresenceStatus };
 
@@ -27,7 +35,19 @@ export interface PresenceChanged {
   status: PresenceStatus;
   /** ISO time of the change. */
   at: string;
+  /** Its number (Keys.presenceSeq): a change numbered higher happened later. */
+  seq: number;
 }
+
+/** The columns the User type shows (never the password hash). */
+const shownColumns = { id: true, username: true, email: true, roles: true, createdAt: true } as const;
+export type PresenceUser = Pick<User, keyof typeof shownColumns>;
+
+/** A change as this instance hands it out: with its user, or null when the user no longer exists. */
+export interface HandedOutChange extends PresenceChanged {
+  user: PresenceUser | null;
+}
+export type ShownChange = HandedOutChange & { user: PresenceUser };
 
 export interface Presence {
   /** The user's status as this instance knows it now (kept from the bus; OFFLINE when unknown). */
@@ -38,53 +58,107 @@ export interface Presence {
   set(userId: string, status: 'ONLINE' | 'AWAY'): Promise<PresenceStatus>;
   /** Notes an operation by the user (throttled); brings an idle user back ONLINE. */
   activity(userId: string): void;
-  /** Calls `listener` on this instance for every change anywhere in the cluster. */
-  onChange(listener: (change: PresenceChanged) => void): () => void;
+  /** Calls `listener` on this instance for every change anywhere in the cluster, in order, each change one object for all listeners. */
+  onChange(listener: (change: HandedOutChange) => void): () => void;
+  /** The changes of users who exist, from now on (the `presence` subscription). */
+  stream(): EventStream<ShownChange>;
   stop(): void;
 }
 
 /** How often one instance records a user's activity in shared state, at most. */
 const activityWriteMs = 5000;
 
-export async function createPresence(infra: Pick<Infra, 'state' | 'bus' | 'config' | 'logger'>, slots: Slots): Promise<Presence> {
-  const { state, bus, config, logger } = infra;
-  const listeners = new Set<(change: PresenceChanged) => void>();
+/**
+ * How long an instance remembers the number of a user's OFFLINE change. A
+ * copy of an older change comes at most one reconnect late (ioredis resends
+ * a command once, at its first reconnection: infra/redis.ts), so minutes
+ * are ample; after that the user's bound is the `floor` of all the users
+ * forgotten, so the map holds the users online plus those who left lately.
+ */
+const rememberDepartedMs = 5 * 60_000;
+
+const isShown = (change: HandedOutChange): change is ShownChange => change.user !== null;
+
+export async function createPresence(infra: Pick<Infra, 'state' | 'bus' | 'config' | 'logger' | 'db'>, slots: Slots): Promise<Presence> {
+  const { state, bus, config, logger, db } = infra;
+  const listeners = new Set<(change: HandedOutChange) => void>();
   const lastWrite = new Map<string, number>();
 
-  const publish = (userId: string, status: PresenceStatus) =>
-    bus.publish<PresenceChanged>(Channels.presenceChanged, { userId, status, at: new Date().toISOString() });
+  const publish = (userId: string, status: PresenceStatus, seq: number) =>
+    bus.publish<PresenceChanged>(Channels.presenceChanged, { userId, status, at: new Date().toISOString(), seq });
   const apply = async (userId: string, input: PresenceInput): Promise<PresenceStatus> => {
-    const [now, changedTo] = await state.run(transition, [Keys.presence, Keys.activity], [userId, input, Date.now()]);
-    if (changedTo) await publish(userId, changedTo);
+    const [now, changedTo, seq] = await state.run(transition, [Keys.presence, Keys.activity, Keys.presenceSeq], [userId, input, Date.now()]);
+    if (changedTo) await publish(userId, changedTo, seq);
     return now;
   };
   const failed = (what: string) => (error: unknown) => logger.warn({ err: String(error) }, `presence: could not ${what}`);
 
-  /** The last status this instance handed out per user not OFFLINE (OFFLINE is what an absent user has). */
-  const handedOut = new Map<string, PresenceStatus>();
-  const resync = createResync();
-  const handOut = (change: PresenceChanged) => {
-    // Not a change here: the bus delivering one twice (ioredis resends a publish whose answer a dropped connection lost).
-    if ((handedOut.get(change.userId) ?? 'OFFLINE') === change.status) return;
-    if (change.status === 'OFFLINE') handedOut.delete(change.userId);
-    else handedOut.set(change.userId, change.status);
-    resync.heard(change.userId);
-    for (const listener of listeners) listener(change);
+  /** Per user, the status and number of the last change handed out here: users not OFFLINE, and OFFLINE ones in `departed`. */
+  const handedOut = new Map<string, { status: PresenceStatus; seq: number }>();
+  /** Users last handed out as OFFLINE, oldest first, with when to forget them. */
+  const departed = new Map<string, number>();
+  /** Every change numbered at most this is old news here, whoever its user (the last shared read, the users forgotten). */
+  let floor = 0;
+  const forgetDeparted = (now: number) => {
+    for (const [userId, until] of departed) {
+      if (until > now) return;
+      departed.delete(userId);
+      floor = Math.max(floor, handedOut.get(userId)!.seq);
+      handedOut.delete(userId);
+    }
   };
-  const resynchronise = () =>
-    resync.run(
-      () => state.hgetall(Keys.presence),
-      (shared, heardMeanwhile) => {
-        const at = new Date().toISOString();
-        for (const userId of new Set([...handedOut.keys(), ...Object.keys(shared)])) {
-          const status = reportedStatus(shared[userId] ?? null);
-          if (!heardMeanwhile.has(userId)) handOut({ userId, status, at });
-        }
-      },
-    );
+
+  /** Deliveries wait for their user's row, in the order their changes were handed out. */
+  let delivering: Promise<void> = Promise.resolve();
+  const deliver = (change: PresenceChanged) => {
+    if (listeners.size === 0) return;
+    const read = db.user.findUnique({ where: { id: change.userId }, select: shownColumns }).catch((error: unknown) => {
+      failed(`read the user of a presence change (${change.status}), not handed out`)(error);
+      return undefined;
+    });
+    delivering = delivering
+      .then(async () => {
+        const user = await read;
+        if (user === undefined) return;
+        const handed: HandedOutChange = { ...change, user };
+        for (const listener of listeners) listener(handed);
+      })
+      .catch(failed('hand out a presence change'));
+  };
+
+  const handOut = (change: PresenceChanged) => {
+    const last = handedOut.get(change.userId);
+    // Not newer than what was handed out (nor is a message without a number).
+    if (!(change.seq > Math.max(last?.seq ?? 0, floor))) return;
+    handedOut.set(change.userId, { status: change.status, seq: change.seq });
+    departed.delete(change.userId);
+    if (change.status === 'OFFLINE') departed.set(change.userId, Date.now() + rememberDepartedMs);
+    // The same status under a newer number: a shared read finding nothing new, or the change in between was lost.
+    if ((last?.status ?? 'OFFLINE') !== change.status) deliver(change);
+  };
+  /** The shared statuses and the number of the last change they reflect, read at once. */
+  const readShared = async () => {
+    const [seq, entries] = await state.run(presenceSnapshot, [Keys.presence, Keys.presenceSeq], []);
+    const statuses = new Map<string, PresenceStatus>();
+    for (let i = 0; i < entries.length; i += 2) statuses.set(entries[i]!, reportedStatus(entries[i + 1]!));
+    return { seq, statuses };
+  };
+  /**
+   * Hands out the shared statuses as changes numbered as the read: what was
+   * heard after the read is numbered higher and stays, and of two reads the
+   * later one wins whichever comes back first. Users OFFLINE here and there
+   * need nothing: the floor covers them.
+   */
+  const catchUp = ({ seq, statuses }: Awaited<ReturnType<typeof readShared>>) => {
+    const at = new Date().toISOString();
+    const online = [...handedOut].filter(([, last]) => last.status !== 'OFFLINE').map(([userId]) => userId);
+    for (const userId of new Set([...online, ...statuses.keys()])) handOut({ userId, status: statuses.get(userId) ?? 'OFFLINE', at, seq });
+    floor = Math.max(floor, seq);
+  };
+
   const unsubscribe = await bus.subscribe<PresenceChanged>(Channels.presenceChanged, handOut);
-  for (const [userId, stored] of Object.entries(await state.hgetall(Keys.presence))) handedOut.set(userId, reportedStatus(stored));
-  const stopResume = bus.onResume(() => void resynchronise().catch(failed('catch up on presence after the bus was back')));
+  catchUp(await readShared());
+  const stopResume = bus.onResume(() => void readShared().then(catchUp, failed('catch up on presence after the bus was back')));
   const stopSeats = slots.onSeat((userId, taken) => {
     lastWrite.delete(userId);
     void apply(userId, taken ? 'connect' : 'disconnect').catch(failed('record a connection'));
@@ -94,17 +168,23 @@ export async function createPresence(infra: Pick<Infra, 'state' | 'bus' | 'confi
   const aliveUntil = (now: number) => Math.max(now, now - config.PRESENCE_TIMEOUT * 1000 + config.SLOT_LEASE_TTL * 1000);
   const timer = setInterval(() => {
     const now = Date.now();
+    forgetDeparted(now);
     state
-      .run(checkPresence, [Keys.presence, Keys.activity, Keys.seats], [aliveUntil(now), now - config.PRESENCE_AWAY_AFTER * 1000])
+      .run(checkPresence, [Keys.presence, Keys.activity, Keys.seats, Keys.presenceSeq], [aliveUntil(now), now - config.PRESENCE_AWAY_AFTER * 1000])
       .then(async (changes) => {
-        for (let i = 0; i < changes.length; i += 2) await publish(changes[i]!, changes[i + 1] as PresenceStatus);
+        for (let i = 0; i < changes.length; i += 3) await publish(changes[i] as string, changes[i + 1] as PresenceStatus, changes[i + 2] as number);
       })
       .catch(failed('check presence'));
   }, config.PRESENCE_CHECK_INTERVAL * 1000);
   timer.unref();
 
+  const onChange = (listener: (change: HandedOutChange) => void) => {
+    listeners.add(listener);
+    return () => void listeners.delete(listener);
+  };
+
   return {
-    statusNow: (userId) => handedOut.get(userId) ?? 'OFFLINE',
+    statusNow: (userId) => handedOut.get(userId)?.status ?? 'OFFLINE',
     async onlineUserIds() {
       return Object.keys(await state.hgetall(Keys.presence));
     },
@@ -115,10 +195,13 @@ export async function createPresence(infra: Pick<Infra, 'state' | 'bus' | 'confi
       lastWrite.set(userId, now);
       void apply(userId, 'active').catch(failed('record activity'));
     },
-    onChange(listener) {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
-    },
+    onChange,
+    stream: () =>
+      eventStream<ShownChange>((push) =>
+        onChange((change) => {
+          if (isShown(change)) push(change);
+        }),
+      ),
     stop() {
       clearInterval(timer);
       stopSeats();

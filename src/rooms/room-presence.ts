@@ -13,7 +13,7 @@ import type { Database } from '../infra/database.ts';
 import { keyedListeners } from '../infra/keyed-listeners.ts';
 import { lastLineOf, type Logger } from '../infra/logger.ts';
 import { createResync } from '../infra/resync.ts';
-import type { Presence, PresenceStatus } from '../presence/service.ts';
+import type { Presence, PresenceStatus, PresenceUser } from '../presence/service.ts';
 import { eventStream, type EventStream } from '../infra/event-stream.ts';
 import { lostAccess } from './access.ts';
 import type { RoomEvent, RoomFeed } from './feed.ts';
@@ -26,6 +26,8 @@ export interface RoomPresenceItem {
   status: PresenceStatus;
   /** ISO time of the change. */
   at: string;
+  /** The user's row when the change brought it (STATUS: read once per change for every listener). */
+  user?: PresenceUser;
 }
 
 export interface RoomPresence {
@@ -44,8 +46,8 @@ export function createRoomPresence(deps: { db: Database; rooms: Rooms; feed: Roo
     let members: Set<string> | undefined;
     /** Joins and leaves heard before the members were read, applied on top of the read. */
     const early: RoomEvent[] = [];
-    const item = (userId: string, kind: RoomPresenceItem['kind'], at: string, status = presence.statusNow(userId)) =>
-      emit({ type: 'item', item: { roomId, userId, kind, status, at } });
+    const item = (userId: string, kind: RoomPresenceItem['kind'], at: string, status = presence.statusNow(userId), user?: PresenceUser) =>
+      emit({ type: 'item', item: { roomId, userId, kind, status, at, user } });
     const resync = createResync();
     const join = (userId: string, at: string) => {
       resync.heard(userId);
@@ -67,7 +69,12 @@ export function createRoomPresence(deps: { db: Database; rooms: Rooms; feed: Roo
     };
     const stopFeed = await feed.listen(roomId, heard);
     const stopStatus = presence.onChange((change) => {
-      if (members?.has(change.userId)) item(change.userId, 'STATUS', change.at, change.status);
+      if (!members?.has(change.userId)) return;
+      if (change.user) return item(change.userId, 'STATUS', change.at, change.status, change.user);
+      // A user who no longer exists left with its memberships, but has no user to show in a LEFT:
+      // it leaves the view unseen, and a read of the members on its way does not bring it back.
+      resync.heard(change.userId);
+      members.delete(change.userId);
     });
     let stopped = false;
     const resynchronise = () =>

@@ -7,6 +7,7 @@ import { UserRef } from '../auth/schema.ts';
 import { PresenceStatusEnum } from '../presence/schema.ts';
 import { lostAccess } from './access.ts';
 import type { RoomPresenceItem } from './room-presence.ts';
+import type { User } from '../generated/prisma/client.ts';
 
 /** No user has this id: anonymous callers find no room. */
 const noOne = '00000000-0000-0000-0000-000000000000';
@@ -163,7 +164,8 @@ const RoomPresenceKind = builder.enumType('RoomPresenceKind', { values: ['JOINED
 const RoomPresenceEvent = builder.objectRef<RoomPresenceItem>('RoomPresenceEvent').implement({
   fields: (t) => ({
     room: t.prismaField({ type: 'Room', resolve: (query, e, _a, ctx) => ctx.app.db.room.findUniqueOrThrow({ ...query, where: { id: e.roomId } }) }),
-    user: t.field({ type: UserRef, resolve: (e, _a, ctx) => ctx.app.db.user.findUniqueOrThrow({ where: { id: e.userId } }) }),
+    // A STATUS event carries its user's shown columns (never the password hash), hence the cast.
+    user: t.field({ type: UserRef, resolve: (e, _a, ctx) => (e.user as User | undefined) ?? ctx.app.db.user.findUniqueOrThrow({ where: { id: e.userId } }) }),
     kind: t.field({ type: RoomPresenceKind, resolve: (e) => e.kind }),
     status: t.field({ type: PresenceStatusEnum, resolve: (e) => e.status }),
     at: t.field({ type: 'DateTime', resolve: (e) => new Date(e.at) }),

@@ -2,15 +2,19 @@
  * Presence across two instances on one PostgreSQL and one Redis: one event
  * per change (not per instance or socket), AWAY by choice and by idleness,
  * OFFLINE when the last socket closes or its instance dies; a change the
- * bus delivers twice is handed out once.
+ * bus delivers twice is handed out once, and a copy of an older change
+ * arriving after a newer one (or after what an instance read from Redis
+ * once its bus was back) is not handed out at all.
  */
 import { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Channels } from '../../src/infra/codes.ts';
+import { Channels, Keys } from '../../src/infra/codes.ts';
 import { collect, connectSocket, errorCodes, eventually, gql, scaledEnv, startServer, stopAllServers, uuidOf, type TestServer } from '../helpers/server.ts';
 import { signUp } from '../helpers/accounts.ts';
 import { flushTestRedis } from '../helpers/redis.ts';
 import { startPrivateRedis } from '../helpers/redis-server.ts';
+import { startTcpProxy, type ProxiedConnection } from '../helpers/tcp-proxy.ts';
+import { createRoom, JOIN } from '../rooms/helpers.ts';
 
 // Presence is cluster-wide: each test starts from an empty Redis with no other instance alive.
 beforeEach(() => flushTestRedis());
@@ -27,6 +31,23 @@ async function watcher(server: TestServer) {
   const events = collect(socket.client, PRESENCE);
   await quiet();
   return { user, socket, events, about: (id: string) => events.results.filter((r) => r.data?.presence.user.id === id).map((r) => r.data!.presence.status) };
+}
+
+/** The presence changes published on the bus of the Redis at `url`, as sent (JSON), from now on. */
+async function recordBus(url: string) {
+  const subscriber = new Redis(url);
+  const sent: string[] = [];
+  subscriber.on('message', (_channel: string, message: string) => sent.push(message));
+  await subscriber.subscribe(Channels.presenceChanged);
+  return {
+    /** The message that announced `status` for the user with this global ID. */
+    announcing(userId: string, status: string): string {
+      const message = sent.find((m) => JSON.parse(m).userId === uuidOf(userId) && JSON.parse(m).status === status);
+      if (!message) throw new Error(`no ${status} of ${userId} on the bus: ${sent.join(' ')}`);
+      return message;
+    },
+    stop: () => subscriber.disconnect(),
+  };
 }
 
 describe('presence', () => {
@@ -109,6 +130,7 @@ describe('presence', () => {
     // A Redis of its own: the copy published below reaches no other suite's instances.
     const redis = await startPrivateRedis();
     const publisher = new Redis(redis.url);
+    const bus = await recordBus(redis.url);
     try {
       const server = await startServer({ ...scaledEnv(), REDIS_URL: redis.url });
       const watch = await watcher(server);
@@ -119,7 +141,7 @@ describe('presence', () => {
       await gql(server, 'mutation { setPresence(status: AWAY) }', {}, { token: user.accessToken });
       await eventually(() => watch.about(user.id).length === 2, 3000, 'AWAY');
       // The same change once more, as ioredis resending the publish would put it on the bus.
-      expect(await publisher.publish(Channels.presenceChanged, JSON.stringify({ userId: uuidOf(user.id), status: 'AWAY', at: new Date().toISOString() }))).toBe(1);
+      expect(await publisher.publish(Channels.presenceChanged, bus.announcing(user.id, 'AWAY'))).toBe(2);
       await quiet();
       expect(watch.about(user.id)).toEqual(['ONLINE', 'AWAY']);
       expect(watch.events.results.every((r) => !r.errors)).toBe(true);
@@ -127,10 +149,129 @@ describe('presence', () => {
       await eventually(() => watch.about(user.id).length === 3, 3000, 'ONLINE again');
       expect(watch.about(user.id)).toEqual(['ONLINE', 'AWAY', 'ONLINE']);
     } finally {
+      bus.stop();
       publisher.disconnect();
       await stopAllServers();
       await redis.stop();
     }
   });
+
+  it('a copy of an older change arriving after a newer one (ONLINE, AWAY, then the copy of ONLINE) is not handed out: presence, roomPresence and the status each instance keeps stay AWAY, as in Redis; nor once the user is OFFLINE', async () => {
+    const redis = await startPrivateRedis();
+    const publisher = new Redis(redis.url);
+    const bus = await recordBus(redis.url);
+    try {
+      const env = { ...scaledEnv(), REDIS_URL: redis.url };
+      const [a, b] = await Promise.all([startServer(env), startServer(env)]);
+      const owner = await signUp(b);
+      const user = await signUp(a);
+      const room = await createRoom(b, owner.accessToken);
+      await gql(a, JOIN, { id: room.id }, { token: user.accessToken });
+      // On each instance, the owner watches presence and the room's presence.
+      const watching = await Promise.all(
+        [a, b].map(async (server) => {
+          const socket = connectSocket(server, bearer(owner.accessToken));
+          await socket.acked;
+          const presence = collect(socket.client, 'subscription { presence { user { id } status } }');
+          const inRoom = collect(socket.client, 'subscription($id: ID!) { roomPresence(roomId: $id) { kind user { id } status } }', { id: room.id });
+          return {
+            presence,
+            inRoom,
+            statuses: () => presence.results.filter((r) => r.data?.presence.user.id === user.id).map((r) => r.data!.presence.status),
+            roomEvents: () =>
+              inRoom.results.filter((r) => r.data?.roomPresence.user.id === user.id).map((r) => [r.data!.roomPresence.kind, user.id, r.data!.roomPresence.status]),
+          };
+        }),
+      );
+      await quiet();
+      const socket = connectSocket(a, bearer(user.accessToken));
+      await socket.acked;
+      await eventually(() => watching.every((w) => w.statuses().length === 1), 3000, 'ONLINE');
+      await gql(a, 'mutation { setPresence(status: AWAY) }', {}, { token: user.accessToken });
+      await eventually(() => watching.every((w) => w.statuses().length === 2), 3000, 'AWAY');
+
+      // The ONLINE once more, after the AWAY: what ioredis resending that publish after a reconnect puts on the bus.
+      expect(await publisher.publish(Channels.presenceChanged, bus.announcing(user.id, 'ONLINE'))).toBe(3);
+      await quiet();
+      for (const w of watching) {
+        expect(w.statuses()).toEqual(['ONLINE', 'AWAY']);
+        expect(w.roomEvents()).toEqual([
+          ['STATUS', user.id, 'ONLINE'],
+          ['STATUS', user.id, 'AWAY'],
+        ]);
+      }
+      expect(await publisher.hget(Keys.presence, uuidOf(user.id))).toBe('AWAY');
+      for (const server of [a, b]) expect((await gql(server, '{ me { presence } }', {}, { token: user.accessToken })).data.me.presence).toBe('AWAY');
+      // A LEFT shows the status its instance keeps for the user (as does a JOINED).
+      await gql(a, 'mutation($id: ID!) { leaveRoom(roomId: $id) }', { id: room.id }, { token: user.accessToken });
+      await eventually(() => watching.every((w) => w.roomEvents().length === 3), 3000, 'LEFT');
+      for (const w of watching) expect(w.roomEvents()[2]).toEqual(['LEFT', user.id, 'AWAY']);
+
+      // The next change is handed out as ever.
+      await gql(a, 'mutation { setPresence(status: ONLINE) }', {}, { token: user.accessToken });
+      await eventually(() => watching.every((w) => w.statuses().length === 3), 3000, 'ONLINE again');
+      await quiet();
+      for (const w of watching) expect(w.statuses()).toEqual(['ONLINE', 'AWAY', 'ONLINE']);
+
+      // Also once the user is OFFLINE, a copy of an older change is not handed out.
+      await socket.client.dispose();
+      await eventually(() => watching.every((w) => w.statuses().length === 4), 3000, 'OFFLINE');
+      expect(await publisher.publish(Channels.presenceChanged, bus.announcing(user.id, 'ONLINE'))).toBe(3);
+      await quiet();
+      for (const w of watching) {
+        expect(w.statuses()).toEqual(['ONLINE', 'AWAY', 'ONLINE', 'OFFLINE']);
+        expect([...w.presence.results, ...w.inRoom.results].filter((r) => r.errors)).toEqual([]);
+      }
+      expect(await publisher.hget(Keys.presence, uuidOf(user.id))).toBeNull();
+    } finally {
+      bus.stop();
+      publisher.disconnect();
+      await stopAllServers();
+      await redis.stop();
+    }
+  });
+
+  it('after a bus outage, the statuses read from Redis count as the last change they reflect: a late copy of a change made during the outage is not handed out after them', async () => {
+    const redis = await startPrivateRedis();
+    const publisher = new Redis(redis.url);
+    const bus = await recordBus(redis.url);
+    // The watched instance reaches Redis through a proxy that can cut its bus (its subscriber connection).
+    const subscribers = new Set<ProxiedConnection>();
+    const proxy = await startTcpProxy(redis.url, {
+      watch: (connection) => (chunk) => {
+        if (chunk.toString().toUpperCase().includes('SUBSCRIBE')) subscribers.add(connection);
+      },
+    });
+    try {
+      const [watched, other] = await Promise.all([startServer({ ...scaledEnv(), REDIS_URL: proxy.via(redis.url) }), startServer({ ...scaledEnv(), REDIS_URL: redis.url })]);
+      const watch = await watcher(watched);
+      const user = await signUp(other);
+      const socket = connectSocket(other, bearer(user.accessToken));
+      await socket.acked;
+      await eventually(() => watch.about(user.id).length === 1, 3000, 'ONLINE');
+
+      // AWAY, then OFFLINE, while what Redis sends the watched instance's bus is held; then that connection is cut.
+      for (const connection of subscribers) connection.held = true;
+      await gql(other, 'mutation { setPresence(status: AWAY) }', {}, { token: user.accessToken });
+      await socket.client.dispose();
+      await eventually(async () => (await publisher.hget(Keys.presence, uuidOf(user.id))) === null, 3000, 'OFFLINE in Redis');
+      for (const connection of subscribers) connection.drop();
+      subscribers.clear();
+      await eventually(() => watch.about(user.id).length === 2, 10_000, 'OFFLINE read from Redis once the bus is back');
+      expect(watch.about(user.id)).toEqual(['ONLINE', 'OFFLINE']);
+
+      // The AWAY once more, as a publish resent late would bring it: older than what was read.
+      expect(await publisher.publish(Channels.presenceChanged, bus.announcing(user.id, 'AWAY'))).toBe(3);
+      await quiet();
+      expect(watch.about(user.id)).toEqual(['ONLINE', 'OFFLINE']);
+      expect(watch.events.results.filter((r) => r.errors)).toEqual([]);
+    } finally {
+      bus.stop();
+      publisher.disconnect();
+      await stopAllServers();
+      await proxy.stop();
+      await redis.stop();
+    }
+  }, 30_000);
 });
 
