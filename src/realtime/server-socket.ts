@@ -44,9 +44,15 @@ function answered(this: WebSocket) {
   (this as ServerSocket).awaitingPong = false;
 }
 
+/** Heartbeats are spread over this many ticks per interval, so that no tick pings every socket at once. */
+const heartbeatTicks = 12;
+let socketsMade = 0;
+
 export class ServerSocket extends WebSocket {
   /** Set by a heartbeat's ping, cleared by the pong that answers it. */
   awaitingPong = false;
+  /** The tick of each interval at which this socket's heartbeat comes. */
+  readonly heartbeatTick = socketsMade++ % heartbeatTicks;
   private closeCounted = false;
 
   // ws's server makes its sockets with (null, undefined, options).
@@ -106,15 +112,19 @@ export class ServerSocket extends WebSocket {
 }
 
 /**
- * Pings every socket of `wss` each `intervalMs`; a socket that has not
+ * Pings every socket of `wss` once each `intervalMs`; a socket that has not
  * answered the previous ping by the next one is terminated (its client or
  * the network is gone), between one and two intervals after it went quiet.
+ * The sockets take turns over the interval: ten thousand pings written in
+ * one go would hold the event loop (and every delivery) for tens of ms.
  * Returns a function that stops it.
  */
 export function startHeartbeat(wss: WebSocketServer, intervalMs: number): () => void {
+  let tick = 0;
   const timer = setInterval(() => {
-    for (const socket of wss.clients) (socket as ServerSocket).beat();
-  }, intervalMs);
+    tick = (tick + 1) % heartbeatTicks;
+    for (const socket of wss.clients) if ((socket as ServerSocket).heartbeatTick === tick) (socket as ServerSocket).beat();
+  }, intervalMs / heartbeatTicks);
   timer.unref();
   return () => clearInterval(timer);
 }
