@@ -42,6 +42,7 @@ function rows(results: Results): Row[] {
   ];
   for (const count of plan.memoryCounts) list.push({ label: `RSS per idle socket at ${count}, KB`, value: (f) => f.memory?.kbPerSocket[count], digits: 1 });
   list.push({ label: `RSS per idle socket added from ${plan.memoryCounts[0]} to ${plan.memoryCounts.at(-1)}, KB`, value: (f) => f.memory?.kbPerAddedSocket, digits: 1 });
+  list.push({ label: `JavaScript heap per idle socket at ${plan.memoryCounts.at(-1)}, KB`, value: (f) => f.memory?.heapKbPerSocket?.[plan.memoryCounts.at(-1)!], digits: 1 });
   const stepRows = (name: string, steps: (f: TargetFigures) => StepFigures[] | undefined, rate: number, subscribers: number) => {
     const at = (f: TargetFigures) => steps(f)?.find((s) => s.offeredPerSecond === rate * subscribers);
     list.push(

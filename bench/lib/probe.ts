@@ -15,6 +15,8 @@ export interface Sample {
   /** User CPU time alone (JavaScript and the libraries), in microseconds: the rest is the kernel's (system calls). */
   userMicros: number;
   rssBytes: number;
+  /** JavaScript heap in use (after the collections when `gc` was asked): steadier than RSS, which moves with V8's heap sizing. */
+  heapUsedBytes: number;
   /** Event-loop delay since the last reset, in milliseconds. */
   lagP99Ms: number;
   lagMaxMs: number;
@@ -31,6 +33,7 @@ process.on('message', (request: { id: number; gc?: boolean; resetLag?: boolean }
     cpuMicros: cpu.user + cpu.system,
     userMicros: cpu.user,
     rssBytes: process.memoryUsage.rss(),
+    heapUsedBytes: process.memoryUsage().heapUsed,
     lagP99Ms: delay.percentile(99) / 1e6,
     lagMaxMs: delay.max / 1e6,
   };

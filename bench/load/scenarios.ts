@@ -4,6 +4,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { Measured } from '../lib/process.ts';
+import type { Sample } from '../lib/probe.ts';
 import type { Connection, Protocol } from './protocols.ts';
 
 /** Runs `task` over `items` with at most `limit` at a time. */
@@ -63,6 +64,8 @@ export interface MemoryFigures {
   kbPerSocket: Record<number, number>;
   /** RSS growth per socket from the first count to the last, in KB: both measured with sockets held, so less noisy. */
   kbPerAddedSocket: number;
+  /** Socket count -> JavaScript heap growth per socket over the empty server, in KB: what the process's own objects hold. */
+  heapKbPerSocket: Record<number, number>;
 }
 
 /**
@@ -72,13 +75,13 @@ export interface MemoryFigures {
  * collection some 5 s after the burst. Sampled once right after it, the
  * server before its sockets looked tens of MB larger than with them.
  */
-async function settledRss(server: Measured): Promise<number> {
-  let rss = 0;
+async function settled(server: Measured): Promise<Sample> {
+  let sample: Sample | undefined;
   for (let i = 0; i < 7; i++) {
-    rss = (await server.sample({ gc: true })).rssBytes;
+    sample = await server.sample({ gc: true });
     await sleep(1000);
   }
-  return rss;
+  return sample!;
 }
 
 /** Scenario 2: RSS growth per idle socket (after a full GC, the heap settled) at each count. */
@@ -86,19 +89,22 @@ export async function idleMemory(audience: Audience, counts: number[]): Promise<
   const server = audience.servers[0]!;
   // Warm the code paths so that the empty measurement includes them.
   for (const socket of await openSockets(audience, 50)) socket.close();
-  const empty = await settledRss(server);
+  const empty = await settled(server);
   const sockets: Connection[] = [];
   const kbPerSocket: Record<number, number> = {};
+  const heapKbPerSocket: Record<number, number> = {};
   const rss: number[] = [];
   for (const count of counts) {
     sockets.push(...(await openSockets(audience, count - sockets.length, sockets.length)));
-    rss.push(await settledRss(server));
-    kbPerSocket[count] = (rss.at(-1)! - empty) / count / 1024;
+    const held = await settled(server);
+    rss.push(held.rssBytes);
+    kbPerSocket[count] = (held.rssBytes - empty.rssBytes) / count / 1024;
+    heapKbPerSocket[count] = (held.heapUsedBytes - empty.heapUsedBytes) / count / 1024;
   }
   const kbPerAddedSocket = (rss.at(-1)! - rss[0]!) / (counts.at(-1)! - counts[0]!) / 1024;
   for (const socket of sockets) socket.close();
   await sleep(1000);
-  return { kbPerSocket, kbPerAddedSocket };
+  return { kbPerSocket, kbPerAddedSocket, heapKbPerSocket };
 }
 
 export interface StepFigures {
