@@ -3,6 +3,7 @@
  * in-memory pub/sub, no auth, no database. Each event runs GraphQL once per
  * subscriber, as graphql-ws does by default.
  */
+import { setMaxListeners } from 'node:events';
 import { createServer } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { createPubSub, createSchema, createYoga } from 'graphql-yoga';
@@ -14,7 +15,10 @@ interface Message {
   body: string;
   createdAt: string;
 }
-const pubSub = createPubSub<{ [key: `room:${string}`]: [Message] }>();
+// One EventTarget listener per subscriber of the room: a thousand is the scenario, not a leak.
+const eventTarget = new EventTarget();
+setMaxListeners(0, eventTarget);
+const pubSub = createPubSub<{ [key: `room:${string}`]: [Message] }>({ eventTarget });
 
 const schema = createSchema({
   typeDefs: /* GraphQL */ `
