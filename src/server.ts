@@ -50,7 +50,7 @@ export function createServer(app: App): SwitchboardServer {
     renderGraphiQL: renderLocalGraphiQL,
     maskedErrors: maskedErrorsOptions(app.logger, requestIdOfContext),
     logging: false,
-    plugins: [useOriginCheck(app.config.ALLOWED_ORIGINS), useHealthChecks(app), useMetrics(), useQueryLimits({ maxQueryBytes: app.config.MAX_QUERY_BYTES }), useValidationErrorCodes(), useErrorRequestIds(), useRequestId(), useWebPage(), useGraphiQLAssets(), useGraphQLOverSSE(app), useRefreshCookie(), useSharedFanOut({ maskError: maskError(app.logger, requestIdOfContext), logger: app.logger })],
+    plugins: [useOriginCheck(app.config.ALLOWED_ORIGINS), useHealthChecks(app), useMetrics({ token: app.config.METRICS_TOKEN }), useQueryLimits({ maxQueryBytes: app.config.MAX_QUERY_BYTES }), useValidationErrorCodes(), useErrorRequestIds(), useRequestId(), useWebPage(), useGraphiQLAssets(), useGraphQLOverSSE(app), useRefreshCookie(), useSharedFanOut({ maskError: maskError(app.logger, requestIdOfContext), logger: app.logger })],
     async context({ request, req, socket }): Promise<Context> {
       if (socket) {
         return { app, viewer: socket.viewer, tokenRefused: false, ip: socket.ip, requestId: socket.id, request: null, connection: socket };

@@ -57,6 +57,7 @@ const schema = z.object({
   ADMIN_USER: optionalString,
   ADMIN_PASS: z.string().min(8, 'must be at least 8 characters').optional(),
   MAX_QUERY_BYTES: int(100000, 1),
+  METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   TLS_CERT: optionalString,
   TLS_KEY: optionalString,
@@ -77,7 +78,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const issue = result.error.issues[0]!;
     const name = String(issue.path[0]);
     const value = input[name];
-    const shown = value === undefined || /SECRET|PASS/.test(name) ? '' : ` (got ${JSON.stringify(value)})`;
+    const shown = value === undefined || /SECRET|PASS|^METRICS_TOKEN$/.test(name) ? '' : ` (got ${JSON.stringify(value)})`;
     throw new ConfigError(`invalid configuration: ${name}: ${issue.message}${shown}`);
   }
   const config = result.data;

@@ -8,6 +8,7 @@
  * scraped, from a reader registered with `observe`; a reader that fails
  * (Redis down) leaves the last value rather than failing the scrape.
  */
+import { timingSafeEqual } from 'node:crypto';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { Kind, type DocumentNode, type OperationDefinitionNode } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
@@ -155,6 +156,19 @@ export function subscribedField(document: DocumentNode, operationName?: string |
 export interface MetricsOptions {
   /** Path that serves the Prometheus text format. @default '/metrics' */
   endpoint?: string;
+  /**
+   * When set, a scrape must carry `Authorization: Bearer <token>` (as
+   * Prometheus sends its `authorization` credentials), else 401.
+   * @default undefined (no token asked: keep the endpoint internal)
+   */
+  token?: string;
+}
+
+/** Whether `header` is `Bearer <token>`, compared in constant time. */
+function bearerMatches(header: string | null, token: string): boolean {
+  const given = Buffer.from(/^Bearer (.+)$/i.exec(header ?? '')?.[1] ?? '');
+  const wanted = Buffer.from(token);
+  return given.length === wanted.length && timingSafeEqual(given, wanted);
 }
 
 /**
@@ -171,6 +185,10 @@ export function useMetrics(options: MetricsOptions = {}): Plugin {
       if (url.pathname !== endpoint) return;
       if (request.method !== 'GET' && request.method !== 'HEAD') {
         endResponse(new fetchAPI.Response('Method Not Allowed', { status: 405, headers: { allow: 'GET, HEAD' } }));
+        return;
+      }
+      if (options.token !== undefined && !bearerMatches(request.headers.get('authorization'), options.token)) {
+        endResponse(new fetchAPI.Response('Unauthorized', { status: 401, headers: { 'www-authenticate': 'Bearer realm="metrics"' } }));
         return;
       }
       endResponse(new fetchAPI.Response(await registry.metrics(), { headers: { 'content-type': registry.contentType } }));

@@ -31,6 +31,35 @@ const scrape = async (server: TestServer) => {
   return response.text();
 };
 
+describe('metrics behind METRICS_TOKEN', () => {
+  const token = 'scrape-token-0123456789';
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startServer({ ...scaledEnv(), METRICS_TOKEN: token });
+  });
+
+  it('refuses a scrape without the bearer token, or with another, and serves one with it', async () => {
+    for (const headers of [{}, { authorization: 'Bearer scrape-token-0123456788' }, { authorization: token }, { authorization: `Basic ${token}` }] as Record<string, string>[]) {
+      const refused = await fetch(`${server.url}/metrics`, { headers });
+      expect(refused.status).toBe(401);
+      expect(refused.headers.get('www-authenticate')).toMatch(/^Bearer/);
+      expect(await refused.text()).not.toMatch(/switchboard_/);
+    }
+    const served = await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${token}` } });
+    expect(served.status).toBe(200);
+    expect(await served.text()).toMatch(/^switchboard_open_sockets \d/m);
+    // The rest of the server does not ask for it.
+    expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+  });
+
+  it('stops the start with one line naming the variable when the token is too short', async () => {
+    const refused = await startServer({ ...scaledEnv(), METRICS_TOKEN: 'short-secret' }).catch((error: Error) => error);
+    expect(String(refused)).toMatch(/invalid configuration: METRICS_TOKEN: must be at least 16 characters/);
+    // A secret's value is not printed, even a wrong one.
+    expect(String(refused)).not.toMatch(/short-secret/);
+  });
+});
+
 const SERVER_LOG = 'subscription Log($level: String) { serverLog(level: $level) { at level logger message detail } }';
 
 describe('metrics', () => {
