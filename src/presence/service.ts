@@ -58,8 +58,13 @@ export interface Presence {
   set(userId: string, status: 'ONLINE' | 'AWAY'): Promise<PresenceStatus>;
   /** Notes an operation by the user (throttled); brings an idle user back ONLINE. */
   activity(userId: string): void;
-  /** Calls `listener` on this instance for every change anywhere in the cluster, in order, each change one object for all listeners. */
-  onChange(listener: (change: HandedOutChange) => void): () => void;
+  /**
+   * Calls `listener` on this instance for every change anywhere in the
+   * cluster, in order, each change one object for all listeners; with
+   * `about`, only for the users it accepts (a change no listener wants is
+   * not read from the database).
+   */
+  onChange(listener: (change: HandedOutChange) => void, about?: (userId: string) => boolean): () => void;
   /** The changes of users who exist, from now on (the `presence` subscription). */
   stream(): EventStream<ShownChange>;
   stop(): void;
@@ -81,7 +86,9 @@ const isShown = (change: HandedOutChange): change is ShownChange => change.user 
 
 export async function createPresence(infra: Pick<Infra, 'state' | 'bus' | 'config' | 'logger' | 'db'>, slots: Slots): Promise<Presence> {
   const { state, bus, config, logger, db } = infra;
-  const listeners = new Set<(change: HandedOutChange) => void>();
+  /** Each listener, with the users it wants changes of (all when undefined). */
+  const listeners = new Map<(change: HandedOutChange) => void, ((userId: string) => boolean) | undefined>();
+  const wanted = (userId: string) => [...listeners].filter(([, about]) => !about || about(userId)).map(([listener]) => listener);
   const lastWrite = new Map<string, number>();
 
   const publish = (userId: string, status: PresenceStatus, seq: number) =>
@@ -111,7 +118,7 @@ export async function createPresence(infra: Pick<Infra, 'state' | 'bus' | 'confi
   /** Deliveries wait for their user's row, in the order their changes were handed out. */
   let delivering: Promise<void> = Promise.resolve();
   const deliver = (change: PresenceChanged) => {
-    if (listeners.size === 0) return;
+    if (wanted(change.userId).length === 0) return;
     const read = db.user.findUnique({ where: { id: change.userId }, select: shownColumns }).catch((error: unknown) => {
       failed(`read the user of a presence change (${change.status}), not handed out`)(error);
       return undefined;
@@ -121,7 +128,7 @@ export async function createPresence(infra: Pick<Infra, 'state' | 'bus' | 'confi
         const user = await read;
         if (user === undefined) return;
         const handed: HandedOutChange = { ...change, user };
-        for (const listener of listeners) listener(handed);
+        for (const listener of wanted(change.userId)) listener(handed);
       })
       .catch(failed('hand out a presence change'));
   };
@@ -178,8 +185,8 @@ export async function createPresence(infra: Pick<Infra, 'state' | 'bus' | 'confi
   }, config.PRESENCE_CHECK_INTERVAL * 1000);
   timer.unref();
 
-  const onChange = (listener: (change: HandedOutChange) => void) => {
-    listeners.add(listener);
+  const onChange = (listener: (change: HandedOutChange) => void, about?: (userId: string) => boolean) => {
+    listeners.set(listener, about);
     return () => void listeners.delete(listener);
   };
 

@@ -68,14 +68,15 @@ export function createRoomPresence(deps: { db: Database; rooms: Rooms; feed: Roo
       else if (event.type === 'changed' || event.type === 'deleted') emit(event);
     };
     const stopFeed = await feed.listen(roomId, heard);
+    const isMember = (userId: string) => members?.has(userId) ?? false;
     const stopStatus = presence.onChange((change) => {
-      if (!members?.has(change.userId)) return;
+      if (!isMember(change.userId)) return;
       if (change.user) return item(change.userId, 'STATUS', change.at, change.status, change.user);
       // A user who no longer exists left with its memberships, but has no user to show in a LEFT:
       // it leaves the view unseen, and a read of the members on its way does not bring it back.
       resync.heard(change.userId);
-      members.delete(change.userId);
-    });
+      members!.delete(change.userId);
+    }, isMember);
     let stopped = false;
     const resynchronise = () =>
       resync.run(

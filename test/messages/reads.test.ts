@@ -5,7 +5,8 @@
  * open on the instance and the sender's access known there; delivering it
  * to subscribers reads nothing; a replay is one read per 500 messages; a
  * roomPresence event and a room's access re-checks are read once per
- * instance, not once per subscriber. A message carries its author and room
+ * instance, not once per subscriber, and a presence change nobody here
+ * shows is not read at all. A message carries its author and room
  * from the statement that stored or read it. The proxy can also hold a
  * read's answer, to make a join land while a room's view is opening, or a
  * leave while a sender's access is being checked, and cut connections in
@@ -124,6 +125,17 @@ describe('database statements per message', () => {
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(statements - before).toBe(2);
     for (const w of watching) expect(w.results.at(-1)!.data!.roomPresence).toEqual({ kind: 'STATUS', status, user: { id: owner.id, username: owner.username }, room: { id: room.id, name: 'present' } });
+
+    // Someone in no room watched here comes, changes and goes: nobody here shows it, so nothing is read.
+    const outsider = await signUp(server);
+    const beforeOutsider = statements;
+    const outsiderSocket = connectSocket(server, { token: outsider.accessToken });
+    await outsiderSocket.acked;
+    for (const choice of ['AWAY', 'ONLINE']) await gql(server, `mutation { setPresence(status: ${choice}) }`, {}, { token: outsider.accessToken });
+    await outsiderSocket.client.dispose();
+    await outsiderSocket.closed;
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(statements - beforeOutsider).toBe(0);
     await Promise.all(sockets.map((s) => s.client.dispose()));
   });
 
