@@ -176,6 +176,9 @@ export function newIdempotencyKey(): string {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
+/** The longest delay a timer accepts, in browsers and Node alike. */
+const maxTimerDelay = 2 ** 31 - 1;
+
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Disposes a graphql-ws client whose socket may have been refused (its dispose then rejects with the close). */
@@ -336,6 +339,11 @@ export class SwitchboardClient {
     const tokens = this.currentTokens;
     if (!tokens || !this.options.autoRefresh) return;
     const due = tokens.accessTokenExpiresAt - this.renewalMargin(tokens) - Date.now();
+    // A timer waits at most 2^31 - 1 ms (about 24.8 days) and fires at once past that: a renewal further off is scheduled again then.
+    if (due > maxTimerDelay) {
+      this.refreshTimer = setTimeout(() => this.scheduleRefresh(), maxTimerDelay);
+      return;
+    }
     this.refreshTimer = setTimeout(() => {
       this.refresh().catch(() => undefined);
     }, Math.max(0, due));

@@ -20,6 +20,7 @@ import { bearerToken, viewerFromToken, type LiveConnection, type Viewer } from '
 import { CloseCode, ErrorCode, closeCodeForSessionEnd } from '../infra/codes.ts';
 import { hasCode } from '../infra/errors.ts';
 import { consumeOrThrow, createRateLimiter } from '../infra/rate-limit.ts';
+import { delayUntil } from '../infra/timers.ts';
 import { recordAudit } from '../auth/audit.ts';
 
 /** What the server keeps about one live socket; operations see it as `ctx.connection`. */
@@ -100,12 +101,22 @@ class LiveSocket implements SocketState {
   }
 
   private track() {
-    const { sessionId, expiresAt } = this.viewer;
+    const { sessionId } = this.viewer;
     let sockets = this.sessions.get(sessionId);
     if (!sockets) this.sessions.set(sessionId, (sockets = new Set()));
     sockets.add(this);
+    this.armExpiry();
+  }
+
+  private armExpiry() {
     clearTimeout(this.expiry);
-    this.expiry = setTimeout(closeExpired, Math.max(0, expiresAt * 1000 - Date.now()), this.socket);
+    this.expiry = setTimeout(LiveSocket.expireIfDue, delayUntil(this.viewer.expiresAt * 1000), this);
+  }
+
+  /** Closes the socket with 4003 once its token has expired; a timer that fired before that (a token living longer than a timer can wait) waits again. */
+  private static expireIfDue(live: LiveSocket) {
+    if (live.viewer.expiresAt * 1000 > Date.now()) live.armExpiry();
+    else live.socket.close(CloseCode.TokenExpired, reasons.expired);
   }
 
   private untrack() {
@@ -114,8 +125,6 @@ class LiveSocket implements SocketState {
     if (sockets?.size === 0) this.sessions.delete(this.viewer.sessionId);
   }
 }
-
-const closeExpired = (socket: WebSocket) => socket.close(CloseCode.TokenExpired, reasons.expired);
 
 export function createConnections(app: App): Connections {
   const attempts = connectAttempts(app);

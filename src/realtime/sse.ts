@@ -22,6 +22,7 @@ import type { Context, Viewer } from '../context.ts';
 import { randomUUID } from 'node:crypto';
 import { rateLimited, unauthenticated } from '../infra/errors.ts';
 import { consumeOrThrow } from '../infra/rate-limit.ts';
+import { delayUntil } from '../infra/timers.ts';
 import { connectAttempts } from './connections.ts';
 import { maskError } from '../infra/error-masking.ts';
 
@@ -29,9 +30,6 @@ export interface GraphQLOverSSEOptions {
   /** Path of the graphql-sse endpoint. @default '/graphql/stream' */
   endpoint?: string;
 }
-
-/** The longest timer Node accepts; a token living longer is re-checked then. */
-const maxTimer = 2 ** 31 - 1;
 
 /** Resolves with the final error result once the viewer's session ends or its token expires. */
 function sessionEnd(app: App, viewer: Viewer): { ended: Promise<ExecutionResult>; cancel(): void } {
@@ -42,9 +40,8 @@ function sessionEnd(app: App, viewer: Viewer): { ended: Promise<ExecutionResult>
       if (end.sessionId === viewer.sessionId) resolve({ errors: [unauthenticated('Your session has ended.')] });
     });
     const arm = () => {
-      const left = viewer.expiresAt * 1000 - Date.now();
-      if (left <= 0) resolve({ errors: [unauthenticated('Your access token expired; subscribe again with a fresh one.')] });
-      else timer = setTimeout(arm, Math.min(left, maxTimer));
+      if (viewer.expiresAt * 1000 <= Date.now()) resolve({ errors: [unauthenticated('Your access token expired; subscribe again with a fresh one.')] });
+      else timer = setTimeout(arm, delayUntil(viewer.expiresAt * 1000));
     };
     arm();
   });

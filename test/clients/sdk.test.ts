@@ -327,4 +327,15 @@ describe.skipIf(!serves('Mutation.login', 'Subscription.connectionSlots'))('SDK 
     expect(lapsing.ended).toEqual([]);
     expect(lapsing.connections.slice(1).every(Boolean)).toBe(true);
   });
+
+  it('with a token living longer than a timer can wait (30 days), neither renews at once nor is closed as expired', async () => {
+    const server = await startServer({ ...scaledEnv(), ACCESS_TOKEN_TTL: String(30 * 24 * 3600) });
+    const carol = await account(server, 'ca');
+    const longLived = await signedIn(server, carol);
+    await new Promise((r) => setTimeout(r, 1500));
+    // The login's tokens only: a renewal due in 30 days did not fire at once (nor again and again).
+    expect(longLived.tokenChanges()).toBe(1);
+    expect(longLived.connections).toEqual([false]);
+    expect(longLived.client.status).toBe('connected');
+  });
 });

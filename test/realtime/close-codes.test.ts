@@ -90,6 +90,40 @@ describe('close codes', () => {
   });
 });
 
+describe('a token living longer than a Node timer can wait (about 24.8 days)', () => {
+  it('keeps its socket open, over WebSocket and over SSE, instead of closing it at once as expired', async () => {
+    const server = await startServer({ ...scaledEnv(), ACCESS_TOKEN_TTL: String(30 * 24 * 3600) });
+    const user = await signUp(server);
+    const socket = connectSocket(server, bearer(user.accessToken));
+    await socket.acked;
+    const sse = await fetch(`${server.url}/graphql/stream`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${user.accessToken}` },
+      body: JSON.stringify({ query: 'subscription { connectionSlots { used } }' }),
+    });
+    expect(sse.status).toBe(200);
+    // What the stream says in its first 1.5 s: the counts, and no end.
+    let said = '';
+    const reader = sse.body!.getReader();
+    const reading = (async () => {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        said += Buffer.from(value).toString();
+      }
+    })().catch(() => {});
+    const closedEarly = await Promise.race([socket.closed.then((close) => close), new Promise<null>((resolve) => setTimeout(() => resolve(null), 1500))]);
+    expect(closedEarly).toBeNull();
+    expect(said).toMatch(/"connectionSlots":\{"used":\d+\}/);
+    expect(said).not.toMatch(/expired|"errors"|event: complete/);
+    const answer = await new Promise<unknown>((resolve, reject) => socket.client.subscribe({ query: '{ me { username } }' }, { next: resolve, error: reject, complete: () => {} }));
+    expect(answer).toEqual({ data: { me: { username: user.username } } });
+    await reader.cancel();
+    await reading;
+    await socket.client.dispose();
+  });
+});
+
 describe('renewal over the socket', () => {
   it('a socket that sends refresh over itself outlives its token, its subscription untouched; one that does not closes 4003', async () => {
     await flushTestRedis();
