@@ -3,9 +3,16 @@
  * configuration table, validated; durations are in seconds.
  */
 import { z } from 'zod';
+import { maxTimerDelay } from './timers.ts';
 
 const int = (fallback: number, min = 0) => z.coerce.number().int().min(min).default(fallback);
-const seconds = (fallback: number) => z.coerce.number().positive().default(fallback);
+// Durations drive timers, which wait at most maxTimerDelay: a longer one would fire at once, over and over.
+const seconds = (fallback: number) =>
+  z.coerce
+    .number()
+    .positive()
+    .max(maxTimerDelay / 1000, `must be at most ${Math.floor(maxTimerDelay / 1000)} (about 24.8 days, the longest a timer waits)`)
+    .default(fallback);
 const bool = (fallback: boolean) =>
   z
     .enum(['true', 'false', '1', '0', 'yes', 'no'])

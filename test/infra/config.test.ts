@@ -31,12 +31,14 @@ describe('loadConfig', () => {
       PRESENCE_TIMEOUT: 90,
       PRESENCE_CHECK_INTERVAL: 30,
       SESSION_PURGE_INTERVAL: 3600,
+      KEEPALIVE_INTERVAL: 12,
       MAX_QUERY_BYTES: 100000,
       LOG_LEVEL: 'info',
     });
     expect(c.DATABASE_URL).toBeUndefined();
     expect(c.REDIS_URL).toBeUndefined();
     expect(c.ALLOWED_ORIGINS).toBeUndefined();
+    expect(c.METRICS_TOKEN).toBeUndefined();
   });
 
   it('parses numbers, booleans and lists', () => {
@@ -52,6 +54,10 @@ describe('loadConfig', () => {
     [{ MAX_CONNECTIONS: '0' }, /^invalid configuration: MAX_CONNECTIONS: /],
     [{ MAX_SOCKET_BUFFER: '1024' }, /^invalid configuration: MAX_SOCKET_BUFFER: /],
     [{ SESSION_PURGE_INTERVAL: '0' }, /^invalid configuration: SESSION_PURGE_INTERVAL: /],
+    // Longer than a timer waits: Node would run the purge every millisecond.
+    [{ SESSION_PURGE_INTERVAL: '3000000' }, /^invalid configuration: SESSION_PURGE_INTERVAL: must be at most 2147483 /],
+    [{ KEEPALIVE_INTERVAL: '0' }, /^invalid configuration: KEEPALIVE_INTERVAL: /],
+    [{ METRICS_TOKEN: 'short' }, /^invalid configuration: METRICS_TOKEN: must be at least 16/],
     [{ DATABASE_URL: 'not a url' }, /^invalid configuration: DATABASE_URL: /],
     [{ DATABASE_URL: 'mysql://x/y' }, /^invalid configuration: DATABASE_URL: must start with postgres/],
     [{ REDIS_URL: 'http://x' }, /^invalid configuration: REDIS_URL: /],
