@@ -12,6 +12,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { Kind, type DocumentNode, type OperationDefinitionNode } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
+import { bearerToken } from '../context.ts';
 
 /** The process's registry: default Node metrics plus Switchboard's own. */
 export const registry = new Registry();
@@ -164,9 +165,9 @@ export interface MetricsOptions {
   token?: string;
 }
 
-/** Whether `header` is `Bearer <token>`, compared in constant time. */
+/** Whether the `Authorization` header carries `token` as its bearer token, compared in constant time. */
 function bearerMatches(header: string | null, token: string): boolean {
-  const given = Buffer.from(/^Bearer (.+)$/i.exec(header ?? '')?.[1] ?? '');
+  const given = Buffer.from(bearerToken(header) ?? '');
   const wanted = Buffer.from(token);
   return given.length === wanted.length && timingSafeEqual(given, wanted);
 }

@@ -4,8 +4,15 @@ import { badInput } from '../infra/errors.ts';
 import { Keys } from '../infra/codes.ts';
 import { UserRef } from '../auth/schema.ts';
 import type { User } from '../generated/prisma/client.ts';
-import type { PresenceStatus, ShownChange } from './service.ts';
+import type { PresenceStatus, PresenceUser, ShownChange } from './service.ts';
 import { reportedStatus } from './scripts.ts';
+
+/**
+ * A user row a presence change carried (read once per change on this
+ * instance) as the User type's parent: it has the columns that type reads,
+ * never the password hash, hence the cast.
+ */
+export const asUser = (row: PresenceUser): User => row as User;
 
 export const PresenceStatusEnum = builder.enumType('PresenceStatus', { values: ['ONLINE', 'AWAY', 'OFFLINE'] as const });
 
@@ -23,9 +30,7 @@ builder.prismaObjectField('User', 'presence', (t) =>
 
 const PresenceEvent = builder.objectRef<ShownChange>('PresenceEvent').implement({
   fields: (t) => ({
-    // The change carries its user's row, read once per change on this instance: it has the
-    // columns the User type reads, never the password hash, hence the cast.
-    user: t.field({ type: UserRef, nullable: false, resolve: (event) => event.user as User }),
+    user: t.field({ type: UserRef, nullable: false, resolve: (event) => asUser(event.user) }),
     status: t.field({ type: PresenceStatusEnum, resolve: (event) => event.status }),
     at: t.field({ type: 'DateTime', resolve: (event) => new Date(event.at) }),
   }),

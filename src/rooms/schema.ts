@@ -4,10 +4,9 @@ import { ErrorCode } from '../infra/codes.ts';
 import { badInput, forbidden, hasCode } from '../infra/errors.ts';
 import { idOf, uuidPattern } from '../infra/ids.ts';
 import { UserRef } from '../auth/schema.ts';
-import { PresenceStatusEnum } from '../presence/schema.ts';
+import { asUser, PresenceStatusEnum } from '../presence/schema.ts';
 import { lostAccess } from './access.ts';
 import type { RoomPresenceItem } from './room-presence.ts';
-import type { User } from '../generated/prisma/client.ts';
 
 /** No user has this id: anonymous callers find no room. */
 const noOne = '00000000-0000-0000-0000-000000000000';
@@ -164,8 +163,8 @@ const RoomPresenceKind = builder.enumType('RoomPresenceKind', { values: ['JOINED
 const RoomPresenceEvent = builder.objectRef<RoomPresenceItem>('RoomPresenceEvent').implement({
   fields: (t) => ({
     room: t.prismaField({ type: 'Room', resolve: (query, e, _a, ctx) => ctx.app.db.room.findUniqueOrThrow({ ...query, where: { id: e.roomId } }) }),
-    // A STATUS event carries its user's shown columns (never the password hash), hence the cast.
-    user: t.field({ type: UserRef, resolve: (e, _a, ctx) => (e.user as User | undefined) ?? ctx.app.db.user.findUniqueOrThrow({ where: { id: e.userId } }) }),
+    // A STATUS event carries its user's row; JOINED and LEFT read it.
+    user: t.field({ type: UserRef, resolve: (e, _a, ctx) => (e.user ? asUser(e.user) : ctx.app.db.user.findUniqueOrThrow({ where: { id: e.userId } })) }),
     kind: t.field({ type: RoomPresenceKind, resolve: (e) => e.kind }),
     status: t.field({ type: PresenceStatusEnum, resolve: (e) => e.status }),
     at: t.field({ type: 'DateTime', resolve: (e) => new Date(e.at) }),

@@ -12,7 +12,7 @@ import { Channels, Keys } from '../../src/infra/codes.ts';
 import { collect, connectSocket, errorCodes, eventually, gql, scaledEnv, startServer, stopAllServers, uuidOf, type TestServer } from '../helpers/server.ts';
 import { signUp } from '../helpers/accounts.ts';
 import { flushTestRedis } from '../helpers/redis.ts';
-import { startPrivateRedis } from '../helpers/redis-server.ts';
+import { startPrivateRedis, type PrivateRedis } from '../helpers/redis-server.ts';
 import { startTcpProxy, type ProxiedConnection } from '../helpers/tcp-proxy.ts';
 import { createRoom, JOIN } from '../rooms/helpers.ts';
 
@@ -48,6 +48,25 @@ async function recordBus(url: string) {
     },
     stop: () => subscriber.disconnect(),
   };
+}
+
+/**
+ * Runs `test` on a Redis of its own, so that the copies it publishes reach no
+ * other suite's instances, with a client to publish on it and its presence
+ * changes recorded; stops the test's servers, the clients and that Redis after.
+ */
+async function onPrivateRedis(test: (redis: { redis: PrivateRedis; publisher: Redis; bus: Awaited<ReturnType<typeof recordBus>> }) => Promise<void>) {
+  const redis = await startPrivateRedis();
+  const publisher = new Redis(redis.url);
+  const bus = await recordBus(redis.url);
+  try {
+    await test({ redis, publisher, bus });
+  } finally {
+    bus.stop();
+    publisher.disconnect();
+    await stopAllServers();
+    await redis.stop();
+  }
 }
 
 describe('presence', () => {
@@ -126,12 +145,8 @@ describe('presence', () => {
     expect((await gql(server, 'mutation { setPresence(status: AWAY) }', {}, { token: user.accessToken })).data).toEqual({ setPresence: 'OFFLINE' });
   });
 
-  it('a change the bus delivers twice (a publish resent after a dropped connection) is handed out once; the next change still is', async () => {
-    // A Redis of its own: the copy published below reaches no other suite's instances.
-    const redis = await startPrivateRedis();
-    const publisher = new Redis(redis.url);
-    const bus = await recordBus(redis.url);
-    try {
+  it('a change the bus delivers twice (a publish resent after a dropped connection) is handed out once; the next change still is', () =>
+    onPrivateRedis(async ({ redis, publisher, bus }) => {
       const server = await startServer({ ...scaledEnv(), REDIS_URL: redis.url });
       const watch = await watcher(server);
       const user = await signUp(server);
@@ -148,19 +163,10 @@ describe('presence', () => {
       await gql(server, 'mutation { setPresence(status: ONLINE) }', {}, { token: user.accessToken });
       await eventually(() => watch.about(user.id).length === 3, 3000, 'ONLINE again');
       expect(watch.about(user.id)).toEqual(['ONLINE', 'AWAY', 'ONLINE']);
-    } finally {
-      bus.stop();
-      publisher.disconnect();
-      await stopAllServers();
-      await redis.stop();
-    }
-  });
+    }));
 
-  it('a copy of an older change arriving after a newer one (ONLINE, AWAY, then the copy of ONLINE) is not handed out: presence, roomPresence and the status each instance keeps stay AWAY, as in Redis; nor once the user is OFFLINE', async () => {
-    const redis = await startPrivateRedis();
-    const publisher = new Redis(redis.url);
-    const bus = await recordBus(redis.url);
-    try {
+  it('a copy of an older change arriving after a newer one (ONLINE, AWAY, then the copy of ONLINE) is not handed out: presence, roomPresence and the status each instance keeps stay AWAY, as in Redis; nor once the user is OFFLINE', () =>
+    onPrivateRedis(async ({ redis, publisher, bus }) => {
       const env = { ...scaledEnv(), REDIS_URL: redis.url };
       const [a, b] = await Promise.all([startServer(env), startServer(env)]);
       const owner = await signUp(b);
@@ -223,55 +229,44 @@ describe('presence', () => {
         expect([...w.presence.results, ...w.inRoom.results].filter((r) => r.errors)).toEqual([]);
       }
       expect(await publisher.hget(Keys.presence, uuidOf(user.id))).toBeNull();
-    } finally {
-      bus.stop();
-      publisher.disconnect();
-      await stopAllServers();
-      await redis.stop();
-    }
-  });
+    }));
 
-  it('after a bus outage, the statuses read from Redis count as the last change they reflect: a late copy of a change made during the outage is not handed out after them', async () => {
-    const redis = await startPrivateRedis();
-    const publisher = new Redis(redis.url);
-    const bus = await recordBus(redis.url);
-    // The watched instance reaches Redis through a proxy that can cut its bus (its subscriber connection).
-    const subscribers = new Set<ProxiedConnection>();
-    const proxy = await startTcpProxy(redis.url, {
-      watch: (connection) => (chunk) => {
-        if (chunk.toString().toUpperCase().includes('SUBSCRIBE')) subscribers.add(connection);
-      },
-    });
-    try {
-      const [watched, other] = await Promise.all([startServer({ ...scaledEnv(), REDIS_URL: proxy.via(redis.url) }), startServer({ ...scaledEnv(), REDIS_URL: redis.url })]);
-      const watch = await watcher(watched);
-      const user = await signUp(other);
-      const socket = connectSocket(other, bearer(user.accessToken));
-      await socket.acked;
-      await eventually(() => watch.about(user.id).length === 1, 3000, 'ONLINE');
+  it('after a bus outage, the statuses read from Redis count as the last change they reflect: a late copy of a change made during the outage is not handed out after them', () =>
+    onPrivateRedis(async ({ redis, publisher, bus }) => {
+      // The watched instance reaches Redis through a proxy that can cut its bus (its subscriber connection).
+      const subscribers = new Set<ProxiedConnection>();
+      const proxy = await startTcpProxy(redis.url, {
+        watch: (connection) => (chunk) => {
+          if (chunk.toString().toUpperCase().includes('SUBSCRIBE')) subscribers.add(connection);
+        },
+      });
+      try {
+        const [watched, other] = await Promise.all([startServer({ ...scaledEnv(), REDIS_URL: proxy.via(redis.url) }), startServer({ ...scaledEnv(), REDIS_URL: redis.url })]);
+        const watch = await watcher(watched);
+        const user = await signUp(other);
+        const socket = connectSocket(other, bearer(user.accessToken));
+        await socket.acked;
+        await eventually(() => watch.about(user.id).length === 1, 3000, 'ONLINE');
 
-      // AWAY, then OFFLINE, while what Redis sends the watched instance's bus is held; then that connection is cut.
-      for (const connection of subscribers) connection.held = true;
-      await gql(other, 'mutation { setPresence(status: AWAY) }', {}, { token: user.accessToken });
-      await socket.client.dispose();
-      await eventually(async () => (await publisher.hget(Keys.presence, uuidOf(user.id))) === null, 3000, 'OFFLINE in Redis');
-      for (const connection of subscribers) connection.drop();
-      subscribers.clear();
-      await eventually(() => watch.about(user.id).length === 2, 10_000, 'OFFLINE read from Redis once the bus is back');
-      expect(watch.about(user.id)).toEqual(['ONLINE', 'OFFLINE']);
+        // AWAY, then OFFLINE, while what Redis sends the watched instance's bus is held; then that connection is cut.
+        for (const connection of subscribers) connection.held = true;
+        await gql(other, 'mutation { setPresence(status: AWAY) }', {}, { token: user.accessToken });
+        await socket.client.dispose();
+        await eventually(async () => (await publisher.hget(Keys.presence, uuidOf(user.id))) === null, 3000, 'OFFLINE in Redis');
+        for (const connection of subscribers) connection.drop();
+        subscribers.clear();
+        await eventually(() => watch.about(user.id).length === 2, 10_000, 'OFFLINE read from Redis once the bus is back');
+        expect(watch.about(user.id)).toEqual(['ONLINE', 'OFFLINE']);
 
-      // The AWAY once more, as a publish resent late would bring it: older than what was read.
-      expect(await publisher.publish(Channels.presenceChanged, bus.announcing(user.id, 'AWAY'))).toBe(3);
-      await quiet();
-      expect(watch.about(user.id)).toEqual(['ONLINE', 'OFFLINE']);
-      expect(watch.events.results.filter((r) => r.errors)).toEqual([]);
-    } finally {
-      bus.stop();
-      publisher.disconnect();
-      await stopAllServers();
-      await proxy.stop();
-      await redis.stop();
-    }
-  }, 30_000);
+        // The AWAY once more, as a publish resent late would bring it: older than what was read.
+        expect(await publisher.publish(Channels.presenceChanged, bus.announcing(user.id, 'AWAY'))).toBe(3);
+        await quiet();
+        expect(watch.about(user.id)).toEqual(['ONLINE', 'OFFLINE']);
+        expect(watch.events.results.filter((r) => r.errors)).toEqual([]);
+      } finally {
+        await stopAllServers();
+        await proxy.stop();
+      }
+    }), 30_000);
 });
 
