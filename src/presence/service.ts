@@ -22,6 +22,7 @@
  */
 import { Channels, Keys } from '../infra/codes.ts';
 import { eventStream, type EventStream } from '../infra/event-stream.ts';
+import type { Database } from '../infra/database.ts';
 import type { Infra } from '../infra/infra.ts';
 import type { User } from '../generated/prisma/client.ts';
 import type { Slots } from '../slots/service.ts';
@@ -42,6 +43,8 @@ export interface PresenceChanged {
 /** The columns the User type shows (never the password hash). */
 const shownColumns = { id: true, username: true, email: true, roles: true, createdAt: true } as const;
 export type PresenceUser = Pick<User, keyof typeof shownColumns>;
+/** The user's shown columns, or null when the user no longer exists. */
+export const readShownUser = (db: Database, userId: string): Promise<PresenceUser | null> => db.user.findUnique({ where: { id: userId }, select: shownColumns });
 
 /** A change as this instance hands it out: with its user, or null when the user no longer exists. */
 export interface HandedOutChange extends PresenceChanged {
@@ -119,7 +122,7 @@ export async function createPresence(infra: Pick<Infra, 'state' | 'bus' | 'confi
   let delivering: Promise<void> = Promise.resolve();
   const deliver = (change: PresenceChanged) => {
     if (wanted(change.userId).length === 0) return;
-    const read = db.user.findUnique({ where: { id: change.userId }, select: shownColumns }).catch((error: unknown) => {
+    const read = readShownUser(db, change.userId).catch((error: unknown) => {
       failed(`read the user of a presence change (${change.status}), not handed out`)(error);
       return undefined;
     });

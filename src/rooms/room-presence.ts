@@ -5,15 +5,17 @@
  * event is made once and handed to every subscriber as the same object, so
  * shared fan-out executes it once. The view listens before it reads the
  * members, so a join or leave in between is not missed; when the bus is
- * back after an outage it reads them again and hands out the differences
- * as JOINED and LEFT (the joins and leaves published meanwhile were lost).
+ * back after an outage it reads the members again and hands out the
+ * differences as JOINED and LEFT (the joins and leaves published meanwhile
+ * were lost). Each event carries its user's row, read once per event on
+ * this instance; none is shown for a user who no longer exists.
  */
 import type { Viewer } from '../context.ts';
 import type { Database } from '../infra/database.ts';
 import { keyedListeners } from '../infra/keyed-listeners.ts';
 import { lastLineOf, type Logger } from '../infra/logger.ts';
 import { createResync } from '../infra/resync.ts';
-import type { Presence, PresenceStatus, PresenceUser } from '../presence/service.ts';
+import { readShownUser, type Presence, type PresenceStatus, type PresenceUser } from '../presence/service.ts';
 import { eventStream, type EventStream } from '../infra/event-stream.ts';
 import { lostAccess } from './access.ts';
 import type { RoomEvent, RoomFeed } from './feed.ts';
@@ -26,8 +28,8 @@ export interface RoomPresenceItem {
   status: PresenceStatus;
   /** ISO time of the change. */
   at: string;
-  /** The user's row when the change brought it (STATUS: read once per change for every listener). */
-  user?: PresenceUser;
+  /** The user's row, read once per change for every listener on this instance. */
+  user: PresenceUser;
 }
 
 export interface RoomPresence {
@@ -44,40 +46,58 @@ export function createRoomPresence(deps: { db: Database; rooms: Rooms; feed: Roo
 
   async function start(roomId: string, emit: (event: ViewEvent) => void) {
     let members: Set<string> | undefined;
+    let stopped = false;
     /** Joins and leaves heard before the members were read, applied on top of the read. */
     const early: RoomEvent[] = [];
-    const item = (userId: string, kind: RoomPresenceItem['kind'], at: string, status = presence.statusNow(userId), user?: PresenceUser) =>
-      emit({ type: 'item', item: { roomId, userId, kind, status, at, user } });
+    /** What the view hands out, in the order it happened: what follows a JOINED or LEFT waits for that user's row. */
+    let handing: Promise<void> = Promise.resolve();
+    const inTurn = (next: ViewEvent | Promise<ViewEvent | null>) => {
+      handing = handing
+        .then(async () => {
+          const event = await next;
+          if (event && !stopped) emit(event);
+        })
+        .catch((error: unknown) => logger.warn({ roomId, err: lastLineOf(error) }, 'room presence: could not hand out an event'));
+    };
+    /** A JOINED or LEFT with its user's row, read once for every listener here; none for a user who no longer exists. */
+    const membership = (userId: string, kind: 'JOINED' | 'LEFT', at: string) => {
+      const status = presence.statusNow(userId);
+      const user = readShownUser(db, userId).catch((error: unknown) => {
+        logger.warn({ roomId, err: lastLineOf(error) }, `room presence: could not read the user of a ${kind}, not handed out`);
+        return null;
+      });
+      inTurn(user.then((row) => row && { type: 'item', item: { roomId, userId, kind, status, at, user: row } }));
+    };
     const resync = createResync();
     const join = (userId: string, at: string) => {
       resync.heard(userId);
       if (members!.has(userId)) return;
       members!.add(userId);
-      item(userId, 'JOINED', at);
+      membership(userId, 'JOINED', at);
     };
     const leave = (userId: string, at: string) => {
       resync.heard(userId);
       if (!members!.delete(userId)) return;
-      item(userId, 'LEFT', at);
-      emit({ type: 'left', userId, at });
+      membership(userId, 'LEFT', at);
+      inTurn({ type: 'left', userId, at });
     };
     const heard = (event: RoomEvent) => {
       if (!members) return void early.push(event);
       if (event.type === 'joined') join(event.userId, event.at);
       else if (event.type === 'left') leave(event.userId, event.at);
-      else if (event.type === 'changed' || event.type === 'deleted') emit(event);
+      else if (event.type === 'changed' || event.type === 'deleted') inTurn(event);
     };
     const stopFeed = await feed.listen(roomId, heard);
     const isMember = (userId: string) => members?.has(userId) ?? false;
     const stopStatus = presence.onChange((change) => {
       if (!isMember(change.userId)) return;
-      if (change.user) return item(change.userId, 'STATUS', change.at, change.status, change.user);
+      const { userId, status, at, user } = change;
+      if (user) return inTurn({ type: 'item', item: { roomId, userId, kind: 'STATUS', status, at, user } });
       // A user who no longer exists left with its memberships, but has no user to show in a LEFT:
       // it leaves the view unseen, and a read of the members on its way does not bring it back.
       resync.heard(change.userId);
       members!.delete(change.userId);
     }, isMember);
-    let stopped = false;
     const resynchronise = () =>
       resync.run(
         () => readMembers(roomId),

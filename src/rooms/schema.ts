@@ -163,8 +163,7 @@ const RoomPresenceKind = builder.enumType('RoomPresenceKind', { values: ['JOINED
 const RoomPresenceEvent = builder.objectRef<RoomPresenceItem>('RoomPresenceEvent').implement({
   fields: (t) => ({
     room: t.prismaField({ type: 'Room', resolve: (query, e, _a, ctx) => ctx.app.db.room.findUniqueOrThrow({ ...query, where: { id: e.roomId } }) }),
-    // A STATUS event carries its user's row; JOINED and LEFT read it.
-    user: t.field({ type: UserRef, resolve: (e, _a, ctx) => (e.user ? asUser(e.user) : ctx.app.db.user.findUniqueOrThrow({ where: { id: e.userId } })) }),
+    user: t.field({ type: UserRef, resolve: (e) => asUser(e.user) }),
     kind: t.field({ type: RoomPresenceKind, resolve: (e) => e.kind }),
     status: t.field({ type: PresenceStatusEnum, resolve: (e) => e.status }),
     at: t.field({ type: 'DateTime', resolve: (e) => new Date(e.at) }),

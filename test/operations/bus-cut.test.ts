@@ -150,6 +150,28 @@ describe('after a bus outage', () => {
     await socket.client.dispose();
   }, 30_000);
 
+  it('roomPresence: a member deleted while the bus was cut is not shown leaving (no user to show) and no error reaches the subscriber', async () => {
+    const owner = await signUp(b);
+    const [gone, joiner] = await Promise.all([signUp(b), signUp(b)]);
+    const room = (await createRoom(b, owner.accessToken)).id;
+    await gql(b, JOIN, { id: room }, { token: gone.accessToken });
+    const socket = connectSocket(a, { token: owner.accessToken });
+    await socket.acked;
+    const events = collect(socket.client, 'subscription($id: ID!) { roomPresence(roomId: $id) { kind user { id } } }', { id: room });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+
+    await cutTheBus(async () => {
+      const deleted = await gql(b, 'mutation($password: String!) { deleteAccount(password: $password) }', { password: gone.password }, { token: gone.accessToken });
+      expect(deleted.errors).toBeUndefined();
+      await gql(b, JOIN, { id: room }, { token: joiner.accessToken });
+    });
+
+    await expect.poll(() => events.results.length, { timeout: 10_000 }).toBeGreaterThan(0);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(events.results).toEqual([{ data: { roomPresence: { kind: 'JOINED', user: { id: joiner.id } } } }]);
+    await socket.client.dispose();
+  }, 30_000);
+
   it('a room subscriber that lost access while the bus was cut is told FORBIDDEN once it is back, gets nothing more, and may no longer send', async () => {
     const { owner, room, messages, kept, send, ownerOnly, dispose } = await memberKnownOnA();
     await cutTheBus(async () => {
