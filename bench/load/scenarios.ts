@@ -152,6 +152,9 @@ export function medianOfRounds(rounds: StepFigures[][]): StepFigures[] {
   });
 }
 
+/** A step the target did not keep up with: something lost, under 90 % of the offered load delivered, or p99 over a second. */
+export const saturated = (step: StepFigures): boolean => step.lost > 0 || step.deliveriesPerSecond < 0.9 * step.offeredPerSecond || step.p99Ms > 1000;
+
 const bodyPadding = 'x'.repeat(80);
 /** A body of the same length for every target, carrying its sequence number and send time. */
 const bodyOf = (seq: number) => `b|${seq}|${performance.now().toFixed(3)}|${bodyPadding}`.slice(0, 100);
@@ -252,7 +255,7 @@ export async function fanOut(audience: Audience, subscribers: number, rates: num
       duplicated: delivered - unique,
     };
     steps.push(step);
-    if (step.lost > 0 || step.deliveriesPerSecond < 0.9 * step.offeredPerSecond || step.p99Ms > 1000) break;
+    if (saturated(step)) break;
     await sleep(300);
   }
   publisher.close();
