@@ -2,10 +2,14 @@
  * ioredis connections. Commands fail fast while Redis is unreachable (no
  * offline queue, one retry) so that requests get a clear error instead of
  * hanging; the client keeps reconnecting in the background and re-subscribes
- * its channels by itself.
+ * its channels by itself. Commands are written in turns (infra/turns.ts):
+ * those that requests handled in one turn issue (seat admissions and rate
+ * limits in a connect storm) leave in one system call.
  */
+import type { Socket } from 'node:net';
 import { Redis } from 'ioredis';
 import type { Logger } from './logger.ts';
+import { corkUntilTurnEnds } from './turns.ts';
 
 export function createRedis(url: string, name: string, logger: Logger): Redis {
   const redis = new Redis(url, {
@@ -14,6 +18,11 @@ export function createRedis(url: string, name: string, logger: Logger): Redis {
     enableOfflineQueue: name === 'subscriber',
     retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
   });
+  const send = redis.sendCommand.bind(redis);
+  redis.sendCommand = (command, stream) => {
+    if (redis.stream?.writable) corkUntilTurnEnds(redis.stream as Socket);
+    return send(command, stream);
+  };
   let down = false;
   redis.on('error', (error) => {
     if (!down) logger.warn({ redis: name, err: error.message }, 'redis unreachable');

@@ -8,30 +8,16 @@
  * Socket.IO does for a broadcast (a frame computed once, handed to ws's
  * sender); like it, it applies only without permessage-deflate.
  *
- * A socket written to stays corked until the event loop's current turn
- * ends: when several events are delivered back to back (under load, Redis
- * hands over several messages per turn), a socket gets them in one system
- * call. Measured: 1.8× the deliveries per second at saturation. The
- * messages graphql-ws writes itself leave the same way (`ServerSocket.send`).
+ * Every write to a client is made in turns (infra/turns.ts): when several
+ * events are delivered back to back (under load, Redis hands over several
+ * messages per turn), a socket gets them in one system call. Measured: 1.8×
+ * the deliveries per second at saturation. The messages graphql-ws writes
+ * itself leave the same way (`ServerSocket.send`).
  */
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import { CloseCode } from '../infra/codes.ts';
-
-const corked = new Set<Socket>();
-
-function uncorkAll(): void {
-  for (const socket of corked) socket.uncork();
-  corked.clear();
-}
-
-/** Corks `socket` until the event loop's current turn ends (used by every write to a client). */
-export function corkUntilTurnEnds(socket: Socket): void {
-  if (corked.has(socket)) return;
-  if (corked.size === 0) setImmediate(uncorkAll);
-  socket.cork();
-  corked.add(socket);
-}
+import { corkUntilTurnEnds } from '../infra/turns.ts';
 
 /** The low-level sender every ws socket has (not in ws's typings). */
 interface FrameSender {

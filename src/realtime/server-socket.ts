@@ -20,7 +20,7 @@
 import type { Socket } from 'node:net';
 import WebSocket, { type RawData, type WebSocketServer } from 'ws';
 import { metrics } from '../infra/metrics.ts';
-import { corkUntilTurnEnds } from './frames.ts';
+import { corkUntilTurnEnds } from '../infra/turns.ts';
 
 const serverOnly = new Set(['connection_ack', 'next', 'error']);
 /** Cheap pre-check so that ordinary messages are not parsed twice. */
