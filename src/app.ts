@@ -31,7 +31,7 @@ export interface App extends Infra {
 
 export async function createApp(config: Config, logger: Logger): Promise<App> {
   const infra = await createInfra(config, logger);
-  const tokens = await createTokenSigner(await loadSigningKey(config), config.ACCESS_TOKEN_TTL);
+  const tokens = createTokenSigner(await loadSigningKey(config), config.ACCESS_TOKEN_TTL);
   const revocations = await createRevocations(infra);
   const accounts = createAccounts({ ...infra, tokens, revocations });
   const slots = await createSlots(infra);

@@ -42,6 +42,30 @@ describe('access tokens', () => {
     await server.stop();
   });
 
+  it('refuses HS256 tokens signed with the secret whose claims are missing, of the wrong type, expired or not yet valid; takes one that is right', async () => {
+    const server = await startServer(scaledEnv());
+    const user = await signUp(server);
+    const { sub, sid, roles } = claimsOf(user.accessToken);
+    const now = Math.floor(Date.now() / 1000);
+    const signed = (claims: Record<string, unknown>) =>
+      new SignJWT(claims).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).sign(new TextEncoder().encode(testSecret));
+    const right = { sub, sid, roles, jti: 'j', iat: now, exp: now + 300 };
+    const { sid: _sid, ...withoutSession } = right;
+    const wrong = {
+      'no session': withoutSession,
+      'roles not a list': { ...right, roles: 'admin' },
+      'a numeric subject': { ...right, sub: 42 },
+      'iat not a number': { ...right, iat: 'today' },
+      expired: { ...right, iat: now - 600, exp: now - 1 },
+      'not yet valid': { ...right, nbf: now + 300 },
+    };
+    for (const [defect, claims] of Object.entries(wrong)) {
+      expect([defect, errorCodes(await gql(server, ME, {}, { token: await signed(claims) }))]).toEqual([defect, ['UNAUTHENTICATED']]);
+    }
+    expect((await gql(server, ME, {}, { token: await signed(right) })).data.me.username).toBe(user.username);
+    await server.stop();
+  });
+
   it('expire after ACCESS_TOKEN_TTL; refresh gives a working one for the same session', async () => {
     const server = await startServer({ ...scaledEnv(), ACCESS_TOKEN_TTL: '3' });
     const user = await signUp(server);
