@@ -51,7 +51,7 @@ export function createRoomPresence(deps: { db: Database; rooms: Rooms; feed: Roo
     const early: RoomEvent[] = [];
     /** What the view hands out, in the order it happened: what follows a JOINED or LEFT waits for that user's row. */
     let handing: Promise<void> = Promise.resolve();
-    const inTurn = (next: ViewEvent | Promise<ViewEvent | null>) => {
+    const inOrder = (next: ViewEvent | Promise<ViewEvent | null>) => {
       handing = handing
         .then(async () => {
           const event = await next;
@@ -66,7 +66,7 @@ export function createRoomPresence(deps: { db: Database; rooms: Rooms; feed: Roo
         logger.warn({ roomId, err: lastLineOf(error) }, `room presence: could not read the user of a ${kind}, not handed out`);
         return null;
       });
-      inTurn(user.then((row) => row && { type: 'item', item: { roomId, userId, kind, status, at, user: row } }));
+      inOrder(user.then((row) => row && { type: 'item', item: { roomId, userId, kind, status, at, user: row } }));
     };
     const resync = createResync();
     const join = (userId: string, at: string) => {
@@ -79,20 +79,20 @@ export function createRoomPresence(deps: { db: Database; rooms: Rooms; feed: Roo
       resync.heard(userId);
       if (!members!.delete(userId)) return;
       membership(userId, 'LEFT', at);
-      inTurn({ type: 'left', userId, at });
+      inOrder({ type: 'left', userId, at });
     };
     const heard = (event: RoomEvent) => {
       if (!members) return void early.push(event);
       if (event.type === 'joined') join(event.userId, event.at);
       else if (event.type === 'left') leave(event.userId, event.at);
-      else if (event.type === 'changed' || event.type === 'deleted') inTurn(event);
+      else if (event.type === 'changed' || event.type === 'deleted') inOrder(event);
     };
     const stopFeed = await feed.listen(roomId, heard);
     const isMember = (userId: string) => members?.has(userId) ?? false;
     const stopStatus = presence.onChange((change) => {
       if (!isMember(change.userId)) return;
       const { userId, status, at, user } = change;
-      if (user) return inTurn({ type: 'item', item: { roomId, userId, kind: 'STATUS', status, at, user } });
+      if (user) return inOrder({ type: 'item', item: { roomId, userId, kind: 'STATUS', status, at, user } });
       // A user who no longer exists left with its memberships, but has no user to show in a LEFT:
       // it leaves the view unseen, and a read of the members on its way does not bring it back.
       resync.heard(change.userId);
