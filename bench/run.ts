@@ -101,16 +101,16 @@ try {
     }
   }
   // More rounds of the first step, alternating the targets that kept up with it (one that did not has nothing to compare).
-  const firstStep = (name: string) => results.targets[name]!.fanOut?.[plan.fanOutSubscribers[0]!]?.[0];
-  const repeated = targets.filter((t) => firstStep(t.name) && !saturated(firstStep(t.name)!));
-  for (const target of repeated) results.targets[target.name]!.fanOutRounds = [[firstStep(target.name)!]];
+  const comparedStep = (target: Target) => results.targets[target.name]!.fanOut?.[plan.fanOutSubscribers[0]!]?.[0];
+  const compared = targets.filter((target) => comparedStep(target) && !saturated(comparedStep(target)!));
+  const fanOutRounds = new Map<Target, StepFigures[][]>(compared.map((target) => [target, [[comparedStep(target)!]]]));
   for (let round = 2; round <= plan.fanOutRounds; round++) {
-    for (const target of repeated) {
+    for (const target of compared) {
       log(`${target.name}: fan-out to ${plan.fanOutSubscribers[0]} at ${plan.rates[0]} msg/s, round ${round} of ${plan.fanOutRounds}`);
-      results.targets[target.name]!.fanOutRounds!.push(await withCluster(target, 1, (audience) => fanOut(audience, plan.fanOutSubscribers[0]!, [plan.rates[0]!], plan.stepSeconds)));
+      fanOutRounds.get(target)!.push(await withCluster(target, 1, (audience) => fanOut(audience, plan.fanOutSubscribers[0]!, [plan.rates[0]!], plan.stepSeconds)));
     }
   }
-  for (const target of repeated) results.targets[target.name]!.fanOutMedian = medianOfRounds(results.targets[target.name]!.fanOutRounds!);
+  for (const [target, list] of fanOutRounds) Object.assign(results.targets[target.name]!, { fanOutMedian: medianOfRounds(list), fanOutRounds: list });
 
   const clustered = runs('cross-instance') ? targets.filter((t) => t.clusters) : [];
   const rounds = new Map<string, StepFigures[][]>(clustered.map((t) => [t.name, []]));

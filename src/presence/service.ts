@@ -24,6 +24,7 @@ import { Channels, Keys } from '../infra/codes.ts';
 import { eventStream, type EventStream } from '../infra/event-stream.ts';
 import type { Database } from '../infra/database.ts';
 import type { Infra } from '../infra/infra.ts';
+import { inOrder } from '../infra/in-order.ts';
 import type { User } from '../generated/prisma/client.ts';
 import type { Slots } from '../slots/service.ts';
 import { checkPresence, presenceSnapshot, reportedStatus, transition, type PresenceInput, type PresenceStatus } from './scripts.ts';
@@ -119,21 +120,20 @@ export async function createPresence(infra: Pick<Infra, 'state' | 'bus' | 'confi
   };
 
   /** Deliveries wait for their user's row, in the order their changes were handed out. */
-  let delivering: Promise<void> = Promise.resolve();
+  const deliverInOrder = inOrder<HandedOutChange>((handed) => {
+    for (const listener of wanted(handed.userId)) listener(handed);
+  }, failed('hand out a presence change'));
   const deliver = (change: PresenceChanged) => {
     if (wanted(change.userId).length === 0) return;
-    const read = readShownUser(db, change.userId).catch((error: unknown) => {
-      failed(`read the user of a presence change (${change.status}), not handed out`)(error);
-      return undefined;
-    });
-    delivering = delivering
-      .then(async () => {
-        const user = await read;
-        if (user === undefined) return;
-        const handed: HandedOutChange = { ...change, user };
-        for (const listener of wanted(change.userId)) listener(handed);
-      })
-      .catch(failed('hand out a presence change'));
+    deliverInOrder(
+      readShownUser(db, change.userId).then(
+        (user) => ({ ...change, user }),
+        (error: unknown) => {
+          failed(`read the user of a presence change (${change.status}), not handed out`)(error);
+          return undefined;
+        },
+      ),
+    );
   };
 
   const handOut = (change: PresenceChanged) => {

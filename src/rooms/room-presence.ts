@@ -12,6 +12,7 @@
  */
 import type { Viewer } from '../context.ts';
 import type { Database } from '../infra/database.ts';
+import { inOrder } from '../infra/in-order.ts';
 import { keyedListeners } from '../infra/keyed-listeners.ts';
 import { lastLineOf, type Logger } from '../infra/logger.ts';
 import { createResync } from '../infra/resync.ts';
@@ -50,15 +51,12 @@ export function createRoomPresence(deps: { db: Database; rooms: Rooms; feed: Roo
     /** Joins and leaves heard before the members were read, applied on top of the read. */
     const early: RoomEvent[] = [];
     /** What the view hands out, in the order it happened: what follows a JOINED or LEFT waits for that user's row. */
-    let handing: Promise<void> = Promise.resolve();
-    const inOrder = (next: ViewEvent | Promise<ViewEvent | null>) => {
-      handing = handing
-        .then(async () => {
-          const event = await next;
-          if (event && !stopped) emit(event);
-        })
-        .catch((error: unknown) => logger.warn({ roomId, err: lastLineOf(error) }, 'room presence: could not hand out an event'));
-    };
+    const handOut = inOrder<ViewEvent>(
+      (event) => {
+        if (!stopped) emit(event);
+      },
+      (error) => logger.warn({ roomId, err: lastLineOf(error) }, 'room presence: could not hand out an event'),
+    );
     /** A JOINED or LEFT with its user's row, read once for every listener here; none for a user who no longer exists. */
     const membership = (userId: string, kind: 'JOINED' | 'LEFT', at: string) => {
       const status = presence.statusNow(userId);
@@ -66,7 +64,7 @@ export function createRoomPresence(deps: { db: Database; rooms: Rooms; feed: Roo
         logger.warn({ roomId, err: lastLineOf(error) }, `room presence: could not read the user of a ${kind}, not handed out`);
         return null;
       });
-      inOrder(user.then((row) => row && { type: 'item', item: { roomId, userId, kind, status, at, user: row } }));
+      handOut(user.then((row) => row && { type: 'item', item: { roomId, userId, kind, status, at, user: row } }));
     };
     const resync = createResync();
     const join = (userId: string, at: string) => {
@@ -79,20 +77,20 @@ export function createRoomPresence(deps: { db: Database; rooms: Rooms; feed: Roo
       resync.heard(userId);
       if (!members!.delete(userId)) return;
       membership(userId, 'LEFT', at);
-      inOrder({ type: 'left', userId, at });
+      handOut({ type: 'left', userId, at });
     };
     const heard = (event: RoomEvent) => {
       if (!members) return void early.push(event);
       if (event.type === 'joined') join(event.userId, event.at);
       else if (event.type === 'left') leave(event.userId, event.at);
-      else if (event.type === 'changed' || event.type === 'deleted') inOrder(event);
+      else if (event.type === 'changed' || event.type === 'deleted') handOut(event);
     };
     const stopFeed = await feed.listen(roomId, heard);
     const isMember = (userId: string) => members?.has(userId) ?? false;
     const stopStatus = presence.onChange((change) => {
       if (!isMember(change.userId)) return;
       const { userId, status, at, user } = change;
-      if (user) return inOrder({ type: 'item', item: { roomId, userId, kind: 'STATUS', status, at, user } });
+      if (user) return handOut({ type: 'item', item: { roomId, userId, kind: 'STATUS', status, at, user } });
       // A user who no longer exists left with its memberships, but has no user to show in a LEFT:
       // it leaves the view unseen, and a read of the members on its way does not bring it back.
       resync.heard(change.userId);

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { SignJWT } from 'jose';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LOGIN, REGISTER, signUp } from '../helpers/accounts.ts';
-import { errorCodes, gql, scaledEnv, startServer, stopAllServers, uniqueName } from '../helpers/server.ts';
+import { connectSocket, errorCodes, gql, scaledEnv, startServer, stopAllServers, uniqueName } from '../helpers/server.ts';
 import { ME, REFRESH, claimsOf } from './support.ts';
 
 afterAll(stopAllServers);
@@ -51,8 +51,10 @@ describe('access tokens', () => {
       new SignJWT(claims).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).sign(new TextEncoder().encode(testSecret));
     const right = { sub, sid, roles, jti: 'j', iat: now, exp: now + 300 };
     const { sid: _sid, ...withoutSession } = right;
+    const { exp: _exp, ...withoutExpiry } = right;
     const wrong = {
       'no session': withoutSession,
+      'no expiry': withoutExpiry,
       'roles not a list': { ...right, roles: 'admin' },
       'a numeric subject': { ...right, sub: 42 },
       'iat not a number': { ...right, iat: 'today' },
@@ -60,7 +62,10 @@ describe('access tokens', () => {
       'not yet valid': { ...right, nbf: now + 300 },
     };
     for (const [defect, claims] of Object.entries(wrong)) {
-      expect([defect, errorCodes(await gql(server, ME, {}, { token: await signed(claims) }))]).toEqual([defect, ['UNAUTHENTICATED']]);
+      const token = await signed(claims);
+      expect([defect, errorCodes(await gql(server, ME, {}, { token }))]).toEqual([defect, ['UNAUTHENTICATED']]);
+      // Over WebSocket the token itself is refused at init (4403), not admitted and closed later.
+      expect([defect, (await connectSocket(server, { token }).closed).code]).toEqual([defect, 4403]);
     }
     expect((await gql(server, ME, {}, { token: await signed(right) })).data.me.username).toBe(user.username);
     await server.stop();
