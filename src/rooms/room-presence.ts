@@ -8,10 +8,15 @@
  * back after an outage it reads the members again and hands out the
  * differences as JOINED and LEFT (the joins and leaves published meanwhile
  * were lost). Each event carries its user's row, read once per event on
- * this instance; none is shown for a user who no longer exists.
+ * this instance; none is shown for a user who no longer exists. It carries
+ * the room's row too, as the view last read it: again at each JOINED and
+ * LEFT (they change memberCount) and each `changed`, not per subscriber per
+ * event; an event handed out as the room is deleted shows the room as it was.
  */
 import type { Viewer } from '../context.ts';
 import type { Database } from '../infra/database.ts';
+import { notFound } from '../infra/errors.ts';
+import type { Room } from '../generated/prisma/client.ts';
 import { inOrder } from '../infra/in-order.ts';
 import { keyedListeners } from '../infra/keyed-listeners.ts';
 import { lastLineOf, type Logger } from '../infra/logger.ts';
@@ -31,6 +36,8 @@ export interface RoomPresenceItem {
   at: string;
   /** The user's row, read once per change for every listener on this instance. */
   user: PresenceUser;
+  /** The room's row as this instance's view last read it. */
+  room: Room;
 }
 
 export interface RoomPresence {
@@ -41,22 +48,38 @@ export interface RoomPresence {
 /** What a room's view hands its listeners: an item, or a room event that may end a listener's access. */
 type ViewEvent = { type: 'item'; item: RoomPresenceItem } | { type: 'left'; userId: string; at: string } | { type: 'changed' } | { type: 'deleted' };
 
+/** What the view hands out, before the room's row is set in: an event, and the room's row when it was read again for it. */
+interface Step {
+  event: { type: 'item'; item: Omit<RoomPresenceItem, 'room'> } | Exclude<ViewEvent, { type: 'item' }>;
+  room?: Room | null;
+}
+
 export function createRoomPresence(deps: { db: Database; rooms: Rooms; feed: RoomFeed; presence: Presence; logger: Logger }): RoomPresence {
   const { db, rooms, feed, presence, logger } = deps;
   const readMembers = async (roomId: string) => new Set((await db.roomMember.findMany({ where: { roomId }, select: { userId: true } })).map((m) => m.userId));
 
   async function start(roomId: string, emit: (event: ViewEvent) => void) {
     let members: Set<string> | undefined;
+    /** The room's row as last read, set in the order events happened (so a later read is never overtaken by an earlier one). */
+    let room: Room | undefined;
     let stopped = false;
     /** Joins and leaves heard before the members were read, applied on top of the read. */
     const early: RoomEvent[] = [];
     /** What the view hands out, in the order it happened: what follows a JOINED or LEFT waits for that user's row. */
-    const handOut = inOrder<ViewEvent>(
-      (event) => {
-        if (!stopped) emit(event);
+    const handOut = inOrder<Step>(
+      (step) => {
+        if (step.room) room = step.room;
+        if (stopped) return;
+        emit(step.event.type === 'item' ? { type: 'item', item: { ...step.event.item, room: room! } } : step.event);
       },
       (error) => logger.warn({ roomId, err: lastLineOf(error) }, 'room presence: could not hand out an event'),
     );
+    /** The room's row read again; null (the last one read stays) when it is gone or could not be read. */
+    const readRoomAgain = () =>
+      db.room.findUnique({ where: { id: roomId } }).catch((error: unknown) => {
+        logger.warn({ roomId, err: lastLineOf(error) }, 'room presence: could not read the room again, the last read stays');
+        return null;
+      });
     /** A JOINED or LEFT with its user's row, read once for every listener here; none for a user who no longer exists. */
     const membership = (userId: string, kind: 'JOINED' | 'LEFT', at: string) => {
       const status = presence.statusNow(userId);
@@ -64,7 +87,7 @@ export function createRoomPresence(deps: { db: Database; rooms: Rooms; feed: Roo
         logger.warn({ roomId, err: lastLineOf(error) }, `room presence: could not read the user of a ${kind}, not handed out`);
         return null;
       });
-      handOut(user.then((row) => row && { type: 'item', item: { roomId, userId, kind, status, at, user: row } }));
+      handOut(Promise.all([user, readRoomAgain()]).then(([row, room]) => row && { event: { type: 'item', item: { roomId, userId, kind, status, at, user: row } }, room }));
     };
     const resync = createResync();
     const join = (userId: string, at: string) => {
@@ -77,20 +100,21 @@ export function createRoomPresence(deps: { db: Database; rooms: Rooms; feed: Roo
       resync.heard(userId);
       if (!members!.delete(userId)) return;
       membership(userId, 'LEFT', at);
-      handOut({ type: 'left', userId, at });
+      handOut({ event: { type: 'left', userId, at } });
     };
     const heard = (event: RoomEvent) => {
       if (!members) return void early.push(event);
       if (event.type === 'joined') join(event.userId, event.at);
       else if (event.type === 'left') leave(event.userId, event.at);
-      else if (event.type === 'changed' || event.type === 'deleted') handOut(event);
+      else if (event.type === 'changed') handOut(readRoomAgain().then((room) => ({ event, room })));
+      else if (event.type === 'deleted') handOut({ event });
     };
     const stopFeed = await feed.listen(roomId, heard);
     const isMember = (userId: string) => members?.has(userId) ?? false;
     const stopStatus = presence.onChange((change) => {
       if (!isMember(change.userId)) return;
       const { userId, status, at, user } = change;
-      if (user) return handOut({ type: 'item', item: { roomId, userId, kind: 'STATUS', status, at, user } });
+      if (user) return handOut({ event: { type: 'item', item: { roomId, userId, kind: 'STATUS', status, at, user } } });
       // A user who no longer exists left with its memberships, but has no user to show in a LEFT:
       // it leaves the view unseen, and a read of the members on its way does not bring it back.
       resync.heard(change.userId);
@@ -114,7 +138,10 @@ export function createRoomPresence(deps: { db: Database; rooms: Rooms; feed: Roo
       stopResume();
     };
     try {
-      members = await readMembers(roomId);
+      const [read, row] = await Promise.all([readMembers(roomId), db.room.findUnique({ where: { id: roomId } })]);
+      if (!row) throw notFound('Room');
+      members = read;
+      room = row;
     } catch (error) {
       stop();
       throw error;

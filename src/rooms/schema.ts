@@ -162,7 +162,7 @@ const RoomPresenceKind = builder.enumType('RoomPresenceKind', { values: ['JOINED
 
 const RoomPresenceEvent = builder.objectRef<RoomPresenceItem>('RoomPresenceEvent').implement({
   fields: (t) => ({
-    room: t.prismaField({ type: 'Room', resolve: (query, e, _a, ctx) => ctx.app.db.room.findUniqueOrThrow({ ...query, where: { id: e.roomId } }) }),
+    room: t.field({ type: RoomRef, nullable: false, resolve: (e) => e.room }),
     user: t.field({ type: UserRef, resolve: (e) => asUser(e.user) }),
     kind: t.field({ type: RoomPresenceKind, resolve: (e) => e.kind }),
     status: t.field({ type: PresenceStatusEnum, resolve: (e) => e.status }),

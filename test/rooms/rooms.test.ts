@@ -161,6 +161,30 @@ describe('membership', () => {
       ['LEFT', joiner.id, 'ONLINE'],
     ]);
   });
+
+  it('roomPresence shows the room as last read: renamed from the next event on, as it was once its row is gone', async () => {
+    const owner = await signUp(server);
+    const member = await signUp(server);
+    const room = await createRoom(server, owner.accessToken);
+    await gql(server, JOIN, { id: room.id }, { token: member.accessToken });
+    const socket = connectSocket(other, bearer(owner.accessToken));
+    await socket.acked;
+    const events = collect(socket.client, 'subscription($id: ID!) { roomPresence(roomId: $id) { kind user { id } status room { id name memberCount } } }', { id: room.id });
+    await new Promise((r) => setTimeout(r, 300));
+    await gql(server, 'mutation($id: ID!) { updateRoom(id: $id, input: { name: "renamed" }) { id } }', { id: room.id }, { token: owner.accessToken });
+    await new Promise((r) => setTimeout(r, 300));
+    const memberSocket = connectSocket(server, bearer(member.accessToken));
+    await memberSocket.acked;
+    await events.waitFor(1);
+    // The row goes behind the service's back (no event tells the view): the next event still shows the room, not an error.
+    await db.query('DELETE FROM "Room" WHERE "id" = $1', [uuidOf(room.id)]);
+    await memberSocket.client.dispose();
+    await events.waitFor(2);
+    expect(events.results.map((r) => r.errors ?? [r.data!.roomPresence.kind, r.data!.roomPresence.status, r.data!.roomPresence.room])).toEqual([
+      ['STATUS', 'ONLINE', { id: room.id, name: 'renamed', memberCount: 2 }],
+      ['STATUS', 'OFFLINE', { id: room.id, name: 'renamed', memberCount: 2 }],
+    ]);
+  });
 });
 
 describe('losing access ends the subscription', () => {
