@@ -33,11 +33,11 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
   const infra = await createInfra(config, logger);
   const tokens = createTokenSigner(await loadSigningKey(config), config.ACCESS_TOKEN_TTL);
   const revocations = await createRevocations(infra);
-  const accounts = createAccounts({ ...infra, tokens, revocations });
-  const slots = await createSlots(infra);
-  const presence = await createPresence(infra, slots);
   const feed = createRoomFeed(infra.bus);
   const rooms = createRooms({ ...infra, feed });
+  const accounts = createAccounts({ ...infra, tokens, revocations, rooms });
+  const slots = await createSlots(infra);
+  const presence = await createPresence(infra, slots);
   const roomPresence = createRoomPresence({ ...infra, feed, rooms, presence });
   const messages = createMessages({ ...infra, feed, rooms });
   const sessionPurge = startSessionPurge(infra);

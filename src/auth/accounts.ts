@@ -20,6 +20,7 @@ import { recordAudit, type AuditInput } from './audit.ts';
 import { createPasswordHasher } from './passwords.ts';
 import { hashRefreshToken, newRefreshToken, type TokenSigner } from './tokens.ts';
 import type { Revocations } from './revocation.ts';
+import type { Rooms } from '../rooms/service.ts';
 
 /** Where a request came from, for the audit log, rate limits and the session record. */
 export interface Origin {
@@ -88,6 +89,8 @@ export interface AccountsDeps {
   tokens: TokenSigner;
   /** Every ended session goes through it, so that it ends on every instance. */
   revocations: Revocations;
+  /** A deleted user leaves its rooms through it (their counts and subscribers). */
+  rooms: Pick<Rooms, 'deleteUser'>;
 }
 
 /** The role that may use the admin operations. */
@@ -128,7 +131,7 @@ const invalidCredentials = () => unauthenticated('Invalid username, email or pas
 
 /** Builds the accounts service (one per process, as `app.accounts`). */
 export function createAccounts(deps: AccountsDeps): Accounts {
-  const { config, db, logger, tokens, revocations } = deps;
+  const { config, db, logger, tokens, revocations, rooms } = deps;
   const passwords = createPasswordHasher(config.BCRYPT_COST);
   const accountFailures = createRateLimiter(deps.state, { name: 'login-account', points: config.LOGIN_FAILURES_PER_ACCOUNT, windowSeconds: config.LOGIN_FAILURE_WINDOW });
   const ipFailures = createRateLimiter(deps.state, { name: 'login-ip', points: config.LOGIN_FAILURES_PER_IP, windowSeconds: config.LOGIN_FAILURE_WINDOW });
@@ -376,7 +379,7 @@ export function createAccounts(deps: AccountsDeps): Accounts {
   async function deleteAndEnd(user: User, origin: Origin, by: string): Promise<void> {
     const ended = await endSessions(user.id, 'user_deleted');
     await audit({ kind: 'user_deleted', userId: user.id, ip: origin.ip, detail: { userId: user.id, username: user.username, by, sessionsEnded: ended.length } });
-    await db.user.deleteMany({ where: { id: user.id } });
+    await rooms.deleteUser(user.id, (tx) => tx.user.deleteMany({ where: { id: user.id } }));
   }
 
   return accounts;

@@ -43,6 +43,13 @@ export interface Rooms {
   join(viewer: Viewer, roomId: string): Promise<Room>;
   /** False when the viewer was not a member. */
   leave(viewer: Viewer, roomId: string): Promise<boolean>;
+  /**
+   * Runs `deleteRows` (the account's own rows) in one transaction with the
+   * user's rooms: each room it joined counts a member fewer, those it owned
+   * go with it. Then their subscribers hear of it: a LEFT in each room it
+   * joined, the end of each room it owned.
+   */
+  deleteUser(userId: string, deleteRows: (tx: Prisma.TransactionClient) => Promise<unknown>): Promise<void>;
   /** The room when the viewer may see it, else NOT_FOUND. */
   visible(viewer: Viewer, roomId: string): Promise<Room>;
   /** The room when the viewer may read, send and subscribe, else NOT_FOUND or FORBIDDEN. */
@@ -212,6 +219,22 @@ export function createRooms(deps: { db: Database; sql: Sql; config: Config; feed
       });
       if (left) await feed.publish(roomId, { type: 'left', userId: viewer.userId, at: now() });
       return left;
+    },
+
+    async deleteUser(userId, deleteRows) {
+      const { joined, owned } = await db.$transaction(async (tx) => {
+        // Locked first: a join of this user still under way waits, then finds no user, rather than adding
+        // a membership that the deletion's cascade would remove uncounted.
+        await tx.$queryRaw`SELECT 1 FROM "User" WHERE "id" = ${userId}::uuid FOR UPDATE`;
+        const left = await tx.$queryRaw<{ roomId: string }[]>`DELETE FROM "RoomMember" WHERE "userId" = ${userId}::uuid RETURNING "roomId"`;
+        const joined = left.map((row) => row.roomId);
+        if (joined.length) await tx.room.updateMany({ where: { id: { in: joined } }, data: { memberCount: { decrement: 1 } } });
+        const owned = new Set((await tx.room.findMany({ where: { ownerId: userId }, select: { id: true } })).map((room) => room.id));
+        await deleteRows(tx);
+        return { joined: joined.filter((roomId) => !owned.has(roomId)), owned };
+      });
+      for (const roomId of joined) await feed.publish(roomId, { type: 'left', userId, at: now() });
+      for (const roomId of owned) await feed.publish(roomId, { type: 'deleted' });
     },
 
     visible: async (viewer, roomId) => (await load(viewer, roomId)).room,

@@ -162,6 +162,31 @@ describe('membership', () => {
     ]);
   });
 
+  it("a deleted user leaves its rooms: they count a member fewer (the seat is free again), and its own rooms' subscriptions end", async () => {
+    const admin = await logIn(server, adminName, adminPass);
+    const [owner, leaving, waiting] = await Promise.all([signUp(server), signUp(server), signUp(server)]);
+    const room = await createRoom(server, owner.accessToken, { maxMembers: 2 });
+    await gql(server, JOIN, { id: room.id }, { token: leaving.accessToken });
+    expect(errorCodes(await gql(server, JOIN, { id: room.id }, { token: waiting.accessToken }))).toEqual(['ROOM_FULL']);
+    const owned = await createRoom(server, leaving.accessToken);
+    await gql(server, JOIN, { id: owned.id }, { token: waiting.accessToken });
+    const socket = connectSocket(other, bearer(waiting.accessToken));
+    await socket.acked;
+    const sub = collect(socket.client, ROOM_MESSAGES, { id: owned.id });
+    const presence = collect(socket.client, 'subscription($id: ID!) { roomPresence(roomId: $id) { kind } }', { id: owned.id });
+    await new Promise((r) => setTimeout(r, 300));
+
+    expect((await gql(server, 'mutation($id: ID!) { deleteUser(id: $id) }', { id: leaving.id }, { token: admin.accessToken })).data.deleteUser).toBe(true);
+    const members = 'query($id: ID!) { room(id: $id) { memberCount members { id } } }';
+    expect((await gql(server, members, { id: room.id }, { token: owner.accessToken })).data.room).toEqual({ memberCount: 1, members: [{ id: owner.id }] });
+    expect((await gql(server, JOIN, { id: room.id }, { token: waiting.accessToken })).data.joinRoom.id).toBe(room.id);
+    for (const ended of [sub, presence]) {
+      await eventually(() => ended.completed, 3000, 'the subscription of a room whose owner was deleted to end');
+      expect(ended.results.at(-1)?.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    }
+    await socket.client.dispose();
+  });
+
   it('roomPresence shows the room as last read: renamed from the next event on, as it was once its row is gone', async () => {
     const owner = await signUp(server);
     const member = await signUp(server);
