@@ -16,6 +16,7 @@ import { createRoomFeed, type RoomFeed } from './rooms/feed.ts';
 import { createRooms, type Rooms } from './rooms/service.ts';
 import { createRoomPresence, type RoomPresence } from './rooms/room-presence.ts';
 import { createMessages, type Messages } from './messages/service.ts';
+import { createServerLog, type ServerLog } from './operations/server-log.ts';
 
 export interface App extends Infra {
   tokens: TokenSigner;
@@ -27,6 +28,7 @@ export interface App extends Infra {
   rooms: Rooms;
   roomPresence: RoomPresence;
   messages: Messages;
+  serverLog: ServerLog;
 }
 
 export async function createApp(config: Config, logger: Logger): Promise<App> {
@@ -40,6 +42,7 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
   const presence = await createPresence(infra, slots);
   const roomPresence = createRoomPresence({ ...infra, feed, rooms, presence });
   const messages = createMessages({ ...infra, feed, rooms });
+  const serverLog = await createServerLog(infra);
   const sessionPurge = startSessionPurge(infra);
   const startup = [
     await runAtStart(logger, 'restore revoked sessions', () => accounts.restoreRevocations()),
@@ -56,8 +59,10 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
     rooms,
     roomPresence,
     messages,
+    serverLog,
     async close() {
       for (const task of startup) task.cancel();
+      serverLog.stop();
       await slots.stop();
       presence.stop();
       sessionPurge.stop();

@@ -4,12 +4,13 @@
 import { builder } from '../builder.ts';
 import { isAdmin, requireViewer } from '../context.ts';
 import { forbidden } from '../infra/errors.ts';
-import { logStream, parseLevel, type LogLine } from './server-log.ts';
+import { parseLevel, type LogLine } from './server-log.ts';
 
 const LogLineRef = builder.objectRef<LogLine>('LogLine').implement({
   description: "One line of the server's own structured log (pino), secrets already redacted.",
   fields: (t) => ({
     at: t.expose('at', { type: 'DateTime' }),
+    instance: t.exposeString('instance', { description: 'The instance that wrote the line: its host name and process id.' }),
     level: t.exposeString('level', { description: 'trace, debug, info, warn, error or fatal.' }),
     logger: t.exposeString('logger'),
     message: t.exposeString('message'),
@@ -20,14 +21,14 @@ const LogLineRef = builder.objectRef<LogLine>('LogLine').implement({
 builder.subscriptionField('serverLog', (t) =>
   t.field({
     type: LogLineRef,
-    description: "Admins only: the server's own structured log, live, from this instance.",
+    description: "Admins only: the server's own structured log, live, from every instance of the cluster.",
     args: {
       level: t.arg.string({ required: false, description: 'Least level to receive: trace, debug, info (default), warn, error or fatal.' }),
     },
     subscribe: (_root, args, ctx) => {
       const viewer = requireViewer(ctx);
       if (!isAdmin(viewer)) throw forbidden('Only admins may read the server log.');
-      return logStream({ minLevel: parseLevel(args.level) });
+      return ctx.app.serverLog.stream({ minLevel: parseLevel(args.level) });
     },
     resolve: (line) => line,
   }),

@@ -1,8 +1,17 @@
 /**
- * The live server log behind the admin `serverLog` subscription: this
- * instance's own pino lines (already redacted by the logger), read from
- * `logTap`, filtered by level and turned into LogLine values.
+ * The live server log behind the admin `serverLog` subscription: the pino
+ * lines (already redacted by the logger) of every instance of the cluster,
+ * filtered by level and turned into LogLine values. An instance's own lines
+ * come straight from its `logTap`; the others' come over the bus, and only
+ * while someone reads them: an instance with readers says so on the bus (at
+ * once, then every few seconds, with the least level they want), and an
+ * instance that heard it lately sends its lines from that level up. Sending
+ * never logs (a failed send would make another line to send) and drops
+ * lines past a bound still in flight, as a slow reader drops its oldest.
  */
+import os from 'node:os';
+import type { Bus } from '../infra/bus.ts';
+import { Channels } from '../infra/codes.ts';
 import { logTap } from '../infra/logger.ts';
 import { badInput } from '../infra/errors.ts';
 
@@ -14,6 +23,8 @@ export type LogLevelName = keyof typeof logLevels;
 /** One log line as the LogLine type shows it. */
 export interface LogLine {
   at: Date;
+  /** The instance that wrote it: host name and process id. */
+  instance: string;
   level: LogLevelName;
   /** pino's `name` or a child logger's `logger` binding; 'switchboard' else. */
   logger: string;
@@ -32,13 +43,14 @@ export function parseLevel(level: string | null | undefined): number {
   return n;
 }
 
-/** A pino line (parsed JSON) as a LogLine. */
-export function toLogLine(raw: Record<string, unknown>): LogLine {
+/** A pino line (parsed JSON) of `instance` as a LogLine. */
+export function toLogLine(raw: Record<string, unknown>, instance: string): LogLine {
   const { level, time, msg, name, logger, pid: _pid, hostname: _hostname, ...rest } = raw;
   const levelNumber = typeof level === 'number' ? level : logLevels.info;
   const at = new Date(typeof time === 'string' || typeof time === 'number' ? time : Date.now());
   return {
     at: Number.isNaN(at.getTime()) ? new Date() : at,
+    instance,
     level: levelNames.get(levelNumber) ?? (levelNumber >= logLevels.fatal ? 'fatal' : 'info'),
     logger: typeof logger === 'string' ? logger : typeof name === 'string' ? name : 'switchboard',
     message: typeof msg === 'string' ? msg : '',
@@ -49,59 +61,161 @@ export function toLogLine(raw: Record<string, unknown>): LogLine {
 export interface LogStreamOptions {
   /** Least pino level number to pass on. */
   minLevel: number;
-  /** Lines kept for a subscriber that reads slower than the server logs; older ones are dropped. @default 1000 */
+  /** Lines kept for a subscriber that reads slower than the cluster logs; older ones are dropped. @default 1000 */
   buffer?: number;
 }
 
-/**
- * The log lines written from now on, as an async iterator. A slow reader
- * loses the oldest buffered lines instead of growing memory. `return()`
- * detaches at once, even while a `next()` is waiting.
- */
-export function logStream(options: LogStreamOptions): AsyncIterableIterator<LogLine> {
-  const limit = options.buffer ?? 1000;
-  const queue: LogLine[] = [];
-  let waiting: ((result: IteratorResult<LogLine>) => void) | null = null;
-  let done = false;
+export interface ServerLog {
+  /**
+   * The cluster's log lines from now on, as an async iterator. A slow reader
+   * loses the oldest buffered lines instead of growing memory. `return()`
+   * detaches at once, even while a `next()` is waiting.
+   */
+  stream(options: LogStreamOptions): AsyncIterableIterator<LogLine>;
+  stop(): void;
+}
 
-  const onLine = (raw: Record<string, unknown>) => {
-    if (typeof raw.level !== 'number' || raw.level < options.minLevel) return;
-    const line = toLogLine(raw);
-    if (waiting) {
-      const resolve = waiting;
-      waiting = null;
-      resolve({ value: line, done: false });
-      return;
+/** How often an instance with readers tells the others. */
+const wantedEveryMs = 10_000;
+/** How long an instance sends its lines after it last heard that someone reads them. */
+const wantedForMs = 30_000;
+/** Lines sent and not yet taken by the bus, past which new ones are dropped. */
+const maxInFlight = 1000;
+
+/** Someone on instance `from` reads the log from `minLevel` up; null: no one there any more. */
+interface Wanted {
+  from: string;
+  minLevel: number | null;
+}
+interface SentLine {
+  from: string;
+  instance: string;
+  line: Record<string, unknown>;
+}
+interface Reader {
+  minLevel: number;
+  take(line: LogLine): void;
+}
+
+const levelNumber = (line: LogLine) => logLevels[line.level];
+
+export async function createServerLog(deps: { bus: Bus; instanceId: string }): Promise<ServerLog> {
+  const { bus, instanceId } = deps;
+  const instance = `${os.hostname()}/${process.pid}`;
+
+  // Sending this instance's lines to the readers elsewhere.
+  const wantedBy = new Map<string, { minLevel: number; until: number }>();
+  let inFlight = 0;
+  const sent = () => void inFlight--;
+  const sendLevel = () => {
+    let least = Number.POSITIVE_INFINITY;
+    const now = Date.now();
+    for (const [from, wanted] of wantedBy) {
+      if (wanted.until < now) wantedBy.delete(from);
+      else least = Math.min(least, wanted.minLevel);
     }
-    queue.push(line);
-    if (queue.length > limit) queue.shift();
+    return least;
   };
-  logTap.on('line', onLine);
+  const send = (raw: Record<string, unknown>) => {
+    const least = sendLevel();
+    if (least === Number.POSITIVE_INFINITY) return void logTap.off('line', send);
+    if (typeof raw.level !== 'number' || raw.level < least || inFlight >= maxInFlight) return;
+    inFlight++;
+    bus.publish<SentLine>(Channels.serverLogLines, { from: instanceId, instance, line: raw }).then(sent, sent);
+  };
+  const stopWanted = await bus.subscribe<Wanted>(Channels.serverLogWanted, ({ from, minLevel }) => {
+    if (from === instanceId) return;
+    if (minLevel === null) return void wantedBy.delete(from);
+    wantedBy.set(from, { minLevel, until: Date.now() + wantedForMs });
+    if (!logTap.listeners('line').includes(send)) logTap.on('line', send);
+  });
 
-  const finish = (): IteratorResult<LogLine> => {
-    if (!done) {
-      done = true;
-      logTap.off('line', onLine);
-      queue.length = 0;
-      waiting?.({ value: undefined, done: true });
-      waiting = null;
-    }
-    return { value: undefined, done: true };
+  // Handing every instance's lines to the readers here.
+  const readers = new Set<Reader>();
+  const hand = (line: LogLine) => {
+    for (const reader of readers) if (levelNumber(line) >= reader.minLevel) reader.take(line);
+  };
+  const local = (raw: Record<string, unknown>) => hand(toLogLine(raw, instance));
+  const remote = (message: SentLine) => {
+    if (message.from !== instanceId) hand(toLogLine(message.line, message.instance));
+  };
+  const tell = (minLevel: number | null) => void bus.publish<Wanted>(Channels.serverLogWanted, { from: instanceId, minLevel }).catch(() => {});
+  const leastWanted = () => Math.min(...[...readers].map((reader) => reader.minLevel));
+  let listening: Promise<() => void> | undefined;
+  let telling: NodeJS.Timeout | undefined;
+
+  const join = (reader: Reader) => {
+    readers.add(reader);
+    if (readers.size === 1) {
+      logTap.on('line', local);
+      // Told once the lines' channel is listened to, so that none sent in answer is missed.
+      listening = bus.subscribe<SentLine>(Channels.serverLogLines, remote);
+      void listening.then(() => readers.size > 0 && tell(leastWanted()), () => {});
+      telling = setInterval(() => tell(leastWanted()), wantedEveryMs);
+      telling.unref();
+    } else tell(leastWanted());
+  };
+  const leave = (reader: Reader) => {
+    if (!readers.delete(reader) || readers.size > 0) return;
+    logTap.off('line', local);
+    clearInterval(telling);
+    void listening?.then((stop) => stop(), () => {});
+    listening = undefined;
+    tell(null);
   };
 
   return {
-    [Symbol.asyncIterator]() {
-      return this;
+    stream(options) {
+      const limit = options.buffer ?? 1000;
+      const queue: LogLine[] = [];
+      let waiting: ((result: IteratorResult<LogLine>) => void) | null = null;
+      let done = false;
+      const reader: Reader = {
+        minLevel: options.minLevel,
+        take(line) {
+          if (waiting) {
+            const resolve = waiting;
+            waiting = null;
+            resolve({ value: line, done: false });
+            return;
+          }
+          queue.push(line);
+          if (queue.length > limit) queue.shift();
+        },
+      };
+      join(reader);
+
+      const finish = (): IteratorResult<LogLine> => {
+        if (!done) {
+          done = true;
+          leave(reader);
+          queue.length = 0;
+          waiting?.({ value: undefined, done: true });
+          waiting = null;
+        }
+        return { value: undefined, done: true };
+      };
+
+      return {
+        [Symbol.asyncIterator]() {
+          return this;
+        },
+        next() {
+          if (queue.length) return Promise.resolve({ value: queue.shift()!, done: false });
+          if (done) return Promise.resolve({ value: undefined, done: true });
+          return new Promise((resolve) => (waiting = resolve));
+        },
+        return: () => Promise.resolve(finish()),
+        throw: (error?: unknown) => {
+          finish();
+          return Promise.reject(error);
+        },
+      };
     },
-    next() {
-      if (queue.length) return Promise.resolve({ value: queue.shift()!, done: false });
-      if (done) return Promise.resolve({ value: undefined, done: true });
-      return new Promise((resolve) => (waiting = resolve));
-    },
-    return: () => Promise.resolve(finish()),
-    throw: (error?: unknown) => {
-      finish();
-      return Promise.reject(error);
+    stop() {
+      stopWanted();
+      logTap.off('line', send);
+      for (const reader of [...readers]) leave(reader);
     },
   };
 }

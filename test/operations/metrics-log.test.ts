@@ -1,13 +1,16 @@
 /**
  * GET /metrics counts what happened in the test (logins, failures, errors,
  * sockets, subscriptions, latency; Node's event-loop lag is there), and the
- * admin-only serverLog subscription streams the instance's own log lines,
- * filtered by level.
+ * admin-only serverLog subscription streams the log lines of every
+ * instance, filtered by level.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { collect, connectSocket, errorCodes, eventually, gql, scaledEnv, startServer, stopAllServers, uniqueName, type TestServer } from '../helpers/server.ts';
+import { collect, connectSocket, errorCodes, eventually, gql, scaledEnv, startServer, stopAllServers, uniqueName, uuidOf, type TestServer } from '../helpers/server.ts';
 import { logIn, signUp, LOGIN } from '../helpers/accounts.ts';
+import { Redis } from 'ioredis';
 import { openRawSocket } from './raw-socket.ts';
+import { testRedisUrl } from '../helpers/env.ts';
+import { Channels } from '../../src/infra/codes.ts';
 
 afterAll(stopAllServers);
 
@@ -180,5 +183,83 @@ describe('serverLog', () => {
     expect(await anonymous.text()).toContain('UNAUTHENTICATED');
     await userSocket.client.dispose();
     await adminSocket.client.dispose();
+  });
+});
+
+describe('serverLog across instances', () => {
+  const adminUser = uniqueName('admin');
+  let servers: TestServer[];
+  beforeAll(async () => {
+    const env = { ...scaledEnv(), LOG_LEVEL: 'debug', ADMIN_USER: adminUser, ADMIN_PASS: 'admin-password-123' };
+    servers = await Promise.all([startServer(env), startServer(env)]);
+  });
+  const LINES = 'subscription Log($level: String) { serverLog(level: $level) { instance level message detail } }';
+  /** The "socket connected" lines of `userId` a subscription has received. */
+  const connectedLines = (sub: ReturnType<typeof collect>, userId: string) =>
+    sub.results.map((r) => r.data?.serverLog).filter((line) => line?.message === 'socket connected' && line.detail?.userId === uuidOf(userId));
+
+  it("streams every instance's lines once each, tagged with the instance, at the level asked", async () => {
+    const admin = await logIn(servers[0]!, adminUser, 'admin-password-123');
+    const sockets = servers.map((server) => connectSocket(server, { authorization: `Bearer ${admin.accessToken}` }));
+    await Promise.all(sockets.map((s) => s.acked));
+    const [debugHere, debugThere] = sockets.map((s) => collect(s.client, LINES, { level: 'debug' }));
+    const warnHere = collect(sockets[0]!.client, LINES, { level: 'warn' });
+    await new Promise((r) => setTimeout(r, 500));
+
+    // A user connects to each instance: each instance logs it once, at debug, and both readers see both lines once.
+    const users = await Promise.all(servers.map((server) => signUp(server)));
+    const userSockets = users.map((user, i) => connectSocket(servers[i]!, { authorization: `Bearer ${user.accessToken}` }));
+    await Promise.all(userSockets.map((s) => s.acked));
+    for (const reader of [debugHere!, debugThere!]) {
+      await eventually(() => users.every((user) => connectedLines(reader, user.id).length > 0), 5000, 'both instances\' lines');
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    const instanceOf = users.map((user) => connectedLines(debugHere!, user.id)[0]!.instance);
+    expect(instanceOf[0]).not.toBe(instanceOf[1]);
+    for (const reader of [debugHere!, debugThere!]) {
+      expect(users.map((user) => connectedLines(reader, user.id).map((line) => line.instance))).toEqual([[instanceOf[0]], [instanceOf[1]]]);
+    }
+    expect(warnHere.results.filter((r) => ['debug', 'info'].includes(r.data?.serverLog.level))).toEqual([]);
+
+    await Promise.all([...userSockets, ...sockets].map((s) => s.client.dispose()));
+  });
+
+  it('an instance sends its lines over Redis only while someone reads them, and only from the least level read', async () => {
+    // What crosses Redis, read off the channel itself.
+    const tap = new Redis(testRedisUrl);
+    const sent: { instance: string; line: { msg?: string; userId?: string } }[] = [];
+    tap.on('message', (_channel, text) => sent.push(JSON.parse(text)));
+    await tap.subscribe(Channels.serverLogLines);
+    /** Connects a new user to the second instance; resolves to whether its "socket connected" line crossed Redis. */
+    const connectionSent = async () => {
+      const user = await signUp(servers[1]!);
+      const socket = connectSocket(servers[1]!, { authorization: `Bearer ${user.accessToken}` });
+      await socket.acked;
+      await new Promise((r) => setTimeout(r, 500));
+      await socket.client.dispose();
+      return sent.some((message) => message.line.msg === 'socket connected' && message.line.userId === uuidOf(user.id));
+    };
+    try {
+      const admin = await logIn(servers[0]!, adminUser, 'admin-password-123');
+      const socket = connectSocket(servers[0]!, { authorization: `Bearer ${admin.accessToken}` });
+      await socket.acked;
+      expect(await connectionSent()).toBe(false);
+
+      const warn = collect(socket.client, LINES, { level: 'warn' });
+      await new Promise((r) => setTimeout(r, 300));
+      expect(await connectionSent()).toBe(false);
+
+      const debug = collect(socket.client, LINES, { level: 'debug' });
+      await new Promise((r) => setTimeout(r, 300));
+      expect(await connectionSent()).toBe(true);
+
+      debug.unsubscribe();
+      warn.unsubscribe();
+      await new Promise((r) => setTimeout(r, 300));
+      expect(await connectionSent()).toBe(false);
+      await socket.client.dispose();
+    } finally {
+      tap.disconnect();
+    }
   });
 });
