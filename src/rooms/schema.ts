@@ -147,6 +147,12 @@ builder.mutationFields((t) => ({
     args: { roomId: t.arg.id({ required: true }), userId: t.arg.id({ required: true }) },
     resolve: (_root, args, ctx) => ctx.app.rooms.invite(requireViewer(ctx), idOf(args.roomId, 'Room', 'roomId'), idOf(args.userId, 'User', 'userId')),
   }),
+  removeFromRoom: t.field({
+    type: RoomRef,
+    description: 'Owner or admin. Takes the user\'s membership and invitation away: it loses access at once (its subscriptions of the room end with FORBIDDEN); a PUBLIC or RESTRICTED room it may join again. The owner cannot be removed.',
+    args: { roomId: t.arg.id({ required: true }), userId: t.arg.id({ required: true }) },
+    resolve: (_root, args, ctx) => ctx.app.rooms.removeMember(requireViewer(ctx), idOf(args.roomId, 'Room', 'roomId'), idOf(args.userId, 'User', 'userId')),
+  }),
   joinRoom: t.field({
     type: RoomRef,
     args: { roomId: t.arg.id({ required: true }) },

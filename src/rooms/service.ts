@@ -40,6 +40,11 @@ export interface Rooms {
   update(viewer: Viewer, roomId: string, input: RoomInput): Promise<Room>;
   remove(viewer: Viewer, roomId: string): Promise<void>;
   invite(viewer: Viewer, roomId: string, userId: string): Promise<Room>;
+  /**
+   * Takes the user's membership and invitation away (owner or admin): it
+   * loses access at once; a PUBLIC or RESTRICTED room it may join again.
+   */
+  removeMember(viewer: Viewer, roomId: string, userId: string): Promise<Room>;
   join(viewer: Viewer, roomId: string): Promise<Room>;
   /** False when the viewer was not a member. */
   leave(viewer: Viewer, roomId: string): Promise<boolean>;
@@ -186,6 +191,20 @@ export function createRooms(deps: { db: Database; sql: Sql; config: Config; feed
       if (!(await db.user.findUnique({ where: { id: userId }, select: { id: true } }))) throw notFound('User');
       await db.roomInvite.upsert({ where: { roomId_userId: { roomId, userId } }, create: { roomId, userId, invitedById: viewer.userId }, update: {} });
       return room;
+    },
+
+    async removeMember(viewer, roomId, userId) {
+      const { room } = await managed(viewer, roomId);
+      if (userId === room.ownerId) throw badInput('userId', 'The owner cannot be removed from its room.');
+      const { updated, wasMember } = await db.$transaction(async (tx) => {
+        const { count: invites } = await tx.roomInvite.deleteMany({ where: { roomId, userId } });
+        const { count } = await tx.roomMember.deleteMany({ where: { roomId, userId } });
+        if (count + invites === 0) throw notFound('Member or invitation');
+        const updated = count ? await tx.room.update({ where: { id: roomId }, data: { memberCount: { decrement: count } } }) : room;
+        return { updated, wasMember: count > 0 };
+      });
+      if (wasMember) await feed.publish(roomId, { type: 'left', userId, at: now() });
+      return updated;
     },
 
     async join(viewer, roomId) {

@@ -195,7 +195,7 @@ describe('serverLog across instances', () => {
   });
   const LINES = 'subscription Log($level: String) { serverLog(level: $level) { instance level message detail } }';
   /** The "socket connected" lines of `userId` a subscription has received. */
-  const connectedLines = (sub: ReturnType<typeof collect>, userId: string) =>
+  const connectedLines = (sub: ReturnType<typeof collect<any>>, userId: string) =>
     sub.results.map((r) => r.data?.serverLog).filter((line) => line?.message === 'socket connected' && line.detail?.userId === uuidOf(userId));
 
   it("streams every instance's lines once each, tagged with the instance, at the level asked", async () => {

@@ -212,6 +212,47 @@ describe('membership', () => {
   });
 });
 
+const REMOVE = 'mutation($room: ID!, $user: ID!) { removeFromRoom(roomId: $room, userId: $user) { memberCount } }';
+
+describe('removeFromRoom', () => {
+  it("takes a PRIVATE room's membership and invitation away (no way back in), with a LEFT; refusals change nothing", async () => {
+    const admin = await logIn(server, adminName, adminPass);
+    const [owner, member, invited, stranger] = await Promise.all([signUp(server), signUp(server), signUp(server), signUp(server)]);
+    const room = await createRoom(server, owner.accessToken, { permission: 'PRIVATE' });
+    const invite = 'mutation($r: ID!, $u: ID!) { inviteToRoom(roomId: $r, userId: $u) { id } }';
+    for (const user of [member, invited]) await gql(server, invite, { r: room.id, u: user.id }, { token: owner.accessToken });
+    await gql(server, JOIN, { id: room.id }, { token: member.accessToken });
+    const socket = connectSocket(other, bearer(owner.accessToken));
+    await socket.acked;
+    const presence = collect(socket.client, 'subscription($id: ID!) { roomPresence(roomId: $id) { kind user { id } } }', { id: room.id });
+    await new Promise((r) => setTimeout(r, 300));
+
+    const members = async () => (await gql(server, 'query($id: ID!) { room(id: $id) { memberCount members { id } } }', { id: room.id }, { token: owner.accessToken })).data.room;
+    const before = await members();
+    expect(before.memberCount).toBe(2);
+    const refusals: [string, Record<string, unknown>, string][] = [
+      [member.accessToken, { room: room.id, user: member.id }, 'FORBIDDEN'],
+      [stranger.accessToken, { room: room.id, user: member.id }, 'NOT_FOUND'],
+      [owner.accessToken, { room: room.id, user: owner.id }, 'BAD_USER_INPUT'],
+      [owner.accessToken, { room: room.id, user: stranger.id }, 'NOT_FOUND'],
+      [owner.accessToken, { room: room.id, user: 'garbage' }, 'BAD_USER_INPUT'],
+      [owner.accessToken, { room: 'garbage', user: member.id }, 'BAD_USER_INPUT'],
+    ];
+    for (const [token, variables, code] of refusals) expect(errorCodes(await gql(server, REMOVE, variables, { token }))).toEqual([code]);
+    expect(await members()).toEqual(before);
+
+    // The owner takes the member away, an admin the invitation: neither gets back in.
+    expect((await gql(server, REMOVE, { room: room.id, user: member.id }, { token: owner.accessToken })).data.removeFromRoom).toEqual({ memberCount: 1 });
+    expect((await gql(server, REMOVE, { room: room.id, user: invited.id }, { token: admin.accessToken })).data.removeFromRoom).toEqual({ memberCount: 1 });
+    // A PRIVATE room is not even visible to who is neither member nor invited.
+    for (const user of [member, invited]) expect(errorCodes(await gql(server, JOIN, { id: room.id }, { token: user.accessToken }))).toEqual(['NOT_FOUND']);
+    expect(await members()).toEqual({ memberCount: 1, members: [{ id: owner.id }] });
+    await presence.waitFor(1);
+    expect(presence.results.map((r) => r.data?.roomPresence)).toEqual([{ kind: 'LEFT', user: { id: member.id } }]);
+    await socket.client.dispose();
+  });
+});
+
 describe('losing access ends the subscription', () => {
   /** A room with a member whose roomMessages subscription runs on the other instance. */
   async function watchedRoom() {
@@ -243,6 +284,14 @@ describe('losing access ends the subscription', () => {
     await gql(server, SEND, { id: room.id, body: 'after' }, { token: owner.accessToken });
     await new Promise((r) => setTimeout(r, 300));
     expect(sub.results.filter((r) => r.data)).toHaveLength(0);
+  });
+
+  it('by being removed by the owner', async () => {
+    const { owner, member, room, sub } = await watchedRoom();
+    const removed = await gql(server, REMOVE, { room: room.id, user: member.id }, { token: owner.accessToken });
+    expect(removed.data.removeFromRoom).toEqual({ memberCount: 1 });
+    await endedForbidden(sub);
+    expect(errorCodes(await gql(server, SEND, { id: room.id, body: 'after' }, { token: member.accessToken }))).toEqual(['FORBIDDEN']);
   });
 
   it('by the room being deleted', async () => {
