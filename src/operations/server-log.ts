@@ -72,6 +72,7 @@ export interface ServerLog {
    * detaches at once, even while a `next()` is waiting.
    */
   stream(options: LogStreamOptions): AsyncIterableIterator<LogLine>;
+  /** Stops listening to the bus and sending lines (at shutdown). */
   stop(): void;
 }
 

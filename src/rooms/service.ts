@@ -133,6 +133,11 @@ export function createRooms(deps: { db: Database; sql: Sql; config: Config; feed
         onGiveUp: () => waiting.forEach(({ answer }) => answer(false)),
       },
     );
+  /** Ends these users' memberships of the room in `tx`, keeping memberCount in step: the room's row after, or null when none was a member. */
+  const dropMembers = async (tx: Prisma.TransactionClient, roomId: string, userIds: string[]): Promise<Room | null> => {
+    const { count } = await tx.roomMember.deleteMany({ where: { roomId, userId: { in: userIds } } });
+    return count ? tx.room.update({ where: { id: roomId }, data: { memberCount: { decrement: count } } }) : null;
+  };
   const managed = async (viewer: Viewer, roomId: string) => {
     const loaded = await load(viewer, roomId);
     if (!canManage(viewer, loaded.room)) throw forbidden('Only the owner or an admin may manage this room.');
@@ -169,11 +174,8 @@ export function createRooms(deps: { db: Database; sql: Sql; config: Config; feed
           .map((m) => m.user)
           .filter((u) => !canJoin({ userId: u.id, roles: u.roles, sessionId: '', expiresAt: 0 }, updated, { invited: invited.has(u.id) }))
           .map((u) => u.id);
-        if (removed.length) {
-          await tx.roomMember.deleteMany({ where: { roomId, userId: { in: removed } } });
-          return { updated: await tx.room.update({ where: { id: roomId }, data: { memberCount: { decrement: removed.length } } }), removed };
-        }
-        return { updated, removed };
+        const dropped = removed.length ? await dropMembers(tx, roomId, removed) : null;
+        return { updated: dropped ?? updated, removed };
       });
       for (const userId of removed) await feed.publish(roomId, { type: 'left', userId, at: now() });
       await feed.publish(roomId, { type: 'changed' });
@@ -198,10 +200,9 @@ export function createRooms(deps: { db: Database; sql: Sql; config: Config; feed
       if (userId === room.ownerId) throw badInput('userId', 'The owner cannot be removed from its room.');
       const { updated, wasMember } = await db.$transaction(async (tx) => {
         const { count: invites } = await tx.roomInvite.deleteMany({ where: { roomId, userId } });
-        const { count } = await tx.roomMember.deleteMany({ where: { roomId, userId } });
-        if (count + invites === 0) throw notFound('Member or invitation');
-        const updated = count ? await tx.room.update({ where: { id: roomId }, data: { memberCount: { decrement: count } } }) : room;
-        return { updated, wasMember: count > 0 };
+        const dropped = await dropMembers(tx, roomId, [userId]);
+        if (!dropped && invites === 0) throw notFound('Member or invitation');
+        return { updated: dropped ?? room, wasMember: dropped !== null };
       });
       if (wasMember) await feed.publish(roomId, { type: 'left', userId, at: now() });
       return updated;
@@ -231,11 +232,7 @@ export function createRooms(deps: { db: Database; sql: Sql; config: Config; feed
     async leave(viewer, roomId) {
       const { relation } = await load(viewer, roomId);
       if (!relation.member) return false;
-      const left = await db.$transaction(async (tx) => {
-        const { count } = await tx.roomMember.deleteMany({ where: { roomId, userId: viewer.userId } });
-        if (count) await tx.room.update({ where: { id: roomId }, data: { memberCount: { decrement: count } } });
-        return count > 0;
-      });
+      const left = await db.$transaction(async (tx) => (await dropMembers(tx, roomId, [viewer.userId])) !== null);
       if (left) await feed.publish(roomId, { type: 'left', userId: viewer.userId, at: now() });
       return left;
     },
