@@ -1,7 +1,8 @@
 /**
- * Background work that must not give up at the first failure (a publish
- * after a commit, an access re-check): tried again after 1, 2, 4 … s, each
- * failure logged, and handed to `onGiveUp` after the last retry.
+ * Work that must not give up at the first failure (a publish after a
+ * commit, an access re-check, the read of a user to show): tried again
+ * after 1, 2, 4 … s, each failure logged, and handed to `onGiveUp` after
+ * the last retry.
  */
 import { lastLineOf, type Logger } from './logger.ts';
 
@@ -18,15 +19,29 @@ export interface RetryOptions {
   onGiveUp?: () => void;
 }
 
-/** Runs `task` now and, while it fails, again after 1, 2, 4 … s; never rejects. */
-export function retryInBackground(task: () => Promise<void>, options: RetryOptions, attempt = 0): void {
-  task().catch((error: unknown) => {
-    const where = { ...options.context, err: lastLineOf(error) };
-    if (attempt === options.retries) {
-      options.logger.error(where, options.givingUp);
-      return options.onGiveUp?.();
+/**
+ * Runs `task` now and, while it fails, again after 1, 2, 4 … s: resolves to
+ * its value, or to undefined once the last retry failed too (after
+ * `onGiveUp`). Never rejects.
+ */
+export async function withRetries<T>(task: () => Promise<T>, options: RetryOptions): Promise<T | undefined> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await task();
+    } catch (error) {
+      const where = { ...options.context, err: lastLineOf(error) };
+      if (attempt === options.retries) {
+        options.logger.error(where, options.givingUp);
+        options.onGiveUp?.();
+        return undefined;
+      }
+      options.logger.warn(where, options.retrying);
+      await new Promise((resolve) => setTimeout(resolve, 1000 * 2 ** attempt).unref());
     }
-    options.logger.warn(where, options.retrying);
-    setTimeout(() => retryInBackground(task, options, attempt + 1), 1000 * 2 ** attempt).unref();
-  });
+  }
+}
+
+/** {@link withRetries} for work nobody waits for. */
+export function retryInBackground(task: () => Promise<void>, options: RetryOptions): void {
+  void withRetries(task, options);
 }

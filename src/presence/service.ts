@@ -25,6 +25,8 @@ import { eventStream, type EventStream } from '../infra/event-stream.ts';
 import type { Database } from '../infra/database.ts';
 import type { Infra } from '../infra/infra.ts';
 import { inOrder } from '../infra/in-order.ts';
+import type { Logger } from '../infra/logger.ts';
+import { withRetries } from '../infra/retry.ts';
 import type { User } from '../generated/prisma/client.ts';
 import type { Slots } from '../slots/service.ts';
 import { checkPresence, presenceSnapshot, reportedStatus, transition, type PresenceInput, type PresenceStatus } from './scripts.ts';
@@ -46,6 +48,24 @@ const shownColumns = { id: true, username: true, email: true, roles: true, creat
 export type PresenceUser = Pick<User, keyof typeof shownColumns>;
 /** The user's shown columns, or null when the user no longer exists. */
 export const readShownUser = (db: Database, userId: string): Promise<PresenceUser | null> => db.user.findUnique({ where: { id: userId }, select: shownColumns });
+
+/** How often the read of what a change shows is tried again (after 1, 2 and 4 s) while the database does not answer. */
+export const showReadRetries = 3;
+
+/**
+ * The user of a change to hand out (`what`), as {@link readShownUser} reads
+ * it, tried again while the database does not answer: a blip delays the
+ * change (and those after it, which wait for it) rather than losing it.
+ * Undefined once the last try failed (logged).
+ */
+export const readUserToShow = (db: Database, logger: Logger, userId: string, what: string): Promise<PresenceUser | null | undefined> =>
+  withRetries(() => readShownUser(db, userId), {
+    retries: showReadRetries,
+    logger,
+    context: { userId },
+    retrying: `could not read the user of ${what}; retrying`,
+    givingUp: `could not read the user of ${what}; not handed out`,
+  });
 
 /** A change as this instance hands it out: with its user, or null when the user no longer exists. */
 export interface HandedOutChange extends PresenceChanged {
@@ -125,15 +145,7 @@ export async function createPresence(infra: Pick<Infra, 'state' | 'bus' | 'confi
   }, failed('hand out a presence change'));
   const deliver = (change: PresenceChanged) => {
     if (wanted(change.userId).length === 0) return;
-    deliverInOrder(
-      readShownUser(db, change.userId).then(
-        (user) => ({ ...change, user }),
-        (error: unknown) => {
-          failed(`read the user of a presence change (${change.status}), not handed out`)(error);
-          return undefined;
-        },
-      ),
-    );
+    deliverInOrder(readUserToShow(db, logger, change.userId, `a presence change (${change.status})`).then((user) => (user === undefined ? undefined : { ...change, user })));
   };
 
   const handOut = (change: PresenceChanged) => {

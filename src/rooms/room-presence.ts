@@ -18,10 +18,11 @@ import type { Database } from '../infra/database.ts';
 import { notFound } from '../infra/errors.ts';
 import type { Room } from '../generated/prisma/client.ts';
 import { inOrder } from '../infra/in-order.ts';
+import { withRetries } from '../infra/retry.ts';
 import { keyedListeners } from '../infra/keyed-listeners.ts';
 import { lastLineOf, type Logger } from '../infra/logger.ts';
 import { createResync } from '../infra/resync.ts';
-import { readShownUser, type Presence, type PresenceStatus, type PresenceUser } from '../presence/service.ts';
+import { readUserToShow, showReadRetries, type Presence, type PresenceStatus, type PresenceUser } from '../presence/service.ts';
 import { eventStream, type EventStream } from '../infra/event-stream.ts';
 import { lostAccess } from './access.ts';
 import type { RoomEvent, RoomFeed } from './feed.ts';
@@ -51,7 +52,7 @@ type ViewEvent = { type: 'item'; item: RoomPresenceItem } | { type: 'left'; user
 /** What the view hands out, before the room's row is set in: an event, and the room's row when it was read again for it. */
 interface Step {
   event: { type: 'item'; item: Omit<RoomPresenceItem, 'room'> } | Exclude<ViewEvent, { type: 'item' }>;
-  room?: Room | null;
+  room?: Room | null | undefined;
 }
 
 export function createRoomPresence(deps: { db: Database; rooms: Rooms; feed: RoomFeed; presence: Presence; logger: Logger }): RoomPresence {
@@ -74,19 +75,19 @@ export function createRoomPresence(deps: { db: Database; rooms: Rooms; feed: Roo
       },
       (error) => logger.warn({ roomId, err: lastLineOf(error) }, 'room presence: could not hand out an event'),
     );
-    /** The room's row read again; null (the last one read stays) when it is gone or could not be read. */
+    /** The room's row read again (tried again while the database does not answer); null or undefined, and the last one read stays, when it is gone or could not be read. */
     const readRoomAgain = () =>
-      db.room.findUnique({ where: { id: roomId } }).catch((error: unknown) => {
-        logger.warn({ roomId, err: lastLineOf(error) }, 'room presence: could not read the room again, the last read stays');
-        return null;
+      withRetries(() => db.room.findUnique({ where: { id: roomId } }), {
+        retries: showReadRetries,
+        logger,
+        context: { roomId },
+        retrying: 'room presence: could not read the room again; retrying',
+        givingUp: 'room presence: could not read the room again; the last read stays',
       });
     /** A JOINED or LEFT with its user's row, read once for every listener here; none for a user who no longer exists. */
     const membership = (userId: string, kind: 'JOINED' | 'LEFT', at: string) => {
       const status = presence.statusNow(userId);
-      const user = readShownUser(db, userId).catch((error: unknown) => {
-        logger.warn({ roomId, err: lastLineOf(error) }, `room presence: could not read the user of a ${kind}, not handed out`);
-        return null;
-      });
+      const user = readUserToShow(db, logger, userId, `a room's ${kind}`);
       handOut(Promise.all([user, readRoomAgain()]).then(([row, room]) => row && { event: { type: 'item', item: { roomId, userId, kind, status, at, user: row } }, room }));
     };
     const resync = createResync();

@@ -5,7 +5,8 @@
  * unhandled rejection, and everything recovers by itself when they return;
  * a statement whose connection PostgreSQL terminates (57P01) gets the same
  * clear error; a room's change during a database blip does not end its
- * subscriptions.
+ * subscriptions, and presence changes during one are handed out once it
+ * is over.
  */
 import pg from 'pg';
 import { PrismaPg } from '@prisma/adapter-pg';
@@ -182,6 +183,49 @@ describe("a room's change while one instance cannot reach PostgreSQL", () => {
       expect(messages.results.some((r) => r.errors)).toBe(false);
       survived(cut);
       await socket.client.dispose();
+    } finally {
+      await proxy.stop();
+    }
+  }, 30_000);
+});
+
+describe("presence changes while one instance cannot reach PostgreSQL", () => {
+  it('its presence and roomPresence subscribers get them, in order, once the database is back: the user read is tried again', async () => {
+    redis ??= await startPrivateRedis();
+    const proxy = await startTcpProxy(testDatabaseUrl);
+    try {
+      const [cut, other] = await Promise.all([
+        startServer({ DATABASE_URL: proxy.via(testDatabaseUrl), REDIS_URL: redis.url }),
+        startServer({ DATABASE_URL: testDatabaseUrl, REDIS_URL: redis.url }),
+      ]);
+      const [watcher, mover] = await Promise.all([signUp(other), signUp(other)]);
+      const room = (await createRoom(other, watcher.accessToken)).id;
+      const socket = connectSocket(cut, { token: watcher.accessToken });
+      await socket.acked;
+      const presence = collect(socket.client, 'subscription { presence { status user { id } } }');
+      const inRoom = collect(socket.client, 'subscription($id: ID!) { roomPresence(roomId: $id) { kind status user { id } room { memberCount } } }', { id: room });
+      await new Promise((r) => setTimeout(r, 500));
+
+      await proxy.stop();
+      // Joins, then connects (ONLINE) and sets AWAY, all on the other instance, while this one cannot read the user.
+      await gql(other, JOIN, { id: room }, { token: mover.accessToken });
+      const moverSocket = connectSocket(other, { token: mover.accessToken });
+      await moverSocket.acked;
+      await gql(other, 'mutation { setPresence(status: AWAY) }', {}, { token: mover.accessToken });
+      await eventually(() => cut.logs.some((line) => line.includes('could not read the user of')), 5000, 'a failed user read');
+      await proxy.start();
+
+      const mine = (results: typeof presence.results) => results.map((r) => r.data).filter((d) => JSON.stringify(d).includes(mover.id));
+      await expect.poll(() => mine(presence.results).length, { timeout: 10_000 }).toBe(2);
+      await expect.poll(() => inRoom.results.length, { timeout: 10_000 }).toBe(3);
+      expect(mine(presence.results).map((d) => d!.presence.status)).toEqual(['ONLINE', 'AWAY']);
+      expect(inRoom.results.map((r) => r.errors ?? [r.data!.roomPresence.kind, r.data!.roomPresence.status, r.data!.roomPresence.room.memberCount])).toEqual([
+        ['JOINED', 'OFFLINE', 2],
+        ['STATUS', 'ONLINE', 2],
+        ['STATUS', 'AWAY', 2],
+      ]);
+      survived(cut);
+      await Promise.all([socket, moverSocket].map((s) => s.client.dispose()));
     } finally {
       await proxy.stop();
     }
