@@ -10,6 +10,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOGIN, REGISTER, logIn, signUp } from '../helpers/accounts.ts';
 import { errorCodes, gql, startServer, stopAllServers, uniqueName, type TestServer } from '../helpers/server.ts';
+import { createRoom, JOIN } from '../rooms/helpers.ts';
 import { AUDIT_LOG, DELETE_ACCOUNT, DELETE_USER, LOGOUT, ME, NODE, REFRESH, REVOKE_SESSIONS, SET_ROLES, claimsOf } from './support.ts';
 
 const dataDir = mkdtempSync(path.join(tmpdir(), 'switchboard-auth-'));
@@ -112,8 +113,15 @@ describe('embedded mode', () => {
     expect((await gql(server, REVOKE_SESSIONS, { userId: target.id }, { token: admin })).data.revokeSessions).toBe(1);
     expect(await meCode(relogged.accessToken)).toBe('UNAUTHENTICATED');
     const last = await logIn(server, target.username, target.password);
+    // The user leaves the rooms it joined (counted off) and takes those it owned with it, here on PGlite too.
+    const joined = await createRoom(server, member.accessToken);
+    await gql(server, JOIN, { id: joined.id }, { token: last.accessToken });
+    const owned = await createRoom(server, last.accessToken);
     expect((await gql(server, DELETE_USER, { id: target.id }, { token: admin })).data.deleteUser).toBe(true);
     expect(await meCode(last.accessToken)).toBe('UNAUTHENTICATED');
+    const ROOM = 'query($id: ID!) { room(id: $id) { memberCount } }';
+    expect((await gql(server, ROOM, { id: joined.id }, { token: member.accessToken })).data.room).toEqual({ memberCount: 1 });
+    expect((await gql(server, ROOM, { id: owned.id }, { token: admin })).data.room).toBeNull();
     expect(errorCodes(await gql(server, DELETE_USER, { id: target.id }, { token: admin }))).toEqual(['NOT_FOUND']);
 
     expect(errorCodes(await gql(server, DELETE_ACCOUNT, { password: 'not-it-at-all' }, { token: member.accessToken }))).toEqual(['BAD_USER_INPUT']);
