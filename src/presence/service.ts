@@ -47,7 +47,7 @@ export interface PresenceChanged {
 const shownColumns = { id: true, username: true, email: true, roles: true, createdAt: true } as const;
 export type PresenceUser = Pick<User, keyof typeof shownColumns>;
 /** The user's shown columns, or null when the user no longer exists. */
-export const readShownUser = (db: Database, userId: string): Promise<PresenceUser | null> => db.user.findUnique({ where: { id: userId }, select: shownColumns });
+const readShownUser = (db: Database, userId: string): Promise<PresenceUser | null> => db.user.findUnique({ where: { id: userId }, select: shownColumns });
 
 /** How often the read of what a change shows is tried again (after 1, 2 and 4 s) while the database does not answer. */
 export const showReadRetries = 3;
