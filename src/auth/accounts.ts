@@ -132,7 +132,7 @@ const invalidCredentials = () => unauthenticated('Invalid username, email or pas
 /** Builds the accounts service (one per process, as `app.accounts`). */
 export function createAccounts(deps: AccountsDeps): Accounts {
   const { config, db, logger, tokens, revocations, rooms } = deps;
-  const passwords = createPasswordHasher(config.BCRYPT_COST);
+  const passwords = createPasswordHasher(config.BCRYPT_COST, config.PASSWORD_QUEUE_MAX_WAIT);
   const accountFailures = createRateLimiter(deps.state, { name: 'login-account', points: config.LOGIN_FAILURES_PER_ACCOUNT, windowSeconds: config.LOGIN_FAILURE_WINDOW });
   const ipFailures = createRateLimiter(deps.state, { name: 'login-ip', points: config.LOGIN_FAILURES_PER_IP, windowSeconds: config.LOGIN_FAILURE_WINDOW });
   const audit = (event: AuditInput) => recordAudit({ db, logger }, event);

@@ -3,7 +3,10 @@
  * threadpool so a login never blocks the event loop. Each hash keeps a core
  * busy for its whole cost: at most one fewer than the machine's cores run
  * at once, so that a login storm leaves the event loop (every socket's
- * messages) a core of its own; the other logins wait their turn.
+ * messages) a core of its own; the other logins wait their turn, unless
+ * their turn would come later than PASSWORD_QUEUE_MAX_WAIT: they are
+ * refused at once with RATE_LIMITED, its retryAfter the wait they would
+ * have had (a client long gone would otherwise still be hashed for).
  *
  * bcrypt reads only the first 72 bytes of its input, and a 128-character
  * password may be far longer in UTF-8; the password is therefore first
@@ -12,7 +15,9 @@
 import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import bcrypt from 'bcrypt';
-import { limitConcurrency } from '../infra/concurrency.ts';
+import { limitConcurrency, TooLongAWait, type ConcurrencyLimit } from '../infra/concurrency.ts';
+import { rateLimited } from '../infra/errors.ts';
+import { metrics } from '../infra/metrics.ts';
 
 const prehash = (password: string): string => createHash('sha256').update(password, 'utf8').digest('base64');
 
@@ -28,10 +33,27 @@ export interface PasswordHasher {
   verifyNothing(password: string): Promise<false>;
 }
 
-/** @param cost bcrypt work factor (BCRYPT_COST). */
-export function createPasswordHasher(cost: number): PasswordHasher {
+/** Hashes in turn; a hash whose turn is too far off is refused with RATE_LIMITED. */
+function hashInTurn(maxWaitSeconds: number): ConcurrencyLimit {
   // All cores but one (at least one) hash at once.
-  const inTurn = limitConcurrency(Math.max(1, availableParallelism() - 1));
+  const inTurn = limitConcurrency(Math.max(1, availableParallelism() - 1), maxWaitSeconds * 1000);
+  return async (task) => {
+    try {
+      return await inTurn(task);
+    } catch (error) {
+      if (!(error instanceof TooLongAWait)) throw error;
+      metrics.rateLimitHits.inc({ kind: 'password-queue' });
+      throw rateLimited(error.expectedWaitMs / 1000, 'The server is busy checking passwords; try again shortly.');
+    }
+  };
+}
+
+/**
+ * @param cost bcrypt work factor (BCRYPT_COST).
+ * @param maxWaitSeconds longest expected wait for a turn (PASSWORD_QUEUE_MAX_WAIT).
+ */
+export function createPasswordHasher(cost: number, maxWaitSeconds: number): PasswordHasher {
+  const inTurn = hashInTurn(maxWaitSeconds);
   const hash = (password: string) => inTurn(() => bcrypt.hash(prehash(password), cost));
   const verify = (password: string, stored: string) => inTurn(() => bcrypt.compare(prehash(password), stored));
   // Made now, so that even the first unknown-user login costs one comparison, not a hash too.

@@ -37,6 +37,7 @@ const schema = z.object({
   ACCESS_TOKEN_TTL: int(900, 1),
   REFRESH_TOKEN_TTL: int(604800, 1),
   BCRYPT_COST: int(12, 4).pipe(z.number().max(31)),
+  PASSWORD_QUEUE_MAX_WAIT: seconds(10),
   SINGLE_SESSION: bool(true),
   MAX_CONNECTIONS: int(100, 1),
   MAX_SOCKETS_PER_USER: int(5, 1),

@@ -78,6 +78,35 @@ describe('failed-login limits', () => {
   });
 });
 
+describe('password checks waiting for a core (PASSWORD_QUEUE_MAX_WAIT)', () => {
+  it('past the wait allowed, a login is refused at once with RATE_LIMITED and a retryAfter, and changes nothing', async () => {
+    // Hashes of cost 11 (about 0.1 s each here) one core short of the machine: 60 logins at once queue for seconds.
+    const server = await startServer({ ...scaledEnv(), BCRYPT_COST: '11', PASSWORD_QUEUE_MAX_WAIT: '0.5' });
+    const user = await signUp(server);
+    const hitsOf = async () => {
+      const text = await (await fetch(`${server.url}/metrics`)).text();
+      return Number(/^switchboard_rate_limit_hits_total\{kind="password-queue"\} (\d+)/m.exec(text)?.[1] ?? 0);
+    };
+    const sessionsOf = () => count('SELECT count(*) FROM "Session" WHERE "userId" = $1', [uuidOf(user.id)]);
+    const [sessions, hits] = await Promise.all([sessionsOf(), hitsOf()]);
+
+    const answers = await Promise.all(Array.from({ length: 60 }, () => gql(server, LOGIN, { input: { login: user.username, password: user.password } })));
+    const taken = answers.filter((answer) => answer.data?.login?.accessToken);
+    const refused = answers.filter((answer) => errorCodes(answer)[0] === 'RATE_LIMITED');
+    expect(taken.length + refused.length).toBe(60);
+    expect(taken.length).toBeGreaterThan(0);
+    expect(refused.length).toBeGreaterThan(0);
+    for (const answer of refused) {
+      expect(answer.errors![0]!.message).toMatch(/busy/);
+      expect(answer.errors![0]!.extensions!.retryAfter).toBeGreaterThanOrEqual(1);
+    }
+    expect(await sessionsOf()).toBe(sessions + taken.length);
+    expect(await hitsOf()).toBe(hits + refused.length);
+    // A refusal is no failed attempt: the account's budget is untouched, and once the queue is short a login goes through.
+    expect((await gql(server, LOGIN, { input: { login: user.username, password: user.password } })).data.login.accessToken).toEqual(expect.any(String));
+  });
+});
+
 describe('admin bootstrap (ADMIN_USER / ADMIN_PASS)', () => {
   const bootstrapEvents = (name: string) =>
     count(`SELECT count(*) FROM "AuditEvent" a JOIN "User" u ON u.id = a."userId" WHERE a.kind = 'admin_bootstrap' AND u."usernameKey" = $1`, [name.toLowerCase()]);

@@ -1,6 +1,6 @@
-/** limitConcurrency: at most `limit` tasks at once, the others started in the order they came as places free up. */
+/** limitConcurrency: at most `limit` tasks at once, the others started in the order they came as places free up, unless their wait would be too long. */
 import { describe, expect, it } from 'vitest';
-import { limitConcurrency } from '../../src/infra/concurrency.ts';
+import { limitConcurrency, TooLongAWait } from '../../src/infra/concurrency.ts';
 
 /** A task that runs until told to finish (or fail), noting when it starts. */
 function heldTask(name: string, started: string[]) {
@@ -49,5 +49,24 @@ describe('limitConcurrency', () => {
     expect(started).toEqual(['first', 'second']);
     second.finish();
     expect(await next).toBe('second');
+  });
+
+  it('refuses a task that would wait longer than maxWaitMs, judged by how long tasks took, and runs nothing of it', async () => {
+    const inTurn = limitConcurrency(1, 150);
+    const started: string[] = [];
+    // One task of 120 ms: the queue now judges a task's wait at 120 ms per task ahead of it.
+    await inTurn(() => new Promise((resolve) => setTimeout(resolve, 120)));
+    const [a, b, c] = ['a', 'b', 'c'].map((name) => heldTask(name, started));
+    const ran = [inTurn(a!.run), inTurn(b!.run)];
+    const refused = await inTurn(c!.run).catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(TooLongAWait);
+    expect((refused as TooLongAWait).expectedWaitMs).toBeGreaterThan(150);
+    await settle();
+    expect(started).toEqual(['a']);
+    a!.finish();
+    await settle();
+    b!.finish();
+    expect(await Promise.all(ran)).toEqual(['a', 'b']);
+    expect(started).toEqual(['a', 'b']);
   });
 });
