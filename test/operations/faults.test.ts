@@ -16,7 +16,7 @@ import { collect, connectSocket, errorCodes, eventually, gql, startServer, stopA
 import { LOGIN, REGISTER, logIn, signUp } from '../helpers/accounts.ts';
 import { testDatabaseUrl } from '../helpers/env.ts';
 import { startPrivateRedis, type PrivateRedis } from '../helpers/redis-server.ts';
-import { startTcpProxy } from '../helpers/tcp-proxy.ts';
+import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.ts';
 import { createRoom, JOIN, ROOM_MESSAGES, SEND, storedMessages, warmUp } from '../rooms/helpers.ts';
 
 const brokenDatabase = `switchboard_broken_${process.pid}`;
@@ -153,15 +153,24 @@ describe('a connection PostgreSQL terminates in the middle of a statement (an ad
   });
 });
 
+/** Two instances on one Redis, the first (`cut`) reaching PostgreSQL through a proxy the test stops and starts. */
+async function withCutDatabase(test: (cluster: { cut: TestServer; other: TestServer; proxy: TcpProxy }) => Promise<void>): Promise<void> {
+  redis ??= await startPrivateRedis();
+  const proxy = await startTcpProxy(testDatabaseUrl);
+  try {
+    const [cut, other] = await Promise.all([
+      startServer({ DATABASE_URL: proxy.via(testDatabaseUrl), REDIS_URL: redis.url }),
+      startServer({ DATABASE_URL: testDatabaseUrl, REDIS_URL: redis.url }),
+    ]);
+    await test({ cut, other, proxy });
+  } finally {
+    await proxy.stop();
+  }
+}
+
 describe("a room's change while one instance cannot reach PostgreSQL", () => {
   it('its subscribers keep their subscriptions: the access re-check is tried again once the database is back', async () => {
-    redis ??= await startPrivateRedis();
-    const proxy = await startTcpProxy(testDatabaseUrl);
-    try {
-      const [cut, other] = await Promise.all([
-        startServer({ DATABASE_URL: proxy.via(testDatabaseUrl), REDIS_URL: redis.url }),
-        startServer({ DATABASE_URL: testDatabaseUrl, REDIS_URL: redis.url }),
-      ]);
+    await withCutDatabase(async ({ cut, other, proxy }) => {
       const owner = await signUp(other);
       const member = await signUp(other);
       const room = (await createRoom(other, owner.accessToken)).id;
@@ -183,21 +192,13 @@ describe("a room's change while one instance cannot reach PostgreSQL", () => {
       expect(messages.results.some((r) => r.errors)).toBe(false);
       survived(cut);
       await socket.client.dispose();
-    } finally {
-      await proxy.stop();
-    }
+    });
   }, 30_000);
 });
 
 describe("presence changes while one instance cannot reach PostgreSQL", () => {
   it('its presence and roomPresence subscribers get them, in order, once the database is back: the user read is tried again', async () => {
-    redis ??= await startPrivateRedis();
-    const proxy = await startTcpProxy(testDatabaseUrl);
-    try {
-      const [cut, other] = await Promise.all([
-        startServer({ DATABASE_URL: proxy.via(testDatabaseUrl), REDIS_URL: redis.url }),
-        startServer({ DATABASE_URL: testDatabaseUrl, REDIS_URL: redis.url }),
-      ]);
+    await withCutDatabase(async ({ cut, other, proxy }) => {
       const [watcher, mover] = await Promise.all([signUp(other), signUp(other)]);
       const room = (await createRoom(other, watcher.accessToken)).id;
       const socket = connectSocket(cut, { token: watcher.accessToken });
@@ -226,9 +227,7 @@ describe("presence changes while one instance cannot reach PostgreSQL", () => {
       ]);
       survived(cut);
       await Promise.all([socket, moverSocket].map((s) => s.client.dispose()));
-    } finally {
-      await proxy.stop();
-    }
+    });
   }, 30_000);
 });
 
