@@ -41,6 +41,17 @@ export async function withRetries<T>(task: () => Promise<T>, options: RetryOptio
   }
 }
 
+/**
+ * A read whose answer is to be shown (an event's user or room), tried again
+ * after 1, 2 and 4 s while its store does not answer: a blip delays what
+ * waits for it rather than losing it. Undefined once the last try failed
+ * (logged: "could not read `what`; `otherwise`").
+ */
+export function readToShow<T>(read: () => Promise<T>, options: Pick<RetryOptions, 'logger' | 'context'> & { what: string; otherwise: string }): Promise<T | undefined> {
+  const { logger, context, what, otherwise } = options;
+  return withRetries(read, { retries: 3, logger, context, retrying: `could not read ${what}; retrying`, givingUp: `could not read ${what}; ${otherwise}` });
+}
+
 /** {@link withRetries} for work nobody waits for. */
 export function retryInBackground(task: () => Promise<void>, options: RetryOptions): void {
   void withRetries(task, options);

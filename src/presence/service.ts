@@ -26,7 +26,7 @@ import type { Database } from '../infra/database.ts';
 import type { Infra } from '../infra/infra.ts';
 import { inOrder } from '../infra/in-order.ts';
 import type { Logger } from '../infra/logger.ts';
-import { withRetries } from '../infra/retry.ts';
+import { readToShow } from '../infra/retry.ts';
 import type { User } from '../generated/prisma/client.ts';
 import type { Slots } from '../slots/service.ts';
 import { checkPresence, presenceSnapshot, reportedStatus, transition, type PresenceInput, type PresenceStatus } from './scripts.ts';
@@ -49,23 +49,13 @@ export type PresenceUser = Pick<User, keyof typeof shownColumns>;
 /** The user's shown columns, or null when the user no longer exists. */
 const readShownUser = (db: Database, userId: string): Promise<PresenceUser | null> => db.user.findUnique({ where: { id: userId }, select: shownColumns });
 
-/** How often the read of what a change shows is tried again (after 1, 2 and 4 s) while the database does not answer. */
-export const showReadRetries = 3;
-
 /**
  * The user of a change to hand out (`what`), as {@link readShownUser} reads
- * it, tried again while the database does not answer: a blip delays the
- * change (and those after it, which wait for it) rather than losing it.
- * Undefined once the last try failed (logged).
+ * it, tried again while the database does not answer ({@link readToShow}):
+ * the changes after it wait for it. Undefined once the last try failed.
  */
 export const readUserToShow = (db: Database, logger: Logger, userId: string, what: string): Promise<PresenceUser | null | undefined> =>
-  withRetries(() => readShownUser(db, userId), {
-    retries: showReadRetries,
-    logger,
-    context: { userId },
-    retrying: `could not read the user of ${what}; retrying`,
-    givingUp: `could not read the user of ${what}; not handed out`,
-  });
+  readToShow(() => readShownUser(db, userId), { logger, context: { userId }, what: `the user of ${what}`, otherwise: 'not handed out' });
 
 /** A change as this instance hands it out: with its user, or null when the user no longer exists. */
 export interface HandedOutChange extends PresenceChanged {

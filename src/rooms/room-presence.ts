@@ -18,11 +18,11 @@ import type { Database } from '../infra/database.ts';
 import { notFound } from '../infra/errors.ts';
 import type { Room } from '../generated/prisma/client.ts';
 import { inOrder } from '../infra/in-order.ts';
-import { withRetries } from '../infra/retry.ts';
+import { readToShow } from '../infra/retry.ts';
 import { keyedListeners } from '../infra/keyed-listeners.ts';
 import { lastLineOf, type Logger } from '../infra/logger.ts';
 import { createResync } from '../infra/resync.ts';
-import { readUserToShow, showReadRetries, type Presence, type PresenceStatus, type PresenceUser } from '../presence/service.ts';
+import { readUserToShow, type Presence, type PresenceStatus, type PresenceUser } from '../presence/service.ts';
 import { eventStream, type EventStream } from '../infra/event-stream.ts';
 import { lostAccess } from './access.ts';
 import type { RoomEvent, RoomFeed } from './feed.ts';
@@ -75,15 +75,9 @@ export function createRoomPresence(deps: { db: Database; rooms: Rooms; feed: Roo
       },
       (error) => logger.warn({ roomId, err: lastLineOf(error) }, 'room presence: could not hand out an event'),
     );
+    const readRoom = () => db.room.findUnique({ where: { id: roomId } });
     /** The room's row read again (tried again while the database does not answer); null or undefined, and the last one read stays, when it is gone or could not be read. */
-    const readRoomAgain = () =>
-      withRetries(() => db.room.findUnique({ where: { id: roomId } }), {
-        retries: showReadRetries,
-        logger,
-        context: { roomId },
-        retrying: 'room presence: could not read the room again; retrying',
-        givingUp: 'room presence: could not read the room again; the last read stays',
-      });
+    const readRoomAgain = () => readToShow(readRoom, { logger, context: { roomId }, what: 'the room again for its presence', otherwise: 'the last read stays' });
     /** A JOINED or LEFT with its user's row, read once for every listener here; none for a user who no longer exists. */
     const membership = (userId: string, kind: 'JOINED' | 'LEFT', at: string) => {
       const status = presence.statusNow(userId);
@@ -139,7 +133,7 @@ export function createRoomPresence(deps: { db: Database; rooms: Rooms; feed: Roo
       stopResume();
     };
     try {
-      const [read, row] = await Promise.all([readMembers(roomId), db.room.findUnique({ where: { id: roomId } })]);
+      const [read, row] = await Promise.all([readMembers(roomId), readRoom()]);
       if (!row) throw notFound('Room');
       members = read;
       room = row;

@@ -13,6 +13,7 @@ describe('loadConfig', () => {
       ACCESS_TOKEN_TTL: 900,
       REFRESH_TOKEN_TTL: 604800,
       BCRYPT_COST: 12,
+      PASSWORD_QUEUE_MAX_WAIT: 10,
       SINGLE_SESSION: true,
       MAX_CONNECTIONS: 100,
       MAX_SOCKETS_PER_USER: 5,
@@ -57,6 +58,7 @@ describe('loadConfig', () => {
     // Longer than a timer waits: Node would run the purge every millisecond.
     [{ SESSION_PURGE_INTERVAL: '3000000' }, /^invalid configuration: SESSION_PURGE_INTERVAL: must be at most 2147483 /],
     [{ KEEPALIVE_INTERVAL: '0' }, /^invalid configuration: KEEPALIVE_INTERVAL: /],
+    [{ PASSWORD_QUEUE_MAX_WAIT: '0' }, /^invalid configuration: PASSWORD_QUEUE_MAX_WAIT: /],
     [{ METRICS_TOKEN: 'short' }, /^invalid configuration: METRICS_TOKEN: must be at least 16/],
     [{ DATABASE_URL: 'not a url' }, /^invalid configuration: DATABASE_URL: /],
     [{ DATABASE_URL: 'mysql://x/y' }, /^invalid configuration: DATABASE_URL: must start with postgres/],

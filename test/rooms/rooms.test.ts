@@ -239,6 +239,7 @@ describe('removeFromRoom', () => {
       [owner.accessToken, { room: 'garbage', user: member.id }, 'BAD_USER_INPUT'],
     ];
     for (const [token, variables, code] of refusals) expect(errorCodes(await gql(server, REMOVE, variables, { token }))).toEqual([code]);
+    expect(errorCodes(await gql(server, REMOVE, { room: room.id, user: member.id }))).toEqual(['UNAUTHENTICATED']);
     expect(await members()).toEqual(before);
 
     // The owner takes the member away, an admin the invitation: neither gets back in.
