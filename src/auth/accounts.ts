@@ -9,7 +9,7 @@
 import { z } from 'zod';
 import type { Viewer } from '../context.ts';
 import type { Config } from '../infra/config.ts';
-import { isUniqueViolation, type Database } from '../infra/database.ts';
+import { inTransaction, isUniqueViolation, type Database } from '../infra/database.ts';
 import type { Logger } from '../infra/logger.ts';
 import type { SharedState } from '../infra/state.ts';
 import type { SessionEndReason } from '../infra/codes.ts';
@@ -274,7 +274,7 @@ export function createAccounts(deps: AccountsDeps): Accounts {
 
       const refreshToken = newRefreshToken();
       const refreshTokenExpiresAt = new Date(now.getTime() + refreshTtlMs);
-      const rotated = await db.$transaction(async (tx) => {
+      const rotated = await inTransaction(db, async (tx) => {
         const claimed = await tx.refreshToken.updateMany({ where: { id: found.id, usedAt: null, session: { revokedAt: null } }, data: { usedAt: now } });
         if (claimed.count === 0) return false;
         await tx.refreshToken.create({

@@ -88,6 +88,43 @@ export function isUniqueViolation(error: unknown): boolean {
   return (error as { code?: unknown } | null)?.code === '23505';
 }
 
+const conflictCodes = new Set(['40P01', '40001']);
+
+/**
+ * PostgreSQL aborted a transaction to break a deadlock (40P01) or a
+ * serialization conflict (40001): through Prisma P2034 from a model query,
+ * P2010 carrying the driver's code from a raw one; the code itself from pg.
+ */
+export function isTransactionConflict(error: unknown): boolean {
+  if (error instanceof Prisma.PrismaClientKnownRequestError) {
+    const cause = (error.meta?.driverAdapterError as { cause?: { originalCode?: string } } | undefined)?.cause;
+    return error.code === 'P2034' || conflictCodes.has(cause?.originalCode ?? '');
+  }
+  return conflictCodes.has(String((error as { code?: unknown } | null)?.code));
+}
+
+/** Attempts in all of a transaction PostgreSQL keeps aborting as a conflict's victim. */
+const transactionAttempts = 3;
+
+/**
+ * Runs `work` in a transaction, and again when PostgreSQL aborts it as the
+ * victim of a deadlock or a serialization conflict (up to three attempts in
+ * all, a few random milliseconds apart): the other party has then gone on,
+ * so running it again mostly succeeds, where the caller would have had an
+ * internal error. `work` may therefore run more than once: it must do
+ * nothing but its statements on `tx`.
+ */
+export async function inTransaction<T>(db: Database, work: (tx: Prisma.TransactionClient) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await db.$transaction(work);
+    } catch (error) {
+      if (attempt >= transactionAttempts || !isTransactionConflict(error)) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20 * attempt));
+    }
+  }
+}
+
 export function createPrismaClient(adapter: SqlMigrationAwareDriverAdapterFactory): Database {
   return new PrismaClient({ adapter });
 }

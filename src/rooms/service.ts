@@ -7,7 +7,7 @@ import { z } from 'zod';
 import type { Viewer } from '../context.ts';
 import { isAdmin } from '../context.ts';
 import type { Config } from '../infra/config.ts';
-import { isUniqueViolation, timestampFromJson, type Database, type Sql, type Statement } from '../infra/database.ts';
+import { inTransaction, isUniqueViolation, timestampFromJson, type Database, type Sql, type Statement } from '../infra/database.ts';
 import { ErrorCode } from '../infra/codes.ts';
 import { appError, badInput, forbidden, notFound } from '../infra/errors.ts';
 import type { Logger } from '../infra/logger.ts';
@@ -165,7 +165,7 @@ export function createRooms(deps: { db: Database; sql: Sql; config: Config; feed
         data.maxMembers = check(maxMembersRule, input.maxMembers, 'maxMembers');
         if (input.maxMembers < room.memberCount) throw badInput('maxMembers', `The room has ${room.memberCount} members already.`);
       }
-      const { updated, removed } = await db.$transaction(async (tx) => {
+      const { updated, removed } = await inTransaction(db, async (tx) => {
         const updated = await tx.room.update({ where: { id: roomId }, data });
         // Members who no longer qualify lose their membership, and with it access.
         const members = await tx.roomMember.findMany({ where: { roomId }, select: { user: { select: { id: true, roles: true } } } });
@@ -198,7 +198,7 @@ export function createRooms(deps: { db: Database; sql: Sql; config: Config; feed
     async removeMember(viewer, roomId, userId) {
       const { room } = await managed(viewer, roomId);
       if (userId === room.ownerId) throw badInput('userId', 'The owner cannot be removed from its room.');
-      const { updated, wasMember } = await db.$transaction(async (tx) => {
+      const { updated, wasMember } = await inTransaction(db, async (tx) => {
         const { count: invites } = await tx.roomInvite.deleteMany({ where: { roomId, userId } });
         const dropped = await dropMembers(tx, roomId, [userId]);
         if (!dropped && invites === 0) throw notFound('Member or invitation');
@@ -213,7 +213,7 @@ export function createRooms(deps: { db: Database; sql: Sql; config: Config; feed
       if (relation.member) return room;
       if (!canJoin(viewer, room, relation)) throw forbidden('You may not join this room.');
       try {
-        const joined = await db.$transaction(async (tx) => {
+        const joined = await inTransaction(db, async (tx) => {
           // One conditional update: concurrent joins cannot pass maxMembers.
           const counted = await tx.$executeRaw`UPDATE "Room" SET "memberCount" = "memberCount" + 1 WHERE "id" = ${roomId}::uuid AND "memberCount" < "maxMembers"`;
           if (counted === 0) throw appError(ErrorCode.ROOM_FULL, `The room is full (${room.maxMembers} members).`);
@@ -232,13 +232,13 @@ export function createRooms(deps: { db: Database; sql: Sql; config: Config; feed
     async leave(viewer, roomId) {
       const { relation } = await load(viewer, roomId);
       if (!relation.member) return false;
-      const left = await db.$transaction(async (tx) => (await dropMembers(tx, roomId, [viewer.userId])) !== null);
+      const left = await inTransaction(db, async (tx) => (await dropMembers(tx, roomId, [viewer.userId])) !== null);
       if (left) await feed.publish(roomId, { type: 'left', userId: viewer.userId, at: now() });
       return left;
     },
 
     async deleteUser(userId, deleteRows) {
-      const { joined, owned } = await db.$transaction(async (tx) => {
+      const { joined, owned } = await inTransaction(db, async (tx) => {
         // Locked first: a join of this user still under way waits, then finds no user, rather than adding
         // a membership that the deletion's cascade would remove uncounted.
         await tx.$queryRaw`SELECT 1 FROM "User" WHERE "id" = ${userId}::uuid FOR UPDATE`;

@@ -187,6 +187,35 @@ describe('membership', () => {
     await socket.client.dispose();
   });
 
+  it("a deletion PostgreSQL aborts as a deadlock's victim is run again: it answers true, the room counts right", async () => {
+    const admin = await logIn(server, adminName, adminPass);
+    const [owner, leaving] = await Promise.all([signUp(server), signUp(server)]);
+    const room = await createRoom(server, owner.accessToken);
+    await gql(server, JOIN, { id: room.id }, { token: leaving.accessToken });
+    // A second session takes the room's row, then, once the deletion waits for it, the user's row the deletion holds:
+    // each waits for the other. Its own deadlock_timeout is long, so the deletion's backend finds the cycle and is aborted.
+    const blocker = new pg.Client({ connectionString: testDatabaseUrl });
+    await blocker.connect();
+    try {
+      await blocker.query(`SET deadlock_timeout = '10s'`);
+      await blocker.query('BEGIN');
+      await blocker.query(`UPDATE "Room" SET "name" = "name" WHERE "id" = $1::uuid`, [uuidOf(room.id)]);
+      const deletion = gql(server, 'mutation($id: ID!) { deleteUser(id: $id) }', { id: leaving.id }, { token: admin.accessToken });
+      const waitsForBlocker = 'SELECT count(*)::int AS n FROM pg_stat_activity WHERE pg_backend_pid() = ANY(pg_blocking_pids(pid))';
+      await eventually(async () => (await blocker.query(waitsForBlocker)).rows[0].n > 0, 5000, 'the deletion to wait for the room');
+      await blocker.query(`SELECT 1 FROM "User" WHERE "id" = $1::uuid FOR UPDATE`, [uuidOf(leaving.id)]);
+      await blocker.query('COMMIT');
+      const answer = await deletion;
+      expect(answer.errors).toBeUndefined();
+      expect(answer.data.deleteUser).toBe(true);
+    } finally {
+      await blocker.end();
+    }
+    const members = 'query($id: ID!) { room(id: $id) { memberCount members { id } } }';
+    expect((await gql(server, members, { id: room.id }, { token: owner.accessToken })).data.room).toEqual({ memberCount: 1, members: [{ id: owner.id }] });
+    expect((await db.query(`SELECT count(*)::int AS n FROM "User" WHERE "id" = $1::uuid`, [uuidOf(leaving.id)])).rows[0].n).toBe(0);
+  });
+
   it('roomPresence shows the room as last read: renamed from the next event on, as it was once its row is gone', async () => {
     const owner = await signUp(server);
     const member = await signUp(server);
