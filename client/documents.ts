@@ -193,6 +193,36 @@ export const LeaveRoomDocument = graphql(`
   }
 `);
 
+export const UpdateRoomDocument = graphql(`
+  mutation UpdateRoom($id: ID!, $input: UpdateRoomInput!) {
+    updateRoom(id: $id, input: $input) {
+      ...RoomFields
+    }
+  }
+`);
+
+export const DeleteRoomDocument = graphql(`
+  mutation DeleteRoom($id: ID!) {
+    deleteRoom(id: $id)
+  }
+`);
+
+export const InviteToRoomDocument = graphql(`
+  mutation InviteToRoom($roomId: ID!, $userId: ID!) {
+    inviteToRoom(roomId: $roomId, userId: $userId) {
+      ...RoomFields
+    }
+  }
+`);
+
+export const RemoveFromRoomDocument = graphql(`
+  mutation RemoveFromRoom($roomId: ID!, $userId: ID!) {
+    removeFromRoom(roomId: $roomId, userId: $userId) {
+      ...RoomFields
+    }
+  }
+`);
+
 export const MessagesDocument = graphql(`
   query Messages($roomId: ID!, $last: Int, $before: String) {
     messages(roomId: $roomId, last: $last, before: $before) {

@@ -34,6 +34,10 @@ type Documents = {
     "\n  mutation CreateRoom($input: CreateRoomInput!) {\n    createRoom(input: $input) {\n      ...RoomFields\n    }\n  }\n": typeof types.CreateRoomDocument,
     "\n  mutation JoinRoom($roomId: ID!) {\n    joinRoom(roomId: $roomId) {\n      ...RoomFields\n    }\n  }\n": typeof types.JoinRoomDocument,
     "\n  mutation LeaveRoom($roomId: ID!) {\n    leaveRoom(roomId: $roomId)\n  }\n": typeof types.LeaveRoomDocument,
+    "\n  mutation UpdateRoom($id: ID!, $input: UpdateRoomInput!) {\n    updateRoom(id: $id, input: $input) {\n      ...RoomFields\n    }\n  }\n": typeof types.UpdateRoomDocument,
+    "\n  mutation DeleteRoom($id: ID!) {\n    deleteRoom(id: $id)\n  }\n": typeof types.DeleteRoomDocument,
+    "\n  mutation InviteToRoom($roomId: ID!, $userId: ID!) {\n    inviteToRoom(roomId: $roomId, userId: $userId) {\n      ...RoomFields\n    }\n  }\n": typeof types.InviteToRoomDocument,
+    "\n  mutation RemoveFromRoom($roomId: ID!, $userId: ID!) {\n    removeFromRoom(roomId: $roomId, userId: $userId) {\n      ...RoomFields\n    }\n  }\n": typeof types.RemoveFromRoomDocument,
     "\n  query Messages($roomId: ID!, $last: Int, $before: String) {\n    messages(roomId: $roomId, last: $last, before: $before) {\n      edges {\n        cursor\n        node {\n          ...MessageFields\n        }\n      }\n      pageInfo {\n        hasPreviousPage\n        startCursor\n      }\n    }\n  }\n": typeof types.MessagesDocument,
     "\n  mutation SendMessage($roomId: ID!, $body: String!, $idempotencyKey: String) {\n    sendMessage(roomId: $roomId, body: $body, idempotencyKey: $idempotencyKey) {\n      ...MessageFields\n    }\n  }\n": typeof types.SendMessageDocument,
     "\n  query RoomMessagesCursor($roomId: ID!) {\n    room(id: $roomId) {\n      id\n      messagesCursor\n    }\n  }\n": typeof types.RoomMessagesCursorDocument,
@@ -60,6 +64,10 @@ const documents: Documents = {
     "\n  mutation CreateRoom($input: CreateRoomInput!) {\n    createRoom(input: $input) {\n      ...RoomFields\n    }\n  }\n": types.CreateRoomDocument,
     "\n  mutation JoinRoom($roomId: ID!) {\n    joinRoom(roomId: $roomId) {\n      ...RoomFields\n    }\n  }\n": types.JoinRoomDocument,
     "\n  mutation LeaveRoom($roomId: ID!) {\n    leaveRoom(roomId: $roomId)\n  }\n": types.LeaveRoomDocument,
+    "\n  mutation UpdateRoom($id: ID!, $input: UpdateRoomInput!) {\n    updateRoom(id: $id, input: $input) {\n      ...RoomFields\n    }\n  }\n": types.UpdateRoomDocument,
+    "\n  mutation DeleteRoom($id: ID!) {\n    deleteRoom(id: $id)\n  }\n": types.DeleteRoomDocument,
+    "\n  mutation InviteToRoom($roomId: ID!, $userId: ID!) {\n    inviteToRoom(roomId: $roomId, userId: $userId) {\n      ...RoomFields\n    }\n  }\n": types.InviteToRoomDocument,
+    "\n  mutation RemoveFromRoom($roomId: ID!, $userId: ID!) {\n    removeFromRoom(roomId: $roomId, userId: $userId) {\n      ...RoomFields\n    }\n  }\n": types.RemoveFromRoomDocument,
     "\n  query Messages($roomId: ID!, $last: Int, $before: String) {\n    messages(roomId: $roomId, last: $last, before: $before) {\n      edges {\n        cursor\n        node {\n          ...MessageFields\n        }\n      }\n      pageInfo {\n        hasPreviousPage\n        startCursor\n      }\n    }\n  }\n": types.MessagesDocument,
     "\n  mutation SendMessage($roomId: ID!, $body: String!, $idempotencyKey: String) {\n    sendMessage(roomId: $roomId, body: $body, idempotencyKey: $idempotencyKey) {\n      ...MessageFields\n    }\n  }\n": types.SendMessageDocument,
     "\n  query RoomMessagesCursor($roomId: ID!) {\n    room(id: $roomId) {\n      id\n      messagesCursor\n    }\n  }\n": types.RoomMessagesCursorDocument,
@@ -143,6 +151,22 @@ export function graphql(source: "\n  mutation JoinRoom($roomId: ID!) {\n    join
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  mutation LeaveRoom($roomId: ID!) {\n    leaveRoom(roomId: $roomId)\n  }\n"): typeof import('./graphql.ts').LeaveRoomDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation UpdateRoom($id: ID!, $input: UpdateRoomInput!) {\n    updateRoom(id: $id, input: $input) {\n      ...RoomFields\n    }\n  }\n"): typeof import('./graphql.ts').UpdateRoomDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation DeleteRoom($id: ID!) {\n    deleteRoom(id: $id)\n  }\n"): typeof import('./graphql.ts').DeleteRoomDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation InviteToRoom($roomId: ID!, $userId: ID!) {\n    inviteToRoom(roomId: $roomId, userId: $userId) {\n      ...RoomFields\n    }\n  }\n"): typeof import('./graphql.ts').InviteToRoomDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation RemoveFromRoom($roomId: ID!, $userId: ID!) {\n    removeFromRoom(roomId: $roomId, userId: $userId) {\n      ...RoomFields\n    }\n  }\n"): typeof import('./graphql.ts').RemoveFromRoomDocument;
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

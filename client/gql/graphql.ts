@@ -43,6 +43,13 @@ export type RoomPresenceKind =
   | 'LEFT'
   | 'STATUS';
 
+export type UpdateRoomInput = {
+  allowedRoles?: Array<string> | null | undefined;
+  maxMembers?: number | null | undefined;
+  name?: string | null | undefined;
+  permission?: RoomPermission | null | undefined;
+};
+
 export type UserFieldsFragment = { id: string, username: string, presence: PresenceStatus };
 
 export type MessageFieldsFragment = { id: string, body: string, cursor: string, createdAt: string, author: { id: string, username: string, presence: PresenceStatus } };
@@ -144,6 +151,37 @@ export type LeaveRoomMutationVariables = Exact<{
 
 
 export type LeaveRoomMutation = { leaveRoom: boolean };
+
+export type UpdateRoomMutationVariables = Exact<{
+  id: string | number;
+  input: UpdateRoomInput;
+}>;
+
+
+export type UpdateRoomMutation = { updateRoom: { id: string, name: string, permission: RoomPermission, memberCount: number, maxMembers: number, owner: { id: string, username: string } } };
+
+export type DeleteRoomMutationVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type DeleteRoomMutation = { deleteRoom: boolean };
+
+export type InviteToRoomMutationVariables = Exact<{
+  roomId: string | number;
+  userId: string | number;
+}>;
+
+
+export type InviteToRoomMutation = { inviteToRoom: { id: string, name: string, permission: RoomPermission, memberCount: number, maxMembers: number, owner: { id: string, username: string } } };
+
+export type RemoveFromRoomMutationVariables = Exact<{
+  roomId: string | number;
+  userId: string | number;
+}>;
+
+
+export type RemoveFromRoomMutation = { removeFromRoom: { id: string, name: string, permission: RoomPermission, memberCount: number, maxMembers: number, owner: { id: string, username: string } } };
 
 export type MessagesQueryVariables = Exact<{
   roomId: string | number;
@@ -459,6 +497,62 @@ export const LeaveRoomDocument = new TypedDocumentString(`
   leaveRoom(roomId: $roomId)
 }
     `) as unknown as TypedDocumentString<LeaveRoomMutation, LeaveRoomMutationVariables>;
+export const UpdateRoomDocument = new TypedDocumentString(`
+    mutation UpdateRoom($id: ID!, $input: UpdateRoomInput!) {
+  updateRoom(id: $id, input: $input) {
+    ...RoomFields
+  }
+}
+    fragment RoomFields on Room {
+  id
+  name
+  permission
+  memberCount
+  maxMembers
+  owner {
+    id
+    username
+  }
+}`) as unknown as TypedDocumentString<UpdateRoomMutation, UpdateRoomMutationVariables>;
+export const DeleteRoomDocument = new TypedDocumentString(`
+    mutation DeleteRoom($id: ID!) {
+  deleteRoom(id: $id)
+}
+    `) as unknown as TypedDocumentString<DeleteRoomMutation, DeleteRoomMutationVariables>;
+export const InviteToRoomDocument = new TypedDocumentString(`
+    mutation InviteToRoom($roomId: ID!, $userId: ID!) {
+  inviteToRoom(roomId: $roomId, userId: $userId) {
+    ...RoomFields
+  }
+}
+    fragment RoomFields on Room {
+  id
+  name
+  permission
+  memberCount
+  maxMembers
+  owner {
+    id
+    username
+  }
+}`) as unknown as TypedDocumentString<InviteToRoomMutation, InviteToRoomMutationVariables>;
+export const RemoveFromRoomDocument = new TypedDocumentString(`
+    mutation RemoveFromRoom($roomId: ID!, $userId: ID!) {
+  removeFromRoom(roomId: $roomId, userId: $userId) {
+    ...RoomFields
+  }
+}
+    fragment RoomFields on Room {
+  id
+  name
+  permission
+  memberCount
+  maxMembers
+  owner {
+    id
+    username
+  }
+}`) as unknown as TypedDocumentString<RemoveFromRoomMutation, RemoveFromRoomMutationVariables>;
 export const MessagesDocument = new TypedDocumentString(`
     query Messages($roomId: ID!, $last: Int, $before: String) {
   messages(roomId: $roomId, last: $last, before: $before) {

@@ -6,7 +6,7 @@
  * same idempotency key when its answer is lost.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { MessagesDocument, SlotsChangedDocument } from '../../client/documents.ts';
+import { CreateRoomDocument, DeleteRoomDocument, InviteToRoomDocument, JoinRoomDocument, MessagesDocument, RemoveFromRoomDocument, RoomDocument, SlotsChangedDocument, UpdateRoomDocument } from '../../client/documents.ts';
 import type { Message, SessionEnd, SwitchboardClient } from '../../client/sdk.ts';
 import { eventually, gql, scaledEnv, startServer, stopAllServers, type TestServer } from '../helpers/server.ts';
 import { emptyRedisDatabase } from '../helpers/redis.ts';
@@ -219,6 +219,25 @@ describe.skipIf(!clientApiServed)('SDK', () => {
     await writer.login(alice.username, password);
     await expect(writer.sendMessage(roomId, '')).rejects.toMatchObject({ code: 'BAD_USER_INPUT' });
     expect(sends).toBe(1);
+  });
+
+  it("manages a room with the typed documents: invite to a private room, rename, remove, delete; a member's attempt is refused", async () => {
+    const [alice, bob] = await Promise.all([account(server, 'al'), account(server, 'bo')]);
+    const owner = sdk(server);
+    const member = sdk(server);
+    await owner.login(alice.username, password);
+    await member.login(bob.username, password);
+    const { createRoom } = await owner.request(CreateRoomDocument, { input: { name: 'team', permission: 'PRIVATE' } });
+    await expect(member.request(JoinRoomDocument, { roomId: createRoom.id })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    expect((await owner.request(InviteToRoomDocument, { roomId: createRoom.id, userId: bob.userId })).inviteToRoom.id).toBe(createRoom.id);
+    expect((await member.request(JoinRoomDocument, { roomId: createRoom.id })).joinRoom.memberCount).toBe(2);
+    expect((await owner.request(UpdateRoomDocument, { id: createRoom.id, input: { name: 'team two' } })).updateRoom.name).toBe('team two');
+    await expect(member.request(RemoveFromRoomDocument, { roomId: createRoom.id, userId: alice.userId })).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    expect((await owner.request(RemoveFromRoomDocument, { roomId: createRoom.id, userId: bob.userId })).removeFromRoom.memberCount).toBe(1);
+    expect((await member.request(RoomDocument, { id: createRoom.id })).room).toBeNull();
+    await expect(member.request(DeleteRoomDocument, { id: createRoom.id })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    expect((await owner.request(DeleteRoomDocument, { id: createRoom.id })).deleteRoom).toBe(true);
+    expect((await owner.request(RoomDocument, { id: createRoom.id })).room).toBeNull();
   });
 });
 

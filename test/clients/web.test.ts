@@ -3,7 +3,8 @@
  * browser contexts sign in, meet in a room, see each other's presence and
  * exchange messages; markup in a message stays text; the seventh user past
  * MAX_CONNECTIONS=6 is told there are no free seats. No request leaves the
- * server under test. SCREENSHOT=path saves the first user's page there.
+ * server under test. An owner removes a member and deletes its room, with
+ * controls only it is shown. SCREENSHOT=path saves the first user's page there.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
@@ -116,6 +117,66 @@ describe.skipIf(!clientApiServed)('web page', () => {
     await expect.poll(() => pageC.isVisible('#notice')).toBe(false);
 
     for (const ctx of [a, b, c]) {
+      expect(ctx.foreign).toEqual([]);
+      expect(ctx.errors).toEqual([]);
+    }
+  });
+});
+
+describe.skipIf(!clientApiServed)('web page: managing a room', () => {
+  let server: TestServer;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    server = await startServer(scaledEnv());
+    browser = await launchBrowser();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await stopAllServers();
+  });
+
+  it('the owner removes a member (who sees the room as a stranger again) and deletes the room; a member sees neither control', async () => {
+    const alice = await account(server, 'ow');
+    const bob = await account(server, 'me');
+    const a = await isolatedContext(browser, server.url);
+    const b = await isolatedContext(browser, server.url);
+    const pageA = await a.context.newPage();
+    const pageB = await b.context.newPage();
+    await signIn(pageA, server, alice);
+    const roomName = uniqueName('managed');
+    await pageA.fill('#create-room-form input[name=name]', roomName);
+    await pageA.click('#create-room-form button[type=submit]');
+    await expect.poll(() => pageA.textContent('#room-name'), { timeout: 10_000 }).toBe(roomName);
+    // The room list is read at sign-in.
+    await signIn(pageB, server, bob);
+    await pageB.locator(`#rooms li[data-room-name="${roomName}"] button`).click();
+    await pageB.click('#join-room');
+    await pageB.waitForSelector('#send-form', { state: 'visible' });
+    await expect.poll(() => memberNames(pageA), { timeout: 10_000 }).toEqual([alice.username, bob.username].sort((x, y) => x.localeCompare(y)));
+
+    // Only the owner's page offers the controls, and never against the owner itself.
+    expect(await pageA.isVisible('#delete-room')).toBe(true);
+    expect(await pageA.locator(`#members li[data-user-id="${alice.userId}"] .remove`).count()).toBe(0);
+    expect(await pageB.isVisible('#delete-room')).toBe(false);
+    expect(await pageB.locator('#members .remove').count()).toBe(0);
+
+    await pageA.locator(`#members li[data-user-id="${bob.userId}"] .remove`).click();
+    await expect.poll(() => memberNames(pageA), { timeout: 10_000 }).toEqual([alice.username]);
+    // Bob's page hears its own LEFT and shows the (public) room as to a stranger: Join, no sending.
+    await pageB.waitForSelector('#join-room', { state: 'visible', timeout: 10_000 });
+    expect(await pageB.isVisible('#send-form')).toBe(false);
+    expect(await pageB.textContent('#notice-text')).toMatch(/no longer a member/);
+
+    pageA.once('dialog', (dialog) => void dialog.accept());
+    await pageA.click('#delete-room');
+    await pageA.waitForSelector('#room-empty', { state: 'visible', timeout: 10_000 });
+    for (const page of [pageA, pageB]) {
+      await page.reload();
+      await page.waitForSelector('#signed-in', { state: 'visible' });
+      await expect.poll(() => page.locator(`#rooms li[data-room-name="${roomName}"]`).count(), { timeout: 10_000 }).toBe(0);
+    }
+    for (const ctx of [a, b]) {
       expect(ctx.foreign).toEqual([]);
       expect(ctx.errors).toEqual([]);
     }

@@ -5,11 +5,13 @@
  */
 import {
   CreateRoomDocument,
+  DeleteRoomDocument,
   JoinRoomDocument,
   LeaveRoomDocument,
   MessagesDocument,
   OnlineUsersDocument,
   PresenceDocument,
+  RemoveFromRoomDocument,
   RoomDocument,
   RoomPresenceDocument,
   RoomsDocument,
@@ -264,7 +266,14 @@ onSubmit('create-room-form', async ({ name, permission }, form) => {
 
 // ---- one room ----
 
-let openRoom: { id: string; subscriptions: Subscription[]; members: Map<string, { username: string; status: PresenceStatus }> } | null = null;
+let openRoom: {
+  id: string;
+  ownerId: string;
+  /** The signed-in user owns the room: it may remove members and delete the room. */
+  manages: boolean;
+  subscriptions: Subscription[];
+  members: Map<string, { username: string; status: PresenceStatus }>;
+} | null = null;
 
 function closeRoom() {
   for (const s of openRoom?.subscriptions ?? []) s.unsubscribe();
@@ -276,8 +285,32 @@ function closeRoom() {
 }
 
 function renderMembers() {
-  if (!openRoom) return;
-  $('members').replaceChildren(...[...openRoom.members].sort((a, b) => a[1].username.localeCompare(b[1].username)).map(([id, m]) => presenceItem(m.username, m.status, id)));
+  const room = openRoom;
+  if (!room) return;
+  $('members').replaceChildren(
+    ...[...room.members]
+      .sort((a, b) => a[1].username.localeCompare(b[1].username))
+      .map(([id, m]) => {
+        const li = presenceItem(m.username, m.status, id);
+        if (room.manages && id !== room.ownerId) {
+          const remove = el('button', 'Remove', 'secondary remove');
+          remove.title = `Remove ${m.username} from this room`;
+          remove.addEventListener('click', () => void removeMember(room.id, id));
+          li.append(remove);
+        }
+        return li;
+      }),
+  );
+}
+
+/** Its LEFT, arriving over roomPresence, takes the member off the list. */
+async function removeMember(roomId: string, userId: string) {
+  try {
+    await client.request(RemoveFromRoomDocument, { roomId, userId });
+    await refreshRooms();
+  } catch (error) {
+    notify(describe(error));
+  }
 }
 
 function updateMemberPresence(userId: string, status: PresenceStatus) {
@@ -302,18 +335,20 @@ async function showRoom(roomId: string) {
   closeRoom();
   const { room } = await client.request(RoomDocument, { id: roomId });
   if (!room) {
-    notify('That room no longer exists.');
+    notify('That room is gone, or no longer open to you.');
     await refreshRooms();
     return;
   }
   const members = new Map(room.members.map((m) => [m.id, { username: m.username, status: m.presence }]));
   const isMember = me !== null && members.has(me.id);
-  openRoom = { id: room.id, subscriptions: [], members };
+  const manages = me !== null && room.owner.id === me.id;
+  openRoom = { id: room.id, ownerId: room.owner.id, manages, subscriptions: [], members };
   $('room-empty').hidden = true;
   $('room-view').hidden = false;
   $('room-name').textContent = room.name;
   $('join-room').hidden = isMember;
   $('leave-room').hidden = !isMember;
+  $('delete-room').hidden = !manages;
   $('send-form').hidden = !isMember;
   renderMembers();
   renderRooms();
@@ -327,7 +362,7 @@ async function showRoom(roomId: string) {
   for (const edge of messages.edges) appendMessage(edge.node);
   const after = messages.edges.at(-1)?.node.cursor;
   current.subscriptions.push(
-    client.roomMessages(room.id, { next: appendMessage, error: (error) => notify(describe(error)) }, after ? { after } : {}),
+    client.roomMessages(room.id, { next: appendMessage, error: (error) => void roomStreamEnded(current, error) }, after ? { after } : {}),
     client.subscribe(RoomPresenceDocument, { roomId: room.id }, {
       next: ({ roomPresence: event }) => {
         if (event.kind === 'LEFT') current.members.delete(event.user.id);
@@ -337,6 +372,14 @@ async function showRoom(roomId: string) {
       },
     }),
   );
+}
+
+/** Removed, or the room changed or went: the stream ends with FORBIDDEN, and the room is shown as it now is to this user. */
+async function roomStreamEnded(room: NonNullable<typeof openRoom>, error: unknown) {
+  if (!(error instanceof GraphQLRequestError && error.code === 'FORBIDDEN')) return notify(describe(error));
+  notify('You are no longer a member of this room.', 'info');
+  await refreshRooms();
+  if (openRoom === room) await showRoom(room.id);
 }
 
 $('join-room').addEventListener('click', async () => {
@@ -358,6 +401,18 @@ $('leave-room').addEventListener('click', async () => {
     await client.request(LeaveRoomDocument, { roomId: id });
     await refreshRooms();
     await showRoom(id);
+  } catch (error) {
+    notify(describe(error));
+  }
+});
+
+$('delete-room').addEventListener('click', async () => {
+  const room = openRoom;
+  if (!room || !window.confirm('Delete this room and all its messages?')) return;
+  try {
+    await client.request(DeleteRoomDocument, { id: room.id });
+    closeRoom();
+    await refreshRooms();
   } catch (error) {
     notify(describe(error));
   }
