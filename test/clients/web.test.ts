@@ -20,6 +20,20 @@ async function signIn(page: Page, server: TestServer, user: TestAccount) {
   await page.waitForSelector('#signed-in', { state: 'visible' });
 }
 
+/** Creates a room from the page's form; the page then shows it. */
+async function createRoomOnPage(page: Page, name: string) {
+  await page.fill('#create-room-form input[name=name]', name);
+  await page.click('#create-room-form button[type=submit]');
+  await expect.poll(() => page.textContent('#room-name'), { timeout: 10_000 }).toBe(name);
+}
+
+/** Opens the room named `name` from the page's list and joins it. */
+async function joinRoomOnPage(page: Page, name: string) {
+  await page.locator(`#rooms li[data-room-name="${name}"] button`).click();
+  await page.click('#join-room');
+  await page.waitForSelector('#send-form', { state: 'visible' });
+}
+
 const onlineNames = (page: Page) => page.locator('#online li .name').allTextContents();
 const memberNames = (page: Page) => page.locator('#members li .name').allTextContents();
 
@@ -56,16 +70,12 @@ describe.skipIf(!clientApiServed)('web page', () => {
     await expect.poll(() => pageA.textContent('#whoami'), { timeout: 10_000 }).toContain(alice.username);
 
     const roomName = uniqueName('lobby');
-    await pageA.fill('#create-room-form input[name=name]', roomName);
-    await pageA.click('#create-room-form button[type=submit]');
-    await expect.poll(() => pageA.textContent('#room-name'), { timeout: 10_000 }).toBe(roomName);
+    await createRoomOnPage(pageA, roomName);
     if (await pageA.isVisible('#join-room')) await pageA.click('#join-room');
     await pageA.waitForSelector('#send-form', { state: 'visible' });
 
     await signIn(pageB, server, bob);
-    await pageB.locator(`#rooms li[data-room-name="${roomName}"] button`).click();
-    await pageB.click('#join-room');
-    await pageB.waitForSelector('#send-form', { state: 'visible' });
+    await joinRoomOnPage(pageB, roomName);
 
     // Presence: each sees the other online, and as a member of the room.
     await expect.poll(() => onlineNames(pageA), { timeout: 10_000 }).toContain(bob.username);
@@ -145,14 +155,10 @@ describe.skipIf(!clientApiServed)('web page: managing a room', () => {
     const pageB = await b.context.newPage();
     await signIn(pageA, server, alice);
     const roomName = uniqueName('managed');
-    await pageA.fill('#create-room-form input[name=name]', roomName);
-    await pageA.click('#create-room-form button[type=submit]');
-    await expect.poll(() => pageA.textContent('#room-name'), { timeout: 10_000 }).toBe(roomName);
+    await createRoomOnPage(pageA, roomName);
     // The room list is read at sign-in.
     await signIn(pageB, server, bob);
-    await pageB.locator(`#rooms li[data-room-name="${roomName}"] button`).click();
-    await pageB.click('#join-room');
-    await pageB.waitForSelector('#send-form', { state: 'visible' });
+    await joinRoomOnPage(pageB, roomName);
     await expect.poll(() => memberNames(pageA), { timeout: 10_000 }).toEqual([alice.username, bob.username].sort((x, y) => x.localeCompare(y)));
 
     // Only the owner's page offers the controls, and never against the owner itself.
