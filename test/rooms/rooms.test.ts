@@ -194,6 +194,8 @@ describe('membership', () => {
     await gql(server, JOIN, { id: room.id }, { token: leaving.accessToken });
     // A second session takes the room's row, then, once the deletion waits for it, the user's row the deletion holds:
     // each waits for the other. Its own deadlock_timeout is long, so the deletion's backend finds the cycle and is aborted.
+    const deadlocks = async () => Number((await db.query('SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()')).rows[0].deadlocks);
+    const deadlocksBefore = await deadlocks();
     const blocker = new pg.Client({ connectionString: testDatabaseUrl });
     await blocker.connect();
     try {
@@ -211,6 +213,8 @@ describe('membership', () => {
     } finally {
       await blocker.end();
     }
+    // The deadlock did happen (else this would pass without the retry): PostgreSQL counts it once its victim reports.
+    await eventually(async () => (await deadlocks()) > deadlocksBefore, 5000, 'PostgreSQL to count the deadlock');
     const members = 'query($id: ID!) { room(id: $id) { memberCount members { id } } }';
     expect((await gql(server, members, { id: room.id }, { token: owner.accessToken })).data.room).toEqual({ memberCount: 1, members: [{ id: owner.id }] });
     expect((await db.query(`SELECT count(*)::int AS n FROM "User" WHERE "id" = $1::uuid`, [uuidOf(leaving.id)])).rows[0].n).toBe(0);
