@@ -32,8 +32,9 @@ export interface App extends Infra {
 }
 
 export async function createApp(config: Config, logger: Logger): Promise<App> {
-  const infra = await createInfra(config, logger);
+  // Before any connection opens: a key that cannot be used stops the start with nothing to close.
   const tokens = createTokenSigner(await loadSigningKey(config), config.ACCESS_TOKEN_TTL);
+  const infra = await createInfra(config, logger);
   const revocations = await createRevocations(infra);
   const feed = createRoomFeed(infra.bus);
   const rooms = createRooms({ ...infra, feed });

@@ -1,23 +1,28 @@
 /**
- * Starts Switchboard: reads the configuration (one clear line and exit 1 when
- * it is bad), builds the app and serves it until SIGTERM or SIGINT.
+ * Starts Switchboard: reads the configuration and the signing key (one clear
+ * line and exit 1 when either is bad), builds the app and serves it until SIGTERM or SIGINT.
  */
 import { createApp } from './app.ts';
 import { ConfigError, loadConfig } from './infra/config.ts';
 import { createLogger } from './infra/logger.ts';
 import { createServer } from './server.ts';
 
-let config;
-try {
-  config = loadConfig();
-} catch (error) {
+function exitOnConfigError(error: unknown): never {
   if (!(error instanceof ConfigError)) throw error;
   console.error(error.message);
   process.exit(1);
 }
 
+let config;
+try {
+  config = loadConfig();
+} catch (error) {
+  exitOnConfigError(error);
+}
+
 const logger = createLogger(config);
-const app = await createApp(config, logger);
+// The signing key is read here too, and a key that cannot be used is a bad configuration.
+const app = await createApp(config, logger).catch(exitOnConfigError);
 const server = createServer(app);
 const url = await server.listen();
 logger.info({ url: `${url}/graphql`, mode: config.DATABASE_URL ? 'scaled' : 'embedded' }, `Switchboard listening on ${url}/graphql`);

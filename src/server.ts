@@ -20,6 +20,7 @@ import { renderLocalGraphiQL, useGraphiQLAssets } from './infra/graphiql.ts';
 import { useGraphQLOverSSE } from './realtime/sse.ts';
 import { useWebPage } from './web/plugin.ts';
 import { useRefreshCookie } from './auth/refresh-cookie.ts';
+import { useJwks } from './auth/jwks.ts';
 import { metrics, observe, useMetrics } from './infra/metrics.ts';
 import { useQueryLimits } from './infra/query-limits.ts';
 import { loadTls } from './infra/tls.ts';
@@ -50,7 +51,7 @@ export function createServer(app: App): SwitchboardServer {
     renderGraphiQL: renderLocalGraphiQL,
     maskedErrors: maskedErrorsOptions(app.logger, requestIdOfContext),
     logging: false,
-    plugins: [useOriginCheck(app.config.ALLOWED_ORIGINS), useHealthChecks(app), useMetrics({ token: app.config.METRICS_TOKEN }), useQueryLimits({ maxQueryBytes: app.config.MAX_QUERY_BYTES }), useValidationErrorCodes(), useErrorRequestIds(), useRequestId(), useWebPage(), useGraphiQLAssets(), useGraphQLOverSSE(app), useRefreshCookie(), useSharedFanOut({ maskError: maskError(app.logger, requestIdOfContext), logger: app.logger })],
+    plugins: [useOriginCheck(app.config.ALLOWED_ORIGINS), useHealthChecks(app), useJwks(app.tokens), useMetrics({ token: app.config.METRICS_TOKEN }), useQueryLimits({ maxQueryBytes: app.config.MAX_QUERY_BYTES }), useValidationErrorCodes(), useErrorRequestIds(), useRequestId(), useWebPage(), useGraphiQLAssets(), useGraphQLOverSSE(app), useRefreshCookie(), useSharedFanOut({ maskError: maskError(app.logger, requestIdOfContext), logger: app.logger })],
     async context({ request, req, socket }): Promise<Context> {
       if (socket) {
         return { app, viewer: socket.viewer, tokenRefused: false, ip: socket.ip, requestId: socket.id, request: null, connection: socket };

@@ -1,15 +1,17 @@
 /**
- * Access tokens: HS256 JWTs signed and verified with fast-jwt, `alg` pinned
- * on verify. Claims: sub (user id), sid (session id), jti, roles, iat, exp.
+ * Access tokens: JWTs signed and verified with fast-jwt, `alg` pinned on
+ * verify to the one JWT_ALGORITHM names. HS256 (the default) signs with a
+ * shared secret; EdDSA signs with an Ed25519 private key, so that other
+ * services can verify tokens from the public key alone (GET
+ * /.well-known/jwks.json, src/auth/jwks.ts).
+ * Claims: sub (user id), sid (session id), jti, roles, iat, exp.
  * Refresh tokens are opaque random strings, stored only as a SHA-256 hash.
  */
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, randomUUID, type KeyObject } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { createSigner, createVerifier } from 'fast-jwt';
-import type { Config } from '../infra/config.ts';
-
-const algorithm = 'HS256';
+import { ConfigError, type Config } from '../infra/config.ts';
 
 export interface AccessClaims {
   userId: string;
@@ -21,40 +23,110 @@ export interface AccessClaims {
   expiresAt: number;
 }
 
+/** The public half of an Ed25519 signing key, as a JSON Web Key (RFC 8037). */
+export interface PublicJwk {
+  kty: 'OKP';
+  crv: 'Ed25519';
+  x: string;
+  /** The key's RFC 7638 thumbprint; also the `kid` of every token it signs. */
+  kid: string;
+  alg: 'EdDSA';
+  use: 'sig';
+}
+
 export interface TokenSigner {
   sign(claims: { userId: string; sessionId: string; roles: string[] }): Promise<{ token: string; expiresAt: Date }>;
   /** The token's claims, or null when it is malformed, wrongly signed, of another alg or expired. */
   verify(token: string): Promise<AccessClaims | null>;
+  /** The keys that verify this server's tokens: the Ed25519 public key under EdDSA; none under HS256, whose secret is never published. */
+  publicKeys: PublicJwk[];
+}
+
+export type SigningKey = { algorithm: 'HS256'; secret: Buffer } | { algorithm: 'EdDSA'; privateKey: KeyObject };
+
+/** Reads `file`, first writing `create()` into it (mode 600) when it does not exist yet; the first of racing writers wins. */
+async function readOrCreate(file: string, create: () => string): Promise<string> {
+  await fs.mkdir(path.dirname(file), { recursive: true });
+  await fs.writeFile(file, create(), { flag: 'wx', mode: 0o600 }).catch((error) => {
+    if (error.code !== 'EEXIST') throw error;
+  });
+  return fs.readFile(file, 'utf8');
+}
+
+async function readKeyFile(variable: string, file: string): Promise<string> {
+  try {
+    return await fs.readFile(file, 'utf8');
+  } catch (error) {
+    throw new ConfigError(`invalid configuration: ${variable}: cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? 'unreadable'})`);
+  }
 }
 
 /**
- * The signing key: JWT_SECRET, else the contents of JWT_SECRET_FILE, else
- * (development only; config refuses production without one) a random secret
- * generated once and kept in DATA_DIR.
+ * The signing key of JWT_ALGORITHM. HS256: JWT_SECRET, else the contents of
+ * JWT_SECRET_FILE. EdDSA: the PKCS#8 PEM in JWT_PRIVATE_KEY, else in
+ * JWT_PRIVATE_KEY_FILE. Else (development only; config refuses production
+ * without one) a random key generated once and kept in DATA_DIR.
+ * A key that cannot be used is a ConfigError naming its variable, never showing the key.
  */
-export async function loadSigningKey(config: Pick<Config, 'JWT_SECRET' | 'JWT_SECRET_FILE' | 'DATA_DIR'>): Promise<Uint8Array> {
-  if (config.JWT_SECRET) return new TextEncoder().encode(config.JWT_SECRET);
-  if (config.JWT_SECRET_FILE) {
-    const secret = (await fs.readFile(config.JWT_SECRET_FILE, 'utf8')).trim();
-    if (secret.length < 32) throw new Error(`JWT_SECRET_FILE: ${config.JWT_SECRET_FILE} must hold at least 32 characters`);
-    return new TextEncoder().encode(secret);
+export async function loadSigningKey(
+  config: Pick<Config, 'JWT_ALGORITHM' | 'JWT_SECRET' | 'JWT_SECRET_FILE' | 'JWT_PRIVATE_KEY' | 'JWT_PRIVATE_KEY_FILE' | 'DATA_DIR'>,
+): Promise<SigningKey> {
+  if (config.JWT_ALGORITHM === 'EdDSA') {
+    const [name, pem] = config.JWT_PRIVATE_KEY
+      ? // An environment variable often carries the PEM's line breaks as the two characters \n.
+        ['JWT_PRIVATE_KEY', config.JWT_PRIVATE_KEY.replaceAll('\\n', '\n')]
+      : config.JWT_PRIVATE_KEY_FILE
+        ? [`JWT_PRIVATE_KEY_FILE: ${config.JWT_PRIVATE_KEY_FILE}`, await readKeyFile('JWT_PRIVATE_KEY_FILE', config.JWT_PRIVATE_KEY_FILE)]
+        : [
+            'the development key in DATA_DIR',
+            await readOrCreate(path.resolve(config.DATA_DIR, 'jwt-ed25519.pem'), () =>
+              generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+            ),
+          ];
+    let privateKey: KeyObject;
+    try {
+      privateKey = createPrivateKey(pem);
+    } catch {
+      throw new ConfigError(`invalid configuration: ${name}: must hold an Ed25519 private key in PEM (PKCS#8)`);
+    }
+    if (privateKey.asymmetricKeyType !== 'ed25519') {
+      throw new ConfigError(`invalid configuration: ${name}: must hold an Ed25519 private key, not ${privateKey.asymmetricKeyType}`);
+    }
+    return { algorithm: 'EdDSA', privateKey };
   }
-  const file = path.resolve(config.DATA_DIR, 'jwt-secret');
-  await fs.mkdir(path.dirname(file), { recursive: true });
-  await fs.writeFile(file, randomBytes(48).toString('base64url'), { flag: 'wx', mode: 0o600 }).catch((error) => {
-    if (error.code !== 'EEXIST') throw error;
-  });
-  return new TextEncoder().encode((await fs.readFile(file, 'utf8')).trim());
+  if (config.JWT_SECRET) return { algorithm: 'HS256', secret: Buffer.from(config.JWT_SECRET) };
+  if (config.JWT_SECRET_FILE) {
+    const secret = (await readKeyFile('JWT_SECRET_FILE', config.JWT_SECRET_FILE)).trim();
+    if (secret.length < 32) throw new ConfigError(`invalid configuration: JWT_SECRET_FILE: ${config.JWT_SECRET_FILE} must hold at least 32 characters`);
+    return { algorithm: 'HS256', secret: Buffer.from(secret) };
+  }
+  const secret = await readOrCreate(path.resolve(config.DATA_DIR, 'jwt-secret'), () => randomBytes(48).toString('base64url'));
+  return { algorithm: 'HS256', secret: Buffer.from(secret.trim()) };
 }
 
-export function createTokenSigner(secret: Uint8Array, accessTokenTtlSeconds: number): TokenSigner {
-  const key = Buffer.from(secret);
-  // Synchronous HMAC through node:crypto: jose verifies through WebCrypto, a job handed to the thread
+/** The JWK of an Ed25519 private key's public half, its `kid` the RFC 7638 thumbprint. */
+function publicJwkOf(privateKey: KeyObject): PublicJwk {
+  const { x } = createPublicKey(privateKey).export({ format: 'jwk' });
+  // RFC 7638: the required members in lexicographic order, no whitespace.
+  const kid = createHash('sha256').update(JSON.stringify({ crv: 'Ed25519', kty: 'OKP', x })).digest('base64url');
+  return { kty: 'OKP', crv: 'Ed25519', x: x!, kid, alg: 'EdDSA', use: 'sig' };
+}
+
+export function createTokenSigner(key: SigningKey, accessTokenTtlSeconds: number): TokenSigner {
+  // Synchronous signatures through node:crypto: jose verifies through WebCrypto, a job handed to the thread
   // pool and back, which cost about a sixth of an authenticated connect's CPU.
-  const signToken = createSigner({ key, algorithm });
+  const publicKeys = key.algorithm === 'EdDSA' ? [publicJwkOf(key.privateKey)] : [];
+  const signToken =
+    key.algorithm === 'EdDSA'
+      ? createSigner({ key: key.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), algorithm: 'EdDSA', kid: publicKeys[0]!.kid })
+      : createSigner({ key: key.secret, algorithm: 'HS256' });
   // The claims' presence and types are checked once, below.
-  const verifyToken = createVerifier({ key, algorithms: [algorithm], cache: false });
+  const verifyToken =
+    key.algorithm === 'EdDSA'
+      ? createVerifier({ key: createPublicKey(key.privateKey).export({ type: 'spki', format: 'pem' }).toString(), algorithms: ['EdDSA'], cache: false })
+      : createVerifier({ key: key.secret, algorithms: ['HS256'], cache: false });
   return {
+    publicKeys,
     async sign({ userId, sessionId, roles }) {
       const now = Date.now() / 1000;
       // Rounded up: a token lives at least ACCESS_TOKEN_TTL seconds, never a fraction of a second less.

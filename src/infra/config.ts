@@ -32,8 +32,11 @@ const schema = z.object({
   DATA_DIR: z.string().min(1).default('./data'),
   DATABASE_URL: url(['postgres', 'postgresql']),
   REDIS_URL: url(['redis', 'rediss']),
+  JWT_ALGORITHM: z.enum(['HS256', 'EdDSA']).default('HS256'),
   JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   JWT_SECRET_FILE: optionalString,
+  JWT_PRIVATE_KEY: optionalString,
+  JWT_PRIVATE_KEY_FILE: optionalString,
   ACCESS_TOKEN_TTL: int(900, 1),
   REFRESH_TOKEN_TTL: int(604800, 1),
   BCRYPT_COST: int(12, 4).pipe(z.number().max(31)),
@@ -86,15 +89,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const issue = result.error.issues[0]!;
     const name = String(issue.path[0]);
     const value = input[name];
-    const shown = value === undefined || /SECRET|PASS|^METRICS_TOKEN$/.test(name) ? '' : ` (got ${JSON.stringify(value)})`;
+    const shown = value === undefined || /SECRET|PASS|PRIVATE_KEY$|^METRICS_TOKEN$/.test(name) ? '' : ` (got ${JSON.stringify(value)})`;
     throw new ConfigError(`invalid configuration: ${name}: ${issue.message}${shown}`);
   }
   const config = result.data;
   if ((config.TLS_CERT === undefined) !== (config.TLS_KEY === undefined)) {
     throw new ConfigError('invalid configuration: TLS_CERT and TLS_KEY must be set together');
   }
-  if (config.NODE_ENV === 'production' && !config.JWT_SECRET && !config.JWT_SECRET_FILE) {
-    throw new ConfigError('invalid configuration: JWT_SECRET or JWT_SECRET_FILE is required when NODE_ENV=production');
+  // A key of the other algorithm is refused, not ignored: the operator who set it meant something else.
+  const [wanted, other] =
+    config.JWT_ALGORITHM === 'EdDSA' ? (['JWT_PRIVATE_KEY or JWT_PRIVATE_KEY_FILE', ['JWT_SECRET', 'JWT_SECRET_FILE']] as const) : (['JWT_SECRET or JWT_SECRET_FILE', ['JWT_PRIVATE_KEY', 'JWT_PRIVATE_KEY_FILE']] as const);
+  const misplaced = other.find((name) => config[name] !== undefined);
+  if (misplaced) {
+    throw new ConfigError(`invalid configuration: ${misplaced} is not used with JWT_ALGORITHM=${config.JWT_ALGORITHM}; set ${wanted}`);
+  }
+  const hasKey = config.JWT_ALGORITHM === 'EdDSA' ? config.JWT_PRIVATE_KEY || config.JWT_PRIVATE_KEY_FILE : config.JWT_SECRET || config.JWT_SECRET_FILE;
+  if (config.NODE_ENV === 'production' && !hasKey) {
+    throw new ConfigError(`invalid configuration: ${wanted} is required when NODE_ENV=production${config.JWT_ALGORITHM === 'EdDSA' ? ' and JWT_ALGORITHM=EdDSA' : ''}`);
   }
   return config;
 }

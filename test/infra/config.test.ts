@@ -69,6 +69,10 @@ describe('loadConfig', () => {
     [{ JWT_SECRET: 'short' }, /^invalid configuration: JWT_SECRET: must be at least 32/],
     [{ TLS_CERT: '/x.pem' }, /TLS_CERT and TLS_KEY must be set together/],
     [{ NODE_ENV: 'production' }, /JWT_SECRET or JWT_SECRET_FILE is required when NODE_ENV=production/],
+    [{ JWT_ALGORITHM: 'RS256' }, /^invalid configuration: JWT_ALGORITHM: .*\(got "RS256"\)$/],
+    [{ JWT_ALGORITHM: 'EdDSA', NODE_ENV: 'production' }, /^invalid configuration: JWT_PRIVATE_KEY or JWT_PRIVATE_KEY_FILE is required when NODE_ENV=production and JWT_ALGORITHM=EdDSA$/],
+    [{ JWT_ALGORITHM: 'EdDSA', JWT_SECRET: 'a-secret-long-enough-for-hs256-0123456789' }, /^invalid configuration: JWT_SECRET is not used with JWT_ALGORITHM=EdDSA; set JWT_PRIVATE_KEY or JWT_PRIVATE_KEY_FILE$/],
+    [{ JWT_SECRET_FILE: '/run/secrets/jwt', JWT_PRIVATE_KEY_FILE: '/run/secrets/ed25519.pem' }, /^invalid configuration: JWT_PRIVATE_KEY_FILE is not used with JWT_ALGORITHM=HS256; set JWT_SECRET or JWT_SECRET_FILE$/],
   ])('refuses %o with one line naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     try {
@@ -81,6 +85,7 @@ describe('loadConfig', () => {
 
   it('never echoes a secret value', () => {
     expect(() => loadConfig({ JWT_SECRET: 'tiny-secret' })).toThrow(/^(?!.*tiny-secret)/);
+    expect(() => loadConfig({ JWT_PRIVATE_KEY: 'private-key-text' })).toThrow(/^(?!.*private-key-text)/);
   });
 
   it('stops `npm start` with that one line and no stack trace', () => {

@@ -1,0 +1,149 @@
+/**
+ * EdDSA access tokens (JWT_ALGORITHM=EdDSA): signed with an Ed25519 private
+ * key, verifiable by anyone from GET /.well-known/jwks.json, `alg` pinned on
+ * verify so that no HS256 token (least of all one keyed with the public key)
+ * passes; two instances sharing the key; the development key kept in
+ * DATA_DIR; keys that cannot be used stop the start with one line.
+ */
+import { spawnSync } from 'node:child_process';
+import { createPublicKey, generateKeyPairSync, sign } from 'node:crypto';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createLocalJWKSet, jwtVerify, SignJWT } from 'jose';
+import { afterAll, describe, expect, it } from 'vitest';
+import { connectSocket, errorCodes, gql, scaledEnv, startServer, stopAllServers, type TestServer } from '../helpers/server.ts';
+import { signUp } from '../helpers/accounts.ts';
+import { ME, claimsOf, headerOf } from './support.ts';
+
+afterAll(stopAllServers);
+
+const dir = mkdtempSync(path.join(tmpdir(), 'switchboard-eddsa-'));
+const pem = () => generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+const keyFile = (name: string, contents: string) => {
+  const file = path.join(dir, name);
+  writeFileSync(file, contents);
+  return file;
+};
+const eddsaEnv = (key: Record<string, string>) => ({ ...scaledEnv(), JWT_ALGORITHM: 'EdDSA', JWT_SECRET: undefined, ...key });
+const jwksOf = async (server: TestServer) => fetch(`${server.url}/.well-known/jwks.json`);
+const encodePart = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
+
+/** Accepted over HTTP (me answers) and over WebSocket (connection_init acked). */
+async function expectAccepted(server: TestServer, token: string, username: string) {
+  expect((await gql(server, ME, {}, { token })).data.me.username).toBe(username);
+  const socket = connectSocket(server, { authorization: `Bearer ${token}` });
+  await socket.acked;
+  await socket.client.dispose();
+}
+
+/** Refused over HTTP (UNAUTHENTICATED) and at connection_init (4403). */
+async function expectRefused(server: TestServer, token: string, what: string) {
+  expect([what, errorCodes(await gql(server, ME, {}, { token }))]).toEqual([what, ['UNAUTHENTICATED']]);
+  expect([what, (await connectSocket(server, { token }).closed).code]).toEqual([what, 4403]);
+}
+
+describe('JWT_ALGORITHM=EdDSA', () => {
+  it('signs with the Ed25519 key; the JWKS the server publishes verifies the token, and it works over HTTP and WebSocket', async () => {
+    const server = await startServer(eddsaEnv({ NODE_ENV: 'production', JWT_PRIVATE_KEY_FILE: keyFile('signing.pem', pem()) }));
+    const user = await signUp(server);
+    const response = await jwksOf(server);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toBe('application/jwk-set+json');
+    expect(response.headers.get('cache-control')).toBe('public, max-age=300');
+    const jwks = await response.json();
+    expect(jwks.keys).toHaveLength(1);
+    expect(Object.keys(jwks.keys[0]).sort()).toEqual(['alg', 'crv', 'kid', 'kty', 'use', 'x']);
+    expect(jwks.keys[0]).toMatchObject({ kty: 'OKP', crv: 'Ed25519', alg: 'EdDSA', use: 'sig' });
+    expect(headerOf(user.accessToken)).toMatchObject({ alg: 'EdDSA', kid: jwks.keys[0].kid });
+
+    const { payload } = await jwtVerify(user.accessToken, createLocalJWKSet(jwks), { algorithms: ['EdDSA'] });
+    expect(payload).toMatchObject({ sub: claimsOf(user.accessToken).sub, sid: expect.any(String), jti: expect.any(String), roles: [] });
+    await expectAccepted(server, user.accessToken, user.username);
+    expect((await fetch(`${server.url}/.well-known/jwks.json`, { method: 'POST' })).status).toBe(405);
+  });
+
+  it('refuses HS256 tokens (keyed with the public key or with any secret), unsigned ones, another Ed25519 key and tampered claims', async () => {
+    const server = await startServer(eddsaEnv({ JWT_PRIVATE_KEY_FILE: keyFile('pinned.pem', pem()) }));
+    const user = await signUp(server);
+    const claims = claimsOf(user.accessToken);
+    const { keys } = await (await jwksOf(server)).json();
+    const hs256 = (secret: string | Uint8Array) =>
+      new SignJWT(claims).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).sign(typeof secret === 'string' ? new TextEncoder().encode(secret) : secret);
+    const publicPem = createPublicKey({ key: keys[0], format: 'jwk' }).export({ type: 'spki', format: 'pem' }).toString();
+    const otherKey = generateKeyPairSync('ed25519').privateKey;
+    const signedByOther = `${encodePart({ alg: 'EdDSA', typ: 'JWT', kid: keys[0].kid })}.${encodePart(claims)}`;
+    const [header, , signature] = user.accessToken.split('.');
+    const forgeries = {
+      'HS256 keyed with the public PEM': await hs256(publicPem),
+      'HS256 keyed with the public x': await hs256(Buffer.from(keys[0].x, 'base64url')),
+      'HS256 keyed with the test secret': await hs256('test-secret-that-is-long-enough-for-hs256-0123456789'),
+      unsigned: `${encodePart({ alg: 'none', typ: 'JWT' })}.${encodePart(claims)}.`,
+      'another Ed25519 key under our kid': `${signedByOther}.${sign(null, Buffer.from(signedByOther), otherKey).toString('base64url')}`,
+      'roles promoted': `${header}.${encodePart({ ...claims, roles: ['admin'] })}.${signature}`,
+    };
+    for (const [what, token] of Object.entries(forgeries)) await expectRefused(server, token, what);
+    await expectAccepted(server, user.accessToken, user.username);
+  });
+
+  it('two instances given one key (a file; the PEM in JWT_PRIVATE_KEY with its line breaks written \\n) accept each other’s tokens', async () => {
+    const key = pem();
+    const first = await startServer(eddsaEnv({ JWT_PRIVATE_KEY_FILE: keyFile('shared.pem', key) }));
+    const second = await startServer(eddsaEnv({ JWT_PRIVATE_KEY: key.replaceAll('\n', '\\n') }));
+    const onFirst = await signUp(first);
+    const onSecond = await signUp(second);
+    await expectAccepted(second, onFirst.accessToken, onFirst.username);
+    await expectAccepted(first, onSecond.accessToken, onSecond.username);
+    expect(await (await jwksOf(first)).json()).toEqual(await (await jwksOf(second)).json());
+
+    // An instance on a key of its own shares nothing with them.
+    const stranger = await startServer(eddsaEnv({ JWT_PRIVATE_KEY_FILE: keyFile('stranger.pem', pem()) }));
+    await expectRefused(stranger, onFirst.accessToken, 'a token of another key');
+  });
+
+  it('in development generates the key once into DATA_DIR (mode 600) and keeps it across restarts', async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'switchboard-eddsa-data-'));
+    const env = eddsaEnv({ DATA_DIR: dataDir });
+    const first = await startServer(env);
+    const user = await signUp(first);
+    const jwks = await (await jwksOf(first)).json();
+    await first.stop();
+    const file = path.join(dataDir, 'jwt-ed25519.pem');
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(readFileSync(file, 'utf8')).toMatch(/^-----BEGIN PRIVATE KEY-----/);
+
+    const again = await startServer(env);
+    expect(await (await jwksOf(again)).json()).toEqual(jwks);
+    await expectAccepted(again, user.accessToken, user.username);
+  });
+
+  it('stops the start with one line naming the variable, never the key, when the key cannot be used', () => {
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    const ed448 = generateKeyPairSync('ed448').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    const cases: [Record<string, string>, RegExp, string?][] = [
+      [{ JWT_PRIVATE_KEY_FILE: keyFile('rsa.pem', rsa) }, /^invalid configuration: JWT_PRIVATE_KEY_FILE: .*rsa\.pem: must hold an Ed25519 private key, not rsa$/, rsa.split('\n')[1]],
+      [{ JWT_PRIVATE_KEY: ed448 }, /^invalid configuration: JWT_PRIVATE_KEY: must hold an Ed25519 private key, not ed448$/, ed448.split('\n')[1]],
+      [{ JWT_PRIVATE_KEY: 'not-a-key-at-all-0123456789' }, /^invalid configuration: JWT_PRIVATE_KEY: must hold an Ed25519 private key in PEM \(PKCS#8\)$/, 'not-a-key-at-all'],
+      [{ JWT_PRIVATE_KEY_FILE: path.join(dir, 'absent.pem') }, /^invalid configuration: JWT_PRIVATE_KEY_FILE: cannot read .*absent\.pem \(ENOENT\)$/],
+    ];
+    for (const [key, message, secret] of cases) {
+      const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+        env: { ...process.env, ...eddsaEnv(key), JWT_SECRET: '', NODE_ENV: 'production', PORT: '0', LOG_LEVEL: 'silent' },
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
+      expect(result.status).toBe(1);
+      expect(result.stderr.trim()).toMatch(message);
+      if (secret) expect(result.stderr + result.stdout).not.toContain(secret);
+    }
+  });
+});
+
+describe('JWT_ALGORITHM=HS256 (the default)', () => {
+  it('publishes no keys: /.well-known/jwks.json is not served', async () => {
+    const server = await startServer(scaledEnv());
+    const user = await signUp(server);
+    expect(headerOf(user.accessToken).alg).toBe('HS256');
+    expect((await jwksOf(server)).status).toBe(404);
+  });
+});
