@@ -3,8 +3,8 @@
  * browser contexts sign in, meet in a room, see each other's presence and
  * exchange messages; markup in a message stays text; the seventh user past
  * MAX_CONNECTIONS=6 is told there are no free seats. No request leaves the
- * server under test. An owner removes a member and deletes its room, with
- * controls only it is shown. SCREENSHOT=path saves the first user's page there.
+ * server under test. An owner removes a member, invites online users into
+ * its private room and deletes the room, with controls only it is shown. SCREENSHOT=path saves the first user's page there.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
@@ -21,8 +21,9 @@ async function signIn(page: Page, server: TestServer, user: TestAccount) {
 }
 
 /** Creates a room from the page's form; the page then shows it. */
-async function createRoomOnPage(page: Page, name: string) {
+async function createRoomOnPage(page: Page, name: string, permission: 'PUBLIC' | 'PRIVATE' | 'OWNER_ONLY' = 'PUBLIC') {
   await page.fill('#create-room-form input[name=name]', name);
+  await page.selectOption('#create-room-form select[name=permission]', permission);
   await page.click('#create-room-form button[type=submit]');
   await expect.poll(() => page.textContent('#room-name'), { timeout: 10_000 }).toBe(name);
 }
@@ -183,6 +184,49 @@ describe.skipIf(!clientApiServed)('web page: managing a room', () => {
       await expect.poll(() => page.locator(`#rooms li[data-room-name="${roomName}"]`).count(), { timeout: 10_000 }).toBe(0);
     }
     for (const ctx of [a, b]) {
+      expect(ctx.foreign).toEqual([]);
+      expect(ctx.errors).toEqual([]);
+    }
+  });
+
+  it('the owner of a private room invites an online user, who finds the room on Refresh and joins; nobody else is offered Invite', async () => {
+    const [alice, bob, carol] = await Promise.all([account(server, 'ow'), account(server, 'in'), account(server, 'un')]);
+    const contexts = await Promise.all([alice, bob, carol].map(() => isolatedContext(browser, server.url)));
+    const [pageA, pageB, pageC] = await Promise.all(contexts.map((c) => c.context.newPage()));
+    await signIn(pageA, server, alice);
+    await signIn(pageB, server, bob);
+    await signIn(pageC, server, carol);
+    const roomName = uniqueName('private');
+    await createRoomOnPage(pageA, roomName, 'PRIVATE');
+    const inviteOf = (page: Page, user: TestAccount) => page.locator(`#online li[data-user-id="${user.userId}"] .invite`);
+    await expect.poll(() => inviteOf(pageA, bob).count(), { timeout: 10_000 }).toBe(1);
+    expect(await inviteOf(pageA, carol).count()).toBe(1);
+    expect(await inviteOf(pageA, alice).count()).toBe(0);
+    expect(await pageB.locator('#online .invite').count()).toBe(0);
+
+    await inviteOf(pageA, bob).click();
+    await expect.poll(() => inviteOf(pageA, bob).textContent(), { timeout: 10_000 }).toBe('Invited');
+    expect(await inviteOf(pageA, bob).isDisabled()).toBe(true);
+
+    // The invitation announces nothing: Bob's list shows the room once read again, Carol's never.
+    const listed = (page: Page) => page.locator(`#rooms li[data-room-name="${roomName}"]`).count();
+    expect(await listed(pageB)).toBe(0);
+    await pageB.click('#refresh-rooms');
+    await expect.poll(() => listed(pageB), { timeout: 10_000 }).toBe(1);
+    await joinRoomOnPage(pageB, roomName);
+    await expect.poll(() => memberNames(pageA), { timeout: 10_000 }).toEqual([alice.username, bob.username].sort((x, y) => x.localeCompare(y)));
+    // A member is not offered again; Carol, never invited, still is.
+    expect(await inviteOf(pageA, bob).count()).toBe(0);
+    expect(await inviteOf(pageA, carol).textContent()).toBe('Invite');
+
+    // A public room needs no invitations; Carol's Refresh finds it, and still not the private one.
+    const publicName = uniqueName('public');
+    await createRoomOnPage(pageA, publicName);
+    expect(await pageA.locator('#online .invite').count()).toBe(0);
+    await pageC.click('#refresh-rooms');
+    await expect.poll(() => pageC.locator(`#rooms li[data-room-name="${publicName}"]`).count(), { timeout: 10_000 }).toBe(1);
+    expect(await listed(pageC)).toBe(0);
+    for (const ctx of contexts) {
       expect(ctx.foreign).toEqual([]);
       expect(ctx.errors).toEqual([]);
     }

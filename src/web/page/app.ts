@@ -1,11 +1,13 @@
 /**
  * The web page at / : sign in or register, seats, online users, rooms and a
- * room's live messages and members, on the client SDK. Every text from the
+ * room's live messages and members, on the client SDK; an owner removes
+ * members, invites online users into a private room and deletes the room. Every text from the
  * server is set with textContent, never parsed as HTML.
  */
 import {
   CreateRoomDocument,
   DeleteRoomDocument,
+  InviteToRoomDocument,
   JoinRoomDocument,
   LeaveRoomDocument,
   MessagesDocument,
@@ -214,10 +216,38 @@ function presenceItem(username: string, status: PresenceStatus, userId: string):
   return li;
 }
 
+/** Online users; while the signed-in user has its own private room open, those not in it yet carry an Invite button. */
 function renderOnline() {
-  const list = $('online');
-  list.replaceChildren(...[...online].sort((a, b) => a[1].username.localeCompare(b[1].username)).map(([id, u]) => presenceItem(u.username, u.status, id)));
+  const room = openRoom;
+  const invites = room?.manages && room.permission === 'PRIVATE' ? room : null;
+  $('online').replaceChildren(
+    ...[...online]
+      .sort((a, b) => a[1].username.localeCompare(b[1].username))
+      .map(([id, u]) => {
+        const li = presenceItem(u.username, u.status, id);
+        if (invites && !invites.members.has(id)) {
+          const invited = invites.invited.has(id);
+          const invite = el('button', invited ? 'Invited' : 'Invite', 'secondary invite');
+          invite.title = `Invite ${u.username} to ${invites.name}`;
+          invite.disabled = invited;
+          invite.addEventListener('click', () => void inviteUser(invites, id));
+          li.append(invite);
+        }
+        return li;
+      }),
+  );
   $('online-count').textContent = online.size ? `(${online.size})` : '';
+}
+
+/** The invitee sees the room in its list from its next refresh, and joins it from there. */
+async function inviteUser(room: NonNullable<typeof openRoom>, userId: string) {
+  try {
+    await client.request(InviteToRoomDocument, { roomId: room.id, userId });
+    room.invited.add(userId);
+    renderOnline();
+  } catch (error) {
+    notify(describe(error));
+  }
 }
 
 // ---- rooms ----
@@ -257,6 +287,12 @@ function renderRooms() {
   );
 }
 
+// No event announces a room newly open to this user (an invitation, say): the list is read again on demand and when the page is looked at again.
+$('refresh-rooms').addEventListener('click', () => void refreshRooms());
+document.addEventListener('visibilitychange', () => {
+  if (document.visibilityState === 'visible' && me) void refreshRooms();
+});
+
 onSubmit('create-room-form', async ({ name, permission }, form) => {
   const { createRoom } = await client.request(CreateRoomDocument, { input: { name: name!, permission: permission as RoomFieldsFragment['permission'] } });
   form.reset();
@@ -268,11 +304,15 @@ onSubmit('create-room-form', async ({ name, permission }, form) => {
 
 let openRoom: {
   id: string;
+  name: string;
+  permission: RoomFieldsFragment['permission'];
   ownerId: string;
   /** The signed-in user owns the room: it may remove members and delete the room. */
   manages: boolean;
   subscriptions: Subscription[];
   members: Map<string, { username: string; status: PresenceStatus }>;
+  /** Users invited from this page while the room is open. */
+  invited: Set<string>;
 } | null = null;
 
 function closeRoom() {
@@ -282,6 +322,7 @@ function closeRoom() {
   $('room-empty').hidden = false;
   $('messages').replaceChildren();
   $('members').replaceChildren();
+  renderOnline();
 }
 
 function renderMembers() {
@@ -301,6 +342,8 @@ function renderMembers() {
         return li;
       }),
   );
+  // Who is a member decides who may be invited.
+  renderOnline();
 }
 
 /** Its LEFT, arriving over roomPresence, takes the member off the list. */
@@ -342,7 +385,7 @@ async function showRoom(roomId: string) {
   const members = new Map(room.members.map((m) => [m.id, { username: m.username, status: m.presence }]));
   const isMember = me !== null && members.has(me.id);
   const manages = me !== null && room.owner.id === me.id;
-  openRoom = { id: room.id, ownerId: room.owner.id, manages, subscriptions: [], members };
+  openRoom = { id: room.id, name: room.name, permission: room.permission, ownerId: room.owner.id, manages, subscriptions: [], members, invited: new Set() };
   $('room-empty').hidden = true;
   $('room-view').hidden = false;
   $('room-name').textContent = room.name;
