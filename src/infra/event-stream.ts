@@ -8,6 +8,15 @@
  * fan-out then delivers them straight to the socket, with no iterator step
  * per subscriber per event.
  */
+
+export interface BoundedStreamOptions {
+  /**
+   * Most values that wait for the reader; past it the oldest is dropped, so
+   * that a slow reader costs bounded memory. Such a stream does not hand its
+   * values off: the bound, not the socket's buffer, is what it promises.
+   */
+  keep: number;
+}
 export interface HandsOff<T> {
   /**
    * From now on, passes every value to `sink` as it is pushed instead of
@@ -23,7 +32,12 @@ export function isHandsOff<T>(stream: AsyncIterable<T>): stream is EventStream<T
   return typeof (stream as Partial<HandsOff<T>>).handOff === 'function';
 }
 
-export function eventStream<T>(attach: (push: (value: T) => void, end: (...last: [] | [T]) => void) => () => void): EventStream<T> {
+type Attach<T> = (push: (value: T) => void, end: (...last: [] | [T]) => void) => () => void;
+
+export function eventStream<T>(attach: Attach<T>): EventStream<T>;
+export function eventStream<T>(attach: Attach<T>, options: BoundedStreamOptions): AsyncIterableIterator<T>;
+export function eventStream<T>(attach: Attach<T>, options?: BoundedStreamOptions): EventStream<T> | AsyncIterableIterator<T> {
+  const keep = options?.keep ?? Number.POSITIVE_INFINITY;
   const queue: T[] = [];
   let wake: ((result: IteratorResult<T>) => void) | undefined;
   let sink: ((value: T) => void) | undefined;
@@ -34,7 +48,7 @@ export function eventStream<T>(attach: (push: (value: T) => void, end: (...last:
       const resolve = wake;
       wake = undefined;
       resolve({ value, done: false });
-    } else queue.push(value);
+    } else if (queue.push(value) > keep) queue.shift();
   };
   const detach = attach(
     (value) => {
@@ -60,16 +74,11 @@ export function eventStream<T>(attach: (push: (value: T) => void, end: (...last:
     }
     return Promise.resolve({ value: undefined, done: true });
   }
-  return {
+  const iterator: AsyncIterableIterator<T> = {
     next() {
       if (queue.length > 0) return Promise.resolve({ value: queue.shift()!, done: false });
       if (done || ending) return finish();
       return new Promise((resolve) => (wake = resolve));
-    },
-    handOff(to) {
-      if (queue.length > 0 || done || ending) return false;
-      sink = to;
-      return true;
     },
     return: finish,
     throw(error) {
@@ -80,4 +89,12 @@ export function eventStream<T>(attach: (push: (value: T) => void, end: (...last:
       return this;
     },
   };
+  if (options) return iterator;
+  return Object.assign(iterator, {
+    handOff(to: (value: T) => void) {
+      if (queue.length > 0 || done || ending) return false;
+      sink = to;
+      return true;
+    },
+  });
 }

@@ -14,6 +14,7 @@ import type { Bus } from '../infra/bus.ts';
 import { Channels } from '../infra/codes.ts';
 import { logTap } from '../infra/logger.ts';
 import { badInput } from '../infra/errors.ts';
+import { eventStream } from '../infra/event-stream.ts';
 
 /** pino's level names and numbers. */
 export const logLevels = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 } as const;
@@ -166,52 +167,15 @@ export async function createServerLog(deps: { bus: Bus; instanceId: string }): P
   };
 
   return {
-    stream(options) {
-      const limit = options.buffer ?? 1000;
-      const queue: LogLine[] = [];
-      let waiting: ((result: IteratorResult<LogLine>) => void) | null = null;
-      let done = false;
-      const reader: Reader = {
-        minLevel: options.minLevel,
-        take(line) {
-          if (waiting) {
-            const resolve = waiting;
-            waiting = null;
-            resolve({ value: line, done: false });
-            return;
-          }
-          queue.push(line);
-          if (queue.length > limit) queue.shift();
+    stream({ minLevel, buffer = 1000 }) {
+      return eventStream<LogLine>(
+        (push) => {
+          const reader: Reader = { minLevel, take: push };
+          join(reader);
+          return () => leave(reader);
         },
-      };
-      join(reader);
-
-      const finish = (): IteratorResult<LogLine> => {
-        if (!done) {
-          done = true;
-          leave(reader);
-          queue.length = 0;
-          waiting?.({ value: undefined, done: true });
-          waiting = null;
-        }
-        return { value: undefined, done: true };
-      };
-
-      return {
-        [Symbol.asyncIterator]() {
-          return this;
-        },
-        next() {
-          if (queue.length) return Promise.resolve({ value: queue.shift()!, done: false });
-          if (done) return Promise.resolve({ value: undefined, done: true });
-          return new Promise((resolve) => (waiting = resolve));
-        },
-        return: () => Promise.resolve(finish()),
-        throw: (error?: unknown) => {
-          finish();
-          return Promise.reject(error);
-        },
-      };
+        { keep: buffer },
+      );
     },
     stop() {
       stopWanted();
