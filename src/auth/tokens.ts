@@ -3,7 +3,9 @@
  * verify to the one JWT_ALGORITHM names. HS256 (the default) signs with a
  * shared secret; EdDSA signs with an Ed25519 private key, so that other
  * services can verify tokens from the public key alone (GET
- * /.well-known/jwks.json, src/auth/jwks.ts).
+ * /.well-known/jwks.json, src/auth/jwks.ts). JWT_PUBLIC_KEYS_FILE adds
+ * public keys whose tokens are accepted too: keys are rotated without a
+ * moment when one instance refuses another's tokens.
  * Claims: sub (user id), sid (session id), jti, roles, iat, exp.
  * Refresh tokens are opaque random strings, stored only as a SHA-256 hash.
  */
@@ -28,7 +30,7 @@ export interface PublicJwk {
   kty: 'OKP';
   crv: 'Ed25519';
   x: string;
-  /** The key's RFC 7638 thumbprint; also the `kid` of every token it signs. */
+  /** The key's RFC 7638 thumbprint; also the `kid` of every token it signed. */
   kid: string;
   alg: 'EdDSA';
   use: 'sig';
@@ -38,11 +40,22 @@ export interface TokenSigner {
   sign(claims: { userId: string; sessionId: string; roles: string[] }): Promise<{ token: string; expiresAt: Date }>;
   /** The token's claims, or null when it is malformed, wrongly signed, of another alg or expired. */
   verify(token: string): Promise<AccessClaims | null>;
-  /** The keys that verify this server's tokens: the Ed25519 public key under EdDSA; none under HS256, whose secret is never published. */
+  /**
+   * The keys that verify this server's tokens: under EdDSA the signing key's
+   * public half first, then those of JWT_PUBLIC_KEYS_FILE; none under HS256,
+   * whose secret is never published.
+   */
   publicKeys: PublicJwk[];
 }
 
-export type SigningKey = { algorithm: 'HS256'; secret: Buffer } | { algorithm: 'EdDSA'; privateKey: KeyObject };
+export type SigningKey =
+  | { algorithm: 'HS256'; secret: Buffer }
+  | {
+      algorithm: 'EdDSA';
+      privateKey: KeyObject;
+      /** Public keys of other signing keys (the one being rotated in or out) whose tokens are accepted too. */
+      alsoAccepted: KeyObject[];
+    };
 
 /** Reads `file`, first writing `create()` into it (mode 600) when it does not exist yet; the first of racing writers wins. */
 async function readOrCreate(file: string, create: () => string): Promise<string> {
@@ -69,7 +82,7 @@ async function readKeyFile(variable: string, file: string): Promise<string> {
  * A key that cannot be used is a ConfigError naming its variable, never showing the key.
  */
 export async function loadSigningKey(
-  config: Pick<Config, 'JWT_ALGORITHM' | 'JWT_SECRET' | 'JWT_SECRET_FILE' | 'JWT_PRIVATE_KEY' | 'JWT_PRIVATE_KEY_FILE' | 'DATA_DIR'>,
+  config: Pick<Config, 'JWT_ALGORITHM' | 'JWT_SECRET' | 'JWT_SECRET_FILE' | 'JWT_PRIVATE_KEY' | 'JWT_PRIVATE_KEY_FILE' | 'JWT_PUBLIC_KEYS_FILE' | 'DATA_DIR'>,
 ): Promise<SigningKey> {
   if (config.JWT_ALGORITHM === 'EdDSA') {
     const [name, pem] = config.JWT_PRIVATE_KEY
@@ -92,7 +105,8 @@ export async function loadSigningKey(
     if (privateKey.asymmetricKeyType !== 'ed25519') {
       throw new ConfigError(`invalid configuration: ${name}: must hold an Ed25519 private key, not ${privateKey.asymmetricKeyType}`);
     }
-    return { algorithm: 'EdDSA', privateKey };
+    const alsoAccepted = config.JWT_PUBLIC_KEYS_FILE ? publicKeysIn(config.JWT_PUBLIC_KEYS_FILE, await readKeyFile('JWT_PUBLIC_KEYS_FILE', config.JWT_PUBLIC_KEYS_FILE)) : [];
+    return { algorithm: 'EdDSA', privateKey, alsoAccepted };
   }
   if (config.JWT_SECRET) return { algorithm: 'HS256', secret: Buffer.from(config.JWT_SECRET) };
   if (config.JWT_SECRET_FILE) {
@@ -104,9 +118,27 @@ export async function loadSigningKey(
   return { algorithm: 'HS256', secret: Buffer.from(secret.trim()) };
 }
 
-/** The JWK of an Ed25519 private key's public half, its `kid` the RFC 7638 thumbprint. */
-function publicJwkOf(privateKey: KeyObject): PublicJwk {
-  const { x } = createPublicKey(privateKey).export({ format: 'jwk' });
+/** The Ed25519 public keys of a file of PEM blocks; a private key there is refused, not used: it does not belong in a file of public ones. */
+function publicKeysIn(file: string, text: string): KeyObject[] {
+  const blocks = text.match(/-----BEGIN [A-Z ]+-----[^-]+-----END [A-Z ]+-----/g) ?? [];
+  if (blocks.length === 0) throw new ConfigError(`invalid configuration: JWT_PUBLIC_KEYS_FILE: ${file} holds no PEM public key`);
+  return blocks.map((block, index) => {
+    const which = `JWT_PUBLIC_KEYS_FILE: ${file}: key ${index + 1}`;
+    if (!block.startsWith('-----BEGIN PUBLIC KEY-----')) throw new ConfigError(`invalid configuration: ${which} must be a public key (BEGIN PUBLIC KEY)`);
+    let key: KeyObject;
+    try {
+      key = createPublicKey(block);
+    } catch {
+      throw new ConfigError(`invalid configuration: ${which} is not a readable PEM public key`);
+    }
+    if (key.asymmetricKeyType !== 'ed25519') throw new ConfigError(`invalid configuration: ${which} must be an Ed25519 key, not ${key.asymmetricKeyType}`);
+    return key;
+  });
+}
+
+/** The JWK of an Ed25519 public key, its `kid` the RFC 7638 thumbprint. */
+function publicJwkOf(publicKey: KeyObject): PublicJwk {
+  const { x } = publicKey.export({ format: 'jwk' });
   // RFC 7638: the required members in lexicographic order, no whitespace.
   const kid = createHash('sha256').update(JSON.stringify({ crv: 'Ed25519', kty: 'OKP', x })).digest('base64url');
   return { kty: 'OKP', crv: 'Ed25519', x: x!, kid, alg: 'EdDSA', use: 'sig' };
@@ -115,16 +147,25 @@ function publicJwkOf(privateKey: KeyObject): PublicJwk {
 export function createTokenSigner(key: SigningKey, accessTokenTtlSeconds: number): TokenSigner {
   // Synchronous signatures through node:crypto: jose verifies through WebCrypto, a job handed to the thread
   // pool and back, which cost about a sixth of an authenticated connect's CPU.
-  const publicKeys = key.algorithm === 'EdDSA' ? [publicJwkOf(key.privateKey)] : [];
+  // Under EdDSA, one verifier per accepted key, found by the token's kid; the signing key's own first.
+  const verifiers = new Map<string, (token: string) => Record<string, unknown>>();
+  const publicKeys: PublicJwk[] = [];
+  if (key.algorithm === 'EdDSA') {
+    for (const publicKey of [createPublicKey(key.privateKey), ...key.alsoAccepted]) {
+      const jwk = publicJwkOf(publicKey);
+      if (verifiers.has(jwk.kid)) continue;
+      publicKeys.push(jwk);
+      // The claims' presence and types are checked once, below.
+      verifiers.set(jwk.kid, createVerifier({ key: publicKey.export({ type: 'spki', format: 'pem' }).toString(), algorithms: ['EdDSA'], cache: false }));
+    }
+  }
   const signToken =
     key.algorithm === 'EdDSA'
       ? createSigner({ key: key.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), algorithm: 'EdDSA', kid: publicKeys[0]!.kid })
       : createSigner({ key: key.secret, algorithm: 'HS256' });
-  // The claims' presence and types are checked once, below.
-  const verifyToken =
-    key.algorithm === 'EdDSA'
-      ? createVerifier({ key: createPublicKey(key.privateKey).export({ type: 'spki', format: 'pem' }).toString(), algorithms: ['EdDSA'], cache: false })
-      : createVerifier({ key: key.secret, algorithms: ['HS256'], cache: false });
+  const ownVerifier = key.algorithm === 'EdDSA' ? verifiers.get(publicKeys[0]!.kid)! : createVerifier({ key: key.secret, algorithms: ['HS256'], cache: false });
+  // A token without a kid, or with one we do not know, meets the signing key's verifier, which refuses it unless that key signed it.
+  const verifyToken = (token: string) => (verifiers.size > 1 ? (verifiers.get(kidOf(token) ?? '') ?? ownVerifier) : ownVerifier)(token);
   return {
     publicKeys,
     async sign({ userId, sessionId, roles }) {
@@ -148,6 +189,16 @@ export function createTokenSigner(key: SigningKey, accessTokenTtlSeconds: number
       return { userId: sub, sessionId: sid, tokenId: jti, roles, issuedAt: iat, expiresAt: exp };
     },
   };
+}
+
+/** The `kid` of a token's header, when it has one that can be read. */
+function kidOf(token: string): string | undefined {
+  try {
+    const { kid } = JSON.parse(Buffer.from(token.slice(0, token.indexOf('.')), 'base64url').toString());
+    return typeof kid === 'string' ? kid : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** A new opaque refresh token: 256 random bits. */

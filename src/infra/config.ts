@@ -37,6 +37,7 @@ const schema = z.object({
   JWT_SECRET_FILE: optionalString,
   JWT_PRIVATE_KEY: optionalString,
   JWT_PRIVATE_KEY_FILE: optionalString,
+  JWT_PUBLIC_KEYS_FILE: optionalString,
   ACCESS_TOKEN_TTL: int(900, 1),
   REFRESH_TOKEN_TTL: int(604800, 1),
   BCRYPT_COST: int(12, 4).pipe(z.number().max(31)),
@@ -98,7 +99,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   // A key of the other algorithm is refused, not ignored: the operator who set it meant something else.
   const [wanted, other] =
-    config.JWT_ALGORITHM === 'EdDSA' ? (['JWT_PRIVATE_KEY or JWT_PRIVATE_KEY_FILE', ['JWT_SECRET', 'JWT_SECRET_FILE']] as const) : (['JWT_SECRET or JWT_SECRET_FILE', ['JWT_PRIVATE_KEY', 'JWT_PRIVATE_KEY_FILE']] as const);
+    config.JWT_ALGORITHM === 'EdDSA'
+      ? (['JWT_PRIVATE_KEY or JWT_PRIVATE_KEY_FILE', ['JWT_SECRET', 'JWT_SECRET_FILE']] as const)
+      : (['JWT_SECRET or JWT_SECRET_FILE', ['JWT_PRIVATE_KEY', 'JWT_PRIVATE_KEY_FILE', 'JWT_PUBLIC_KEYS_FILE']] as const);
   const misplaced = other.find((name) => config[name] !== undefined);
   if (misplaced) {
     throw new ConfigError(`invalid configuration: ${misplaced} is not used with JWT_ALGORITHM=${config.JWT_ALGORITHM}; set ${wanted}`);

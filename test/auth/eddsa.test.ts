@@ -2,8 +2,9 @@
  * EdDSA access tokens (JWT_ALGORITHM=EdDSA): signed with an Ed25519 private
  * key, verifiable by anyone from GET /.well-known/jwks.json, `alg` pinned on
  * verify so that no HS256 token (least of all one keyed with the public key)
- * passes; two instances sharing the key; the development key kept in
- * DATA_DIR; keys that cannot be used stop the start with one line.
+ * passes; two instances sharing the key; a key rotated in with
+ * JWT_PUBLIC_KEYS_FILE; the development key kept in DATA_DIR; keys that
+ * cannot be used stop the start with one line.
  */
 import { spawnSync } from 'node:child_process';
 import { createPublicKey, generateKeyPairSync, sign } from 'node:crypto';
@@ -20,6 +21,7 @@ afterAll(stopAllServers);
 
 const dir = mkdtempSync(path.join(tmpdir(), 'switchboard-eddsa-'));
 const pem = () => generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+const publicPemOf = (privatePem: string) => createPublicKey(privatePem).export({ type: 'spki', format: 'pem' }).toString();
 const keyFile = (name: string, contents: string) => {
   const file = path.join(dir, name);
   writeFileSync(file, contents);
@@ -101,6 +103,38 @@ describe('JWT_ALGORITHM=EdDSA', () => {
     await expectRefused(stranger, onFirst.accessToken, 'a token of another key');
   });
 
+  it('rotates keys with JWT_PUBLIC_KEYS_FILE: while instances sign with the old key and the new, each accepts the other’s tokens; once the old key is dropped, its tokens are refused', async () => {
+    const [oldKey, newKey] = [pem(), pem()];
+    const oldFile = keyFile('rotate-old.pem', oldKey);
+    const newFile = keyFile('rotate-new.pem', newKey);
+    // Mid-rotation: one instance still signs with the old key, one already with the new; each accepts both.
+    const stillOld = await startServer(eddsaEnv({ JWT_PRIVATE_KEY_FILE: oldFile, JWT_PUBLIC_KEYS_FILE: keyFile('accept-new.pem', publicPemOf(newKey)) }));
+    const alreadyNew = await startServer(eddsaEnv({ JWT_PRIVATE_KEY_FILE: newFile, JWT_PUBLIC_KEYS_FILE: keyFile('accept-both.pem', `${publicPemOf(oldKey)}\n${publicPemOf(newKey)}`) }));
+    const oldToken = await signUp(stillOld);
+    const newToken = await signUp(alreadyNew);
+    expect(headerOf(oldToken.accessToken).kid).not.toBe(headerOf(newToken.accessToken).kid);
+    await expectAccepted(alreadyNew, oldToken.accessToken, oldToken.username);
+    await expectAccepted(stillOld, newToken.accessToken, newToken.username);
+
+    // Each publishes its signing key first, then the other, each once; either set verifies both tokens.
+    const kids = async (server: TestServer) => (await (await jwksOf(server)).json()).keys.map((k: { kid: string }) => k.kid);
+    expect(await kids(stillOld)).toEqual([headerOf(oldToken.accessToken).kid, headerOf(newToken.accessToken).kid]);
+    expect(await kids(alreadyNew)).toEqual([headerOf(newToken.accessToken).kid, headerOf(oldToken.accessToken).kid]);
+    const jwks = createLocalJWKSet(await (await jwksOf(stillOld)).json());
+    for (const { accessToken } of [oldToken, newToken]) expect((await jwtVerify(accessToken, jwks, { algorithms: ['EdDSA'] })).payload.sub).toBeTruthy();
+
+    // The kid only picks a key: a header changed (kid taken away, or swapped for the new key's) is refused, as any tampering.
+    const [, payload, signature] = oldToken.accessToken.split('.');
+    const { kid: _kid, ...withoutKid } = headerOf(oldToken.accessToken);
+    await expectRefused(alreadyNew, `${encodePart(withoutKid)}.${payload}.${signature}`, 'the old key’s token without its kid');
+    await expectRefused(alreadyNew, `${encodePart({ ...headerOf(oldToken.accessToken), kid: headerOf(newToken.accessToken).kid })}.${payload}.${signature}`, 'under the new kid');
+
+    // Rotation done: the old key is no longer accepted anywhere.
+    const done = await startServer(eddsaEnv({ JWT_PRIVATE_KEY_FILE: newFile }));
+    await expectRefused(done, oldToken.accessToken, 'a token of the retired key');
+    await expectAccepted(done, newToken.accessToken, newToken.username);
+  });
+
   it('in development generates the key once into DATA_DIR (mode 600) and keeps it across restarts', async () => {
     const dataDir = mkdtempSync(path.join(tmpdir(), 'switchboard-eddsa-data-'));
     const env = eddsaEnv({ DATA_DIR: dataDir });
@@ -125,6 +159,9 @@ describe('JWT_ALGORITHM=EdDSA', () => {
       [{ JWT_PRIVATE_KEY: ed448 }, /^invalid configuration: JWT_PRIVATE_KEY: must hold an Ed25519 private key, not ed448$/, ed448.split('\n')[1]],
       [{ JWT_PRIVATE_KEY: 'not-a-key-at-all-0123456789' }, /^invalid configuration: JWT_PRIVATE_KEY: must hold an Ed25519 private key in PEM \(PKCS#8\)$/, 'not-a-key-at-all'],
       [{ JWT_PRIVATE_KEY_FILE: path.join(dir, 'absent.pem') }, /^invalid configuration: JWT_PRIVATE_KEY_FILE: cannot read .*absent\.pem \(ENOENT\)$/],
+      [{ JWT_PRIVATE_KEY: pem(), JWT_PUBLIC_KEYS_FILE: keyFile('holds-private.pem', `${publicPemOf(pem())}${pem()}`) }, /^invalid configuration: JWT_PUBLIC_KEYS_FILE: .*holds-private\.pem: key 2 must be a public key \(BEGIN PUBLIC KEY\)$/],
+      [{ JWT_PRIVATE_KEY: pem(), JWT_PUBLIC_KEYS_FILE: keyFile('rsa-public.pem', publicPemOf(rsa)) }, /^invalid configuration: JWT_PUBLIC_KEYS_FILE: .*rsa-public\.pem: key 1 must be an Ed25519 key, not rsa$/],
+      [{ JWT_PRIVATE_KEY: pem(), JWT_PUBLIC_KEYS_FILE: keyFile('empty.pem', 'nothing here') }, /^invalid configuration: JWT_PUBLIC_KEYS_FILE: .*empty\.pem holds no PEM public key$/],
     ];
     for (const [key, message, secret] of cases) {
       const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
