@@ -147,7 +147,7 @@ describe.skipIf(!clientApiServed)('web page: managing a room', () => {
     await stopAllServers();
   });
 
-  it('the owner removes a member (who sees the room as a stranger again) and deletes the room; a member sees neither control', async () => {
+  it('the owner removes a member (who sees the room as a stranger again) and deletes the room; a member sees neither control, and leaving of its own accord is not told as being removed', async () => {
     const alice = await account(server, 'ow');
     const bob = await account(server, 'me');
     const a = await isolatedContext(browser, server.url);
@@ -174,6 +174,16 @@ describe.skipIf(!clientApiServed)('web page: managing a room', () => {
     await pageB.waitForSelector('#join-room', { state: 'visible', timeout: 10_000 });
     expect(await pageB.isVisible('#send-form')).toBe(false);
     expect(await pageB.textContent('#notice-text')).toMatch(/no longer a member/);
+
+    // Bob joins again and leaves of his own accord: the room shows Join again, with no word of being removed.
+    await joinRoomOnPage(pageB, roomName);
+    await expect.poll(() => memberNames(pageA), { timeout: 10_000 }).toHaveLength(2);
+    await pageB.click('#dismiss');
+    expect(await pageB.isHidden('#notice')).toBe(true);
+    await pageB.click('#leave-room');
+    await pageB.waitForSelector('#join-room', { state: 'visible', timeout: 10_000 });
+    await expect.poll(() => memberNames(pageA), { timeout: 10_000 }).toEqual([alice.username]);
+    expect(await pageB.isHidden('#notice')).toBe(true);
 
     pageA.once('dialog', (dialog) => void dialog.accept());
     await pageA.click('#delete-room');

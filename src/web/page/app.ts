@@ -95,6 +95,7 @@ client.on('ended', (end) => {
   showSignedOut();
 });
 
+$('dismiss').addEventListener('click', clearNotice);
 $('retry').addEventListener('click', () => {
   clearNotice();
   client.connect();
@@ -438,15 +439,17 @@ $('join-room').addEventListener('click', async () => {
 });
 
 $('leave-room').addEventListener('click', async () => {
-  if (!openRoom) return;
+  const room = openRoom;
+  if (!room) return;
+  // The user's own LEFT ends the room's streams with FORBIDDEN: they stop first, so that leaving is not told as being removed.
+  for (const s of room.subscriptions.splice(0)) s.unsubscribe();
   try {
-    const id = openRoom.id;
-    await client.request(LeaveRoomDocument, { roomId: id });
+    await client.request(LeaveRoomDocument, { roomId: room.id });
     await refreshRooms();
-    await showRoom(id);
   } catch (error) {
     notify(describe(error));
   }
+  await showRoom(room.id);
 });
 
 $('delete-room').addEventListener('click', async () => {
