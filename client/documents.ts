@@ -265,6 +265,21 @@ export const RoomMessagesDocument = graphql(`
   }
 `);
 
+export const RoomInvitationsDocument = graphql(`
+  subscription RoomInvitations {
+    roomInvitations {
+      at
+      room {
+        ...RoomFields
+      }
+      invitedBy {
+        id
+        username
+      }
+    }
+  }
+`);
+
 export const RoomPresenceDocument = graphql(`
   subscription RoomPresence($roomId: ID!) {
     roomPresence(roomId: $roomId) {

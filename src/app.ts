@@ -14,6 +14,7 @@ import { createSlots, type Slots } from './slots/service.ts';
 import { createPresence, type Presence } from './presence/service.ts';
 import { createRoomFeed, type RoomFeed } from './rooms/feed.ts';
 import { createRooms, type Rooms } from './rooms/service.ts';
+import { createInvitationFeed } from './rooms/invitations.ts';
 import { createRoomPresence, type RoomPresence } from './rooms/room-presence.ts';
 import { createMessages, type Messages } from './messages/service.ts';
 import { createServerLog, type ServerLog } from './operations/server-log.ts';
@@ -37,7 +38,7 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
   const infra = await createInfra(config, logger);
   const revocations = await createRevocations(infra);
   const feed = createRoomFeed(infra.bus);
-  const rooms = createRooms({ ...infra, feed });
+  const rooms = createRooms({ ...infra, feed, invitationFeed: createInvitationFeed(infra.bus) });
   const accounts = createAccounts({ ...infra, tokens, revocations, rooms });
   const slots = await createSlots(infra);
   const presence = await createPresence(infra, slots);

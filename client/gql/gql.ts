@@ -42,6 +42,7 @@ type Documents = {
     "\n  mutation SendMessage($roomId: ID!, $body: String!, $idempotencyKey: String) {\n    sendMessage(roomId: $roomId, body: $body, idempotencyKey: $idempotencyKey) {\n      ...MessageFields\n    }\n  }\n": typeof types.SendMessageDocument,
     "\n  query RoomMessagesCursor($roomId: ID!) {\n    room(id: $roomId) {\n      id\n      messagesCursor\n    }\n  }\n": typeof types.RoomMessagesCursorDocument,
     "\n  subscription RoomMessages($roomId: ID!, $after: String) {\n    roomMessages(roomId: $roomId, after: $after) {\n      ...MessageFields\n    }\n  }\n": typeof types.RoomMessagesDocument,
+    "\n  subscription RoomInvitations {\n    roomInvitations {\n      at\n      room {\n        ...RoomFields\n      }\n      invitedBy {\n        id\n        username\n      }\n    }\n  }\n": typeof types.RoomInvitationsDocument,
     "\n  subscription RoomPresence($roomId: ID!) {\n    roomPresence(roomId: $roomId) {\n      kind\n      status\n      at\n      user {\n        ...UserFields\n      }\n    }\n  }\n": typeof types.RoomPresenceDocument,
 };
 const documents: Documents = {
@@ -72,6 +73,7 @@ const documents: Documents = {
     "\n  mutation SendMessage($roomId: ID!, $body: String!, $idempotencyKey: String) {\n    sendMessage(roomId: $roomId, body: $body, idempotencyKey: $idempotencyKey) {\n      ...MessageFields\n    }\n  }\n": types.SendMessageDocument,
     "\n  query RoomMessagesCursor($roomId: ID!) {\n    room(id: $roomId) {\n      id\n      messagesCursor\n    }\n  }\n": types.RoomMessagesCursorDocument,
     "\n  subscription RoomMessages($roomId: ID!, $after: String) {\n    roomMessages(roomId: $roomId, after: $after) {\n      ...MessageFields\n    }\n  }\n": types.RoomMessagesDocument,
+    "\n  subscription RoomInvitations {\n    roomInvitations {\n      at\n      room {\n        ...RoomFields\n      }\n      invitedBy {\n        id\n        username\n      }\n    }\n  }\n": types.RoomInvitationsDocument,
     "\n  subscription RoomPresence($roomId: ID!) {\n    roomPresence(roomId: $roomId) {\n      kind\n      status\n      at\n      user {\n        ...UserFields\n      }\n    }\n  }\n": types.RoomPresenceDocument,
 };
 
@@ -183,6 +185,10 @@ export function graphql(source: "\n  query RoomMessagesCursor($roomId: ID!) {\n 
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  subscription RoomMessages($roomId: ID!, $after: String) {\n    roomMessages(roomId: $roomId, after: $after) {\n      ...MessageFields\n    }\n  }\n"): typeof import('./graphql.ts').RoomMessagesDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  subscription RoomInvitations {\n    roomInvitations {\n      at\n      room {\n        ...RoomFields\n      }\n      invitedBy {\n        id\n        username\n      }\n    }\n  }\n"): typeof import('./graphql.ts').RoomInvitationsDocument;
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

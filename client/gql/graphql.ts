@@ -216,6 +216,11 @@ export type RoomMessagesSubscriptionVariables = Exact<{
 
 export type RoomMessagesSubscription = { roomMessages: { id: string, body: string, cursor: string, createdAt: string, author: { id: string, username: string, presence: PresenceStatus } } };
 
+export type RoomInvitationsSubscriptionVariables = Exact<{ [key: string]: never; }>;
+
+
+export type RoomInvitationsSubscription = { roomInvitations: { at: string, room: { id: string, name: string, permission: RoomPermission, memberCount: number, maxMembers: number, owner: { id: string, username: string } }, invitedBy: { id: string, username: string } | null } };
+
 export type RoomPresenceSubscriptionVariables = Exact<{
   roomId: string | number;
 }>;
@@ -630,6 +635,30 @@ fragment MessageFields on Message {
     ...UserFields
   }
 }`) as unknown as TypedDocumentString<RoomMessagesSubscription, RoomMessagesSubscriptionVariables>;
+export const RoomInvitationsDocument = new TypedDocumentString(`
+    subscription RoomInvitations {
+  roomInvitations {
+    at
+    room {
+      ...RoomFields
+    }
+    invitedBy {
+      id
+      username
+    }
+  }
+}
+    fragment RoomFields on Room {
+  id
+  name
+  permission
+  memberCount
+  maxMembers
+  owner {
+    id
+    username
+  }
+}`) as unknown as TypedDocumentString<RoomInvitationsSubscription, RoomInvitationsSubscriptionVariables>;
 export const RoomPresenceDocument = new TypedDocumentString(`
     subscription RoomPresence($roomId: ID!) {
   roomPresence(roomId: $roomId) {

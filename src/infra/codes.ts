@@ -84,6 +84,8 @@ export const Channels = {
   slotsChanged: `${prefix}slots-changed`,
   presenceChanged: `${prefix}presence-changed`,
   roomEvents: (roomId: string) => `${prefix}room:${roomId}`,
+  /** New invitations of one user (rooms/invitations.ts). */
+  roomInvitations: (userId: string) => `${prefix}invited:${userId}`,
   /** Who reads the server log, and from which level: instances send their lines while someone does (operations/server-log.ts). */
   serverLogWanted: `${prefix}server-log-wanted`,
   /** Log lines of the instances, while someone reads them. */

@@ -7,6 +7,7 @@ import { UserRef } from '../auth/schema.ts';
 import { asUser, PresenceStatusEnum } from '../presence/schema.ts';
 import { lostAccess } from './access.ts';
 import type { RoomPresenceItem } from './room-presence.ts';
+import type { InvitationItem } from './service.ts';
 
 /** No user has this id: anonymous callers find no room. */
 const noOne = '00000000-0000-0000-0000-000000000000';
@@ -186,5 +187,24 @@ builder.subscriptionField('roomPresence', (t) =>
       if (item === lostAccess) throw forbidden('You no longer have access to this room.');
       return item;
     },
+  }),
+);
+
+const RoomInvitation = builder.objectRef<InvitationItem>('RoomInvitation').implement({
+  description: 'The caller was invited to a room.',
+  fields: (t) => ({
+    room: t.field({ type: RoomRef, nullable: false, description: 'The room as it is now.', resolve: (e) => e.room }),
+    invitedBy: t.field({ type: UserRef, nullable: true, description: "Who invited; null once that user's account is gone.", resolve: (e) => e.invitedBy }),
+    at: t.field({ type: 'DateTime', resolve: (e) => e.at }),
+  }),
+});
+
+builder.subscriptionField('roomInvitations', (t) =>
+  t.field({
+    type: RoomInvitation,
+    description:
+      "The caller's new invitations, made on any instance: once per invitation, none for a room it is already a member of. One whose room it can no longer see when it arrives is skipped. Invitations made while the connection was down are not replayed: read `rooms` again after a reconnect.",
+    subscribe: (_root, _args, ctx) => ctx.app.rooms.invitations(requireViewer(ctx)),
+    resolve: (item) => item,
   }),
 );

@@ -11,10 +11,12 @@ import { inTransaction, isUniqueViolation, timestampFromJson, type Database, typ
 import { ErrorCode } from '../infra/codes.ts';
 import { appError, badInput, forbidden, notFound } from '../infra/errors.ts';
 import type { Logger } from '../infra/logger.ts';
-import { retryInBackground } from '../infra/retry.ts';
-import { Prisma, type Room, type RoomPermission } from '../generated/prisma/client.ts';
+import { readToShow, retryInBackground } from '../infra/retry.ts';
+import { eventStream } from '../infra/event-stream.ts';
+import { Prisma, type Room, type RoomPermission, type User } from '../generated/prisma/client.ts';
 import { canJoin, canManage, canSee, hasAccess, type Relation } from './access.ts';
 import type { RoomFeed } from './feed.ts';
+import type { Invitation, InvitationFeed } from './invitations.ts';
 
 export interface RoomInput {
   name?: string | null;
@@ -35,11 +37,26 @@ function check<T>(rule: z.ZodType<T>, value: unknown, field: string): T {
   return result.data;
 }
 
+/** A new invitation as its invitee's subscription hands it out. */
+export interface InvitationItem {
+  room: Room;
+  /** Null when the inviter's account is gone. */
+  invitedBy: User | null;
+  at: Date;
+}
+
 export interface Rooms {
   create(viewer: Viewer, input: RoomInput): Promise<Room>;
   update(viewer: Viewer, roomId: string, input: RoomInput): Promise<Room>;
   remove(viewer: Viewer, roomId: string): Promise<void>;
+  /** Invites the user (owner or admin); a new invitation of a user not yet a member is announced to it on every instance. */
   invite(viewer: Viewer, roomId: string, userId: string): Promise<Room>;
+  /**
+   * The viewer's new invitations from now on, from every instance, each with
+   * its room as it is when the invitation arrives; one whose room the viewer
+   * can no longer see by then (withdrawn, deleted) is skipped.
+   */
+  invitations(viewer: Viewer): Promise<AsyncIterableIterator<InvitationItem>>;
   /**
    * Takes the user's membership and invitation away (owner or admin): it
    * loses access at once; a PUBLIC or RESTRICTED room it may join again.
@@ -96,8 +113,8 @@ interface Recheck {
 /** A failed re-check is tried again after 1, 2 and 4 s. */
 const recheckRetries = 3;
 
-export function createRooms(deps: { db: Database; sql: Sql; config: Config; feed: RoomFeed; logger: Logger }): Rooms {
-  const { db, sql, config, feed, logger } = deps;
+export function createRooms(deps: { db: Database; sql: Sql; config: Config; feed: RoomFeed; invitationFeed: InvitationFeed; logger: Logger }): Rooms {
+  const { db, sql, config, feed, invitationFeed, logger } = deps;
   const now = () => new Date().toISOString();
 
   /** The room and each user's relation to it, in one statement; null when there is no such room. */
@@ -190,9 +207,30 @@ export function createRooms(deps: { db: Database; sql: Sql; config: Config; feed
 
     async invite(viewer, roomId, userId) {
       const { room } = await managed(viewer, roomId);
-      if (!(await db.user.findUnique({ where: { id: userId }, select: { id: true } }))) throw notFound('User');
-      await db.roomInvite.upsert({ where: { roomId_userId: { roomId, userId } }, create: { roomId, userId, invitedById: viewer.userId }, update: {} });
+      const invitee = await db.user.findUnique({ where: { id: userId }, select: { memberships: { where: { roomId }, select: { roomId: true } } } });
+      if (!invitee) throw notFound('User');
+      const { count } = await db.roomInvite.createMany({ data: [{ roomId, userId, invitedById: viewer.userId }], skipDuplicates: true });
+      // Told once, and not to a member: it has the room already.
+      if (count === 1 && invitee.memberships.length === 0) await invitationFeed.publish({ roomId, userId, invitedById: viewer.userId, at: now() });
       return room;
+    },
+
+    async invitations(viewer) {
+      const shown = async ({ roomId, invitedById, at }: Invitation): Promise<InvitationItem | null> => {
+        const loaded = await read(roomId, [viewer.userId]);
+        if (!loaded || !canSee(viewer, loaded.room, loaded.relationOf(viewer.userId))) return null;
+        return { room: loaded.room, invitedBy: await db.user.findUnique({ where: { id: invitedById } }), at: new Date(at) };
+      };
+      let deliver: (item: InvitationItem) => void = () => {};
+      const stop = await invitationFeed.listen(viewer.userId, (invitation) => {
+        void readToShow(() => shown(invitation), { logger, context: { roomId: invitation.roomId, userId: viewer.userId }, what: 'the room of an invitation', otherwise: 'not handed out' }).then(
+          (item) => item && deliver(item),
+        );
+      });
+      return eventStream<InvitationItem>((push) => {
+        deliver = push;
+        return stop;
+      });
     },
 
     async removeMember(viewer, roomId, userId) {

@@ -15,6 +15,7 @@ import {
   PresenceDocument,
   RemoveFromRoomDocument,
   RoomDocument,
+  RoomInvitationsDocument,
   RoomPresenceDocument,
   RoomsDocument,
   SlotsChangedDocument,
@@ -187,6 +188,12 @@ function startLive() {
         updateMemberPresence(presence.user.id, presence.status);
       },
     }),
+    client.subscribe(RoomInvitationsDocument, {}, {
+      next: ({ roomInvitations: { room, invitedBy } }) => {
+        notify(`${invitedBy?.username ?? 'Someone'} invited you to ${room.name}.`, 'info');
+        void refreshRooms();
+      },
+    }),
   );
 }
 
@@ -240,7 +247,7 @@ function renderOnline() {
   $('online-count').textContent = online.size ? `(${online.size})` : '';
 }
 
-/** The invitee sees the room in its list from its next refresh, and joins it from there. */
+/** The invitee hears of it (roomInvitations) and finds the room in its list. */
 async function inviteUser(room: NonNullable<typeof openRoom>, userId: string) {
   try {
     await client.request(InviteToRoomDocument, { roomId: room.id, userId });
@@ -288,7 +295,7 @@ function renderRooms() {
   );
 }
 
-// No event announces a room newly open to this user (an invitation, say): the list is read again on demand and when the page is looked at again.
+// Invitations are announced; other rooms newly open to this user (a public one created, say) are not: the list is read again on demand and when the page is looked at again.
 $('refresh-rooms').addEventListener('click', () => void refreshRooms());
 document.addEventListener('visibilitychange', () => {
   if (document.visibilityState === 'visible' && me) void refreshRooms();
