@@ -145,8 +145,6 @@ function publicJwkOf(publicKey: KeyObject): PublicJwk {
 }
 
 export function createTokenSigner(key: SigningKey, accessTokenTtlSeconds: number): TokenSigner {
-  // Synchronous signatures through node:crypto: jose verifies through WebCrypto, a job handed to the thread
-  // pool and back, which cost about a sixth of an authenticated connect's CPU.
   // Under EdDSA, one verifier per accepted key, found by the token's kid; the signing key's own first.
   const verifiers = new Map<string, (token: string) => Record<string, unknown>>();
   const publicKeys: PublicJwk[] = [];
@@ -159,6 +157,8 @@ export function createTokenSigner(key: SigningKey, accessTokenTtlSeconds: number
       verifiers.set(jwk.kid, createVerifier({ key: publicKey.export({ type: 'spki', format: 'pem' }).toString(), algorithms: ['EdDSA'], cache: false }));
     }
   }
+  // Synchronous signatures through node:crypto: jose verifies through WebCrypto, a job handed to the thread
+  // pool and back, which cost about a sixth of an authenticated connect's CPU.
   const signToken =
     key.algorithm === 'EdDSA'
       ? createSigner({ key: key.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), algorithm: 'EdDSA', kid: publicKeys[0]!.kid })

@@ -26,7 +26,7 @@ const subscribe = async (server: TestServer, user: TestAccount) => {
   return collect(socket.client, INVITATIONS);
 };
 const invite = (owner: TestAccount, roomId: string, invitee: TestAccount) => gql(first, INVITE, { room: roomId, user: invitee.id }, { token: owner.accessToken });
-const roomIdsOf = (stream: ReturnType<typeof collect>) => stream.results.map((r) => r.data?.roomInvitations.room.id);
+const roomIdsOf = (stream: { results: { data?: any }[] }) => stream.results.map((r) => r.data?.roomInvitations.room.id);
 
 describe('roomInvitations', () => {
   it('tells the invitee on every instance, once per invitation; not for a repeat, a member or a refused invitation; nobody else', async () => {
