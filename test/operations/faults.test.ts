@@ -6,7 +6,8 @@
  * a statement whose connection PostgreSQL terminates (57P01) gets the same
  * clear error; a room's change during a database blip does not end its
  * subscriptions, and presence changes during one are handed out once it
- * is over.
+ * is over (one whose user stays unreadable past the last retry is dropped,
+ * and the next ones still come).
  */
 import pg from 'pg';
 import { PrismaPg } from '@prisma/adapter-pg';
@@ -229,6 +230,31 @@ describe("presence changes while one instance cannot reach PostgreSQL", () => {
       await Promise.all([socket, moverSocket].map((s) => s.client.dispose()));
     });
   }, 30_000);
+
+  it('a change whose user stays unreadable past the last retry (1, 2, 4 s) is logged and dropped; the changes after it are handed out once the database is back', async () => {
+    await withCutDatabase(async ({ cut, other, proxy }) => {
+      const [watcher, mover] = await Promise.all([signUp(other), signUp(other)]);
+      const socket = connectSocket(cut, { token: watcher.accessToken });
+      await socket.acked;
+      const presence = collect(socket.client, 'subscription { presence { status user { id } } }');
+      await new Promise((r) => setTimeout(r, 500));
+
+      await proxy.stop();
+      const moverSocket = connectSocket(other, { token: mover.accessToken });
+      await moverSocket.acked;
+      await eventually(() => cut.logs.some((line) => line.includes('could not read the user of') && line.includes('not handed out')), 15_000, 'the read given up');
+      await proxy.start();
+      await gql(other, 'mutation { setPresence(status: AWAY) }', {}, { token: mover.accessToken });
+
+      const mine = () => presence.results.map((r) => r.data).filter((d) => JSON.stringify(d).includes(mover.id));
+      await expect.poll(() => mine().length, { timeout: 10_000 }).toBe(1);
+      await new Promise((r) => setTimeout(r, 500));
+      expect(mine().map((d) => d!.presence.status)).toEqual(['AWAY']);
+      expect(presence.completed).toBe(false);
+      survived(cut);
+      await Promise.all([socket, moverSocket].map((s) => s.client.dispose()));
+    });
+  }, 40_000);
 });
 
 describe('Redis stopped mid-traffic and started again', () => {
