@@ -85,17 +85,7 @@ export async function loadSigningKey(
   config: Pick<Config, 'JWT_ALGORITHM' | 'JWT_SECRET' | 'JWT_SECRET_FILE' | 'JWT_PRIVATE_KEY' | 'JWT_PRIVATE_KEY_FILE' | 'JWT_PUBLIC_KEYS_FILE' | 'DATA_DIR'>,
 ): Promise<SigningKey> {
   if (config.JWT_ALGORITHM === 'EdDSA') {
-    const [name, pem] = config.JWT_PRIVATE_KEY
-      ? // An environment variable often carries the PEM's line breaks as the two characters \n.
-        ['JWT_PRIVATE_KEY', config.JWT_PRIVATE_KEY.replaceAll('\\n', '\n')]
-      : config.JWT_PRIVATE_KEY_FILE
-        ? [`JWT_PRIVATE_KEY_FILE: ${config.JWT_PRIVATE_KEY_FILE}`, await readKeyFile('JWT_PRIVATE_KEY_FILE', config.JWT_PRIVATE_KEY_FILE)]
-        : [
-            'the development key in DATA_DIR',
-            await readOrCreate(path.resolve(config.DATA_DIR, 'jwt-ed25519.pem'), () =>
-              generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
-            ),
-          ];
+    const [name, pem] = await ed25519Pem(config);
     let privateKey: KeyObject;
     try {
       privateKey = createPrivateKey(pem);
@@ -116,6 +106,15 @@ export async function loadSigningKey(
   }
   const secret = await readOrCreate(path.resolve(config.DATA_DIR, 'jwt-secret'), () => randomBytes(48).toString('base64url'));
   return { algorithm: 'HS256', secret: Buffer.from(secret.trim()) };
+}
+
+/** Where EdDSA's private key comes from (named for errors) and its PEM text. */
+async function ed25519Pem(config: Pick<Config, 'JWT_PRIVATE_KEY' | 'JWT_PRIVATE_KEY_FILE' | 'DATA_DIR'>): Promise<[string, string]> {
+  // An environment variable often carries the PEM's line breaks as the two characters \n.
+  if (config.JWT_PRIVATE_KEY) return ['JWT_PRIVATE_KEY', config.JWT_PRIVATE_KEY.replaceAll('\\n', '\n')];
+  if (config.JWT_PRIVATE_KEY_FILE) return [`JWT_PRIVATE_KEY_FILE: ${config.JWT_PRIVATE_KEY_FILE}`, await readKeyFile('JWT_PRIVATE_KEY_FILE', config.JWT_PRIVATE_KEY_FILE)];
+  const generate = () => generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  return ['the development key in DATA_DIR', await readOrCreate(path.resolve(config.DATA_DIR, 'jwt-ed25519.pem'), generate)];
 }
 
 /** The Ed25519 public keys of a file of PEM blocks; a private key there is refused, not used: it does not belong in a file of public ones. */

@@ -90,7 +90,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const issue = result.error.issues[0]!;
     const name = String(issue.path[0]);
     const value = input[name];
-    const shown = value === undefined || /SECRET|PASS|PRIVATE_KEY$|^METRICS_TOKEN$/.test(name) ? '' : ` (got ${JSON.stringify(value)})`;
+    const shown = value === undefined || /SECRET|PASS|^METRICS_TOKEN$/.test(name) ? '' : ` (got ${JSON.stringify(value)})`;
     throw new ConfigError(`invalid configuration: ${name}: ${issue.message}${shown}`);
   }
   const config = result.data;
@@ -98,16 +98,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError('invalid configuration: TLS_CERT and TLS_KEY must be set together');
   }
   // A key of the other algorithm is refused, not ignored: the operator who set it meant something else.
-  const [wanted, other] =
-    config.JWT_ALGORITHM === 'EdDSA'
-      ? (['JWT_PRIVATE_KEY or JWT_PRIVATE_KEY_FILE', ['JWT_SECRET', 'JWT_SECRET_FILE']] as const)
-      : (['JWT_SECRET or JWT_SECRET_FILE', ['JWT_PRIVATE_KEY', 'JWT_PRIVATE_KEY_FILE', 'JWT_PUBLIC_KEYS_FILE']] as const);
+  const signingKeys = { HS256: ['JWT_SECRET', 'JWT_SECRET_FILE'], EdDSA: ['JWT_PRIVATE_KEY', 'JWT_PRIVATE_KEY_FILE'] } as const;
+  const own = signingKeys[config.JWT_ALGORITHM];
+  const wanted = own.join(' or ');
+  const other = config.JWT_ALGORITHM === 'EdDSA' ? signingKeys.HS256 : [...signingKeys.EdDSA, 'JWT_PUBLIC_KEYS_FILE' as const];
   const misplaced = other.find((name) => config[name] !== undefined);
   if (misplaced) {
     throw new ConfigError(`invalid configuration: ${misplaced} is not used with JWT_ALGORITHM=${config.JWT_ALGORITHM}; set ${wanted}`);
   }
-  const hasKey = config.JWT_ALGORITHM === 'EdDSA' ? config.JWT_PRIVATE_KEY || config.JWT_PRIVATE_KEY_FILE : config.JWT_SECRET || config.JWT_SECRET_FILE;
-  if (config.NODE_ENV === 'production' && !hasKey) {
+  if (config.NODE_ENV === 'production' && !own.some((name) => config[name])) {
     throw new ConfigError(`invalid configuration: ${wanted} is required when NODE_ENV=production${config.JWT_ALGORITHM === 'EdDSA' ? ' and JWT_ALGORITHM=EdDSA' : ''}`);
   }
   return config;

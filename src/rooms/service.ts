@@ -125,13 +125,18 @@ export function createRooms(deps: { db: Database; sql: Sql; config: Config; feed
     const invited = new Set(row.invited);
     return { room: roomFromJson(row.room), relationOf: (userId) => ({ member: members.has(userId), invited: invited.has(userId) }) };
   };
-  /** The room and the viewer's relation to it (every operation on a room starts here). */
-  const load = async (viewer: Viewer, roomId: string): Promise<{ room: Room; relation: Relation }> => {
+  /** The room and the viewer's relation to it; null when there is no such room or the viewer may not see it. */
+  const seenBy = async (viewer: Viewer, roomId: string): Promise<{ room: Room; relation: Relation } | null> => {
     const loaded = await read(roomId, [viewer.userId]);
-    if (!loaded) throw notFound('Room');
+    if (!loaded) return null;
     const relation = loaded.relationOf(viewer.userId);
-    if (!canSee(viewer, loaded.room, relation)) throw notFound('Room');
-    return { room: loaded.room, relation };
+    return canSee(viewer, loaded.room, relation) ? { room: loaded.room, relation } : null;
+  };
+  /** The room and the viewer's relation to it, else NOT_FOUND (every operation on a room starts here). */
+  const load = async (viewer: Viewer, roomId: string): Promise<{ room: Room; relation: Relation }> => {
+    const seen = await seenBy(viewer, roomId);
+    if (!seen) throw notFound('Room');
+    return seen;
   };
   /** Re-checks waiting for the end of the current turn, per room. */
   const rechecks = new Map<string, Recheck[]>();
@@ -217,9 +222,8 @@ export function createRooms(deps: { db: Database; sql: Sql; config: Config; feed
 
     async invitations(viewer) {
       const shown = async ({ roomId, invitedById, at }: Invitation): Promise<InvitationItem | null> => {
-        const loaded = await read(roomId, [viewer.userId]);
-        if (!loaded || !canSee(viewer, loaded.room, loaded.relationOf(viewer.userId))) return null;
-        return { room: loaded.room, invitedBy: await db.user.findUnique({ where: { id: invitedById } }), at: new Date(at) };
+        const seen = await seenBy(viewer, roomId);
+        return seen && { room: seen.room, invitedBy: await db.user.findUnique({ where: { id: invitedById } }), at: new Date(at) };
       };
       let deliver: (item: InvitationItem) => void = () => {};
       const stop = await invitationFeed.listen(viewer.userId, (invitation) => {

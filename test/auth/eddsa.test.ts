@@ -161,6 +161,7 @@ describe('JWT_ALGORITHM=EdDSA', () => {
       [{ JWT_PRIVATE_KEY_FILE: path.join(dir, 'absent.pem') }, /^invalid configuration: JWT_PRIVATE_KEY_FILE: cannot read .*absent\.pem \(ENOENT\)$/],
       [{ JWT_PRIVATE_KEY: pem(), JWT_PUBLIC_KEYS_FILE: keyFile('holds-private.pem', `${publicPemOf(pem())}${pem()}`) }, /^invalid configuration: JWT_PUBLIC_KEYS_FILE: .*holds-private\.pem: key 2 must be a public key \(BEGIN PUBLIC KEY\)$/],
       [{ JWT_PRIVATE_KEY: pem(), JWT_PUBLIC_KEYS_FILE: keyFile('rsa-public.pem', publicPemOf(rsa)) }, /^invalid configuration: JWT_PUBLIC_KEYS_FILE: .*rsa-public\.pem: key 1 must be an Ed25519 key, not rsa$/],
+      [{ JWT_PRIVATE_KEY: pem(), JWT_PUBLIC_KEYS_FILE: keyFile('garbled.pem', '-----BEGIN PUBLIC KEY-----\nbm90IGEga2V5\n-----END PUBLIC KEY-----\n') }, /^invalid configuration: JWT_PUBLIC_KEYS_FILE: .*garbled\.pem: key 1 is not a readable PEM public key$/],
       [{ JWT_PRIVATE_KEY: pem(), JWT_PUBLIC_KEYS_FILE: keyFile('empty.pem', 'nothing here') }, /^invalid configuration: JWT_PUBLIC_KEYS_FILE: .*empty\.pem holds no PEM public key$/],
     ];
     for (const [key, message, secret] of cases) {
