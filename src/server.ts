@@ -11,7 +11,7 @@ import { schema } from './schema.ts';
 import { CloseCode } from './infra/codes.ts';
 import { useHealthChecks } from './infra/health.ts';
 import { useOriginCheck } from './infra/origin.ts';
-import { maskError, maskedErrorsOptions, useErrorRequestIds, useValidationErrorCodes } from './infra/error-masking.ts';
+import { maskError, useErrorRequestIds, useValidationErrorCodes } from './infra/error-masking.ts';
 import { requestIdOf, useRequestId } from './infra/request-id.ts';
 import { createRealtimeServer } from './realtime/ws-server.ts';
 import { useSharedFanOut } from './realtime/fan-out.ts';
@@ -41,7 +41,7 @@ interface ServerContext {
 }
 
 export function createServer(app: App): SwitchboardServer {
-  const requestIdOfContext = (context: unknown) => (context as Partial<Context> | undefined)?.requestId;
+  const mask = maskError(app.logger, (context) => (context as Partial<Context> | undefined)?.requestId);
 
   const yoga = createYoga<ServerContext, Context>({
     schema,
@@ -49,9 +49,10 @@ export function createServer(app: App): SwitchboardServer {
     landingPage: false,
     graphiql: { subscriptionsProtocol: 'WS', title: 'Switchboard' },
     renderGraphiQL: renderLocalGraphiQL,
-    maskedErrors: maskedErrorsOptions(app.logger, requestIdOfContext),
+    // Yoga masks what no operation's context reached (its own request errors, a failing context); the rest arrives masked.
+    maskedErrors: { isDev: false, maskError: mask },
     logging: false,
-    plugins: [useOriginCheck(app.config.ALLOWED_ORIGINS), useHealthChecks(app), useJwks(app.tokens), useMetrics({ token: app.config.METRICS_TOKEN }), useQueryLimits({ maxQueryBytes: app.config.MAX_QUERY_BYTES }), useValidationErrorCodes(), useErrorRequestIds(), useRequestId(), useWebPage(), useGraphiQLAssets(), useGraphQLOverSSE(app), useRefreshCookie(), useSharedFanOut({ maskError: maskError(app.logger, requestIdOfContext), logger: app.logger })],
+    plugins: [useOriginCheck(app.config.ALLOWED_ORIGINS), useHealthChecks(app), useJwks(app.tokens), useMetrics({ token: app.config.METRICS_TOKEN }), useQueryLimits({ maxQueryBytes: app.config.MAX_QUERY_BYTES }), useValidationErrorCodes(), useErrorRequestIds(mask), useRequestId(), useWebPage(), useGraphiQLAssets(), useGraphQLOverSSE(app), useRefreshCookie(), useSharedFanOut({ maskError: mask, logger: app.logger })],
     async context({ request, req, socket }): Promise<Context> {
       if (socket) {
         return { app, viewer: socket.viewer, tokenRefused: false, ip: socket.ip, requestId: socket.id, request: null, connection: socket };

@@ -32,6 +32,7 @@ import {
 } from 'graphql';
 import { isAsyncIterable, mapAsyncIterator, type Plugin } from 'graphql-yoga';
 import type { Context } from '../context.ts';
+import type { ErrorMasker } from '../infra/error-masking.ts';
 import type { Logger } from '../infra/logger.ts';
 import { isHandsOff, type EventStream } from '../infra/event-stream.ts';
 import { countSubscriptionEvent, subscribedField } from '../infra/metrics.ts';
@@ -47,7 +48,7 @@ export type NextWriter = (payloadJson: string) => void;
 
 export interface SharedFanOutOptions {
   /** Masks an error of a result written straight to a socket, as Yoga masks the others. */
-  maskError: (error: unknown, message: string, context: unknown) => Error;
+  maskError: ErrorMasker;
   /** Where a fault in delivering a batch is logged (the audience then carries on with the next event). */
   logger: Pick<Logger, 'error'>;
 }

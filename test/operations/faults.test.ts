@@ -97,6 +97,8 @@ describe('PostgreSQL going down mid-traffic and coming back', () => {
       const account = await signUp(server);
       expect((await gql(server, '{ me { username } }', undefined, { token: account.accessToken })).data).toEqual({ me: { username: account.username } });
       const room = (await createRoom(server, account.accessToken)).id;
+      const socket = connectSocket(server, { token: account.accessToken });
+      await socket.acked;
 
       await proxy.stop();
       await eventually(async () => (await readyz(server)) === 503, 10_000, 'readyz 503');
@@ -106,6 +108,18 @@ describe('PostgreSQL going down mid-traffic and coming back', () => {
       // The send path's statements go to the driver directly: the same answer.
       const unsent = await gql(server, SEND, { id: room, body: 'while the database is down' }, { token: account.accessToken });
       expect(unsent.errors).toEqual([{ message: 'Service temporarily unavailable; try again shortly.', path: ['sendMessage'], extensions: { code: 'INTERNAL_SERVER_ERROR', unavailable: 'database', requestId: expect.any(String) } }]);
+      // Over WebSocket, a mutation's and a subscription's failures alike name the connection, as its log lines do.
+      const unsentOverSocket = collect(socket.client, SEND, { id: room, body: 'over the socket while it is down' });
+      const unsubscribed = collect(socket.client, ROOM_MESSAGES, { id: room });
+      await Promise.all([unsentOverSocket.done, unsubscribed.done]);
+      const unavailable = { message: 'Service temporarily unavailable; try again shortly.', extensions: { code: 'INTERNAL_SERVER_ERROR', unavailable: 'database', requestId: expect.any(String) } };
+      expect(unsentOverSocket.results).toEqual([{ data: null, errors: [{ ...unavailable, path: ['sendMessage'] }] }]);
+      expect(unsubscribed.results).toEqual([{ errors: [expect.objectContaining(unavailable)] }]);
+      const connectionId = unsentOverSocket.results[0]!.errors![0].extensions.requestId;
+      expect(unsubscribed.results[0]!.errors![0].extensions.requestId).toBe(connectionId);
+      expect(connectionId).not.toBe(unsent.errors![0]!.extensions!.requestId);
+      const connectionLines = () => server.logs.filter((line) => line.includes(`"requestId":"${connectionId}"`) && line.includes('service unavailable'));
+      await eventually(() => connectionLines().length >= 2, 5000, "both log lines naming the connection");
       expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
 
       await proxy.start();
