@@ -154,6 +154,34 @@ export function subscribedField(document: DocumentNode, operationName?: string |
   return operation ? (rootFields(document, operation)[0] ?? 'unknown') : 'unknown';
 }
 
+/** What the plugin labels a query's or mutation's measures with. */
+interface OperationFacts {
+  fields: string[];
+  /** Its root fields that are authentication attempts. */
+  auth: string[];
+  /** operationDuration labelled with its type and its one root field (or 'multiple'). */
+  duration: ReturnType<Histogram['labels']>;
+}
+
+/** Per document, per name of an operation it holds: its facts, worked out at its first execution (Yoga parses a text once and caches the document). */
+const operationFacts = new WeakMap<DocumentNode, Map<string, OperationFacts>>();
+
+function factsOf(document: DocumentNode, operationName?: string | null): OperationFacts | undefined {
+  let byName = operationFacts.get(document);
+  if (!byName) operationFacts.set(document, (byName = new Map()));
+  const key = operationName ?? '';
+  const known = byName.get(key);
+  if (known) return known;
+  // A name the document lacks is not kept: a client could send any number of them.
+  const operation = selectedOperation(document, operationName);
+  if (!operation) return undefined;
+  const fields = rootFields(document, operation);
+  const field = fields.length === 1 ? fields[0]! : 'multiple';
+  const facts = { fields, auth: fields.filter((f) => authOperations.has(f)), duration: metrics.operationDuration.labels({ type: operation.operation, field }) };
+  byName.set(key, facts);
+  return facts;
+}
+
 export interface MetricsOptions {
   /** Path that serves the Prometheus text format. @default '/metrics' */
   endpoint?: string;
@@ -195,19 +223,16 @@ export function useMetrics(options: MetricsOptions = {}): Plugin {
       endResponse(new fetchAPI.Response(await registry.metrics(), { headers: { 'content-type': registry.contentType } }));
     },
     onExecute({ args }) {
-      const operation = selectedOperation(args.document, args.operationName);
-      if (!operation) return;
-      const fields = rootFields(args.document, operation);
-      const field = fields.length === 1 ? fields[0]! : 'multiple';
-      const auth = fields.filter((f) => authOperations.has(f));
-      const stopTimer = metrics.operationDuration.startTimer({ type: operation.operation, field });
+      const facts = factsOf(args.document, args.operationName);
+      if (!facts) return;
+      const { fields, auth, duration } = facts;
       const started = process.hrtime.bigint();
       return {
         onExecuteDone({ result }) {
-          stopTimer();
+          const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+          duration.observe(seconds);
           const errors = errorsOf(result);
           for (const error of errors) metrics.errors.inc({ code: codeOf(error) });
-          const seconds = Number(process.hrtime.bigint() - started) / 1e9;
           for (const name of auth) {
             metrics.authAttempts.inc({ operation: name });
             metrics.authDuration.observe({ operation: name }, seconds);
