@@ -4,8 +4,9 @@
  * shared secret; EdDSA signs with an Ed25519 private key, so that other
  * services can verify tokens from the public key alone (GET
  * /.well-known/jwks.json, src/auth/jwks.ts). JWT_PUBLIC_KEYS_FILE adds
- * public keys whose tokens are accepted too: keys are rotated without a
- * moment when one instance refuses another's tokens.
+ * public keys whose tokens are accepted too, JWT_ACCEPTED_SECRETS_FILE
+ * secrets under HS256: keys are rotated without a moment when one instance
+ * refuses another's tokens. Every token names its key in `kid`.
  * Claims: sub (user id), sid (session id), jti, roles, iat, exp.
  * Refresh tokens are opaque random strings, stored only as a SHA-256 hash.
  */
@@ -49,7 +50,12 @@ export interface TokenSigner {
 }
 
 export type SigningKey =
-  | { algorithm: 'HS256'; secret: Buffer }
+  | {
+      algorithm: 'HS256';
+      secret: Buffer;
+      /** Other secrets (the one being rotated in or out) whose tokens are accepted too. */
+      alsoAccepted: Buffer[];
+    }
   | {
       algorithm: 'EdDSA';
       privateKey: KeyObject;
@@ -82,7 +88,7 @@ async function readKeyFile(variable: string, file: string): Promise<string> {
  * A key that cannot be used is a ConfigError naming its variable, never showing the key.
  */
 export async function loadSigningKey(
-  config: Pick<Config, 'JWT_ALGORITHM' | 'JWT_SECRET' | 'JWT_SECRET_FILE' | 'JWT_PRIVATE_KEY' | 'JWT_PRIVATE_KEY_FILE' | 'JWT_PUBLIC_KEYS_FILE' | 'DATA_DIR'>,
+  config: Pick<Config, 'JWT_ALGORITHM' | 'JWT_SECRET' | 'JWT_SECRET_FILE' | 'JWT_ACCEPTED_SECRETS_FILE' | 'JWT_PRIVATE_KEY' | 'JWT_PRIVATE_KEY_FILE' | 'JWT_PUBLIC_KEYS_FILE' | 'DATA_DIR'>,
 ): Promise<SigningKey> {
   if (config.JWT_ALGORITHM === 'EdDSA') {
     const [name, pem] = await ed25519Pem(config);
@@ -98,15 +104,38 @@ export async function loadSigningKey(
     const alsoAccepted = config.JWT_PUBLIC_KEYS_FILE ? publicKeysIn(config.JWT_PUBLIC_KEYS_FILE, await readKeyFile('JWT_PUBLIC_KEYS_FILE', config.JWT_PUBLIC_KEYS_FILE)) : [];
     return { algorithm: 'EdDSA', privateKey, alsoAccepted };
   }
-  if (config.JWT_SECRET) return { algorithm: 'HS256', secret: Buffer.from(config.JWT_SECRET) };
+  const alsoAccepted = config.JWT_ACCEPTED_SECRETS_FILE ? secretsIn(config.JWT_ACCEPTED_SECRETS_FILE, await readKeyFile('JWT_ACCEPTED_SECRETS_FILE', config.JWT_ACCEPTED_SECRETS_FILE)) : [];
+  return { algorithm: 'HS256', secret: Buffer.from(await hs256Secret(config)), alsoAccepted };
+}
+
+/** HS256's secret: JWT_SECRET, JWT_SECRET_FILE's contents, or (development) one generated once into DATA_DIR. */
+async function hs256Secret(config: Pick<Config, 'JWT_SECRET' | 'JWT_SECRET_FILE' | 'DATA_DIR'>): Promise<string> {
+  if (config.JWT_SECRET) return config.JWT_SECRET;
   if (config.JWT_SECRET_FILE) {
     const secret = (await readKeyFile('JWT_SECRET_FILE', config.JWT_SECRET_FILE)).trim();
     if (secret.length < 32) throw new ConfigError(`invalid configuration: JWT_SECRET_FILE: ${config.JWT_SECRET_FILE} must hold at least 32 characters`);
-    return { algorithm: 'HS256', secret: Buffer.from(secret) };
+    return secret;
   }
-  const secret = await readOrCreate(path.resolve(config.DATA_DIR, 'jwt-secret'), () => randomBytes(48).toString('base64url'));
-  return { algorithm: 'HS256', secret: Buffer.from(secret.trim()) };
+  return (await readOrCreate(path.resolve(config.DATA_DIR, 'jwt-secret'), () => randomBytes(48).toString('base64url'))).trim();
 }
+
+/** The secrets of a file of them, one per line (blank lines and lines starting with # skipped), each held to JWT_SECRET's 32 characters. */
+function secretsIn(file: string, text: string): Buffer[] {
+  const lines = text.split('\n').map((line, index) => ({ secret: line.trim(), number: index + 1 }));
+  const secrets = lines.filter(({ secret }) => secret !== '' && !secret.startsWith('#'));
+  if (secrets.length === 0) throw new ConfigError(`invalid configuration: JWT_ACCEPTED_SECRETS_FILE: ${file} holds no secret`);
+  return secrets.map(({ secret, number }) => {
+    if (secret.length < 32) throw new ConfigError(`invalid configuration: JWT_ACCEPTED_SECRETS_FILE: ${file}: line ${number} must hold at least 32 characters`);
+    return Buffer.from(secret);
+  });
+}
+
+/**
+ * The `kid` of an HS256 secret: part of a hash of it. Whoever holds a token
+ * can already test guesses at the secret against its signature, so naming it
+ * by its hash gives nothing more away.
+ */
+const secretKid = (secret: Buffer): string => createHash('sha256').update('switchboard:hs256:').update(secret).digest('base64url').slice(0, 22);
 
 /** Where EdDSA's private key comes from (named for errors) and its PEM text. */
 async function ed25519Pem(config: Pick<Config, 'JWT_PRIVATE_KEY' | 'JWT_PRIVATE_KEY_FILE' | 'DATA_DIR'>): Promise<[string, string]> {
@@ -144,7 +173,8 @@ function publicJwkOf(publicKey: KeyObject): PublicJwk {
 }
 
 export function createTokenSigner(key: SigningKey, accessTokenTtlSeconds: number): TokenSigner {
-  // Under EdDSA, one verifier per accepted key, found by the token's kid; the signing key's own first.
+  // One verifier per accepted key, found by the token's kid; the signing key's own first.
+  // The claims' presence and types are checked once, below.
   const verifiers = new Map<string, (token: string) => Record<string, unknown>>();
   const publicKeys: PublicJwk[] = [];
   if (key.algorithm === 'EdDSA') {
@@ -152,18 +182,23 @@ export function createTokenSigner(key: SigningKey, accessTokenTtlSeconds: number
       const jwk = publicJwkOf(publicKey);
       if (verifiers.has(jwk.kid)) continue;
       publicKeys.push(jwk);
-      // The claims' presence and types are checked once, below.
       verifiers.set(jwk.kid, createVerifier({ key: publicKey.export({ type: 'spki', format: 'pem' }).toString(), algorithms: ['EdDSA'], cache: false }));
     }
+  } else {
+    for (const secret of [key.secret, ...key.alsoAccepted]) {
+      const kid = secretKid(secret);
+      if (!verifiers.has(kid)) verifiers.set(kid, createVerifier({ key: secret, algorithms: ['HS256'], cache: false }));
+    }
   }
+  const [ownKid, ownVerifier] = verifiers.entries().next().value!;
   // Synchronous signatures through node:crypto: jose verifies through WebCrypto, a job handed to the thread
   // pool and back, which cost about a sixth of an authenticated connect's CPU.
   const signToken =
     key.algorithm === 'EdDSA'
-      ? createSigner({ key: key.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), algorithm: 'EdDSA', kid: publicKeys[0]!.kid })
-      : createSigner({ key: key.secret, algorithm: 'HS256' });
-  const ownVerifier = key.algorithm === 'EdDSA' ? verifiers.get(publicKeys[0]!.kid)! : createVerifier({ key: key.secret, algorithms: ['HS256'], cache: false });
-  // A token without a kid, or with one we do not know, meets the signing key's verifier, which refuses it unless that key signed it.
+      ? createSigner({ key: key.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), algorithm: 'EdDSA', kid: ownKid })
+      : createSigner({ key: key.secret, algorithm: 'HS256', kid: ownKid });
+  // A token without a kid (HS256 tokens made before tokens had one), or with one we do not know, meets the
+  // signing key's verifier, which refuses it unless that key signed it.
   const verifyToken = (token: string) => (verifiers.size > 1 ? (verifiers.get(kidOf(token) ?? '') ?? ownVerifier) : ownVerifier)(token);
   return {
     publicKeys,

@@ -38,6 +38,7 @@ const schema = z.object({
   JWT_PRIVATE_KEY: optionalString,
   JWT_PRIVATE_KEY_FILE: optionalString,
   JWT_PUBLIC_KEYS_FILE: optionalString,
+  JWT_ACCEPTED_SECRETS_FILE: optionalString,
   ACCESS_TOKEN_TTL: int(900, 1),
   REFRESH_TOKEN_TTL: int(604800, 1),
   BCRYPT_COST: int(12, 4).pipe(z.number().max(31)),
@@ -101,7 +102,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const signingKeys = { HS256: ['JWT_SECRET', 'JWT_SECRET_FILE'], EdDSA: ['JWT_PRIVATE_KEY', 'JWT_PRIVATE_KEY_FILE'] } as const;
   const own = signingKeys[config.JWT_ALGORITHM];
   const wanted = own.join(' or ');
-  const other = config.JWT_ALGORITHM === 'EdDSA' ? signingKeys.HS256 : [...signingKeys.EdDSA, 'JWT_PUBLIC_KEYS_FILE' as const];
+  const other = config.JWT_ALGORITHM === 'EdDSA' ? [...signingKeys.HS256, 'JWT_ACCEPTED_SECRETS_FILE' as const] : [...signingKeys.EdDSA, 'JWT_PUBLIC_KEYS_FILE' as const];
   const misplaced = other.find((name) => config[name] !== undefined);
   if (misplaced) {
     throw new ConfigError(`invalid configuration: ${misplaced} is not used with JWT_ALGORITHM=${config.JWT_ALGORITHM}; set ${wanted}`);

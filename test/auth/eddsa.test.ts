@@ -4,10 +4,11 @@
  * verify so that no HS256 token (least of all one keyed with the public key)
  * passes; two instances sharing the key; a key rotated in with
  * JWT_PUBLIC_KEYS_FILE; the development key kept in DATA_DIR; keys that
- * cannot be used stop the start with one line.
+ * cannot be used stop the start with one line. And HS256's secret rotated
+ * the same way, with JWT_ACCEPTED_SECRETS_FILE.
  */
 import { spawnSync } from 'node:child_process';
-import { createPublicKey, generateKeyPairSync, sign } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -183,5 +184,62 @@ describe('JWT_ALGORITHM=HS256 (the default)', () => {
     const user = await signUp(server);
     expect(headerOf(user.accessToken).alg).toBe('HS256');
     expect((await jwksOf(server)).status).toBe(404);
+  });
+
+  it('rotates the secret with JWT_ACCEPTED_SECRETS_FILE: while instances sign with the old secret and the new, each accepts the other’s tokens; once the old secret is dropped, its tokens are refused', async () => {
+    const secret = () => randomBytes(36).toString('base64url');
+    const [oldSecret, newSecret] = [secret(), secret()];
+    const hs256Env = (own: string, accepted?: string[]) => ({
+      ...scaledEnv(),
+      JWT_SECRET: own,
+      ...(accepted ? { JWT_ACCEPTED_SECRETS_FILE: keyFile(`accepted-${randomBytes(4).toString('hex')}.txt`, `# being rotated\n\n${accepted.join('\n')}\n`) } : {}),
+    });
+    const stillOld = await startServer(hs256Env(oldSecret, [newSecret]));
+    const alreadyNew = await startServer(hs256Env(newSecret, [oldSecret, newSecret]));
+    const oldToken = await signUp(stillOld);
+    const newToken = await signUp(alreadyNew);
+    // Each token names its secret; the kid is no part of the secret a client could read back.
+    const [oldKid, newKid] = [headerOf(oldToken.accessToken).kid, headerOf(newToken.accessToken).kid];
+    expect(typeof oldKid).toBe('string');
+    expect(oldKid).not.toBe(newKid);
+    for (const kid of [oldKid, newKid]) expect(oldSecret + newSecret).not.toContain(kid);
+    await expectAccepted(alreadyNew, oldToken.accessToken, oldToken.username);
+    await expectAccepted(stillOld, newToken.accessToken, newToken.username);
+
+    // The kid only picks a secret: a header changed (kid taken away, or swapped for the new secret's) is refused.
+    const [, payload, signature] = oldToken.accessToken.split('.');
+    const { kid: _kid, ...withoutKid } = headerOf(oldToken.accessToken);
+    await expectRefused(alreadyNew, `${encodePart(withoutKid)}.${payload}.${signature}`, 'the old secret’s token without its kid');
+    await expectRefused(alreadyNew, `${encodePart({ ...headerOf(oldToken.accessToken), kid: newKid })}.${payload}.${signature}`, 'under the new kid');
+    // A token signed with a secret nobody accepts, naming an accepted secret's kid, is refused too.
+    const forged = await new SignJWT(claimsOf(oldToken.accessToken)).setProtectedHeader({ alg: 'HS256', kid: oldKid }).sign(new TextEncoder().encode(secret()));
+    await expectRefused(alreadyNew, forged, 'a stranger’s secret under the old kid');
+
+    // Rotation done: the old secret is no longer accepted anywhere; a token made before tokens had a kid still is, by its own secret.
+    const done = await startServer(hs256Env(newSecret));
+    await expectRefused(done, oldToken.accessToken, 'a token of the retired secret');
+    await expectAccepted(done, newToken.accessToken, newToken.username);
+    const { kid: _newKid, ...kidless } = headerOf(newToken.accessToken);
+    const madeBefore = await new SignJWT(claimsOf(newToken.accessToken)).setProtectedHeader(kidless as { alg: string }).sign(new TextEncoder().encode(newSecret));
+    await expectAccepted(done, madeBefore, newToken.username);
+  });
+
+  it('stops the start with one line naming the variable and the line, never a secret, when an accepted secret cannot be used', () => {
+    const short = 'too-short-secret-0123456789';
+    const cases: [Record<string, string>, RegExp, string?][] = [
+      [{ JWT_ACCEPTED_SECRETS_FILE: keyFile('short.txt', `${randomBytes(36).toString('base64url')}\n${short}\n`) }, /^invalid configuration: JWT_ACCEPTED_SECRETS_FILE: .*short\.txt: line 2 must hold at least 32 characters$/, short],
+      [{ JWT_ACCEPTED_SECRETS_FILE: keyFile('only-comments.txt', '# nothing yet\n\n') }, /^invalid configuration: JWT_ACCEPTED_SECRETS_FILE: .*only-comments\.txt holds no secret$/],
+      [{ JWT_ACCEPTED_SECRETS_FILE: path.join(dir, 'absent.txt') }, /^invalid configuration: JWT_ACCEPTED_SECRETS_FILE: cannot read .*absent\.txt \(ENOENT\)$/],
+    ];
+    for (const [key, message, secret] of cases) {
+      const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+        env: { ...process.env, ...scaledEnv(), JWT_SECRET: randomBytes(36).toString('base64url'), ...key, NODE_ENV: 'production', PORT: '0', LOG_LEVEL: 'silent' },
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
+      expect(result.status).toBe(1);
+      expect(result.stderr.trim()).toMatch(message);
+      if (secret) expect(result.stderr + result.stdout).not.toContain(secret);
+    }
   });
 });

@@ -74,6 +74,7 @@ describe('loadConfig', () => {
     [{ JWT_ALGORITHM: 'EdDSA', JWT_SECRET: 'a-secret-long-enough-for-hs256-0123456789' }, /^invalid configuration: JWT_SECRET is not used with JWT_ALGORITHM=EdDSA; set JWT_PRIVATE_KEY or JWT_PRIVATE_KEY_FILE$/],
     [{ JWT_SECRET_FILE: '/run/secrets/jwt', JWT_PRIVATE_KEY_FILE: '/run/secrets/ed25519.pem' }, /^invalid configuration: JWT_PRIVATE_KEY_FILE is not used with JWT_ALGORITHM=HS256; set JWT_SECRET or JWT_SECRET_FILE$/],
     [{ JWT_PUBLIC_KEYS_FILE: '/run/secrets/accepted.pem' }, /^invalid configuration: JWT_PUBLIC_KEYS_FILE is not used with JWT_ALGORITHM=HS256; set JWT_SECRET or JWT_SECRET_FILE$/],
+    [{ JWT_ALGORITHM: 'EdDSA', JWT_ACCEPTED_SECRETS_FILE: '/run/secrets/accepted.txt' }, /^invalid configuration: JWT_ACCEPTED_SECRETS_FILE is not used with JWT_ALGORITHM=EdDSA; set JWT_PRIVATE_KEY or JWT_PRIVATE_KEY_FILE$/],
   ])('refuses %o with one line naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     try {
