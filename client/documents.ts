@@ -280,6 +280,18 @@ export const RoomInvitationsDocument = graphql(`
   }
 `);
 
+export const RoomListChangesDocument = graphql(`
+  subscription RoomListChanges {
+    roomListChanges {
+      kind
+      roomId
+      room {
+        ...RoomFields
+      }
+    }
+  }
+`);
+
 export const RoomPresenceDocument = graphql(`
   subscription RoomPresence($roomId: ID!) {
     roomPresence(roomId: $roomId) {

@@ -15,6 +15,7 @@ import { createPresence, type Presence } from './presence/service.ts';
 import { createRoomFeed, type RoomFeed } from './rooms/feed.ts';
 import { createRooms, type Rooms } from './rooms/service.ts';
 import { createInvitationFeed } from './rooms/invitations.ts';
+import { createRoomListFeed } from './rooms/room-list.ts';
 import { createRoomPresence, type RoomPresence } from './rooms/room-presence.ts';
 import { createMessages, type Messages } from './messages/service.ts';
 import { createServerLog, type ServerLog } from './operations/server-log.ts';
@@ -38,7 +39,7 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
   const infra = await createInfra(config, logger);
   const revocations = await createRevocations(infra);
   const feed = createRoomFeed(infra.bus);
-  const rooms = createRooms({ ...infra, feed, invitationFeed: createInvitationFeed(infra.bus) });
+  const rooms = createRooms({ ...infra, feed, invitationFeed: createInvitationFeed(infra.bus), listFeed: createRoomListFeed(infra.bus) });
   const accounts = createAccounts({ ...infra, tokens, revocations, rooms });
   const slots = await createSlots(infra);
   const presence = await createPresence(infra, slots);

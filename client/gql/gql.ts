@@ -43,6 +43,7 @@ type Documents = {
     "\n  query RoomMessagesCursor($roomId: ID!) {\n    room(id: $roomId) {\n      id\n      messagesCursor\n    }\n  }\n": typeof types.RoomMessagesCursorDocument,
     "\n  subscription RoomMessages($roomId: ID!, $after: String) {\n    roomMessages(roomId: $roomId, after: $after) {\n      ...MessageFields\n    }\n  }\n": typeof types.RoomMessagesDocument,
     "\n  subscription RoomInvitations {\n    roomInvitations {\n      at\n      room {\n        ...RoomFields\n      }\n      invitedBy {\n        id\n        username\n      }\n    }\n  }\n": typeof types.RoomInvitationsDocument,
+    "\n  subscription RoomListChanges {\n    roomListChanges {\n      kind\n      roomId\n      room {\n        ...RoomFields\n      }\n    }\n  }\n": typeof types.RoomListChangesDocument,
     "\n  subscription RoomPresence($roomId: ID!) {\n    roomPresence(roomId: $roomId) {\n      kind\n      status\n      at\n      user {\n        ...UserFields\n      }\n    }\n  }\n": typeof types.RoomPresenceDocument,
 };
 const documents: Documents = {
@@ -74,6 +75,7 @@ const documents: Documents = {
     "\n  query RoomMessagesCursor($roomId: ID!) {\n    room(id: $roomId) {\n      id\n      messagesCursor\n    }\n  }\n": types.RoomMessagesCursorDocument,
     "\n  subscription RoomMessages($roomId: ID!, $after: String) {\n    roomMessages(roomId: $roomId, after: $after) {\n      ...MessageFields\n    }\n  }\n": types.RoomMessagesDocument,
     "\n  subscription RoomInvitations {\n    roomInvitations {\n      at\n      room {\n        ...RoomFields\n      }\n      invitedBy {\n        id\n        username\n      }\n    }\n  }\n": types.RoomInvitationsDocument,
+    "\n  subscription RoomListChanges {\n    roomListChanges {\n      kind\n      roomId\n      room {\n        ...RoomFields\n      }\n    }\n  }\n": types.RoomListChangesDocument,
     "\n  subscription RoomPresence($roomId: ID!) {\n    roomPresence(roomId: $roomId) {\n      kind\n      status\n      at\n      user {\n        ...UserFields\n      }\n    }\n  }\n": types.RoomPresenceDocument,
 };
 
@@ -189,6 +191,10 @@ export function graphql(source: "\n  subscription RoomMessages($roomId: ID!, $af
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  subscription RoomInvitations {\n    roomInvitations {\n      at\n      room {\n        ...RoomFields\n      }\n      invitedBy {\n        id\n        username\n      }\n    }\n  }\n"): typeof import('./graphql.ts').RoomInvitationsDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  subscription RoomListChanges {\n    roomListChanges {\n      kind\n      roomId\n      room {\n        ...RoomFields\n      }\n    }\n  }\n"): typeof import('./graphql.ts').RoomListChangesDocument;
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

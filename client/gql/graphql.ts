@@ -28,6 +28,14 @@ export type RegisterInput = {
   username: string;
 };
 
+export type RoomListChangeKind =
+  /** A room the caller can see now and could not before: made, opened to it, or it was invited. */
+  | 'ADDED'
+  /** A room the caller still sees whose name or settings changed. */
+  | 'CHANGED'
+  /** A room the caller no longer sees: deleted, closed to it, or it was removed from it or left a room it may not join. */
+  | 'REMOVED';
+
 export type RoomPermission =
   /** Only the owner may join. */
   | 'OWNER_ONLY'
@@ -220,6 +228,11 @@ export type RoomInvitationsSubscriptionVariables = Exact<{ [key: string]: never;
 
 
 export type RoomInvitationsSubscription = { roomInvitations: { at: string, room: { id: string, name: string, permission: RoomPermission, memberCount: number, maxMembers: number, owner: { id: string, username: string } }, invitedBy: { id: string, username: string } | null } };
+
+export type RoomListChangesSubscriptionVariables = Exact<{ [key: string]: never; }>;
+
+
+export type RoomListChangesSubscription = { roomListChanges: { kind: RoomListChangeKind, roomId: string, room: { id: string, name: string, permission: RoomPermission, memberCount: number, maxMembers: number, owner: { id: string, username: string } } | null } };
 
 export type RoomPresenceSubscriptionVariables = Exact<{
   roomId: string | number;
@@ -659,6 +672,27 @@ export const RoomInvitationsDocument = new TypedDocumentString(`
     username
   }
 }`) as unknown as TypedDocumentString<RoomInvitationsSubscription, RoomInvitationsSubscriptionVariables>;
+export const RoomListChangesDocument = new TypedDocumentString(`
+    subscription RoomListChanges {
+  roomListChanges {
+    kind
+    roomId
+    room {
+      ...RoomFields
+    }
+  }
+}
+    fragment RoomFields on Room {
+  id
+  name
+  permission
+  memberCount
+  maxMembers
+  owner {
+    id
+    username
+  }
+}`) as unknown as TypedDocumentString<RoomListChangesSubscription, RoomListChangesSubscriptionVariables>;
 export const RoomPresenceDocument = new TypedDocumentString(`
     subscription RoomPresence($roomId: ID!) {
   roomPresence(roomId: $roomId) {

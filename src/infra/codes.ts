@@ -86,6 +86,8 @@ export const Channels = {
   roomEvents: (roomId: string) => `${prefix}room:${roomId}`,
   /** New invitations of one user (rooms/invitations.ts). */
   roomInvitations: (userId: string) => `${prefix}invited:${userId}`,
+  /** Changes of who may see which room (rooms/room-list.ts). */
+  roomList: `${prefix}room-list`,
   /** Who reads the server log, and from which level: instances send their lines while someone does (operations/server-log.ts). */
   serverLogWanted: `${prefix}server-log-wanted`,
   /** Log lines of the instances, while someone reads them. */

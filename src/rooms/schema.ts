@@ -7,7 +7,8 @@ import { UserRef } from '../auth/schema.ts';
 import { asUser, PresenceStatusEnum } from '../presence/schema.ts';
 import { lostAccess } from './access.ts';
 import type { RoomPresenceItem } from './room-presence.ts';
-import type { InvitationItem } from './service.ts';
+import { encodeGlobalID } from '@pothos/plugin-relay';
+import type { InvitationItem, RoomListItem } from './service.ts';
 
 /** No user has this id: anonymous callers find no room. */
 const noOne = '00000000-0000-0000-0000-000000000000';
@@ -205,6 +206,33 @@ builder.subscriptionField('roomInvitations', (t) =>
     description:
       "The caller's new invitations, made on any instance: once per invitation, none for a room it is already a member of. One whose room it can no longer see when it arrives is skipped. Invitations made while the connection was down are not replayed: read `rooms` again after a reconnect.",
     subscribe: (_root, _args, ctx) => ctx.app.rooms.invitations(requireViewer(ctx)),
+    resolve: (item) => item,
+  }),
+);
+
+const RoomListChangeKind = builder.enumType('RoomListChangeKind', {
+  values: {
+    ADDED: { description: 'A room the caller can see now and could not before: made, opened to it, or it was invited.' },
+    CHANGED: { description: 'A room the caller still sees whose name or settings changed.' },
+    REMOVED: { description: 'A room the caller no longer sees: deleted, closed to it, or it was removed from it or left a room it may not join.' },
+  },
+});
+
+const RoomListChange = builder.objectRef<RoomListItem>('RoomListChange').implement({
+  description: "A change of the rooms the caller may see (what `rooms` lists).",
+  fields: (t) => ({
+    kind: t.field({ type: RoomListChangeKind, resolve: (e) => e.kind }),
+    roomId: t.id({ description: 'The room\'s id, also when it is gone.', resolve: (e) => encodeGlobalID('Room', e.roomId) }),
+    room: t.field({ type: RoomRef, nullable: true, description: 'The room as it is now; null when REMOVED.', resolve: (e) => e.room }),
+  }),
+});
+
+builder.subscriptionField('roomListChanges', (t) =>
+  t.field({
+    type: RoomListChange,
+    description:
+      "Changes of the rooms the caller may see, made on any instance: ADDED, CHANGED and REMOVED as `rooms` would show them. A deleted room is told to every subscriber (its id only). A room's members and their presence are roomPresence's. Changes made while the connection was down are not replayed: read `rooms` again after a reconnect.",
+    subscribe: (_root, _args, ctx) => ctx.app.rooms.listChanges(requireViewer(ctx)),
     resolve: (item) => item,
   }),
 );

@@ -13,10 +13,12 @@ import { appError, badInput, forbidden, notFound } from '../infra/errors.ts';
 import type { Logger } from '../infra/logger.ts';
 import { readToShow, retryInBackground } from '../infra/retry.ts';
 import { eventStream } from '../infra/event-stream.ts';
+import { inOrder } from '../infra/in-order.ts';
 import { Prisma, type Room, type RoomPermission, type User } from '../generated/prisma/client.ts';
 import { canJoin, canManage, canSee, hasAccess, type Relation } from './access.ts';
 import type { RoomFeed } from './feed.ts';
 import type { Invitation, InvitationFeed } from './invitations.ts';
+import type { RoomListEvent, RoomListFeed, VisibilityRules } from './room-list.ts';
 
 export interface RoomInput {
   name?: string | null;
@@ -45,6 +47,14 @@ export interface InvitationItem {
   at: Date;
 }
 
+/** A change of the caller's room list, as roomListChanges hands it out. */
+export interface RoomListItem {
+  kind: 'ADDED' | 'CHANGED' | 'REMOVED';
+  roomId: string;
+  /** The room as it is now; null when REMOVED. */
+  room: Room | null;
+}
+
 export interface Rooms {
   create(viewer: Viewer, input: RoomInput): Promise<Room>;
   update(viewer: Viewer, roomId: string, input: RoomInput): Promise<Room>;
@@ -57,6 +67,14 @@ export interface Rooms {
    * can no longer see by then (withdrawn, deleted) is skipped.
    */
   invitations(viewer: Viewer): Promise<AsyncIterableIterator<InvitationItem>>;
+  /**
+   * Changes of the rooms the viewer may see, from now on, from every
+   * instance: a room it can see now that it could not (made, opened to it,
+   * an invitation), one it still sees whose settings changed, one it no
+   * longer sees (deleted, closed to it, removed from it). A room's own
+   * members hear of its membership changes through roomPresence, not here.
+   */
+  listChanges(viewer: Viewer): Promise<AsyncIterableIterator<RoomListItem>>;
   /**
    * Takes the user's membership and invitation away (owner or admin): it
    * loses access at once; a PUBLIC or RESTRICTED room it may join again.
@@ -113,9 +131,41 @@ interface Recheck {
 /** A failed re-check is tried again after 1, 2 and 4 s. */
 const recheckRetries = 3;
 
-export function createRooms(deps: { db: Database; sql: Sql; config: Config; feed: RoomFeed; invitationFeed: InvitationFeed; logger: Logger }): Rooms {
-  const { db, sql, config, feed, invitationFeed, logger } = deps;
+/** A roomListChanges subscriber waiting for a room list event's read. */
+interface ListWait {
+  viewer: Viewer;
+  answer: (item: RoomListItem | null) => void;
+}
+type ChangedInList = Extract<RoomListEvent, { type: 'changed' }>;
+
+const rulesOf = ({ permission, ownerId, allowedRoles }: VisibilityRules): VisibilityRules => ({ permission, ownerId, allowedRoles });
+
+/** What a room list change is to the viewer, from what it could see before and can see now; null when nothing. */
+function listItemFor(viewer: Viewer, event: ChangedInList, room: Room, relation: Relation): RoomListItem | null {
+  const seesNow = canSee(viewer, room, relation);
+  const sawBefore = event.before !== null && canSee(viewer, event.before, event.relationsBefore?.[viewer.userId] ?? relation);
+  if (seesNow) return { kind: sawBefore ? 'CHANGED' : 'ADDED', roomId: room.id, room };
+  return sawBefore ? { kind: 'REMOVED', roomId: room.id, room: null } : null;
+}
+
+export function createRooms(deps: { db: Database; sql: Sql; config: Config; feed: RoomFeed; invitationFeed: InvitationFeed; listFeed: RoomListFeed; logger: Logger }): Rooms {
+  const { db, sql, config, feed, invitationFeed, listFeed, logger } = deps;
   const now = () => new Date().toISOString();
+  /** Tells every instance's roomListChanges subscribers; a change not told is what a client that reconnects reads again, so it fails nothing. */
+  const tellList = (event: RoomListEvent): void =>
+    void listFeed.publish(event).catch((error: unknown) => logger.warn({ err: String(error), roomId: event.roomId }, 'room list change not published'));
+  /** roomListChanges subscribers waiting, per event: all listeners on this instance hear an event in the same turn, and share one read. */
+  const listWaits = new Map<ChangedInList, ListWait[]>();
+  const answerList = (event: ChangedInList, waiting: ListWait[]) =>
+    void readToShow(() => read(event.roomId, [...new Set(waiting.map(({ viewer }) => viewer.userId))]), {
+      logger,
+      context: { roomId: event.roomId, subscribers: waiting.length },
+      what: 'a room whose visibility changed',
+      otherwise: 'the change is not handed out',
+    }).then((loaded) => {
+      // A room gone since: its deletion is told on its own.
+      for (const { viewer, answer } of waiting) answer(loaded ? listItemFor(viewer, event, loaded.room, loaded.relationOf(viewer.userId)) : null);
+    });
 
   /** The room and each user's relation to it, in one statement; null when there is no such room. */
   const read = async (roomId: string, userIds: string[]): Promise<{ room: Room; relationOf: (userId: string) => Relation } | null> => {
@@ -174,7 +224,9 @@ export function createRooms(deps: { db: Database; sql: Sql; config: Config; feed
         allowedRoles: input.allowedRoles == null ? [] : check(rolesRule, input.allowedRoles, 'allowedRoles'),
         maxMembers: input.maxMembers == null ? config.ROOM_MAX_MEMBERS : check(maxMembersRule, input.maxMembers, 'maxMembers'),
       };
-      return db.room.create({ data: { ...data, ownerId: viewer.userId, memberCount: 1, members: { create: { userId: viewer.userId } } } });
+      const room = await db.room.create({ data: { ...data, ownerId: viewer.userId, memberCount: 1, members: { create: { userId: viewer.userId } } } });
+      tellList({ type: 'changed', roomId: room.id, before: null });
+      return room;
     },
 
     async update(viewer, roomId, input) {
@@ -197,10 +249,11 @@ export function createRooms(deps: { db: Database; sql: Sql; config: Config; feed
           .filter((u) => !canJoin({ userId: u.id, roles: u.roles, sessionId: '', expiresAt: 0 }, updated, { invited: invited.has(u.id) }))
           .map((u) => u.id);
         const dropped = removed.length ? await dropMembers(tx, roomId, removed) : null;
-        return { updated: dropped ?? updated, removed };
+        return { updated: dropped ?? updated, removed: removed.map((userId) => [userId, { member: true, invited: invited.has(userId) }] as const) };
       });
-      for (const userId of removed) await feed.publish(roomId, { type: 'left', userId, at: now() });
+      for (const [userId] of removed) await feed.publish(roomId, { type: 'left', userId, at: now() });
       await feed.publish(roomId, { type: 'changed' });
+      tellList({ type: 'changed', roomId, before: rulesOf(room), relationsBefore: Object.fromEntries(removed) });
       return updated;
     },
 
@@ -208,6 +261,7 @@ export function createRooms(deps: { db: Database; sql: Sql; config: Config; feed
       await managed(viewer, roomId);
       await db.room.delete({ where: { id: roomId } });
       await feed.publish(roomId, { type: 'deleted' });
+      tellList({ type: 'deleted', roomId });
     },
 
     async invite(viewer, roomId, userId) {
@@ -216,7 +270,10 @@ export function createRooms(deps: { db: Database; sql: Sql; config: Config; feed
       if (!invitee) throw notFound('User');
       const { count } = await db.roomInvite.createMany({ data: [{ roomId, userId, invitedById: viewer.userId }], skipDuplicates: true });
       // Told once, and not to a member: it has the room already.
-      if (count === 1 && invitee.memberships.length === 0) await invitationFeed.publish({ roomId, userId, invitedById: viewer.userId, at: now() });
+      if (count === 1 && invitee.memberships.length === 0) {
+        await invitationFeed.publish({ roomId, userId, invitedById: viewer.userId, at: now() });
+        tellList({ type: 'changed', roomId, before: rulesOf(room), relationsBefore: { [userId]: { member: false, invited: false } }, onlyFor: [userId] });
+      }
       return room;
     },
 
@@ -237,16 +294,44 @@ export function createRooms(deps: { db: Database; sql: Sql; config: Config; feed
       });
     },
 
+    async listChanges(viewer) {
+      // In the order told, each once its read is done.
+      let give: ReturnType<typeof inOrder<RoomListItem>> = () => {};
+      const stop = await listFeed.listen((event) => {
+        if (event.type === 'deleted') return give({ kind: 'REMOVED', roomId: event.roomId, room: null });
+        if (event.onlyFor && !event.onlyFor.includes(viewer.userId)) return;
+        give(
+          new Promise<RoomListItem | null>((answer) => {
+            let waiting = listWaits.get(event);
+            if (!waiting) {
+              const started: ListWait[] = (waiting = []);
+              listWaits.set(event, started);
+              queueMicrotask(() => {
+                listWaits.delete(event);
+                answerList(event, started);
+              });
+            }
+            waiting.push({ viewer, answer });
+          }),
+        );
+      });
+      return eventStream<RoomListItem>((push) => {
+        give = inOrder(push, (error) => logger.error({ err: error, userId: viewer.userId }, 'room list change not handed out'));
+        return stop;
+      });
+    },
+
     async removeMember(viewer, roomId, userId) {
       const { room } = await managed(viewer, roomId);
       if (userId === room.ownerId) throw badInput('userId', 'The owner cannot be removed from its room.');
-      const { updated, wasMember } = await inTransaction(db, async (tx) => {
+      const { updated, wasMember, wasInvited } = await inTransaction(db, async (tx) => {
         const { count: invites } = await tx.roomInvite.deleteMany({ where: { roomId, userId } });
         const dropped = await dropMembers(tx, roomId, [userId]);
         if (!dropped && invites === 0) throw notFound('Member or invitation');
-        return { updated: dropped ?? room, wasMember: dropped !== null };
+        return { updated: dropped ?? room, wasMember: dropped !== null, wasInvited: invites > 0 };
       });
       if (wasMember) await feed.publish(roomId, { type: 'left', userId, at: now() });
+      tellList({ type: 'changed', roomId, before: rulesOf(room), relationsBefore: { [userId]: { member: wasMember, invited: wasInvited } }, onlyFor: [userId] });
       return updated;
     },
 
@@ -272,10 +357,14 @@ export function createRooms(deps: { db: Database; sql: Sql; config: Config; feed
     },
 
     async leave(viewer, roomId) {
-      const { relation } = await load(viewer, roomId);
+      const { room, relation } = await load(viewer, roomId);
       if (!relation.member) return false;
       const left = await inTransaction(db, async (tx) => (await dropMembers(tx, roomId, [viewer.userId])) !== null);
       if (left) await feed.publish(roomId, { type: 'left', userId: viewer.userId, at: now() });
+      // A room seen only as a member (one it may no longer join) leaves the viewer's list.
+      if (left && !canSee(viewer, room, { member: false, invited: relation.invited })) {
+        tellList({ type: 'changed', roomId, before: rulesOf(room), relationsBefore: { [viewer.userId]: relation }, onlyFor: [viewer.userId] });
+      }
       return left;
     },
 
@@ -292,7 +381,10 @@ export function createRooms(deps: { db: Database; sql: Sql; config: Config; feed
         return { joined: joined.filter((roomId) => !owned.has(roomId)), owned };
       });
       for (const roomId of joined) await feed.publish(roomId, { type: 'left', userId, at: now() });
-      for (const roomId of owned) await feed.publish(roomId, { type: 'deleted' });
+      for (const roomId of owned) {
+        await feed.publish(roomId, { type: 'deleted' });
+        tellList({ type: 'deleted', roomId });
+      }
     },
 
     visible: async (viewer, roomId) => (await load(viewer, roomId)).room,

@@ -199,7 +199,7 @@ describe.skipIf(!clientApiServed)('web page: managing a room', () => {
     }
   });
 
-  it('the owner of a private room invites an online user, who is told at once, finds the room in the list and joins; nobody else is offered Invite', async () => {
+  it('the owner of a private room invites an online user, who is told at once, finds the room in the list and joins; nobody else is offered Invite; others see a public room come and go without Refresh', async () => {
     const [alice, bob, carol] = await Promise.all([account(server, 'ow'), account(server, 'in'), account(server, 'un')]);
     const contexts = await Promise.all([alice, bob, carol].map(() => isolatedContext(browser, server.url)));
     const [pageA, pageB, pageC] = await Promise.all(contexts.map((c) => c.context.newPage()));
@@ -228,13 +228,18 @@ describe.skipIf(!clientApiServed)('web page: managing a room', () => {
     expect(await inviteOf(pageA, bob).count()).toBe(0);
     expect(await inviteOf(pageA, carol).textContent()).toBe('Invite');
 
-    // A public room needs no invitations; Carol's Refresh finds it, and still not the private one.
+    // A public room needs no invitations; Carol's list shows it at once, with no Refresh, and still not the private one;
+    // deleted, it leaves her list as it leaves the owner's.
     const publicName = uniqueName('public');
     await createRoomOnPage(pageA, publicName);
     expect(await pageA.locator('#online .invite').count()).toBe(0);
-    await pageC.click('#refresh-rooms');
-    await expect.poll(() => pageC.locator(`#rooms li[data-room-name="${publicName}"]`).count(), { timeout: 10_000 }).toBe(1);
+    const listedPublic = (page: Page) => page.locator(`#rooms li[data-room-name="${publicName}"]`).count();
+    await expect.poll(() => listedPublic(pageC), { timeout: 10_000 }).toBe(1);
     expect(await listed(pageC)).toBe(0);
+    pageA.once('dialog', (dialog) => void dialog.accept());
+    await pageA.click('#delete-room');
+    await expect.poll(() => listedPublic(pageC), { timeout: 10_000 }).toBe(0);
+    expect(await listedPublic(pageA)).toBe(0);
     for (const ctx of contexts) {
       expect(ctx.foreign).toEqual([]);
       expect(ctx.errors).toEqual([]);

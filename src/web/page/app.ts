@@ -16,6 +16,7 @@ import {
   RemoveFromRoomDocument,
   RoomDocument,
   RoomInvitationsDocument,
+  RoomListChangesDocument,
   RoomPresenceDocument,
   RoomsDocument,
   SlotsChangedDocument,
@@ -189,9 +190,15 @@ function startLive() {
       },
     }),
     client.subscribe(RoomInvitationsDocument, {}, {
-      next: ({ roomInvitations: { room, invitedBy } }) => {
-        notify(`${invitedBy?.username ?? 'Someone'} invited you to ${room.name}.`, 'info');
-        void refreshRooms();
+      next: ({ roomInvitations: { room, invitedBy } }) => notify(`${invitedBy?.username ?? 'Someone'} invited you to ${room.name}.`, 'info'),
+    }),
+    client.subscribe(RoomListChangesDocument, {}, {
+      next: ({ roomListChanges: { kind, roomId, room } }) => {
+        const at = rooms.findIndex((r) => r.id === roomId);
+        if (kind === 'REMOVED' || !room) rooms = rooms.filter((r) => r.id !== roomId);
+        else if (at === -1) rooms = [...rooms, room];
+        else rooms = rooms.map((r, i) => (i === at ? room : r));
+        renderRooms();
       },
     }),
   );
@@ -295,7 +302,7 @@ function renderRooms() {
   );
 }
 
-// Invitations are announced; other rooms newly open to this user (a public one created, say) are not: the list is read again on demand and when the page is looked at again.
+// roomListChanges keeps the list current while connected; what changed during a disconnect is read again on demand and when the page is looked at again.
 $('refresh-rooms').addEventListener('click', () => void refreshRooms());
 document.addEventListener('visibilitychange', () => {
   if (document.visibilityState === 'visible' && me) void refreshRooms();

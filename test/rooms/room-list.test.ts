@@ -1,0 +1,135 @@
+/**
+ * roomListChanges across two instances on one Redis and one database: each
+ * subscriber hears, in order, the rooms it comes to see (made, opened to it,
+ * an invitation), the changes of those it sees, and those it no longer sees
+ * (closed to it, removed from it, deleted, left when it may not join); it
+ * hears nothing of rooms it cannot see. A subscription needs a signed-in user.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { collect, connectSocket, errorCodes, gql, scaledEnv, startServer, stopAllServers, uniqueName, type TestServer } from '../helpers/server.ts';
+import { logIn, signUp, type TestAccount } from '../helpers/accounts.ts';
+import { createRoom, JOIN } from './helpers.ts';
+
+const CHANGES = 'subscription { roomListChanges { kind roomId room { id name permission } } }';
+const UPDATE = 'mutation($id: ID!, $input: UpdateRoomInput!) { updateRoom(id: $id, input: $input) { id } }';
+const INVITE = 'mutation($room: ID!, $user: ID!) { inviteToRoom(roomId: $room, userId: $user) { id } }';
+const REMOVE_MEMBER = 'mutation($room: ID!, $user: ID!) { removeFromRoom(roomId: $room, userId: $user) { id } }';
+const DELETE = 'mutation($id: ID!) { deleteRoom(id: $id) }';
+const LEAVE = 'mutation($id: ID!) { leaveRoom(roomId: $id) }';
+
+const adminName = uniqueName('listadmin');
+const adminPass = 'admin-password-123';
+let first: TestServer;
+let second: TestServer;
+beforeAll(async () => {
+  const env = { ...scaledEnv(), ADMIN_USER: adminName, ADMIN_PASS: adminPass, SINGLE_SESSION: 'false' };
+  [first, second] = await Promise.all([startServer(env), startServer(env)]);
+});
+afterAll(stopAllServers);
+
+type Stream = ReturnType<typeof collect>;
+const subscribe = async (server: TestServer, token: string) => {
+  const socket = connectSocket(server, { authorization: `Bearer ${token}` });
+  await socket.acked;
+  return collect(socket.client, CHANGES);
+};
+const changesOf = (stream: Stream, from: number) => stream.results.slice(from).map((r) => (r.data as { roomListChanges?: unknown } | undefined)?.roomListChanges);
+/** Makes public rooms until every stream has heard one (a subscription just asked for may still be starting), then says where each stands. */
+async function warmUp(owner: TestAccount, streams: Stream[]): Promise<number[]> {
+  await expect
+    .poll(
+      async () => {
+        await createRoom(first, owner.accessToken, { name: uniqueName('warm') });
+        return streams.every((s) => s.results.length > 0);
+      },
+      { timeout: 10_000 },
+    )
+    .toBe(true);
+  await new Promise((r) => setTimeout(r, 300));
+  return streams.map((s) => s.results.length);
+}
+const ok = async (response: Promise<{ errors?: unknown[] }>) => expect((await response).errors).toBeUndefined();
+
+describe('roomListChanges', () => {
+  it('tells each subscriber, on either instance and in order, what it comes to see, what changes, and what it no longer sees; nothing of rooms it cannot see', async () => {
+    const [alice, bob, carol] = await Promise.all([signUp(first), signUp(first), signUp(first)]);
+    const bobs = await subscribe(second, bob.accessToken);
+    const carols = await subscribe(first, carol.accessToken);
+    const [bobFrom, carolFrom] = await warmUp(alice, [bobs, carols]);
+    const as = (token: string) => ({ token });
+
+    const open = await createRoom(first, alice.accessToken, { name: uniqueName('open') });
+    const closed = await createRoom(second, alice.accessToken, { name: uniqueName('closed'), permission: 'PRIVATE' });
+    await ok(gql(first, INVITE, { room: closed.id, user: bob.id }, as(alice.accessToken)));
+    const renamed = uniqueName('renamed');
+    await ok(gql(second, UPDATE, { id: open.id, input: { name: renamed } }, as(alice.accessToken)));
+    await ok(gql(first, JOIN, { id: open.id }, as(carol.accessToken)));
+    // Closed to everyone not invited: Carol, a member, loses her membership and the room.
+    await ok(gql(first, UPDATE, { id: open.id, input: { permission: 'PRIVATE' } }, as(alice.accessToken)));
+    await ok(gql(second, UPDATE, { id: closed.id, input: { permission: 'PUBLIC' } }, as(alice.accessToken)));
+    // Invited, joined, then removed from a private room: Bob alone hears of it.
+    const third = await createRoom(first, alice.accessToken, { name: uniqueName('third'), permission: 'PRIVATE' });
+    await ok(gql(first, INVITE, { room: third.id, user: bob.id }, as(alice.accessToken)));
+    await ok(gql(second, JOIN, { id: third.id }, as(bob.accessToken)));
+    await ok(gql(first, REMOVE_MEMBER, { room: third.id, user: bob.id }, as(alice.accessToken)));
+    // Refused changes tell nothing: Carol may not manage a room nor invite to it.
+    expect(errorCodes(await gql(first, UPDATE, { id: closed.id, input: { name: 'hers now' } }, as(carol.accessToken)))).toEqual(['FORBIDDEN']);
+    expect(errorCodes(await gql(first, INVITE, { room: third.id, user: carol.id }, as(carol.accessToken)))).toEqual(['NOT_FOUND']);
+    await ok(gql(second, DELETE, { id: closed.id }, as(alice.accessToken)));
+    const last = await createRoom(first, alice.accessToken, { name: uniqueName('last') });
+
+    const room = (r: { id: string; name: string }, name = r.name, permission = 'PUBLIC') => ({ id: r.id, name, permission });
+    await bobs.waitFor(bobFrom + 9);
+    expect(changesOf(bobs, bobFrom)).toEqual([
+      { kind: 'ADDED', roomId: open.id, room: room(open) },
+      { kind: 'ADDED', roomId: closed.id, room: room(closed, closed.name, 'PRIVATE') },
+      { kind: 'CHANGED', roomId: open.id, room: room(open, renamed) },
+      { kind: 'REMOVED', roomId: open.id, room: null },
+      { kind: 'CHANGED', roomId: closed.id, room: room(closed) },
+      { kind: 'ADDED', roomId: third.id, room: room(third, third.name, 'PRIVATE') },
+      { kind: 'REMOVED', roomId: third.id, room: null },
+      { kind: 'REMOVED', roomId: closed.id, room: null },
+      { kind: 'ADDED', roomId: last.id, room: room(last) },
+    ]);
+    await carols.waitFor(carolFrom + 6);
+    expect(changesOf(carols, carolFrom)).toEqual([
+      { kind: 'ADDED', roomId: open.id, room: room(open) },
+      { kind: 'CHANGED', roomId: open.id, room: room(open, renamed) },
+      { kind: 'REMOVED', roomId: open.id, room: null },
+      { kind: 'ADDED', roomId: closed.id, room: room(closed) },
+      { kind: 'REMOVED', roomId: closed.id, room: null },
+      { kind: 'ADDED', roomId: last.id, room: room(last) },
+    ]);
+  });
+
+  it('a member who no longer qualifies sees its room until it leaves, then hears it go', async () => {
+    const [alice, dave] = await Promise.all([signUp(first), signUp(first)]);
+    const admin = await logIn(first, adminName, adminPass);
+    await ok(gql(first, 'mutation($id: ID!) { setRoles(userId: $id, roles: ["staff"]) { id } }', { id: dave.id }, { token: admin.accessToken }));
+    const staffOnly = await createRoom(first, alice.accessToken, { name: uniqueName('staff'), permission: 'RESTRICTED', allowedRoles: ['staff'] });
+    let session = await logIn(first, dave.username, dave.password);
+    await ok(gql(first, JOIN, { id: staffOnly.id }, { token: session.accessToken }));
+    // Its roles change (its sessions end with them): it stays a member it may no longer be, and still sees the room.
+    await ok(gql(first, 'mutation($id: ID!) { setRoles(userId: $id, roles: []) { id } }', { id: dave.id }, { token: admin.accessToken }));
+    session = await logIn(second, dave.username, dave.password);
+    const daves = await subscribe(second, session.accessToken);
+    const [from] = await warmUp(alice, [daves]);
+    await ok(gql(second, LEAVE, { id: staffOnly.id }, { token: session.accessToken }));
+    const marker = await createRoom(first, alice.accessToken, { name: uniqueName('marker') });
+    await daves.waitFor(from + 2);
+    expect(changesOf(daves, from)).toEqual([
+      { kind: 'REMOVED', roomId: staffOnly.id, room: null },
+      { kind: 'ADDED', roomId: marker.id, room: { id: marker.id, name: marker.name, permission: 'PUBLIC' } },
+    ]);
+  });
+
+  it('needs a signed-in user', async () => {
+    const response = await fetch(`${first.url}/graphql/stream`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+      body: JSON.stringify({ query: CHANGES }),
+      signal: AbortSignal.timeout(10_000),
+    });
+    expect(await response.text()).toMatch(/UNAUTHENTICATED/);
+  });
+});
