@@ -71,8 +71,9 @@ export interface Rooms {
    * Changes of the rooms the viewer may see, from now on, from every
    * instance: a room it can see now that it could not (made, opened to it,
    * an invitation), one it still sees whose settings changed, one it no
-   * longer sees (deleted, closed to it, removed from it). A room's own
-   * members hear of its membership changes through roomPresence, not here.
+   * longer sees (deleted, closed to it, removed from it, left when it may no
+   * longer join). A room's own members hear of its membership changes
+   * through roomPresence, not here.
    */
   listChanges(viewer: Viewer): Promise<AsyncIterableIterator<RoomListItem>>;
   /**
