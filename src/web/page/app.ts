@@ -21,7 +21,7 @@ import {
   RoomsDocument,
   SlotsChangedDocument,
 } from '../../../client/documents.ts';
-import type { MessageFieldsFragment, PresenceStatus, RoomFieldsFragment } from '../../../client/gql/graphql.ts';
+import type { MessageFieldsFragment, PresenceStatus, RoomFieldsFragment, RoomListChangesSubscription } from '../../../client/gql/graphql.ts';
 import { GraphQLRequestError, SwitchboardClient, type Subscription, type Tokens } from '../../../client/sdk.ts';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -193,11 +193,9 @@ function startLive() {
       next: ({ roomInvitations: { room, invitedBy } }) => notify(`${invitedBy?.username ?? 'Someone'} invited you to ${room.name}.`, 'info'),
     }),
     client.subscribe(RoomListChangesDocument, {}, {
-      next: ({ roomListChanges: { kind, roomId, room } }) => {
-        const at = rooms.findIndex((r) => r.id === roomId);
-        if (kind === 'REMOVED' || !room) rooms = rooms.filter((r) => r.id !== roomId);
-        else if (at === -1) rooms = [...rooms, room];
-        else rooms = rooms.map((r, i) => (i === at ? room : r));
+      next: ({ roomListChanges }) => {
+        for (const changes of changesDuringRefresh) changes.push(roomListChanges);
+        applyListChange(roomListChanges);
         renderRooms();
       },
     }),
@@ -268,11 +266,23 @@ async function inviteUser(room: NonNullable<typeof openRoom>, userId: string) {
 // ---- rooms ----
 
 let rooms: RoomFieldsFragment[] = [];
+type RoomListChange = RoomListChangesSubscription['roomListChanges'];
+/** Per refresh under way, the changes heard meanwhile: the list it read may predate them. */
+const changesDuringRefresh = new Set<RoomListChange[]>();
+
+function applyListChange({ kind, roomId, room }: RoomListChange) {
+  const at = rooms.findIndex((r) => r.id === roomId);
+  if (kind === 'REMOVED' || !room) rooms = rooms.filter((r) => r.id !== roomId);
+  else if (at === -1) rooms = [...rooms, room];
+  else rooms = rooms.map((r, i) => (i === at ? room : r));
+}
 
 /** The room list shows up to this many pages of 100 (oldest first, as the API pages them). */
 const roomPagesShown = 10;
 
 async function refreshRooms() {
+  const heard: RoomListChange[] = [];
+  changesDuringRefresh.add(heard);
   try {
     const all: RoomFieldsFragment[] = [];
     let after: string | null | undefined;
@@ -283,9 +293,12 @@ async function refreshRooms() {
       after = page.pageInfo.endCursor;
     }
     rooms = all;
+    heard.forEach(applyListChange);
     renderRooms();
   } catch (error) {
     notify(describe(error));
+  } finally {
+    changesDuringRefresh.delete(heard);
   }
 }
 
@@ -302,7 +315,7 @@ function renderRooms() {
   );
 }
 
-// roomListChanges keeps the list current while connected; what changed during a disconnect is read again on demand and when the page is looked at again.
+// roomListChanges keeps the list current while connected; what changed during a disconnect is read again at each connect, on demand and when the page is looked at again.
 $('refresh-rooms').addEventListener('click', () => void refreshRooms());
 document.addEventListener('visibilitychange', () => {
   if (document.visibilityState === 'visible' && me) void refreshRooms();
