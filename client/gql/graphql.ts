@@ -34,7 +34,9 @@ export type RoomListChangeKind =
   /** A room the caller still sees whose name or settings changed. */
   | 'CHANGED'
   /** A room the caller no longer sees: deleted, closed to it, or it was removed from it or left a room it may not join. */
-  | 'REMOVED';
+  | 'REMOVED'
+  /** Changes may have been missed (this server was cut off from the others for a moment): read `rooms` again. */
+  | 'RESYNC';
 
 export type RoomPermission =
   /** Only the owner may join. */
@@ -232,7 +234,7 @@ export type RoomInvitationsSubscription = { roomInvitations: { at: string, room:
 export type RoomListChangesSubscriptionVariables = Exact<{ [key: string]: never; }>;
 
 
-export type RoomListChangesSubscription = { roomListChanges: { kind: RoomListChangeKind, roomId: string, room: { id: string, name: string, permission: RoomPermission, memberCount: number, maxMembers: number, owner: { id: string, username: string } } | null } };
+export type RoomListChangesSubscription = { roomListChanges: { kind: RoomListChangeKind, roomId: string | null, room: { id: string, name: string, permission: RoomPermission, memberCount: number, maxMembers: number, owner: { id: string, username: string } } | null } };
 
 export type RoomPresenceSubscriptionVariables = Exact<{
   roomId: string | number;

@@ -4,8 +4,9 @@
  * someone there subscribes to roomListChanges, shared by all of them. An
  * event says which room and what it looked like before; each instance
  * reads the room once per event for all its subscribers (rooms/service.ts).
- * An event published while the bus is cut off is not heard: a client that
- * reconnects reads its room list again.
+ * An event published while the bus is cut off is not heard: once the bus is
+ * back, subscribers are told to read their room list again, as a client
+ * that reconnects does.
  */
 import type { Bus } from '../infra/bus.ts';
 import { Channels } from '../infra/codes.ts';
@@ -35,6 +36,8 @@ export interface RoomListFeed {
   publish(event: RoomListEvent): Promise<void>;
   /** Listens on this instance; resolves once listening, to a function that stops it. */
   listen(listener: (event: RoomListEvent) => void): Promise<() => void>;
+  /** Calls `listener` when the bus is back after an outage: changes published meanwhile are lost. */
+  onResume(listener: () => void): () => void;
 }
 
 export function createRoomListFeed(bus: Bus): RoomListFeed {
@@ -45,5 +48,6 @@ export function createRoomListFeed(bus: Bus): RoomListFeed {
   return {
     publish: (event) => bus.publish(Channels.roomList, event),
     listen: async (listener) => (await channel.listen('all', listener)).stop,
+    onResume: (listener) => bus.onResume(listener),
   };
 }

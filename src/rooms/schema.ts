@@ -215,6 +215,7 @@ const RoomListChangeKind = builder.enumType('RoomListChangeKind', {
     ADDED: { description: 'A room the caller can see now and could not before: made, opened to it, or it was invited.' },
     CHANGED: { description: 'A room the caller still sees whose name or settings changed.' },
     REMOVED: { description: 'A room the caller no longer sees: deleted, closed to it, or it was removed from it or left a room it may not join.' },
+    RESYNC: { description: 'Changes may have been missed (this server was cut off from the others for a moment): read `rooms` again.' },
   },
 });
 
@@ -222,7 +223,7 @@ const RoomListChange = builder.objectRef<RoomListItem>('RoomListChange').impleme
   description: "A change of the rooms the caller may see (what `rooms` lists).",
   fields: (t) => ({
     kind: t.field({ type: RoomListChangeKind, resolve: (e) => e.kind }),
-    roomId: t.id({ description: 'The room\'s id, also when it is gone.', resolve: (e) => encodeGlobalID('Room', e.roomId) }),
+    roomId: t.id({ nullable: true, description: "The room's id, also when it is gone; null for RESYNC.", resolve: (e) => e.roomId && encodeGlobalID('Room', e.roomId) }),
     room: t.field({ type: RoomRef, nullable: true, description: 'The room as it is now; null when REMOVED.', resolve: (e) => e.room }),
   }),
 });
@@ -231,7 +232,7 @@ builder.subscriptionField('roomListChanges', (t) =>
   t.field({
     type: RoomListChange,
     description:
-      "Changes of the rooms the caller may see, made on any instance: ADDED, CHANGED and REMOVED as `rooms` would show them. A deleted room is told to every subscriber (its id only). A room's members and their presence are roomPresence's. Changes made while the connection was down are not replayed: read `rooms` again after a reconnect.",
+      "Changes of the rooms the caller may see, made on any instance: ADDED, CHANGED and REMOVED as `rooms` would show them. A deleted room is told to every subscriber (its id only). A room's members and their presence are roomPresence's. Changes made while the connection was down are not replayed: read `rooms` again after a reconnect, and on RESYNC.",
     subscribe: (_root, _args, ctx) => ctx.app.rooms.listChanges(requireViewer(ctx)),
     resolve: (item) => item,
   }),

@@ -49,9 +49,10 @@ export interface InvitationItem {
 
 /** A change of the caller's room list, as roomListChanges hands it out. */
 export interface RoomListItem {
-  kind: 'ADDED' | 'CHANGED' | 'REMOVED';
-  roomId: string;
-  /** The room as it is now; null when REMOVED. */
+  kind: 'ADDED' | 'CHANGED' | 'REMOVED' | 'RESYNC';
+  /** Null for RESYNC. */
+  roomId: string | null;
+  /** The room as it is now; null when REMOVED or RESYNC. */
   room: Room | null;
 }
 
@@ -72,8 +73,9 @@ export interface Rooms {
    * instance: a room it can see now that it could not (made, opened to it,
    * an invitation), one it still sees whose settings changed, one it no
    * longer sees (deleted, closed to it, removed from it, left when it may no
-   * longer join). A room's own members hear of its membership changes
-   * through roomPresence, not here.
+   * longer join). After an outage of the bus, in which changes may have
+   * been lost, a RESYNC: read the list again. A room's own members hear of
+   * its membership changes through roomPresence, not here.
    */
   listChanges(viewer: Viewer): Promise<AsyncIterableIterator<RoomListItem>>;
   /**
@@ -316,9 +318,13 @@ export function createRooms(deps: { db: Database; sql: Sql; config: Config; feed
           }),
         );
       });
+      const stopResume = listFeed.onResume(() => give({ kind: 'RESYNC', roomId: null, room: null }));
       return eventStream<RoomListItem>((push) => {
         give = inOrder(push, (error) => logger.error({ err: error, userId: viewer.userId }, 'room list change not handed out'));
-        return stop;
+        return () => {
+          stopResume();
+          stop();
+        };
       });
     },
 

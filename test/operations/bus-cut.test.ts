@@ -172,6 +172,27 @@ describe('after a bus outage', () => {
     await socket.client.dispose();
   }, 30_000);
 
+  it('roomListChanges: a room made while the bus was cut is not heard, so once it is back the subscriber is told to read its list again (RESYNC); live changes follow', async () => {
+    const [viewer, owner] = await Promise.all([signUp(a), signUp(b)]);
+    const socket = connectSocket(a, { token: viewer.accessToken });
+    await socket.acked;
+    const changes = collect(socket.client, 'subscription { roomListChanges { kind roomId room { name } } }');
+    const seen = () => changes.results.map((r) => [r.data!.roomListChanges.kind, r.data!.roomListChanges.room?.name ?? null]);
+    // Live first (once the subscription has started on a).
+    await expect.poll(async () => (await createRoom(b, owner.accessToken, { name: 'before' }), changes.results.length > 0)).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const from = changes.results.length;
+
+    await cutTheBus(async () => {
+      await createRoom(b, owner.accessToken, { name: 'while cut' });
+    });
+    await expect.poll(() => seen().slice(from), { timeout: 10_000 }).toEqual([['RESYNC', null]]);
+    expect(changes.results.at(-1)!.data!.roomListChanges.roomId).toBeNull();
+    await createRoom(b, owner.accessToken, { name: 'after' });
+    await expect.poll(() => seen().slice(from)).toEqual([['RESYNC', null], ['ADDED', 'after']]);
+    await socket.client.dispose();
+  }, 30_000);
+
   it('a room subscriber that lost access while the bus was cut is told FORBIDDEN once it is back, gets nothing more, and may no longer send', async () => {
     const { owner, room, messages, kept, send, ownerOnly, dispose } = await memberKnownOnA();
     await cutTheBus(async () => {

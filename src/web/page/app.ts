@@ -194,6 +194,7 @@ function startLive() {
     }),
     client.subscribe(RoomListChangesDocument, {}, {
       next: ({ roomListChanges }) => {
+        if (roomListChanges.kind === 'RESYNC') return void refreshRooms();
         for (const changes of changesDuringRefresh) changes.push(roomListChanges);
         applyListChange(roomListChanges);
         renderRooms();
