@@ -224,7 +224,7 @@ const RoomListChange = builder.objectRef<RoomListItem>('RoomListChange').impleme
   fields: (t) => ({
     kind: t.field({ type: RoomListChangeKind, resolve: (e) => e.kind }),
     roomId: t.id({ nullable: true, description: "The room's id, also when it is gone; null for RESYNC.", resolve: (e) => e.roomId && encodeGlobalID('Room', e.roomId) }),
-    room: t.field({ type: RoomRef, nullable: true, description: 'The room as it is now; null when REMOVED.', resolve: (e) => e.room }),
+    room: t.field({ type: RoomRef, nullable: true, description: 'The room as it is now; null when REMOVED or RESYNC.', resolve: (e) => e.room }),
   }),
 });
 
