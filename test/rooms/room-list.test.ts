@@ -3,7 +3,8 @@
  * subscriber hears, in order, the rooms it comes to see (made, opened to it,
  * an invitation), the changes of those it sees, and those it no longer sees
  * (closed to it, removed from it, deleted, left when it may not join); it
- * hears nothing of rooms it cannot see. A subscription needs a signed-in user.
+ * hears nothing of rooms it cannot see; an admin sees them all. A
+ * subscription needs a signed-in user.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collect, connectSocket, errorCodes, gql, scaledEnv, startServer, stopAllServers, uniqueName, type TestServer } from '../helpers/server.ts';
@@ -53,9 +54,11 @@ const ok = async (response: Promise<{ errors?: unknown[] }>) => expect((await re
 describe('roomListChanges', () => {
   it('tells each subscriber, on either instance and in order, what it comes to see, what changes, and what it no longer sees; nothing of rooms it cannot see', async () => {
     const [alice, bob, carol] = await Promise.all([signUp(first), signUp(first), signUp(first)]);
+    const admin = await logIn(second, adminName, adminPass);
     const bobs = await subscribe(second, bob.accessToken);
     const carols = await subscribe(first, carol.accessToken);
-    const [bobFrom, carolFrom] = await warmUp(alice, [bobs, carols]);
+    const admins = await subscribe(second, admin.accessToken);
+    const [bobFrom, carolFrom, adminFrom] = await warmUp(alice, [bobs, carols, admins]);
     const as = (token: string) => ({ token });
 
     const open = await createRoom(first, alice.accessToken, { name: uniqueName('open') });
@@ -97,6 +100,18 @@ describe('roomListChanges', () => {
       { kind: 'CHANGED', roomId: open.id, room: room(open, renamed) },
       { kind: 'REMOVED', roomId: open.id, room: null },
       { kind: 'ADDED', roomId: closed.id, room: room(closed) },
+      { kind: 'REMOVED', roomId: closed.id, room: null },
+      { kind: 'ADDED', roomId: last.id, room: room(last) },
+    ]);
+    // An admin sees every room: private ones come, change and go as public ones do; an invitation or a removal of others is nothing to it.
+    await admins.waitFor(adminFrom + 8);
+    expect(changesOf(admins, adminFrom)).toEqual([
+      { kind: 'ADDED', roomId: open.id, room: room(open) },
+      { kind: 'ADDED', roomId: closed.id, room: room(closed, closed.name, 'PRIVATE') },
+      { kind: 'CHANGED', roomId: open.id, room: room(open, renamed) },
+      { kind: 'CHANGED', roomId: open.id, room: room(open, renamed, 'PRIVATE') },
+      { kind: 'CHANGED', roomId: closed.id, room: room(closed) },
+      { kind: 'ADDED', roomId: third.id, room: room(third, third.name, 'PRIVATE') },
       { kind: 'REMOVED', roomId: closed.id, room: null },
       { kind: 'ADDED', roomId: last.id, room: room(last) },
     ]);
