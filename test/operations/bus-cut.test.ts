@@ -193,6 +193,38 @@ describe('after a bus outage', () => {
     await socket.client.dispose();
   }, 30_000);
 
+  it('an invitation whose room is deleted before the invitee\'s instance hears of it is skipped: roomInvitations says nothing, roomListChanges only that the room is gone', async () => {
+    const [owner, invitee] = await Promise.all([signUp(b), signUp(a)]);
+    const socket = connectSocket(a, { token: invitee.accessToken });
+    await socket.acked;
+    const invitations = collect(socket.client, 'subscription { roomInvitations { room { name } } }');
+    const changes = collect(socket.client, 'subscription { roomListChanges { kind roomId room { name } } }');
+    const invite = async (name: string) => {
+      const room = await createRoom(b, owner.accessToken, { name, permission: 'PRIVATE' });
+      await gql(b, 'mutation($room: ID!, $user: ID!) { inviteToRoom(roomId: $room, userId: $user) { id } }', { room: room.id, user: invitee.id }, { token: owner.accessToken });
+      return room.id;
+    };
+    // Live first (once both subscriptions have started on a).
+    await expect.poll(async () => (await invite('warm-up'), invitations.results.length > 0 && changes.results.length > 0)).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const [invitedFrom, changedFrom] = [invitations.results.length, changes.results.length];
+
+    let gone = '';
+    await whileHeld(async () => {
+      gone = await invite('deleted before it is heard');
+      expect((await gql(b, 'mutation($id: ID!) { deleteRoom(id: $id) }', { id: gone }, { token: owner.accessToken })).data).toEqual({ deleteRoom: true });
+    });
+    await invite('next');
+    await expect.poll(() => invitations.results.slice(invitedFrom).map((r) => r.data!.roomInvitations.room.name), { timeout: 10_000 }).toEqual(['next']);
+    await expect
+      .poll(() => changes.results.slice(changedFrom).map((r) => [r.data!.roomListChanges.kind, r.data!.roomListChanges.roomId, r.data!.roomListChanges.room?.name ?? null]), { timeout: 10_000 })
+      .toEqual([
+        ['REMOVED', gone, null],
+        ['ADDED', expect.any(String), 'next'],
+      ]);
+    await socket.client.dispose();
+  }, 30_000);
+
   it('a room subscriber that lost access while the bus was cut is told FORBIDDEN once it is back, gets nothing more, and may no longer send', async () => {
     const { owner, room, messages, kept, send, ownerOnly, dispose } = await memberKnownOnA();
     await cutTheBus(async () => {
