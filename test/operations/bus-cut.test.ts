@@ -91,6 +91,16 @@ async function memberKnownOnA() {
   return { owner, member, room, messages, kept, send, ownerOnly, dispose: () => Promise.all([socket.client.dispose(), keeper.client.dispose()]) };
 }
 
+/** A socket on a with `queries` subscribed; resolves once the first of `warm()`'s makings is heard on every one of them (a subscription asked for may still be starting). */
+async function subscribedOnA(token: string, queries: string[], warm: () => Promise<unknown>) {
+  const socket = connectSocket(a, { token });
+  await socket.acked;
+  const streams = queries.map((query) => collect(socket.client, query));
+  await expect.poll(async () => (await warm(), streams.every((s) => s.results.length > 0))).toBe(true);
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  return { streams, from: streams.map((s) => s.results.length), dispose: () => socket.client.dispose() };
+}
+
 describe('after a bus outage', () => {
   it("an instance's subscribers get the presence changes and seat counts they missed, once, and then live ones again", async () => {
     const watcher = await signUp(a);
@@ -174,40 +184,35 @@ describe('after a bus outage', () => {
 
   it('roomListChanges: a room made while the bus was cut is not heard, so once it is back the subscriber is told to read its list again (RESYNC); live changes follow', async () => {
     const [viewer, owner] = await Promise.all([signUp(a), signUp(b)]);
-    const socket = connectSocket(a, { token: viewer.accessToken });
-    await socket.acked;
-    const changes = collect(socket.client, 'subscription { roomListChanges { kind roomId room { name } } }');
-    const seen = () => changes.results.map((r) => [r.data!.roomListChanges.kind, r.data!.roomListChanges.room?.name ?? null]);
-    // Live first (once the subscription has started on a).
-    await expect.poll(async () => (await createRoom(b, owner.accessToken, { name: 'before' }), changes.results.length > 0)).toBe(true);
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    const from = changes.results.length;
+    const {
+      streams: [changes],
+      from: [from],
+      dispose,
+    } = await subscribedOnA(viewer.accessToken, ['subscription { roomListChanges { kind roomId room { name } } }'], () => createRoom(b, owner.accessToken, { name: 'before' }));
+    const seen = () => changes!.results.map((r) => [r.data!.roomListChanges.kind, r.data!.roomListChanges.room?.name ?? null]);
 
     await cutTheBus(async () => {
       await createRoom(b, owner.accessToken, { name: 'while cut' });
     });
     await expect.poll(() => seen().slice(from), { timeout: 10_000 }).toEqual([['RESYNC', null]]);
-    expect(changes.results.at(-1)!.data!.roomListChanges.roomId).toBeNull();
+    expect(changes!.results.at(-1)!.data!.roomListChanges.roomId).toBeNull();
     await createRoom(b, owner.accessToken, { name: 'after' });
     await expect.poll(() => seen().slice(from)).toEqual([['RESYNC', null], ['ADDED', 'after']]);
-    await socket.client.dispose();
+    await dispose();
   }, 30_000);
 
   it('an invitation whose room is deleted before the invitee\'s instance hears of it is skipped: roomInvitations says nothing, roomListChanges only that the room is gone', async () => {
     const [owner, invitee] = await Promise.all([signUp(b), signUp(a)]);
-    const socket = connectSocket(a, { token: invitee.accessToken });
-    await socket.acked;
-    const invitations = collect(socket.client, 'subscription { roomInvitations { room { name } } }');
-    const changes = collect(socket.client, 'subscription { roomListChanges { kind roomId room { name } } }');
     const invite = async (name: string) => {
       const room = await createRoom(b, owner.accessToken, { name, permission: 'PRIVATE' });
       await gql(b, 'mutation($room: ID!, $user: ID!) { inviteToRoom(roomId: $room, userId: $user) { id } }', { room: room.id, user: invitee.id }, { token: owner.accessToken });
       return room.id;
     };
-    // Live first (once both subscriptions have started on a).
-    await expect.poll(async () => (await invite('warm-up'), invitations.results.length > 0 && changes.results.length > 0)).toBe(true);
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    const [invitedFrom, changedFrom] = [invitations.results.length, changes.results.length];
+    const {
+      streams: [invitations, changes],
+      from: [invitedFrom, changedFrom],
+      dispose,
+    } = await subscribedOnA(invitee.accessToken, ['subscription { roomInvitations { room { name } } }', 'subscription { roomListChanges { kind roomId room { name } } }'], () => invite('warm-up'));
 
     let gone = '';
     await whileHeld(async () => {
@@ -215,14 +220,14 @@ describe('after a bus outage', () => {
       expect((await gql(b, 'mutation($id: ID!) { deleteRoom(id: $id) }', { id: gone }, { token: owner.accessToken })).data).toEqual({ deleteRoom: true });
     });
     await invite('next');
-    await expect.poll(() => invitations.results.slice(invitedFrom).map((r) => r.data!.roomInvitations.room.name), { timeout: 10_000 }).toEqual(['next']);
+    await expect.poll(() => invitations!.results.slice(invitedFrom).map((r) => r.data!.roomInvitations.room.name), { timeout: 10_000 }).toEqual(['next']);
     await expect
-      .poll(() => changes.results.slice(changedFrom).map((r) => [r.data!.roomListChanges.kind, r.data!.roomListChanges.roomId, r.data!.roomListChanges.room?.name ?? null]), { timeout: 10_000 })
+      .poll(() => changes!.results.slice(changedFrom).map((r) => [r.data!.roomListChanges.kind, r.data!.roomListChanges.roomId, r.data!.roomListChanges.room?.name ?? null]), { timeout: 10_000 })
       .toEqual([
         ['REMOVED', gone, null],
         ['ADDED', expect.any(String), 'next'],
       ]);
-    await socket.client.dispose();
+    await dispose();
   }, 30_000);
 
   it('a room subscriber that lost access while the bus was cut is told FORBIDDEN once it is back, gets nothing more, and may no longer send', async () => {
