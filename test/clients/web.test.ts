@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { connectSocket, scaledEnv, startServer, stopAllServers, uniqueName, type TestServer, type TestSocket } from '../helpers/server.ts';
+import { connectSocket, gql, scaledEnv, startServer, stopAllServers, uniqueName, type TestServer, type TestSocket } from '../helpers/server.ts';
 import { isolatedContext, launchBrowser } from './browser.ts';
 import { account, clientApiServed, password, type TestAccount } from './helpers.ts';
 
@@ -199,7 +199,7 @@ describe.skipIf(!clientApiServed)('web page: managing a room', () => {
     }
   });
 
-  it('the owner of a private room invites an online user, who is told at once, finds the room in the list and joins; nobody else is offered Invite; others see a public room come and go without Refresh', async () => {
+  it('the owner of a private room invites an online user, who is told at once, finds the room in the list and joins; nobody else is offered Invite; others see a public room come, renamed and go without Refresh', async () => {
     const [alice, bob, carol] = await Promise.all([account(server, 'ow'), account(server, 'in'), account(server, 'un')]);
     const contexts = await Promise.all([alice, bob, carol].map(() => isolatedContext(browser, server.url)));
     const [pageA, pageB, pageC] = await Promise.all(contexts.map((c) => c.context.newPage()));
@@ -228,18 +228,27 @@ describe.skipIf(!clientApiServed)('web page: managing a room', () => {
     expect(await inviteOf(pageA, bob).count()).toBe(0);
     expect(await inviteOf(pageA, carol).textContent()).toBe('Invite');
 
-    // A public room needs no invitations; Carol's list shows it at once, with no Refresh, and still not the private one;
-    // deleted, it leaves her list as it leaves the owner's.
+    // A public room, made elsewhere (through the API, with Alice's page's own session: a new login would end it), shows
+    // at once in both lists, with no Refresh, and needs no invitations; Carol's list still lacks the private one.
+    // Renamed, it is renamed in the owner's open room and in Carol's list; deleted, it leaves both.
+    const token = await pageA.evaluate(() => (JSON.parse(sessionStorage.getItem('switchboard.session')!) as { tokens: { accessToken: string } }).tokens.accessToken);
     const publicName = uniqueName('public');
-    await createRoomOnPage(pageA, publicName);
-    expect(await pageA.locator('#online .invite').count()).toBe(0);
-    const listedPublic = (page: Page) => page.locator(`#rooms li[data-room-name="${publicName}"]`).count();
-    await expect.poll(() => listedPublic(pageC), { timeout: 10_000 }).toBe(1);
+    const made = await gql(server, 'mutation($name: String!) { createRoom(input: { name: $name }) { id } }', { name: publicName }, { token });
+    const listedAs = (page: Page, name: string) => page.locator(`#rooms li[data-room-name="${name}"]`).count();
+    for (const page of [pageA, pageC]) await expect.poll(() => listedAs(page, publicName), { timeout: 10_000 }).toBe(1);
     expect(await listed(pageC)).toBe(0);
+    await pageA.locator(`#rooms li[data-room-name="${publicName}"] button`).click();
+    await expect.poll(() => pageA.textContent('#room-name'), { timeout: 10_000 }).toBe(publicName);
+    expect(await pageA.locator('#online .invite').count()).toBe(0);
+    const renamed = uniqueName('renamed');
+    await gql(server, 'mutation($id: ID!, $name: String!) { updateRoom(id: $id, input: { name: $name }) { id } }', { id: made.data.createRoom.id, name: renamed }, { token });
+    await expect.poll(() => pageA.textContent('#room-name'), { timeout: 10_000 }).toBe(renamed);
+    await expect.poll(() => listedAs(pageC, renamed), { timeout: 10_000 }).toBe(1);
+    expect(await listedAs(pageC, publicName)).toBe(0);
     pageA.once('dialog', (dialog) => void dialog.accept());
     await pageA.click('#delete-room');
-    await expect.poll(() => listedPublic(pageC), { timeout: 10_000 }).toBe(0);
-    expect(await listedPublic(pageA)).toBe(0);
+    await expect.poll(() => listedAs(pageC, renamed), { timeout: 10_000 }).toBe(0);
+    expect(await listedAs(pageA, renamed)).toBe(0);
     for (const ctx of contexts) {
       expect(ctx.foreign).toEqual([]);
       expect(ctx.errors).toEqual([]);

@@ -198,6 +198,13 @@ function startLive() {
         for (const changes of changesDuringRefresh) changes.push(roomListChanges);
         applyListChange(roomListChanges);
         renderRooms();
+        // The open room renamed, or opened or closed to others (which decides who may be invited).
+        const { room } = roomListChanges;
+        if (room && openRoom?.id === room.id) {
+          Object.assign(openRoom, { name: room.name, permission: room.permission });
+          $('room-name').textContent = room.name;
+          renderOnline();
+        }
       },
     }),
   );
