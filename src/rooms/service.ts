@@ -14,6 +14,7 @@ import type { Logger } from '../infra/logger.ts';
 import { readToShow, retryInBackground } from '../infra/retry.ts';
 import { eventStream } from '../infra/event-stream.ts';
 import { inOrder } from '../infra/in-order.ts';
+import { gatherInTurn } from '../infra/turns.ts';
 import { Prisma, type Room, type RoomPermission, type User } from '../generated/prisma/client.ts';
 import { canJoin, canManage, canSee, hasAccess, type Relation } from './access.ts';
 import type { RoomFeed } from './feed.ts';
@@ -157,10 +158,9 @@ export function createRooms(deps: { db: Database; sql: Sql; config: Config; feed
   /** Tells every instance's roomListChanges subscribers; a change not told is what a client that reconnects reads again, so it fails nothing. */
   const tellList = (event: RoomListEvent): void =>
     void listFeed.publish(event).catch((error: unknown) => logger.warn({ err: String(error), roomId: event.roomId }, 'room list change not published'));
-  /** roomListChanges subscribers waiting, per event: all listeners on this instance hear an event in the same turn, and share one read. */
-  const listWaits = new Map<ChangedInList, ListWait[]>();
-  const answerList = (event: ChangedInList, waiting: ListWait[]) =>
-    void readToShow(() => read(event.roomId, [...new Set(waiting.map(({ viewer }) => viewer.userId))]), {
+  /** roomListChanges subscribers waiting on one event: all listeners on this instance hear it in the same turn, and share one read. */
+  const askList = gatherInTurn<ChangedInList, ListWait>((event, waiting) =>
+    void readToShow(() => readFor(event.roomId, waiting), {
       logger,
       context: { roomId: event.roomId, subscribers: waiting.length },
       what: 'a room whose visibility changed',
@@ -168,7 +168,8 @@ export function createRooms(deps: { db: Database; sql: Sql; config: Config; feed
     }).then((loaded) => {
       // A room gone since: its deletion is told on its own.
       for (const { viewer, answer } of waiting) answer(loaded ? listItemFor(viewer, event, loaded.room, loaded.relationOf(viewer.userId)) : null);
-    });
+    }),
+  );
 
   /** The room and each user's relation to it, in one statement; null when there is no such room. */
   const read = async (roomId: string, userIds: string[]): Promise<{ room: Room; relationOf: (userId: string) => Relation } | null> => {
@@ -178,6 +179,8 @@ export function createRooms(deps: { db: Database; sql: Sql; config: Config; feed
     const invited = new Set(row.invited);
     return { room: roomFromJson(row.room), relationOf: (userId) => ({ member: members.has(userId), invited: invited.has(userId) }) };
   };
+  /** The room and the relation to it of each viewer waiting on it (every subscriber an event reached), in one statement. */
+  const readFor = (roomId: string, waiting: { viewer: Viewer }[]) => read(roomId, [...new Set(waiting.map(({ viewer }) => viewer.userId))]);
   /** The room and the viewer's relation to it; null when there is no such room or the viewer may not see it. */
   const seenBy = async (viewer: Viewer, roomId: string): Promise<{ room: Room; relation: Relation } | null> => {
     const loaded = await read(roomId, [viewer.userId]);
@@ -191,12 +194,11 @@ export function createRooms(deps: { db: Database; sql: Sql; config: Config; feed
     if (!seen) throw notFound('Room');
     return seen;
   };
-  /** Re-checks waiting for the end of the current turn, per room. */
-  const rechecks = new Map<string, Recheck[]>();
-  const recheck = (roomId: string, waiting: Recheck[]) =>
+  /** Re-checks of one room asked for in the current turn, answered by one read. */
+  const askRecheck = gatherInTurn<string, Recheck>((roomId, waiting) =>
     retryInBackground(
       async () => {
-        const loaded = await read(roomId, [...new Set(waiting.map(({ viewer }) => viewer.userId))]);
+        const loaded = await readFor(roomId, waiting);
         for (const { viewer, answer } of waiting) answer(loaded !== null && hasAccess(viewer, loaded.room, loaded.relationOf(viewer.userId)));
       },
       {
@@ -207,7 +209,8 @@ export function createRooms(deps: { db: Database; sql: Sql; config: Config; feed
         givingUp: 'access re-check failed; the subscriptions end',
         onGiveUp: () => waiting.forEach(({ answer }) => answer(false)),
       },
-    );
+    ),
+  );
   /** Ends these users' memberships of the room in `tx`, keeping memberCount in step: the room's row after, or null when none was a member. */
   const dropMembers = async (tx: Prisma.TransactionClient, roomId: string, userIds: string[]): Promise<Room | null> => {
     const { count } = await tx.roomMember.deleteMany({ where: { roomId, userId: { in: userIds } } });
@@ -303,20 +306,7 @@ export function createRooms(deps: { db: Database; sql: Sql; config: Config; feed
       const stop = await listFeed.listen((event) => {
         if (event.type === 'deleted') return give({ kind: 'REMOVED', roomId: event.roomId, room: null });
         if (event.onlyFor && !event.onlyFor.includes(viewer.userId)) return;
-        give(
-          new Promise<RoomListItem | null>((answer) => {
-            let waiting = listWaits.get(event);
-            if (!waiting) {
-              const started: ListWait[] = (waiting = []);
-              listWaits.set(event, started);
-              queueMicrotask(() => {
-                listWaits.delete(event);
-                answerList(event, started);
-              });
-            }
-            waiting.push({ viewer, answer });
-          }),
-        );
+        give(new Promise<RoomListItem | null>((answer) => askList(event, { viewer, answer })));
       });
       const stopResume = listFeed.onResume(() => give({ kind: 'RESYNC', roomId: null, room: null }));
       return eventStream<RoomListItem>((push) => {
@@ -402,18 +392,7 @@ export function createRooms(deps: { db: Database; sql: Sql; config: Config; feed
       return room;
     },
 
-    stillAccessible(viewer, roomId) {
-      return new Promise((answer) => {
-        const waiting = rechecks.get(roomId);
-        if (waiting) return void waiting.push({ viewer, answer });
-        const batch = [{ viewer, answer }];
-        rechecks.set(roomId, batch);
-        setImmediate(() => {
-          rechecks.delete(roomId);
-          recheck(roomId, batch);
-        });
-      });
-    },
+    stillAccessible: (viewer, roomId) => new Promise((answer) => askRecheck(roomId, { viewer, answer })),
 
     visibleWhere(viewer) {
       if (isAdmin(viewer)) return {};

@@ -164,6 +164,27 @@ describe('database statements per message', () => {
     await Promise.all(sockets.map((s) => s.client.dispose()));
   });
 
+  it("roomListChanges: a room's change heard by three subscribers here reads the room once, not once each", async () => {
+    const viewers = await Promise.all([signUp(server), signUp(server), signUp(server)]);
+    const room = await createRoom(server, owner.accessToken, { name: 'listed' });
+    const rename = async (name: string) => {
+      const before = statements;
+      expect((await gql(server, 'mutation($id: ID!, $name: String!) { updateRoom(id: $id, input: { name: $name }) { name } }', { id: room.id, name }, { token: owner.accessToken })).data.updateRoom.name).toBe(name);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      return statements - before;
+    };
+    // What a rename costs with nobody listening.
+    const alone = await rename('listed 2');
+    const sockets = viewers.map((user) => connectSocket(server, { token: user.accessToken }));
+    await Promise.all(sockets.map((s) => s.acked));
+    const lists = sockets.map((s) => collect(s.client, 'subscription { roomListChanges { kind room { id name } } }'));
+    await expect.poll(async () => (await createRoom(server, owner.accessToken, { name: 'warm' }), lists.every((l) => l.results.length > 0))).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect((await rename('listed 3')) - alone).toBe(1);
+    for (const list of lists) await expect.poll(() => list.results.at(-1)?.data).toEqual({ roomListChanges: { kind: 'CHANGED', room: { id: room.id, name: 'listed 3' } } });
+    await Promise.all(sockets.map((s) => s.client.dispose()));
+  });
+
   it("roomPresence: a join heard while the room's view is still reading its members reaches the first subscriber", async () => {
     const joiner = await signUp(server);
     const room = await createRoom(server, owner.accessToken, { name: 'opening' });
