@@ -6,8 +6,9 @@
  * expires (over the live socket when there is one, so the socket is renewed
  * in place); it reconnects with backoff and a fresh token after the server's
  * 4003 or a network drop, resuming every subscription (roomMessages from the
- * last cursor it delivered: no gap, no duplicate); it stops on 4001, 4002,
- * 4403 and 4029 and says why through the `ended` event; and it retries
+ * last cursor it delivered: no gap, no duplicate); it keeps a live list of
+ * the rooms the user may see (`liveRooms`); it stops on 4001, 4002, 4403
+ * and 4029 and says why through the `ended` event; and it retries
  * sendMessage with the same idempotency key when an answer is lost.
  */
 import { createClient, type Client } from 'graphql-ws';
@@ -16,18 +17,25 @@ import {
   LogoutDocument,
   RefreshDocument,
   RegisterDocument,
+  RoomListChangesDocument,
   RoomMessagesCursorDocument,
   RoomMessagesDocument,
+  RoomsDocument,
   SendMessageDocument,
 } from './documents.ts';
 import type {
   AuthFieldsFragment,
   MessageFieldsFragment,
   RegisterInput,
+  RoomFieldsFragment,
+  RoomListChangesSubscription,
   TypedDocumentString,
 } from './gql/graphql.ts';
 
-export type { MessageFieldsFragment as Message };
+export type { MessageFieldsFragment as Message, RoomFieldsFragment as Room };
+
+/** One change of the room list, as roomListChanges tells it. */
+export type RoomListChange = RoomListChangesSubscription['roomListChanges'];
 
 /** The session's credentials, as `login` and `refresh` return them. */
 export interface Tokens {
@@ -149,6 +157,37 @@ export interface SubscriptionHandlers<T> {
   error?(error: Error): void;
   /** The server completed the subscription; it is not restarted. */
   complete?(): void;
+}
+
+export interface RoomListHandlers {
+  /** The list as it is now, after each change (`change`) and each read of it (`change` null). A new array each time. */
+  next(rooms: readonly RoomFieldsFragment[], change: RoomListChange | null): void;
+  /** A read of the list failed; the next one (a reconnect, a RESYNC, `refresh()`) tries again. */
+  readFailed?(error: Error): void;
+  /** The server refused or ended the subscription; it is not restarted. */
+  error?(error: Error): void;
+}
+
+export interface RoomListOptions {
+  /** Rooms asked for per page of `rooms`. @default 100 */
+  pageSize?: number;
+  /** Pages read at most: the list holds the oldest `pageSize × maxPages` rooms of a read, and those added since. @default 100 */
+  maxPages?: number;
+}
+
+/** What `liveRooms` gets back. */
+export interface LiveRoomList extends Subscription {
+  /** The list as `next` last had it. */
+  readonly rooms: readonly RoomFieldsFragment[];
+  /** Reads the list again now (a room's member count, say, which roomListChanges does not tell); rejects when the read fails. */
+  refresh(): Promise<void>;
+}
+
+/** The list with one change applied: a room added goes last, as `rooms` pages the newest last. */
+function applyRoomChange(rooms: readonly RoomFieldsFragment[], { kind, roomId, room }: RoomListChange): RoomFieldsFragment[] {
+  if (kind === 'REMOVED' || !room) return rooms.filter((r) => r.id !== roomId);
+  const at = rooms.findIndex((r) => r.id === room.id);
+  return at === -1 ? [...rooms, room] : rooms.map((r, i) => (i === at ? room : r));
 }
 
 /** Close codes after which the SDK stops rather than reconnects. */
@@ -590,6 +629,59 @@ export class SwitchboardClient {
       error: (error) => handlers.error?.(error),
       complete: () => handlers.complete?.(),
     });
+  }
+
+  /**
+   * The rooms the user may see, kept current: read with `rooms` whenever
+   * roomListChanges says RESYNC (as every subscription starts, so at each
+   * connect too, and after the server's outage), then changed by each change
+   * it tells. Changes heard while a read is under way are applied again to
+   * what it read, which may predate them.
+   */
+  liveRooms(handlers: RoomListHandlers, options: RoomListOptions = {}): LiveRoomList {
+    const pageSize = options.pageSize ?? 100;
+    const maxPages = options.maxPages ?? 100;
+    let rooms: readonly RoomFieldsFragment[] = [];
+    /** Per read under way, the changes heard since it began. */
+    const heardDuringReads = new Set<RoomListChange[]>();
+    const read = async (): Promise<void> => {
+      const heard: RoomListChange[] = [];
+      heardDuringReads.add(heard);
+      try {
+        const found: RoomFieldsFragment[] = [];
+        let after: string | null | undefined;
+        for (let page = 0; page < maxPages; page++) {
+          const { rooms: connection } = await this.request(RoomsDocument, { first: pageSize, after });
+          found.push(...connection.edges.map((edge) => edge.node));
+          if (!connection.pageInfo.hasNextPage) break;
+          after = connection.pageInfo.endCursor;
+        }
+        rooms = heard.reduce(applyRoomChange, found);
+        handlers.next(rooms, null);
+      } finally {
+        heardDuringReads.delete(heard);
+      }
+    };
+    const subscription = this.addLive({
+      query: RoomListChangesDocument.toString(),
+      variables: () => ({}),
+      next: (data) => {
+        const change = (data as RoomListChangesSubscription).roomListChanges;
+        if (change.kind === 'RESYNC') return void read().catch((error: Error) => handlers.readFailed?.(error));
+        for (const heard of heardDuringReads) heard.push(change);
+        rooms = applyRoomChange(rooms, change);
+        handlers.next(rooms, change);
+      },
+      error: (error) => handlers.error?.(error),
+      complete: () => undefined,
+    });
+    return {
+      get rooms() {
+        return rooms;
+      },
+      refresh: read,
+      unsubscribe: subscription.unsubscribe,
+    };
   }
 
   /**

@@ -215,7 +215,10 @@ const RoomListChangeKind = builder.enumType('RoomListChangeKind', {
     ADDED: { description: 'A room the caller can see now and could not before: made, opened to it, or it was invited.' },
     CHANGED: { description: 'A room the caller still sees whose name or settings changed.' },
     REMOVED: { description: 'A room the caller no longer sees: deleted, closed to it, or it was removed from it or left a room it may not join.' },
-    RESYNC: { description: 'Changes may have been missed (this server was cut off from the others for a moment): read `rooms` again.' },
+    RESYNC: {
+      description:
+        'Read `rooms` now, then apply the changes that follow: first when the subscription starts listening, again when changes may have been missed (this server was cut off from the others for a moment).',
+    },
   },
 });
 
@@ -232,7 +235,7 @@ builder.subscriptionField('roomListChanges', (t) =>
   t.field({
     type: RoomListChange,
     description:
-      "Changes of the rooms the caller may see, made on any instance: ADDED, CHANGED and REMOVED as `rooms` would show them. A deleted room is told to every subscriber (its id only). A room's members and their presence are roomPresence's. Changes made while the connection was down are not replayed: read `rooms` again after a reconnect, and on RESYNC.",
+      "Changes of the rooms the caller may see, made on any instance: ADDED, CHANGED and REMOVED as `rooms` would show them. A deleted room is told to every subscriber (its id only). A room's members and their presence are roomPresence's. It starts with RESYNC once it listens: a `rooms` read made after a RESYNC, with the changes that follow applied, is current. Changes made while the connection was down are not replayed: a new subscription starts with RESYNC again.",
     subscribe: (_root, _args, ctx) => ctx.app.rooms.listChanges(requireViewer(ctx)),
     resolve: (item) => item,
   }),

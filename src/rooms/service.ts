@@ -74,9 +74,11 @@ export interface Rooms {
    * instance: a room it can see now that it could not (made, opened to it,
    * an invitation), one it still sees whose settings changed, one it no
    * longer sees (deleted, closed to it, removed from it, left when it may no
-   * longer join). After an outage of the bus, in which changes may have
-   * been lost, a RESYNC: read the list again. A room's own members hear of
-   * its membership changes through roomPresence, not here.
+   * longer join). It starts with a RESYNC once it listens, and says RESYNC
+   * again after an outage of the bus, in which changes may have been lost:
+   * a list read after a RESYNC, with the changes that follow it applied, is
+   * current. A room's own members hear of its membership changes through
+   * roomPresence, not here.
    */
   listChanges(viewer: Viewer): Promise<AsyncIterableIterator<RoomListItem>>;
   /**
@@ -301,16 +303,26 @@ export function createRooms(deps: { db: Database; sql: Sql; config: Config; feed
     },
 
     async listChanges(viewer) {
-      // In the order told, each once its read is done.
-      let give: ReturnType<typeof inOrder<RoomListItem>> = () => {};
+      // In the order told, each once its read is done; until the stream is attached (Redis answering
+      // the subscription), what is handed out waits.
+      const waiting: RoomListItem[] = [];
+      let handOut: (item: RoomListItem) => void = (item) => void waiting.push(item);
+      const give = inOrder<RoomListItem>(
+        (item) => handOut(item),
+        (error) => logger.error({ err: error, userId: viewer.userId }, 'room list change not handed out'),
+      );
       const stop = await listFeed.listen((event) => {
         if (event.type === 'deleted') return give({ kind: 'REMOVED', roomId: event.roomId, room: null });
         if (event.onlyFor && !event.onlyFor.includes(viewer.userId)) return;
         give(new Promise<RoomListItem | null>((answer) => askList(event, { viewer, answer })));
       });
-      const stopResume = listFeed.onResume(() => give({ kind: 'RESYNC', roomId: null, room: null }));
+      const resync = () => give({ kind: 'RESYNC', roomId: null, room: null });
+      // Listening already: a list read after this RESYNC, with the changes that follow it, is current.
+      resync();
+      const stopResume = listFeed.onResume(resync);
       return eventStream<RoomListItem>((push) => {
-        give = inOrder(push, (error) => logger.error({ err: error, userId: viewer.userId }, 'room list change not handed out'));
+        for (const item of waiting.splice(0)) push(item);
+        handOut = push;
         return () => {
           stopResume();
           stop();

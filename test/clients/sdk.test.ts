@@ -8,7 +8,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CreateRoomDocument, DeleteRoomDocument, InviteToRoomDocument, JoinRoomDocument, MessagesDocument, RemoveFromRoomDocument, RoomDocument, SlotsChangedDocument, UpdateRoomDocument } from '../../client/documents.ts';
 import type { Message, SessionEnd, SwitchboardClient } from '../../client/sdk.ts';
-import { eventually, gql, scaledEnv, startServer, stopAllServers, type TestServer } from '../helpers/server.ts';
+import { eventually, gql, scaledEnv, startServer, stopAllServers, uniqueName, type TestServer } from '../helpers/server.ts';
+import { freePort } from '../helpers/ports.ts';
 import { emptyRedisDatabase } from '../helpers/redis.ts';
 import { account, clientApiServed, closeClients, password, portOf, room, sdk, serves, statusOf, tcpProxy } from './helpers.ts';
 
@@ -238,6 +239,74 @@ describe.skipIf(!clientApiServed)('SDK', () => {
     await expect(member.request(DeleteRoomDocument, { id: createRoom.id })).rejects.toMatchObject({ code: 'NOT_FOUND' });
     expect((await owner.request(DeleteRoomDocument, { id: createRoom.id })).deleteRoom).toBe(true);
     expect((await owner.request(RoomDocument, { id: createRoom.id })).room).toBeNull();
+  });
+
+  it('liveRooms: the rooms the user may see, then every change from any instance; a read that predates changes heard meanwhile gets them; after a reconnect to another instance, what changed while away', async () => {
+    const other = await startServer({ ...scaledEnv(), ACCESS_TOKEN_TTL: String(ttl) });
+    const proxy = await tcpProxy({ port: portOf(server) });
+    try {
+      const [alice, bob] = await Promise.all([account(server, 'al'), account(server, 'bo')]);
+      const owner = sdk(other);
+      await owner.login(bob.username, password);
+      const make = async (name: string, permission: 'PUBLIC' | 'PRIVATE' = 'PUBLIC') => (await owner.request(CreateRoomDocument, { input: { name: uniqueName(name), permission } })).createRoom;
+      const [kept, closed] = [await make('kept'), await make('closed', 'PRIVATE')];
+      // While `holdReads` is on, the last page of the reader's read of `rooms` is answered only once `heldRead` is called.
+      let holdReads = false;
+      let heldRead: (() => void) | null = null;
+      const reader = await signedIn(proxy, alice, {
+        fetch: async (input, init) => {
+          const response = await globalThis.fetch(input, init);
+          // The last page: the newest rooms (the test database holds other tests' rooms too).
+          if (holdReads && String(init?.body).includes('query Rooms') && (await response.clone().text()).includes('"hasNextPage":false')) {
+            await new Promise<void>((resolve) => (heldRead = resolve));
+          }
+          return response;
+        },
+      });
+      const changes: (string | null)[] = [];
+      const list = reader.client.liveRooms({ next: (_rooms, change) => changes.push(change && `${change.kind} ${change.room?.name ?? change.roomId}`) });
+      const names = () => list.rooms.map((r) => r.name);
+      const has = (...wanted: string[]) => wanted.every((name) => names().includes(name));
+
+      await eventually(() => has(kept.name), 10_000, 'the first read');
+      expect(names()).not.toContain(closed.name);
+      expect(changes).toEqual([null]);
+
+      const added = await make('added');
+      await owner.request(UpdateRoomDocument, { id: kept.id, input: { name: `${kept.name} renamed` } });
+      await owner.request(InviteToRoomDocument, { roomId: closed.id, userId: alice.userId });
+      await eventually(() => has(added.name, `${kept.name} renamed`, closed.name), 10_000, 'the live changes');
+      expect(names()).not.toContain(kept.name);
+      expect(changes).toEqual([null, `ADDED ${added.name}`, `CHANGED ${kept.name} renamed`, `ADDED ${closed.name}`]);
+
+      // A read whose answer predates two changes heard before it arrives: both stand.
+      holdReads = true;
+      const refreshed = list.refresh();
+      await eventually(() => heldRead !== null, 5000, 'the held read');
+      const late = await make('late');
+      await owner.request(DeleteRoomDocument, { id: added.id });
+      await eventually(() => has(late.name) && !has(added.name), 10_000, 'the changes heard during the read');
+      holdReads = false;
+      heldRead!();
+      await refreshed;
+      expect(changes.at(-1)).toBeNull();
+      expect(has(late.name, closed.name)).toBe(true);
+      expect(names()).not.toContain(added.name);
+
+      // Away (nothing answers where the proxy points), then back on the other instance: the list is read again.
+      proxy.target.port = await freePort();
+      proxy.drop();
+      await statusOf(reader.client, 'reconnecting');
+      const whileAway = await make('while away');
+      await owner.request(RemoveFromRoomDocument, { roomId: closed.id, userId: alice.userId });
+      proxy.target.port = portOf(other);
+      await eventually(() => has(whileAway.name) && !has(closed.name), 15_000, 'the list read after the reconnect');
+      expect(reader.connections).toEqual([false, true]);
+      expect(changes.at(-1)).toBeNull();
+    } finally {
+      await proxy.close();
+      await other.stop();
+    }
   });
 });
 

@@ -178,8 +178,8 @@ describe('database statements per message', () => {
     const sockets = viewers.map((user) => connectSocket(server, { token: user.accessToken }));
     await Promise.all(sockets.map((s) => s.acked));
     const lists = sockets.map((s) => collect(s.client, 'subscription { roomListChanges { kind room { id name } } }'));
-    await expect.poll(async () => (await createRoom(server, owner.accessToken, { name: 'warm' }), lists.every((l) => l.results.length > 0))).toBe(true);
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Each list's first event, RESYNC, says it listens.
+    for (const list of lists) await list.waitFor(1);
     expect((await rename('listed 3')) - alone).toBe(1);
     for (const list of lists) await expect.poll(() => list.results.at(-1)?.data).toEqual({ roomListChanges: { kind: 'CHANGED', room: { id: room.id, name: 'listed 3' } } });
     await Promise.all(sockets.map((s) => s.client.dispose()));

@@ -91,7 +91,7 @@ async function memberKnownOnA() {
   return { owner, member, room, messages, kept, send, ownerOnly, dispose: () => Promise.all([socket.client.dispose(), keeper.client.dispose()]) };
 }
 
-/** A socket on a with `queries` subscribed; resolves once the first of `warm()`'s makings is heard on every one of them (a subscription asked for may still be starting). */
+/** A socket on a with `queries` subscribed; resolves once every one of them heard something, the first of `warm()`'s makings or roomListChanges' opening RESYNC (a subscription asked for may still be starting). */
 async function subscribedOnA(token: string, queries: string[], warm: () => Promise<unknown>) {
   const socket = connectSocket(a, { token });
   await socket.acked;
@@ -188,8 +188,10 @@ describe('after a bus outage', () => {
       streams: [changes],
       from: [from],
       dispose,
-    } = await subscribedOnA(viewer.accessToken, ['subscription { roomListChanges { kind roomId room { name } } }'], () => createRoom(b, owner.accessToken, { name: 'before' }));
+    } = await subscribedOnA(viewer.accessToken, ['subscription { roomListChanges { kind roomId room { name } } }'], async () => {});
     const seen = () => changes!.results.map((r) => [r.data!.roomListChanges.kind, r.data!.roomListChanges.room?.name ?? null]);
+    // Heard so far: the opening RESYNC.
+    expect(seen().slice(0, from)).toEqual([['RESYNC', null]]);
 
     await cutTheBus(async () => {
       await createRoom(b, owner.accessToken, { name: 'while cut' });

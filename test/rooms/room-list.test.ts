@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collect, connectSocket, errorCodes, gql, scaledEnv, startServer, stopAllServers, uniqueName, type TestServer } from '../helpers/server.ts';
-import { logIn, signUp, type TestAccount } from '../helpers/accounts.ts';
+import { logIn, signUp } from '../helpers/accounts.ts';
 import { createRoom, JOIN } from './helpers.ts';
 
 const CHANGES = 'subscription { roomListChanges { kind roomId room { id name permission } } }';
@@ -35,18 +35,10 @@ const subscribe = async (server: TestServer, token: string) => {
   return collect(socket.client, CHANGES);
 };
 const changesOf = (stream: Stream, from: number) => stream.results.slice(from).map((r) => (r.data as { roomListChanges?: unknown } | undefined)?.roomListChanges);
-/** Makes public rooms until every stream has heard one (a subscription just asked for may still be starting), then says where each stands. */
-async function warmUp(owner: TestAccount, streams: Stream[]): Promise<number[]> {
-  await expect
-    .poll(
-      async () => {
-        await createRoom(first, owner.accessToken, { name: uniqueName('warm') });
-        return streams.every((s) => s.results.length > 0);
-      },
-      { timeout: 10_000 },
-    )
-    .toBe(true);
-  await new Promise((r) => setTimeout(r, 300));
+/** Waits for each stream's first event, RESYNC: the subscription listens from then on. Says where each stands. */
+async function listening(streams: Stream[]): Promise<number[]> {
+  for (const stream of streams) await stream.waitFor(1);
+  expect(streams.map((s) => changesOf(s, 0)[0])).toEqual(streams.map(() => ({ kind: 'RESYNC', roomId: null, room: null })));
   return streams.map((s) => s.results.length);
 }
 const ok = async (response: Promise<{ errors?: unknown[] }>) => expect((await response).errors).toBeUndefined();
@@ -58,7 +50,7 @@ describe('roomListChanges', () => {
     const bobs = await subscribe(second, bob.accessToken);
     const carols = await subscribe(first, carol.accessToken);
     const admins = await subscribe(second, admin.accessToken);
-    const [bobFrom, carolFrom, adminFrom] = await warmUp(alice, [bobs, carols, admins]);
+    const [bobFrom, carolFrom, adminFrom] = await listening([bobs, carols, admins]);
     const as = (token: string) => ({ token });
 
     const open = await createRoom(first, alice.accessToken, { name: uniqueName('open') });
@@ -128,7 +120,7 @@ describe('roomListChanges', () => {
     await ok(gql(first, 'mutation($id: ID!) { setRoles(userId: $id, roles: []) { id } }', { id: dave.id }, { token: admin.accessToken }));
     session = await logIn(second, dave.username, dave.password);
     const daves = await subscribe(second, session.accessToken);
-    const [from] = await warmUp(alice, [daves]);
+    const [from] = await listening([daves]);
     await ok(gql(second, LEAVE, { id: staffOnly.id }, { token: session.accessToken }));
     const marker = await createRoom(first, alice.accessToken, { name: uniqueName('marker') });
     await daves.waitFor(from + 2);
