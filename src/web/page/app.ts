@@ -16,13 +16,11 @@ import {
   RemoveFromRoomDocument,
   RoomDocument,
   RoomInvitationsDocument,
-  RoomListChangesDocument,
   RoomPresenceDocument,
-  RoomsDocument,
   SlotsChangedDocument,
 } from '../../../client/documents.ts';
-import type { MessageFieldsFragment, PresenceStatus, RoomFieldsFragment, RoomListChangesSubscription } from '../../../client/gql/graphql.ts';
-import { GraphQLRequestError, SwitchboardClient, type Subscription, type Tokens } from '../../../client/sdk.ts';
+import type { MessageFieldsFragment, PresenceStatus, RoomFieldsFragment } from '../../../client/gql/graphql.ts';
+import { GraphQLRequestError, SwitchboardClient, type LiveRoomList, type Subscription, type Tokens } from '../../../client/sdk.ts';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 
@@ -82,9 +80,9 @@ client.on('status', (status) => {
   $('connection').className = `pill ${kind}`;
 });
 
+// The room list reads itself at each connect (roomListChanges starts with RESYNC).
 client.on('connected', () => {
   clearNotice();
-  void refreshRooms();
   void refreshOnline();
 });
 
@@ -169,6 +167,8 @@ $('logout').addEventListener('click', () => {
 // ---- seats and online users ----
 
 let live: Subscription[] = [];
+/** The rooms this user may see, kept current by the SDK while signed in. */
+let roomList: LiveRoomList | null = null;
 const online = new Map<string, { username: string; status: PresenceStatus }>();
 
 function startLive() {
@@ -192,27 +192,27 @@ function startLive() {
     client.subscribe(RoomInvitationsDocument, {}, {
       next: ({ roomInvitations: { room, invitedBy } }) => notify(`${invitedBy?.username ?? 'Someone'} invited you to ${room.name}.`, 'info'),
     }),
-    client.subscribe(RoomListChangesDocument, {}, {
-      next: ({ roomListChanges }) => {
-        if (roomListChanges.kind === 'RESYNC') return void refreshRooms();
-        for (const changes of changesDuringRefresh) changes.push(roomListChanges);
-        applyListChange(roomListChanges);
+    (roomList = client.liveRooms({
+      next: (_rooms, change) => {
         renderRooms();
         // The open room renamed, or opened or closed to others (which decides who may be invited).
-        const { room } = roomListChanges;
+        const room = change?.room;
         if (room && openRoom?.id === room.id) {
           Object.assign(openRoom, { name: room.name, permission: room.permission });
           $('room-name').textContent = room.name;
           renderOnline();
         }
       },
-    }),
+      readFailed: (error) => notify(describe(error)),
+    })),
   );
 }
 
 function stopLive() {
   for (const s of live) s.unsubscribe();
   live = [];
+  roomList = null;
+  renderRooms();
   online.clear();
   renderOnline();
 }
@@ -273,46 +273,18 @@ async function inviteUser(room: NonNullable<typeof openRoom>, userId: string) {
 
 // ---- rooms ----
 
-let rooms: RoomFieldsFragment[] = [];
-type RoomListChange = RoomListChangesSubscription['roomListChanges'];
-/** Per refresh under way, the changes heard meanwhile: the list it read may predate them. */
-const changesDuringRefresh = new Set<RoomListChange[]>();
-
-function applyListChange({ kind, roomId, room }: RoomListChange) {
-  const at = rooms.findIndex((r) => r.id === roomId);
-  if (kind === 'REMOVED' || !room) rooms = rooms.filter((r) => r.id !== roomId);
-  else if (at === -1) rooms = [...rooms, room];
-  else rooms = rooms.map((r, i) => (i === at ? room : r));
-}
-
-/** The room list shows up to this many pages of 100 (oldest first, as the API pages them). */
-const roomPagesShown = 10;
-
+/** Reads the list again: for what roomListChanges does not tell (member counts), and on demand. */
 async function refreshRooms() {
-  const heard: RoomListChange[] = [];
-  changesDuringRefresh.add(heard);
   try {
-    const all: RoomFieldsFragment[] = [];
-    let after: string | null | undefined;
-    for (let pages = 0; pages < roomPagesShown; pages++) {
-      const { rooms: page } = await client.request(RoomsDocument, { first: 100, after });
-      all.push(...page.edges.map((e) => e.node));
-      if (!page.pageInfo.hasNextPage) break;
-      after = page.pageInfo.endCursor;
-    }
-    rooms = all;
-    heard.forEach(applyListChange);
-    renderRooms();
+    await roomList?.refresh();
   } catch (error) {
     notify(describe(error));
-  } finally {
-    changesDuringRefresh.delete(heard);
   }
 }
 
 function renderRooms() {
   $('rooms').replaceChildren(
-    ...rooms.map((room) => {
+    ...(roomList?.rooms ?? []).map((room) => {
       const li = el('li', '', room.id === openRoom?.id ? 'active' : '');
       const open = el('button', 'Open', 'secondary');
       open.addEventListener('click', () => void showRoom(room.id));
@@ -323,7 +295,7 @@ function renderRooms() {
   );
 }
 
-// roomListChanges keeps the list current while connected; what changed during a disconnect is read again at each connect, on demand and when the page is looked at again.
+// Also read again on demand and when the page is looked at again.
 $('refresh-rooms').addEventListener('click', () => void refreshRooms());
 document.addEventListener('visibilitychange', () => {
   if (document.visibilityState === 'visible' && me) void refreshRooms();
