@@ -38,8 +38,8 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
   const tokens = createTokenSigner(await loadSigningKey(config), config.ACCESS_TOKEN_TTL);
   const infra = await createInfra(config, logger);
   const revocations = await createRevocations(infra);
-  const feed = createRoomFeed(infra.bus);
-  const rooms = createRooms({ ...infra, feed, invitationFeed: createInvitationFeed(infra.bus), listFeed: createRoomListFeed(infra.bus) });
+  const feed = createRoomFeed(infra.bus, infra.outbox);
+  const rooms = createRooms({ ...infra, feed, invitationFeed: createInvitationFeed(infra.bus, infra.outbox), listFeed: createRoomListFeed(infra.bus, infra.outbox) });
   const accounts = createAccounts({ ...infra, tokens, revocations, rooms });
   const slots = await createSlots(infra);
   const presence = await createPresence(infra, slots);

@@ -38,8 +38,8 @@ export interface Revocations {
   stop(): void;
 }
 
-export async function createRevocations(infra: Pick<Infra, 'state' | 'bus' | 'config' | 'logger'>): Promise<Revocations> {
-  const { state, bus, config } = infra;
+export async function createRevocations(infra: Pick<Infra, 'state' | 'bus' | 'outbox' | 'config' | 'logger'>): Promise<Revocations> {
+  const { state, bus, outbox, config } = infra;
   /** session id -> when its revocation record may be forgotten (ms). */
   const revoked = new Map<string, number>();
   const listeners = new Set<(ended: EndedSession) => void>();
@@ -64,7 +64,7 @@ export async function createRevocations(infra: Pick<Infra, 'state' | 'bus' | 'co
         remember(e.sessionId);
         await state.set(Keys.revokedSession(e.sessionId), e.reason, keepSeconds);
       }
-      await Promise.all(ended.map((e) => bus.publish(Channels.sessionEnded, e)));
+      for (const e of ended) outbox.send(Channels.sessionEnded, e, { sessionId: e.sessionId });
     },
     onSessionEnded(listener) {
       listeners.add(listener);

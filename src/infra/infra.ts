@@ -1,12 +1,13 @@
 /**
  * Builds the adapters the configuration asks for: the database (PostgreSQL
- * or embedded PGlite, migrated at start when embedded), the bus and the
- * shared state (Redis or in-process).
+ * or embedded PGlite, migrated at start when embedded), the bus (and the
+ * outbox in front of it) and the shared state (Redis or in-process).
  */
 import { randomUUID } from 'node:crypto';
 import type { Config } from './config.ts';
 import { createDatabaseAdapter, createPrismaClient, databaseReachable, type Database, type Sql } from './database.ts';
 import { createMemoryBus, createRedisBus, type Bus } from './bus.ts';
+import { createOutbox, type Outbox } from './outbox.ts';
 import { createMemoryState, createRedisState, type SharedState } from './state.ts';
 import { createRedis, waitUntilReady } from './redis.ts';
 import { applyMigrations, committedMigrationNames } from './migrations.ts';
@@ -21,11 +22,16 @@ export interface Infra {
   /** The hot path's statements, straight through the driver. */
   sql: Sql;
   bus: Bus;
+  /** Publishes what was committed, in order per channel, retried: see outbox.ts. */
+  outbox: Outbox;
   state: SharedState;
   /** What is reachable right now, for /readyz. */
   readiness(): Promise<{ database: boolean; redis: boolean | null }>;
   close(): Promise<void>;
 }
+
+/** How long closing waits for the outbox to empty. */
+const outboxFlushMs = 2000;
 
 export async function createInfra(config: Config, logger: Logger): Promise<Infra> {
   const database = await createDatabaseAdapter(config);
@@ -55,6 +61,7 @@ export async function createInfra(config: Config, logger: Logger): Promise<Infra
     bus = createMemoryBus();
   }
 
+  const outbox = createOutbox(bus, logger);
   return {
     config,
     logger,
@@ -62,12 +69,15 @@ export async function createInfra(config: Config, logger: Logger): Promise<Infra
     db,
     sql: database.sql,
     bus,
+    outbox,
     state,
     async readiness() {
       const [databaseUp, redisUp] = await Promise.all([databaseReachable(db), config.REDIS_URL ? state.ping() : Promise.resolve(null)]);
       return { database: databaseUp, redis: redisUp };
     },
     async close() {
+      // What was committed goes out if the bus takes it now; shutdown does not wait out a bus that is down.
+      await Promise.race([outbox.drained(), new Promise((resolve) => setTimeout(resolve, outboxFlushMs).unref())]);
       await bus.close();
       await state.close();
       await db.$disconnect();

@@ -14,7 +14,6 @@ import { eventStream } from '../infra/event-stream.ts';
 import { metrics } from '../infra/metrics.ts';
 import type { Message, Room, User } from '../generated/prisma/client.ts';
 import type { Logger } from '../infra/logger.ts';
-import { retryInBackground } from '../infra/retry.ts';
 import type { RoomFeed } from '../rooms/feed.ts';
 import { lostAccess } from '../rooms/access.ts';
 import type { Rooms } from '../rooms/service.ts';
@@ -28,8 +27,6 @@ export type StreamItem = MessageWithAuthor | typeof lostAccess | Error;
 export type MessageWithAuthor = Message & { author: Pick<User, (typeof authorColumns)[number]>; room: Room };
 
 const idempotencyWindowMs = 24 * 60 * 60 * 1000;
-/** A stored message whose publish failed is published again after 1, 2, 4, 8 and 16 s. */
-const announceRetries = 5;
 // Control characters other than tab (\t) and newline (\n).
 const forbiddenControl = /[\u0000-\u0008\u000B-\u001F\u007F-\u009F]/;
 
@@ -61,26 +58,9 @@ export interface Messages {
 }
 
 export function createMessages(deps: { db: Database; sql: Sql; config: Config; state: SharedState; feed: RoomFeed; rooms: Rooms; logger: Logger }): Messages {
-  const { db, sql, config, state, feed, rooms, logger } = deps;
+  const { db, sql, config, state, feed, rooms } = deps;
   const store = createMessageStore(sql);
   const live = createLiveRooms({ ...deps, store });
-  /**
-   * Tells every instance about a stored message. The sender is answered
-   * without waiting: the message is stored and this instance's subscribers
-   * have it (live.offer). A failed publish is retried; meanwhile other
-   * instances find the message in the store when the next one comes or when
-   * their bus is back, and a late copy is dropped as a duplicate.
-   */
-  const announce = (message: MessageWithAuthor): void => {
-    const record = toRecord(message);
-    retryInBackground(() => feed.publish(message.roomId, { type: 'message', message: record }), {
-      retries: announceRetries,
-      logger,
-      context: { roomId: message.roomId, seq: message.seq },
-      retrying: 'stored message not published yet; retrying',
-      givingUp: 'stored message not published; other instances find it in the store later',
-    });
-  };
   const perUser = createRateLimiter(state, { name: 'message-user', points: config.MESSAGE_RATE_PER_USER, windowSeconds: config.MESSAGE_RATE_WINDOW });
   const perRoom = createRateLimiter(state, { name: 'message-room', points: config.MESSAGE_RATE_PER_ROOM, windowSeconds: config.MESSAGE_RATE_WINDOW });
 
@@ -112,8 +92,10 @@ export function createMessages(deps: { db: Database; sql: Sql; config: Config; s
       // The room was deleted since the access check.
       if (!message) throw notFound('Room');
       metrics.messagesStored.inc();
+      // This instance's subscribers have it now; the others through the outbox, which retries a failed publish.
+      // Meanwhile they find it in the store when the next one comes or when their bus is back, and a late copy is dropped as a duplicate.
       live.offer(message);
-      announce(message);
+      feed.publish(message.roomId, { type: 'message', message: toRecord(message) });
       return message;
     },
 

@@ -8,6 +8,7 @@
  */
 import { Channels } from '../infra/codes.ts';
 import type { Bus } from '../infra/bus.ts';
+import type { Outbox } from '../infra/outbox.ts';
 import { keyedListeners } from '../infra/keyed-listeners.ts';
 import type { Room } from '../generated/prisma/client.ts';
 
@@ -35,7 +36,8 @@ export type RoomEvent =
   | { type: 'deleted' };
 
 export interface RoomFeed {
-  publish(roomId: string, event: RoomEvent): Promise<void>;
+  /** Tells every instance, through the outbox: in order per room, retried, without waiting. */
+  publish(roomId: string, event: RoomEvent): void;
   /** Listens to a room's events on this instance; resolves once listening, to a function that stops it. */
   listen(roomId: string, listener: (event: RoomEvent) => void): Promise<() => void>;
   /** Calls `listener` when the bus is back after an outage: room events published meanwhile are lost. */
@@ -44,7 +46,7 @@ export interface RoomFeed {
   readonly listening: boolean;
 }
 
-export function createRoomFeed(bus: Bus): RoomFeed {
+export function createRoomFeed(bus: Bus, outbox: Outbox): RoomFeed {
   const rooms = keyedListeners<RoomEvent, { unsubscribe: () => void; emit: (event: RoomEvent) => void }>(
     async (roomId, emit) => ({ unsubscribe: await bus.subscribe<RoomEvent>(Channels.roomEvents(roomId), emit), emit }),
     ({ unsubscribe }) => unsubscribe(),
@@ -56,7 +58,7 @@ export function createRoomFeed(bus: Bus): RoomFeed {
     get listening() {
       return bus.listening;
     },
-    publish: (roomId, event) => bus.publish(Channels.roomEvents(roomId), event),
+    publish: (roomId, event) => outbox.send(Channels.roomEvents(roomId), event, { roomId, event: event.type, ...(event.type === 'message' && { seq: event.message.seq }) }),
     onResume: (listener) => bus.onResume(listener),
     listen: async (roomId, listener) => (await rooms.listen(roomId, listener)).stop,
   };

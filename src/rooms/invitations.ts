@@ -6,6 +6,7 @@
  * that reconnects reads its room list again.
  */
 import type { Bus } from '../infra/bus.ts';
+import type { Outbox } from '../infra/outbox.ts';
 import { Channels } from '../infra/codes.ts';
 import { keyedListeners } from '../infra/keyed-listeners.ts';
 
@@ -19,18 +20,19 @@ export interface Invitation {
 }
 
 export interface InvitationFeed {
-  publish(invitation: Invitation): Promise<void>;
+  /** Tells every instance, through the outbox (retried, without waiting). */
+  publish(invitation: Invitation): void;
   /** Listens to the user's invitations on this instance; resolves once listening, to a function that stops it. */
   listen(userId: string, listener: (invitation: Invitation) => void): Promise<() => void>;
 }
 
-export function createInvitationFeed(bus: Bus): InvitationFeed {
+export function createInvitationFeed(bus: Bus, outbox: Outbox): InvitationFeed {
   const users = keyedListeners<Invitation, () => void>(
     (userId, emit) => bus.subscribe<Invitation>(Channels.roomInvitations(userId), emit),
     (unsubscribe) => unsubscribe(),
   );
   return {
-    publish: (invitation) => bus.publish(Channels.roomInvitations(invitation.userId), invitation),
+    publish: (invitation) => outbox.send(Channels.roomInvitations(invitation.userId), invitation, { roomId: invitation.roomId }),
     listen: async (userId, listener) => (await users.listen(userId, listener)).stop,
   };
 }

@@ -9,6 +9,7 @@
  * that reconnects does.
  */
 import type { Bus } from '../infra/bus.ts';
+import type { Outbox } from '../infra/outbox.ts';
 import { Channels } from '../infra/codes.ts';
 import { keyedListeners } from '../infra/keyed-listeners.ts';
 import type { Room } from '../generated/prisma/client.ts';
@@ -33,20 +34,21 @@ export type RoomListEvent =
   | { type: 'deleted'; roomId: string };
 
 export interface RoomListFeed {
-  publish(event: RoomListEvent): Promise<void>;
+  /** Tells every instance, through the outbox (in order, retried, without waiting). */
+  publish(event: RoomListEvent): void;
   /** Listens on this instance; resolves once listening, to a function that stops it. */
   listen(listener: (event: RoomListEvent) => void): Promise<() => void>;
   /** Calls `listener` when the bus is back after an outage: changes published meanwhile are lost. */
   onResume(listener: () => void): () => void;
 }
 
-export function createRoomListFeed(bus: Bus): RoomListFeed {
+export function createRoomListFeed(bus: Bus, outbox: Outbox): RoomListFeed {
   const channel = keyedListeners<RoomListEvent, () => void>(
     (_key, emit) => bus.subscribe<RoomListEvent>(Channels.roomList, emit),
     (unsubscribe) => unsubscribe(),
   );
   return {
-    publish: (event) => bus.publish(Channels.roomList, event),
+    publish: (event) => outbox.send(Channels.roomList, event, { roomId: event.roomId }),
     listen: async (listener) => (await channel.listen('all', listener)).stop,
     onResume: (listener) => bus.onResume(listener),
   };

@@ -157,9 +157,6 @@ function listItemFor(viewer: Viewer, event: ChangedInList, room: Room, relation:
 export function createRooms(deps: { db: Database; sql: Sql; config: Config; feed: RoomFeed; invitationFeed: InvitationFeed; listFeed: RoomListFeed; logger: Logger }): Rooms {
   const { db, sql, config, feed, invitationFeed, listFeed, logger } = deps;
   const now = () => new Date().toISOString();
-  /** Tells every instance's roomListChanges subscribers; a change not told is what a client that reconnects reads again, so it fails nothing. */
-  const tellList = (event: RoomListEvent): void =>
-    void listFeed.publish(event).catch((error: unknown) => logger.warn({ err: String(error), roomId: event.roomId }, 'room list change not published'));
   /** roomListChanges subscribers waiting on one event: all listeners on this instance hear it in the same turn, and share one read. */
   const askList = gatherInTurn<ChangedInList, ListWait>((event, waiting) =>
     void readToShow(() => readFor(event.roomId, waiting), {
@@ -233,7 +230,7 @@ export function createRooms(deps: { db: Database; sql: Sql; config: Config; feed
         maxMembers: input.maxMembers == null ? config.ROOM_MAX_MEMBERS : check(maxMembersRule, input.maxMembers, 'maxMembers'),
       };
       const room = await db.room.create({ data: { ...data, ownerId: viewer.userId, memberCount: 1, members: { create: { userId: viewer.userId } } } });
-      tellList({ type: 'changed', roomId: room.id, before: null });
+      listFeed.publish({ type: 'changed', roomId: room.id, before: null });
       return room;
     },
 
@@ -259,17 +256,17 @@ export function createRooms(deps: { db: Database; sql: Sql; config: Config; feed
         const dropped = removed.length ? await dropMembers(tx, roomId, removed) : null;
         return { updated: dropped ?? updated, removed: removed.map((userId) => [userId, { member: true, invited: invited.has(userId) }] as const) };
       });
-      for (const [userId] of removed) await feed.publish(roomId, { type: 'left', userId, at: now() });
-      await feed.publish(roomId, { type: 'changed' });
-      tellList({ type: 'changed', roomId, before: rulesOf(room), relationsBefore: Object.fromEntries(removed) });
+      for (const [userId] of removed) feed.publish(roomId, { type: 'left', userId, at: now() });
+      feed.publish(roomId, { type: 'changed' });
+      listFeed.publish({ type: 'changed', roomId, before: rulesOf(room), relationsBefore: Object.fromEntries(removed) });
       return updated;
     },
 
     async remove(viewer, roomId) {
       await managed(viewer, roomId);
       await db.room.delete({ where: { id: roomId } });
-      await feed.publish(roomId, { type: 'deleted' });
-      tellList({ type: 'deleted', roomId });
+      feed.publish(roomId, { type: 'deleted' });
+      listFeed.publish({ type: 'deleted', roomId });
     },
 
     async invite(viewer, roomId, userId) {
@@ -279,8 +276,8 @@ export function createRooms(deps: { db: Database; sql: Sql; config: Config; feed
       const { count } = await db.roomInvite.createMany({ data: [{ roomId, userId, invitedById: viewer.userId }], skipDuplicates: true });
       // Told once, and not to a member: it has the room already.
       if (count === 1 && invitee.memberships.length === 0) {
-        await invitationFeed.publish({ roomId, userId, invitedById: viewer.userId, at: now() });
-        tellList({ type: 'changed', roomId, before: rulesOf(room), relationsBefore: { [userId]: { member: false, invited: false } }, onlyFor: [userId] });
+        invitationFeed.publish({ roomId, userId, invitedById: viewer.userId, at: now() });
+        listFeed.publish({ type: 'changed', roomId, before: rulesOf(room), relationsBefore: { [userId]: { member: false, invited: false } }, onlyFor: [userId] });
       }
       return room;
     },
@@ -339,8 +336,8 @@ export function createRooms(deps: { db: Database; sql: Sql; config: Config; feed
         if (!dropped && invites === 0) throw notFound('Member or invitation');
         return { updated: dropped ?? room, wasMember: dropped !== null, wasInvited: invites > 0 };
       });
-      if (wasMember) await feed.publish(roomId, { type: 'left', userId, at: now() });
-      tellList({ type: 'changed', roomId, before: rulesOf(room), relationsBefore: { [userId]: { member: wasMember, invited: wasInvited } }, onlyFor: [userId] });
+      if (wasMember) feed.publish(roomId, { type: 'left', userId, at: now() });
+      listFeed.publish({ type: 'changed', roomId, before: rulesOf(room), relationsBefore: { [userId]: { member: wasMember, invited: wasInvited } }, onlyFor: [userId] });
       return updated;
     },
 
@@ -356,7 +353,7 @@ export function createRooms(deps: { db: Database; sql: Sql; config: Config; feed
           await tx.roomMember.create({ data: { roomId, userId: viewer.userId } });
           return tx.room.findUniqueOrThrow({ where: { id: roomId } });
         });
-        await feed.publish(roomId, { type: 'joined', userId: viewer.userId, at: now() });
+        feed.publish(roomId, { type: 'joined', userId: viewer.userId, at: now() });
         return joined;
       } catch (error) {
         // The same user joining twice at once: the second finds the first's row.
@@ -369,10 +366,10 @@ export function createRooms(deps: { db: Database; sql: Sql; config: Config; feed
       const { room, relation } = await load(viewer, roomId);
       if (!relation.member) return false;
       const left = await inTransaction(db, async (tx) => (await dropMembers(tx, roomId, [viewer.userId])) !== null);
-      if (left) await feed.publish(roomId, { type: 'left', userId: viewer.userId, at: now() });
+      if (left) feed.publish(roomId, { type: 'left', userId: viewer.userId, at: now() });
       // A room seen only as a member (one it may no longer join) leaves the viewer's list.
       if (left && !canSee(viewer, room, { member: false, invited: relation.invited })) {
-        tellList({ type: 'changed', roomId, before: rulesOf(room), relationsBefore: { [viewer.userId]: relation }, onlyFor: [viewer.userId] });
+        listFeed.publish({ type: 'changed', roomId, before: rulesOf(room), relationsBefore: { [viewer.userId]: relation }, onlyFor: [viewer.userId] });
       }
       return left;
     },
@@ -389,10 +386,10 @@ export function createRooms(deps: { db: Database; sql: Sql; config: Config; feed
         await deleteRows(tx);
         return { joined: joined.filter((roomId) => !owned.has(roomId)), owned };
       });
-      for (const roomId of joined) await feed.publish(roomId, { type: 'left', userId, at: now() });
+      for (const roomId of joined) feed.publish(roomId, { type: 'left', userId, at: now() });
       for (const roomId of owned) {
-        await feed.publish(roomId, { type: 'deleted' });
-        tellList({ type: 'deleted', roomId });
+        feed.publish(roomId, { type: 'deleted' });
+        listFeed.publish({ type: 'deleted', roomId });
       }
     },
 

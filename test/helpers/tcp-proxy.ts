@@ -29,7 +29,10 @@ export interface TcpProxy {
   via(url: string): string;
   /** Passes on what held connections were holding back, and holds nothing more. */
   release(): void;
+  /** Starts accepting connections (again, on the same port). */
   start(): Promise<void>;
+  /** Stops accepting connections, which are then refused; those open stay open. */
+  pause(): void;
   stop(): Promise<void>;
 }
 
@@ -77,6 +80,9 @@ export async function startTcpProxy(target: string, hooks: ProxyHooks = {}): Pro
       server.listen(proxy.port, '127.0.0.1');
       await once(server, 'listening');
       proxy.port = (server.address() as net.AddressInfo).port;
+    },
+    pause() {
+      server?.close();
     },
     async stop() {
       const closed = new Promise((resolve) => server?.close(resolve));

@@ -1,10 +1,13 @@
 /**
  * A message reaches the subscribers on the instance that stored it without
  * waiting for the bus, and the bus's copy, when it comes, is not delivered
- * again; a stored message whose publish failed is published again. Two
+ * again; a stored message whose publish failed is published again, and so
+ * is a room change, after those given before it, without failing the
+ * mutation that made it. Two
  * instances reach Redis through a proxy that can hold back what Redis sends
  * on the subscriber connections (a bus that has stalled) and cut the
- * connection a PUBLISH goes out on (Redis dying between commit and publish).
+ * connection a PUBLISH goes out on (Redis dying between commit and publish),
+ * or every command connection (Redis out of reach for commands alone).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeCursor } from '../../src/messages/service.ts';
@@ -107,9 +110,52 @@ describe('the instance that stores a message', () => {
     cutAfterScript = true;
     const refusedPublish = await gql(a, SEND, { id: room, body: 'publish refused' }, { token: owner.accessToken });
     expect(refusedPublish.data.sendMessage.body).toBe('publish refused');
-    await expect.poll(() => a.logs.some((line) => line.includes('stored message not published yet'))).toBe(true);
+    await expect.poll(() => a.logs.some((line) => line.includes('bus message not published yet') && line.includes('"event":"message"'))).toBe(true);
     await expect.poll(() => count(there, 'publish refused'), { timeout: 10_000 }).toBe(1);
     expect([count(here, 'cut in flight'), count(here, 'publish refused')]).toEqual([1, 1]);
     await close();
   }, 30_000);
+
+  it("answers a leave and a join whose publishes fail, and tells the other instance of both once Redis answers again, in their order", async () => {
+    // A third instance whose command connection alone can be cut off from Redis (its subscriber connection stays).
+    const commandConnections = new Set<ProxiedConnection>();
+    const cRedis = await startTcpProxy(testRedisUrl, {
+      watch: (connection) => {
+        commandConnections.add(connection);
+        return (chunk) => {
+          if (chunk.toString().toUpperCase().includes('SUBSCRIBE')) commandConnections.delete(connection);
+        };
+      },
+    });
+    const c = await startServer({ DATABASE_URL: testDatabaseUrl, REDIS_URL: cRedis.via(testRedisUrl) });
+    try {
+      const [owner, member] = await Promise.all([signUp(c), signUp(c)]);
+      const room = (await createRoom(c, owner.accessToken)).id;
+      const leave = () => gql(c, 'mutation($id: ID!) { leaveRoom(roomId: $id) }', { id: room }, { token: member.accessToken });
+      const join = () => gql(c, JOIN, { id: room }, { token: member.accessToken });
+      const watching = connectSocket(b, { token: owner.accessToken });
+      await watching.acked;
+      const presence = collect(watching.client, 'subscription($id: ID!) { roomPresence(roomId: $id) { kind user { id } } }', { id: room });
+      const heard = () => presence.results.map((r) => `${r.data!.roomPresence.kind} ${r.data!.roomPresence.user.id}`);
+      // Live once a join is heard (the subscription may still be starting).
+      await expect.poll(async () => (await leave(), await join(), heard().includes(`JOINED ${member.id}`)), { timeout: 10_000 }).toBe(true);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const from = heard().length;
+
+      // Redis out of reach for c's commands: the connection is cut and a new one refused.
+      cRedis.pause();
+      for (const connection of commandConnections) connection.drop();
+      const [left, joined] = [await leave(), await join()];
+      expect([left.errors, joined.errors]).toEqual([undefined, undefined]);
+      expect([left.data.leaveRoom, joined.data.joinRoom.id]).toEqual([true, room]);
+      await expect.poll(() => c.logs.some((line) => line.includes('bus message not published yet') && line.includes('"event":"left"')), { timeout: 10_000 }).toBe(true);
+      expect(heard().slice(from)).toEqual([]);
+      await cRedis.start();
+      await expect.poll(() => heard().slice(from), { timeout: 15_000 }).toEqual([`LEFT ${member.id}`, `JOINED ${member.id}`]);
+      await watching.client.dispose();
+    } finally {
+      await c.stop();
+      await cRedis.stop();
+    }
+  }, 40_000);
 });
