@@ -35,7 +35,7 @@ export type RoomListChangeKind =
   | 'CHANGED'
   /** A room the caller no longer sees: deleted, closed to it, or it was removed from it or left a room it may not join. */
   | 'REMOVED'
-  /** Changes may have been missed (this server was cut off from the others for a moment): read `rooms` again. */
+  /** Read `rooms` now, then apply the changes that follow: first when the subscription starts listening, again when changes may have been missed (this server was cut off from the others for a moment). */
   | 'RESYNC';
 
 export type RoomPermission =
