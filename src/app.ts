@@ -9,7 +9,7 @@ import { createTokenSigner, loadSigningKey, type TokenSigner } from './auth/toke
 import { createRevocations, type Revocations } from './auth/revocation.ts';
 import { createAccounts, type Accounts } from './auth/accounts.ts';
 import { startSessionPurge } from './auth/session-purge.ts';
-import { runAtStart } from './operations/startup.ts';
+import { runAtStart, type StartupTask } from './operations/startup.ts';
 import { createSlots, type Slots } from './slots/service.ts';
 import { createPresence, type Presence } from './presence/service.ts';
 import { createRoomFeed, type RoomFeed } from './rooms/feed.ts';
@@ -47,10 +47,17 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
   const messages = createMessages({ ...infra, feed, rooms });
   const serverLog = await createServerLog(infra);
   const sessionPurge = startSessionPurge(infra);
-  const startup = [
-    await runAtStart(logger, 'restore revoked sessions', () => accounts.restoreRevocations()),
-    await runAtStart(logger, 'bootstrap admin', () => accounts.bootstrapAdmin()),
-  ];
+  const restoreRevocations = () => runAtStart(logger, 'restore revoked sessions', () => accounts.restoreRevocations());
+  const startup = [await restoreRevocations(), await runAtStart(logger, 'bootstrap admin', () => accounts.bootstrapAdmin())];
+  // A session ended while Redis was away may be missing from shared state and its bus message given up: the database is read again whenever the bus is back.
+  let restoredOnResume: StartupTask | undefined;
+  const stopRestoringOnResume = infra.bus.onResume(() => {
+    restoredOnResume?.cancel();
+    void restoreRevocations().then(
+      (task) => (restoredOnResume = task),
+      (error: unknown) => logger.error({ err: error }, 'could not restore revoked sessions'),
+    );
+  });
   return {
     ...infra,
     tokens,
@@ -64,7 +71,8 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
     messages,
     serverLog,
     async close() {
-      for (const task of startup) task.cancel();
+      stopRestoringOnResume();
+      for (const task of [...startup, restoredOnResume]) task?.cancel();
       serverLog.stop();
       await slots.stop();
       presence.stop();

@@ -194,8 +194,8 @@ export function createAccounts(deps: AccountsDeps): Accounts {
 
     async restoreRevocations() {
       const since = new Date(Date.now() - (config.ACCESS_TOKEN_TTL + 5) * 1000);
-      const ended = await db.session.findMany({ where: { revokedAt: { gte: since } }, select: { id: true, revokedAt: true } });
-      await revocations.restore(ended.map((s) => ({ sessionId: s.id, endedAt: s.revokedAt! })));
+      const ended = await db.session.findMany({ where: { revokedAt: { gte: since } }, select: { id: true, revokedAt: true, revokedReason: true } });
+      await revocations.restore(ended.map((s) => ({ sessionId: s.id, endedAt: s.revokedAt!, reason: s.revokedReason })));
     },
 
     async register(input, origin) {

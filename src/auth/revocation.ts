@@ -1,12 +1,15 @@
 /**
  * Ended sessions, known to every instance within a second and checked on
- * every request without a database read: a revoked-session key in shared
- * state (kept as long as an access token of that session may live) plus a
- * bus message that each instance copies into its local set. An instance that
- * starts, or whose bus reconnects, loads the keys.
+ * every request without a database read: a bus message (through the
+ * outbox: retried while Redis is away) that each instance copies into its
+ * local set, plus a revoked-session key in shared state (kept as long as an
+ * access token of that session may live). An instance that starts, or whose
+ * bus reconnects, loads the keys, and the sessions the database says ended
+ * (accounts.restoreRevocations): a key written while Redis was away is lost.
  */
 import { Channels, Keys, sessionEndReasons, type SessionEndReason } from '../infra/codes.ts';
 import type { Infra } from '../infra/infra.ts';
+import { lastLineOf } from '../infra/logger.ts';
 
 export interface SessionEnded {
   sessionId: string;
@@ -22,24 +25,30 @@ const endReasons = new Set<string>(sessionEndReasons);
 export interface Revocations {
   /** True when the session was ended (local set: synchronous, no I/O). */
   isRevoked(sessionId: string): boolean;
-  /** Ends sessions cluster-wide: records them, then tells every instance. */
+  /**
+   * Ends sessions cluster-wide (already ended in the database): here at once,
+   * elsewhere through the bus, and in shared state. A shared state that does
+   * not answer is logged, not thrown: the end stands.
+   */
   revoke(ended: SessionEnded[]): Promise<void>;
   /** Calls `listener` on this instance for every ended session, wherever it was ended (also those first learned by `reload`). */
   onSessionEnded(listener: (ended: EndedSession) => void): () => void;
   /** Reloads the revoked set from shared state (at start, after a bus outage) and tells listeners of sessions it did not know. */
   reload(): Promise<void>;
   /**
-   * Re-records sessions that ended earlier (read from the database at start)
-   * in shared state and the local set, telling no one: shared state may
-   * have lost them (in-process state after a restart, a Redis without
-   * persistence), and their access tokens may still be unexpired.
+   * Re-records sessions that ended earlier (read from the database at start
+   * and when the bus is back) in shared state and the local set, and tells
+   * listeners of those this instance did not know (their sockets here close):
+   * shared state may have lost them (in-process state after a restart, a
+   * Redis without persistence, a key not written while Redis was away), and
+   * their access tokens may still be unexpired.
    */
-  restore(ended: { sessionId: string; endedAt: Date }[]): Promise<void>;
+  restore(ended: { sessionId: string; endedAt: Date; reason: string | null }[]): Promise<void>;
   stop(): void;
 }
 
 export async function createRevocations(infra: Pick<Infra, 'state' | 'bus' | 'outbox' | 'config' | 'logger'>): Promise<Revocations> {
-  const { state, bus, outbox, config } = infra;
+  const { state, bus, outbox, config, logger } = infra;
   /** session id -> when its revocation record may be forgotten (ms). */
   const revoked = new Map<string, number>();
   const listeners = new Set<(ended: EndedSession) => void>();
@@ -47,9 +56,13 @@ export async function createRevocations(infra: Pick<Infra, 'state' | 'bus' | 'ou
   const prefix = Keys.revokedSession('');
 
   const remember = (sessionId: string, until = Date.now() + keepSeconds * 1000) => revoked.set(sessionId, Math.max(until, revoked.get(sessionId) ?? 0));
+  const tell = (ended: EndedSession) => {
+    for (const listener of listeners) listener(ended);
+  };
+  const reasonOf = (stored: string | null): SessionEndReason => (stored && endReasons.has(stored) ? (stored as SessionEndReason) : 'revoked');
   const unsubscribe = await bus.subscribe<SessionEnded>(Channels.sessionEnded, (ended) => {
     remember(ended.sessionId);
-    for (const listener of listeners) listener(ended);
+    tell(ended);
   });
   const sweep = setInterval(() => {
     const now = Date.now();
@@ -62,9 +75,13 @@ export async function createRevocations(infra: Pick<Infra, 'state' | 'bus' | 'ou
     async revoke(ended) {
       for (const e of ended) {
         remember(e.sessionId);
-        await state.set(Keys.revokedSession(e.sessionId), e.reason, keepSeconds);
+        outbox.send(Channels.sessionEnded, e, { sessionId: e.sessionId });
       }
-      for (const e of ended) outbox.send(Channels.sessionEnded, e, { sessionId: e.sessionId });
+      try {
+        await Promise.all(ended.map((e) => state.set(Keys.revokedSession(e.sessionId), e.reason, keepSeconds)));
+      } catch (error) {
+        logger.warn({ err: lastLineOf(error), sessions: ended.length }, 'ended sessions not recorded in shared state; instances read them from the database when their bus is back');
+      }
     },
     onSessionEnded(listener) {
       listeners.add(listener);
@@ -72,19 +89,17 @@ export async function createRevocations(infra: Pick<Infra, 'state' | 'bus' | 'ou
     },
     async restore(ended) {
       const now = Date.now();
-      const live = ended.map(({ sessionId, endedAt }) => ({ sessionId, until: endedAt.getTime() + keepSeconds * 1000 })).filter((e) => e.until > now);
+      const live = ended.map(({ sessionId, endedAt, reason }) => ({ sessionId, reason, until: endedAt.getTime() + keepSeconds * 1000 })).filter((e) => e.until > now);
+      const learned = live.filter(({ sessionId }) => !revoked.has(sessionId));
       for (const { sessionId, until } of live) remember(sessionId, until);
+      for (const { sessionId, reason } of learned) tell({ sessionId, reason: reasonOf(reason) });
       await Promise.all(live.map(({ sessionId, until }) => state.set(Keys.revokedSession(sessionId), 'restored', (until - now) / 1000)));
     },
     async reload() {
       const learned = (await state.keysWithPrefix(prefix)).filter((key) => !revoked.has(key.slice(prefix.length)));
       for (const key of learned) remember(key.slice(prefix.length));
       // Their bus messages were lost: this instance may still hold their sockets.
-      for (const key of listeners.size ? learned : []) {
-        const stored = await state.get(key);
-        const reason = stored && endReasons.has(stored) ? (stored as SessionEndReason) : 'revoked';
-        for (const listener of listeners) listener({ sessionId: key.slice(prefix.length), reason });
-      }
+      for (const key of listeners.size ? learned : []) tell({ sessionId: key.slice(prefix.length), reason: reasonOf(await state.get(key)) });
     },
     stop() {
       clearInterval(sweep);

@@ -47,8 +47,7 @@ export async function count(sql: string, params: unknown[] = []): Promise<number
 
 export { uuidOf } from '../helpers/server.ts';
 
-/** The claims of a JWT, unverified. */
-export const claimsOf = (jwt: string): Record<string, any> => JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString('utf8'));
+export { claimsOf } from '../helpers/accounts.ts';
 export const headerOf = (jwt: string): Record<string, any> => JSON.parse(Buffer.from(jwt.split('.')[0]!, 'base64url').toString('utf8'));
 
 /** The refresh token a response's Set-Cookie carries, with the cookie's attributes. */

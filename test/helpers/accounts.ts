@@ -2,6 +2,7 @@
  * Accounts for tests, made the way a client makes them: register, then log
  * in, over real HTTP.
  */
+import { withDatabase } from './env.ts';
 import { gql, uniqueName, type TestServer } from './server.ts';
 
 export interface TestAccount {
@@ -57,3 +58,10 @@ export async function signUp(
     accessTokenExpiresAt: tokens.accessTokenExpiresAt,
   };
 }
+
+/** The claims of a JWT (not verified). */
+export const claimsOf = (jwt: string): Record<string, any> => JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString('utf8'));
+
+/** Ends the session of `accessToken` in PostgreSQL alone: what an instance that died right after its commit leaves behind. */
+export const endSessionInDatabaseOnly = (accessToken: string) =>
+  withDatabase((client) => client.query(`UPDATE "Session" SET "revokedAt" = now(), "revokedReason" = 'revoked' WHERE id = $1`, [claimsOf(accessToken).sid]));

@@ -2,13 +2,12 @@
  * A message reaches the subscribers on the instance that stored it without
  * waiting for the bus, and the bus's copy, when it comes, is not delivered
  * again; a stored message whose publish failed is published again, and so
- * is a room change, after those given before it, without failing the
- * mutation that made it. Two
- * instances reach Redis through a proxy that can hold back what Redis sends
- * on the subscriber connections (a bus that has stalled) and cut the
- * connection a PUBLISH goes out on (Redis dying between commit and publish),
- * or every command connection (Redis out of reach for commands alone).
- */
+ * are a leave and a join, in their order, and an ended session, without
+ * failing the mutation that made them. Two instances reach Redis through a
+ * proxy that can hold back what Redis sends on the subscriber connections (a
+ * bus that has stalled) and cut the connection a PUBLISH goes out on (Redis
+ * dying between commit and publish); a third has a link of its own whose
+ * command connections can be cut off alone (Redis out of reach for them). */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeCursor } from '../../src/messages/service.ts';
 import { collect, connectSocket, gql, startServer, stopAllServers, type TestServer } from '../helpers/server.ts';
@@ -59,6 +58,35 @@ async function watchOnBoth(room: string, sender: TestAccount, watcher: TestAccou
   await warmUp(a, sender.accessToken, room, () => here.results.length > 0 && there.results.length > 0);
   const bodies = (view: typeof here) => view.results.map((r) => r.data!.roomMessages.body as string);
   return { here, there, bodies, close: () => Promise.all([onA.client.dispose(), onB.client.dispose()]) };
+}
+
+/**
+ * A third instance with a link of its own to Redis, whose command connections alone can be cut off
+ * (`cutOff`: cut, and new ones refused until `reconnect`) while its subscriber connection stays.
+ */
+async function instanceWithItsOwnLinkToRedis() {
+  const commandConnections = new Set<ProxiedConnection>();
+  const link = await startTcpProxy(testRedisUrl, {
+    watch: (connection) => {
+      commandConnections.add(connection);
+      return (chunk) => {
+        if (chunk.toString().toUpperCase().includes('SUBSCRIBE')) commandConnections.delete(connection);
+      };
+    },
+  });
+  const server = await startServer({ DATABASE_URL: testDatabaseUrl, REDIS_URL: link.via(testRedisUrl) });
+  return {
+    server,
+    cutOff() {
+      link.pause();
+      for (const connection of commandConnections) connection.drop();
+    },
+    reconnect: () => link.start(),
+    async stop() {
+      await server.stop();
+      await link.stop();
+    },
+  };
 }
 
 describe('the instance that stores a message', () => {
@@ -117,17 +145,7 @@ describe('the instance that stores a message', () => {
   }, 30_000);
 
   it("answers a leave and a join whose publishes fail, and tells the other instance of both once Redis answers again, in their order", async () => {
-    // A third instance whose command connection alone can be cut off from Redis (its subscriber connection stays).
-    const commandConnections = new Set<ProxiedConnection>();
-    const cRedis = await startTcpProxy(testRedisUrl, {
-      watch: (connection) => {
-        commandConnections.add(connection);
-        return (chunk) => {
-          if (chunk.toString().toUpperCase().includes('SUBSCRIBE')) commandConnections.delete(connection);
-        };
-      },
-    });
-    const c = await startServer({ DATABASE_URL: testDatabaseUrl, REDIS_URL: cRedis.via(testRedisUrl) });
+    const { server: c, cutOff, reconnect, stop } = await instanceWithItsOwnLinkToRedis();
     try {
       const [owner, member] = await Promise.all([signUp(c), signUp(c)]);
       const room = (await createRoom(c, owner.accessToken)).id;
@@ -142,20 +160,36 @@ describe('the instance that stores a message', () => {
       await new Promise((resolve) => setTimeout(resolve, 300));
       const from = heard().length;
 
-      // Redis out of reach for c's commands: the connection is cut and a new one refused.
-      cRedis.pause();
-      for (const connection of commandConnections) connection.drop();
+      cutOff();
       const [left, joined] = [await leave(), await join()];
       expect([left.errors, joined.errors]).toEqual([undefined, undefined]);
       expect([left.data.leaveRoom, joined.data.joinRoom.id]).toEqual([true, room]);
       await expect.poll(() => c.logs.some((line) => line.includes('bus message not published yet') && line.includes('"event":"left"')), { timeout: 10_000 }).toBe(true);
       expect(heard().slice(from)).toEqual([]);
-      await cRedis.start();
+      await reconnect();
       await expect.poll(() => heard().slice(from), { timeout: 15_000 }).toEqual([`LEFT ${member.id}`, `JOINED ${member.id}`]);
       await watching.client.dispose();
     } finally {
-      await c.stop();
-      await cRedis.stop();
+      await stop();
+    }
+  }, 40_000);
+
+  it("answers a logout on an instance whose commands cannot reach Redis, refuses the token there at once, and closes the session's socket on the other instance once Redis answers", async () => {
+    const { server: c, cutOff, reconnect, stop } = await instanceWithItsOwnLinkToRedis();
+    try {
+      const user = await signUp(c);
+      const socket = connectSocket(b, { token: user.accessToken });
+      await socket.acked;
+      cutOff();
+      const out = await gql(c, 'mutation { logout }', {}, { token: user.accessToken });
+      expect([out.errors, out.data?.logout]).toEqual([undefined, true]);
+      expect((await gql(c, '{ me { id } }', {}, { token: user.accessToken })).errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+      await expect.poll(() => c.logs.some((line) => line.includes('bus message not published yet') && line.includes('"sessionId"')), { timeout: 10_000 }).toBe(true);
+      await reconnect();
+      const closed = await Promise.race([socket.closed, new Promise((resolve) => setTimeout(() => resolve('still open'), 15_000))]);
+      expect(closed).toMatchObject({ code: 4001 });
+    } finally {
+      await stop();
     }
   }, 40_000);
 });

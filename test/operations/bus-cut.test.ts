@@ -10,7 +10,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collect, connectSocket, gql, scaledEnv, startServer, stopAllServers, type TestServer } from '../helpers/server.ts';
-import { signUp } from '../helpers/accounts.ts';
+import { endSessionInDatabaseOnly, signUp } from '../helpers/accounts.ts';
 import { testRedisUrl } from '../helpers/env.ts';
 import { flushTestRedis } from '../helpers/redis.ts';
 import { createRoom, JOIN, ROOM_MESSAGES, SEND, storedMessages, warmUp } from '../rooms/helpers.ts';
@@ -130,6 +130,16 @@ describe('after a bus outage', () => {
     await back.acked;
     await expect.poll(() => statusesOf(leaver.id)).toEqual(['ONLINE', 'OFFLINE', 'ONLINE']);
     await Promise.all([watching.client.dispose(), back.client.dispose()]);
+  }, 30_000);
+
+  it("a session ended in the database alone (its instance gone before it told anyone) closes its socket with 4001 once the socket's instance has its bus back; its token is refused there", async () => {
+    const user = await signUp(a);
+    const socket = connectSocket(a, { token: user.accessToken });
+    await socket.acked;
+    await cutTheBus(() => endSessionInDatabaseOnly(user.accessToken).then(() => undefined));
+    const closed = await Promise.race([socket.closed, new Promise((resolve) => setTimeout(() => resolve('still open'), 10_000))]);
+    expect(closed).toMatchObject({ code: 4001 });
+    expect((await gql(a, '{ me { id } }', {}, { token: user.accessToken })).errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
   }, 30_000);
 
   it('roomPresence: the joins and leaves made while the bus was cut reach the subscribers once it is back, once each', async () => {

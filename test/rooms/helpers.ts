@@ -1,7 +1,6 @@
 /** Room and message operations over real HTTP (and, where a test needs it, straight in PostgreSQL), for the suites. */
-import pg from 'pg';
 import { expect } from 'vitest';
-import { testDatabaseUrl } from '../helpers/env.ts';
+import { withDatabase } from '../helpers/env.ts';
 import { gql, uuidOf, type TestServer } from '../helpers/server.ts';
 
 export const CREATE_ROOM = 'mutation($input: CreateRoomInput!) { createRoom(input: $input) { id name permission maxMembers memberCount allowedRoles owner { id } } }';
@@ -27,16 +26,6 @@ export async function warmUp(server: Pick<TestServer, 'graphqlUrl'>, token: stri
       return live();
     })
     .toBe(true);
-}
-
-async function withDatabase<T>(use: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: testDatabaseUrl });
-  await client.connect();
-  try {
-    return await use(client);
-  } finally {
-    await client.end();
-  }
 }
 
 /** The messages PostgreSQL holds for a room (by its global ID), in sequence order. */
