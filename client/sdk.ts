@@ -642,6 +642,7 @@ export class SwitchboardClient {
     const pageSize = options.pageSize ?? 100;
     const maxPages = options.maxPages ?? 100;
     let rooms: readonly RoomFieldsFragment[] = [];
+    let stopped = false;
     /** Per read under way, the changes heard since it began. */
     const heardDuringReads = new Set<RoomListChange[]>();
     const read = async (): Promise<void> => {
@@ -656,6 +657,7 @@ export class SwitchboardClient {
           if (!connection.pageInfo.hasNextPage) break;
           after = connection.pageInfo.endCursor;
         }
+        if (stopped) return;
         rooms = heard.reduce(applyRoomChange, found);
         handlers.next(rooms, null);
       } finally {
@@ -680,7 +682,10 @@ export class SwitchboardClient {
         return rooms;
       },
       refresh: read,
-      unsubscribe: subscription.unsubscribe,
+      unsubscribe: () => {
+        stopped = true;
+        subscription.unsubscribe();
+      },
     };
   }
 

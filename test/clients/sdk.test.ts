@@ -303,6 +303,14 @@ describe.skipIf(!clientApiServed)('SDK', () => {
       await eventually(() => has(whileAway.name) && !has(closed.name), 15_000, 'the list read after the reconnect');
       expect(reader.connections).toEqual([false, true]);
       expect(changes.at(-1)).toBeNull();
+
+      // Unsubscribed: nothing more, neither a change nor a read.
+      list.unsubscribe();
+      const told = changes.length;
+      await make('unheard');
+      await list.refresh();
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(changes).toHaveLength(told);
     } finally {
       await proxy.close();
       await other.stop();
