@@ -89,11 +89,14 @@ export async function createRevocations(infra: Pick<Infra, 'state' | 'bus' | 'ou
     },
     async restore(ended) {
       const now = Date.now();
-      const live = ended.map(({ sessionId, endedAt, reason }) => ({ sessionId, reason, until: endedAt.getTime() + keepSeconds * 1000 })).filter((e) => e.until > now);
+      const live = ended
+        .map(({ sessionId, endedAt, reason }) => ({ sessionId, reason: reasonOf(reason), until: endedAt.getTime() + keepSeconds * 1000 }))
+        .filter((e) => e.until > now);
       const learned = live.filter(({ sessionId }) => !revoked.has(sessionId));
       for (const { sessionId, until } of live) remember(sessionId, until);
-      for (const { sessionId, reason } of learned) tell({ sessionId, reason: reasonOf(reason) });
-      await Promise.all(live.map(({ sessionId, until }) => state.set(Keys.revokedSession(sessionId), 'restored', (until - now) / 1000)));
+      for (const { sessionId, reason } of learned) tell({ sessionId, reason });
+      // With the reason the database kept: an instance that learns it from shared state closes its sockets with the right code.
+      await Promise.all(live.map(({ sessionId, reason, until }) => state.set(Keys.revokedSession(sessionId), reason, (until - now) / 1000)));
     },
     async reload() {
       const learned = (await state.keysWithPrefix(prefix)).filter((key) => !revoked.has(key.slice(prefix.length)));

@@ -10,7 +10,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collect, connectSocket, gql, scaledEnv, startServer, stopAllServers, type TestServer } from '../helpers/server.ts';
-import { endSessionInDatabaseOnly, signUp } from '../helpers/accounts.ts';
+import { endSessionInDatabaseOnly, logIn, signUp } from '../helpers/accounts.ts';
 import { testRedisUrl } from '../helpers/env.ts';
 import { flushTestRedis } from '../helpers/redis.ts';
 import { createRoom, JOIN, ROOM_MESSAGES, SEND, storedMessages, warmUp } from '../rooms/helpers.ts';
@@ -140,6 +140,15 @@ describe('after a bus outage', () => {
     const closed = await Promise.race([socket.closed, new Promise((resolve) => setTimeout(() => resolve('still open'), 10_000))]);
     expect(closed).toMatchObject({ code: 4001 });
     expect((await gql(a, '{ me { id } }', {}, { token: user.accessToken })).errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+  }, 30_000);
+
+  it('a session replaced while the bus was cut (a new login on the other instance) closes its socket with 4002, not 4001, once the bus is back', async () => {
+    const user = await signUp(a);
+    const socket = connectSocket(a, { token: user.accessToken });
+    await socket.acked;
+    await cutTheBus(() => logIn(b, user.username, user.password).then(() => undefined));
+    const closed = await Promise.race([socket.closed, new Promise((resolve) => setTimeout(() => resolve('still open'), 10_000))]);
+    expect(closed).toMatchObject({ code: 4002 });
   }, 30_000);
 
   it('roomPresence: the joins and leaves made while the bus was cut reach the subscribers once it is back, once each', async () => {
