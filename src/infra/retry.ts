@@ -1,6 +1,6 @@
 /**
- * Work that must not give up at the first failure (an access re-check,
- * the read of a user to show; publishes have the outbox): tried again
+ * Work that must not give up at the first failure (a publish after a
+ * commit, see outbox.ts; an access re-check; the read of a user to show): tried again
  * after 1, 2, 4 … s, each failure logged, and handed to `onGiveUp` after
  * the last retry.
  */
@@ -16,6 +16,8 @@ export interface RetryOptions {
   retrying: string;
   /** Logged (error) with the last failure. */
   givingUp: string;
+  /** Gives up, whatever is left of `retries`, when the next try would come after this time (ms since the epoch). @default never */
+  giveUpAt?: number;
   onGiveUp?: () => void;
 }
 
@@ -30,13 +32,14 @@ export async function withRetries<T>(task: () => Promise<T>, options: RetryOptio
       return await task();
     } catch (error) {
       const where = { ...options.context, err: lastLineOf(error) };
-      if (attempt === options.retries) {
+      const delay = 1000 * 2 ** attempt;
+      if (attempt === options.retries || Date.now() + delay > (options.giveUpAt ?? Number.POSITIVE_INFINITY)) {
         options.logger.error(where, options.givingUp);
         options.onGiveUp?.();
         return undefined;
       }
       options.logger.warn(where, options.retrying);
-      await new Promise((resolve) => setTimeout(resolve, 1000 * 2 ** attempt).unref());
+      await new Promise((resolve) => setTimeout(resolve, delay).unref());
     }
   }
 }

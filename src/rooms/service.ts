@@ -300,8 +300,8 @@ export function createRooms(deps: { db: Database; sql: Sql; config: Config; feed
     },
 
     async listChanges(viewer) {
-      // In the order told, each once its read is done; until the stream is attached (Redis answering
-      // the subscription), what is handed out waits.
+      // In the order told, each once its read is done; what is handed out before the stream below is
+      // attached (an event that came with Redis's answer to the subscription) waits for it.
       const waiting: RoomListItem[] = [];
       let handOut: (item: RoomListItem) => void = (item) => void waiting.push(item);
       const give = inOrder<RoomListItem>(

@@ -241,6 +241,25 @@ describe.skipIf(!clientApiServed)('SDK', () => {
     expect((await owner.request(RoomDocument, { id: createRoom.id })).room).toBeNull();
   });
 
+  it('liveRooms: a read that fails is reported to readFailed and changes nothing; refresh() reads again', async () => {
+    const alice = await account(server, 'al');
+    const seen = (await gql(server, 'mutation($input: CreateRoomInput!) { createRoom(input: $input) { name } }', { input: { name: uniqueName('seen') } }, { token: alice.accessToken })).data.createRoom;
+    let failReads = true;
+    const reader = await signedIn(server, alice, {
+      fetch: (input, init) => (failReads && String(init?.body).includes('query Rooms') ? Promise.reject(new TypeError('network down')) : globalThis.fetch(input, init)),
+    });
+    const failures: Error[] = [];
+    const lists: (readonly { name: string }[])[] = [];
+    const list = reader.client.liveRooms({ next: (rooms) => lists.push(rooms), readFailed: (error) => failures.push(error) });
+    await eventually(() => failures.length > 0, 5000, 'the failed read');
+    expect(failures[0]).toMatchObject({ name: 'TransportError', message: expect.stringContaining('network down') });
+    expect([lists, list.rooms]).toEqual([[], []]);
+    failReads = false;
+    await list.refresh();
+    expect(list.rooms.map((r) => r.name)).toContain(seen.name);
+    expect(lists).toHaveLength(1);
+  });
+
   it('liveRooms: the rooms the user may see, then every change from any instance; a read that predates changes heard meanwhile gets them; after a reconnect to another instance, what changed while away', async () => {
     const other = await startServer({ ...scaledEnv(), ACCESS_TOKEN_TTL: String(ttl) });
     const proxy = await tcpProxy({ port: portOf(server) });

@@ -186,6 +186,10 @@ export function connectSocket(server: Pick<TestServer, 'wsUrl'>, connectionParam
 }
 
 /** Subscribes and collects every result; `next` waits for the n-th one. */
+/** The socket's close, or 'still open' when it has not closed within `timeoutMs`. */
+export const closeWithin = (socket: Pick<TestSocket, 'closed'>, timeoutMs: number): Promise<{ code: number; reason: string } | 'still open'> =>
+  Promise.race([socket.closed, new Promise<'still open'>((resolve) => setTimeout(() => resolve('still open'), timeoutMs))]);
+
 export function collect<T = any>(client: Client, query: string, variables?: Record<string, unknown>) {
   const results: { data?: T; errors?: any[] }[] = [];
   const waiters: { count: number; resolve: () => void }[] = [];

@@ -65,4 +65,23 @@ describe('retryInBackground', () => {
     expect(gaveUp).toBe(0);
     expect(logger.lines.map((l) => l.level)).toEqual(['warn']);
   });
+
+  it('gives up at giveUpAt, retries left or not: the try that would come after it is not made', async () => {
+    const logger = recordingLogger();
+    let tries = 0;
+    const started = Date.now();
+    const given = new Promise<void>((resolve) =>
+      retryInBackground(
+        async () => {
+          tries++;
+          throw new Error('refused');
+        },
+        // Tries at 0 and 1 s; the next would come at 3 s, past 2 s.
+        { ...options(logger, resolve), retries: 5, giveUpAt: started + 2000 },
+      ),
+    );
+    await given;
+    expect(tries).toBe(2);
+    expect(logger.lines.map((l) => l.level)).toEqual(['warn', 'error']);
+  });
 });

@@ -10,7 +10,7 @@
  * command connections can be cut off alone (Redis out of reach for them). */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeCursor } from '../../src/messages/service.ts';
-import { collect, connectSocket, gql, startServer, stopAllServers, type TestServer } from '../helpers/server.ts';
+import { closeWithin, collect, connectSocket, gql, startServer, stopAllServers, type TestServer } from '../helpers/server.ts';
 import { signUp, type TestAccount } from '../helpers/accounts.ts';
 import { testDatabaseUrl, testRedisUrl } from '../helpers/env.ts';
 import { startTcpProxy, type ProxiedConnection, type TcpProxy } from '../helpers/tcp-proxy.ts';
@@ -186,7 +186,7 @@ describe('the instance that stores a message', () => {
       expect((await gql(c, '{ me { id } }', {}, { token: user.accessToken })).errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
       await expect.poll(() => c.logs.some((line) => line.includes('bus message not published yet') && line.includes('"sessionId"')), { timeout: 10_000 }).toBe(true);
       await reconnect();
-      const closed = await Promise.race([socket.closed, new Promise((resolve) => setTimeout(() => resolve('still open'), 15_000))]);
+      const closed = await closeWithin(socket, 15_000);
       expect(closed).toMatchObject({ code: 4001 });
     } finally {
       await stop();

@@ -9,7 +9,7 @@
  * stalled while connected).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { collect, connectSocket, gql, scaledEnv, startServer, stopAllServers, type TestServer } from '../helpers/server.ts';
+import { closeWithin, collect, connectSocket, gql, scaledEnv, startServer, stopAllServers, type TestServer } from '../helpers/server.ts';
 import { endSessionInDatabaseOnly, logIn, signUp } from '../helpers/accounts.ts';
 import { testRedisUrl } from '../helpers/env.ts';
 import { flushTestRedis } from '../helpers/redis.ts';
@@ -137,7 +137,7 @@ describe('after a bus outage', () => {
     const socket = connectSocket(a, { token: user.accessToken });
     await socket.acked;
     await cutTheBus(() => endSessionInDatabaseOnly(user.accessToken).then(() => undefined));
-    const closed = await Promise.race([socket.closed, new Promise((resolve) => setTimeout(() => resolve('still open'), 10_000))]);
+    const closed = await closeWithin(socket, 10_000);
     expect(closed).toMatchObject({ code: 4001 });
     expect((await gql(a, '{ me { id } }', {}, { token: user.accessToken })).errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
   }, 30_000);
@@ -147,7 +147,7 @@ describe('after a bus outage', () => {
     const socket = connectSocket(a, { token: user.accessToken });
     await socket.acked;
     await cutTheBus(() => logIn(b, user.username, user.password).then(() => undefined));
-    const closed = await Promise.race([socket.closed, new Promise((resolve) => setTimeout(() => resolve('still open'), 10_000))]);
+    const closed = await closeWithin(socket, 10_000);
     expect(closed).toMatchObject({ code: 4002 });
   }, 30_000);
 
