@@ -31,7 +31,7 @@ export type RegisterInput = {
 export type RoomListChangeKind =
   /** A room the caller can see now and could not before: made, opened to it, or it was invited. */
   | 'ADDED'
-  /** A room the caller still sees whose name or settings changed. */
+  /** A room the caller still sees whose name, settings or member count changed. */
   | 'CHANGED'
   /** A room the caller no longer sees: deleted, closed to it, or it was removed from it or left a room it may not join. */
   | 'REMOVED'

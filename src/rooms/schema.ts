@@ -213,7 +213,7 @@ builder.subscriptionField('roomInvitations', (t) =>
 const RoomListChangeKind = builder.enumType('RoomListChangeKind', {
   values: {
     ADDED: { description: 'A room the caller can see now and could not before: made, opened to it, or it was invited.' },
-    CHANGED: { description: 'A room the caller still sees whose name or settings changed.' },
+    CHANGED: { description: 'A room the caller still sees whose name, settings or member count changed.' },
     REMOVED: { description: 'A room the caller no longer sees: deleted, closed to it, or it was removed from it or left a room it may not join.' },
     RESYNC: {
       description:
@@ -235,7 +235,7 @@ builder.subscriptionField('roomListChanges', (t) =>
   t.field({
     type: RoomListChange,
     description:
-      "Changes of the rooms the caller may see, made on any instance: ADDED, CHANGED and REMOVED as `rooms` would show them. A deleted room is told to every subscriber (its id only). A room's members and their presence are roomPresence's. It starts with RESYNC once it listens: a `rooms` read made after a RESYNC, with the changes that follow applied, is current. Changes made while the connection was down are not replayed: a new subscription starts with RESYNC again.",
+      "Changes of the rooms the caller may see, made on any instance: ADDED, CHANGED and REMOVED as `rooms` would show them. A deleted room is told to every subscriber (its id only). A join, a leave or a removal is a CHANGED (its member count) to everyone who still sees the room; who joined or left, and their presence, are roomPresence's. It starts with RESYNC once it listens: a `rooms` read made after a RESYNC, with the changes that follow applied, is current. Changes made while the connection was down are not replayed: a new subscription starts with RESYNC again.",
     subscribe: (_root, _args, ctx) => ctx.app.rooms.listChanges(requireViewer(ctx)),
     resolve: (item) => item,
   }),

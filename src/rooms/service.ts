@@ -77,8 +77,9 @@ export interface Rooms {
    * longer join). It starts with a RESYNC once it listens, and says RESYNC
    * again after an outage of the bus, in which changes may have been lost:
    * a list read after a RESYNC, with the changes that follow it applied, is
-   * current. A room's own members hear of its membership changes through
-   * roomPresence, not here.
+   * current. A join, a leave or a removal is a CHANGED (the member count)
+   * to everyone who still sees the room; who joined or left, and their
+   * presence, are roomPresence's.
    */
   listChanges(viewer: Viewer): Promise<AsyncIterableIterator<RoomListItem>>;
   /**
@@ -337,7 +338,14 @@ export function createRooms(deps: { db: Database; sql: Sql; config: Config; feed
         return { updated: dropped ?? room, wasMember: dropped !== null, wasInvited: invites > 0 };
       });
       if (wasMember) feed.publish(roomId, { type: 'left', userId, at: now() });
-      listFeed.publish({ type: 'changed', roomId, before: rulesOf(room), relationsBefore: { [userId]: { member: wasMember, invited: wasInvited } }, onlyFor: [userId] });
+      // A member's removal changes the member count for everyone who sees the room; an invitation's only the invitee's view.
+      listFeed.publish({
+        type: 'changed',
+        roomId,
+        before: rulesOf(room),
+        relationsBefore: { [userId]: { member: wasMember, invited: wasInvited } },
+        ...(wasMember ? {} : { onlyFor: [userId] }),
+      });
       return updated;
     },
 
@@ -354,6 +362,8 @@ export function createRooms(deps: { db: Database; sql: Sql; config: Config; feed
           return tx.room.findUniqueOrThrow({ where: { id: roomId } });
         });
         feed.publish(roomId, { type: 'joined', userId: viewer.userId, at: now() });
+        // Its member count changed for everyone who sees it.
+        listFeed.publish({ type: 'changed', roomId, before: rulesOf(room), relationsBefore: { [viewer.userId]: relation } });
         return joined;
       } catch (error) {
         // The same user joining twice at once: the second finds the first's row.
@@ -366,27 +376,30 @@ export function createRooms(deps: { db: Database; sql: Sql; config: Config; feed
       const { room, relation } = await load(viewer, roomId);
       if (!relation.member) return false;
       const left = await inTransaction(db, async (tx) => (await dropMembers(tx, roomId, [viewer.userId])) !== null);
-      if (left) feed.publish(roomId, { type: 'left', userId: viewer.userId, at: now() });
-      // A room seen only as a member (one it may no longer join) leaves the viewer's list.
-      if (left && !canSee(viewer, room, { member: false, invited: relation.invited })) {
-        listFeed.publish({ type: 'changed', roomId, before: rulesOf(room), relationsBefore: { [viewer.userId]: relation }, onlyFor: [viewer.userId] });
-      }
-      return left;
+      if (!left) return false;
+      feed.publish(roomId, { type: 'left', userId: viewer.userId, at: now() });
+      // Its member count changed for everyone who sees it; a room seen only as a member (one the viewer may no longer join) leaves its list.
+      listFeed.publish({ type: 'changed', roomId, before: rulesOf(room), relationsBefore: { [viewer.userId]: relation } });
+      return true;
     },
 
     async deleteUser(userId, deleteRows) {
-      const { joined, owned } = await inTransaction(db, async (tx) => {
+      const { joined, rules, owned } = await inTransaction(db, async (tx) => {
         // Locked first: a join of this user still under way waits, then finds no user, rather than adding
         // a membership that the deletion's cascade would remove uncounted.
         await tx.$queryRaw`SELECT 1 FROM "User" WHERE "id" = ${userId}::uuid FOR UPDATE`;
         const left = await tx.$queryRaw<{ roomId: string }[]>`DELETE FROM "RoomMember" WHERE "userId" = ${userId}::uuid RETURNING "roomId"`;
         const joined = left.map((row) => row.roomId);
         if (joined.length) await tx.room.updateMany({ where: { id: { in: joined } }, data: { memberCount: { decrement: 1 } } });
+        const rules = joined.length ? await tx.room.findMany({ where: { id: { in: joined } }, select: { id: true, permission: true, ownerId: true, allowedRoles: true } }) : [];
         const owned = new Set((await tx.room.findMany({ where: { ownerId: userId }, select: { id: true } })).map((room) => room.id));
         await deleteRows(tx);
-        return { joined: joined.filter((roomId) => !owned.has(roomId)), owned };
+        return { joined: joined.filter((roomId) => !owned.has(roomId)), rules: new Map(rules.map((room) => [room.id, rulesOf(room)])), owned };
       });
-      for (const roomId of joined) feed.publish(roomId, { type: 'left', userId, at: now() });
+      for (const roomId of joined) {
+        feed.publish(roomId, { type: 'left', userId, at: now() });
+        listFeed.publish({ type: 'changed', roomId, before: rules.get(roomId)! });
+      }
       for (const roomId of owned) {
         feed.publish(roomId, { type: 'deleted' });
         listFeed.publish({ type: 'deleted', roomId });

@@ -83,6 +83,8 @@ describe.skipIf(!clientApiServed)('web page', () => {
     await expect.poll(() => onlineNames(pageB), { timeout: 10_000 }).toContain(alice.username);
     await expect.poll(() => memberNames(pageA), { timeout: 10_000 }).toEqual([alice.username, bob.username].sort((x, y) => x.localeCompare(y)));
     await expect.poll(() => pageA.locator(`#online li[data-user-id="${bob.userId}"] .status`).textContent()).toBe('online');
+    // Alice's room list counts Bob, with no Refresh.
+    await expect.poll(() => pageA.locator(`#rooms li[data-room-name="${roomName}"] .muted`).textContent(), { timeout: 10_000 }).toBe('2');
 
     await pageA.fill('#send-form input[name=body]', 'hello from alice');
     await pageA.click('#send-form button[type=submit]');

@@ -1,7 +1,7 @@
 /**
  * roomListChanges across two instances on one Redis and one database: each
  * subscriber hears, in order, the rooms it comes to see (made, opened to it,
- * an invitation), the changes of those it sees, and those it no longer sees
+ * an invitation), the changes of those it sees (their member count too), and those it no longer sees
  * (closed to it, removed from it, deleted, left when it may not join); it
  * hears nothing of rooms it cannot see; an admin sees them all. A
  * subscription needs a signed-in user.
@@ -11,7 +11,7 @@ import { collect, connectSocket, errorCodes, gql, scaledEnv, startServer, stopAl
 import { logIn, signUp } from '../helpers/accounts.ts';
 import { createRoom, JOIN } from './helpers.ts';
 
-const CHANGES = 'subscription { roomListChanges { kind roomId room { id name permission } } }';
+const CHANGES = 'subscription { roomListChanges { kind roomId room { id name permission memberCount } } }';
 const UPDATE = 'mutation($id: ID!, $input: UpdateRoomInput!) { updateRoom(id: $id, input: $input) { id } }';
 const INVITE = 'mutation($room: ID!, $user: ID!) { inviteToRoom(roomId: $room, userId: $user) { id } }';
 const REMOVE_MEMBER = 'mutation($room: ID!, $user: ID!) { removeFromRoom(roomId: $room, userId: $user) { id } }';
@@ -73,37 +73,43 @@ describe('roomListChanges', () => {
     await ok(gql(second, DELETE, { id: closed.id }, as(alice.accessToken)));
     const last = await createRoom(first, alice.accessToken, { name: uniqueName('last') });
 
-    const room = (r: { id: string; name: string }, name = r.name, permission = 'PUBLIC') => ({ id: r.id, name, permission });
-    await bobs.waitFor(bobFrom + 9);
+    const room = (r: { id: string; name: string }, name = r.name, permission = 'PUBLIC', memberCount = 1) => ({ id: r.id, name, permission, memberCount });
+    await bobs.waitFor(bobFrom + 11);
     expect(changesOf(bobs, bobFrom)).toEqual([
       { kind: 'ADDED', roomId: open.id, room: room(open) },
       { kind: 'ADDED', roomId: closed.id, room: room(closed, closed.name, 'PRIVATE') },
       { kind: 'CHANGED', roomId: open.id, room: room(open, renamed) },
+      { kind: 'CHANGED', roomId: open.id, room: room(open, renamed, 'PUBLIC', 2) },
       { kind: 'REMOVED', roomId: open.id, room: null },
       { kind: 'CHANGED', roomId: closed.id, room: room(closed) },
       { kind: 'ADDED', roomId: third.id, room: room(third, third.name, 'PRIVATE') },
+      { kind: 'CHANGED', roomId: third.id, room: room(third, third.name, 'PRIVATE', 2) },
       { kind: 'REMOVED', roomId: third.id, room: null },
       { kind: 'REMOVED', roomId: closed.id, room: null },
       { kind: 'ADDED', roomId: last.id, room: room(last) },
     ]);
-    await carols.waitFor(carolFrom + 6);
+    await carols.waitFor(carolFrom + 7);
     expect(changesOf(carols, carolFrom)).toEqual([
       { kind: 'ADDED', roomId: open.id, room: room(open) },
       { kind: 'CHANGED', roomId: open.id, room: room(open, renamed) },
+      { kind: 'CHANGED', roomId: open.id, room: room(open, renamed, 'PUBLIC', 2) },
       { kind: 'REMOVED', roomId: open.id, room: null },
       { kind: 'ADDED', roomId: closed.id, room: room(closed) },
       { kind: 'REMOVED', roomId: closed.id, room: null },
       { kind: 'ADDED', roomId: last.id, room: room(last) },
     ]);
-    // An admin sees every room: private ones come, change and go as public ones do; an invitation or a removal of others is nothing to it.
-    await admins.waitFor(adminFrom + 8);
+    // An admin sees every room: private ones come, change and go as public ones do; an invitation of others is nothing to it, a removal is a member fewer.
+    await admins.waitFor(adminFrom + 11);
     expect(changesOf(admins, adminFrom)).toEqual([
       { kind: 'ADDED', roomId: open.id, room: room(open) },
       { kind: 'ADDED', roomId: closed.id, room: room(closed, closed.name, 'PRIVATE') },
       { kind: 'CHANGED', roomId: open.id, room: room(open, renamed) },
+      { kind: 'CHANGED', roomId: open.id, room: room(open, renamed, 'PUBLIC', 2) },
       { kind: 'CHANGED', roomId: open.id, room: room(open, renamed, 'PRIVATE') },
       { kind: 'CHANGED', roomId: closed.id, room: room(closed) },
       { kind: 'ADDED', roomId: third.id, room: room(third, third.name, 'PRIVATE') },
+      { kind: 'CHANGED', roomId: third.id, room: room(third, third.name, 'PRIVATE', 2) },
+      { kind: 'CHANGED', roomId: third.id, room: room(third, third.name, 'PRIVATE') },
       { kind: 'REMOVED', roomId: closed.id, room: null },
       { kind: 'ADDED', roomId: last.id, room: room(last) },
     ]);
@@ -120,13 +126,40 @@ describe('roomListChanges', () => {
     await ok(gql(first, 'mutation($id: ID!) { setRoles(userId: $id, roles: []) { id } }', { id: dave.id }, { token: admin.accessToken }));
     session = await logIn(second, dave.username, dave.password);
     const daves = await subscribe(second, session.accessToken);
-    const [from] = await listening([daves]);
+    const alices = await subscribe(first, alice.accessToken);
+    const [from, aliceFrom] = await listening([daves, alices]);
     await ok(gql(second, LEAVE, { id: staffOnly.id }, { token: session.accessToken }));
     const marker = await createRoom(first, alice.accessToken, { name: uniqueName('marker') });
+    const added = { kind: 'ADDED', roomId: marker.id, room: { id: marker.id, name: marker.name, permission: 'PUBLIC', memberCount: 1 } };
     await daves.waitFor(from + 2);
-    expect(changesOf(daves, from)).toEqual([
-      { kind: 'REMOVED', roomId: staffOnly.id, room: null },
-      { kind: 'ADDED', roomId: marker.id, room: { id: marker.id, name: marker.name, permission: 'PUBLIC' } },
+    expect(changesOf(daves, from)).toEqual([{ kind: 'REMOVED', roomId: staffOnly.id, room: null }, added]);
+    // Its owner still sees it, a member fewer.
+    await alices.waitFor(aliceFrom + 2);
+    expect(changesOf(alices, aliceFrom)).toEqual([{ kind: 'CHANGED', roomId: staffOnly.id, room: { id: staffOnly.id, name: staffOnly.name, permission: 'RESTRICTED', memberCount: 1 } }, added]);
+  });
+
+  it('tells the member count of a join, a leave and a member whose account is deleted, on either instance; a refused join or leave tells nothing', async () => {
+    const [alice, erin, frank] = await Promise.all([signUp(first), signUp(first), signUp(second)]);
+    const hall = await createRoom(first, alice.accessToken, { name: uniqueName('hall'), maxMembers: 2 });
+    const erins = await subscribe(second, erin.accessToken);
+    const [from] = await listening([erins]);
+    await ok(gql(first, JOIN, { id: hall.id }, { token: frank.accessToken }));
+    // Refused: the room is full; Frank is a member already (answered, nothing changed); Erin is no member to leave.
+    expect(errorCodes(await gql(second, JOIN, { id: hall.id }, { token: erin.accessToken }))).toEqual(['ROOM_FULL']);
+    await ok(gql(second, JOIN, { id: hall.id }, { token: frank.accessToken }));
+    expect((await gql(second, LEAVE, { id: hall.id }, { token: erin.accessToken })).data).toEqual({ leaveRoom: false });
+    await ok(gql(second, LEAVE, { id: hall.id }, { token: frank.accessToken }));
+    await ok(gql(first, JOIN, { id: hall.id }, { token: frank.accessToken }));
+    await ok(gql(second, 'mutation($password: String!) { deleteAccount(password: $password) }', { password: frank.password }, { token: frank.accessToken }));
+    const marker = await createRoom(first, alice.accessToken, { name: uniqueName('marker') });
+    const hallWith = (memberCount: number) => ({ kind: 'CHANGED', roomId: hall.id, room: { id: hall.id, name: hall.name, permission: 'PUBLIC', memberCount } });
+    await erins.waitFor(from + 5);
+    expect(changesOf(erins, from)).toEqual([
+      hallWith(2),
+      hallWith(1),
+      hallWith(2),
+      hallWith(1),
+      { kind: 'ADDED', roomId: marker.id, room: { id: marker.id, name: marker.name, permission: 'PUBLIC', memberCount: 1 } },
     ]);
   });
 

@@ -273,7 +273,7 @@ async function inviteUser(room: NonNullable<typeof openRoom>, userId: string) {
 
 // ---- rooms ----
 
-/** Reads the list again: for what roomListChanges does not tell (member counts), and on demand. */
+/** Reads the list again: after the user's own changes (shown without waiting for roomListChanges to tell them), and on demand. */
 async function refreshRooms() {
   try {
     await roomList?.refresh();
@@ -419,7 +419,6 @@ async function showRoom(roomId: string) {
         if (event.kind === 'LEFT') current.members.delete(event.user.id);
         else current.members.set(event.user.id, { username: event.user.username, status: event.status });
         renderMembers();
-        if (event.kind !== 'STATUS') void refreshRooms();
       },
     }),
   );
