@@ -4,15 +4,26 @@
  * set, else an in-process bus. Messages are JSON in both, so a listener sees
  * the same shapes (dates as ISO strings) whichever runs.
  */
+import { randomUUID } from 'node:crypto';
 import { PubSub, type PubSubEngine } from 'graphql-subscriptions';
 import { RedisPubSub } from 'graphql-redis-subscriptions';
 import type { Redis } from 'ioredis';
 
 export type Listener<T> = (message: T) => void;
 
+export interface PublishOptions {
+  /**
+   * Only the other instances need it: this one has handled it already (a
+   * message its sender delivered here at once). Its own copy is dropped
+   * before it is decoded.
+   * @default false
+   */
+  elsewhere?: boolean;
+}
+
 export interface Bus {
-  /** Sends `message` to every listener of `channel` on every instance. */
-  publish<T>(channel: string, message: T): Promise<void>;
+  /** Sends `message` to every listener of `channel` on every instance (but this one, with `elsewhere`). */
+  publish<T>(channel: string, message: T, options?: PublishOptions): Promise<void>;
   /** Listens to `channel`; resolves once listening, to a function that stops it. */
   subscribe<T>(channel: string, listener: Listener<T>): Promise<() => void>;
   /**
@@ -26,12 +37,22 @@ export interface Bus {
   close(): Promise<void>;
 }
 
+/** What an engine hands a listener in place of this instance's own copy of an `elsewhere` message. */
+const ownCopy = Symbol('own copy');
+
+/** A message for the other instances only, as the engine is given it. */
+class Elsewhere {
+  constructor(readonly message: unknown) {}
+}
+
 class PubSubEngineBus implements Bus {
   private readonly resumeListeners = new Set<() => void>();
 
+  /** `engine` takes {@link Elsewhere} messages when `carriesElsewhere`, else the bus (one process, the only instance) drops them. */
   constructor(
     private readonly engine: PubSubEngine,
     private readonly roundTrip: boolean,
+    private readonly carriesElsewhere: boolean,
     private readonly isListening: () => boolean,
     private readonly onClose: () => Promise<void> = async () => {},
   ) {}
@@ -50,12 +71,13 @@ class PubSubEngineBus implements Bus {
     return () => this.resumeListeners.delete(listener);
   }
 
-  publish<T>(channel: string, message: T): Promise<void> {
+  publish<T>(channel: string, message: T, options: PublishOptions = {}): Promise<void> {
+    if (options.elsewhere) return this.carriesElsewhere ? this.engine.publish(channel, new Elsewhere(message)) : Promise.resolve();
     return this.engine.publish(channel, this.roundTrip ? JSON.parse(JSON.stringify(message)) : message);
   }
 
   async subscribe<T>(channel: string, listener: Listener<T>): Promise<() => void> {
-    const id = await this.engine.subscribe(channel, listener, {});
+    const id = await this.engine.subscribe(channel, (message: T | typeof ownCopy) => message !== ownCopy && listener(message), {});
     return () => this.engine.unsubscribe(id);
   }
 
@@ -65,7 +87,27 @@ class PubSubEngineBus implements Bus {
 }
 
 export function createMemoryBus(): Bus {
-  return new PubSubEngineBus(new PubSub(), true, () => true);
+  return new PubSubEngineBus(new PubSub(), true, false, () => true);
+}
+
+/**
+ * An `elsewhere` message goes out as `#<sender>#<json>` (JSON never starts
+ * with `#`), so that its sender drops its own copy by comparing those bytes,
+ * without turning the rest into a string or parsing it.
+ */
+function elsewhereCodec() {
+  const tag = Buffer.from(`#${randomUUID()}#`);
+  const prefixed = 0x23; // '#'
+  return {
+    serializer: (payload: unknown) => (payload instanceof Elsewhere ? `${tag}${JSON.stringify(payload.message)}` : JSON.stringify(payload)),
+    // graphql-redis-subscriptions hands every message over as a Buffer; its type also allows a string.
+    deserializer: (source: string | Buffer) => {
+      const raw = typeof source === 'string' ? Buffer.from(source) : source;
+      if (raw[0] !== prefixed) return JSON.parse(raw.toString()) as unknown;
+      if (tag.compare(raw, 0, tag.length) === 0) return ownCopy;
+      return JSON.parse(raw.toString('utf8', tag.length)) as unknown;
+    },
+  };
 }
 
 /**
@@ -77,11 +119,13 @@ export function createMemoryBus(): Bus {
  * only then does what is kept from it get read again.
  */
 export function createRedisBus(publisher: Redis, subscriber: Redis): Bus {
-  const engine = new RedisPubSub({ publisher, subscriber });
+  // Messages as Buffers: ioredis then decodes no string the codec does not need.
+  const engine = new RedisPubSub({ publisher, subscriber, messageEventName: 'messageBuffer', ...elsewhereCodec() });
   let listening = true;
   const bus = new PubSubEngineBus(
     engine,
     false,
+    true,
     () => listening,
     async () => {
       subscriber.disconnect();

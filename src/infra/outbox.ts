@@ -12,19 +12,20 @@
  * up (logged) once it is 31 s old: by then the bus is most likely cut off on
  * every instance, and each one re-reads what it keeps once its bus is back.
  */
-import type { Bus } from './bus.ts';
+import type { Bus, PublishOptions } from './bus.ts';
 import { lastLineOf, type Logger } from './logger.ts';
 import { withRetries, type RetryOptions } from './retry.ts';
 
 export interface Outbox {
   /** Publishes `message` on `channel` after what was given to that channel before; `context` goes into the log lines of a failure. */
-  send(channel: string, message: unknown, context?: Record<string, unknown>): void;
+  send(channel: string, message: unknown, context?: Record<string, unknown>, options?: PublishOptions): void;
   /** Resolves once what waits behind a failure was published or given up (graceful shutdown). */
   drained(): Promise<void>;
 }
 
 interface Pending {
   message: unknown;
+  options: PublishOptions | undefined;
   retry: RetryOptions;
 }
 
@@ -40,7 +41,7 @@ export function createOutbox(bus: Pick<Bus, 'publish'>, logger: Pick<Logger, 'wa
 
   /** Publishes what waits on `channel`, one at a time, each retried (or given up) before the next. */
   async function drain(channel: string, queue: Pending[]): Promise<void> {
-    for (; queue.length > 0; queue.shift()) await withRetries(() => bus.publish(channel, queue[0]!.message), queue[0]!.retry);
+    for (; queue.length > 0; queue.shift()) await withRetries(() => bus.publish(channel, queue[0]!.message, queue[0]!.options), queue[0]!.retry);
     waiting.delete(channel);
   }
 
@@ -54,7 +55,7 @@ export function createOutbox(bus: Pick<Bus, 'publish'>, logger: Pick<Logger, 'wa
   }
 
   return {
-    send(channel, message, context = {}) {
+    send(channel, message, context = {}, options) {
       const retry: RetryOptions = {
         retries,
         giveUpAt: Date.now() + giveUpAfterMs,
@@ -63,9 +64,9 @@ export function createOutbox(bus: Pick<Bus, 'publish'>, logger: Pick<Logger, 'wa
         retrying: 'bus message not published yet; retrying',
         givingUp: 'bus message not published; given up (instances re-read what they keep once their bus is back)',
       };
-      const pending = { message, retry };
+      const pending = { message, options, retry };
       if (waiting.has(channel)) return waitBehindFailure(channel, pending);
-      bus.publish(channel, message).catch((error: unknown) => {
+      bus.publish(channel, message, options).catch((error: unknown) => {
         logger.warn({ ...retry.context, err: lastLineOf(error) }, retry.retrying);
         waitBehindFailure(channel, pending);
       });

@@ -36,7 +36,11 @@ export type RoomEvent =
   | { type: 'deleted' };
 
 export interface RoomFeed {
-  /** Tells every instance, through the outbox: in order per room, retried, without waiting. */
+  /**
+   * Tells every instance, through the outbox: in order per room, retried,
+   * without waiting. A message goes to the other instances only: the sender
+   * offers it to its own room at once (messages/live.ts).
+   */
   publish(roomId: string, event: RoomEvent): void;
   /** Listens to a room's events on this instance; resolves once listening, to a function that stops it. */
   listen(roomId: string, listener: (event: RoomEvent) => void): Promise<() => void>;
@@ -58,7 +62,11 @@ export function createRoomFeed(bus: Bus, outbox: Outbox): RoomFeed {
     get listening() {
       return bus.listening;
     },
-    publish: (roomId, event) => outbox.send(Channels.roomEvents(roomId), event, { roomId, event: event.type, ...(event.type === 'message' && { seq: event.message.seq }) }),
+    publish: (roomId, event) =>
+      event.type === 'message'
+        ? // Its sender has handed it to its own subscribers already (messages/live.ts `offer`).
+          outbox.send(Channels.roomEvents(roomId), event, { roomId, event: event.type, seq: event.message.seq }, { elsewhere: true })
+        : outbox.send(Channels.roomEvents(roomId), event, { roomId, event: event.type }),
     onResume: (listener) => bus.onResume(listener),
     listen: async (roomId, listener) => (await rooms.listen(roomId, listener)).stop,
   };

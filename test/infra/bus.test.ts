@@ -1,5 +1,6 @@
 /**
- * One suite, both implementations of the Bus; then the Redis bus across two
+ * One suite, both implementations of the Bus; then two Redis buses (one per
+ * instance) and `elsewhere` messages; then the Redis bus across two
  * processes: a publish in one is received in the other, both ways.
  */
 import { spawn } from 'node:child_process';
@@ -58,6 +59,35 @@ describe.each([
     await bus.publish(channel, 2);
     await new Promise((r) => setTimeout(r, 200));
     expect(seen).toEqual([1]);
+  });
+
+  it("hands its sender's listeners nothing of an `elsewhere` message", async () => {
+    const channel = `test:${randomUUID()}`;
+    const seen: unknown[] = [];
+    await bus.subscribe(channel, (m) => seen.push(m));
+    await bus.publish(channel, { n: 1 }, { elsewhere: true });
+    await bus.publish(channel, { n: 2 });
+    await eventually(() => seen.length >= 1, 2000, 'the plain message');
+    await new Promise((r) => setTimeout(r, 100));
+    expect(seen).toEqual([{ n: 2 }]);
+  });
+});
+
+describe('Redis bus, two instances', () => {
+  it('an `elsewhere` message reaches the other instance in order with the rest, and not its sender', async () => {
+    const [sender, other] = [redisBus(), redisBus()];
+    const channel = `test:${randomUUID()}`;
+    const bySender: unknown[] = [];
+    const byOther: unknown[] = [];
+    await sender.subscribe(channel, (m) => bySender.push(m));
+    await other.subscribe(channel, (m) => byOther.push(m));
+    await sender.publish(channel, { n: 1, text: '#not a tag' });
+    await sender.publish(channel, { n: 2, text: 'é' }, { elsewhere: true });
+    await other.publish(channel, { n: 3 }, { elsewhere: true });
+    await sender.publish(channel, '#4');
+    await eventually(() => byOther.length === 3 && bySender.length === 3, 2000, 'delivery');
+    expect(byOther).toEqual([{ n: 1, text: '#not a tag' }, { n: 2, text: 'é' }, '#4']);
+    expect(bySender).toEqual([{ n: 1, text: '#not a tag' }, { n: 3 }, '#4']);
   });
 });
 
