@@ -31,10 +31,17 @@ interface Pending {
 
 /** Tries after the first failure: at once, then after 1, 2, 4, 8 and 16 s. */
 const retries = 5;
-/** A message older than this is given up, whether it was tried every time or waited behind another. */
-const giveUpAfterMs = 31_000;
 
-export function createOutbox(bus: Pick<Bus, 'publish'>, logger: Pick<Logger, 'warn' | 'error'>): Outbox {
+export interface OutboxOptions {
+  /**
+   * A message older than this is given up, whether it was tried every time
+   * or waited behind another.
+   * @default 31_000 (just past the last retry)
+   */
+  giveUpAfterMs?: number;
+}
+
+export function createOutbox(bus: Pick<Bus, 'publish'>, logger: Pick<Logger, 'warn' | 'error'>, { giveUpAfterMs = 31_000 }: OutboxOptions = {}): Outbox {
   /** Channels with a failed publish: what waits there, the failed one first. */
   const waiting = new Map<string, Pending[]>();
   const draining = new Set<Promise<void>>();

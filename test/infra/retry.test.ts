@@ -1,20 +1,11 @@
 /** Background retries (a publish after a commit, an access re-check): each failure logged, the last one handed to onGiveUp. */
 import { describe, expect, it } from 'vitest';
 import { retryInBackground, type RetryOptions } from '../../src/infra/retry.ts';
-
-function recordingLogger() {
-  const lines: Array<{ level: 'warn' | 'error'; fields: Record<string, unknown>; message: string }> = [];
-  return {
-    lines,
-    warn: (fields: Record<string, unknown>, message: string) => void lines.push({ level: 'warn', fields, message }),
-    error: (fields: Record<string, unknown>, message: string) => void lines.push({ level: 'error', fields, message }),
-  };
-}
+import { recordingLogger } from '../helpers/recording-logger.ts';
 
 const options = (logger: ReturnType<typeof recordingLogger>, onGiveUp?: () => void) => ({
   retries: 1,
-  // The two levels retries use, recorded (pino's overloads are wider than these).
-  logger: logger as unknown as RetryOptions['logger'],
+  logger: logger.asLogger() as RetryOptions['logger'],
   context: { roomId: 'r1' },
   retrying: 'not yet; retrying',
   givingUp: 'giving up',

@@ -1,0 +1,97 @@
+/**
+ * The outbox on a real Redis bus whose publishing connection runs through a
+ * proxy that can cut it off: a publish that fails is tried again, what is
+ * given to its channel meanwhile waits behind it, and listeners hear every
+ * message once and in order; a channel with nothing failed is not held up;
+ * a message too old is given up.
+ */
+import { randomUUID } from 'node:crypto';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createRedisBus, type Bus } from '../../src/infra/bus.ts';
+import { createOutbox } from '../../src/infra/outbox.ts';
+import { createRedis, waitUntilReady } from '../../src/infra/redis.ts';
+import { testRedisUrl } from '../helpers/env.ts';
+import { recordingLogger } from '../helpers/recording-logger.ts';
+import { eventually } from '../helpers/server.ts';
+import { startTcpProxy, type ProxiedConnection, type TcpProxy } from '../helpers/tcp-proxy.ts';
+
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+/** A Redis bus whose publisher (commands) connection can be cut off; its subscriber stays connected. */
+async function busWithCuttablePublisher() {
+  const connections = new Set<ProxiedConnection>();
+  const link: TcpProxy = await startTcpProxy(testRedisUrl, { watch: (connection) => (connections.add(connection), () => {}) });
+  const logger = recordingLogger();
+  const publisher = createRedis(link.via(testRedisUrl), 'commands', logger.asLogger());
+  const subscriber = createRedis(testRedisUrl, 'subscriber', logger.asLogger());
+  await Promise.all([waitUntilReady(publisher), waitUntilReady(subscriber)]);
+  const bus: Bus = createRedisBus(publisher, subscriber);
+  cleanups.push(() => link.stop(), () => publisher.disconnect(), () => bus.close());
+  return {
+    bus,
+    logger,
+    publisher,
+    async cutOff() {
+      link.pause();
+      for (const connection of connections) connection.drop();
+      connections.clear();
+      await eventually(() => publisher.status !== 'ready', 5000, 'the publisher to notice');
+    },
+    async reconnect() {
+      await link.start();
+      await eventually(() => publisher.status === 'ready', 5000, 'the publisher to be back');
+    },
+  };
+}
+
+describe('outbox', () => {
+  it('holds what is given to a channel behind a failed publish: each heard once and in order once Redis answers; another channel goes at once', async () => {
+    const { bus, logger, cutOff, reconnect } = await busWithCuttablePublisher();
+    const outbox = createOutbox(bus, logger.asLogger());
+    const [held, free] = [`test:${randomUUID()}`, `test:${randomUUID()}`];
+    const heard: string[] = [];
+    await bus.subscribe<number>(held, (n) => heard.push(`held ${n}`));
+    await bus.subscribe<string>(free, (s) => heard.push(`free ${s}`));
+
+    outbox.send(held, 0);
+    await eventually(() => heard.length === 1, 2000, 'a publish while healthy');
+    await cutOff();
+    outbox.send(held, 1, { what: 'first' });
+    // Tried at once and again at once; the next try is a second away.
+    await eventually(() => logger.lines.filter((line) => line.message.includes('not published yet')).length === 2, 2000, 'two failed tries');
+    expect(logger.lines.map((line) => line.fields)).toContainEqual(expect.objectContaining({ what: 'first', channel: held }));
+    await reconnect();
+    // Redis answers again before the retry: these would overtake the first were they not held behind it.
+    outbox.send(held, 2);
+    outbox.send(free, 'a');
+    outbox.send(held, 3);
+    await eventually(() => heard.length === 5, 10_000, 'every message');
+    await outbox.drained();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(heard).toEqual(['held 0', 'free a', 'held 1', 'held 2', 'held 3']);
+    expect(logger.lines.filter((line) => line.level === 'error')).toEqual([]);
+  }, 20_000);
+
+  it('gives a message up once it is too old, logged as an error, and never sends it; the channel is free again', async () => {
+    const { bus, logger, cutOff, reconnect } = await busWithCuttablePublisher();
+    const outbox = createOutbox(bus, logger.asLogger(), { giveUpAfterMs: 1500 });
+    const channel = `test:${randomUUID()}`;
+    const heard: number[] = [];
+    await bus.subscribe<number>(channel, (n) => heard.push(n));
+    await cutOff();
+    outbox.send(channel, 1, { what: 'lost' });
+    await eventually(() => logger.lines.some((line) => line.level === 'error'), 5000, 'the give-up');
+    expect(logger.lines.filter((line) => line.level === 'error')).toEqual([
+      expect.objectContaining({ fields: expect.objectContaining({ what: 'lost', channel }), message: expect.stringContaining('given up') }),
+    ]);
+    await outbox.drained();
+    await reconnect();
+    outbox.send(channel, 2);
+    await eventually(() => heard.length === 1, 5000, 'the next message');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(heard).toEqual([2]);
+  }, 20_000);
+});
