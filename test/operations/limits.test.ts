@@ -174,6 +174,28 @@ describe('query limits over WebSocket', () => {
     socket.ws.close(1000);
   });
 
+  it('past the 1,024 texts a server keeps parsed, one pushed out is parsed and validated again: the same answers', async () => {
+    const socket = await openAckedSocket(server.wsUrl, token);
+    const refusedText = aliases(16);
+    const answerTo = async (id: string, query: string) => {
+      socket.send({ id, type: 'subscribe', payload: { query } });
+      return socket.next((m) => m?.id === id && m.type !== 'complete');
+    };
+    const refusal = await answerTo('first refused', refusedText);
+    const accepted = await answerTo('first accepted', '{ __typename }');
+    // 1,024 other texts, in flight together: the first two are the oldest kept, and go.
+    const others = 1024;
+    for (let i = 0; i < others; i++) socket.send({ id: `other ${i}`, type: 'subscribe', payload: { query: `{ __typename } # ${i}` } });
+    await socket.next((m) => m?.id === `other ${others - 1}` && m.type === 'complete', 30_000);
+    const completed = socket.received.filter((m: any) => m?.type === 'complete' && String(m.id).startsWith('other ')).length;
+    expect(completed).toBe(others);
+    expect(await answerTo('again refused', refusedText)).toEqual({ ...refusal, id: 'again refused' });
+    expect(await answerTo('again accepted', '{ __typename }')).toEqual({ ...accepted, id: 'again accepted' });
+    expect(refusal.payload.map((e: any) => e.extensions?.code)).toEqual(['BAD_USER_INPUT']);
+    expect(accepted).toMatchObject({ type: 'next', payload: { data: { __typename: 'Query' } } });
+    socket.ws.close(1000);
+  });
+
   it('closes a socket that sends a message over the size bound with 1009 before reading it', async () => {
     const socket = await openAckedSocket(server.wsUrl, token);
     socket.send({ id: 'x', type: 'subscribe', payload: { query: `{ __typename ${' '.repeat(1_100_000)} }` } });
