@@ -39,7 +39,7 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
   const infra = await createInfra(config, logger);
   const revocations = await createRevocations(infra);
   const feed = createRoomFeed(infra.bus, infra.outbox);
-  const rooms = createRooms({ ...infra, feed, invitationFeed: createInvitationFeed(infra.bus, infra.outbox), listFeed: createRoomListFeed(infra.bus, infra.outbox) });
+  const rooms = createRooms({ ...infra, feed, invitationFeed: createInvitationFeed(infra.bus, infra.outbox), listFeed: createRoomListFeed(infra.bus, infra.outbox, infra.config.ROOM_LIST_COUNT_INTERVAL * 1000) });
   const accounts = createAccounts({ ...infra, tokens, revocations, rooms });
   const slots = await createSlots(infra);
   const presence = await createPresence(infra, slots);

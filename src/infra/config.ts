@@ -50,6 +50,7 @@ const schema = z.object({
   KEEPALIVE_INTERVAL: seconds(12),
   SLOT_LEASE_TTL: seconds(60),
   ROOM_MAX_MEMBERS: int(500, 1),
+  ROOM_LIST_COUNT_INTERVAL: seconds(1),
   MESSAGE_MAX_LENGTH: int(4000, 1),
   MESSAGE_RATE_PER_USER: int(20, 1),
   MESSAGE_RATE_PER_ROOM: int(200, 1),

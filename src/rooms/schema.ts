@@ -235,7 +235,7 @@ builder.subscriptionField('roomListChanges', (t) =>
   t.field({
     type: RoomListChange,
     description:
-      "Changes of the rooms the caller may see, made on any instance: ADDED, CHANGED and REMOVED as `rooms` would show them. A deleted room is told to every subscriber (its id only). A join, a leave or a removal is a CHANGED (its member count) to everyone who still sees the room; who joined or left, and their presence, are roomPresence's. It starts with RESYNC once it listens: a `rooms` read made after a RESYNC, with the changes that follow applied, is current. Changes made while the connection was down are not replayed: a new subscription starts with RESYNC again.",
+      "Changes of the rooms the caller may see, made on any instance: ADDED, CHANGED and REMOVED as `rooms` would show them. A deleted room is told to every subscriber (its id only). A join, a leave or a removal is a CHANGED (its member count) to everyone who still sees the room: at once, then at most once per interval per room (a second by default), so a burst of joins ends with the count it reached; who joined or left, and their presence, are roomPresence's. It starts with RESYNC once it listens: a `rooms` read made after a RESYNC, with the changes that follow applied, is current. Changes made while the connection was down are not replayed: a new subscription starts with RESYNC again.",
     subscribe: (_root, _args, ctx) => ctx.app.rooms.listChanges(requireViewer(ctx)),
     resolve: (item) => item,
   }),

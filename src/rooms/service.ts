@@ -78,7 +78,8 @@ export interface Rooms {
    * again after an outage of the bus, in which changes may have been lost:
    * a list read after a RESYNC, with the changes that follow it applied, is
    * current. A join, a leave or a removal is a CHANGED (the member count)
-   * to everyone who still sees the room; who joined or left, and their
+   * to everyone who still sees the room, at once and then at most once per
+   * ROOM_LIST_COUNT_INTERVAL per room; who joined or left, and their
    * presence, are roomPresence's.
    */
   listChanges(viewer: Viewer): Promise<AsyncIterableIterator<RoomListItem>>;
@@ -143,14 +144,16 @@ interface ListWait {
   viewer: Viewer;
   answer: (item: RoomListItem | null) => void;
 }
-type ChangedInList = Extract<RoomListEvent, { type: 'changed' }>;
+/** A room list event that needs the room read to be told: a change of who sees it, or of its member count. */
+type ReadInList = Extract<RoomListEvent, { type: 'changed' | 'counted' }>;
 
 const rulesOf = ({ permission, ownerId, allowedRoles }: VisibilityRules): VisibilityRules => ({ permission, ownerId, allowedRoles });
 
 /** What a room list change is to the viewer, from what it could see before and can see now; null when nothing. */
-function listItemFor(viewer: Viewer, event: ChangedInList, room: Room, relation: Relation): RoomListItem | null {
+function listItemFor(viewer: Viewer, event: ReadInList, room: Room, relation: Relation): RoomListItem | null {
   const seesNow = canSee(viewer, room, relation);
-  const sawBefore = event.before !== null && canSee(viewer, event.before, event.relationsBefore?.[viewer.userId] ?? relation);
+  // A count changes no one's view: those who see the room saw it.
+  const sawBefore = event.type === 'counted' ? seesNow : event.before !== null && canSee(viewer, event.before, event.relationsBefore?.[viewer.userId] ?? relation);
   if (seesNow) return { kind: sawBefore ? 'CHANGED' : 'ADDED', roomId: room.id, room };
   return sawBefore ? { kind: 'REMOVED', roomId: room.id, room: null } : null;
 }
@@ -159,11 +162,11 @@ export function createRooms(deps: { db: Database; sql: Sql; config: Config; feed
   const { db, sql, config, feed, invitationFeed, listFeed, logger } = deps;
   const now = () => new Date().toISOString();
   /** roomListChanges subscribers waiting on one event: all listeners on this instance hear it in the same turn, and share one read. */
-  const askList = gatherInTurn<ChangedInList, ListWait>((event, waiting) =>
+  const askList = gatherInTurn<ReadInList, ListWait>((event, waiting) =>
     void readToShow(() => readFor(event.roomId, waiting), {
       logger,
       context: { roomId: event.roomId, subscribers: waiting.length },
-      what: 'a room whose visibility changed',
+      what: 'a room whose visibility or member count changed',
       otherwise: 'the change is not handed out',
     }).then((loaded) => {
       // A room gone since: its deletion is told on its own.
@@ -309,11 +312,16 @@ export function createRooms(deps: { db: Database; sql: Sql; config: Config; feed
         (item) => handOut(item),
         (error) => logger.error({ err: error, userId: viewer.userId }, 'room list change not handed out'),
       );
+      const giveOnceRead = (event: ReadInList) => give(new Promise<RoomListItem | null>((answer) => askList(event, { viewer, answer })));
       const stop = await listFeed.listen((event) => {
         if (event.type === 'deleted') return give({ kind: 'REMOVED', roomId: event.roomId, room: null });
         if (event.onlyFor && !event.onlyFor.includes(viewer.userId)) return;
-        give(new Promise<RoomListItem | null>((answer) => askList(event, { viewer, answer })));
+        giveOnceRead(event);
       });
+      const stopCounts = await listFeed.listenToCounts(giveOnceRead).catch((error: unknown) => {
+          stop();
+          throw error;
+        });
       const resync = () => give({ kind: 'RESYNC', roomId: null, room: null });
       // Listening already: a list read after this RESYNC, with the changes that follow it, is current.
       resync();
@@ -323,6 +331,7 @@ export function createRooms(deps: { db: Database; sql: Sql; config: Config; feed
         handOut = push;
         return () => {
           stopResume();
+          stopCounts();
           stop();
         };
       });
@@ -338,14 +347,8 @@ export function createRooms(deps: { db: Database; sql: Sql; config: Config; feed
         return { updated: dropped ?? room, wasMember: dropped !== null, wasInvited: invites > 0 };
       });
       if (wasMember) feed.publish(roomId, { type: 'left', userId, at: now() });
-      // A member's removal changes the member count for everyone who sees the room; an invitation's only the invitee's view.
-      listFeed.publish({
-        type: 'changed',
-        roomId,
-        before: rulesOf(room),
-        relationsBefore: { [userId]: { member: wasMember, invited: wasInvited } },
-        ...(wasMember ? {} : { onlyFor: [userId] }),
-      });
+      if (wasMember) listFeed.publish({ type: 'counted', roomId });
+      listFeed.publish({ type: 'changed', roomId, before: rulesOf(room), relationsBefore: { [userId]: { member: wasMember, invited: wasInvited } }, onlyFor: [userId] });
       return updated;
     },
 
@@ -362,8 +365,7 @@ export function createRooms(deps: { db: Database; sql: Sql; config: Config; feed
           return tx.room.findUniqueOrThrow({ where: { id: roomId } });
         });
         feed.publish(roomId, { type: 'joined', userId: viewer.userId, at: now() });
-        // Its member count changed for everyone who sees it.
-        listFeed.publish({ type: 'changed', roomId, before: rulesOf(room), relationsBefore: { [viewer.userId]: relation } });
+        listFeed.publish({ type: 'counted', roomId });
         return joined;
       } catch (error) {
         // The same user joining twice at once: the second finds the first's row.
@@ -378,27 +380,29 @@ export function createRooms(deps: { db: Database; sql: Sql; config: Config; feed
       const left = await inTransaction(db, async (tx) => (await dropMembers(tx, roomId, [viewer.userId])) !== null);
       if (!left) return false;
       feed.publish(roomId, { type: 'left', userId: viewer.userId, at: now() });
-      // Its member count changed for everyone who sees it; a room seen only as a member (one the viewer may no longer join) leaves its list.
-      listFeed.publish({ type: 'changed', roomId, before: rulesOf(room), relationsBefore: { [viewer.userId]: relation } });
+      listFeed.publish({ type: 'counted', roomId });
+      // A room seen only as a member (one it may no longer join) leaves the viewer's list.
+      if (!canSee(viewer, room, { member: false, invited: relation.invited })) {
+        listFeed.publish({ type: 'changed', roomId, before: rulesOf(room), relationsBefore: { [viewer.userId]: relation }, onlyFor: [viewer.userId] });
+      }
       return true;
     },
 
     async deleteUser(userId, deleteRows) {
-      const { joined, rules, owned } = await inTransaction(db, async (tx) => {
+      const { joined, owned } = await inTransaction(db, async (tx) => {
         // Locked first: a join of this user still under way waits, then finds no user, rather than adding
         // a membership that the deletion's cascade would remove uncounted.
         await tx.$queryRaw`SELECT 1 FROM "User" WHERE "id" = ${userId}::uuid FOR UPDATE`;
         const left = await tx.$queryRaw<{ roomId: string }[]>`DELETE FROM "RoomMember" WHERE "userId" = ${userId}::uuid RETURNING "roomId"`;
         const joined = left.map((row) => row.roomId);
         if (joined.length) await tx.room.updateMany({ where: { id: { in: joined } }, data: { memberCount: { decrement: 1 } } });
-        const rules = joined.length ? await tx.room.findMany({ where: { id: { in: joined } }, select: { id: true, permission: true, ownerId: true, allowedRoles: true } }) : [];
         const owned = new Set((await tx.room.findMany({ where: { ownerId: userId }, select: { id: true } })).map((room) => room.id));
         await deleteRows(tx);
-        return { joined: joined.filter((roomId) => !owned.has(roomId)), rules: new Map(rules.map((room) => [room.id, rulesOf(room)])), owned };
+        return { joined: joined.filter((roomId) => !owned.has(roomId)), owned };
       });
       for (const roomId of joined) {
         feed.publish(roomId, { type: 'left', userId, at: now() });
-        listFeed.publish({ type: 'changed', roomId, before: rules.get(roomId)! });
+        listFeed.publish({ type: 'counted', roomId });
       }
       for (const roomId of owned) {
         feed.publish(roomId, { type: 'deleted' });

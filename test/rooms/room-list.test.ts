@@ -1,7 +1,8 @@
 /**
  * roomListChanges across two instances on one Redis and one database: each
  * subscriber hears, in order, the rooms it comes to see (made, opened to it,
- * an invitation), the changes of those it sees (their member count too), and those it no longer sees
+ * an invitation), the changes of those it sees (their member count too, a
+ * burst of joins as two changes), and those it no longer sees
  * (closed to it, removed from it, deleted, left when it may not join); it
  * hears nothing of rooms it cannot see; an admin sees them all. A
  * subscription needs a signed-in user.
@@ -23,7 +24,8 @@ const adminPass = 'admin-password-123';
 let first: TestServer;
 let second: TestServer;
 beforeAll(async () => {
-  const env = { ...scaledEnv(), ADMIN_USER: adminName, ADMIN_PASS: adminPass, SINGLE_SESSION: 'false' };
+  // Member counts told as they change (the default holds them back for a second after each): each sequence below is exact.
+  const env = { ...scaledEnv(), ADMIN_USER: adminName, ADMIN_PASS: adminPass, SINGLE_SESSION: 'false', ROOM_LIST_COUNT_INTERVAL: '0.001' };
   [first, second] = await Promise.all([startServer(env), startServer(env)]);
 });
 afterAll(stopAllServers);
@@ -161,6 +163,23 @@ describe('roomListChanges', () => {
       hallWith(1),
       { kind: 'ADDED', roomId: marker.id, room: { id: marker.id, name: marker.name, permission: 'PUBLIC', memberCount: 1 } },
     ]);
+  });
+
+  it('tells a burst of joins on another instance as one change at once and one more, a second later, with the count it reached', async () => {
+    const held = await startServer(scaledEnv());
+    const [owner, watcher, ...joiners] = await Promise.all(Array.from({ length: 12 }, () => signUp(first)));
+    const hall = await createRoom(first, owner!.accessToken, { name: uniqueName('burst') });
+    const watched = await subscribe(held, watcher!.accessToken);
+    const [from] = await listening([watched]);
+    await Promise.all(joiners.map((joiner) => ok(gql(first, JOIN, { id: hall.id }, { token: joiner.accessToken }))));
+    const counts = () => changesOf(watched, from).map((change) => (change as { room: { memberCount: number } }).room.memberCount);
+    await expect.poll(counts, { timeout: 10_000 }).toContain(11);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    // The first join at once; the nine after it within the second that followed, as one (as two, should they take longer).
+    expect(counts().length).toBeGreaterThanOrEqual(2);
+    expect(counts().length).toBeLessThanOrEqual(3);
+    expect(counts().at(-1)).toBe(11);
+    expect(changesOf(watched, from).every((change) => (change as { kind: string }).kind === 'CHANGED')).toBe(true);
   });
 
   it('needs a signed-in user', async () => {
