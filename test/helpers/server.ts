@@ -185,11 +185,11 @@ export function connectSocket(server: Pick<TestServer, 'wsUrl'>, connectionParam
   return { client, closed, acked };
 }
 
-/** Subscribes and collects every result; `next` waits for the n-th one. */
-/** The socket's close, or 'still open' when it has not closed within `timeoutMs`. */
-export const closeWithin = (socket: Pick<TestSocket, 'closed'>, timeoutMs: number): Promise<{ code: number; reason: string } | 'still open'> =>
+/** The socket's close, or 'still open' when it has not closed within `timeoutMs` (a graphql-ws test socket or a raw one). */
+export const closeWithin = <C extends { code: number }>(socket: { closed: Promise<C> }, timeoutMs: number): Promise<C | 'still open'> =>
   Promise.race([socket.closed, new Promise<'still open'>((resolve) => setTimeout(() => resolve('still open'), timeoutMs))]);
 
+/** Subscribes and collects every result; `next` waits for the n-th one. */
 export function collect<T = any>(client: Client, query: string, variables?: Record<string, unknown>) {
   const results: { data?: T; errors?: any[] }[] = [];
   const waiters: { count: number; resolve: () => void }[] = [];

@@ -7,7 +7,7 @@
 import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { connectSocket, eventually, gql, scaledEnv, startServer, stopAllServers, type TestServer } from '../helpers/server.ts';
+import { closeWithin, connectSocket, eventually, gql, scaledEnv, startServer, stopAllServers, type TestServer } from '../helpers/server.ts';
 import { signUp } from '../helpers/accounts.ts';
 import { flushTestRedis } from '../helpers/redis.ts';
 
@@ -45,8 +45,7 @@ describe('heartbeat', () => {
     const user = await signUp(server);
     const socket = connectSocket(server, { authorization: `Bearer ${user.accessToken}` });
     await socket.acked;
-    const closedEarly = await Promise.race([socket.closed.then(() => true), new Promise<false>((resolve) => setTimeout(() => resolve(false), 3500))]);
-    expect(closedEarly).toBe(false);
+    expect(await closeWithin(socket, 3500)).toBe('still open');
     const answer = await new Promise<unknown>((resolve, reject) =>
       socket.client.subscribe({ query: '{ me { username } }' }, { next: resolve, error: reject, complete: () => {} }),
     );

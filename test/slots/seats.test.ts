@@ -4,7 +4,7 @@
  * disconnects, a connect storm over three instances, an instance killed.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { connectSocket, eventually, gql, scaledEnv, startServer, stopAllServers, type TestServer, type TestSocket } from '../helpers/server.ts';
+import { closeWithin, connectSocket, eventually, gql, scaledEnv, startServer, stopAllServers, type TestServer } from '../helpers/server.ts';
 import { signUp } from '../helpers/accounts.ts';
 import { flushTestRedis } from '../helpers/redis.ts';
 
@@ -14,7 +14,6 @@ beforeEach(() => flushTestRedis());
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 const used = async (server: TestServer) => (await gql(server, '{ connectionSlots { used max available } }')).data.connectionSlots;
-const stillOpen = (socket: TestSocket) => Promise.race([socket.closed.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), 300))]);
 
 describe('seats', () => {
   it('five users fill MAX_CONNECTIONS=5, the sixth is refused 4029 "slots"; a stolen token connecting and leaving frees nothing', async () => {
@@ -37,7 +36,7 @@ describe('seats', () => {
     await thief.closed;
     await new Promise((r) => setTimeout(r, 300));
     expect(await used(server)).toEqual({ used: 5, max: 5, available: 0 });
-    expect(await stillOpen(sockets[0]!)).toBe(true);
+    expect(await closeWithin(sockets[0]!, 300)).toBe('still open');
     const stillRefused = connectSocket(server, bearer(users[5]!.accessToken));
     expect((await stillRefused.closed).code).toBe(4029);
 
@@ -94,7 +93,7 @@ describe('seats', () => {
     const killedAt = Date.now();
     await eventually(async () => (await used(survivor)).used === 1, 6000, 'the dead instance seat to heal');
     expect(Date.now() - killedAt).toBeLessThan(5000);
-    expect(await stillOpen(keptSocket)).toBe(true);
+    expect(await closeWithin(keptSocket, 300)).toBe('still open');
     const admitted = connectSocket(survivor, bearer(waiting.accessToken));
     await admitted.acked;
     // Renewals keep the survivor's seats past several lease periods.
