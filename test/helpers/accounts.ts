@@ -2,6 +2,7 @@
  * Accounts for tests, made the way a client makes them: register, then log
  * in, over real HTTP.
  */
+import type { SessionEndReason } from '../../src/infra/codes.ts';
 import { withDatabase } from './env.ts';
 import { gql, uniqueName, type TestServer } from './server.ts';
 
@@ -62,6 +63,6 @@ export async function signUp(
 /** The claims of a JWT (not verified). */
 export const claimsOf = (jwt: string): Record<string, any> => JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString('utf8'));
 
-/** Ends the session of `accessToken` in PostgreSQL alone: what an instance that died right after its commit leaves behind. */
-export const endSessionInDatabaseOnly = (accessToken: string) =>
-  withDatabase((client) => client.query(`UPDATE "Session" SET "revokedAt" = now(), "revokedReason" = 'revoked' WHERE id = $1`, [claimsOf(accessToken).sid]));
+/** Ends the session of `accessToken` in PostgreSQL alone, for `reason`: what an instance that died right after its commit leaves behind. */
+export const endSessionInDatabaseOnly = (accessToken: string, reason: SessionEndReason = 'revoked') =>
+  withDatabase((client) => client.query(`UPDATE "Session" SET "revokedAt" = now(), "revokedReason" = $2 WHERE id = $1`, [claimsOf(accessToken).sid, reason]));

@@ -10,7 +10,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closeWithin, collect, connectSocket, gql, scaledEnv, startServer, stopAllServers, type TestServer } from '../helpers/server.ts';
-import { endSessionInDatabaseOnly, logIn, signUp } from '../helpers/accounts.ts';
+import { Redis } from 'ioredis';
+import { Keys } from '../../src/infra/codes.ts';
+import { claimsOf, endSessionInDatabaseOnly, logIn, signUp } from '../helpers/accounts.ts';
 import { testRedisUrl } from '../helpers/env.ts';
 import { flushTestRedis } from '../helpers/redis.ts';
 import { createRoom, JOIN, ROOM_MESSAGES, SEND, storedMessages, warmUp } from '../rooms/helpers.ts';
@@ -149,6 +151,39 @@ describe('after a bus outage', () => {
     await cutTheBus(() => logIn(b, user.username, user.password).then(() => undefined));
     const closed = await closeWithin(socket, 10_000);
     expect(closed).toMatchObject({ code: 4002 });
+  }, 30_000);
+
+  it("a session ended in the database alone as replaced: the first instance whose bus is back closes its socket with 4002 and writes that reason to shared state, where an instance that learns it later finds it", async () => {
+    // A third instance with its own link to Redis, whose bus stays cut off until told.
+    let cutOffC = false;
+    const subscribersOfC = new Set<ProxiedConnection>();
+    const link = await startTcpProxy(testRedisUrl, {
+      watch: (connection) => (chunk) => {
+        if (!chunk.toString().toUpperCase().includes('SUBSCRIBE')) return;
+        if (cutOffC) return connection.drop();
+        subscribersOfC.add(connection);
+      },
+    });
+    const c = await startServer({ ...scaledEnv(), REDIS_URL: link.via(testRedisUrl) });
+    try {
+      const user = await signUp(a);
+      const [onA, onC] = [connectSocket(a, { token: user.accessToken }), connectSocket(c, { token: user.accessToken })];
+      await Promise.all([onA.acked, onC.acked]);
+      cutOffC = true;
+      for (const connection of subscribersOfC) connection.drop();
+      await cutTheBus(() => endSessionInDatabaseOnly(user.accessToken, 'session_replaced').then(() => undefined));
+      expect(await closeWithin(onA, 10_000)).toMatchObject({ code: 4002 });
+      // What a wrote for the others: the database's reason.
+      const shared = new Redis(testRedisUrl);
+      expect(await shared.get(Keys.revokedSession(claimsOf(user.accessToken).sid)).finally(() => shared.disconnect())).toBe('session_replaced');
+      expect(await closeWithin(onC, 300)).toBe('still open');
+      // c's bus comes back: it reads that shared state, and the database.
+      cutOffC = false;
+      expect(await closeWithin(onC, 10_000)).toMatchObject({ code: 4002 });
+    } finally {
+      await c.stop();
+      await link.stop();
+    }
   }, 30_000);
 
   it('roomPresence: the joins and leaves made while the bus was cut reach the subscribers once it is back, once each', async () => {
