@@ -75,7 +75,8 @@ export async function createRevocations(infra: Pick<Infra, 'state' | 'bus' | 'ou
     async revoke(ended) {
       for (const e of ended) {
         remember(e.sessionId);
-        outbox.send(Channels.sessionEnded, e, { sessionId: e.sessionId });
+        // Tried while an access token of the session may live: until then another instance would take it.
+        outbox.send(Channels.sessionEnded, e, { sessionId: e.sessionId }, { giveUpAfterMs: keepSeconds * 1000 });
       }
       try {
         await Promise.all(ended.map((e) => state.set(Keys.revokedSession(e.sessionId), e.reason, keepSeconds)));

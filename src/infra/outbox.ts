@@ -6,37 +6,46 @@
  * is healthy its messages go out at once, pipelined on one connection and
  * so in order. A publish that fails (with the connection, those in flight
  * behind it fail too) is tried again at once, then after 1, 2, 4, 8 and
- * 16 s (infra/retry.ts), and what is
+ * 16 s, then every 16 s (infra/retry.ts), and what is
  * given to its channel meanwhile waits behind it, so that listeners still
  * hear them in order (a member's JOINED before its LEFT). A message is given
- * up (logged) once it is 31 s old: by then the bus is most likely cut off on
- * every instance, and each one re-reads what it keeps once its bus is back.
+ * up (logged) once it is 31 s old, unless its sender asks for longer: by
+ * then the bus is most likely cut off on every instance, and each one
+ * re-reads what it keeps once its bus is back. An ended session is the
+ * exception: were only this instance's link to Redis down, no other
+ * instance would re-read anything, and the session's tokens would go on
+ * working there; it is kept trying while they may (auth/revocation.ts).
  */
 import type { Bus, PublishOptions } from './bus.ts';
 import { lastLineOf, type Logger } from './logger.ts';
 import { withRetries, type RetryOptions } from './retry.ts';
 
+export interface SendOptions extends PublishOptions {
+  /** This message is given up once this old (ms), rather than at the outbox's {@link OutboxOptions.giveUpAfterMs}. */
+  giveUpAfterMs?: number;
+}
+
 export interface Outbox {
   /** Publishes `message` on `channel` after what was given to that channel before; `context` goes into the log lines of a failure. */
-  send(channel: string, message: unknown, context?: Record<string, unknown>, options?: PublishOptions): void;
+  send(channel: string, message: unknown, context?: Record<string, unknown>, options?: SendOptions): void;
   /** Resolves once what waits behind a failure was published or given up (graceful shutdown). */
   drained(): Promise<void>;
 }
 
 interface Pending {
   message: unknown;
-  options: PublishOptions | undefined;
+  options: SendOptions;
   retry: RetryOptions;
 }
 
-/** Tries after the first failure: at once, then after 1, 2, 4, 8 and 16 s. */
-const retries = 5;
+/** Tries after the first failure: at once, then after 1, 2, 4, 8 and 16 s, then every 16 s until the message is given up. */
+const maxDelayMs = 16_000;
 
 export interface OutboxOptions {
   /**
    * A message older than this is given up, whether it was tried every time
    * or waited behind another.
-   * @default 31_000 (just past the last retry)
+   * @default 31_000 (the tries at once and after 1, 2, 4, 8 and 16 s)
    */
   giveUpAfterMs?: number;
 }
@@ -62,10 +71,11 @@ export function createOutbox(bus: Pick<Bus, 'publish'>, logger: Pick<Logger, 'wa
   }
 
   return {
-    send(channel, message, context = {}, options) {
+    send(channel, message, context = {}, options = {}) {
       const retry: RetryOptions = {
-        retries,
-        giveUpAt: Date.now() + giveUpAfterMs,
+        retries: Number.POSITIVE_INFINITY,
+        maxDelayMs,
+        giveUpAt: Date.now() + (options.giveUpAfterMs ?? giveUpAfterMs),
         logger,
         context: { ...context, channel },
         retrying: 'bus message not published yet; retrying',

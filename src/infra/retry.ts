@@ -1,8 +1,8 @@
 /**
  * Work that must not give up at the first failure (a publish after a
  * commit, see outbox.ts; an access re-check; the read of a user to show): tried again
- * after 1, 2, 4 … s, each failure logged, and handed to `onGiveUp` after
- * the last retry.
+ * after 1, 2, 4 … s (up to `maxDelayMs` apart), each failure logged, and
+ * handed to `onGiveUp` after the last retry.
  */
 import { lastLineOf, type Logger } from './logger.ts';
 
@@ -18,11 +18,14 @@ export interface RetryOptions {
   givingUp: string;
   /** Gives up, whatever is left of `retries`, when the next try would come after this time (ms since the epoch). @default never */
   giveUpAt?: number;
+  /** The longest wait between two tries. @default no limit */
+  maxDelayMs?: number;
   onGiveUp?: () => void;
 }
 
 /**
- * Runs `task` now and, while it fails, again after 1, 2, 4 … s: resolves to
+ * Runs `task` now and, while it fails, again after 1, 2, 4 … s (at most
+ * `maxDelayMs`): resolves to
  * its value, or to undefined once the last retry failed too (after
  * `onGiveUp`). Never rejects.
  */
@@ -32,7 +35,7 @@ export async function withRetries<T>(task: () => Promise<T>, options: RetryOptio
       return await task();
     } catch (error) {
       const where = { ...options.context, err: lastLineOf(error) };
-      const delay = 1000 * 2 ** attempt;
+      const delay = Math.min(1000 * 2 ** attempt, options.maxDelayMs ?? Number.POSITIVE_INFINITY);
       if (attempt === options.retries || Date.now() + delay > (options.giveUpAt ?? Number.POSITIVE_INFINITY)) {
         options.logger.error(where, options.givingUp);
         options.onGiveUp?.();

@@ -3,7 +3,7 @@
  * proxy that can cut it off: a publish that fails is tried again, what is
  * given to its channel meanwhile waits behind it, and listeners hear every
  * message once and in order; a channel with nothing failed is not held up;
- * a message too old is given up.
+ * a message too old is given up, unless its sender gave it a longer life.
  */
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -94,4 +94,21 @@ describe('outbox', () => {
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(heard).toEqual([2]);
   }, 20_000);
+
+  it("keeps trying a message given a longer life past the outbox's own limit (an ended session), and sends it once Redis answers", async () => {
+    const { bus, logger, cutOff, reconnect } = await busWithCuttablePublisher();
+    const outbox = createOutbox(bus, logger.asLogger(), { giveUpAfterMs: 1500 });
+    const channel = `test:${randomUUID()}`;
+    const heard: string[] = [];
+    await bus.subscribe<string>(channel, (m) => heard.push(m));
+    await cutOff();
+    outbox.send(channel, 'kept', {}, { giveUpAfterMs: 60_000 });
+    // Past the outbox's limit, after the tries at once and 1 s later: not given up.
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    expect(logger.lines.filter((line) => line.message.includes('not published yet')).length).toBeGreaterThanOrEqual(2);
+    expect(logger.lines.filter((line) => line.level === 'error')).toEqual([]);
+    await reconnect();
+    await eventually(() => heard.length === 1, 10_000, 'the message, once Redis answers');
+    expect(heard).toEqual(['kept']);
+  }, 30_000);
 });

@@ -75,4 +75,22 @@ describe('retryInBackground', () => {
     expect(tries).toBe(2);
     expect(logger.lines.map((l) => l.level)).toEqual(['warn', 'error']);
   });
+
+  it('waits at most maxDelayMs between tries', async () => {
+    const logger = recordingLogger();
+    let tries = 0;
+    const given = new Promise<void>((resolve) =>
+      retryInBackground(
+        async () => {
+          tries++;
+          throw new Error('refused');
+        },
+        // Tries 200 ms apart: without the bound the sixth would come at 31 s.
+        { ...options(logger, resolve), retries: 5, maxDelayMs: 200 },
+      ),
+    );
+    await given;
+    expect(tries).toBe(6);
+    expect(logger.lines.map((l) => l.level)).toEqual(['warn', 'warn', 'warn', 'warn', 'warn', 'error']);
+  });
 });
