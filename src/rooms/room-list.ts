@@ -57,7 +57,7 @@ export interface RoomListFeed {
 
 /**
  * Hands `counted` events on to `emit`, per room: the first at once, then at
- * most one per `intervalMs` (the last of those heard meanwhile), so that a
+ * most one per `intervalMs` (one for all those heard meanwhile), so that a
  * burst of joins is two reads and two changes for each viewer, not one per
  * join. What `emit` gets is the same object for every listener in a turn.
  */

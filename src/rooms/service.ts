@@ -319,9 +319,9 @@ export function createRooms(deps: { db: Database; sql: Sql; config: Config; feed
         giveOnceRead(event);
       });
       const stopCounts = await listFeed.listenToCounts(giveOnceRead).catch((error: unknown) => {
-          stop();
-          throw error;
-        });
+        stop();
+        throw error;
+      });
       const resync = () => give({ kind: 'RESYNC', roomId: null, room: null });
       // Listening already: a list read after this RESYNC, with the changes that follow it, is current.
       resync();
@@ -346,8 +346,10 @@ export function createRooms(deps: { db: Database; sql: Sql; config: Config; feed
         if (!dropped && invites === 0) throw notFound('Member or invitation');
         return { updated: dropped ?? room, wasMember: dropped !== null, wasInvited: invites > 0 };
       });
-      if (wasMember) feed.publish(roomId, { type: 'left', userId, at: now() });
-      if (wasMember) listFeed.publish({ type: 'counted', roomId });
+      if (wasMember) {
+        feed.publish(roomId, { type: 'left', userId, at: now() });
+        listFeed.publish({ type: 'counted', roomId });
+      }
       listFeed.publish({ type: 'changed', roomId, before: rulesOf(room), relationsBefore: { [userId]: { member: wasMember, invited: wasInvited } }, onlyFor: [userId] });
       return updated;
     },
