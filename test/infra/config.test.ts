@@ -19,6 +19,7 @@ describe('loadConfig', () => {
       MAX_SOCKETS_PER_USER: 5,
       SLOT_LEASE_TTL: 60,
       ROOM_MAX_MEMBERS: 500,
+      ROOM_LIST_COUNT_INTERVAL: 1,
       MESSAGE_MAX_LENGTH: 4000,
       MESSAGE_RATE_PER_USER: 20,
       MESSAGE_RATE_PER_ROOM: 200,
@@ -58,6 +59,8 @@ describe('loadConfig', () => {
     // Longer than a timer waits: Node would run the purge every millisecond.
     [{ SESSION_PURGE_INTERVAL: '3000000' }, /^invalid configuration: SESSION_PURGE_INTERVAL: must be at most 2147483 /],
     [{ KEEPALIVE_INTERVAL: '0' }, /^invalid configuration: KEEPALIVE_INTERVAL: /],
+    [{ ROOM_LIST_COUNT_INTERVAL: '0' }, /^invalid configuration: ROOM_LIST_COUNT_INTERVAL: /],
+    [{ ROOM_LIST_COUNT_INTERVAL: 'soon' }, /^invalid configuration: ROOM_LIST_COUNT_INTERVAL: .*\(got "soon"\)$/],
     [{ PASSWORD_QUEUE_MAX_WAIT: '0' }, /^invalid configuration: PASSWORD_QUEUE_MAX_WAIT: /],
     [{ METRICS_TOKEN: 'short' }, /^invalid configuration: METRICS_TOKEN: must be at least 16/],
     [{ DATABASE_URL: 'not a url' }, /^invalid configuration: DATABASE_URL: /],

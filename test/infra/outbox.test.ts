@@ -33,7 +33,13 @@ async function busWithCuttablePublisher() {
   return {
     bus,
     logger,
-    publisher,
+    /** A fresh channel listened to on the bus, and what it has heard. */
+    async listenedChannel<T>() {
+      const channel = `test:${randomUUID()}`;
+      const heard: T[] = [];
+      await bus.subscribe<T>(channel, (message) => heard.push(message));
+      return { channel, heard };
+    },
     async cutOff() {
       link.pause();
       for (const connection of connections) connection.drop();
@@ -76,11 +82,9 @@ describe('outbox', () => {
   }, 20_000);
 
   it('gives a message up once it is too old, logged as an error, and never sends it; the channel is free again', async () => {
-    const { bus, logger, cutOff, reconnect } = await busWithCuttablePublisher();
+    const { bus, logger, listenedChannel, cutOff, reconnect } = await busWithCuttablePublisher();
     const outbox = createOutbox(bus, logger.asLogger(), { giveUpAfterMs: 1500 });
-    const channel = `test:${randomUUID()}`;
-    const heard: number[] = [];
-    await bus.subscribe<number>(channel, (n) => heard.push(n));
+    const { channel, heard } = await listenedChannel<number>();
     await cutOff();
     outbox.send(channel, 1, { what: 'lost' });
     await eventually(() => logger.lines.some((line) => line.level === 'error'), 5000, 'the give-up');
@@ -96,11 +100,9 @@ describe('outbox', () => {
   }, 20_000);
 
   it("keeps trying a message given a longer life past the outbox's own limit (an ended session), and sends it once Redis answers", async () => {
-    const { bus, logger, cutOff, reconnect } = await busWithCuttablePublisher();
+    const { bus, logger, listenedChannel, cutOff, reconnect } = await busWithCuttablePublisher();
     const outbox = createOutbox(bus, logger.asLogger(), { giveUpAfterMs: 1500 });
-    const channel = `test:${randomUUID()}`;
-    const heard: string[] = [];
-    await bus.subscribe<string>(channel, (m) => heard.push(m));
+    const { channel, heard } = await listenedChannel<string>();
     await cutOff();
     outbox.send(channel, 'kept', {}, { giveUpAfterMs: 60_000 });
     // Past the outbox's limit, after the tries at once and 1 s later: not given up.

@@ -16,57 +16,68 @@ import { claimsOf, endSessionInDatabaseOnly, logIn, signUp } from '../helpers/ac
 import { testRedisUrl } from '../helpers/env.ts';
 import { flushTestRedis } from '../helpers/redis.ts';
 import { createRoom, JOIN, ROOM_MESSAGES, SEND, storedMessages, warmUp } from '../rooms/helpers.ts';
-import { startTcpProxy, type ProxiedConnection, type TcpProxy } from '../helpers/tcp-proxy.ts';
+import { startTcpProxy, type ProxiedConnection } from '../helpers/tcp-proxy.ts';
 
 const PRESENCE = 'subscription { presence { user { id } status } }';
 const SLOTS = 'subscription { connectionSlots { used } }';
 
-let redis: TcpProxy;
-const subscribers = new Set<ProxiedConnection>();
-/** While true, a connection is cut as soon as it subscribes: the bus stays cut off. */
-let refuseSubscribers = false;
+/**
+ * A link to Redis through a proxy that knows the subscriber connections
+ * (those that send SUBSCRIBE): they can be held, cut, and, while `refusing`,
+ * cut as soon as they subscribe again (the bus stays cut off).
+ */
+async function linkWithSubscribers() {
+  const subscribers = new Set<ProxiedConnection>();
+  const link = {
+    subscribers,
+    refusing: false,
+    proxy: await startTcpProxy(testRedisUrl, {
+      watch: (connection) => (chunk) => {
+        if (!chunk.toString().toUpperCase().includes('SUBSCRIBE')) return;
+        if (link.refusing) return connection.drop();
+        subscribers.add(connection);
+      },
+    }),
+    /** Cuts every subscriber connection: what Redis sent them and they did not pass on yet is lost. */
+    dropSubscribers() {
+      for (const connection of [...subscribers]) {
+        subscribers.delete(connection);
+        connection.drop();
+      }
+    },
+  };
+  return link;
+}
+
+let link: Awaited<ReturnType<typeof linkWithSubscribers>>;
 let a: TestServer;
 let b: TestServer;
 beforeAll(async () => {
   await flushTestRedis();
-  redis = await startTcpProxy(testRedisUrl, {
-    watch: (connection) => (chunk) => {
-      if (!chunk.toString().toUpperCase().includes('SUBSCRIBE')) return;
-      if (refuseSubscribers) return connection.drop();
-      subscribers.add(connection);
-    },
-  });
-  const env = { ...scaledEnv(), REDIS_URL: redis.via(testRedisUrl) };
+  link = await linkWithSubscribers();
+  const env = { ...scaledEnv(), REDIS_URL: link.proxy.via(testRedisUrl) };
   [a, b] = await Promise.all([startServer(env), startServer(env)]);
 });
 afterAll(async () => {
   await stopAllServers();
-  await redis.stop();
+  await link.proxy.stop();
 });
 
 /** Holds what Redis sends to every subscriber connection, runs `meanwhile`, then cuts those connections: what they held is lost. */
 async function cutTheBus(meanwhile: () => Promise<void>) {
-  for (const connection of subscribers) connection.held = true;
+  for (const connection of link.subscribers) connection.held = true;
   await meanwhile();
   await new Promise((resolve) => setTimeout(resolve, 500));
-  dropSubscribers();
+  link.dropSubscribers();
 }
 
 /** Holds what Redis sends to every subscriber connection while `meanwhile` runs (a bus stalled, still connected), then passes it on. */
 async function whileHeld(meanwhile: () => Promise<void>) {
-  for (const connection of subscribers) connection.held = true;
+  for (const connection of link.subscribers) connection.held = true;
   try {
     await meanwhile();
   } finally {
-    redis.release();
-  }
-}
-
-/** Cuts every subscriber connection: what Redis sent them and they did not pass on yet is lost. */
-function dropSubscribers() {
-  for (const connection of [...subscribers]) {
-    subscribers.delete(connection);
-    connection.drop();
+    link.proxy.release();
   }
 }
 
@@ -155,22 +166,14 @@ describe('after a bus outage', () => {
 
   it("a session ended in the database alone as replaced: the first instance whose bus is back closes its socket with 4002 and writes that reason to shared state, where an instance that learns it later finds it", async () => {
     // A third instance with its own link to Redis, whose bus stays cut off until told.
-    let cutOffC = false;
-    const subscribersOfC = new Set<ProxiedConnection>();
-    const link = await startTcpProxy(testRedisUrl, {
-      watch: (connection) => (chunk) => {
-        if (!chunk.toString().toUpperCase().includes('SUBSCRIBE')) return;
-        if (cutOffC) return connection.drop();
-        subscribersOfC.add(connection);
-      },
-    });
-    const c = await startServer({ ...scaledEnv(), REDIS_URL: link.via(testRedisUrl) });
+    const linkOfC = await linkWithSubscribers();
+    const c = await startServer({ ...scaledEnv(), REDIS_URL: linkOfC.proxy.via(testRedisUrl) });
     try {
       const user = await signUp(a);
       const [onA, onC] = [connectSocket(a, { token: user.accessToken }), connectSocket(c, { token: user.accessToken })];
       await Promise.all([onA.acked, onC.acked]);
-      cutOffC = true;
-      for (const connection of subscribersOfC) connection.drop();
+      linkOfC.refusing = true;
+      linkOfC.dropSubscribers();
       await cutTheBus(() => endSessionInDatabaseOnly(user.accessToken, 'session_replaced').then(() => undefined));
       expect(await closeWithin(onA, 10_000)).toMatchObject({ code: 4002 });
       // What a wrote for the others: the database's reason.
@@ -178,11 +181,11 @@ describe('after a bus outage', () => {
       expect(await shared.get(Keys.revokedSession(claimsOf(user.accessToken).sid)).finally(() => shared.disconnect())).toBe('session_replaced');
       expect(await closeWithin(onC, 300)).toBe('still open');
       // c's bus comes back: it reads that shared state, and the database.
-      cutOffC = false;
+      linkOfC.refusing = false;
       expect(await closeWithin(onC, 10_000)).toMatchObject({ code: 4002 });
     } finally {
       await c.stop();
-      await link.stop();
+      await linkOfC.proxy.stop();
     }
   }, 30_000);
 
@@ -309,9 +312,9 @@ describe('after a bus outage', () => {
 
   it("while the bus is cut off, a member's send is checked against the database, not against what the instance knew", async () => {
     const { room, messages, send, ownerOnly, dispose } = await memberKnownOnA();
-    refuseSubscribers = true;
+    link.refusing = true;
     try {
-      dropSubscribers();
+      link.dropSubscribers();
       await new Promise((resolve) => setTimeout(resolve, 300));
       // Unheard by either instance: the bus is down.
       expect((await ownerOnly()).data.updateRoom.permission).toBe('OWNER_ONLY');
@@ -319,7 +322,7 @@ describe('after a bus outage', () => {
       expect(refused.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
       expect((await storedMessages(room)).map((m) => m.body)).not.toContain('while cut off');
     } finally {
-      refuseSubscribers = false;
+      link.refusing = false;
     }
     await expect.poll(() => messages.completed, { timeout: 10_000 }).toBe(true);
     await dispose();
