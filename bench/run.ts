@@ -17,7 +17,7 @@ import { PrismaPg } from '@prisma/adapter-pg';
 import { applyMigrations } from '../src/infra/migrations.ts';
 import { startPrivateRedis } from '../test/helpers/redis-server.ts';
 import type { Measured } from './lib/process.ts';
-import { connectStorm, fanOut, idleMemory, medianOfRounds, saturated, type Audience, type StepFigures } from './load/scenarios.ts';
+import { connectStorm, fanOut, idleMemory, medianOfRounds, memoryScenarioEnv, saturated, type Audience, type StepFigures } from './load/scenarios.ts';
 import { baselines, switchboard, type Target } from './targets.ts';
 import { renderTable, type Results } from './report.ts';
 
@@ -50,9 +50,9 @@ async function admin(sql: string) {
 const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
 const stopAll = (servers: Measured[]) => Promise.all(servers.map((s) => s.stop()));
 
-/** Starts `instances` of the target, prepares its room, runs `scenario`, stops them. */
-async function withCluster<T>(target: Target, instances: number, scenario: (audience: Audience, prepared: Awaited<ReturnType<Target['prepare']>>) => Promise<T>) {
-  const servers = await target.start(instances);
+/** Starts `instances` of the target (with `env` added), prepares its room, runs `scenario`, stops them. */
+async function withCluster<T>(target: Target, instances: number, scenario: (audience: Audience, prepared: Awaited<ReturnType<Target['prepare']>>) => Promise<T>, env?: Record<string, string>) {
+  const servers = await target.start(instances, env);
   try {
     const prepared = await target.prepare(servers);
     return await scenario({ protocol: target.protocol, servers, ...prepared }, prepared);
@@ -92,7 +92,7 @@ try {
     }
     if (runs('memory')) {
       log(`${target.name}: idle memory`);
-      figures.memory = await withCluster(target, 1, (audience) => idleMemory(audience, plan.memoryCounts));
+      figures.memory = await withCluster(target, 1, (audience) => idleMemory(audience, plan.memoryCounts), memoryScenarioEnv);
     }
     figures.fanOut = {};
     for (const subscribers of runs('fan-out') ? plan.fanOutSubscribers : []) {

@@ -15,7 +15,8 @@ export interface Target {
   protocol: Protocol;
   /** Whether several instances can share one room (through Redis). */
   clusters: boolean;
-  start(instances: number): Promise<Measured[]>;
+  /** Starts the instances, each with `env` added to its environment (the memory scenario's allocator settings). */
+  start(instances: number, env?: Record<string, string>): Promise<Measured[]>;
   /** Makes what clients need on a running cluster: a room (and users, tokens). */
   prepare(servers: Measured[]): Promise<Omit<Audience, 'protocol' | 'servers'> & { logins?: LoginFigures }>;
 }
@@ -35,20 +36,20 @@ const startMany = (instances: number, start: () => Promise<Measured>) => Promise
 export function baselines(services: SharedServices): Target[] {
   const room = async () => ({ room: 'bench' });
   return [
-    { name: 'raw ws', protocol: rawWs, clusters: false, start: (n) => startMany(n, () => startMeasured('raw ws', file('./servers/raw-ws.ts'))), prepare: room },
+    { name: 'raw ws', protocol: rawWs, clusters: false, start: (n, extra) => startMany(n, () => startMeasured('raw ws', file('./servers/raw-ws.ts'), extra)), prepare: room },
     {
       name: 'socket.io',
       protocol: socketIo,
       clusters: true,
       // The Redis adapter only where there are several instances, as Socket.IO users run it.
-      start: (n) => startMany(n, () => startMeasured('socket.io', file('./servers/socketio.ts'), n > 1 ? { REDIS_URL: services.redisUrl } : {})),
+      start: (n, extra) => startMany(n, () => startMeasured('socket.io', file('./servers/socketio.ts'), { ...(n > 1 ? { REDIS_URL: services.redisUrl } : {}), ...extra })),
       prepare: room,
     },
     {
       name: 'bare graphql-ws',
       protocol: graphqlWs('bare graphql-ws'),
       clusters: false,
-      start: (n) => startMany(n, () => startMeasured('bare graphql-ws', file('./servers/bare-graphql.ts'))),
+      start: (n, extra) => startMany(n, () => startMeasured('bare graphql-ws', file('./servers/bare-graphql.ts'), extra)),
       prepare: room,
     },
   ];
@@ -87,7 +88,7 @@ export function switchboard(services: SharedServices, users: number): Target {
     name: 'switchboard',
     protocol: graphqlWs('switchboard'),
     clusters: true,
-    start: (n) => startMany(n, () => startMeasured('switchboard', file('../src/main.ts'), env)),
+    start: (n, extra) => startMany(n, () => startMeasured('switchboard', file('../src/main.ts'), { ...env, ...extra })),
     async prepare([server]) {
       const port = server!.port;
       const names = Array.from({ length: users }, (_, i) => `bench_${runId}_${i}`);

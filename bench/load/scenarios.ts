@@ -87,18 +87,26 @@ async function settled(server: Measured): Promise<Sample> {
 }
 
 /**
- * Scenario 2: RSS growth per idle socket at each count. The empty server's
- * RSS is measured before the sockets and again after they closed, and the
- * lower of the two is the baseline: an idle server also gives memory back
- * on its own schedule, outside the JavaScript heap, at times tens of
- * seconds after the last burst (seen here: 30 to 80 MB at once in ours,
- * whose setup ran the most code), so a baseline taken before could exceed
- * the server with 1,000 sockets; one taken after still holds what the
- * allocator kept of the closed sockets. Either errs high, so the lower errs
- * least, and the per-socket figures err high rather than low. The growth
- * from the first count to the last, both with sockets held, needs no
- * baseline. The JavaScript heap's baseline is the one before: after a full
- * collection it holds what is live, and the closed sockets' objects are not.
+ * The environment of the memory scenario's servers, every target alike: one
+ * malloc arena, trimmed once 128 KB at its top are free. By default glibc
+ * gives each thread that allocates an arena of its own and keeps what is
+ * freed there until a later free in it happens to trim it; V8's compiler
+ * threads leave tens of MB so (50 to 100 MB in ours, whose setup runs the
+ * most code), given back at times tens of seconds later: a baseline taken
+ * before that exceeded the server with 1,000 sockets, and the rows came out
+ * negative, or inflated when it came before a loaded sample.
+ */
+export const memoryScenarioEnv = { GLIBC_TUNABLES: 'glibc.malloc.arena_max=1:glibc.malloc.trim_threshold=131072' };
+
+/**
+ * Scenario 2: RSS growth per idle socket at each count, servers started
+ * with {@link memoryScenarioEnv}. The empty server's RSS is measured before
+ * the sockets and again after they closed, and the lower of the two is the
+ * baseline (they agree within a few MB with that environment; without it
+ * they differed by up to 80 MB). The growth from the first count to the
+ * last, both with sockets held, needs no baseline. The JavaScript heap's
+ * baseline is the one before: after a full collection it holds what is
+ * live, and the closed sockets' objects are not.
  */
 export async function idleMemory(audience: Audience, counts: number[]): Promise<MemoryFigures> {
   const server = audience.servers[0]!;
