@@ -50,9 +50,9 @@ async function admin(sql: string) {
 const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
 const stopAll = (servers: Measured[]) => Promise.all(servers.map((s) => s.stop()));
 
-/** Starts `instances` of the target (with `env` added), prepares its room, runs `scenario`, stops them. */
-async function withCluster<T>(target: Target, instances: number, scenario: (audience: Audience, prepared: Awaited<ReturnType<Target['prepare']>>) => Promise<T>, env?: Record<string, string>) {
-  const servers = await target.start(instances, env);
+/** Starts `instances` of the target, prepares its room, runs `scenario`, stops them. */
+async function withCluster<T>(target: Target, instances: number, scenario: (audience: Audience, prepared: Awaited<ReturnType<Target['prepare']>>) => Promise<T>) {
+  const servers = await target.start(instances);
   try {
     const prepared = await target.prepare(servers);
     return await scenario({ protocol: target.protocol, servers, ...prepared }, prepared);
@@ -90,14 +90,25 @@ try {
         figures.storm = await connectStorm(audience, plan.stormSockets);
       });
     }
-    if (runs('memory')) {
-      log(`${target.name}: idle memory`);
-      figures.memory = await withCluster(target, 1, (audience) => idleMemory(audience, plan.memoryCounts), memoryScenarioEnv);
-    }
     figures.fanOut = {};
     for (const subscribers of runs('fan-out') ? plan.fanOutSubscribers : []) {
       log(`${target.name}: fan-out to ${subscribers}`);
       figures.fanOut[subscribers] = await withCluster(target, 1, (audience) => fanOut(audience, subscribers, plan.rates, plan.stepSeconds));
+    }
+  }
+  // Idle memory: one server per target, started together so that they sit out the quiet time after a start
+  // (see idleMemory) at once, then measured one at a time.
+  if (runs('memory')) {
+    const clusters = await Promise.all(targets.map((target) => target.start(1, memoryScenarioEnv)));
+    try {
+      for (const [index, target] of targets.entries()) {
+        log(`${target.name}: idle memory`);
+        const servers = clusters[index]!;
+        const audience = { protocol: target.protocol, servers, ...(await target.prepare(servers)) };
+        results.targets[target.name]!.memory = await idleMemory(audience, plan.memoryCounts);
+      }
+    } finally {
+      await Promise.all(clusters.map(stopAll));
     }
   }
   // More rounds of the first step, alternating the targets that kept up with it (one that did not has nothing to compare).

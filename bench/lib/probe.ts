@@ -20,6 +20,8 @@ export interface Sample {
   /** Event-loop delay since the last reset, in milliseconds. */
   lagP99Ms: number;
   lagMaxMs: number;
+  /** Seconds since the process started. */
+  uptimeSeconds: number;
 }
 
 process.on('message', (request: { id: number; gc?: boolean; resetLag?: boolean }) => {
@@ -36,6 +38,7 @@ process.on('message', (request: { id: number; gc?: boolean; resetLag?: boolean }
     heapUsedBytes: process.memoryUsage().heapUsed,
     lagP99Ms: delay.percentile(99) / 1e6,
     lagMaxMs: delay.max / 1e6,
+    uptimeSeconds: process.uptime(),
   };
   if (request.resetLag) delay.reset();
   process.send!(sample);

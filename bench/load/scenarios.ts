@@ -96,6 +96,16 @@ async function settled(server: Measured): Promise<Sample> {
  * before that exceeded the server with 1,000 sockets, and the rows came out
  * negative, or inflated when it came before a loaded sample.
  */
+/**
+ * How long after its start a server is left before the empty measurement.
+ * Every server runs TypeScript through tsx, whose module loader has a
+ * thread and a JavaScript heap of its own: busy while the modules load, it
+ * gives its memory back at its own collections, 20 to 45 s after the start
+ * (45 MB in ours, which loads the most modules), which no collection asked
+ * of the server's heap brings forward.
+ */
+const quietAfterStartSeconds = 50;
+
 export const memoryScenarioEnv = { GLIBC_TUNABLES: 'glibc.malloc.arena_max=1:glibc.malloc.trim_threshold=131072' };
 
 /**
@@ -112,6 +122,8 @@ export async function idleMemory(audience: Audience, counts: number[]): Promise<
   const server = audience.servers[0]!;
   // Warm the code paths so that the empty measurement includes them.
   for (const socket of await openSockets(audience, 50)) socket.close();
+  const { uptimeSeconds } = await server.sample();
+  await sleep(Math.max(0, quietAfterStartSeconds - uptimeSeconds) * 1000);
   const before = await settled(server);
   const sockets: Connection[] = [];
   const held: Sample[] = [];
