@@ -98,11 +98,12 @@ async function settled(server: Measured): Promise<Sample> {
  */
 /**
  * How long after its start a server is left before the empty measurement.
- * Every server runs TypeScript through tsx, whose module loader has a
- * thread and a JavaScript heap of its own: busy while the modules load, it
- * gives its memory back at its own collections, 20 to 45 s after the start
- * (45 MB in ours, which loads the most modules), which no collection asked
- * of the server's heap brings forward.
+ * Some 20 to 45 s after the start, a server gives back memory of its own
+ * accord (45 MB in ours, which loads the most modules): in mappings of V8's
+ * page size, while the server's own heap stays as it was, and no collection
+ * of that heap brings it forward. Most likely the heap of the thread tsx's
+ * module loader runs in (every server runs TypeScript through it), busy
+ * only while the modules load.
  */
 const quietAfterStartSeconds = 50;
 
