@@ -15,6 +15,7 @@ import { maskError, useErrorRequestIds, useValidationErrorCodes } from './infra/
 import { requestIdOf, useRequestId } from './infra/request-id.ts';
 import { createRealtimeServer } from './realtime/ws-server.ts';
 import { useSharedFanOut } from './realtime/fan-out.ts';
+import { useGraphqlExecute } from './infra/executor.ts';
 import type { SocketState } from './realtime/connections.ts';
 import { renderLocalGraphiQL, useGraphiQLAssets } from './infra/graphiql.ts';
 import { useGraphQLOverSSE } from './realtime/sse.ts';
@@ -52,7 +53,7 @@ export function createServer(app: App): SwitchboardServer {
     // Yoga masks what no operation's context reached (its own request errors, a failing context); the rest arrives masked.
     maskedErrors: { isDev: false, maskError: mask },
     logging: false,
-    plugins: [useOriginCheck(app.config.ALLOWED_ORIGINS), useHealthChecks(app), useJwks(app.tokens), useMetrics({ token: app.config.METRICS_TOKEN }), useQueryLimits({ maxQueryBytes: app.config.MAX_QUERY_BYTES }), useValidationErrorCodes(), useErrorRequestIds(mask), useRequestId(), useWebPage(), useGraphiQLAssets(), useGraphQLOverSSE(app), useRefreshCookie(), useSharedFanOut({ maskError: mask, logger: app.logger })],
+    plugins: [useOriginCheck(app.config.ALLOWED_ORIGINS), useHealthChecks(app), useJwks(app.tokens), useMetrics({ token: app.config.METRICS_TOKEN }), useQueryLimits({ maxQueryBytes: app.config.MAX_QUERY_BYTES }), useValidationErrorCodes(), useErrorRequestIds(mask), useRequestId(), useWebPage(), useGraphiQLAssets(), useGraphQLOverSSE(app), useRefreshCookie(), useSharedFanOut({ maskError: mask, logger: app.logger }), useGraphqlExecute()],
     async context({ request, req, socket }): Promise<Context> {
       if (socket) {
         return { app, viewer: socket.viewer, tokenRefused: false, ip: socket.ip, requestId: socket.id, request: null, connection: socket };
