@@ -99,8 +99,11 @@ try {
   // Idle memory: one server per target, started together so that they sit out the quiet time after a start
   // (see idleMemory) at once, then measured one at a time.
   if (runs('memory')) {
-    const clusters = await Promise.all(targets.map((target) => target.start(1, memoryScenarioEnv)));
+    const starts = await Promise.allSettled(targets.map((target) => target.start(1, memoryScenarioEnv)));
+    const clusters = starts.flatMap((start) => (start.status === 'fulfilled' ? [start.value] : []));
     try {
+      const failed = starts.find((start) => start.status === 'rejected');
+      if (failed) throw failed.reason;
       for (const [index, target] of targets.entries()) {
         log(`${target.name}: idle memory`);
         const servers = clusters[index]!;

@@ -87,16 +87,6 @@ async function settled(server: Measured): Promise<Sample> {
 }
 
 /**
- * The environment of the memory scenario's servers, every target alike: one
- * malloc arena, trimmed once 128 KB at its top are free. By default glibc
- * gives each thread that allocates an arena of its own and keeps what is
- * freed there until a later free in it happens to trim it; V8's compiler
- * threads leave tens of MB so (50 to 100 MB in ours, whose setup runs the
- * most code), given back at times tens of seconds later: a baseline taken
- * before that exceeded the server with 1,000 sockets, and the rows came out
- * negative, or inflated when it came before a loaded sample.
- */
-/**
  * How long after its start a server is left before the empty measurement.
  * Some 20 to 45 s after the start, a server gives back memory of its own
  * accord (45 MB in ours, which loads the most modules): in mappings of V8's
@@ -107,6 +97,16 @@ async function settled(server: Measured): Promise<Sample> {
  */
 const quietAfterStartSeconds = 50;
 
+/**
+ * The environment of the memory scenario's servers, every target alike: one
+ * malloc arena, trimmed once 128 KB at its top are free. By default glibc
+ * gives each thread that allocates an arena of its own and keeps what is
+ * freed there until a later free in it happens to trim it; V8's compiler
+ * threads leave tens of MB so (50 to 100 MB in ours, whose setup runs the
+ * most code), given back at times tens of seconds later: a baseline taken
+ * before that exceeded the server with 1,000 sockets, and the rows came out
+ * negative, or inflated when it came before a loaded sample.
+ */
 export const memoryScenarioEnv = { GLIBC_TUNABLES: 'glibc.malloc.arena_max=1:glibc.malloc.trim_threshold=131072' };
 
 /**
