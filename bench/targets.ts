@@ -31,7 +31,15 @@ export interface SharedServices {
   redisUrl: string;
 }
 
-const startMany = (instances: number, start: () => Promise<Measured>) => Promise.all(Array.from({ length: instances }, start));
+/** Starts `instances` servers at once; when one fails to start, stops those that did and throws its error. */
+async function startMany(instances: number, start: () => Promise<Measured>): Promise<Measured[]> {
+  const starts = await Promise.allSettled(Array.from({ length: instances }, start));
+  const started = starts.flatMap((attempt) => (attempt.status === 'fulfilled' ? [attempt.value] : []));
+  const failed = starts.find((attempt) => attempt.status === 'rejected');
+  if (!failed) return started;
+  await Promise.all(started.map((server) => server.stop()));
+  throw failed.reason;
+}
 
 export function baselines(services: SharedServices): Target[] {
   const room = async () => ({ room: 'bench' });
