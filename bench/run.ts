@@ -16,7 +16,7 @@ import pg from 'pg';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { applyMigrations } from '../src/infra/migrations.ts';
 import { startPrivateRedis } from '../test/helpers/redis-server.ts';
-import type { Measured } from './lib/process.ts';
+import { startTogether, type Measured } from './lib/process.ts';
 import { connectStorm, fanOut, idleMemory, medianOfRounds, memoryScenarioEnv, saturated, type Audience, type StepFigures } from './load/scenarios.ts';
 import { baselines, switchboard, type Target } from './targets.ts';
 import { renderTable, type Results } from './report.ts';
@@ -99,11 +99,8 @@ try {
   // Idle memory: one server per target, started together so that they sit out the quiet time after a start
   // (see idleMemory) at once, then measured one at a time.
   if (runs('memory')) {
-    const starts = await Promise.allSettled(targets.map((target) => target.start(1, memoryScenarioEnv)));
-    const clusters = starts.flatMap((start) => (start.status === 'fulfilled' ? [start.value] : []));
+    const clusters = await startTogether(targets.map((target) => () => target.start(1, memoryScenarioEnv)), stopAll);
     try {
-      const failed = starts.find((start) => start.status === 'rejected');
-      if (failed) throw failed.reason;
       for (const [index, target] of targets.entries()) {
         log(`${target.name}: idle memory`);
         const servers = clusters[index]!;

@@ -4,7 +4,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { startMeasured, type Measured } from './lib/process.ts';
+import { startMeasured, startTogether, type Measured } from './lib/process.ts';
 import { graphqlWs, rawWs, socketIo, type Protocol } from './load/protocols.ts';
 import { inPool, type Audience } from './load/scenarios.ts';
 
@@ -31,15 +31,8 @@ export interface SharedServices {
   redisUrl: string;
 }
 
-/** Starts `instances` servers at once; when one fails to start, stops those that did and throws its error. */
-async function startMany(instances: number, start: () => Promise<Measured>): Promise<Measured[]> {
-  const starts = await Promise.allSettled(Array.from({ length: instances }, start));
-  const started = starts.flatMap((attempt) => (attempt.status === 'fulfilled' ? [attempt.value] : []));
-  const failed = starts.find((attempt) => attempt.status === 'rejected');
-  if (!failed) return started;
-  await Promise.all(started.map((server) => server.stop()));
-  throw failed.reason;
-}
+/** Starts `instances` servers at once (none left running when one fails to start). */
+const startMany = (instances: number, start: () => Promise<Measured>) => startTogether(Array.from({ length: instances }, () => start), (server) => server.stop());
 
 export function baselines(services: SharedServices): Target[] {
   const room = async () => ({ room: 'bench' });

@@ -56,3 +56,13 @@ export async function startMeasured(name: string, file: string, env: Record<stri
     },
   };
 }
+
+/** Runs every start at once; when one fails, stops (with `stop`) what the others started and throws its error. */
+export async function startTogether<T>(starts: (() => Promise<T>)[], stop: (started: T) => Promise<unknown>): Promise<T[]> {
+  const attempts = await Promise.allSettled(starts.map((start) => start()));
+  const started = attempts.flatMap((attempt) => (attempt.status === 'fulfilled' ? [attempt.value] : []));
+  const failed = attempts.find((attempt) => attempt.status === 'rejected');
+  if (!failed) return started;
+  await Promise.all(started.map(stop));
+  throw failed.reason;
+}
