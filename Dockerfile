@@ -6,7 +6,7 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund && npm rebuild bcrypt esbuild
 COPY . .
-RUN npm run prisma:generate && npm prune --omit=dev --ignore-scripts
+RUN npm run prisma:generate && npm run build && npm prune --omit=dev --ignore-scripts
 
 # Run: the same files, owned by root and read-only to the server, which runs
 # as the unprivileged `node` user; only DATA_DIR is writable.

@@ -88,14 +88,13 @@ async function settled(server: Measured): Promise<Sample> {
 
 /**
  * How long after its start a server is left before the empty measurement.
- * Some 20 to 45 s after the start, a server gives back memory of its own
- * accord (45 MB in ours, which loads the most modules): in mappings of V8's
- * page size, while the server's own heap stays as it was, and no collection
- * of that heap brings it forward. Most likely the heap of the thread tsx's
- * module loader runs in (every server runs TypeScript through it), busy
- * only while the modules load.
+ * Within some 20 s of the start, a server gives back memory of its own
+ * accord (about 40 MB in ours, which loads the most modules, 10 MB in the
+ * baselines), and no collection brings it forward. Under tsx this came
+ * later (20 to 45 s) and was larger (100 MB in ours): its loader thread
+ * holds a heap of its own; the servers now run as bundles (lib/process.ts).
  */
-const quietAfterStartSeconds = 50;
+const quietAfterStartSeconds = 30;
 
 /**
  * The environment of the memory scenario's servers, every target alike: one

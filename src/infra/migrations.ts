@@ -7,12 +7,11 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
+import { projectPath } from './project-path.ts';
 import { bindMigrationAwareSqlAdapterFactory, type SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
 
-const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-export const schemaPath = path.join(projectRoot, 'prisma/schema.prisma');
-export const migrationsDir = path.join(projectRoot, 'prisma/migrations');
+export const schemaPath = projectPath('prisma/schema.prisma');
+export const migrationsDir = projectPath('prisma/migrations');
 const lockFileName = 'migration_lock.toml';
 const filters = { externalTables: [], externalEnums: [] };
 

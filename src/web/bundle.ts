@@ -4,11 +4,11 @@
  * cannot import bare npm specifiers, and the machine may have no internet,
  * so nothing is loaded from a CDN.
  */
-import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { projectPath } from '../infra/project-path.ts';
 
 /** Resolves a path relative to the repository's src/web/ folder. */
-export const webPath = (relative: string): string => fileURLToPath(new URL(relative, import.meta.url));
+export const webPath = (relative: string): string => projectPath(`src/web/${relative}`);
 
 const bundles = new Map<string, Promise<string>>();
 

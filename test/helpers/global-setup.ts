@@ -1,14 +1,18 @@
 /**
- * Once per `npm test`: makes sure the test database exists and carries every
+ * Once per `npm test`: builds the server's bundle (dist/main.mjs, which test
+ * servers run), and makes sure the test database exists and carries every
  * committed migration, so `npm test` works on a machine where nobody ran
- * `npm run db:migrate` by hand.
+ * `npm run build` or `npm run db:migrate` by hand.
  */
 import pg from 'pg';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { applyMigrations } from '../../src/infra/migrations.ts';
 import { testDatabaseUrl } from './env.ts';
+import { buildServer } from '../../scripts/build.ts';
 
 export default async function setup() {
+  // The servers tests start run the bundle, as `npm start` does: built from the sources under test.
+  await buildServer();
   const url = new URL(testDatabaseUrl);
   const name = url.pathname.slice(1);
   const admin = new pg.Client({ connectionString: Object.assign(new URL(url), { pathname: '/postgres' }).toString() });

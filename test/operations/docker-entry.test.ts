@@ -94,15 +94,16 @@ describe('docker entry path', () => {
     const dockerfile = readFileSync('Dockerfile', 'utf8');
     expect(dockerfile.match(/^FROM /gm)?.length).toBeGreaterThanOrEqual(2);
     expect(dockerfile).toMatch(/^USER node$/m);
+    expect(dockerfile).toMatch(/npm run build/);
     expect(dockerfile).toMatch(/^HEALTHCHECK .*scripts\/healthcheck\.mjs/m);
     expect(dockerfile).toMatch(/^ENTRYPOINT \["scripts\/docker-entrypoint\.sh"\]$/m);
-    expect(readFileSync('scripts/docker-entrypoint.sh', 'utf8')).toMatch(/npm run --silent db:migrate\nexec node --import tsx src\/main\.ts/);
+    expect(readFileSync('scripts/docker-entrypoint.sh', 'utf8')).toMatch(/npm run --silent db:migrate\nexec node dist\/main\.mjs/);
     const compose = readFileSync('compose.yaml', 'utf8');
     for (const service of ['postgres', 'redis', 'switchboard-1', 'switchboard-2']) expect(compose).toMatch(new RegExp(`^  ${service}:$`, 'm'));
     expect(compose).toMatch(/DATABASE_URL: postgresql:\/\/.*@postgres:5432\//);
     expect(compose).toMatch(/REDIS_URL: redis:\/\/redis:6379/);
     expect(compose).toMatch(/JWT_SECRET_FILE: \/run\/secrets\/jwt_secret/);
     const ignored = readFileSync('.dockerignore', 'utf8').split('\n');
-    for (const entry of ['node_modules', '.git', 'data', 'secrets']) expect(ignored).toContain(entry);
+    for (const entry of ['node_modules', '.git', 'data', 'secrets', 'dist']) expect(ignored).toContain(entry);
   });
 });
