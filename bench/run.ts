@@ -17,7 +17,7 @@ import { PrismaPg } from '@prisma/adapter-pg';
 import { applyMigrations } from '../src/infra/migrations.ts';
 import { startPrivateRedis } from '../test/helpers/redis-server.ts';
 import { startTogether, type Measured } from './lib/process.ts';
-import { connectStorm, fanOut, idleMemory, medianOfRounds, memoryScenarioEnv, saturated, type Audience, type StepFigures } from './load/scenarios.ts';
+import { connectStorm, fanOut, idleMemory, medianOfRounds, memoryScenarioEnv, oneAtATime, saturated, type Audience, type StepFigures } from './load/scenarios.ts';
 import { baselines, switchboard, type Target } from './targets.ts';
 import { renderTable, type Results } from './report.ts';
 
@@ -47,7 +47,8 @@ async function admin(sql: string) {
   await client.query(sql).finally(() => client.end());
 }
 
-const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
+const started = Date.now();
+const log = (line: string) => process.stderr.write(`bench: ${Math.round((Date.now() - started) / 1000)} s: ${line}\n`);
 const stopAll = (servers: Measured[]) => Promise.all(servers.map((s) => s.stop()));
 
 /** Starts `instances` of the target, prepares its room, runs `scenario`, stops them. */
@@ -61,7 +62,6 @@ async function withCluster<T>(target: Target, instances: number, scenario: (audi
   }
 }
 
-const started = Date.now();
 const redis = await startPrivateRedis();
 await admin(`CREATE DATABASE "${database}"`);
 // This machine's disk stalls fsync for up to a second now and then (seen with pg_test_fsync and a loop of
@@ -97,16 +97,19 @@ try {
     }
   }
   // Idle memory: one server per target, started together so that they sit out the quiet time after a start
-  // (see idleMemory) at once, then measured one at a time.
+  // (see idleMemory) at once, then measured together, holding their sockets one at a time.
   if (runs('memory')) {
     const clusters = await startTogether(targets.map((target) => () => target.start(1, memoryScenarioEnv)), stopAll);
     try {
-      for (const [index, target] of targets.entries()) {
-        log(`${target.name}: idle memory`);
-        const servers = clusters[index]!;
-        const audience = { protocol: target.protocol, servers, ...(await target.prepare(servers)) };
-        results.targets[target.name]!.memory = await idleMemory(audience, plan.memoryCounts);
-      }
+      const holding = oneAtATime();
+      await Promise.all(
+        targets.map(async (target, index) => {
+          const servers = clusters[index]!;
+          const audience = { protocol: target.protocol, servers, ...(await target.prepare(servers)) };
+          results.targets[target.name]!.memory = await idleMemory(audience, plan.memoryCounts, holding);
+          log(`${target.name}: idle memory measured`);
+        }),
+      );
     } finally {
       await Promise.all(clusters.map(stopAll));
     }

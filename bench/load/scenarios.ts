@@ -24,6 +24,18 @@ export async function inPool<T, R>(items: readonly T[], limit: number, task: (it
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
+/** Runs what it is given one at a time, in the order given. */
+export type OneAtATime = <T>(work: () => Promise<T>) => Promise<T>;
+
+export function oneAtATime(): OneAtATime {
+  let last: Promise<unknown> = Promise.resolve();
+  return (work) => {
+    const run = last.then(work, work);
+    last = run.catch(() => {});
+    return run;
+  };
+}
+
 export interface Audience {
   protocol: Protocol;
   servers: Measured[];
@@ -117,21 +129,28 @@ export const memoryScenarioEnv = { GLIBC_TUNABLES: 'glibc.malloc.arena_max=1:gli
  * last, both with sockets held, needs no baseline. The JavaScript heap's
  * baseline is the one before: after a full collection it holds what is
  * live, and the closed sockets' objects are not.
+ *
+ * Several servers can be measured at once: while one holds its sockets
+ * (inside `holding`, one server at a time: 5,000 sockets each would pass
+ * the load client's file limit), the others wait out their empty samples.
  */
-export async function idleMemory(audience: Audience, counts: number[]): Promise<MemoryFigures> {
+export async function idleMemory(audience: Audience, counts: number[], holding: OneAtATime): Promise<MemoryFigures> {
   const server = audience.servers[0]!;
   // Warm the code paths so that the empty measurement includes them.
   for (const socket of await openSockets(audience, 50)) socket.close();
   const { uptimeSeconds } = await server.sample();
   await sleep(Math.max(0, quietAfterStartSeconds - uptimeSeconds) * 1000);
   const before = await settled(server);
-  const sockets: Connection[] = [];
-  const held: Sample[] = [];
-  for (const count of counts) {
-    sockets.push(...(await openSockets(audience, count - sockets.length, sockets.length)));
-    held.push(await settled(server));
-  }
-  for (const socket of sockets) socket.close();
+  const held = await holding(async () => {
+    const sockets: Connection[] = [];
+    const samples: Sample[] = [];
+    for (const count of counts) {
+      sockets.push(...(await openSockets(audience, count - sockets.length, sockets.length)));
+      samples.push(await settled(server));
+    }
+    for (const socket of sockets) socket.close();
+    return samples;
+  });
   await sleep(1000);
   const after = await settled(server);
   const emptyRss = Math.min(before.rssBytes, after.rssBytes);
