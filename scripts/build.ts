@@ -7,14 +7,21 @@
  * Not minified: stack traces keep our function names, and the bundle marks
  * each module's start with its source path.
  */
-import { build } from 'esbuild';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
-/** Bundles each of `entryPoints` (paths from the project root) into `outdir` as `<name>.mjs`. */
+/**
+ * Bundles each of `entryPoints` (paths from the project root) into `outdir`
+ * as `<name>.mjs`. Each file is replaced in one step (written beside, then
+ * renamed): a server starting meanwhile (a test, `npm start`) reads the old
+ * bundle or the new one, never half of one.
+ */
 export async function bundle(entryPoints: string[], outdir: string): Promise<void> {
-  await build({
+  const { outputFiles } = await build({
     absWorkingDir: root,
     entryPoints,
     outdir,
@@ -25,7 +32,14 @@ export async function bundle(entryPoints: string[], outdir: string): Promise<voi
     target: 'node20',
     packages: 'external',
     logLevel: 'warning',
+    write: false,
   });
+  for (const file of outputFiles) {
+    await mkdir(path.dirname(file.path), { recursive: true });
+    const beside = `${file.path}.${process.pid}.tmp`;
+    await writeFile(beside, file.contents);
+    await rename(beside, file.path);
+  }
 }
 
 /** Builds dist/main.mjs; resolves to its absolute path. */
