@@ -3,4 +3,4 @@
 # with the server so SIGTERM from `docker stop` reaches it directly.
 set -e
 npm run --silent db:migrate
-exec node dist/main.mjs
+exec node dist/src/main.js

@@ -1,30 +1,25 @@
 /**
  * Measured servers as child processes on loopback: started with the probe
  * preloaded, waited for until their port accepts, sampled over IPC, stopped.
- * Each runs as a bundle of plain JavaScript (scripts/build.ts), as `npm
- * start` runs Switchboard: no TypeScript compiled at start-up and no tsx
- * loader thread, whose heap every server would carry (and give back tens of
- * seconds later, in the middle of a memory measurement).
+ * Each runs compiled to plain JavaScript (scripts/build.ts, once per run),
+ * as `npm start` runs Switchboard: no TypeScript compiled at start-up and no
+ * tsx loader thread, whose heap every server would carry (and give back tens
+ * of seconds later, in the middle of a memory measurement).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Sample } from './probe.ts';
 import { accepts, freePort } from '../../test/helpers/ports.ts';
-import { bundle } from '../../scripts/build.ts';
+import { build, compiledPath } from '../../scripts/build.ts';
 
-const buildDir = fileURLToPath(new URL('../.build/', import.meta.url));
-const bundles = new Map<string, Promise<string>>();
+let built = false;
 
-/** The bundle of `file` (a TypeScript entry), built once per run into bench/.build/. */
-function bundled(file: string): Promise<string> {
-  let built = bundles.get(file);
-  if (!built) {
-    built = bundle([file], buildDir).then(() => path.join(buildDir, `${path.basename(file, '.ts')}.mjs`));
-    bundles.set(file, built);
-  }
-  return built;
+/** The compiled file of `file` (a TypeScript entry), compiling everything once per run. */
+function compiled(file: string): string {
+  if (!built) build();
+  built = true;
+  return compiledPath(file);
 }
 
 const probe = fileURLToPath(new URL('./probe.ts', import.meta.url));
@@ -36,9 +31,9 @@ export interface Measured {
   stop(): Promise<void>;
 }
 
-/** Starts `node --import <probe> <file>`, both bundled, with PORT set; resolves once the port accepts. */
+/** Starts `node --import <probe> <file>`, both compiled, with PORT set; resolves once the port accepts. */
 export async function startMeasured(name: string, file: string, env: Record<string, string> = {}): Promise<Measured> {
-  const [program, preload] = await Promise.all([bundled(file), bundled(probe)]);
+  const [program, preload] = [compiled(file), compiled(probe)];
   const port = await freePort();
   const child: ChildProcess = spawn(process.execPath, ['--expose-gc', ...(process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? []), '--import', preload, program], {
     env: { ...process.env, ...env, PORT: String(port) },

@@ -1,7 +1,7 @@
 /**
  * Files the server reads at run time (migrations, the Prisma schema, the web
  * page's sources), found from the project's root: the same whether this
- * module runs from src/ under tsx or bundled into dist/main.mjs.
+ * module runs from src/ under tsx or compiled into dist/src/.
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';

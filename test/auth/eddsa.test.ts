@@ -166,7 +166,7 @@ describe('JWT_ALGORITHM=EdDSA', () => {
       [{ JWT_PRIVATE_KEY: pem(), JWT_PUBLIC_KEYS_FILE: keyFile('empty.pem', 'nothing here') }, /^invalid configuration: JWT_PUBLIC_KEYS_FILE: .*empty\.pem holds no PEM public key$/],
     ];
     for (const [key, message, secret] of cases) {
-      const result = spawnSync(process.execPath, ['dist/main.mjs'], {
+      const result = spawnSync(process.execPath, ['dist/src/main.js'], {
         env: { ...process.env, ...eddsaEnv(key), JWT_SECRET: '', NODE_ENV: 'production', PORT: '0', LOG_LEVEL: 'silent' },
         encoding: 'utf8',
         timeout: 30_000,
@@ -232,7 +232,7 @@ describe('JWT_ALGORITHM=HS256 (the default)', () => {
       [{ JWT_ACCEPTED_SECRETS_FILE: path.join(dir, 'absent.txt') }, /^invalid configuration: JWT_ACCEPTED_SECRETS_FILE: cannot read .*absent\.txt \(ENOENT\)$/],
     ];
     for (const [key, message, secret] of cases) {
-      const result = spawnSync(process.execPath, ['dist/main.mjs'], {
+      const result = spawnSync(process.execPath, ['dist/src/main.js'], {
         env: { ...process.env, ...scaledEnv(), JWT_SECRET: randomBytes(36).toString('base64url'), ...key, NODE_ENV: 'production', PORT: '0', LOG_LEVEL: 'silent' },
         encoding: 'utf8',
         timeout: 30_000,

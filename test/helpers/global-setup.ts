@@ -1,5 +1,5 @@
 /**
- * Once per `npm test`: builds the server's bundle (dist/main.mjs, which test
+ * Once per `npm test`: compiles the server (dist/src/main.js, which test
  * servers run), and makes sure the test database exists and carries every
  * committed migration, so `npm test` works on a machine where nobody ran
  * `npm run build` or `npm run db:migrate` by hand.
@@ -8,11 +8,11 @@ import pg from 'pg';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { applyMigrations } from '../../src/infra/migrations.ts';
 import { testDatabaseUrl } from './env.ts';
-import { buildServer } from '../../scripts/build.ts';
+import { build } from '../../scripts/build.ts';
 
 export default async function setup() {
-  // The servers tests start run the bundle, as `npm start` does: built from the sources under test.
-  await buildServer();
+  // The servers tests start run the compiled server, as `npm start` does: built from the sources under test.
+  build();
   const url = new URL(testDatabaseUrl);
   const name = url.pathname.slice(1);
   const admin = new pg.Client({ connectionString: Object.assign(new URL(url), { pathname: '/postgres' }).toString() });

@@ -1,7 +1,7 @@
 /**
  * Real servers for tests: each instance is a child process running the
- * server's bundle (dist/main.mjs, built once per run by global-setup.ts, as
- * `npm start` runs it) on a free loopback port, so a test can run several instances
+ * server compiled to JavaScript (dist/src/main.js, built once per run by
+ * global-setup.ts, as `npm start` runs it) on a free loopback port, so a test can run several instances
  * on one database and one Redis, and kill one with SIGKILL.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -54,7 +54,7 @@ export async function startServer(env: Record<string, string | undefined> = {}):
     if (v === undefined) delete childEnv[k];
     else childEnv[k] = v;
   }
-  const child = spawn(process.execPath, ['dist/main.mjs'], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['dist/src/main.js'], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: string[] = [];
   let buffered = '';
   const url = await new Promise<string>((resolve, reject) => {

@@ -97,7 +97,7 @@ describe('docker entry path', () => {
     expect(dockerfile).toMatch(/npm run build/);
     expect(dockerfile).toMatch(/^HEALTHCHECK .*scripts\/healthcheck\.mjs/m);
     expect(dockerfile).toMatch(/^ENTRYPOINT \["scripts\/docker-entrypoint\.sh"\]$/m);
-    expect(readFileSync('scripts/docker-entrypoint.sh', 'utf8')).toMatch(/npm run --silent db:migrate\nexec node dist\/main\.mjs/);
+    expect(readFileSync('scripts/docker-entrypoint.sh', 'utf8')).toMatch(/npm run --silent db:migrate\nexec node dist\/src\/main\.js/);
     const compose = readFileSync('compose.yaml', 'utf8');
     for (const service of ['postgres', 'redis', 'switchboard-1', 'switchboard-2']) expect(compose).toMatch(new RegExp(`^  ${service}:$`, 'm'));
     expect(compose).toMatch(/DATABASE_URL: postgresql:\/\/.*@postgres:5432\//);

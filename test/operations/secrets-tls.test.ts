@@ -46,7 +46,7 @@ describe('JWT_SECRET_FILE', () => {
   it('refuses to start on a secret file that is too short, naming the variable and not the secret', () => {
     const file = path.join(dir, 'short_secret');
     writeFileSync(file, 'tiny-secret');
-    const result = spawnSync(process.execPath, ['dist/main.mjs'], {
+    const result = spawnSync(process.execPath, ['dist/src/main.js'], {
       env: { ...process.env, ...scaledEnv(), NODE_ENV: 'production', JWT_SECRET: '', JWT_SECRET_FILE: file, PORT: '0', LOG_LEVEL: 'silent' },
       encoding: 'utf8',
       timeout: 30_000,
