@@ -104,7 +104,7 @@ async function settled(server: Measured): Promise<Sample> {
  * accord (about 40 MB in ours, which loads the most modules, 10 MB in the
  * baselines), and no collection brings it forward. Under tsx this came
  * later (20 to 45 s) and was larger (100 MB in ours): its loader thread
- * holds a heap of its own; the servers now run as bundles (lib/process.ts).
+ * holds a heap of its own; the servers now run compiled (lib/process.ts).
  */
 const quietAfterStartSeconds = 30;
 

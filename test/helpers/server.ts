@@ -1,8 +1,9 @@
 /**
  * Real servers for tests: each instance is a child process running the
  * server compiled to JavaScript (dist/src/main.js, built once per run by
- * global-setup.ts, as `npm start` runs it) on a free loopback port, so a test can run several instances
- * on one database and one Redis, and kill one with SIGKILL.
+ * global-setup.ts, as `npm start` runs it) on a free loopback port, so a
+ * test can run several instances on one database and one Redis, and kill
+ * one with SIGKILL.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
