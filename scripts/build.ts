@@ -11,14 +11,31 @@
  * more CPU per delivery than the same modules run one file each.
  */
 import { execFileSync } from 'node:child_process';
+import { existsSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
-/** Compiles everything tsconfig.build.json includes into dist/. */
+/**
+ * Compiles everything tsconfig.build.json includes into dist/. tsc writes
+ * file by file, so it writes beside dist/ and the two folders are then
+ * swapped: a server starting meanwhile (`npm start` while `npm test` runs)
+ * loads the old build or the new one, not half of one.
+ */
 export function build(): void {
-  execFileSync(path.join(root, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
+  const dist = path.join(root, 'dist');
+  const next = `${dist}.next-${process.pid}`;
+  const old = `${dist}.old-${process.pid}`;
+  try {
+    execFileSync(path.join(root, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.build.json', '--outDir', next], { cwd: root, stdio: 'inherit' });
+  } catch (error) {
+    rmSync(next, { recursive: true, force: true });
+    throw error;
+  }
+  if (existsSync(dist)) renameSync(dist, old);
+  renameSync(next, dist);
+  rmSync(old, { recursive: true, force: true });
 }
 
 /** The compiled file of `source`, a TypeScript file under the project (absolute, or relative to its root). */
