@@ -43,8 +43,8 @@ function rows(results: Results): Row[] {
     { label: 'authenticated connects/s', value: (f) => f.storm?.connectsPerSecond },
     { label: 'event-loop lag p99 during connects, ms', value: (f) => f.storm?.lagP99Ms, digits: 1 },
   ];
-  list.push({ label: 'RSS of the empty server before the sockets, MB', value: (f) => f.memory?.emptyRssMb?.before, digits: 1 });
-  list.push({ label: 'RSS of the empty server after they closed, MB', value: (f) => f.memory?.emptyRssMb?.after, digits: 1 });
+  list.push({ label: 'RSS of the empty server before the sockets, MB', value: (f) => f.memory?.emptyRssMb.before, digits: 1 });
+  list.push({ label: 'RSS of the empty server after they closed, MB', value: (f) => f.memory?.emptyRssMb.after, digits: 1 });
   for (const count of plan.memoryCounts) list.push({ label: `RSS per idle socket at ${count} (over the lower of the two), KB`, value: (f) => f.memory?.kbPerSocket[count], digits: 1 });
   list.push({ label: `RSS per idle socket added from ${plan.memoryCounts[0]} to ${plan.memoryCounts.at(-1)}, KB`, value: (f) => f.memory?.kbPerAddedSocket, digits: 1 });
   list.push({ label: `JavaScript heap per idle socket at ${plan.memoryCounts.at(-1)}, KB`, value: (f) => f.memory?.heapKbPerSocket?.[plan.memoryCounts.at(-1)!], digits: 1 });

@@ -14,8 +14,9 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { projectPath } from '../src/infra/project-path.ts';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
+const root = projectPath('.');
 
 /**
  * Compiles everything tsconfig.build.json includes into dist/. tsc writes
@@ -40,5 +41,8 @@ export function build(): void {
 
 /** The compiled file of `source`, a TypeScript file under the project (absolute, or relative to its root). */
 export const compiledPath = (source: string): string => path.join(root, 'dist', path.relative(root, path.resolve(root, source)).replace(/\.ts$/, '.js'));
+
+/** What `npm start` (and every test server) runs. */
+export const serverEntry = compiledPath('src/main.ts');
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) build();

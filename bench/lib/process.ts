@@ -17,8 +17,10 @@ let built = false;
 
 /** The compiled file of `file` (a TypeScript entry), compiling everything once per run. */
 function compiled(file: string): string {
-  if (!built) build();
-  built = true;
+  if (!built) {
+    build();
+    built = true;
+  }
   return compiledPath(file);
 }
 
@@ -33,9 +35,8 @@ export interface Measured {
 
 /** Starts `node --import <probe> <file>`, both compiled, with PORT set; resolves once the port accepts. */
 export async function startMeasured(name: string, file: string, env: Record<string, string> = {}): Promise<Measured> {
-  const [program, preload] = [compiled(file), compiled(probe)];
   const port = await freePort();
-  const child: ChildProcess = spawn(process.execPath, ['--expose-gc', ...(process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? []), '--import', preload, program], {
+  const child: ChildProcess = spawn(process.execPath, ['--expose-gc', ...(process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? []), '--import', compiled(probe), compiled(file)], {
     env: { ...process.env, ...env, PORT: String(port) },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });

@@ -17,6 +17,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { connectSocket, errorCodes, gql, scaledEnv, startServer, stopAllServers, type TestServer } from '../helpers/server.ts';
 import { signUp } from '../helpers/accounts.ts';
 import { ME, claimsOf, headerOf } from './support.ts';
+import { serverEntry } from '../../scripts/build.ts';
 
 afterAll(stopAllServers);
 
@@ -166,7 +167,7 @@ describe('JWT_ALGORITHM=EdDSA', () => {
       [{ JWT_PRIVATE_KEY: pem(), JWT_PUBLIC_KEYS_FILE: keyFile('empty.pem', 'nothing here') }, /^invalid configuration: JWT_PUBLIC_KEYS_FILE: .*empty\.pem holds no PEM public key$/],
     ];
     for (const [key, message, secret] of cases) {
-      const result = spawnSync(process.execPath, ['dist/src/main.js'], {
+      const result = spawnSync(process.execPath, [serverEntry], {
         env: { ...process.env, ...eddsaEnv(key), JWT_SECRET: '', NODE_ENV: 'production', PORT: '0', LOG_LEVEL: 'silent' },
         encoding: 'utf8',
         timeout: 30_000,
@@ -232,7 +233,7 @@ describe('JWT_ALGORITHM=HS256 (the default)', () => {
       [{ JWT_ACCEPTED_SECRETS_FILE: path.join(dir, 'absent.txt') }, /^invalid configuration: JWT_ACCEPTED_SECRETS_FILE: cannot read .*absent\.txt \(ENOENT\)$/],
     ];
     for (const [key, message, secret] of cases) {
-      const result = spawnSync(process.execPath, ['dist/src/main.js'], {
+      const result = spawnSync(process.execPath, [serverEntry], {
         env: { ...process.env, ...scaledEnv(), JWT_SECRET: randomBytes(36).toString('base64url'), ...key, NODE_ENV: 'production', PORT: '0', LOG_LEVEL: 'silent' },
         encoding: 'utf8',
         timeout: 30_000,

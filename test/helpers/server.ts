@@ -13,6 +13,7 @@ import path from 'node:path';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { testDatabaseUrl, testRedisUrl } from './env.ts';
+import { serverEntry } from '../../scripts/build.ts';
 
 export interface TestServer {
   url: string;
@@ -55,7 +56,7 @@ export async function startServer(env: Record<string, string | undefined> = {}):
     if (v === undefined) delete childEnv[k];
     else childEnv[k] = v;
   }
-  const child = spawn(process.execPath, ['dist/src/main.js'], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [serverEntry], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: string[] = [];
   let buffered = '';
   const url = await new Promise<string>((resolve, reject) => {

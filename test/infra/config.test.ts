@@ -1,7 +1,10 @@
 /** The configuration module, and what `npm start` does with a bad value. */
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/infra/config.ts';
+import { serverEntry } from '../../scripts/build.ts';
 
 describe('loadConfig', () => {
   it('gives every default of the configuration table', () => {
@@ -93,7 +96,11 @@ describe('loadConfig', () => {
   });
 
   it('stops `npm start` with that one line and no stack trace', () => {
-    const run = spawnSync(process.execPath, ['dist/src/main.js'], {
+    // `npm start` builds, then runs the compiled server; this runs that file (a second build here would race the other suites' servers).
+    const { scripts } = JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: Record<string, string> };
+    expect(scripts.prestart).toBe('npm run --silent build');
+    expect(path.resolve(scripts.start!.replace(/^node /, ''))).toBe(serverEntry);
+    const run = spawnSync(process.execPath, [serverEntry], {
       env: { ...process.env, MAX_CONNECTIONS: 'abc', DATABASE_URL: '', REDIS_URL: '' },
       encoding: 'utf8',
       timeout: 20_000,

@@ -13,6 +13,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { connectSocket, errorCodes, gql, scaledEnv, startServer, stopAllServers, uniqueName } from '../helpers/server.ts';
 import { LOGIN, REGISTER, signUp } from '../helpers/accounts.ts';
 import { openAckedSocket } from './raw-socket.ts';
+import { serverEntry } from '../../scripts/build.ts';
 
 afterAll(stopAllServers);
 
@@ -46,7 +47,7 @@ describe('JWT_SECRET_FILE', () => {
   it('refuses to start on a secret file that is too short, naming the variable and not the secret', () => {
     const file = path.join(dir, 'short_secret');
     writeFileSync(file, 'tiny-secret');
-    const result = spawnSync(process.execPath, ['dist/src/main.js'], {
+    const result = spawnSync(process.execPath, [serverEntry], {
       env: { ...process.env, ...scaledEnv(), NODE_ENV: 'production', JWT_SECRET: '', JWT_SECRET_FILE: file, PORT: '0', LOG_LEVEL: 'silent' },
       encoding: 'utf8',
       timeout: 30_000,
