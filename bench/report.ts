@@ -3,7 +3,7 @@
  * per target, then Switchboard's figure divided by each baseline's.
  */
 import type { LoginFigures } from './targets.ts';
-import type { MemoryFigures, StepFigures, StormFigures } from './load/scenarios.ts';
+import { settleSeconds, type MemoryFigures, type StepFigures, type StormFigures } from './load/scenarios.ts';
 
 export interface TargetFigures {
   logins?: LoginFigures;
@@ -57,6 +57,7 @@ function rows(results: Results): Row[] {
       { label: `${name} ${rate} msg/s: latency p95 ms`, value: (f) => at(f)?.p95Ms, digits: 1 },
       { label: `${name} ${rate} msg/s: latency p99 ms`, value: (f) => at(f)?.p99Ms, digits: 1 },
       { label: `${name} ${rate} msg/s: latency max ms`, value: (f) => at(f)?.maxMs, digits: 1 },
+      { label: `${name} ${rate} msg/s: latency max ms in the ${settleSeconds} s before (settling, not measured)`, value: (f) => at(f)?.settlingMaxMs, digits: 1 },
       { label: `${name} ${rate} msg/s: lost + duplicated`, value: (f) => (at(f) ? at(f)!.lost + at(f)!.duplicated : undefined) },
     );
   };

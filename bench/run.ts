@@ -26,7 +26,7 @@ const only = process.env.BENCH_TARGETS?.split(',');
 const scenarios = process.env.BENCH_SCENARIOS?.split(',');
 const runs = (scenario: string) => !scenarios || scenarios.includes(scenario);
 const plan = {
-  users: quick ? 50 : 200,
+  users: quick ? 50 : 100,
   stormSockets: quick ? 500 : 2000,
   memoryCounts: quick ? [500, 1000] : [1000, 5000],
   fanOutSubscribers: quick ? [200] : [500, 1000],
