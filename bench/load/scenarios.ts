@@ -310,14 +310,15 @@ export async function fanOut(audience: Audience, subscribers: number, rates: num
     stepDelivered = 0;
     // One send loop for the settling time and the window, so the rate runs on unbroken across the boundary;
     // the servers' CPU is sampled there, without waiting (the loop keeps the pace while they answer).
+    const settleStarted = performance.now();
+    let started = settleStarted;
     let cpuBefore: Promise<Sample[]> | undefined;
-    let started = performance.now();
-    const settleStarted = started;
     let sent = 0;
     while (sent < settleCount + count) {
       const due = Math.min(settleCount + count, Math.floor(((performance.now() - settleStarted) / 1000) * rate) + 1);
       for (; sent < due; sent++) {
         if (sent === settleCount) {
+          // The measured window starts with this message.
           stepFirstSeq = seq;
           started = performance.now();
           cpuBefore = Promise.all(audience.servers.map((s) => s.sample()));
