@@ -4,12 +4,18 @@
  * hanging; the client keeps reconnecting in the background and re-subscribes
  * its channels by itself. Commands are written in turns (infra/turns.ts):
  * those that requests handled in one turn issue (seat admissions and rate
- * limits in a connect storm) leave in one system call.
+ * limits in a connect storm) leave in one system call. A PUBLISH leaves at
+ * once, with whatever waited before it: other instances' subscribers wait
+ * for it, and the rest of the turn (the sending instance's own deliveries,
+ * the sender's answer) is no reason to keep them waiting.
  */
 import type { Socket } from 'node:net';
 import { Redis } from 'ioredis';
 import type { Logger } from './logger.ts';
-import { corkUntilTurnEnds } from './turns.ts';
+import { corkUntilTurnEnds, uncorkNow } from './turns.ts';
+
+/** Commands written at once rather than at the end of the turn. */
+const urgent = new Set(['publish']);
 
 export function createRedis(url: string, name: string, logger: Logger): Redis {
   const redis = new Redis(url, {
@@ -20,8 +26,12 @@ export function createRedis(url: string, name: string, logger: Logger): Redis {
   });
   const send = redis.sendCommand.bind(redis);
   redis.sendCommand = (command, stream) => {
-    if (redis.stream?.writable) corkUntilTurnEnds(redis.stream as Socket);
-    return send(command, stream);
+    const socket = redis.stream?.writable ? (redis.stream as Socket) : null;
+    if (!socket) return send(command, stream);
+    corkUntilTurnEnds(socket);
+    const sent = send(command, stream);
+    if (urgent.has(command.name)) uncorkNow(socket);
+    return sent;
   };
   let down = false;
   redis.on('error', (error) => {

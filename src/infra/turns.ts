@@ -24,6 +24,11 @@ export function corkUntilTurnEnds(socket: Socket): void {
   corked.add(socket);
 }
 
+/** Lets what `socket` holds leave now (with what was just written to it), not when the turn ends. */
+export function uncorkNow(socket: Socket): void {
+  if (corked.delete(socket)) socket.uncork();
+}
+
 /**
  * Returns `ask`: what is asked of a key during the current turn is gathered,
  * and once the turn ends `answerAll` gets the key and all of it at once.
