@@ -303,7 +303,7 @@ export async function fanOut(audience: Audience, subscribers: number, rates: num
     const expected = count * subscribers;
     const stepExpected = (settleCount + count) * subscribers;
     settleFirstSeq = seq;
-    stepFirstSeq = Number.POSITIVE_INFINITY;
+    stepFirstSeq = seq + settleCount;
     settlingMaxMs = 0;
     latencies = new Float64Array(expected);
     delivered = 0;
@@ -317,9 +317,7 @@ export async function fanOut(audience: Audience, subscribers: number, rates: num
     while (sent < settleCount + count) {
       const due = Math.min(settleCount + count, Math.floor(((performance.now() - settleStarted) / 1000) * rate) + 1);
       for (; sent < due; sent++) {
-        if (sent === settleCount) {
-          // The measured window starts with this message.
-          stepFirstSeq = seq;
+        if (seq === stepFirstSeq) {
           started = performance.now();
           cpuBefore = Promise.all(audience.servers.map((s) => s.sample()));
         }

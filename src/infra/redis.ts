@@ -14,9 +14,6 @@ import { Redis } from 'ioredis';
 import type { Logger } from './logger.ts';
 import { corkUntilTurnEnds, uncorkNow } from './turns.ts';
 
-/** Commands written at once rather than at the end of the turn. */
-const urgent = new Set(['publish']);
-
 export function createRedis(url: string, name: string, logger: Logger): Redis {
   const redis = new Redis(url, {
     connectionName: `switchboard:${name}`,
@@ -30,7 +27,7 @@ export function createRedis(url: string, name: string, logger: Logger): Redis {
     if (!socket) return send(command, stream);
     corkUntilTurnEnds(socket);
     const sent = send(command, stream);
-    if (urgent.has(command.name)) uncorkNow(socket);
+    if (command.name === 'publish') uncorkNow(socket);
     return sent;
   };
   let down = false;
