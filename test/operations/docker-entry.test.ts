@@ -94,7 +94,7 @@ describe('docker entry path', () => {
     const dockerfile = readFileSync('Dockerfile', 'utf8');
     expect(dockerfile.match(/^FROM /gm)?.length).toBeGreaterThanOrEqual(2);
     expect(dockerfile).toMatch(/^USER node$/m);
-    expect(dockerfile).toMatch(/npm run build/);
+    expect(dockerfile).toMatch(/^RUN .*&& npm run build &&/m);
     expect(dockerfile).toMatch(/^HEALTHCHECK .*scripts\/healthcheck\.mjs/m);
     expect(dockerfile).toMatch(/^ENTRYPOINT \["scripts\/docker-entrypoint\.sh"\]$/m);
     expect(readFileSync('scripts/docker-entrypoint.sh', 'utf8')).toMatch(/npm run --silent db:migrate\nexec node dist\/src\/main\.js/);
