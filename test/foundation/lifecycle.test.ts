@@ -1,14 +1,16 @@
 /**
  * The foundation's promises that need a signed-in user: a graphql-ws client
  * reaches connection_ack in both modes, the embedded database keeps its data
- * across a restart, and SIGTERM closes live sockets with 1001.
+ * across a restart, SIGTERM closes live sockets with 1001, and `npm start`
+ * itself (the README's second command) builds and serves the embedded default.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { connectSocket, gql, scaledEnv, startServer, stopAllServers } from '../helpers/server.ts';
 import { signUp } from '../helpers/accounts.ts';
+import { serverEntry } from '../../scripts/build.ts';
 
 afterAll(stopAllServers);
 
@@ -40,5 +42,22 @@ describe('embedded database', () => {
     });
     expect(login.errors).toBeUndefined();
     expect(login.data.login.user).toEqual({ id: user.id, username: user.username });
+  }, 90_000);
+});
+
+describe('npm start', () => {
+  it('builds the server, then serves the embedded default; SIGTERM to npm reaches the server, which closes its sockets with 1001 and exits 0', async () => {
+    const before = Date.now();
+    const server = await startServer({}, { npmStart: true });
+    // Its prestart compiled dist/ again (on a fresh clone there is none to run).
+    expect(statSync(serverEntry).mtimeMs).toBeGreaterThanOrEqual(before - 1000);
+    expect(server.logs.join('\n')).toContain('"mode":"embedded"');
+    const user = await signUp(server);
+    const socket = connectSocket(server, { authorization: `Bearer ${user.accessToken}` });
+    await socket.acked;
+    // As a process manager stops it: npm alone is signalled (a server left behind would keep its sockets and seats).
+    const stopped = server.stop();
+    expect((await socket.closed).code).toBe(1001);
+    expect(await stopped).toBe(0);
   }, 90_000);
 });

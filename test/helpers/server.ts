@@ -14,6 +14,7 @@ import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { testDatabaseUrl, testRedisUrl } from './env.ts';
 import { serverEntry } from '../../scripts/build.ts';
+import { projectPath } from '../../src/infra/project-path.ts';
 
 export interface TestServer {
   url: string;
@@ -33,11 +34,20 @@ const running = new Set<TestServer>();
 /** Environment for the scaled mode on the test PostgreSQL and Redis. */
 export const scaledEnv = (): Record<string, string> => ({ DATABASE_URL: testDatabaseUrl, REDIS_URL: testRedisUrl });
 
+export interface StartOptions {
+  /**
+   * Start it as the README says, with `npm start` (which builds first);
+   * stop() and kill() then signal npm, as a process manager would.
+   * @default false: `node dist/src/main.js`, built once per run
+   */
+  npmStart?: boolean;
+}
+
 /**
  * Starts an instance. Without DATABASE_URL / REDIS_URL in `env` it runs
  * embedded with a fresh DATA_DIR (unless `env.DATA_DIR` is given).
  */
-export async function startServer(env: Record<string, string | undefined> = {}): Promise<TestServer> {
+export async function startServer(env: Record<string, string | undefined> = {}, options: StartOptions = {}): Promise<TestServer> {
   const childEnv: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !['DATABASE_URL', 'REDIS_URL', 'PORT', 'NODE_ENV'].includes(k)) childEnv[k] = v;
   Object.assign(childEnv, {
@@ -56,7 +66,8 @@ export async function startServer(env: Record<string, string | undefined> = {}):
     if (v === undefined) delete childEnv[k];
     else childEnv[k] = v;
   }
-  const child = spawn(process.execPath, [serverEntry], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  const [file, ...args] = options.npmStart ? ['npm', 'start', '--silent'] : [process.execPath, serverEntry];
+  const child = spawn(file!, args, { cwd: projectPath('.'), env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: string[] = [];
   let buffered = '';
   const url = await new Promise<string>((resolve, reject) => {
