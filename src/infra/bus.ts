@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { PubSub, type PubSubEngine } from 'graphql-subscriptions';
 import { RedisPubSub } from 'graphql-redis-subscriptions';
 import type { Redis } from 'ioredis';
+import { Channels } from './codes.ts';
 
 export type Listener<T> = (message: T) => void;
 
@@ -28,8 +29,10 @@ export interface Bus {
   subscribe<T>(channel: string, listener: Listener<T>): Promise<() => void>;
   /**
    * Calls `listener` each time the bus is back after an outage (listening
-   * again): what was published meanwhile is lost, so state kept from the
-   * bus should be read again. Returns a function that stops it.
+   * again), and each time an instance says it gave up publishing something
+   * (`Channels.reread`, infra/outbox.ts): what was published meanwhile, or
+   * never, is lost, so state kept from the bus should be read again.
+   * Returns a function that stops it.
    */
   onResume(listener: () => void): () => void;
   /** False while the bus is cut off: what is published meanwhile does not reach this instance. */
@@ -131,6 +134,8 @@ export function createRedisBus(publisher: Redis, subscriber: Redis): Bus {
       subscriber.disconnect();
     },
   );
+  // An instance whose own link to Redis was down gave up a change the others then never heard.
+  void engine.subscribe(Channels.reread, () => bus.resumed(), {});
   subscriber.on('close', () => (listening = false));
   subscriber.on('ready', () => {
     subscriber.ping().then(

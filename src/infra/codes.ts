@@ -92,4 +92,6 @@ export const Channels = {
   serverLogWanted: `${prefix}server-log-wanted`,
   /** Log lines of the instances, while someone reads them. */
   serverLogLines: `${prefix}server-log-lines`,
+  /** An instance gave up publishing something: every instance re-reads what it keeps from the bus (infra/outbox.ts). */
+  reread: `${prefix}reread`,
 } as const;

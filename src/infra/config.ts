@@ -64,6 +64,7 @@ const schema = z.object({
   PRESENCE_TIMEOUT: seconds(90),
   PRESENCE_CHECK_INTERVAL: seconds(30),
   SESSION_PURGE_INTERVAL: seconds(3600),
+  BUS_GIVE_UP_AFTER: seconds(31),
   ALLOWED_ORIGINS: z
     .string()
     .optional()

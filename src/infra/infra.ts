@@ -61,7 +61,7 @@ export async function createInfra(config: Config, logger: Logger): Promise<Infra
     bus = createMemoryBus();
   }
 
-  const outbox = createOutbox(bus, logger);
+  const outbox = createOutbox(bus, logger, { giveUpAfterMs: config.BUS_GIVE_UP_AFTER * 1000 });
   return {
     config,
     logger,

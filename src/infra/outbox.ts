@@ -9,14 +9,17 @@
  * 16 s, then every 16 s (infra/retry.ts), and what is
  * given to its channel meanwhile waits behind it, so that listeners still
  * hear them in order (a member's JOINED before its LEFT). A message is given
- * up (logged) once it is 31 s old, unless its sender asks for longer: by
- * then the bus is most likely cut off on every instance, and each one
- * re-reads what it keeps once its bus is back. An ended session is the
- * exception: were only this instance's link to Redis down, no other
- * instance would re-read anything, and the session's tokens would go on
- * working there; it is kept trying while they may (auth/revocation.ts).
+ * up (logged) once it is 31 s old, unless its sender asks for longer. Each
+ * instance re-reads what it keeps once its own bus is back, but were only
+ * this instance's link to Redis down, the others would never hear what it
+ * gave up (a member removed would go on receiving the room elsewhere): so
+ * once something is given up, this instance asks every instance, itself
+ * included, to re-read (`Channels.reread`), tried until Redis takes it. An
+ * ended session is kept trying for as long as its tokens may be used
+ * (auth/revocation.ts).
  */
 import type { Bus, PublishOptions } from './bus.ts';
+import { Channels } from './codes.ts';
 import { lastLineOf, type Logger } from './logger.ts';
 import { withRetries, type RetryOptions } from './retry.ts';
 
@@ -54,6 +57,28 @@ export function createOutbox(bus: Pick<Bus, 'publish'>, logger: Pick<Logger, 'wa
   /** Channels with a failed publish: what waits there, the failed one first. */
   const waiting = new Map<string, Pending[]>();
   const draining = new Set<Promise<void>>();
+  let rereadAsked = false;
+
+  /** Tracks `work` until it settles, for drained(). */
+  function track(work: Promise<unknown>): void {
+    const done = work.then(() => {}).finally(() => draining.delete(done));
+    draining.add(done);
+  }
+
+  /** One request at a time: a re-read begun after the request was sent covers what was given up before it. */
+  function askEveryoneToReread(): void {
+    if (rereadAsked) return;
+    rereadAsked = true;
+    const asked = withRetries(() => bus.publish(Channels.reread, {}), {
+      retries: Number.POSITIVE_INFINITY,
+      maxDelayMs,
+      logger,
+      context: { channel: Channels.reread },
+      retrying: 'could not ask the instances to re-read what they keep; retrying',
+      givingUp: 'could not ask the instances to re-read what they keep',
+    }).finally(() => (rereadAsked = false));
+    track(asked);
+  }
 
   /** Publishes what waits on `channel`, one at a time, each retried (or given up) before the next. */
   async function drain(channel: string, queue: Pending[]): Promise<void> {
@@ -66,8 +91,7 @@ export function createOutbox(bus: Pick<Bus, 'publish'>, logger: Pick<Logger, 'wa
     if (queue) return void queue.push(pending);
     const started = [pending];
     waiting.set(channel, started);
-    const done = drain(channel, started).finally(() => draining.delete(done));
-    draining.add(done);
+    track(drain(channel, started));
   }
 
   return {
@@ -79,7 +103,8 @@ export function createOutbox(bus: Pick<Bus, 'publish'>, logger: Pick<Logger, 'wa
         logger,
         context: { ...context, channel },
         retrying: 'bus message not published yet; retrying',
-        givingUp: 'bus message not published; given up (instances re-read what they keep once their bus is back)',
+        givingUp: 'bus message not published; given up (the instances will be asked to re-read what they keep)',
+        onGiveUp: askEveryoneToReread,
       };
       const pending = { message, options, retry };
       if (waiting.has(channel)) return waitBehindFailure(channel, pending);

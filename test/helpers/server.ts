@@ -7,7 +7,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync } from 'node:fs';
+import { cpSync, mkdtempSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createClient, type Client } from 'graphql-ws';
@@ -36,11 +36,23 @@ export const scaledEnv = (): Record<string, string> => ({ DATABASE_URL: testData
 
 export interface StartOptions {
   /**
-   * Start it as the README says, with `npm start` (which builds first);
-   * stop() and kill() then signal npm, as a process manager would.
-   * @default false: `node dist/src/main.js`, built once per run
+   * Start it as the README says, with `npm start` (which builds first) in
+   * this copy of the project ({@link copyOfProject}: its build does not swap
+   * the dist/ the other suites' servers run); stop() and kill() then signal
+   * npm, as a process manager would.
+   * @default undefined: `node dist/src/main.js`, built once per run
    */
-  npmStart?: boolean;
+  npmStartIn?: string;
+}
+
+/** A copy of the project as a clone has it (no dist/, no data/), sharing node_modules. */
+export function copyOfProject(): string {
+  const root = projectPath('.');
+  const copy = mkdtempSync(path.join(tmpdir(), 'switchboard-clone-'));
+  const leftOut = /^(node_modules|dist|dist\..*|data|\.data.*|\.git|\.scratch)$/;
+  cpSync(root, copy, { recursive: true, filter: (source) => !leftOut.test(path.relative(root, source)) });
+  symlinkSync(path.join(root, 'node_modules'), path.join(copy, 'node_modules'));
+  return copy;
 }
 
 /**
@@ -66,8 +78,9 @@ export async function startServer(env: Record<string, string | undefined> = {}, 
     if (v === undefined) delete childEnv[k];
     else childEnv[k] = v;
   }
-  const [file, ...args] = options.npmStart ? ['npm', 'start', '--silent'] : [process.execPath, serverEntry];
-  const child = spawn(file!, args, { cwd: projectPath('.'), env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = options.npmStartIn
+    ? spawn('npm', ['start', '--silent'], { cwd: options.npmStartIn, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn(process.execPath, [serverEntry], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: string[] = [];
   let buffered = '';
   const url = await new Promise<string>((resolve, reject) => {

@@ -36,6 +36,7 @@ describe('loadConfig', () => {
       PRESENCE_TIMEOUT: 90,
       PRESENCE_CHECK_INTERVAL: 30,
       SESSION_PURGE_INTERVAL: 3600,
+      BUS_GIVE_UP_AFTER: 31,
       KEEPALIVE_INTERVAL: 12,
       MAX_QUERY_BYTES: 100000,
       LOG_LEVEL: 'info',
@@ -62,6 +63,8 @@ describe('loadConfig', () => {
     // Longer than a timer waits: Node would run the purge every millisecond.
     [{ SESSION_PURGE_INTERVAL: '3000000' }, /^invalid configuration: SESSION_PURGE_INTERVAL: must be at most 2147483 /],
     [{ KEEPALIVE_INTERVAL: '0' }, /^invalid configuration: KEEPALIVE_INTERVAL: /],
+    [{ BUS_GIVE_UP_AFTER: '0' }, /^invalid configuration: BUS_GIVE_UP_AFTER: /],
+    [{ BUS_GIVE_UP_AFTER: 'never' }, /^invalid configuration: BUS_GIVE_UP_AFTER: .*\(got "never"\)$/],
     [{ ROOM_LIST_COUNT_INTERVAL: '0' }, /^invalid configuration: ROOM_LIST_COUNT_INTERVAL: /],
     [{ ROOM_LIST_COUNT_INTERVAL: 'soon' }, /^invalid configuration: ROOM_LIST_COUNT_INTERVAL: .*\(got "soon"\)$/],
     [{ PASSWORD_QUEUE_MAX_WAIT: '0' }, /^invalid configuration: PASSWORD_QUEUE_MAX_WAIT: /],
@@ -99,7 +102,7 @@ describe('loadConfig', () => {
     // `npm start` builds, then runs the compiled server; this runs that file (a second build here would race the other suites' servers).
     const { scripts } = JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: Record<string, string> };
     expect(scripts.prestart).toBe('npm run --silent build');
-    expect(path.resolve(scripts.start!.replace(/^node /, ''))).toBe(serverEntry);
+    expect(path.resolve(scripts.start!.replace(/^exec node /, ''))).toBe(serverEntry);
     const run = spawnSync(process.execPath, [serverEntry], {
       env: { ...process.env, MAX_CONNECTIONS: 'abc', DATABASE_URL: '', REDIS_URL: '' },
       encoding: 'utf8',

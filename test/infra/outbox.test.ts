@@ -3,7 +3,9 @@
  * proxy that can cut it off: a publish that fails is tried again, what is
  * given to its channel meanwhile waits behind it, and listeners hear every
  * message once and in order; a channel with nothing failed is not held up;
- * a message too old is given up, unless its sender gave it a longer life.
+ * a message too old is given up, unless its sender gave it a longer life;
+ * once one is given up, every instance (this one too) is asked to re-read
+ * what it keeps, once, when Redis answers again.
  */
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -91,8 +93,8 @@ describe('outbox', () => {
     expect(logger.lines.filter((line) => line.level === 'error')).toEqual([
       expect.objectContaining({ fields: expect.objectContaining({ what: 'lost', channel }), message: expect.stringContaining('given up') }),
     ]);
-    await outbox.drained();
     await reconnect();
+    await outbox.drained();
     outbox.send(channel, 2);
     await eventually(() => heard.length === 1, 5000, 'the next message');
     await new Promise((resolve) => setTimeout(resolve, 200));
@@ -112,5 +114,45 @@ describe('outbox', () => {
     await reconnect();
     await eventually(() => heard.length === 1, 10_000, 'the message, once Redis answers');
     expect(heard).toEqual(['kept']);
+  }, 30_000);
+
+  it('once it has given something up, asks every instance, itself included, to re-read what it keeps: once for several, when Redis answers again', async () => {
+    const { bus, logger, listenedChannel, cutOff, reconnect } = await busWithCuttablePublisher();
+    const outbox = createOutbox(bus, logger.asLogger(), { giveUpAfterMs: 1500 });
+    const elsewhere = createRedisBus(createRedis(testRedisUrl, 'commands', logger.asLogger()), createRedis(testRedisUrl, 'subscriber', logger.asLogger()));
+    cleanups.push(() => elsewhere.close());
+    const rereads = { here: 0, elsewhere: 0 };
+    bus.onResume(() => rereads.here++);
+    elsewhere.onResume(() => rereads.elsewhere++);
+    const [first, second] = [await listenedChannel<number>(), await listenedChannel<number>()];
+    await cutOff();
+    outbox.send(first.channel, 1);
+    outbox.send(second.channel, 2);
+    await eventually(() => logger.lines.filter((line) => line.message.includes('given up')).length === 2, 5000, 'both given up');
+    // Nobody is asked while Redis does not answer this instance (its subscriber still listens).
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(rereads).toEqual({ here: 0, elsewhere: 0 });
+    await reconnect();
+    await eventually(() => rereads.here === 1 && rereads.elsewhere === 1, 20_000, 'both instances asked to re-read');
+    await outbox.drained();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(rereads).toEqual({ here: 1, elsewhere: 1 });
+    expect([...first.heard, ...second.heard]).toEqual([]);
+  }, 40_000);
+
+  it('asks nobody to re-read when nothing was given up', async () => {
+    const { bus, logger, listenedChannel, cutOff, reconnect } = await busWithCuttablePublisher();
+    const outbox = createOutbox(bus, logger.asLogger(), { giveUpAfterMs: 60_000 });
+    let rereads = 0;
+    bus.onResume(() => rereads++);
+    const { channel, heard } = await listenedChannel<number>();
+    await cutOff();
+    outbox.send(channel, 1);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    await reconnect();
+    await eventually(() => heard.length === 1, 10_000, 'the message, once Redis answers');
+    await outbox.drained();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(rereads).toBe(0);
   }, 30_000);
 });

@@ -7,7 +7,8 @@
  * proxy that can hold back what Redis sends on the subscriber connections (a
  * bus that has stalled) and cut the connection a PUBLISH goes out on (Redis
  * dying between commit and publish); a third has a link of its own whose
- * command connections can be cut off alone (Redis out of reach for them). */
+ * command connections can be cut off alone (Redis out of reach for them):
+ * what it gives up, the others re-read once Redis answers it again. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeCursor } from '../../src/messages/service.ts';
 import { closeWithin, collect, connectSocket, gql, startServer, stopAllServers, type TestServer } from '../helpers/server.ts';
@@ -64,7 +65,7 @@ async function watchOnBoth(room: string, sender: TestAccount, watcher: TestAccou
  * A third instance with a link of its own to Redis, whose command connections alone can be cut off
  * (`cutOff`: cut, and new ones refused until `reconnect`) while its subscriber connection stays.
  */
-async function instanceWithItsOwnLinkToRedis() {
+async function instanceWithItsOwnLinkToRedis(env: Record<string, string> = {}) {
   const commandConnections = new Set<ProxiedConnection>();
   const link = await startTcpProxy(testRedisUrl, {
     watch: (connection) => {
@@ -74,7 +75,7 @@ async function instanceWithItsOwnLinkToRedis() {
       };
     },
   });
-  const server = await startServer({ DATABASE_URL: testDatabaseUrl, REDIS_URL: link.via(testRedisUrl) });
+  const server = await startServer({ DATABASE_URL: testDatabaseUrl, REDIS_URL: link.via(testRedisUrl), ...env });
   return {
     server,
     cutOff() {
@@ -173,6 +174,33 @@ describe('the instance that stores a message', () => {
       await stop();
     }
   }, 40_000);
+
+  it("gives up a member's removal it could not publish, and once Redis answers asks every instance to re-read: the member's subscription elsewhere ends with FORBIDDEN", async () => {
+    const { server: c, cutOff, reconnect, stop } = await instanceWithItsOwnLinkToRedis({ BUS_GIVE_UP_AFTER: '1' });
+    try {
+      const [owner, member] = await Promise.all([signUp(c), signUp(c)]);
+      const room = (await createRoom(c, owner.accessToken)).id;
+      await gql(c, JOIN, { id: room }, { token: member.accessToken });
+      const reading = connectSocket(b, { token: member.accessToken });
+      await reading.acked;
+      const messages = collect(reading.client, ROOM_MESSAGES, { id: room });
+      await warmUp(a, owner.accessToken, room, () => messages.results.length > 0);
+
+      cutOff();
+      const removed = await gql(c, 'mutation($room: ID!, $user: ID!) { removeFromRoom(roomId: $room, userId: $user) { memberCount } }', { room, user: member.id }, { token: owner.accessToken });
+      expect(removed.errors).toBeUndefined();
+      await expect.poll(() => c.logs.some((line) => line.includes('given up') && line.includes('"event":"left"')), { timeout: 10_000 }).toBe(true);
+      // b never heard of it: the removed member is still subscribed there.
+      expect(messages.completed).toBe(false);
+
+      await reconnect();
+      await expect.poll(() => messages.completed, { timeout: 20_000 }).toBe(true);
+      expect(messages.results.at(-1)!.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+      await reading.client.dispose();
+    } finally {
+      await stop();
+    }
+  }, 60_000);
 
   it("answers a logout on an instance whose commands cannot reach Redis, refuses the token there at once, and closes the session's socket on the other instance once Redis answers", async () => {
     const { server: c, cutOff, reconnect, stop } = await instanceWithItsOwnLinkToRedis();
