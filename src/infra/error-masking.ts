@@ -22,7 +22,8 @@ const driverDownMessage = /^(Connection terminated|timeout exceeded when trying 
 
 /**
  * Which backing service `error` says is unreachable (PostgreSQL through
- * Prisma or the pg driver, Redis through ioredis failing fast), or null for
+ * Prisma or the pg driver, Redis through ioredis failing fast or timing
+ * out), or null for
  * any other fault.
  */
 export function unavailableService(error: unknown): 'database' | 'redis' | null {
@@ -31,7 +32,7 @@ export function unavailableService(error: unknown): 'database' | 'redis' | null 
   if (e.name === 'PrismaClientInitializationError' || (typeof e.code === 'string' && databaseDownCodes.has(e.code))) return 'database';
   if (typeof e.message === 'string' && driverDownMessage.test(e.message)) return 'database';
   if (e.name === 'MaxRetriesPerRequestError') return 'redis';
-  if (typeof e.message === 'string' && /^(Stream isn't writeable and enableOfflineQueue options is false|Connection is closed\.)/.test(e.message)) return 'redis';
+  if (typeof e.message === 'string' && /^(Stream isn't writeable and enableOfflineQueue options is false|Connection is closed\.|Command timed out)/.test(e.message)) return 'redis';
   return null;
 }
 

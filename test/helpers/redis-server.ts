@@ -13,6 +13,10 @@ export interface PrivateRedis {
   start(): Promise<void>;
   /** Stops the server (SIGTERM) and waits for it to exit. */
   stop(): Promise<void>;
+  /** Freezes the process (SIGSTOP): connections stay open and nothing is answered, as on a link that drops packets. */
+  freeze(): void;
+  /** Lets a frozen process run on (SIGCONT): it answers what waited. */
+  thaw(): void;
 }
 
 export async function startPrivateRedis(): Promise<PrivateRedis> {
@@ -28,9 +32,12 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
     async stop() {
       if (!child || child.exitCode !== null) return;
       const exited = once(child, 'exit');
+      child.kill('SIGCONT');
       child.kill('SIGTERM');
       await exited;
     },
+    freeze: () => void child?.kill('SIGSTOP'),
+    thaw: () => void child?.kill('SIGCONT'),
   };
   await redis.start();
   return redis;

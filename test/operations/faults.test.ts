@@ -3,6 +3,8 @@
  * a request id that is in the log); PostgreSQL unreachable and Redis
  * stopped mid-traffic give clear, fast errors, /readyz 503, no crash and no
  * unhandled rejection, and everything recovers by itself when they return;
+ * so does Redis frozen (connected, answering nothing), once a command has
+ * waited out its timeout;
  * a statement whose connection PostgreSQL terminates (57P01) gets the same
  * clear error; a room's change during a database blip does not end its
  * subscriptions, and presence changes during one are handed out once it
@@ -320,4 +322,41 @@ describe('Redis stopped mid-traffic and started again', () => {
     await eventually(async () => errorCodes(await gql(b, '{ me { username } }', undefined, { token: session.accessToken })).includes('UNAUTHENTICATED'), 10_000, 'B learns of the logout');
     for (const s of [a, b]) survived(s);
   });
+});
+
+describe('Redis frozen: connected, answering nothing', () => {
+  it('readiness says redis is down and what needs Redis is refused as unavailable, once a command has waited out its timeout, instead of hanging; what needs no Redis is served; all works again once it answers', async () => {
+    const frozen = await startPrivateRedis();
+    try {
+      const server = await startServer({ DATABASE_URL: testDatabaseUrl, REDIS_URL: frozen.url });
+      const alice = await signUp(server);
+      const room = (await createRoom(server, alice.accessToken)).id;
+      frozen.freeze();
+      const [ready, sent, login, me, socket] = await Promise.all([
+        fetch(`${server.url}/readyz`).then(async (r) => ({ status: r.status, body: await r.json() })),
+        gql(server, SEND, { id: room, body: 'while frozen' }, { token: alice.accessToken }),
+        gql(server, LOGIN, { input: { login: alice.username, password: alice.password } }),
+        gql(server, '{ me { username } }', undefined, { token: alice.accessToken }),
+        connectSocket(server, { token: alice.accessToken }).closed,
+      ]);
+      // A socket's admission takes a seat in Redis: refused as "try again later".
+      expect(socket.code).toBe(1013);
+      expect(ready).toEqual({ status: 503, body: expect.objectContaining({ redis: 'down', down: ['redis'] }) });
+      for (const refused of [sent, login]) {
+        expect(errorCodes(refused)).toEqual(['INTERNAL_SERVER_ERROR']);
+        expect(refused.errors![0]!.extensions).toMatchObject({ unavailable: 'redis' });
+        expect(JSON.stringify(refused.errors)).not.toMatch(/timed out|\n\s+at /);
+      }
+      expect(me.data).toEqual({ me: { username: alice.username } });
+      expect((await storedMessages(room)).map((m) => m.body)).not.toContain('while frozen');
+
+      frozen.thaw();
+      await eventually(async () => (await readyz(server)) === 200, 10_000, 'readyz 200 again');
+      const after = await gql(server, SEND, { id: room, body: 'after' }, { token: alice.accessToken });
+      expect(after.errors).toBeUndefined();
+      survived(server);
+    } finally {
+      await frozen.stop();
+    }
+  }, 60_000);
 });
