@@ -49,12 +49,22 @@ export interface DatabaseAdapter {
   close(): Promise<void>;
 }
 
+/**
+ * How long PostgreSQL has to give a connection (a new one, or one of the
+ * pool's, all busy) or a statement's answer before the request fails as
+ * database unavailable. Ours take milliseconds; a PostgreSQL that keeps the
+ * connection but answers nothing (stopped, a link dropping packets) would
+ * otherwise hold every request, and then the whole pool, for as long as TCP
+ * waits: many minutes.
+ */
+const answerTimeoutMs = 5000;
+
 const appliedMigrationsSql = 'SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL';
 
 export async function createDatabaseAdapter(config: Pick<Config, 'DATABASE_URL' | 'DATA_DIR'>): Promise<DatabaseAdapter> {
   if (config.DATABASE_URL) {
     // One pool for Prisma and the direct statements; Prisma leaves a pool it was given open.
-    const pool = new pg.Pool({ connectionString: config.DATABASE_URL });
+    const pool = new pg.Pool({ connectionString: config.DATABASE_URL, connectionTimeoutMillis: answerTimeoutMs, query_timeout: answerTimeoutMs });
     return {
       adapter: new PrismaPg(pool),
       sql: { rows: async (statement, values) => (await pool.query({ ...statement, values })).rows },

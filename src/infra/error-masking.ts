@@ -17,8 +17,8 @@ const knownCodes = new Set<string>(Object.values(ErrorCode));
  * failures 08xxx, shutting down 57P0x).
  */
 const databaseDownCodes = new Set(['P1000', 'P1001', 'P1002', 'P1003', 'P1008', 'P1011', 'P1017', 'P2024', 'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', '08000', '08001', '08003', '08004', '08006', '57P01', '57P02', '57P03']);
-/** What node-postgres says when a connection drops or cannot be had from its pool in time. */
-const driverDownMessage = /^(Connection terminated|timeout exceeded when trying to connect)/;
+/** What node-postgres says when a connection drops, cannot be had from its pool in time, or a statement's answer does not come in time. */
+const driverDownMessage = /^(Connection terminated|timeout exceeded when trying to connect|Query read timeout)/;
 
 /**
  * Which backing service `error` says is unreachable (PostgreSQL through

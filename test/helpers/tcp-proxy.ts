@@ -12,6 +12,8 @@ import net from 'node:net';
 export interface ProxiedConnection {
   /** Set by a hook: while true, what the service sends to this client waits (in order) until `release()`. */
   held: boolean;
+  /** Set by a hook: while true, what the client sends waits too (with `held`, a service that answers nothing and hears nothing). */
+  frozen: boolean;
   /** Cuts this connection (both sides), as the service dying would. */
   drop(): void;
 }
@@ -27,7 +29,7 @@ export interface TcpProxy {
   port: number;
   /** `url` with its host replaced by this proxy's. */
   via(url: string): string;
-  /** Passes on what held connections were holding back, and holds nothing more. */
+  /** Passes on what held (and frozen) connections were holding back, and holds nothing more. */
   release(): void;
   /** Starts accepting connections (again, on the same port). */
   start(): Promise<void>;
@@ -39,40 +41,49 @@ export interface TcpProxy {
 export async function startTcpProxy(target: string, hooks: ProxyHooks = {}): Promise<TcpProxy> {
   const { hostname, port: targetPort } = new URL(target);
   const sockets = new Set<net.Socket>();
+  const connections = new Set<ProxiedConnection>();
   const waiting = new Map<ProxiedConnection, () => void>();
   let server: net.Server | undefined;
   const proxy: TcpProxy = {
     port: 0,
     via: (url) => Object.assign(new URL(url), { host: `127.0.0.1:${proxy.port}` }).toString(),
     release() {
-      for (const [connection, flush] of waiting) {
-        connection.held = false;
-        flush();
-      }
+      for (const connection of connections) Object.assign(connection, { held: false, frozen: false });
+      for (const flush of waiting.values()) flush();
       waiting.clear();
     },
     async start() {
       server = net.createServer((client) => {
         const upstream = net.connect(Number(targetPort), hostname);
-        const connection: ProxiedConnection = { held: false, drop: () => (client.destroy(), upstream.destroy()) };
+        const connection: ProxiedConnection = { held: false, frozen: false, drop: () => (client.destroy(), upstream.destroy()) };
+        connections.add(connection);
+        client.on('close', () => connections.delete(connection));
         for (const s of [client, upstream]) {
           sockets.add(s);
           s.on('error', () => {});
           s.on('close', () => sockets.delete(s));
         }
         const watcher = hooks.watch?.(connection);
+        const heldBack: Buffer[] = [];
+        const frozenUp: Buffer[] = [];
+        const flush = () => {
+          frozenUp.splice(0).forEach((c) => upstream.write(c));
+          heldBack.splice(0).forEach((c) => client.write(c));
+        };
         client.on('data', (chunk: Buffer) => {
           watcher?.(chunk);
-          if (!client.destroyed) upstream.write(chunk);
+          if (client.destroyed) return;
+          if (!connection.frozen) return void upstream.write(chunk);
+          frozenUp.push(chunk);
+          waiting.set(connection, flush);
         });
-        const heldBack: Buffer[] = [];
         upstream.on('data', (chunk: Buffer) => {
           if (!connection.held) {
             client.write(chunk);
             return void hooks.passedOn?.(connection);
           }
           heldBack.push(chunk);
-          waiting.set(connection, () => heldBack.splice(0).forEach((c) => client.write(c)));
+          waiting.set(connection, flush);
         });
         client.on('close', () => upstream.destroy());
         upstream.on('close', () => client.destroy());

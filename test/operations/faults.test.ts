@@ -3,8 +3,8 @@
  * a request id that is in the log); PostgreSQL unreachable and Redis
  * stopped mid-traffic give clear, fast errors, /readyz 503, no crash and no
  * unhandled rejection, and everything recovers by itself when they return;
- * so does Redis frozen (connected, answering nothing), once a command has
- * waited out its timeout;
+ * so do Redis and PostgreSQL frozen (connected, answering nothing), once a
+ * command or statement has waited out its timeout;
  * a statement whose connection PostgreSQL terminates (57P01) gets the same
  * clear error; a room's change during a database blip does not end its
  * subscriptions, and presence changes during one are handed out once it
@@ -19,7 +19,7 @@ import { collect, connectSocket, errorCodes, eventually, gql, startServer, stopA
 import { LOGIN, REGISTER, logIn, signUp } from '../helpers/accounts.ts';
 import { testDatabaseUrl } from '../helpers/env.ts';
 import { startPrivateRedis, type PrivateRedis } from '../helpers/redis-server.ts';
-import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.ts';
+import { startTcpProxy, type ProxiedConnection, type TcpProxy } from '../helpers/tcp-proxy.ts';
 import { createRoom, JOIN, ROOM_MESSAGES, SEND, storedMessages, warmUp } from '../rooms/helpers.ts';
 
 const brokenDatabase = `switchboard_broken_${process.pid}`;
@@ -134,6 +134,37 @@ describe('PostgreSQL going down mid-traffic and coming back', () => {
       await proxy.stop();
     }
   });
+});
+
+describe('PostgreSQL frozen: connected, answering nothing', () => {
+  it('readiness says the database is down and requests are refused as unavailable once a statement or a connection has waited out its timeout, instead of hanging; all works again once it answers', async () => {
+    redis ??= await startPrivateRedis();
+    // Every connection through the proxy, those opened while frozen too, then hears and answers nothing.
+    let frozen = false;
+    const connections = new Set<ProxiedConnection>();
+    const proxy = await startTcpProxy(testDatabaseUrl, { watch: (connection) => (connections.add(connection), Object.assign(connection, { held: frozen, frozen }), () => {}) });
+    try {
+      const server = await startServer({ DATABASE_URL: proxy.via(testDatabaseUrl), REDIS_URL: redis.url });
+      const account = await signUp(server);
+      const room = (await createRoom(server, account.accessToken)).id;
+      frozen = true;
+      for (const connection of connections) Object.assign(connection, { held: true, frozen: true });
+      const [ready, unsent, unregistered] = await Promise.all([readyz(server), gql(server, SEND, { id: room, body: 'while frozen' }, { token: account.accessToken }), register(server)]);
+      expect(ready).toBe(503);
+      for (const refused of [unsent, unregistered]) {
+        expect(errorCodes(refused)).toEqual(['INTERNAL_SERVER_ERROR']);
+        expect(refused.errors![0]!.extensions).toMatchObject({ unavailable: 'database' });
+      }
+
+      frozen = false;
+      proxy.release();
+      await eventually(async () => (await readyz(server)) === 200, 15_000, 'readyz 200 again');
+      await eventually(async () => errorCodes(await gql(server, SEND, { id: room, body: 'after' }, { token: account.accessToken })).length === 0, 15_000, 'a send works again');
+      survived(server);
+    } finally {
+      await proxy.stop();
+    }
+  }, 60_000);
 });
 
 describe('a connection PostgreSQL terminates in the middle of a statement (an administrator, a failover)', () => {
