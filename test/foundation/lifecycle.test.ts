@@ -8,23 +8,27 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { connectSocket, copyOfProject, gql, scaledEnv, startServer, stopAllServers } from '../helpers/server.ts';
+import { connectSocket, copyOfProject, gql, scaledEnv, startServer, stopAllServers, type TestServer } from '../helpers/server.ts';
 import { signUp } from '../helpers/accounts.ts';
 
 afterAll(stopAllServers);
+
+/** A signed-in user's graphql-ws socket is acknowledged; stopping the server (SIGTERM) closes it with 1001, and the process exits 0. */
+async function acknowledgesThenClosesOnStop(server: TestServer): Promise<void> {
+  const user = await signUp(server);
+  const socket = connectSocket(server, { authorization: `Bearer ${user.accessToken}` });
+  await socket.acked;
+  const stopped = server.stop();
+  expect((await socket.closed).code).toBe(1001);
+  expect(await stopped).toBe(0);
+}
 
 describe.each([
   ['embedded', () => ({})],
   ['scaled', scaledEnv],
 ] as [string, () => Record<string, string>][])('%s mode', (_mode, env) => {
   it('acknowledges an authenticated graphql-ws connection on /graphql, and SIGTERM closes it with 1001', async () => {
-    const server = await startServer(env());
-    const user = await signUp(server);
-    const socket = connectSocket(server, { authorization: `Bearer ${user.accessToken}` });
-    await socket.acked;
-    const stopped = server.stop();
-    expect((await socket.closed).code).toBe(1001);
-    expect(await stopped).toBe(0);
+    await acknowledgesThenClosesOnStop(await startServer(env()));
   }, 60_000);
 });
 
@@ -51,12 +55,7 @@ describe('npm start', () => {
     const server = await startServer({}, { npmStartIn: clone });
     expect(existsSync(path.join(clone, 'dist/src/main.js'))).toBe(true);
     expect(server.logs.join('\n')).toContain('"mode":"embedded"');
-    const user = await signUp(server);
-    const socket = connectSocket(server, { authorization: `Bearer ${user.accessToken}` });
-    await socket.acked;
-    // As a process manager stops it: npm alone is signalled (a server left behind would keep its sockets and seats).
-    const stopped = server.stop();
-    expect((await socket.closed).code).toBe(1001);
-    expect(await stopped).toBe(0);
+    // Stopped as a process manager stops it: npm alone is signalled (a server left behind would keep its sockets and seats).
+    await acknowledgesThenClosesOnStop(server);
   }, 90_000);
 });

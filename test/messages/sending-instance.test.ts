@@ -15,7 +15,7 @@ import { closeWithin, collect, connectSocket, gql, startServer, stopAllServers, 
 import { signUp, type TestAccount } from '../helpers/accounts.ts';
 import { testDatabaseUrl, testRedisUrl } from '../helpers/env.ts';
 import { startTcpProxy, type ProxiedConnection, type TcpProxy } from '../helpers/tcp-proxy.ts';
-import { createRoom, JOIN, ROOM_MESSAGES, SEND, storedMessages, warmUp } from '../rooms/helpers.ts';
+import { createRoom, JOIN, memberWatching, ROOM_MESSAGES, SEND, storedMessages, warmUp } from '../rooms/helpers.ts';
 
 let redis: TcpProxy;
 /** Connections that have sent SUBSCRIBE: the bus's subscriber connections. */
@@ -178,13 +178,7 @@ describe('the instance that stores a message', () => {
   it("gives up a member's removal it could not publish, and once Redis answers asks every instance to re-read: the member's subscription elsewhere ends with FORBIDDEN", async () => {
     const { server: c, cutOff, reconnect, stop } = await instanceWithItsOwnLinkToRedis({ BUS_GIVE_UP_AFTER: '1' });
     try {
-      const [owner, member] = await Promise.all([signUp(c), signUp(c)]);
-      const room = (await createRoom(c, owner.accessToken)).id;
-      await gql(c, JOIN, { id: room }, { token: member.accessToken });
-      const reading = connectSocket(b, { token: member.accessToken });
-      await reading.acked;
-      const messages = collect(reading.client, ROOM_MESSAGES, { id: room });
-      await warmUp(a, owner.accessToken, room, () => messages.results.length > 0);
+      const { owner, member, room, socket: reading, messages } = await memberWatching(c, b, a);
 
       cutOff();
       const removed = await gql(c, 'mutation($room: ID!, $user: ID!) { removeFromRoom(roomId: $room, userId: $user) { memberCount } }', { room, user: member.id }, { token: owner.accessToken });

@@ -20,7 +20,7 @@ import { LOGIN, REGISTER, logIn, signUp } from '../helpers/accounts.ts';
 import { testDatabaseUrl } from '../helpers/env.ts';
 import { startPrivateRedis, type PrivateRedis } from '../helpers/redis-server.ts';
 import { startTcpProxy, type ProxiedConnection, type TcpProxy } from '../helpers/tcp-proxy.ts';
-import { createRoom, JOIN, ROOM_MESSAGES, SEND, storedMessages, warmUp } from '../rooms/helpers.ts';
+import { createRoom, JOIN, memberWatching, ROOM_MESSAGES, SEND, storedMessages } from '../rooms/helpers.ts';
 
 const brokenDatabase = `switchboard_broken_${process.pid}`;
 const brokenUrl = Object.assign(new URL(testDatabaseUrl), { pathname: `/${brokenDatabase}` }).toString();
@@ -219,14 +219,7 @@ async function withCutDatabase(test: (cluster: { cut: TestServer; other: TestSer
 describe("a room's change while one instance cannot reach PostgreSQL", () => {
   it('its subscribers keep their subscriptions: the access re-check is tried again once the database is back', async () => {
     await withCutDatabase(async ({ cut, other, proxy }) => {
-      const owner = await signUp(other);
-      const member = await signUp(other);
-      const room = (await createRoom(other, owner.accessToken)).id;
-      await gql(other, JOIN, { id: room }, { token: member.accessToken });
-      const socket = connectSocket(cut, { token: member.accessToken });
-      await socket.acked;
-      const messages = collect(socket.client, ROOM_MESSAGES, { id: room });
-      await warmUp(other, owner.accessToken, room, () => messages.results.length > 0);
+      const { owner, room, socket, messages } = await memberWatching(other, cut);
 
       await proxy.stop();
       const renamed = await gql(other, 'mutation($id: ID!) { updateRoom(id: $id, input: { name: "renamed" }) { name } }', { id: room }, { token: owner.accessToken });

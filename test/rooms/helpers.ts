@@ -1,7 +1,8 @@
 /** Room and message operations over real HTTP (and, where a test needs it, straight in PostgreSQL), for the suites. */
 import { expect } from 'vitest';
 import { withDatabase } from '../helpers/env.ts';
-import { gql, uuidOf, type TestServer } from '../helpers/server.ts';
+import { collect, connectSocket, gql, uuidOf, type TestServer } from '../helpers/server.ts';
+import { signUp } from '../helpers/accounts.ts';
 
 export const CREATE_ROOM = 'mutation($input: CreateRoomInput!) { createRoom(input: $input) { id name permission maxMembers memberCount allowedRoles owner { id } } }';
 export const JOIN = 'mutation($id: ID!) { joinRoom(roomId: $id) { id memberCount } }';
@@ -29,6 +30,22 @@ export async function warmUp(server: Pick<TestServer, 'graphqlUrl'>, token: stri
 }
 
 /** The messages PostgreSQL holds for a room (by its global ID), in sequence order. */
+/**
+ * An owner and a member of a new room, both signed up on `home`, the
+ * member subscribed to its messages on `watching`, live once a message the
+ * owner sends through `warmVia` has reached it.
+ */
+export async function memberWatching(home: TestServer, watching: TestServer, warmVia: TestServer = home) {
+  const [owner, member] = await Promise.all([signUp(home), signUp(home)]);
+  const room = (await createRoom(home, owner.accessToken)).id;
+  await gql(home, JOIN, { id: room }, { token: member.accessToken });
+  const socket = connectSocket(watching, { token: member.accessToken });
+  await socket.acked;
+  const messages = collect(socket.client, ROOM_MESSAGES, { id: room });
+  await warmUp(warmVia, owner.accessToken, room, () => messages.results.length > 0);
+  return { owner, member, room, socket, messages };
+}
+
 export const storedMessages = (roomId: string) =>
   withDatabase(async (client) => (await client.query('SELECT seq, body FROM "Message" WHERE "roomId" = $1 ORDER BY seq', [uuidOf(roomId)])).rows as { seq: number; body: string }[]);
 
