@@ -23,8 +23,7 @@ const driverDownMessage = /^(Connection terminated|timeout exceeded when trying 
 /**
  * Which backing service `error` says is unreachable (PostgreSQL through
  * Prisma or the pg driver, Redis through ioredis failing fast or timing
- * out), or null for
- * any other fault.
+ * out), or null for any other fault.
  */
 export function unavailableService(error: unknown): 'database' | 'redis' | null {
   const e = error as { name?: unknown; code?: unknown; message?: unknown } | null;

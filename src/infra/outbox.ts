@@ -9,7 +9,8 @@
  * 16 s, then every 16 s (infra/retry.ts), and what is
  * given to its channel meanwhile waits behind it, so that listeners still
  * hear them in order (a member's JOINED before its LEFT). A message is given
- * up (logged) once it is 31 s old, unless its sender asks for longer. Each
+ * up (logged) once it is 31 s old (`BUS_GIVE_UP_AFTER`), unless its sender
+ * asks for longer. Each
  * instance re-reads what it keeps once its own bus is back, but were only
  * this instance's link to Redis down, the others would never hear what it
  * gave up (a member removed would go on receiving the room elsewhere): so
