@@ -45,7 +45,7 @@ export interface StartOptions {
   npmStartIn?: string;
 }
 
-/** A copy of the project as a clone has it (no dist/, no data/), sharing node_modules. */
+/** A copy of the project as a clone has it after `npm install` (no dist/, no data/), sharing node_modules. */
 export function copyOfProject(): string {
   const root = projectPath('.');
   const copy = mkdtempSync(path.join(tmpdir(), 'switchboard-clone-'));
