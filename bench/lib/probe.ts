@@ -1,7 +1,9 @@
 /**
  * Preloaded (--import) into every measured server, ours and the baselines,
- * so all are measured alike: answers `sample` over the IPC channel with CPU
- * time, RSS and event-loop delay since the last reset.
+ * so all are measured alike: answers `sample` over the IPC channel with RSS,
+ * heap and event-loop delay since the last reset. (CPU time is read from
+ * /proc by the load client, bench/lib/process.ts: an answer here waits for
+ * the server's event loop.)
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 
@@ -10,10 +12,6 @@ delay.enable();
 
 export interface Sample {
   id: number;
-  /** User + system CPU time of the process since it started, in microseconds. */
-  cpuMicros: number;
-  /** User CPU time alone (JavaScript and the libraries), in microseconds: the rest is the kernel's (system calls). */
-  userMicros: number;
   rssBytes: number;
   /** JavaScript heap in use (after the collections when `gc` was asked): steadier than RSS, which moves with V8's heap sizing. */
   heapUsedBytes: number;
@@ -29,11 +27,8 @@ process.on('message', (request: { id: number; gc?: boolean; resetLag?: boolean }
     globalThis.gc();
     globalThis.gc();
   }
-  const cpu = process.cpuUsage();
   const sample: Sample = {
     id: request.id,
-    cpuMicros: cpu.user + cpu.system,
-    userMicros: cpu.user,
     rssBytes: process.memoryUsage.rss(),
     heapUsedBytes: process.memoryUsage().heapUsed,
     lagP99Ms: delay.percentile(99) / 1e6,

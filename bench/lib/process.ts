@@ -6,8 +6,9 @@
  * tsx loader thread, whose heap every server would carry (and give back tens
  * of seconds later, in the middle of a memory measurement).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Sample } from './probe.ts';
 import { accepts, freePort } from '../../test/helpers/ports.ts';
@@ -26,10 +27,36 @@ function compiled(file: string): string {
 
 const probe = fileURLToPath(new URL('./probe.ts', import.meta.url));
 
+/** CPU time of a server process, all threads, since it started, in microseconds. */
+export interface CpuTime {
+  /** User + system. */
+  cpuMicros: number;
+  /** User alone (JavaScript and the libraries): the rest is the kernel's (system calls). */
+  userMicros: number;
+}
+
+const microsPerTick = 1e6 / Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }));
+
+/**
+ * Read from /proc/<pid>/stat (utime and stime, proc(5)) when asked, not
+ * over IPC: a server too busy to answer at once (a saturated step) would
+ * report its CPU when it answers, and a window's two samples would then
+ * cover less than the window. Resolution: one clock tick (10 ms).
+ */
+function cpuTimeOf(pid: number): CpuTime {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name, which may hold spaces: the state is field 3, utime 14 and stime 15.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const [user, system] = [Number(fields[14 - 3]), Number(fields[15 - 3])];
+  return { cpuMicros: (user + system) * microsPerTick, userMicros: user * microsPerTick };
+}
+
 export interface Measured {
   name: string;
   port: number;
   sample(options?: { gc?: boolean; resetLag?: boolean }): Promise<Sample>;
+  /** Its CPU time now, read from /proc (see {@link cpuTimeOf}). */
+  cpuTime(): CpuTime;
   stop(): Promise<void>;
 }
 
@@ -63,6 +90,7 @@ export async function startMeasured(name: string, file: string, env: Record<stri
         child.send({ id, ...options });
       });
     },
+    cpuTime: () => cpuTimeOf(child.pid!),
     async stop() {
       if (child.exitCode !== null) return;
       child.kill('SIGTERM');

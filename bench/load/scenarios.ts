@@ -3,7 +3,7 @@
  * servers and a protocol, and return figures; the runner prints them.
  */
 import { performance } from 'node:perf_hooks';
-import type { Measured } from '../lib/process.ts';
+import type { CpuTime, Measured } from '../lib/process.ts';
 import type { Sample } from '../lib/probe.ts';
 import type { Connection, Protocol } from './protocols.ts';
 
@@ -309,17 +309,17 @@ export async function fanOut(audience: Audience, subscribers: number, rates: num
     delivered = 0;
     stepDelivered = 0;
     // One send loop for the settling time and the window, so the rate runs on unbroken across the boundary;
-    // the servers' CPU is sampled there, without waiting (the loop keeps the pace while they answer).
+    // the servers' CPU is read there, from /proc (a busy server's event loop is not waited for).
     const settleStarted = performance.now();
     let started = settleStarted;
-    let cpuBefore: Promise<Sample[]> | undefined;
+    let before: CpuTime[] = [];
     let sent = 0;
     while (sent < settleCount + count) {
       const due = Math.min(settleCount + count, Math.floor(((performance.now() - settleStarted) / 1000) * rate) + 1);
       for (; sent < due; sent++) {
         if (seq === stepFirstSeq) {
           started = performance.now();
-          cpuBefore = Promise.all(audience.servers.map((s) => s.sample()));
+          before = audience.servers.map((s) => s.cpuTime());
         }
         publisher.publish(audience.room, bodyOf(seq++));
       }
@@ -332,9 +332,8 @@ export async function fanOut(audience: Audience, subscribers: number, rates: num
       await sleep(50);
       if (stepDelivered !== progress) (progress = stepDelivered), (quietSince = performance.now());
     }
-    const cpuAfter = await Promise.all(audience.servers.map((s) => s.sample()));
+    const cpuAfter = audience.servers.map((s) => s.cpuTime());
     const ended = performance.now();
-    const before = await cpuBefore!;
     const cpuMicros = cpuAfter.reduce((sum, s, i) => sum + s.cpuMicros - before[i]!.cpuMicros, 0);
     const userMicros = cpuAfter.reduce((sum, s, i) => sum + s.userMicros - before[i]!.userMicros, 0);
     let unique = 0;
