@@ -31,6 +31,8 @@ interface Row {
   label: string;
   value: (figures: TargetFigures) => number | undefined;
   digits?: number;
+  /** Whether a ratio to each baseline means anything (not for counts of losses). @default true */
+  ratio?: boolean;
 }
 
 const ours = 'switchboard';
@@ -58,7 +60,7 @@ function rows(results: Results): Row[] {
       { label: `${name} ${rate} msg/s: latency p99 ms`, value: (f) => at(f)?.p99Ms, digits: 1 },
       { label: `${name} ${rate} msg/s: latency max ms`, value: (f) => at(f)?.maxMs, digits: 1 },
       { label: `${name} ${rate} msg/s: latency max ms in the ${settleSeconds} s before (settling, not measured)`, value: (f) => at(f)?.settlingMaxMs, digits: 1 },
-      { label: `${name} ${rate} msg/s: lost + duplicated`, value: (f) => (at(f) ? at(f)!.lost + at(f)!.duplicated : undefined) },
+      { label: `${name} ${rate} msg/s: lost + duplicated`, value: (f) => (at(f) ? at(f)!.lost + at(f)!.duplicated : undefined), ratio: false },
     );
   };
   for (const [index, subscribers] of plan.fanOutSubscribers.entries()) {
@@ -69,7 +71,7 @@ function rows(results: Results): Row[] {
     else stepRows(`fan-out ${subscribers} subs,`, steps, plan.rates[0]!, subscribers);
     list.push(
       { label: `fan-out ${subscribers} subs: max deliveries/s`, value: (f) => Math.max(...(steps(f) ?? []).map((s) => s.deliveriesPerSecond)) },
-      { label: `fan-out ${subscribers} subs: lost + duplicated, all steps`, value: (f) => steps(f)?.reduce((sum, s) => sum + s.lost + s.duplicated, 0) },
+      { label: `fan-out ${subscribers} subs: lost + duplicated, all steps`, value: (f) => steps(f)?.reduce((sum, s) => sum + s.lost + s.duplicated, 0), ratio: false },
     );
   }
   stepRows(`2 instances ${plan.fanOutSubscribers[0]} subs, median of ${plan.crossRounds ?? 1} rounds,`, (f) => f.crossInstance, plan.crossRates[0]!, plan.fanOutSubscribers[0]!);
@@ -89,7 +91,7 @@ export function renderTable(results: Results): string {
     const mine = row.value(results.targets[ours] ?? {});
     const ratios = baselines.map((b) => {
       const theirs = row.value(results.targets[b]!);
-      return mine !== undefined && theirs ? show(mine / theirs, 2) : '–';
+      return row.ratio !== false && mine !== undefined && theirs ? show(mine / theirs, 2) : '–';
     });
     lines.push(`| ${[row.label, ...values.map((v) => show(v, row.digits)), ...ratios].join(' | ')} |`);
   }

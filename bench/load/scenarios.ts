@@ -341,7 +341,7 @@ export async function fanOut(audience: Audience, subscribers: number, rates: num
     const sorted = latencies.subarray(0, Math.min(delivered, latencies.length)).sort();
     const step: StepFigures = {
       offeredPerSecond: rate * subscribers,
-      deliveriesPerSecond: delivered / ((lastDelivery - started) / 1000),
+      deliveriesPerSecond: delivered ? delivered / ((lastDelivery - started) / 1000) : 0,
       cpuMicrosPerDelivery: delivered ? cpuMicros / delivered : Number.NaN,
       userMicrosPerDelivery: delivered ? userMicros / delivered : Number.NaN,
       serverCores: cpuMicros / ((ended - started) * 1000),
