@@ -113,6 +113,9 @@ function elsewhereCodec() {
   };
 }
 
+/** Re-reads asked by other instances come at most this often (the first at once). */
+const rereadGapMs = 5000;
+
 /**
  * `publisher` is shared with other users; `subscriber` (already ready)
  * becomes this bus's own subscriber-mode connection. After an outage
@@ -125,24 +128,44 @@ export function createRedisBus(publisher: Redis, subscriber: Redis): Bus {
   // Messages as Buffers: ioredis then decodes no string the codec does not need.
   const engine = new RedisPubSub({ publisher, subscriber, messageEventName: 'messageBuffer', ...elsewhereCodec() });
   let listening = true;
+  let lastReread = 0;
+  let rereadLater: NodeJS.Timeout | undefined;
   const bus = new PubSubEngineBus(
     engine,
     false,
     true,
     () => listening,
     async () => {
+      clearTimeout(rereadLater);
       subscriber.disconnect();
     },
   );
-  // An instance whose own link to Redis was down gave up a change the others then never heard.
-  void engine.subscribe(Channels.reread, () => bus.resumed(), {});
+  const reread = () => {
+    lastReread = Date.now();
+    bus.resumed();
+  };
+  // An instance whose own link to Redis was down gave up a change the others then never heard. After an
+  // outage of the whole cluster every instance asks, their requests spread over the outbox's retries: a
+  // re-read begun after a request answers it, so one per rereadGapMs answers them all.
+  void engine.subscribe(
+    Channels.reread,
+    () => {
+      if (rereadLater) return;
+      rereadLater = setTimeout(() => {
+        rereadLater = undefined;
+        reread();
+      }, Math.max(0, lastReread + rereadGapMs - Date.now()));
+      rereadLater.unref();
+    },
+    {},
+  );
   subscriber.on('close', () => (listening = false));
   subscriber.on('ready', () => {
     subscriber.ping().then(
       () => {
         if (subscriber.status !== 'ready' || listening) return;
         listening = true;
-        bus.resumed();
+        reread();
       },
       // Cut off again: the next 'ready' tries again.
       () => {},

@@ -5,17 +5,28 @@
  * message once and in order; a channel with nothing failed is not held up;
  * a message too old is given up, unless its sender gave it a longer life;
  * once one is given up, every instance (this one too) is asked to re-read
- * what it keeps, once, when Redis answers again.
+ * what it keeps, once, when Redis answers again; an instance asked many
+ * times together re-reads at once and once more after a gap, not each time.
  */
 import { randomUUID } from 'node:crypto';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createRedisBus, type Bus } from '../../src/infra/bus.ts';
+import { Channels } from '../../src/infra/codes.ts';
 import { createOutbox } from '../../src/infra/outbox.ts';
 import { createRedis, waitUntilReady } from '../../src/infra/redis.ts';
-import { testRedisUrl } from '../helpers/env.ts';
+import { startPrivateRedis, type PrivateRedis } from '../helpers/redis-server.ts';
 import { recordingLogger } from '../helpers/recording-logger.ts';
 import { eventually } from '../helpers/server.ts';
 import { startTcpProxy, type ProxiedConnection, type TcpProxy } from '../helpers/tcp-proxy.ts';
+
+/** A Redis of this suite's own: a request to re-read (Channels.reread) reaches every instance on a Redis, other suites' too. */
+let ownRedis: PrivateRedis;
+let redisUrl: string;
+beforeAll(async () => {
+  ownRedis = await startPrivateRedis();
+  redisUrl = ownRedis.url;
+});
+afterAll(() => ownRedis.stop());
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -25,10 +36,10 @@ afterEach(async () => {
 /** A Redis bus whose publisher (commands) connection can be cut off; its subscriber stays connected. */
 async function busWithCuttablePublisher() {
   const connections = new Set<ProxiedConnection>();
-  const link: TcpProxy = await startTcpProxy(testRedisUrl, { watch: (connection) => (connections.add(connection), () => {}) });
+  const link: TcpProxy = await startTcpProxy(redisUrl, { watch: (connection) => (connections.add(connection), () => {}) });
   const logger = recordingLogger();
-  const publisher = createRedis(link.via(testRedisUrl), 'commands', logger.asLogger());
-  const subscriber = createRedis(testRedisUrl, 'subscriber', logger.asLogger());
+  const publisher = createRedis(link.via(redisUrl), 'commands', logger.asLogger());
+  const subscriber = createRedis(redisUrl, 'subscriber', logger.asLogger());
   await Promise.all([waitUntilReady(publisher), waitUntilReady(subscriber)]);
   const bus: Bus = createRedisBus(publisher, subscriber);
   cleanups.push(() => link.stop(), () => publisher.disconnect(), () => bus.close());
@@ -119,7 +130,7 @@ describe('outbox', () => {
   it('once it has given something up, asks every instance, itself included, to re-read what it keeps: once for several, when Redis answers again', async () => {
     const { bus, logger, listenedChannel, cutOff, reconnect } = await busWithCuttablePublisher();
     const outbox = createOutbox(bus, logger.asLogger(), { giveUpAfterMs: 1500 });
-    const elsewhere = createRedisBus(createRedis(testRedisUrl, 'commands', logger.asLogger()), createRedis(testRedisUrl, 'subscriber', logger.asLogger()));
+    const elsewhere = createRedisBus(createRedis(redisUrl, 'commands', logger.asLogger()), createRedis(redisUrl, 'subscriber', logger.asLogger()));
     cleanups.push(() => elsewhere.close());
     const rereads = { here: 0, elsewhere: 0 };
     bus.onResume(() => rereads.here++);
@@ -154,5 +165,30 @@ describe('outbox', () => {
     await outbox.drained();
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(rereads).toBe(0);
+  }, 30_000);
+});
+
+describe('requests to re-read', () => {
+  it('coming together (a cluster-wide outage: every instance asks) are answered by one re-read at once, then at most one per gap, not one each', async () => {
+    const logger = recordingLogger();
+    const bus = createRedisBus(createRedis(redisUrl, 'commands', logger.asLogger()), createRedis(redisUrl, 'subscriber', logger.asLogger()));
+    cleanups.push(() => bus.close());
+    let rereads = 0;
+    bus.onResume(() => rereads++);
+    // Listening once a message of its own comes back.
+    const { channel, heard } = { channel: `test:${randomUUID()}`, heard: [] as number[] };
+    await bus.subscribe<number>(channel, (n) => heard.push(n));
+    await bus.publish(channel, 1);
+    await eventually(() => heard.length === 1, 5000, 'the bus to listen');
+
+    await bus.publish(Channels.reread, {});
+    await eventually(() => rereads === 1, 5000, 'the first re-read, at once');
+    // Two more soon after: one re-read, begun after both, once the gap since the first is over.
+    for (let i = 0; i < 2; i++) await bus.publish(Channels.reread, {});
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    expect(rereads).toBe(1);
+    await eventually(() => rereads === 2, 10_000, 'one more re-read, after the gap');
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    expect(rereads).toBe(2);
   }, 30_000);
 });
