@@ -6,11 +6,12 @@
  * busy, a link that drops packets without a reset: TCP alone would wait
  * for many minutes); the client keeps reconnecting in the background and
  * re-subscribes its channels by itself. Commands are written in turns
- * (infra/turns.ts): those that requests handled in one turn issue (seat admissions and rate
- * limits in a connect storm) leave in one system call. A PUBLISH leaves at
- * once, with whatever waited before it: other instances' subscribers wait
- * for it, and the rest of the turn (the sending instance's own deliveries,
- * the sender's answer) is no reason to keep them waiting.
+ * (infra/turns.ts): those that requests handled in one turn issue (seat
+ * admissions and rate limits in a connect storm) leave in one system call.
+ * A PUBLISH leaves at once, with whatever waited before it: other
+ * instances' subscribers wait for it, and the rest of the turn (the sending
+ * instance's own deliveries, the sender's answer) is no reason to keep them
+ * waiting.
  */
 import type { Socket } from 'node:net';
 import { Redis } from 'ioredis';

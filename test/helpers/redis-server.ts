@@ -4,6 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { afterAll, beforeAll } from 'vitest';
 import { accepts, freePort } from './ports.ts';
 
 export interface PrivateRedis {
@@ -41,4 +42,21 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
   };
   await redis.start();
   return redis;
+}
+
+/**
+ * A private Redis for the calling suite, started before its tests and
+ * stopped after them (call it before the suite's own hooks): for suites
+ * whose bus messages must not reach other suites' servers. A pub/sub
+ * channel is not per database: a request to re-read (Channels.reread) on
+ * the shared test Redis would reach every instance on it. Returns its URL,
+ * once started.
+ */
+export function privateRedisForSuite(): () => string {
+  let redis: PrivateRedis | undefined;
+  beforeAll(async () => {
+    redis = await startPrivateRedis();
+  });
+  afterAll(() => redis?.stop());
+  return () => redis!.url;
 }

@@ -9,24 +9,17 @@
  * times together re-reads at once and once more after a gap, not each time.
  */
 import { randomUUID } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { createRedisBus, type Bus } from '../../src/infra/bus.ts';
 import { Channels } from '../../src/infra/codes.ts';
 import { createOutbox } from '../../src/infra/outbox.ts';
 import { createRedis, waitUntilReady } from '../../src/infra/redis.ts';
-import { startPrivateRedis, type PrivateRedis } from '../helpers/redis-server.ts';
+import { privateRedisForSuite } from '../helpers/redis-server.ts';
 import { recordingLogger } from '../helpers/recording-logger.ts';
 import { eventually } from '../helpers/server.ts';
 import { startTcpProxy, type ProxiedConnection, type TcpProxy } from '../helpers/tcp-proxy.ts';
 
-/** A Redis of this suite's own: a request to re-read (Channels.reread) reaches every instance on a Redis, other suites' too. */
-let ownRedis: PrivateRedis;
-let redisUrl: string;
-beforeAll(async () => {
-  ownRedis = await startPrivateRedis();
-  redisUrl = ownRedis.url;
-});
-afterAll(() => ownRedis.stop());
+const redisUrl = privateRedisForSuite();
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -36,10 +29,10 @@ afterEach(async () => {
 /** A Redis bus whose publisher (commands) connection can be cut off; its subscriber stays connected. */
 async function busWithCuttablePublisher() {
   const connections = new Set<ProxiedConnection>();
-  const link: TcpProxy = await startTcpProxy(redisUrl, { watch: (connection) => (connections.add(connection), () => {}) });
+  const link: TcpProxy = await startTcpProxy(redisUrl(), { watch: (connection) => (connections.add(connection), () => {}) });
   const logger = recordingLogger();
-  const publisher = createRedis(link.via(redisUrl), 'commands', logger.asLogger());
-  const subscriber = createRedis(redisUrl, 'subscriber', logger.asLogger());
+  const publisher = createRedis(link.via(redisUrl()), 'commands', logger.asLogger());
+  const subscriber = createRedis(redisUrl(), 'subscriber', logger.asLogger());
   await Promise.all([waitUntilReady(publisher), waitUntilReady(subscriber)]);
   const bus: Bus = createRedisBus(publisher, subscriber);
   cleanups.push(() => link.stop(), () => publisher.disconnect(), () => bus.close());
@@ -64,6 +57,13 @@ async function busWithCuttablePublisher() {
       await eventually(() => publisher.status === 'ready', 5000, 'the publisher to be back');
     },
   };
+}
+
+/** A Redis bus (another instance's) with nothing cut. */
+function plainBus(logger: ReturnType<typeof recordingLogger>): Bus {
+  const bus = createRedisBus(createRedis(redisUrl(), 'commands', logger.asLogger()), createRedis(redisUrl(), 'subscriber', logger.asLogger()));
+  cleanups.push(() => bus.close());
+  return bus;
 }
 
 describe('outbox', () => {
@@ -130,8 +130,7 @@ describe('outbox', () => {
   it('once it has given something up, asks every instance, itself included, to re-read what it keeps: once for several, when Redis answers again', async () => {
     const { bus, logger, listenedChannel, cutOff, reconnect } = await busWithCuttablePublisher();
     const outbox = createOutbox(bus, logger.asLogger(), { giveUpAfterMs: 1500 });
-    const elsewhere = createRedisBus(createRedis(redisUrl, 'commands', logger.asLogger()), createRedis(redisUrl, 'subscriber', logger.asLogger()));
-    cleanups.push(() => elsewhere.close());
+    const elsewhere = plainBus(logger);
     const rereads = { here: 0, elsewhere: 0 };
     bus.onResume(() => rereads.here++);
     elsewhere.onResume(() => rereads.elsewhere++);
@@ -171,8 +170,7 @@ describe('outbox', () => {
 describe('requests to re-read', () => {
   it('coming together (a cluster-wide outage: every instance asks) are answered by one re-read at once, then at most one per gap, not one each', async () => {
     const logger = recordingLogger();
-    const bus = createRedisBus(createRedis(redisUrl, 'commands', logger.asLogger()), createRedis(redisUrl, 'subscriber', logger.asLogger()));
-    cleanups.push(() => bus.close());
+    const bus = plainBus(logger);
     let rereads = 0;
     bus.onResume(() => rereads++);
     // Listening once a message of its own comes back.

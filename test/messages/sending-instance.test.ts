@@ -14,13 +14,11 @@ import { encodeCursor } from '../../src/messages/service.ts';
 import { closeWithin, collect, connectSocket, gql, startServer, stopAllServers, type TestServer } from '../helpers/server.ts';
 import { signUp, type TestAccount } from '../helpers/accounts.ts';
 import { testDatabaseUrl } from '../helpers/env.ts';
-import { startPrivateRedis, type PrivateRedis } from '../helpers/redis-server.ts';
+import { privateRedisForSuite } from '../helpers/redis-server.ts';
 import { startTcpProxy, type ProxiedConnection, type TcpProxy } from '../helpers/tcp-proxy.ts';
 import { createRoom, JOIN, memberWatching, ROOM_MESSAGES, SEND, storedMessages, warmUp } from '../rooms/helpers.ts';
 
-/** A Redis of this suite's own: a request to re-read (Channels.reread) reaches every instance on a Redis, other suites' too. */
-let ownRedis: PrivateRedis;
-let redisUrl: string;
+const redisUrl = privateRedisForSuite();
 let redis: TcpProxy;
 /** Connections that have sent SUBSCRIBE: the bus's subscriber connections. */
 const subscribers = new Set<{ held: boolean }>();
@@ -32,9 +30,7 @@ const scripting = new WeakSet<ProxiedConnection>();
 let a: TestServer;
 let b: TestServer;
 beforeAll(async () => {
-  ownRedis = await startPrivateRedis();
-  redisUrl = ownRedis.url;
-  redis = await startTcpProxy(redisUrl, {
+  redis = await startTcpProxy(redisUrl(), {
     watch: (connection) => (chunk) => {
       const command = chunk.toString().toUpperCase();
       if (command.includes('SUBSCRIBE')) subscribers.add(connection);
@@ -48,13 +44,12 @@ beforeAll(async () => {
       connection.drop();
     },
   });
-  const env = { DATABASE_URL: testDatabaseUrl, REDIS_URL: redis.via(redisUrl) };
+  const env = { DATABASE_URL: testDatabaseUrl, REDIS_URL: redis.via(redisUrl()) };
   [a, b] = await Promise.all([startServer(env), startServer(env)]);
 });
 afterAll(async () => {
   await stopAllServers();
   await redis.stop();
-  await ownRedis.stop();
 });
 
 /** `watcher`'s roomMessages subscriptions on both instances, each known to be live, and their bodies. */
@@ -74,7 +69,7 @@ async function watchOnBoth(room: string, sender: TestAccount, watcher: TestAccou
  */
 async function instanceWithItsOwnLinkToRedis(env: Record<string, string> = {}) {
   const commandConnections = new Set<ProxiedConnection>();
-  const link = await startTcpProxy(redisUrl, {
+  const link = await startTcpProxy(redisUrl(), {
     watch: (connection) => {
       commandConnections.add(connection);
       return (chunk) => {
@@ -82,7 +77,7 @@ async function instanceWithItsOwnLinkToRedis(env: Record<string, string> = {}) {
       };
     },
   });
-  const server = await startServer({ DATABASE_URL: testDatabaseUrl, REDIS_URL: link.via(redisUrl), ...env });
+  const server = await startServer({ DATABASE_URL: testDatabaseUrl, REDIS_URL: link.via(redisUrl()), ...env });
   return {
     server,
     cutOff() {
