@@ -80,6 +80,7 @@ export function switchboard(services: SharedServices, users: number): Target {
     MAX_SOCKETS_PER_USER: '1000',
     CONNECTS_PER_IP: '10000000',
     LOGIN_FAILURES_PER_IP: '10000000',
+    REGISTER_PER_IP: '10000000',
     MESSAGE_RATE_PER_USER: '10000000',
     MESSAGE_RATE_PER_ROOM: '10000000',
     ROOM_MAX_MEMBERS: '100000',

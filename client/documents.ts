@@ -58,6 +58,7 @@ export const LoginDocument = graphql(`
   mutation Login($input: LoginInput!) {
     login(input: $input) {
       ...AuthFields
+      deviceToken
     }
   }
 `);

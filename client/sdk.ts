@@ -123,6 +123,25 @@ export interface SwitchboardClientOptions {
   maxRetryDelay?: number;
   /** Attempts of sendMessage when its answer is lost (same idempotency key each time). @default 4 */
   sendAttempts?: number;
+  /**
+   * Where the device tokens that logins hand out are kept, by account: a
+   * login that presents its device token is never locked out by others'
+   * failed attempts on that account. Give a persistent store to keep them
+   * across restarts. @default an in-memory store
+   */
+  devices?: DeviceTokenStore;
+}
+
+/** Device tokens by account (the username and the email, lower-cased, both name it). */
+export interface DeviceTokenStore {
+  get(account: string): string | null | undefined;
+  set(account: string, token: string): void;
+}
+
+/** The store the SDK uses when none is given: forgotten when the process ends. */
+export function memoryDeviceTokenStore(): DeviceTokenStore {
+  const tokens = new Map<string, string>();
+  return { get: (account) => tokens.get(account), set: (account, token) => void tokens.set(account, token) };
 }
 
 type Listener<T> = (value: T) => void;
@@ -244,6 +263,7 @@ export class SwitchboardClient {
   private everConnected = false;
   private currentStatus: ConnectionStatus = 'idle';
   private readonly live = new Set<LiveOperation>();
+  private readonly devices: DeviceTokenStore;
   private readonly listeners: { [K in keyof SwitchboardEvents]: Set<Listener<SwitchboardEvents[K]>> } = {
     tokens: new Set(),
     status: new Set(),
@@ -255,6 +275,7 @@ export class SwitchboardClient {
     this.url = options.url;
     this.wsUrl = options.wsUrl ?? options.url.replace(/^http/, 'ws');
     this.fetchImpl = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+    this.devices = options.devices ?? memoryDeviceTokenStore();
     this.options = {
       refreshBefore: options.refreshBefore ?? 60_000,
       autoRefresh: options.autoRefresh ?? true,
@@ -338,7 +359,12 @@ export class SwitchboardClient {
 
   /** Signs in, keeps the tokens and opens the live connection. */
   async login(login: string, password: string) {
-    const { login: auth } = await this.request(LoginDocument, { input: { login, password } }, { auth: false });
+    const account = login.trim().toLowerCase();
+    const deviceToken = this.devices.get(account) ?? null;
+    const { login: auth } = await this.request(LoginDocument, { input: { login, password, deviceToken } }, { auth: false });
+    if (auth.deviceToken) {
+      for (const name of [account, auth.user.username.toLowerCase(), auth.user.email?.toLowerCase()]) if (name) this.devices.set(name, auth.deviceToken);
+    }
     this.teardown();
     this.everConnected = false;
     this.setTokens(toTokens(auth));

@@ -6,6 +6,7 @@ import type { Config } from './infra/config.ts';
 import { createInfra, type Infra } from './infra/infra.ts';
 import type { Logger } from './infra/logger.ts';
 import { createTokenSigner, loadSigningKey, type TokenSigner } from './auth/tokens.ts';
+import { createDeviceTokens } from './auth/devices.ts';
 import { createRevocations, type Revocations } from './auth/revocation.ts';
 import { createAccounts, type Accounts } from './auth/accounts.ts';
 import { startSessionPurge } from './auth/session-purge.ts';
@@ -35,12 +36,14 @@ export interface App extends Infra {
 
 export async function createApp(config: Config, logger: Logger): Promise<App> {
   // Before any connection opens: a key that cannot be used stops the start with nothing to close.
-  const tokens = createTokenSigner(await loadSigningKey(config), config.ACCESS_TOKEN_TTL);
+  const signingKey = await loadSigningKey(config);
+  const tokens = createTokenSigner(signingKey, config.ACCESS_TOKEN_TTL);
+  const devices = createDeviceTokens(signingKey, config.DEVICE_TOKEN_TTL);
   const infra = await createInfra(config, logger);
   const revocations = await createRevocations(infra);
   const feed = createRoomFeed(infra.bus, infra.outbox);
   const rooms = createRooms({ ...infra, feed, invitationFeed: createInvitationFeed(infra.bus, infra.outbox), listFeed: createRoomListFeed(infra.bus, infra.outbox, infra.config.ROOM_LIST_COUNT_INTERVAL * 1000) });
-  const accounts = createAccounts({ ...infra, tokens, revocations, rooms });
+  const accounts = createAccounts({ ...infra, tokens, devices, revocations, rooms });
   const slots = await createSlots(infra);
   const presence = await createPresence(infra, slots);
   const roomPresence = createRoomPresence({ ...infra, feed, rooms, presence });

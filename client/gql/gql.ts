@@ -19,7 +19,7 @@ type Documents = {
     "\n  fragment MessageFields on Message {\n    id\n    body\n    cursor\n    createdAt\n    author {\n      ...UserFields\n    }\n  }\n": typeof types.MessageFieldsFragmentDoc,
     "\n  fragment RoomFields on Room {\n    id\n    name\n    permission\n    memberCount\n    maxMembers\n    owner {\n      id\n      username\n    }\n  }\n": typeof types.RoomFieldsFragmentDoc,
     "\n  fragment AuthFields on AuthPayload {\n    accessToken\n    accessTokenExpiresAt\n    refreshToken\n    refreshTokenExpiresAt\n    user {\n      id\n      username\n      email\n      roles\n    }\n  }\n": typeof types.AuthFieldsFragmentDoc,
-    "\n  mutation Login($input: LoginInput!) {\n    login(input: $input) {\n      ...AuthFields\n    }\n  }\n": typeof types.LoginDocument,
+    "\n  mutation Login($input: LoginInput!) {\n    login(input: $input) {\n      ...AuthFields\n      deviceToken\n    }\n  }\n": typeof types.LoginDocument,
     "\n  mutation Register($input: RegisterInput!) {\n    register(input: $input) {\n      ...UserFields\n    }\n  }\n": typeof types.RegisterDocument,
     "\n  mutation Refresh($refreshToken: String) {\n    refresh(refreshToken: $refreshToken) {\n      ...AuthFields\n    }\n  }\n": typeof types.RefreshDocument,
     "\n  mutation Logout {\n    logout\n  }\n": typeof types.LogoutDocument,
@@ -51,7 +51,7 @@ const documents: Documents = {
     "\n  fragment MessageFields on Message {\n    id\n    body\n    cursor\n    createdAt\n    author {\n      ...UserFields\n    }\n  }\n": types.MessageFieldsFragmentDoc,
     "\n  fragment RoomFields on Room {\n    id\n    name\n    permission\n    memberCount\n    maxMembers\n    owner {\n      id\n      username\n    }\n  }\n": types.RoomFieldsFragmentDoc,
     "\n  fragment AuthFields on AuthPayload {\n    accessToken\n    accessTokenExpiresAt\n    refreshToken\n    refreshTokenExpiresAt\n    user {\n      id\n      username\n      email\n      roles\n    }\n  }\n": types.AuthFieldsFragmentDoc,
-    "\n  mutation Login($input: LoginInput!) {\n    login(input: $input) {\n      ...AuthFields\n    }\n  }\n": types.LoginDocument,
+    "\n  mutation Login($input: LoginInput!) {\n    login(input: $input) {\n      ...AuthFields\n      deviceToken\n    }\n  }\n": types.LoginDocument,
     "\n  mutation Register($input: RegisterInput!) {\n    register(input: $input) {\n      ...UserFields\n    }\n  }\n": types.RegisterDocument,
     "\n  mutation Refresh($refreshToken: String) {\n    refresh(refreshToken: $refreshToken) {\n      ...AuthFields\n    }\n  }\n": types.RefreshDocument,
     "\n  mutation Logout {\n    logout\n  }\n": types.LogoutDocument,
@@ -98,7 +98,7 @@ export function graphql(source: "\n  fragment AuthFields on AuthPayload {\n    a
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
-export function graphql(source: "\n  mutation Login($input: LoginInput!) {\n    login(input: $input) {\n      ...AuthFields\n    }\n  }\n"): typeof import('./graphql.ts').LoginDocument;
+export function graphql(source: "\n  mutation Login($input: LoginInput!) {\n    login(input: $input) {\n      ...AuthFields\n      deviceToken\n    }\n  }\n"): typeof import('./graphql.ts').LoginDocument;
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

@@ -12,6 +12,8 @@ export type CreateRoomInput = {
 };
 
 export type LoginInput = {
+  /** The device token an earlier login gave this client (AuthPayload.deviceToken); a browser's cookie is read when omitted. */
+  deviceToken?: string | null | undefined;
   /** Username or email. */
   login: string;
   password: string;
@@ -73,7 +75,7 @@ export type LoginMutationVariables = Exact<{
 }>;
 
 
-export type LoginMutation = { login: { accessToken: string, accessTokenExpiresAt: string, refreshToken: string, refreshTokenExpiresAt: string, user: { id: string, username: string, email: string | null, roles: Array<string> } } };
+export type LoginMutation = { login: { deviceToken: string | null, accessToken: string, accessTokenExpiresAt: string, refreshToken: string, refreshTokenExpiresAt: string, user: { id: string, username: string, email: string | null, roles: Array<string> } } };
 
 export type RegisterMutationVariables = Exact<{
   input: RegisterInput;
@@ -314,6 +316,7 @@ export const LoginDocument = new TypedDocumentString(`
     mutation Login($input: LoginInput!) {
   login(input: $input) {
     ...AuthFields
+    deviceToken
   }
 }
     fragment AuthFields on AuthPayload {

@@ -6,6 +6,7 @@
  * goes through `revocations.revoke`, which makes its access tokens dead on
  * every instance and tells the realtime layer to close its sockets.
  */
+import type { GraphQLError } from 'graphql';
 import { z } from 'zod';
 import type { Viewer } from '../context.ts';
 import type { Config } from '../infra/config.ts';
@@ -13,11 +14,14 @@ import { inTransaction, isUniqueViolation, type Database } from '../infra/databa
 import type { Logger } from '../infra/logger.ts';
 import type { SharedState } from '../infra/state.ts';
 import type { SessionEndReason } from '../infra/codes.ts';
-import { badInput, conflict, forbidden, notFound, rateLimited, unauthenticated } from '../infra/errors.ts';
-import { createRateLimiter } from '../infra/rate-limit.ts';
+import { badInput, conflict, forbidden, hasCode, notFound, unauthenticated } from '../infra/errors.ts';
+import { ErrorCode } from '../infra/codes.ts';
+import { consumeOrThrow, createRateLimiter } from '../infra/rate-limit.ts';
 import type { User } from '../generated/prisma/client.ts';
 import { recordAudit, type AuditInput } from './audit.ts';
 import { createPasswordHasher } from './passwords.ts';
+import type { DeviceTokens } from './devices.ts';
+import { createLoginLimits, type LoginAttempt, type TakenAttempt } from './login-limits.ts';
 import { hashRefreshToken, newRefreshToken, type TokenSigner } from './tokens.ts';
 import type { Revocations } from './revocation.ts';
 import type { Rooms } from '../rooms/service.ts';
@@ -39,13 +43,15 @@ export interface IssuedSession {
   refreshTokenExpiresAt: Date;
   /** The viewer the new access token stands for (for `LiveConnection.renew`). */
   viewer: Viewer;
+  /** After a login: the client's device token for this account (src/auth/devices.ts); null after a refresh. */
+  device: { token: string; expiresAt: Date } | null;
 }
 
 export interface Accounts {
   /** Creates an account (no session). CONFLICT when the username or email is taken, case-insensitively. */
   register(input: { username: string; email: string; password: string }, origin: Origin): Promise<User>;
   /** Checks the credentials and starts a session; with SINGLE_SESSION, ends the user's older ones. */
-  login(input: { login: string; password: string }, origin: Origin): Promise<IssuedSession>;
+  login(input: { login: string; password: string; deviceToken?: string | null }, origin: Origin): Promise<IssuedSession>;
   /** Rotates a refresh token; a token presented twice ends its whole session. */
   refresh(refreshToken: string | null | undefined, origin: Origin): Promise<IssuedSession>;
   /** Ends the viewer's session. */
@@ -87,6 +93,8 @@ export interface AccountsDeps {
   /** Backs the failed-login limiters (Redis when REDIS_URL is set). */
   state: SharedState;
   tokens: TokenSigner;
+  /** Issues and checks the device tokens that exempt a known client from others' failures. */
+  devices: DeviceTokens;
   /** Every ended session goes through it, so that it ends on every instance. */
   revocations: Revocations;
   /** A deleted user leaves its rooms through it (their counts and subscribers). */
@@ -112,6 +120,8 @@ const registerInput = z.object({ username: usernameRule, email: emailRule, passw
 const loginInput = z.object({
   login: z.string().min(1, 'Enter a username or email.').max(254, 'Username or email is too long.'),
   password: z.string().min(1, 'Enter a password.').max(128, 'Password must be at most 128 characters.'),
+  // Not ours or not valid: the client simply counts as a new one.
+  deviceToken: z.string().nullish(),
 });
 const rolesInput = z
   .array(z.string().regex(/^[a-zA-Z0-9_.-]{1,32}$/, 'Each role must be 1 to 32 letters, digits, "_", "." or "-".'))
@@ -131,10 +141,10 @@ const invalidCredentials = () => unauthenticated('Invalid username, email or pas
 
 /** Builds the accounts service (one per process, as `app.accounts`). */
 export function createAccounts(deps: AccountsDeps): Accounts {
-  const { config, db, logger, tokens, revocations, rooms } = deps;
+  const { config, db, logger, tokens, devices, revocations, rooms } = deps;
   const passwords = createPasswordHasher(config.BCRYPT_COST, config.PASSWORD_QUEUE_MAX_WAIT);
-  const accountFailures = createRateLimiter(deps.state, { name: 'login-account', points: config.LOGIN_FAILURES_PER_ACCOUNT, windowSeconds: config.LOGIN_FAILURE_WINDOW });
-  const ipFailures = createRateLimiter(deps.state, { name: 'login-ip', points: config.LOGIN_FAILURES_PER_IP, windowSeconds: config.LOGIN_FAILURE_WINDOW });
+  const loginLimits = createLoginLimits(deps.state, config);
+  const registrations = createRateLimiter(deps.state, { name: 'register-ip', points: config.REGISTER_PER_IP, windowSeconds: config.REGISTER_WINDOW });
   const audit = (event: AuditInput) => recordAudit({ db, logger }, event);
   const refreshTtlMs = config.REFRESH_TOKEN_TTL * 1000;
 
@@ -151,9 +161,10 @@ export function createAccounts(deps: AccountsDeps): Accounts {
     return ids;
   }
 
-  async function issue(user: User, sessionId: string, refreshToken: string, refreshTokenExpiresAt: Date): Promise<IssuedSession> {
+  async function issue(user: User, sessionId: string, refreshToken: string, refreshTokenExpiresAt: Date, device: IssuedSession['device'] = null): Promise<IssuedSession> {
     const signed = await tokens.sign({ userId: user.id, sessionId, roles: user.roles });
     return {
+      device,
       user,
       accessToken: signed.token,
       accessTokenExpiresAt: signed.expiresAt,
@@ -174,19 +185,17 @@ export function createAccounts(deps: AccountsDeps): Accounts {
     return user;
   }
 
-  /** Throws RATE_LIMITED (and audits it) while either failure budget is spent. */
-  async function checkFailureBudgets(accountKey: string, ip: string, origin: Origin, userId: string | null): Promise<void> {
-    const [account, address] = await Promise.all([accountFailures.secondsUntilAllowed(accountKey), ipFailures.secondsUntilAllowed(ip)]);
-    const wait = Math.max(account, address);
-    if (wait > 0) {
-      await audit({ kind: 'rate_limited', userId, ip: origin.ip, detail: { rule: account >= address ? 'login-account' : 'login-ip', retryAfter: wait } });
-      throw rateLimited(wait, 'Too many failed sign-in attempts; try again later.');
+  /** Takes an attempt from the failed-login budgets before a password is checked; a refusal is audited and thrown. */
+  async function takeAttempt(attempt: LoginAttempt, origin: Origin, userId: string | null): Promise<TakenAttempt> {
+    try {
+      return await loginLimits.take(attempt);
+    } catch (error) {
+      if (hasCode(error, ErrorCode.RATE_LIMITED)) {
+        const retryAfter = Number((error as GraphQLError).extensions.retryAfter);
+        await audit({ kind: 'rate_limited', userId, ip: origin.ip, detail: { rule: attempt.deviceId ? 'login-device' : 'login', retryAfter } });
+      }
+      throw error;
     }
-  }
-
-  /** Counts one failure against both budgets; a spent budget is not an error here (the next attempt is refused). */
-  async function countFailure(accountKey: string, ip: string): Promise<void> {
-    await Promise.all([accountFailures.count(accountKey), ipFailures.count(ip)]);
   }
 
   const accounts: Accounts = {
@@ -200,11 +209,13 @@ export function createAccounts(deps: AccountsDeps): Accounts {
 
     async register(input, origin) {
       const { username, email, password } = parse(registerInput, input);
+      await consumeOrThrow({ limiter: registrations, key: origin.ip ?? 'unknown', message: 'Too many accounts registered from this address; try again later.' });
       const usernameKey = keyOf(username);
       const emailKey = keyOf(email);
       const taken = await db.user.findFirst({ where: { OR: [{ usernameKey }, { emailKey }] }, select: { usernameKey: true } });
+      // Hashed either way, so that a taken name answers as slowly as a new one; the per-IP limit bounds how many names one can try.
+      const passwordHash = await passwords.hash(password, 'low');
       if (taken) throw taken.usernameKey === usernameKey ? conflict('username', 'That username is taken.') : conflict('email', 'That email is already registered.');
-      const passwordHash = await passwords.hash(password);
       let user: User;
       try {
         user = await db.user.create({ data: { username, usernameKey, email, emailKey, passwordHash } });
@@ -218,21 +229,22 @@ export function createAccounts(deps: AccountsDeps): Accounts {
     },
 
     async login(input, origin) {
-      const { login, password } = parse(loginInput, input);
+      const { login, password, deviceToken } = parse(loginInput, input);
       const key = keyOf(login);
       const user = await db.user.findUnique({ where: key.includes('@') ? { emailKey: key } : { usernameKey: key } });
       // Keyed by the account when it exists, else by the name tried: both count alike, so neither tells.
       const accountKey = user ? user.id : `name:${key}`;
-      const ip = origin.ip ?? 'unknown';
-      await checkFailureBudgets(accountKey, ip, origin, user?.id ?? null);
+      const deviceId = user ? devices.deviceOf(deviceToken, user.id) : null;
+      const attempt = await takeAttempt({ accountKey, ip: origin.ip ?? 'unknown', deviceId }, origin, user?.id ?? null);
 
       const valid = user ? await passwords.verify(password, user.passwordHash) : await passwords.verifyNothing(password);
       if (!user || !valid) {
-        await countFailure(accountKey, ip);
-        await audit({ kind: 'login_failed', userId: user?.id ?? null, ip: origin.ip, detail: { login: login.slice(0, 64) } });
+        await audit({ kind: 'login_failed', userId: user?.id ?? null, ip: origin.ip, detail: { login: login.slice(0, 64), knownDevice: deviceId !== null } });
         throw invalidCredentials();
       }
-      await accountFailures.reset(accountKey);
+      await attempt.succeeded();
+      // A known device keeps its token (and so its budget); a new one gets its own.
+      const device = deviceId ? { token: deviceToken!, expiresAt: new Date(Date.now() + config.DEVICE_TOKEN_TTL * 1000) } : devices.issue(user.id);
 
       const refreshToken = newRefreshToken();
       const refreshTokenExpiresAt = new Date(Date.now() + refreshTtlMs);
@@ -250,8 +262,8 @@ export function createAccounts(deps: AccountsDeps): Accounts {
         const replaced = await endSessions(user.id, 'session_replaced', { exceptSessionId: session.id, startedBefore: session.createdAt });
         if (replaced.length > 0) await audit({ kind: 'session_replaced', userId: user.id, ip: origin.ip, detail: { sessions: replaced, by: session.id } });
       }
-      await audit({ kind: 'login', userId: user.id, ip: origin.ip, detail: { session: session.id } });
-      return issue(user, session.id, refreshToken, refreshTokenExpiresAt);
+      await audit({ kind: 'login', userId: user.id, ip: origin.ip, detail: { session: session.id, knownDevice: deviceId !== null } });
+      return issue(user, session.id, refreshToken, refreshTokenExpiresAt, device);
     },
 
     async refresh(presented, origin) {
@@ -300,13 +312,12 @@ export function createAccounts(deps: AccountsDeps): Accounts {
     async deleteAccount(viewer, password, origin) {
       const user = await db.user.findUnique({ where: { id: viewer.userId } });
       if (!user) throw unauthenticated('Your account no longer exists.');
-      const ip = origin.ip ?? 'unknown';
-      await checkFailureBudgets(user.id, ip, origin, user.id);
+      const attempt = await takeAttempt({ accountKey: user.id, ip: origin.ip ?? 'unknown', deviceId: null }, origin, user.id);
       if (password.length > 128 || !(await passwords.verify(password, user.passwordHash))) {
-        await countFailure(user.id, ip);
         await audit({ kind: 'login_failed', userId: user.id, ip: origin.ip, detail: { during: 'deleteAccount' } });
         throw badInput('password', 'The password is wrong.');
       }
+      await attempt.succeeded();
       await deleteAndEnd(user, origin, 'self');
     },
 

@@ -15,14 +15,15 @@
 import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import bcrypt from 'bcrypt';
-import { limitConcurrency, TooLongAWait, type ConcurrencyLimit } from '../infra/concurrency.ts';
+import { limitConcurrency, TooLongAWait, type ConcurrencyLimit, type Priority } from '../infra/concurrency.ts';
 import { rateLimited } from '../infra/errors.ts';
 import { metrics } from '../infra/metrics.ts';
 
 const prehash = (password: string): string => createHash('sha256').update(password, 'utf8').digest('base64');
 
 export interface PasswordHasher {
-  hash(password: string): Promise<string>;
+  /** Hashes a new password; `low` waits behind every sign-in (registrations, so that a burst of them cannot starve logins). @default 'high' */
+  hash(password: string, priority?: Priority): Promise<string>;
   /** True when `password` matches `hash`. */
   verify(password: string, hash: string): Promise<boolean>;
   /**
@@ -37,9 +38,9 @@ export interface PasswordHasher {
 function hashInTurn(maxWaitSeconds: number): ConcurrencyLimit {
   // All cores but one (at least one) hash at once.
   const inTurn = limitConcurrency(Math.max(1, availableParallelism() - 1), maxWaitSeconds * 1000);
-  return async (task) => {
+  return async (task, priority) => {
     try {
-      return await inTurn(task);
+      return await inTurn(task, priority);
     } catch (error) {
       if (!(error instanceof TooLongAWait)) throw error;
       metrics.rateLimitHits.inc({ kind: 'password-queue' });
@@ -54,8 +55,16 @@ function hashInTurn(maxWaitSeconds: number): ConcurrencyLimit {
  */
 export function createPasswordHasher(cost: number, maxWaitSeconds: number): PasswordHasher {
   const inTurn = hashInTurn(maxWaitSeconds);
-  const hash = (password: string) => inTurn(() => bcrypt.hash(prehash(password), cost));
-  const verify = (password: string, stored: string) => inTurn(() => bcrypt.compare(prehash(password), stored));
+  const hash = (password: string, priority?: Priority) =>
+    inTurn(() => {
+      metrics.passwordHashing.inc({ kind: 'hash' });
+      return bcrypt.hash(prehash(password), cost);
+    }, priority);
+  const verify = (password: string, stored: string) =>
+    inTurn(() => {
+      metrics.passwordHashing.inc({ kind: 'verify' });
+      return bcrypt.compare(prehash(password), stored);
+    });
   // Made now, so that even the first unknown-user login costs one comparison, not a hash too.
   const dummy = hash('switchboard dummy password');
   return {

@@ -1,13 +1,16 @@
 /**
- * The refresh token as an HttpOnly, SameSite=Strict cookie (Secure under
- * TLS), scoped to the GraphQL path: resolvers queue a cookie for their HTTP
- * request, and the `useRefreshCookie` plugin writes it onto the response.
+ * The refresh token and the device token (src/auth/devices.ts) as HttpOnly,
+ * SameSite=Strict cookies (Secure under TLS), scoped to the GraphQL path:
+ * resolvers queue a cookie for their HTTP request, and the
+ * `useRefreshCookie` plugin writes it onto the response.
  */
 import type { Plugin } from 'graphql-yoga';
 import type { Context } from '../context.ts';
 
 /** The cookie's name. */
 export const REFRESH_COOKIE = 'sb_refresh';
+/** The device token's cookie. */
+export const DEVICE_COOKIE = 'sb_device';
 const COOKIE_PATH = '/graphql';
 
 /** Set-Cookie values waiting for their request's response. */
@@ -21,8 +24,8 @@ function queue(request: Request, value: string): void {
 
 const isSecure = (ctx: Context): boolean => Boolean(ctx.app.config.TLS_CERT) || ctx.request?.url.startsWith('https:') === true;
 
-function cookie(ctx: Context, value: string, maxAgeSeconds: number): string {
-  return [`${REFRESH_COOKIE}=${value}`, `Path=${COOKIE_PATH}`, `Max-Age=${maxAgeSeconds}`, 'HttpOnly', 'SameSite=Strict', ...(isSecure(ctx) ? ['Secure'] : [])].join('; ');
+function cookie(ctx: Context, value: string, maxAgeSeconds: number, name = REFRESH_COOKIE): string {
+  return [`${name}=${value}`, `Path=${COOKIE_PATH}`, `Max-Age=${maxAgeSeconds}`, 'HttpOnly', 'SameSite=Strict', ...(isSecure(ctx) ? ['Secure'] : [])].join('; ');
 }
 
 /** Sets the refresh cookie on the HTTP response (nothing over WebSocket, which has no response headers). */
@@ -31,22 +34,34 @@ export function setRefreshCookie(ctx: Context, token: string, expiresAt: Date): 
   queue(ctx.request, cookie(ctx, token, Math.max(0, Math.floor((expiresAt.getTime() - Date.now()) / 1000))));
 }
 
+/** Sets the device cookie on the HTTP response. */
+export function setDeviceCookie(ctx: Context, token: string, expiresAt: Date): void {
+  if (!ctx.request) return;
+  queue(ctx.request, cookie(ctx, token, Math.max(0, Math.floor((expiresAt.getTime() - Date.now()) / 1000)), DEVICE_COOKIE));
+}
+
 /** Removes the refresh cookie from the client. */
 export function clearRefreshCookie(ctx: Context): void {
   if (!ctx.request) return;
   queue(ctx.request, cookie(ctx, '', 0));
 }
 
-/** The refresh token the request's cookie carries, else null. */
-export function refreshTokenFromCookie(ctx: Context): string | null {
+/** The value of the request's cookie `name`, else null. */
+function cookieValue(ctx: Context, name: string): string | null {
   const header = ctx.request?.headers.get('cookie');
   if (!header) return null;
   for (const part of header.split(';')) {
     const eq = part.indexOf('=');
-    if (eq > 0 && part.slice(0, eq).trim() === REFRESH_COOKIE) return part.slice(eq + 1).trim() || null;
+    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim() || null;
   }
   return null;
 }
+
+/** The refresh token the request's cookie carries, else null. */
+export const refreshTokenFromCookie = (ctx: Context): string | null => cookieValue(ctx, REFRESH_COOKIE);
+
+/** The device token the request's cookie carries, else null. */
+export const deviceTokenFromCookie = (ctx: Context): string | null => cookieValue(ctx, DEVICE_COOKIE);
 
 /** Writes the cookies resolvers queued onto the response. */
 export function useRefreshCookie(): Plugin {

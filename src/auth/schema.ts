@@ -8,7 +8,7 @@ import { perViewer } from '../realtime/fan-out.ts';
 import { isAdmin, requireViewer, type Context } from '../context.ts';
 import { badInput, forbidden, unauthenticated } from '../infra/errors.ts';
 import type { IssuedSession, Origin } from './accounts.ts';
-import { clearRefreshCookie, refreshTokenFromCookie, setRefreshCookie } from './refresh-cookie.ts';
+import { clearRefreshCookie, deviceTokenFromCookie, refreshTokenFromCookie, setDeviceCookie, setRefreshCookie } from './refresh-cookie.ts';
 
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -68,6 +68,12 @@ const AuthPayload = builder.objectRef<IssuedSession>('AuthPayload').implement({
     refreshToken: t.exposeString('refreshToken', { description: 'Also set as an HttpOnly, SameSite=Strict cookie on the response.' }),
     refreshTokenExpiresAt: t.expose('refreshTokenExpiresAt', { type: 'DateTime' }),
     user: t.field({ type: UserRef, resolve: (payload) => asOwnRecord(payload.user) }),
+    deviceToken: t.string({
+      nullable: true,
+      description:
+        'After login: this client\'s device token for the account. Send it with the next login (LoginInput.deviceToken) to be exempt from lock-outs caused by others\' failed attempts. Browsers also receive it as an HttpOnly cookie. Null after refresh.',
+      resolve: (payload) => payload.device?.token ?? null,
+    }),
   }),
 });
 
@@ -83,6 +89,7 @@ const LoginInput = builder.inputType('LoginInput', {
   fields: (t) => ({
     login: t.string({ required: true, description: 'Username or email.' }),
     password: t.string({ required: true }),
+    deviceToken: t.string({ description: 'The device token an earlier login gave this client (AuthPayload.deviceToken); a browser\'s cookie is read when omitted.' }),
   }),
 });
 
@@ -180,8 +187,9 @@ builder.mutationFields((t) => ({
     type: AuthPayload,
     args: { input: t.arg({ type: LoginInput, required: true }) },
     resolve: async (_root, { input }, ctx) => {
-      const issued = await ctx.app.accounts.login(input, originOf(ctx));
+      const issued = await ctx.app.accounts.login({ ...input, deviceToken: input.deviceToken ?? deviceTokenFromCookie(ctx) }, originOf(ctx));
       setRefreshCookie(ctx, issued.refreshToken, issued.refreshTokenExpiresAt);
+      if (issued.device) setDeviceCookie(ctx, issued.device.token, issued.device.expiresAt);
       return issued;
     },
   }),

@@ -95,6 +95,137 @@ export function createRateLimiter(state: SharedState, rule: RateRule): RateLimit
 /** One refusal by `rule`, counted under its name. */
 const countHit = (rule: RateRule) => metrics.rateLimitHits.inc({ kind: rule.name });
 
+/**
+ * KEYS: ARGV[1] hard counters, then optionally a slowdown's counter and its
+ * delay key. ARGV: n, each hard counter's points and window (ms), then the
+ * slowdown's free points, window (ms) and longest delay (ms). Like
+ * consumeAll for the hard counters; the slowdown refuses while its delay key
+ * lives, and each event at or past its free points sets that key for 1 s,
+ * doubling per event, up to the longest delay. Returns [0, 0] when taken
+ * (from every counter), else [n, ms] with nothing taken: the n-th key (the
+ * slowdown is n + 1) refuses for ms more.
+ */
+const consumeWithSlowdown: AtomicScript<[number, number]> = {
+  lua: `
+    local n = tonumber(ARGV[1])
+    for i = 1, n do
+      if tonumber(redis.call('GET', KEYS[i]) or '0') >= tonumber(ARGV[2 * i]) then
+        local left = redis.call('PTTL', KEYS[i])
+        if left < 0 then left = tonumber(ARGV[2 * i + 1]) end
+        return { i, math.max(left, 1) }
+      end
+    end
+    local slow = #KEYS > n
+    if slow then
+      local left = redis.call('PTTL', KEYS[n + 2])
+      if left > 0 then return { n + 1, left } end
+    end
+    for i = 1, n do
+      if redis.call('INCR', KEYS[i]) == 1 then redis.call('PEXPIRE', KEYS[i], ARGV[2 * i + 1]) end
+    end
+    if slow then
+      local count = redis.call('INCR', KEYS[n + 1])
+      if count == 1 then redis.call('PEXPIRE', KEYS[n + 1], ARGV[2 * n + 3]) end
+      local over = count - tonumber(ARGV[2 * n + 2])
+      if over >= 0 then
+        local delay = math.min(1000 * 2 ^ math.min(over, 30), tonumber(ARGV[2 * n + 4]))
+        redis.call('SET', KEYS[n + 2], '1', 'PX', math.floor(delay))
+      end
+    end
+    return { 0, 0 }`,
+  local(store, keys, args) {
+    const n = Number(args[0]);
+    for (let i = 0; i < n; i++) {
+      if (Number(store.get(keys[i]!) ?? 0) >= Number(args[2 * i + 1])) {
+        const left = store.pttl(keys[i]!);
+        return [i + 1, Math.max(left < 0 ? Number(args[2 * i + 2]) : left, 1)];
+      }
+    }
+    const slow = keys.length > n;
+    if (slow) {
+      const left = store.pttl(keys[n + 1]!);
+      if (left > 0) return [n + 1, left];
+    }
+    for (let i = 0; i < n; i++) if (store.incr(keys[i]!) === 1) store.expire(keys[i]!, Number(args[2 * i + 2]) / 1000);
+    if (slow) {
+      const count = store.incr(keys[n]!);
+      if (count === 1) store.expire(keys[n]!, Number(args[2 * n + 2]) / 1000);
+      const over = count - Number(args[2 * n + 1]);
+      if (over >= 0) store.set(keys[n + 1]!, '1', Math.min(1000 * 2 ** Math.min(over, 30), Number(args[2 * n + 3])) / 1000);
+    }
+    return [0, 0];
+  },
+};
+
+/** KEYS: the first ARGV[1] are lowered by one (not below 0), the rest deleted. */
+const giveBackScript: AtomicScript<number> = {
+  lua: `
+    local n = tonumber(ARGV[1])
+    for i, key in ipairs(KEYS) do
+      if i > n then redis.call('DEL', key)
+      elseif tonumber(redis.call('GET', key) or '0') > 0 then redis.call('DECR', key) end
+    end
+    return 0`,
+  local(store, keys, [n]) {
+    for (const [i, key] of keys.entries()) {
+      if (i >= Number(n)) store.del(key);
+      else if (Number(store.get(key) ?? 0) > 0) store.incr(key, -1);
+    }
+    return 0;
+  },
+};
+
+/**
+ * A budget that slows down rather than locks: the first `points` events of a
+ * window pass at once; from then on each event makes the next one wait, 1 s
+ * doubling per event up to `maxDelaySeconds`. Whoever is refused learns how
+ * long to wait, and a patient client always gets its turn.
+ */
+export interface SlowdownRule extends RateRule {
+  maxDelaySeconds: number;
+}
+
+/** One point to take under a slowdown rule. */
+export interface SlowTake {
+  rule: SlowdownRule;
+  key: string;
+  message?: string;
+}
+
+const slowdownKeys = (take: SlowTake): [string, string] => {
+  const counter = `${Keys.rateLimit(take.rule.name)}:${take.key}`;
+  return [counter, `${counter}:delay`];
+};
+
+/**
+ * Takes one point from each hard budget and from the slowdown (when given),
+ * in one atomic step, before the work they guard; when any refuses, takes
+ * none and throws RATE_LIMITED with that rule's message and wait.
+ */
+export async function consumeWithSlowdownOrThrow(state: SharedState, takes: Take[], slow?: SlowTake): Promise<void> {
+  const keys = takes.map(({ limiter, key }) => limiter.counterOf(key));
+  const args: Array<string | number> = [takes.length, ...takes.flatMap(({ limiter: { rule } }) => [rule.points, rule.windowSeconds * 1000])];
+  if (slow) {
+    keys.push(...slowdownKeys(slow));
+    args.push(slow.rule.points, slow.rule.windowSeconds * 1000, slow.rule.maxDelaySeconds * 1000);
+  }
+  const [refused, waitMs] = await state.run(consumeWithSlowdown, keys, args);
+  if (refused === 0) return;
+  const { rule, message } = refused <= takes.length ? { rule: takes[refused - 1]!.limiter.rule, message: takes[refused - 1]!.message } : slow!;
+  countHit(rule);
+  throw rateLimited(waitMs / 1000, message);
+}
+
+/** Returns points: one to each of `lower`, and forgets `forget` (hard budgets and slowdowns alike) entirely. */
+export async function giveBack(state: SharedState, lower: Take[], forget: { takes?: Take[]; slow?: SlowTake[] }): Promise<void> {
+  const keys = [
+    ...lower.map(({ limiter, key }) => limiter.counterOf(key)),
+    ...(forget.takes ?? []).map(({ limiter, key }) => limiter.counterOf(key)),
+    ...(forget.slow ?? []).flatMap(slowdownKeys),
+  ];
+  await state.run(giveBackScript, keys, [lower.length]);
+}
+
 /** One point to take: from `limiter`'s budget for `key`, refused with `message`. */
 export interface Take {
   limiter: RateLimiter;

@@ -52,11 +52,12 @@ export const headerOf = (jwt: string): Record<string, any> => JSON.parse(Buffer.
 
 /** The refresh token a response's Set-Cookie carries, with the cookie's attributes. */
 export function refreshCookie(response: GraphQLResponse): { value: string; attributes: string[] } | null {
-  const header = response.headers.get('set-cookie');
-  if (!header) return null;
-  const [pair, ...attributes] = header.split(';').map((p) => p.trim());
-  const [name, value] = [pair!.slice(0, pair!.indexOf('=')), pair!.slice(pair!.indexOf('=') + 1)];
-  return name === 'sb_refresh' ? { value, attributes } : null;
+  for (const header of response.headers.getSetCookie()) {
+    const [pair, ...attributes] = header.split(';').map((p) => p.trim());
+    const [name, value] = [pair!.slice(0, pair!.indexOf('=')), pair!.slice(pair!.indexOf('=') + 1)];
+    if (name === 'sb_refresh') return { value, attributes };
+  }
+  return null;
 }
 
 /**

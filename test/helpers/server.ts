@@ -72,6 +72,7 @@ export async function startServer(env: Record<string, string | undefined> = {}, 
     // one Redis; the suites that test these limits set them low themselves.
     CONNECTS_PER_IP: '100000',
     LOGIN_FAILURES_PER_IP: '100000',
+    REGISTER_PER_IP: '100000',
     DATA_DIR: env.DATA_DIR ?? mkdtempSync(path.join(tmpdir(), 'switchboard-test-')),
   });
   for (const [k, v] of Object.entries(env)) {

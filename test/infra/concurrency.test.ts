@@ -69,4 +69,23 @@ describe('limitConcurrency', () => {
     expect(await Promise.all(ran)).toEqual(['a', 'b']);
     expect(started).toEqual(['a', 'b']);
   });
+
+  it("starts every waiting 'high' task before any waiting 'low' one, and judges a 'high' task's wait by the 'high' ones ahead only", async () => {
+    const inTurn = limitConcurrency(1, 150);
+    await inTurn(() => new Promise((resolve) => setTimeout(resolve, 100)));
+    const started: string[] = [];
+    const [running, low1, low2, high] = ['running', 'low1', 'low2', 'high'].map((name) => heldTask(name, started));
+    const results = [inTurn(running!.run), inTurn(low1!.run, 'low')];
+    // Two tasks ahead (200 ms) would be too long a wait for another low one, but a high one has none ahead of it.
+    expect(await inTurn(low2!.run, 'low').catch((error: unknown) => error)).toBeInstanceOf(TooLongAWait);
+    results.push(inTurn(high!.run, 'high'));
+    running!.finish();
+    await settle();
+    expect(started).toEqual(['running', 'high']);
+    high!.finish();
+    await settle();
+    expect(started).toEqual(['running', 'high', 'low1']);
+    low1!.finish();
+    expect(await Promise.all(results)).toEqual(['running', 'low1', 'high']);
+  });
 });
