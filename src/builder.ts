@@ -35,6 +35,16 @@ export const builder = new SchemaBuilder<{
   },
 });
 
+/**
+ * Declares a field's value the same for every viewer given the same parent
+ * (it reads nothing of who asks): subscription events selecting only such
+ * fields (and fields that merely expose a property of their parent) are
+ * executed once for all their subscribers (src/realtime/fan-out.ts). Any
+ * other field runs per viewer: forgetting this marker costs speed, never
+ * leaks one user's data to another.
+ */
+export const sameForEveryViewer = { sameForEveryViewer: true } as const;
+
 builder.addScalarType('DateTime', DateTimeResolver);
 builder.addScalarType('JSON', JSONResolver);
 builder.queryType({});

@@ -3,8 +3,7 @@
  * auth mutations and queries. Thin: the rules live in accounts.ts.
  */
 import { decodeGlobalID } from '@pothos/plugin-relay';
-import { builder } from '../builder.ts';
-import { perViewer } from '../realtime/fan-out.ts';
+import { builder, sameForEveryViewer } from '../builder.ts';
 import { isAdmin, requireViewer, type Context } from '../context.ts';
 import { badInput, forbidden, unauthenticated } from '../infra/errors.ts';
 import type { IssuedSession, Origin } from './accounts.ts';
@@ -39,7 +38,7 @@ const originOf = (ctx: Context): Origin => ({ ip: ctx.ip, userAgent: ctx.request
  * `builder.prismaObjectField('User', ...)`.
  */
 export const UserRef = builder.prismaNode('User', {
-  id: { field: 'id' },
+  id: { field: 'id', extensions: sameForEveryViewer },
   nullable: true,
   // Also loads fields missing from a User parent in any context, anonymous ones included: so no
   // permission check here. Nothing private is exposed: email has its own rule.
@@ -52,7 +51,6 @@ export const UserRef = builder.prismaNode('User', {
     email: t.string({
       nullable: true,
       description: "The user's own address: visible to that user and to admins, null to everyone else.",
-      extensions: perViewer,
       resolve: (user, _args, ctx) =>
         ownRecords.has(user) || (ctx.viewer && (ctx.viewer.userId === user.id || isAdmin(ctx.viewer))) ? user.email : null,
     }),

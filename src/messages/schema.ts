@@ -1,4 +1,4 @@
-import { builder } from '../builder.ts';
+import { builder, sameForEveryViewer } from '../builder.ts';
 import { requireViewer } from '../context.ts';
 import { UserRef } from '../auth/schema.ts';
 import { RoomRef } from '../rooms/schema.ts';
@@ -18,7 +18,7 @@ const MESSAGES_PAGE_MAX = 200;
 const MESSAGES_PAGE_DEFAULT = 50;
 
 export const MessageRef = builder.prismaNode('Message', {
-  id: { field: 'id' },
+  id: { field: 'id', extensions: sameForEveryViewer },
   nullable: true,
   // node(id) finds only messages of rooms the caller may read.
   findUnique: (id, ctx) => {
@@ -30,17 +30,20 @@ export const MessageRef = builder.prismaNode('Message', {
   // so these read the row, and load only for a message that came without them (node(id)).
   fields: (t) => ({
     room: t.field({
+      extensions: sameForEveryViewer,
       type: RoomRef,
       nullable: false,
       resolve: (message, _args, ctx) => carried(message).room ?? ctx.app.db.room.findUniqueOrThrow({ where: { id: message.roomId } }),
     }),
     author: t.field({
+      extensions: sameForEveryViewer,
       type: UserRef,
       nullable: false,
       resolve: (message, _args, ctx) => carried(message).author ?? ctx.app.db.user.findUniqueOrThrow({ where: { id: message.authorId } }),
     }),
     body: t.exposeString('body'),
     cursor: t.string({
+      extensions: sameForEveryViewer,
       description: 'Opaque, ordered within its room; pass it to roomMessages(after:) to resume.',
       resolve: (message) => encodeCursor(message.seq),
     }),
@@ -93,6 +96,7 @@ builder.mutationField('sendMessage', (t) =>
 
 builder.subscriptionField('roomMessages', (t) =>
   t.field({
+    extensions: sameForEveryViewer,
     type: MessageRef,
     description: 'Members only. Replays the messages after `after` first, then live ones: no gap, no duplicate.',
     args: { roomId: t.arg.id({ required: true }), after: t.arg.string() },

@@ -1,7 +1,7 @@
 /**
  * Operations over GraphQL: the admin-only `serverLog` subscription.
  */
-import { builder } from '../builder.ts';
+import { builder, sameForEveryViewer } from '../builder.ts';
 import { isAdmin, requireViewer } from '../context.ts';
 import { forbidden } from '../infra/errors.ts';
 import { parseLevel, type LogLine } from './server-log.ts';
@@ -14,12 +14,13 @@ const LogLineRef = builder.objectRef<LogLine>('LogLine').implement({
     level: t.exposeString('level', { description: 'trace, debug, info, warn, error or fatal.' }),
     logger: t.exposeString('logger'),
     message: t.exposeString('message'),
-    detail: t.field({ type: 'JSON', nullable: true, description: 'The line\'s other fields (request id, user id, error, ...).', resolve: (line) => line.detail }),
+    detail: t.field({ extensions: sameForEveryViewer, type: 'JSON', nullable: true, description: 'The line\'s other fields (request id, user id, error, ...).', resolve: (line) => line.detail }),
   }),
 });
 
 builder.subscriptionField('serverLog', (t) =>
   t.field({
+    extensions: sameForEveryViewer,
     type: LogLineRef,
     description: "Admins only: the server's own structured log, live, from every instance of the cluster.",
     args: {

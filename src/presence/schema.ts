@@ -1,4 +1,4 @@
-import { builder } from '../builder.ts';
+import { builder, sameForEveryViewer } from '../builder.ts';
 import { requireViewer, type Context } from '../context.ts';
 import { badInput } from '../infra/errors.ts';
 import { Keys } from '../infra/codes.ts';
@@ -25,14 +25,14 @@ function statusIn(ctx: Context, userId: string): Promise<PresenceStatus> {
 }
 
 builder.prismaObjectField('User', 'presence', (t) =>
-  t.field({ type: PresenceStatusEnum, resolve: (user, _args, ctx) => statusIn(ctx, user.id) }),
+  t.field({ extensions: sameForEveryViewer, type: PresenceStatusEnum, resolve: (user, _args, ctx) => statusIn(ctx, user.id) }),
 );
 
 const PresenceEvent = builder.objectRef<ShownChange>('PresenceEvent').implement({
   fields: (t) => ({
-    user: t.field({ type: UserRef, nullable: false, resolve: (event) => asUser(event.user) }),
-    status: t.field({ type: PresenceStatusEnum, resolve: (event) => event.status }),
-    at: t.field({ type: 'DateTime', resolve: (event) => new Date(event.at) }),
+    user: t.field({ extensions: sameForEveryViewer, type: UserRef, nullable: false, resolve: (event) => asUser(event.user) }),
+    status: t.field({ extensions: sameForEveryViewer, type: PresenceStatusEnum, resolve: (event) => event.status }),
+    at: t.field({ extensions: sameForEveryViewer, type: 'DateTime', resolve: (event) => new Date(event.at) }),
   }),
 });
 
@@ -63,6 +63,7 @@ builder.mutationField('setPresence', (t) =>
 
 builder.subscriptionField('presence', (t) =>
   t.field({
+    extensions: sameForEveryViewer,
     type: PresenceEvent,
     description: "Every user's status changes.",
     subscribe: (_root, _args, ctx) => {

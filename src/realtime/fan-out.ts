@@ -28,6 +28,7 @@ import {
   type DocumentNode,
   type ExecutionArgs,
   type ExecutionResult,
+  type GraphQLField,
   type GraphQLSchema,
 } from 'graphql';
 import { isAsyncIterable, mapAsyncIterator, type Plugin } from 'graphql-yoga';
@@ -38,10 +39,16 @@ import { isHandsOff, type EventStream } from '../infra/event-stream.ts';
 import { countSubscriptionEvent, subscribedField } from '../infra/metrics.ts';
 
 /**
- * Marks a field whose value depends on who asks beyond their roles (e.g. a
- * user's own email): documents selecting one are executed per viewer.
+ * Whether a field's value is the same for every viewer given the same
+ * parent: a meta field (`__typename`), a field that only exposes a property
+ * of its parent (Pothos' `expose*`), or one declared so with
+ * `sameForEveryViewer` (src/builder.ts). Everything else is executed per
+ * viewer, so a field added without thought is safe, only slower.
  */
-export const perViewer = { perViewer: true } as const;
+export function isSameForEveryViewer(field: GraphQLField<unknown, unknown>): boolean {
+  const extensions = field.extensions as Record<string, unknown> | undefined;
+  return field.name.startsWith('__') || extensions?.pothosExposedField !== undefined || extensions?.sameForEveryViewer === true;
+}
 
 /** Writes a `next` message with this payload (JSON) to the subscription's socket. */
 export type NextWriter = (payloadJson: string) => void;
@@ -79,7 +86,8 @@ function factsOf(schema: GraphQLSchema, document: DocumentNode, operationName: s
     visitWithTypeInfo(typeInfo, {
       Field: {
         enter() {
-          if (typeInfo.getFieldDef()?.extensions?.perViewer) selectsPerViewer = true;
+          const field = typeInfo.getFieldDef();
+          if (!field || !isSameForEveryViewer(field)) selectsPerViewer = true;
           depth++;
         },
         leave() {
@@ -105,7 +113,10 @@ function factsOf(schema: GraphQLSchema, document: DocumentNode, operationName: s
   return facts;
 }
 
-/** Who sees the same result: document, operation, result variables, roles, and the user when the document asks per-viewer fields. */
+/** Whether shared fan-out executes `document` per viewer: when it selects any field that is not the same for every viewer. */
+export const executesPerViewer = (schema: GraphQLSchema, document: DocumentNode, operationName?: string | null): boolean => factsOf(schema, document, operationName).perViewer;
+
+/** Who sees the same result: document, operation, result variables, roles, and the user unless every field selected is the same for every viewer. */
 function audienceOf(args: ExecutionArgs, facts: DocumentFacts): string {
   const viewer = (args.contextValue as Context | undefined)?.viewer;
   const roles = viewer ? [...viewer.roles].sort().join(',') : '-';

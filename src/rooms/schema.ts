@@ -1,4 +1,4 @@
-import { builder } from '../builder.ts';
+import { builder, sameForEveryViewer } from '../builder.ts';
 import { requireViewer } from '../context.ts';
 import { ErrorCode } from '../infra/codes.ts';
 import { badInput, forbidden, hasCode } from '../infra/errors.ts';
@@ -23,7 +23,7 @@ const RoomPermission = builder.enumType('RoomPermission', {
 });
 
 export const RoomRef = builder.prismaNode('Room', {
-  id: { field: 'id' },
+  id: { field: 'id', extensions: sameForEveryViewer },
   // node(id) finds only rooms the caller may see.
   findUnique: (id, ctx) => {
     if (!uuidPattern.test(id)) throw badInput('id', 'Not a valid room id.');
@@ -33,16 +33,18 @@ export const RoomRef = builder.prismaNode('Room', {
   fields: (t) => ({
     name: t.exposeString('name'),
     permission: t.expose('permission', { type: RoomPermission }),
-    owner: t.relation('owner'),
+    owner: t.relation('owner', { extensions: sameForEveryViewer }),
     allowedRoles: t.exposeStringList('allowedRoles'),
     maxMembers: t.exposeInt('maxMembers'),
     memberCount: t.exposeInt('memberCount'),
     members: t.prismaField({
+      extensions: sameForEveryViewer,
       type: ['User'],
       resolve: (query, room, _args, ctx) =>
         ctx.app.db.user.findMany({ ...query, where: { memberships: { some: { roomId: room.id } } }, orderBy: { username: 'asc' } }),
     }),
     online: t.prismaField({
+      extensions: sameForEveryViewer,
       type: ['User'],
       description: 'Members connected right now.',
       resolve: async (query, room, _args, ctx) => {
@@ -170,16 +172,17 @@ const RoomPresenceKind = builder.enumType('RoomPresenceKind', { values: ['JOINED
 
 const RoomPresenceEvent = builder.objectRef<RoomPresenceItem>('RoomPresenceEvent').implement({
   fields: (t) => ({
-    room: t.field({ type: RoomRef, nullable: false, resolve: (e) => e.room }),
-    user: t.field({ type: UserRef, resolve: (e) => asUser(e.user) }),
-    kind: t.field({ type: RoomPresenceKind, resolve: (e) => e.kind }),
-    status: t.field({ type: PresenceStatusEnum, resolve: (e) => e.status }),
-    at: t.field({ type: 'DateTime', resolve: (e) => new Date(e.at) }),
+    room: t.field({ extensions: sameForEveryViewer, type: RoomRef, nullable: false, resolve: (e) => e.room }),
+    user: t.field({ extensions: sameForEveryViewer, type: UserRef, resolve: (e) => asUser(e.user) }),
+    kind: t.field({ extensions: sameForEveryViewer, type: RoomPresenceKind, resolve: (e) => e.kind }),
+    status: t.field({ extensions: sameForEveryViewer, type: PresenceStatusEnum, resolve: (e) => e.status }),
+    at: t.field({ extensions: sameForEveryViewer, type: 'DateTime', resolve: (e) => new Date(e.at) }),
   }),
 });
 
 builder.subscriptionField('roomPresence', (t) =>
   t.field({
+    extensions: sameForEveryViewer,
     type: RoomPresenceEvent,
     description: 'Members only.',
     args: { roomId: t.arg.id({ required: true }) },
@@ -194,14 +197,15 @@ builder.subscriptionField('roomPresence', (t) =>
 const RoomInvitation = builder.objectRef<InvitationItem>('RoomInvitation').implement({
   description: 'The caller was invited to a room.',
   fields: (t) => ({
-    room: t.field({ type: RoomRef, nullable: false, description: 'The room as it is now.', resolve: (e) => e.room }),
-    invitedBy: t.field({ type: UserRef, nullable: true, description: "Who invited; null once that user's account is gone.", resolve: (e) => e.invitedBy }),
-    at: t.field({ type: 'DateTime', resolve: (e) => e.at }),
+    room: t.field({ extensions: sameForEveryViewer, type: RoomRef, nullable: false, description: 'The room as it is now.', resolve: (e) => e.room }),
+    invitedBy: t.field({ extensions: sameForEveryViewer, type: UserRef, nullable: true, description: "Who invited; null once that user's account is gone.", resolve: (e) => e.invitedBy }),
+    at: t.field({ extensions: sameForEveryViewer, type: 'DateTime', resolve: (e) => e.at }),
   }),
 });
 
 builder.subscriptionField('roomInvitations', (t) =>
   t.field({
+    extensions: sameForEveryViewer,
     type: RoomInvitation,
     description:
       "The caller's new invitations, made on any instance: once per invitation, none for a room it is already a member of. One whose room it can no longer see when it arrives is skipped. Invitations made while the connection was down are not replayed: read `rooms` again after a reconnect.",
@@ -225,14 +229,15 @@ const RoomListChangeKind = builder.enumType('RoomListChangeKind', {
 const RoomListChange = builder.objectRef<RoomListItem>('RoomListChange').implement({
   description: "A change of the rooms the caller may see (what `rooms` lists).",
   fields: (t) => ({
-    kind: t.field({ type: RoomListChangeKind, resolve: (e) => e.kind }),
-    roomId: t.id({ nullable: true, description: "The room's id, also when it is gone; null for RESYNC.", resolve: (e) => e.roomId && encodeGlobalID('Room', e.roomId) }),
-    room: t.field({ type: RoomRef, nullable: true, description: 'The room as it is now; null when REMOVED or RESYNC.', resolve: (e) => e.room }),
+    kind: t.field({ extensions: sameForEveryViewer, type: RoomListChangeKind, resolve: (e) => e.kind }),
+    roomId: t.id({ extensions: sameForEveryViewer, nullable: true, description: "The room's id, also when it is gone; null for RESYNC.", resolve: (e) => e.roomId && encodeGlobalID('Room', e.roomId) }),
+    room: t.field({ extensions: sameForEveryViewer, type: RoomRef, nullable: true, description: 'The room as it is now; null when REMOVED or RESYNC.', resolve: (e) => e.room }),
   }),
 });
 
 builder.subscriptionField('roomListChanges', (t) =>
   t.field({
+    extensions: sameForEveryViewer,
     type: RoomListChange,
     description:
       "Changes of the rooms the caller may see, made on any instance: ADDED, CHANGED and REMOVED as `rooms` would show them. A deleted room is told to every subscriber (its id only). A join, a leave or a removal is a CHANGED (its member count) to everyone who still sees the room: at once, then at most once per interval per room (a second by default), so a burst of joins ends with the count it reached; who joined or left, and their presence, are roomPresence's. It starts with RESYNC once it listens: a `rooms` read made after a RESYNC, with the changes that follow applied, is current. Changes made while the connection was down are not replayed: a new subscription starts with RESYNC again.",

@@ -1,4 +1,4 @@
-import { builder } from '../builder.ts';
+import { builder, sameForEveryViewer } from '../builder.ts';
 import { eventStream } from '../infra/event-stream.ts';
 import type { SlotCounts } from './service.ts';
 
@@ -20,6 +20,7 @@ builder.queryField('connectionSlots', (t) =>
 
 builder.subscriptionField('connectionSlots', (t) =>
   t.field({
+    extensions: sameForEveryViewer,
     type: ConnectionSlots,
     description: 'Emits the current counts at once, then on every change.',
     subscribe: (_root, _args, ctx) =>

@@ -71,6 +71,22 @@ describe('shared fan-out', () => {
     for (const view of [authorView, readerView, bodyOnly]) view.socket.client.terminate();
   });
 
+  it('executes per viewer any field not declared the same for every viewer: a member and an outsider with the same roles see their own messagesCursor', async () => {
+    const CURSORS = 'subscription { roomListChanges { kind room { id messagesCursor } } }';
+    const [member, outsider, joiner] = await Promise.all([signUp(server), signUp(server), signUp(server)]);
+    const room = (await createRoom(server, member.accessToken)).id;
+    const views = [await subscriber(member, CURSORS, {}), await subscriber(outsider, CURSORS, {})];
+    await expect.poll(() => Math.min(...views.map((v) => v.stream.results.length))).toBeGreaterThan(0);
+    await gql(server, JOIN, { id: room }, { token: joiner.accessToken });
+    const changeOf = async (view: (typeof views)[number]) => {
+      await expect.poll(() => view.stream.results.some((r) => r.data?.roomListChanges?.room?.id === room)).toBe(true);
+      return view.stream.results.find((r) => r.data?.roomListChanges?.room?.id === room)!.data.roomListChanges.room;
+    };
+    expect((await changeOf(views[0]!)).messagesCursor).toEqual(expect.any(String));
+    expect((await changeOf(views[1]!)).messagesCursor).toBeNull();
+    for (const view of views) view.socket.client.terminate();
+  });
+
   it('delivers every message once, in order, with the same payload, to many subscribers of one document', async () => {
     const views = await Promise.all(Array.from({ length: 12 }, () => subscriber(reader, WITH_EMAIL)));
     await expect.poll(async () => {
