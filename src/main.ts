@@ -6,6 +6,7 @@ import { createApp } from './app.ts';
 import { ConfigError, loadConfig } from './infra/config.ts';
 import { createLogger } from './infra/logger.ts';
 import { createServer } from './server.ts';
+import { libraryInternalsMissing } from './internals/index.ts';
 
 function exitOnConfigError(error: unknown): never {
   if (!(error instanceof ConfigError)) throw error;
@@ -21,6 +22,8 @@ try {
 }
 
 const logger = createLogger(config);
+// A library upgrade that took away a private part we use: the public API is used instead, slower (README).
+for (const missing of libraryInternalsMissing()) logger.warn({ missing }, 'library internal missing; using the public API instead');
 // The signing key is read here too, and a key that cannot be used is a bad configuration.
 const app = await createApp(config, logger).catch(exitOnConfigError);
 const server = createServer(app);

@@ -6,8 +6,8 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { createRequire } from 'node:module';
 import { projectPath } from './project-path.ts';
+import { loadSchemaEngine } from '../internals/prisma-schema-engine.ts';
 import { bindMigrationAwareSqlAdapterFactory, type SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
 
 export const schemaPath = projectPath('prisma/schema.prisma');
@@ -15,20 +15,7 @@ export const migrationsDir = projectPath('prisma/migrations');
 const lockFileName = 'migration_lock.toml';
 const filters = { externalTables: [], externalEnums: [] };
 
-// The wasm module keeps global state: instantiate it once per process.
-let runtime: Promise<any> | undefined;
-function loadRuntime(): Promise<any> {
-  runtime ??= (async () => {
-    const moduleName = '@prisma/schema-engine-wasm/schema_engine_bg';
-    const rt: any = await import(moduleName);
-    const wasmFile = path.join(path.dirname(createRequire(import.meta.url).resolve(moduleName)), 'schema_engine_bg.wasm');
-    const instance = new WebAssembly.Instance(new WebAssembly.Module(await fs.readFile(wasmFile)), { './schema_engine_bg.js': rt });
-    rt.__wbg_set_wasm(instance.exports);
-    (instance.exports as any).__wbindgen_start();
-    return rt;
-  })();
-  return runtime;
-}
+const loadRuntime = loadSchemaEngine;
 
 async function readMigrationsList() {
   await fs.mkdir(migrationsDir, { recursive: true });

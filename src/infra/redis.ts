@@ -13,10 +13,10 @@
  * instance's own deliveries, the sender's answer) is no reason to keep them
  * waiting.
  */
-import type { Socket } from 'node:net';
 import { Redis } from 'ioredis';
 import type { Logger } from './logger.ts';
 import { corkUntilTurnEnds, uncorkNow } from './turns.ts';
+import { wrapCommands } from '../internals/ioredis.ts';
 
 /**
  * How long a command may wait for Redis's answer before it fails as Redis
@@ -35,15 +35,8 @@ export function createRedis(url: string, name: string, logger: Logger): Redis {
     ...(subscriber ? {} : { commandTimeout: commandTimeoutMs }),
     retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
   });
-  const send = redis.sendCommand.bind(redis);
-  redis.sendCommand = (command, stream) => {
-    const socket = redis.stream?.writable ? (redis.stream as Socket) : null;
-    if (!socket) return send(command, stream);
-    corkUntilTurnEnds(socket);
-    const sent = send(command, stream);
-    if (command.name === 'publish') uncorkNow(socket);
-    return sent;
-  };
+  // Commands leave in turns; a PUBLISH at once (src/internals/ioredis.ts).
+  wrapCommands(redis, { before: corkUntilTurnEnds, after: (socket, command) => command.name === 'publish' && uncorkNow(socket) });
   let down = false;
   redis.on('error', (error) => {
     if (!down) logger.warn({ redis: name, err: error.message }, 'redis unreachable');

@@ -14,15 +14,10 @@
  * the deliveries per second at saturation. The messages graphql-ws writes
  * itself leave the same way (`ServerSocket.send`).
  */
-import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import { CloseCode } from '../infra/codes.ts';
 import { corkUntilTurnEnds } from '../infra/turns.ts';
-
-/** The low-level sender every ws socket has (not in ws's typings). */
-interface FrameSender {
-  sendFrame(list: Buffer[], cb?: (error?: Error) => void): void;
-}
+import { frameSenderOf, rawSocketOf } from '../internals/ws.ts';
 
 /** The bytes of the last payload encoded: a batch writes the same string to every socket. */
 let lastPayload: string | undefined;
@@ -68,7 +63,8 @@ function frameStart(prefix: Buffer, payload: Buffer, whole: boolean): Buffer {
  */
 export function nextFrameWriter(socket: WebSocket, id: string, maxBuffered: number): (payloadJson: string) => void {
   const head = `{"id":${JSON.stringify(id)},"type":"next","payload":`;
-  const { _sender: sender, _socket: raw } = socket as unknown as { _sender?: Partial<FrameSender>; _socket?: Socket };
+  const sender = frameSenderOf(socket);
+  const raw = rawSocketOf(socket);
   /** False, and the socket closing, when the client has fallen too far behind. */
   const writable = () => {
     if (socket.readyState !== socket.OPEN) return false;
@@ -78,19 +74,18 @@ export function nextFrameWriter(socket: WebSocket, id: string, maxBuffered: numb
   };
   // With permessage-deflate, ws compresses in the background: a frame written
   // here could overtake one it is still compressing, so ws frames them all.
-  if (socket.extensions !== '' || typeof sender?.sendFrame !== 'function' || !raw) {
+  if (socket.extensions !== '' || !sender || !raw) {
     return (payloadJson) => {
       if (writable()) socket.send(`${head}${payloadJson}}`);
     };
   }
   const prefix = Buffer.from(head);
-  const frames = sender as FrameSender;
   return (payloadJson) => {
     if (!writable()) return;
     const payload = payloadBytes(payloadJson);
     const whole = payload.length <= copiedUpTo;
     const start = frameStart(prefix, payload, whole);
     corkUntilTurnEnds(raw);
-    frames.sendFrame(whole ? [start] : [start, payload]);
+    sender.sendFrame(whole ? [start] : [start, payload]);
   };
 }

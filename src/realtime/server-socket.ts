@@ -21,6 +21,7 @@ import type { Socket } from 'node:net';
 import WebSocket, { type RawData, type WebSocketServer } from 'ws';
 import { metrics } from '../infra/metrics.ts';
 import { corkUntilTurnEnds } from '../infra/turns.ts';
+import { rawSocketOf } from '../internals/ws.ts';
 
 const serverOnly = new Set(['connection_ack', 'next', 'error']);
 /** Cheap pre-check so that ordinary messages are not parsed twice. */
@@ -61,9 +62,9 @@ export class ServerSocket extends WebSocket {
     super.on('pong', answered);
   }
 
-  /** The TCP socket under the WebSocket (not in ws's typings). */
+  /** The TCP socket under the WebSocket (src/internals/ws.ts). */
   private get raw(): Socket | undefined {
-    return (this as unknown as { _socket?: Socket })._socket;
+    return rawSocketOf(this);
   }
 
   override close(code?: number, reason?: string | Buffer): void {

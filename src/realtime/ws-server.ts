@@ -20,6 +20,7 @@ import { requestErrors } from '../infra/error-masking.ts';
 import { paramsError, resolveLimits } from '../infra/query-limits.ts';
 import { nextFrameWriter } from './frames.ts';
 import { ServerSocket, startHeartbeat } from './server-socket.ts';
+import { forgetUpgrade } from '../internals/graphql-ws.ts';
 
 type Extra = {
   socket: ServerSocket;
@@ -65,10 +66,7 @@ export function createRealtimeServer(app: App, yoga: YogaServerInstance<any, any
         const state = await connections.open(ctx.extra.socket, ctx.extra.request, ctx.connectionParams);
         if (!state) return false;
         ctx.extra.state = state;
-        // graphql-ws keeps the upgrade request and the init payload for the socket's life; only the address
-        // and the token were needed (about 1.4 KB per idle socket, and no bearer token kept in memory).
-        (ctx.extra as { request: IncomingMessage | null }).request = null;
-        (ctx as { connectionParams?: unknown }).connectionParams = undefined;
+        forgetUpgrade(ctx);
         return true;
       },
       async onSubscribe(ctx, id, payload) {
