@@ -5,6 +5,7 @@
 import { createApp } from './app.ts';
 import { ConfigError, loadConfig } from './infra/config.ts';
 import { createLogger } from './infra/logger.ts';
+import { metricsExposureWarning } from './infra/metrics.ts';
 import { createServer } from './server.ts';
 
 function exitOnConfigError(error: unknown): never {
@@ -26,6 +27,8 @@ const app = await createApp(config, logger).catch(exitOnConfigError);
 const server = createServer(app);
 const url = await server.listen();
 logger.info({ url: `${url}/graphql`, mode: config.DATABASE_URL ? 'scaled' : 'embedded' }, `Switchboard listening on ${url}/graphql`);
+const metricsWarning = metricsExposureWarning(config);
+if (metricsWarning) logger.warn({ host: config.HOST }, metricsWarning);
 
 let stopping = false;
 async function shutdown(signal: string) {

@@ -5,6 +5,9 @@
  */
 import type { Plugin } from 'graphql-yoga';
 import type { Context } from '../context.ts';
+import { CSRF_HEADER } from '../infra/codes.ts';
+import { hasCsrfHeader } from '../infra/csrf.ts';
+import { forbidden } from '../infra/errors.ts';
 
 /** The cookie's name. */
 export const REFRESH_COOKIE = 'sb_refresh';
@@ -37,13 +40,23 @@ export function clearRefreshCookie(ctx: Context): void {
   queue(ctx.request, cookie(ctx, '', 0));
 }
 
-/** The refresh token the request's cookie carries, else null. */
+/**
+ * The refresh token the request's cookie carries, else null. A request that
+ * carries the cookie without CSRF_HEADER is refused (FORBIDDEN): a browser
+ * attaches the cookie to a page's request wherever the page came from, but
+ * sends the header cross-site only after a preflight, which a foreign origin
+ * fails (src/infra/origin.ts).
+ */
 export function refreshTokenFromCookie(ctx: Context): string | null {
   const header = ctx.request?.headers.get('cookie');
   if (!header) return null;
   for (const part of header.split(';')) {
     const eq = part.indexOf('=');
-    if (eq > 0 && part.slice(0, eq).trim() === REFRESH_COOKIE) return part.slice(eq + 1).trim() || null;
+    if (eq > 0 && part.slice(0, eq).trim() === REFRESH_COOKIE) {
+      const token = part.slice(eq + 1).trim() || null;
+      if (token && !hasCsrfHeader(ctx.request!)) throw forbidden(`A refresh with the cookie needs the ${CSRF_HEADER} header (send "${CSRF_HEADER}: 1"), or pass refreshToken.`);
+      return token;
+    }
   }
   return null;
 }
