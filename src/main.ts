@@ -25,10 +25,11 @@ const logger = createLogger(config);
 // The signing key is read here too, and a key that cannot be used is a bad configuration.
 const app = await createApp(config, logger).catch(exitOnConfigError);
 const server = createServer(app);
-const url = await server.listen();
-logger.info({ url: `${url}/graphql`, mode: config.DATABASE_URL ? 'scaled' : 'embedded' }, `Switchboard listening on ${url}/graphql`);
+// Before the listening line, so that whoever watches the log for that line has seen the warning too.
 const metricsWarning = metricsExposureWarning(config);
 if (metricsWarning) logger.warn({ host: config.HOST }, metricsWarning);
+const url = await server.listen();
+logger.info({ url: `${url}/graphql`, mode: config.DATABASE_URL ? 'scaled' : 'embedded' }, `Switchboard listening on ${url}/graphql`);
 
 let stopping = false;
 async function shutdown(signal: string) {
