@@ -91,7 +91,7 @@ export function useOriginCheck(allowed: readonly string[] | undefined): Plugin {
       if (request.method === 'OPTIONS') return;
       const origin = request.headers.get('origin');
       // Caches must not hand one origin's answer (with or without a grant) to another.
-      response.headers.append('vary', 'Origin');
+      if (!/\borigin\b/i.test(response.headers.get('vary') ?? '')) response.headers.append('vary', 'Origin');
       if (originVerdict(allowed, origin, ownOrigin(request.url)) !== 'granted') return;
       response.headers.set('access-control-allow-origin', origin!);
       response.headers.set('access-control-allow-credentials', 'true');
