@@ -5,6 +5,7 @@
 import { createApp } from './app.ts';
 import { ConfigError, loadConfig } from './infra/config.ts';
 import { createLogger } from './infra/logger.ts';
+import { metricsExposureWarning } from './infra/metrics.ts';
 import { createServer } from './server.ts';
 import { libraryInternalsMissing } from './internals/index.ts';
 
@@ -27,6 +28,9 @@ for (const missing of libraryInternalsMissing()) logger.warn({ missing }, 'libra
 // The signing key is read here too, and a key that cannot be used is a bad configuration.
 const app = await createApp(config, logger).catch(exitOnConfigError);
 const server = createServer(app);
+// Before the listening line, so that whoever watches the log for that line has seen the warning too.
+const metricsWarning = metricsExposureWarning(config);
+if (metricsWarning) logger.warn({ host: config.HOST }, metricsWarning);
 const url = await server.listen();
 logger.info({ url: `${url}/graphql`, mode: config.DATABASE_URL ? 'scaled' : 'embedded' }, `Switchboard listening on ${url}/graphql`);
 

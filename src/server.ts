@@ -11,6 +11,8 @@ import { schema } from './schema.ts';
 import { CloseCode } from './infra/codes.ts';
 import { useHealthChecks } from './infra/health.ts';
 import { useOriginCheck } from './infra/origin.ts';
+import { useMediaTypeCheck } from './infra/csrf.ts';
+import { useIntrospectionSwitch } from './infra/introspection.ts';
 import { maskError, useErrorRequestIds, useValidationErrorCodes } from './infra/error-masking.ts';
 import { requestIdOf, useRequestId } from './infra/request-id.ts';
 import { createRealtimeServer } from './realtime/ws-server.ts';
@@ -53,7 +55,10 @@ export function createServer(app: App): SwitchboardServer {
     // Yoga masks what no operation's context reached (its own request errors, a failing context); the rest arrives masked.
     maskedErrors: { isDev: false, maskError: mask },
     logging: false,
-    plugins: [useOriginCheck(app.config.ALLOWED_ORIGINS), useHealthChecks(app), useJwks(app.tokens), useMetrics({ token: app.config.METRICS_TOKEN }), useQueryLimits({ maxQueryBytes: app.config.MAX_QUERY_BYTES }), useValidationErrorCodes(), useErrorRequestIds(mask), useRequestId(), useWebPage(), useGraphiQLAssets(), useGraphQLOverSSE(app), useRefreshCookie(), useSharedFanOut({ maskError: mask, logger: app.logger }), useGraphqlExecute()],
+    // CORS is src/infra/origin.ts's (Yoga's grants every origin with credentials); multipart is a form a page elsewhere may post.
+    cors: false,
+    multipart: false,
+    plugins: [useOriginCheck(app.config.ALLOWED_ORIGINS), useMediaTypeCheck(), useIntrospectionSwitch(app.config.INTROSPECTION), useHealthChecks(app), useJwks(app.tokens), useMetrics({ token: app.config.METRICS_TOKEN }), useQueryLimits({ maxQueryBytes: app.config.MAX_QUERY_BYTES }), useValidationErrorCodes(), useErrorRequestIds(mask), useRequestId(), useWebPage(), useGraphiQLAssets(), useGraphQLOverSSE(app), useRefreshCookie(), useSharedFanOut({ maskError: mask, logger: app.logger }), useGraphqlExecute()],
     async context({ request, req, socket }): Promise<Context> {
       if (socket) {
         return { app, viewer: socket.viewer, tokenRefused: false, ip: socket.ip, requestId: socket.id, request: null, connection: socket };

@@ -6,6 +6,9 @@
  */
 import type { Plugin } from 'graphql-yoga';
 import type { Context } from '../context.ts';
+import { CSRF_HEADER } from '../infra/codes.ts';
+import { hasCsrfHeader } from '../infra/csrf.ts';
+import { forbidden } from '../infra/errors.ts';
 
 /** The cookie's name. */
 export const REFRESH_COOKIE = 'sb_refresh';
@@ -57,8 +60,18 @@ function cookieValue(ctx: Context, name: string): string | null {
   return null;
 }
 
-/** The refresh token the request's cookie carries, else null. */
-export const refreshTokenFromCookie = (ctx: Context): string | null => cookieValue(ctx, REFRESH_COOKIE);
+/**
+ * The refresh token the request's cookie carries, else null. A request that
+ * carries the cookie without CSRF_HEADER is refused (FORBIDDEN): a browser
+ * attaches the cookie to a page's request wherever the page came from, but
+ * sends the header cross-site only after a preflight, which a foreign origin
+ * fails (src/infra/origin.ts).
+ */
+export function refreshTokenFromCookie(ctx: Context): string | null {
+  const token = cookieValue(ctx, REFRESH_COOKIE);
+  if (token && !hasCsrfHeader(ctx.request!)) throw forbidden(`A refresh with the cookie needs the ${CSRF_HEADER} header (send "${CSRF_HEADER}: 1"), or pass refreshToken.`);
+  return token;
+}
 
 /** The device token the request's cookie carries, else null. */
 export const deviceTokenFromCookie = (ctx: Context): string | null => cookieValue(ctx, DEVICE_COOKIE);

@@ -31,6 +31,13 @@ export const httpStatusOf: Record<ErrorCode, number> = {
 };
 
 /**
+ * The request header a cookie-only `refresh` must carry (any value; clients send `1`). Browsers
+ * send no custom header cross-site without a CORS preflight, which a foreign origin fails
+ * (src/infra/origin.ts), so a page elsewhere cannot spend the HttpOnly refresh cookie.
+ */
+export const CSRF_HEADER = 'x-switchboard-csrf';
+
+/**
  * Application close codes of the graphql-ws socket. graphql-ws keeps its own
  * (4400, 4401, 4408, 4409, 4429, 4500) for protocol faults.
  */

@@ -25,6 +25,18 @@ const url = (protocols: string[]) =>
     .refine((v) => protocols.some((p) => v.startsWith(`${p}:`)), `must start with ${protocols.map((p) => `${p}:`).join(' or ')}`)
     .optional();
 
+/** `entry`'s origin when it is one (http or https, nothing after the port), else null. */
+function originOf(entry: string): string | null {
+  let url: URL;
+  try {
+    url = new URL(entry);
+  } catch {
+    return null;
+  }
+  const bare = url.pathname === '/' && !url.search && !url.hash && !url.username && !url.password;
+  return bare && (url.protocol === 'http:' || url.protocol === 'https:') ? url.origin : null;
+}
+
 const schema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   PORT: int(4000).pipe(z.number().max(65535)),
@@ -69,10 +81,25 @@ const schema = z.object({
   PRESENCE_CHECK_INTERVAL: seconds(30),
   SESSION_PURGE_INTERVAL: seconds(3600),
   BUS_GIVE_UP_AFTER: seconds(31),
+  // Each entry as a browser writes an Origin header (scheme://host[:port], lower case, no default port), so that comparing is exact.
   ALLOWED_ORIGINS: z
     .string()
     .optional()
-    .transform((v) => (v ? v.split(',').map((o) => o.trim()).filter(Boolean) : undefined)),
+    .transform((v, ctx) => {
+      const list = v ? v.split(',').map((o) => o.trim()).filter(Boolean) : [];
+      const origins: string[] = [];
+      for (const entry of list) {
+        const origin = originOf(entry);
+        if (!origin) {
+          ctx.addIssue({ code: 'custom', message: `${JSON.stringify(entry)} is not an origin (scheme://host[:port], no path)` });
+          return z.NEVER;
+        }
+        origins.push(origin);
+      }
+      return origins.length ? origins : undefined;
+    }),
+  /** false: __schema and __type queries are refused (FORBIDDEN); __typename stays allowed. */
+  INTROSPECTION: bool(true),
   ADMIN_USER: optionalString,
   ADMIN_PASS: z.string().min(8, 'must be at least 8 characters').optional(),
   MAX_QUERY_BYTES: int(100000, 1),

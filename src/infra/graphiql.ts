@@ -19,7 +19,18 @@ const loadAssets = () => (assets ??= import('@graphql-yoga/render-graphiql/graph
 
 const workers = { editorWorkerService: 'editorWorkerService', json: 'jsonWorker', graphql: 'graphqlWorker' } as const;
 
+/** Where Monaco (GraphiQL's editor) finds its workers; run before graphiql.js. */
+const monacoEnvironment = `self.MonacoEnvironment = {
+  globalAPI: false,
+  getWorkerUrl: function (moduleId, label) {
+    return '${base}/worker/' + label + '.js';
+  },
+};
+`;
+
 const routes: Record<string, { type: string; body(): Promise<string> }> = {
+  [`${base}/monaco-environment.js`]: { type: 'text/javascript', body: async () => monacoEnvironment },
+  [`${base}/start.js`]: { type: 'text/javascript', body: () => browserBundle(webPath('graphiql-start.ts')) },
   [`${base}/graphiql.js`]: { type: 'text/javascript', body: async () => (await loadAssets()).js },
   [`${base}/graphiql.css`]: { type: 'text/css', body: async () => (await loadAssets()).css },
   [`${base}/fetcher.js`]: { type: 'text/javascript', body: () => browserBundle(webPath('graphiql-fetcher.ts')) },
@@ -50,7 +61,7 @@ subscription Slots {
 
 const escapeJsonForScript = (value: unknown) => JSON.stringify(value).replace(/</g, '\\u003c');
 
-/** The GraphiQL page (Yoga's `renderGraphiQL` option). */
+/** The GraphiQL page (Yoga's `renderGraphiQL` option): no inline script, its options as a JSON block that src/web/graphiql-start.ts reads. */
 export function renderLocalGraphiQL(options: GraphiQLOptions = {}): string {
   const title = (options.title ?? 'GraphiQL').replace(/[<&"]/g, '');
   const opts = { defaultQuery, ...options };
@@ -64,27 +75,37 @@ export function renderLocalGraphiQL(options: GraphiQLOptions = {}): string {
   <body id="body" class="no-focus-outline">
     <noscript>GraphiQL needs JavaScript.</noscript>
     <div id="root"></div>
-    <script>
-      self.MonacoEnvironment = {
-        globalAPI: false,
-        getWorkerUrl: function (moduleId, label) {
-          return '${base}/worker/' + label + '.js';
-        },
-      };
-    </script>
+    <script type="application/json" id="graphiql-options">${escapeJsonForScript(opts)}</script>
+    <script src="${base}/monaco-environment.js"></script>
     <script src="${base}/graphiql.js"></script>
-    <script type="module">
-      import { createFetcher } from '${base}/fetcher.js';
-      const endpoint = new URL(location.pathname, location.href).toString();
-      YogaGraphiQL.renderYogaGraphiQL(document.querySelector('#root'), { ...${escapeJsonForScript(opts)}, fetcher: createFetcher(endpoint) });
-    </script>
+    <script type="module" src="${base}/start.js"></script>
   </body>
 </html>`;
 }
 
-/** Serves GraphiQL's script, stylesheet, workers and fetcher under /graphiql/. */
-export function useGraphiQLAssets(): Plugin {
+/**
+ * GraphiQL's page's security headers, as strict as the web page's
+ * (src/web/plugin.ts) where GraphiQL still runs: its editor sets inline
+ * styles, and it loads fonts and images as data: URLs.
+ */
+export const graphiqlSecurityHeaders: Record<string, string> = {
+  'content-security-policy':
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; font-src 'self' data:; worker-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  'x-content-type-options': 'nosniff',
+  'cache-control': 'no-cache',
+};
+
+/**
+ * Serves GraphiQL's script, stylesheet, workers and fetcher under /graphiql/,
+ * and gives the page Yoga renders at `endpoint` its security headers.
+ */
+export function useGraphiQLAssets(endpoint = '/graphql'): Plugin {
   return {
+    onResponse({ request, response }) {
+      if (request.method !== 'GET' || new URL(request.url).pathname !== endpoint) return;
+      if (!response.headers.get('content-type')?.startsWith('text/html')) return;
+      for (const [name, value] of Object.entries(graphiqlSecurityHeaders)) response.headers.set(name, value);
+    },
     async onRequest({ request, url, endResponse, fetchAPI }) {
       const route = routes[url.pathname];
       if (!route || request.method !== 'GET') return;

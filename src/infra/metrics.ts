@@ -9,6 +9,7 @@
  * (Redis down) leaves the last value rather than failing the scrape.
  */
 import { timingSafeEqual } from 'node:crypto';
+import { BlockList, isIP } from 'node:net';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { Kind, type DocumentNode, type OperationDefinitionNode } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
@@ -268,4 +269,27 @@ export function useMetrics(options: MetricsOptions = {}): Plugin {
       };
     },
   };
+}
+
+/** Loopback literals, as HOST may be written (IPv4-mapped ::ffff:127.x included). */
+const loopback = new BlockList();
+loopback.addSubnet('127.0.0.0', 8, 'ipv4');
+loopback.addAddress('::1', 'ipv6');
+loopback.addSubnet('::ffff:127.0.0.0', 104, 'ipv6');
+
+/**
+ * True when `host` (HOST) is loopback as written: localhost, 127.0.0.0/8 or
+ * ::1. Names are not resolved: any other name counts as reachable from outside.
+ */
+export function isLoopbackHost(host: string): boolean {
+  const bare = host.replace(/^\[(.*)\]$/, '$1');
+  if (bare.toLowerCase() === 'localhost') return true;
+  const family = isIP(bare);
+  return family !== 0 && loopback.check(bare, family === 4 ? 'ipv4' : 'ipv6');
+}
+
+/** The start-up warning when /metrics is open on an address others can reach (PRODUCT.md, owner's decisions), else null. */
+export function metricsExposureWarning(config: { HOST: string; METRICS_TOKEN?: string | undefined }): string | null {
+  if (config.METRICS_TOKEN !== undefined || isLoopbackHost(config.HOST)) return null;
+  return `GET /metrics is open to anyone who reaches HOST=${config.HOST}: set METRICS_TOKEN (a scrape then needs Authorization: Bearer <token>) or listen on a loopback address`;
 }

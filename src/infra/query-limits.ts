@@ -31,7 +31,7 @@ export interface QueryLimits {
   maxJsonDepth?: number;
   /** Deepest selection set; introspection is exempt. @default 12 */
   maxDepth?: number;
-  /** Most aliases in one operation. @default 15 */
+  /** Most aliases in one operation, `__typename` aliases included. @default 15 */
   maxAliases?: number;
   /** Most lexical tokens in one document. @default 4000 */
   maxTokens?: number;
@@ -240,7 +240,8 @@ export function useQueryLimits(limits: QueryLimits): Plugin {
     onPluginInit({ addPlugin }) {
       addPlugin(maxTokensPlugin({ ...parseRefusal, n: l.maxTokens }));
       addPlugin(maxDepthPlugin({ ...validationRefusal, n: l.maxDepth, ignoreIntrospection: true, flattenFragments: true }));
-      addPlugin(maxAliasesPlugin({ ...validationRefusal, n: l.maxAliases }));
+      // armor exempts __typename aliases by default: 1,000 of them would run, each a response key of its own.
+      addPlugin(maxAliasesPlugin({ ...validationRefusal, n: l.maxAliases, allowList: [] }));
       addPlugin(costLimitPlugin({ ...validationRefusal, maxCost: l.maxCost, ignoreIntrospection: true }));
       addPlugin(maxDirectivesPlugin({ ...validationRefusal, n: l.maxDirectives }));
       addPlugin(blockFieldSuggestionsPlugin());
@@ -263,7 +264,16 @@ export function useQueryLimits(limits: QueryLimits): Plugin {
         if (json && jsonTextTooDeep(text, l.maxJsonDepth)) {
           throw appError(ErrorCode.BAD_USER_INPUT, `The request body nests deeper than ${l.maxJsonDepth} levels.`, { field: 'body', http: { status: 400 } });
         }
-        return parse(withBody(fetchAPI, original, text));
+        try {
+          return await parse(withBody(fetchAPI, original, text));
+        } catch (error) {
+          // Yoga's invalid-JSON error is 400 only when the client accepts application/graphql-response+json (`spec`),
+          // else 200; the GraphQL-over-HTTP spec wants 400 for a body that is not JSON whatever the client accepts.
+          if (json && error instanceof GraphQLError && (error.extensions.http as { spec?: boolean } | undefined)?.spec) {
+            throw appError(ErrorCode.BAD_USER_INPUT, 'The request body is not valid JSON.', { field: 'body', http: { status: 400 } });
+          }
+          throw error;
+        }
       });
     },
     // graphql-sse mistakes a result without `data` (a variables error) for operation arguments and

@@ -14,7 +14,7 @@ import type { YogaServerInstance } from 'graphql-yoga';
 import type { App } from '../app.ts';
 import type { Context } from '../context.ts';
 import { CloseCode } from '../infra/codes.ts';
-import { originAllowed } from '../infra/origin.ts';
+import { originRefused, ownOriginOfUpgrade } from '../infra/origin.ts';
 import { createConnections, type Connections, type SocketState } from './connections.ts';
 import { requestErrors } from '../infra/error-masking.ts';
 import { paramsError, resolveLimits } from '../infra/query-limits.ts';
@@ -53,7 +53,8 @@ export function createRealtimeServer(app: App, yoga: YogaServerInstance<any, any
     path: '/graphql',
     maxPayload: limits.maxBodyBytes,
     WebSocket: ServerSocket,
-    verifyClient: (info, accept) => (originAllowed(app.config.ALLOWED_ORIGINS, info.origin) ? accept(true) : accept(false, 403, 'Forbidden origin')),
+    verifyClient: (info, accept) =>
+      originRefused(app.config.ALLOWED_ORIGINS, info.origin, ownOriginOfUpgrade(info.secure, info.req.headers.host)) ? accept(false, 403, 'Forbidden origin') : accept(true),
   });
 
   useServer<Record<string, unknown> | undefined, Extra>(

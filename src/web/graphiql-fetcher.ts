@@ -4,8 +4,11 @@
  * subscriptions over graphql-ws with its Authorization header sent as the
  * connection params (`{ authorization: "Bearer <jwt>" }`), as the server
  * expects. A socket the server closes shows up as an error in the result pane.
+ * HTTP requests carry CSRF_HEADER, so `mutation { refresh { ... } }` works
+ * with the HttpOnly cookie a login set.
  */
 import { createClient, type Client } from 'graphql-ws';
+import { CSRF_HEADER } from '../infra/codes.ts';
 
 interface FetcherParams {
   query: string;
@@ -58,7 +61,8 @@ export function createFetcher(endpoint: string) {
     if (isSubscription(params, options)) return subscribe(params, authorization);
     return fetch(endpoint, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json', ...headers },
+      // CSRF_HEADER lets a `refresh` without arguments spend the refresh cookie (src/auth/refresh-cookie.ts).
+      headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json', [CSRF_HEADER]: '1', ...headers },
       body: JSON.stringify(params),
     }).then((response) => response.json() as Promise<Result>);
   };

@@ -5,6 +5,7 @@
  * single-session, admin operations and the audit log.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CSRF_HEADER } from '../../src/infra/codes.ts';
 import { LOGIN, REGISTER, logIn, signUp, type TestAccount } from '../helpers/accounts.ts';
 import { errorCodes, gql, scaledEnv, startServer, stopAllServers, uniqueName, type TestServer } from '../helpers/server.ts';
 import {
@@ -213,7 +214,8 @@ describe('refresh', () => {
     expect(refreshCookie(first)!.value).toBe(rotated.refreshToken);
     expect((await gql(server, ME, {}, { token: rotated.accessToken })).data.me.id).toBe(a.id);
 
-    const byCookie = await gql(server, REFRESH, {}, { headers: { cookie: `other=1; sb_refresh=${rotated.refreshToken}` } });
+    // The cookie alone needs CSRF_HEADER (test/foundation/cross-origin.test.ts has the refusal).
+    const byCookie = await gql(server, REFRESH, {}, { headers: { cookie: `other=1; sb_refresh=${rotated.refreshToken}`, [CSRF_HEADER]: '1' } });
     expect(byCookie.errors).toBeUndefined();
     expect(claimsOf(byCookie.data.refresh.accessToken).sid).toBe(claimsOf(a.accessToken).sid);
     expect(refreshCookie(byCookie)!.value).toBe(byCookie.data.refresh.refreshToken);

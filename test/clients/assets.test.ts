@@ -61,18 +61,25 @@ describe('browser assets and the SSE gate', () => {
     expect((await fetch(`${server.url}/graphiql/nothing.js`)).status).toBe(404);
   });
 
-  it('GraphiQL loads in Chromium with no request outside this server and no page error', async () => {
+  it('GraphiQL loads in Chromium with no request outside this server, no page error and nothing its CSP blocked', async () => {
     const browser = await launchBrowser();
     try {
       const { context, foreign, errors } = await isolatedContext(browser, server.url);
       const page = await context.newPage();
-      await page.goto(server.graphqlUrl);
+      // Chromium reports what a Content Security Policy refused as console errors, not page errors.
+      const refusedByCsp: string[] = [];
+      page.on('console', (message) => void (/Content Security Policy/i.test(message.text()) && refusedByCsp.push(message.text())));
+      await page.goto(`${server.graphqlUrl}?query=${encodeURIComponent('{ __typename }')}`);
       await page.waitForSelector('.graphiql-execute-button', { timeout: 30_000 });
       // The schema arrived through the fetcher: the docs explorer lists the root types.
       await page.click('[aria-label="Show Documentation Explorer"]');
       await expect.poll(() => page.locator('.graphiql-doc-explorer').textContent(), { timeout: 15_000 }).toContain('Query');
+      // Run an operation too: the editor's workers and the fetcher's request are what a CSP could refuse.
+      await page.click('.graphiql-execute-button');
+      await expect.poll(() => page.locator('.graphiql-response').textContent(), { timeout: 15_000 }).toMatch(/"__typename":\s*"Query"/);
       expect(foreign).toEqual([]);
       expect(errors).toEqual([]);
+      expect(refusedByCsp).toEqual([]);
     } finally {
       await browser.close();
     }

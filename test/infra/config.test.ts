@@ -49,6 +49,15 @@ describe('loadConfig', () => {
     expect(c.REDIS_URL).toBeUndefined();
     expect(c.ALLOWED_ORIGINS).toBeUndefined();
     expect(c.METRICS_TOKEN).toBeUndefined();
+    expect(c.INTROSPECTION).toBe(true);
+  });
+
+  it('writes ALLOWED_ORIGINS as browsers write an Origin, and refuses entries that are not origins', () => {
+    expect(loadConfig({ ALLOWED_ORIGINS: 'HTTPS://App.Example:443/, http://b.test:8080' }).ALLOWED_ORIGINS).toEqual(['https://app.example', 'http://b.test:8080']);
+    for (const bad of ['app.example', 'https://app.example/path', 'ftp://app.example', 'https://a.test, null', 'https://user@a.test']) {
+      expect(() => loadConfig({ ALLOWED_ORIGINS: bad }), bad).toThrow(/^invalid configuration: ALLOWED_ORIGINS: .* is not an origin/);
+    }
+    expect(loadConfig({ INTROSPECTION: 'false' }).INTROSPECTION).toBe(false);
   });
 
   it('parses numbers, booleans and lists', () => {
