@@ -95,10 +95,12 @@ describe('device tokens: strangers cannot lock an account out', () => {
     expect(deviceToken).toEqual(expect.any(String));
     expect(first.headers.get('set-cookie')).toMatch(/sb_device=[^;]+;.*HttpOnly/);
 
+    // The attacker's own address spends its (account, address) budget: locked there for the window, even with the right password.
+    for (let i = 0; i < 3; i++) expect(errorCodes(await loginFrom(server, '127.0.0.41', user.username, `guess-${i}`))).toEqual(['UNAUTHENTICATED']);
     for (let round = 0; round < 3; round++) {
       const burst = await attack(user.username, 50 + round, 8);
       expect(burst.some((a) => errorCodes(a)[0] === 'RATE_LIMITED')).toBe(true);
-      // Locked for everyone else, from any address...
+      // Locked for the attacker's address whatever it sends...
       expect(errorCodes(await loginFrom(server, '127.0.0.41', user.username, user.password))).toEqual(['RATE_LIMITED']);
       // ...but not for the device that signed in before, whatever its address.
       const owner = await loginFrom(server, `127.0.0.${42 + round}`, user.username, user.password, deviceToken);
