@@ -11,7 +11,8 @@ import { createRevocations, type Revocations } from './auth/revocation.ts';
 import { createAccounts, type Accounts } from './auth/accounts.ts';
 import { startSessionPurge } from './auth/session-purge.ts';
 import { runAtStart, type StartupTask } from './operations/startup.ts';
-import { createSlots, type Slots } from './slots/service.ts';
+import { createSlots, renewIntervalMs, type Slots } from './slots/service.ts';
+import { createRecovery } from './slots/recovery.ts';
 import { createPresence, type Presence } from './presence/service.ts';
 import { createRoomFeed, type RoomFeed } from './rooms/feed.ts';
 import { createRooms, type Rooms } from './rooms/service.ts';
@@ -44,8 +45,12 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
   const feed = createRoomFeed(infra.bus, infra.outbox);
   const rooms = createRooms({ ...infra, feed, invitationFeed: createInvitationFeed(infra.bus, infra.outbox), listFeed: createRoomListFeed(infra.bus, infra.outbox, infra.config.ROOM_LIST_COUNT_INTERVAL * 1000) });
   const accounts = createAccounts({ ...infra, tokens, devices, revocations, rooms });
-  const slots = await createSlots(infra);
-  const presence = await createPresence(infra, slots);
+  // A renewal puts an instance's seats back even when it never noticed the loss; a second more for its round trip and a late timer.
+  const recovery = await createRecovery(infra, renewIntervalMs(infra.config) + 1000);
+  const slots = await createSlots(infra, recovery);
+  const presence = await createPresence(infra, slots, recovery);
+  // After the seats and presence (slots/recovery.ts runs them in the order added).
+  const stopPuttingBack = recovery.onLoss(() => revocations.putBack());
   const roomPresence = createRoomPresence({ ...infra, feed, rooms, presence });
   const messages = createMessages({ ...infra, feed, rooms });
   const serverLog = await createServerLog(infra);
@@ -75,6 +80,8 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
     serverLog,
     async close() {
       stopRestoringOnResume();
+      stopPuttingBack();
+      recovery.stop();
       for (const task of [...startup, restoredOnResume]) task?.cancel();
       serverLog.stop();
       await slots.stop();

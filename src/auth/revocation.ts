@@ -6,6 +6,10 @@
  * access token of that session may live). An instance that starts, or whose
  * bus reconnects, loads the keys, and the sessions the database says ended
  * (accounts.restoreRevocations): a key written while Redis was away is lost.
+ * When Redis loses its state, each instance writes back the records of the
+ * sessions it knows ended (`putBack`, run by slots/recovery.ts), so that an
+ * instance that starts afterwards learns them from shared state as well as
+ * from the database.
  */
 import { Channels, Keys, sessionEndReasons, type SessionEndReason } from '../infra/codes.ts';
 import type { Infra } from '../infra/infra.ts';
@@ -44,29 +48,32 @@ export interface Revocations {
    * their access tokens may still be unexpired.
    */
   restore(ended: { sessionId: string; endedAt: Date; reason: string | null }[]): Promise<void>;
+  /** Writes every ended session this instance knows back into shared state, for as long as each has left (Redis lost its state). */
+  putBack(): Promise<void>;
   stop(): void;
 }
 
 export async function createRevocations(infra: Pick<Infra, 'state' | 'bus' | 'outbox' | 'config' | 'logger'>): Promise<Revocations> {
   const { state, bus, outbox, config, logger } = infra;
-  /** session id -> when its revocation record may be forgotten (ms). */
-  const revoked = new Map<string, number>();
+  /** session id -> when its revocation record may be forgotten (ms), and why it ended. */
+  const revoked = new Map<string, { until: number; reason: SessionEndReason }>();
   const listeners = new Set<(ended: EndedSession) => void>();
   const keepSeconds = config.ACCESS_TOKEN_TTL + 5;
   const prefix = Keys.revokedSession('');
 
-  const remember = (sessionId: string, until = Date.now() + keepSeconds * 1000) => revoked.set(sessionId, Math.max(until, revoked.get(sessionId) ?? 0));
+  const remember = (sessionId: string, reason: SessionEndReason, until = Date.now() + keepSeconds * 1000) =>
+    revoked.set(sessionId, { until: Math.max(until, revoked.get(sessionId)?.until ?? 0), reason: revoked.get(sessionId)?.reason ?? reason });
   const tell = (ended: EndedSession) => {
     for (const listener of listeners) listener(ended);
   };
   const reasonOf = (stored: string | null): SessionEndReason => (stored && endReasons.has(stored) ? (stored as SessionEndReason) : 'revoked');
   const unsubscribe = await bus.subscribe<SessionEnded>(Channels.sessionEnded, (ended) => {
-    remember(ended.sessionId);
+    remember(ended.sessionId, ended.reason);
     tell(ended);
   });
   const sweep = setInterval(() => {
     const now = Date.now();
-    for (const [sid, until] of revoked) if (until <= now) revoked.delete(sid);
+    for (const [sid, { until }] of revoked) if (until <= now) revoked.delete(sid);
   }, 60_000);
   sweep.unref();
 
@@ -74,7 +81,7 @@ export async function createRevocations(infra: Pick<Infra, 'state' | 'bus' | 'ou
     isRevoked: (sessionId) => revoked.has(sessionId),
     async revoke(ended) {
       for (const e of ended) {
-        remember(e.sessionId);
+        remember(e.sessionId, e.reason);
         // Tried while an access token of the session may live: until then another instance would take it.
         outbox.send(Channels.sessionEnded, e, { sessionId: e.sessionId }, { giveUpAfterMs: keepSeconds * 1000 });
       }
@@ -94,16 +101,27 @@ export async function createRevocations(infra: Pick<Infra, 'state' | 'bus' | 'ou
         .map(({ sessionId, endedAt, reason }) => ({ sessionId, reason: reasonOf(reason), until: endedAt.getTime() + keepSeconds * 1000 }))
         .filter((e) => e.until > now);
       const learned = live.filter(({ sessionId }) => !revoked.has(sessionId));
-      for (const { sessionId, until } of live) remember(sessionId, until);
+      for (const { sessionId, reason, until } of live) remember(sessionId, reason, until);
       for (const { sessionId, reason } of learned) tell({ sessionId, reason });
       // With the reason the database kept: an instance that learns it from shared state closes its sockets with the right code.
       await Promise.all(live.map(({ sessionId, reason, until }) => state.set(Keys.revokedSession(sessionId), reason, (until - now) / 1000)));
     },
     async reload() {
       const learned = (await state.keysWithPrefix(prefix)).filter((key) => !revoked.has(key.slice(prefix.length)));
-      for (const key of learned) remember(key.slice(prefix.length));
-      // Their bus messages were lost: this instance may still hold their sockets.
-      for (const key of listeners.size ? learned : []) tell({ sessionId: key.slice(prefix.length), reason: reasonOf(await state.get(key)) });
+      // Refused at once; the reasons follow (read one by one).
+      for (const key of learned) remember(key.slice(prefix.length), 'revoked');
+      for (const key of learned) {
+        const ended = { sessionId: key.slice(prefix.length), reason: reasonOf(await state.get(key)) };
+        const entry = revoked.get(ended.sessionId);
+        if (entry) entry.reason = ended.reason;
+        // Its bus message was lost: this instance may still hold its sockets.
+        tell(ended);
+      }
+    },
+    async putBack() {
+      const now = Date.now();
+      const live = [...revoked].filter(([, { until }]) => until > now);
+      await Promise.all(live.map(([sessionId, { until, reason }]) => state.set(Keys.revokedSession(sessionId), reason, (until - now) / 1000)));
     },
     stop() {
       clearInterval(sweep);

@@ -46,6 +46,11 @@ export enum CloseCode {
   GoingAway = 1001,
   /** The client reads too slowly: more than MAX_SOCKET_BUFFER bytes waited to be sent (WebSocket "policy violation"). */
   SlowConsumer = 1008,
+  /**
+   * Not admitted now, try again (WebSocket "try again later"): Redis is unreachable, or it lost its state and the
+   * instances are putting their seats back (slots/recovery.ts); the reason says which.
+   */
+  TryAgainLater = 1013,
   /** The session was ended: logout, refresh-token reuse, admin, user deleted, roles changed. */
   SessionRevoked = 4001,
   /** The session was replaced by a newer login (single-session policy). */
@@ -81,6 +86,12 @@ export const Keys = {
   activity: `${prefix}activity`,
   /** Counter: the number of the last presence change, each change's order (presence/scripts.ts). */
   presenceSeq: `${prefix}presence-seq`,
+  /**
+   * Hash {epoch, createdAt, openAt}: which life of the shared state this is. Written when missing; an instance that
+   * knew another epoch (or finds none) knows Redis lost its state and puts back what it holds (slots/recovery.ts).
+   * Admissions wait until openAt.
+   */
+  stateEpoch: `${prefix}state-epoch`,
   /** Rate limit counters: `${rateLimit(rule)}:${key}` (infra/rate-limit.ts). */
   rateLimit: (kind: string) => `${prefix}rl:${kind}`,
 } as const;
@@ -99,6 +110,8 @@ export const Channels = {
   serverLogWanted: `${prefix}server-log-wanted`,
   /** Log lines of the instances, while someone reads them. */
   serverLogLines: `${prefix}server-log-lines`,
+  /** Every instance listens, to nothing: its subscriber count tells a starting instance whether others are up (slots/recovery.ts). */
+  instances: `${prefix}instances`,
   /** An instance gave up publishing something: every instance re-reads what it keeps from the bus (infra/outbox.ts). */
   reread: `${prefix}reread`,
 } as const;

@@ -36,6 +36,11 @@ export interface SharedState {
   zrangeByScore(key: string, min: number, max: number): Promise<string[]>;
   zcount(key: string, min: number, max: number): Promise<number>;
   ping(): Promise<boolean>;
+  /**
+   * Calls `listener` each time the connection is ready again after it was lost: Redis may have restarted empty
+   * (slots/recovery.ts checks). Never for the in-process store. Returns a function that stops it.
+   */
+  onReconnect(listener: () => void): () => void;
   close(): Promise<void>;
 }
 
@@ -211,6 +216,9 @@ class MemoryState implements SharedState {
   async ping() {
     return true;
   }
+  onReconnect() {
+    return () => {};
+  }
   async close() {}
 }
 
@@ -293,6 +301,17 @@ class RedisState implements SharedState {
     } catch {
       return false;
     }
+  }
+  onReconnect(listener: () => void) {
+    let lost = false;
+    const onLost = () => void (lost = true);
+    const onReady = () => {
+      if (!lost) return;
+      lost = false;
+      listener();
+    };
+    this.redis.on('close', onLost).on('ready', onReady);
+    return () => void this.redis.off('close', onLost).off('ready', onReady);
   }
   async close() {
     this.redis.disconnect();

@@ -136,4 +136,40 @@ export const presenceSnapshot: AtomicScript<[number, string[]]> = {
   },
 };
 
+/**
+ * Puts back the statuses of users this instance holds sockets of, after
+ * Redis lost its state: each user missing from the presence hash gets the
+ * given status (ONLINE, or IDLE for one known AWAY) and activity now, as a
+ * numbered change (the other instances, which may have read the empty hash,
+ * learn it back). A user present already (put back by another instance, or
+ * connected since) is left as it is.
+ * KEYS: presence, activity, presenceSeq. ARGV: now, then userId, stored status pairs.
+ * Returns [userId, status, number of the change, ...].
+ */
+export const restorePresence: AtomicScript<(string | number)[]> = {
+  lua: `${luaCounter}
+    local changes = {}
+    for i = 2, #ARGV, 2 do
+      local user, status = ARGV[i], ARGV[i + 1]
+      if redis.call('HSETNX', KEYS[1], user, status) == 1 then
+        redis.call('HSET', KEYS[2], user, ARGV[1])
+        table.insert(changes, user)
+        table.insert(changes, status == 'IDLE' and 'AWAY' or status)
+        table.insert(changes, redis.call('INCR', counter(KEYS[3])))
+      end
+    end
+    return changes`,
+  local(store, [presence, activity, seq], [now, ...pairs]) {
+    const changes: (string | number)[] = [];
+    for (let i = 0; i < pairs.length; i += 2) {
+      const [user, status] = [pairs[i]!, pairs[i + 1]!];
+      if (store.hget(presence!, user) !== null) continue;
+      store.hset(presence!, user, status);
+      store.hset(activity!, user, now!);
+      changes.push(user, reported(status), store.incr(counter(store, seq!)));
+    }
+    return changes;
+  },
+};
+
 export { reported as reportedStatus };

@@ -13,7 +13,9 @@
  * resends a publish whose answer a dropped connection lost), is not handed
  * out. Changes published while an instance's bus was down are lost to it:
  * when the bus is back, it reads the shared statuses with the number of the
- * last change they reflect and hands out the differences under that number.
+ * last change they reflect and hands out the differences under that number,
+ * once the shared state is whole (after Redis lost its state, each instance
+ * first puts back its users' statuses: slots/recovery.ts).
  *
  * Each change handed out carries its user's row, read once on this instance
  * for all its listeners, or null when the user no longer exists (deleted
@@ -29,7 +31,8 @@ import type { Logger } from '../infra/logger.ts';
 import { readToShow } from '../infra/retry.ts';
 import type { User } from '../generated/prisma/client.ts';
 import type { Slots } from '../slots/service.ts';
-import { checkPresence, presenceSnapshot, reportedStatus, transition, type PresenceInput, type PresenceStatus } from './scripts.ts';
+import type { Recovery } from '../slots/recovery.ts';
+import { checkPresence, presenceSnapshot, reportedStatus, restorePresence, transition, type PresenceInput, type PresenceStatus } from './scripts.ts';
 
 export type { PresenceStatus };
 
@@ -98,7 +101,7 @@ const rememberDepartedMs = 5 * 60_000;
 
 const isShown = (change: HandedOutChange): change is ShownChange => change.user !== null;
 
-export async function createPresence(infra: Pick<Infra, 'state' | 'bus' | 'config' | 'logger' | 'db'>, slots: Slots): Promise<Presence> {
+export async function createPresence(infra: Pick<Infra, 'state' | 'bus' | 'config' | 'logger' | 'db'>, slots: Slots, recovery: Recovery): Promise<Presence> {
   const { state, bus, config, logger, db } = infra;
   /** Each listener, with the users it wants changes of (all when undefined). */
   const listeners = new Map<(change: HandedOutChange) => void, ((userId: string) => boolean) | undefined>();
@@ -170,7 +173,17 @@ export async function createPresence(infra: Pick<Infra, 'state' | 'bus' | 'confi
 
   const unsubscribe = await bus.subscribe<PresenceChanged>(Channels.presenceChanged, handOut);
   catchUp(await readShared());
-  const stopResume = bus.onResume(() => void readShared().then(catchUp, failed('catch up on presence after the bus was back')));
+  // After an outage Redis may have lost its state: read it once every instance has put its users back, not before
+  // (their users would be handed out OFFLINE, then ONLINE again).
+  const stopResume = bus.onResume(() => void recovery.settled().then(readShared).then(catchUp, failed('catch up on presence after the bus was back')));
+  // Redis lost its state: this instance's users, with the status last handed out (an AWAY one as away by inactivity:
+  // whether the user chose it is not known here).
+  const stopRestoring = recovery.onLoss(async () => {
+    const pairs = [...slots.localUsers()].flatMap((userId) => [userId, handedOut.get(userId)?.status === 'AWAY' ? 'IDLE' : 'ONLINE']);
+    if (pairs.length === 0) return;
+    const changes = await state.run(restorePresence, [Keys.presence, Keys.activity, Keys.presenceSeq], [Date.now(), ...pairs]);
+    for (let i = 0; i < changes.length; i += 3) await publish(changes[i] as string, changes[i + 1] as PresenceStatus, changes[i + 2] as number);
+  });
   const stopSeats = slots.onSeat((userId, taken) => {
     lastWrite.delete(userId);
     void apply(userId, taken ? 'connect' : 'disconnect').catch(failed('record a connection'));
@@ -218,6 +231,7 @@ export async function createPresence(infra: Pick<Infra, 'state' | 'bus' | 'confi
       clearInterval(timer);
       stopSeats();
       stopResume();
+      stopRestoring();
       unsubscribe();
     },
   };

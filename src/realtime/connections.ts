@@ -6,7 +6,8 @@
  *    4029 "rate");
  * 2. the token of the connection_init payload is verified with the same code
  *    as HTTP (4403 when missing, bad, expired or revoked);
- * 3. a seat is taken (4029 "slots" or "sockets" when none is left);
+ * 3. a seat is taken (4029 "slots" or "sockets" when none is left; 1013
+ *    while the seats are put back after Redis lost its state);
  * 4. while open, the socket ends with 4001/4002 when its session ends on any
  *    instance, and with 4003 when its access token expires, unless a
  *    `refresh` sent over it renewed the token first (`renew`);
@@ -156,7 +157,7 @@ export function createConnections(app: App): Connections {
         await consumeOrThrow({ limiter: attempts, key: ip ?? 'unknown' });
       } catch (error) {
         if (hasCode(error, ErrorCode.RATE_LIMITED)) refuse(socket, CloseCode.LimitReached, reasons.rate, ip);
-        else socket.close(1013, reasons.unavailable);
+        else socket.close(CloseCode.TryAgainLater, reasons.unavailable);
         return null;
       }
 
@@ -173,7 +174,12 @@ export function createConnections(app: App): Connections {
         admission = await app.slots.admit(viewer.userId, socketId);
       } catch (error) {
         app.logger.warn({ err: String(error) }, 'could not admit a socket');
-        socket.close(1013, reasons.unavailable);
+        socket.close(CloseCode.TryAgainLater, reasons.unavailable);
+        return null;
+      }
+      if (admission === 'held') {
+        const seconds = Math.max(1, Math.ceil(app.slots.heldForMs() / 1000));
+        refuse(socket, CloseCode.TryAgainLater, `recovering: seats are being counted again after Redis lost its state; try again in ${seconds} s`, ip, viewer.userId);
         return null;
       }
       if (admission === 'slots' || admission === 'sockets') {

@@ -114,6 +114,11 @@ export function useGraphQLOverSSE(app: App, options: GraphQLOverSSEOptions = {})
       }
       const streamId = `sse:${randomUUID()}`;
       const admission = await app.slots.admit(viewer.userId, streamId);
+      if (admission === 'held') {
+        const seconds = Math.max(1, Math.ceil(app.slots.heldForMs() / 1000));
+        setResultAndStopExecution(refusal(rateLimited(seconds, 'Seats are being counted again after Redis lost its state (recovering); try again shortly.')));
+        return;
+      }
       if (admission === 'slots' || admission === 'sockets') {
         setResultAndStopExecution(
           refusal(rateLimited(5, admission === 'slots' ? 'No free seats: the connection limit is reached (slots).' : 'Too many connections for this user (sockets).')),

@@ -7,9 +7,14 @@
  * seats are swept (by any instance) once their lease has passed. A socket
  * that closes removes only its own id, so a disconnect made with a stolen
  * copy of a token never frees a seat that another socket still holds.
+ *
+ * When Redis loses its state, each instance puts its seats and socket
+ * counts back, and admissions wait until every instance has had the time to
+ * (slots/recovery.ts).
  */
 import { Channels, Keys } from '../infra/codes.ts';
 import type { Infra } from '../infra/infra.ts';
+import type { Recovery } from './recovery.ts';
 import { admitSocket, releaseSocket, renewSockets, sweepSeats, type AdmissionResult } from './scripts.ts';
 
 export interface SlotCounts {
@@ -19,8 +24,15 @@ export interface SlotCounts {
 }
 
 export interface Slots {
-  /** Admits a socket, atomically across instances: 'new' or 'shared' seat, else why it is refused. */
+  /**
+   * Admits a socket, atomically across instances: 'new' or 'shared' seat, else why it is refused ('held': the
+   * seats are being put back after Redis lost its state; {@link heldForMs} says for how long).
+   */
   admit(userId: string, socketId: string): Promise<AdmissionResult>;
+  /** Milliseconds until admissions open again after Redis lost its state (0 when open). */
+  heldForMs(): number;
+  /** The users with a socket on this instance. */
+  localUsers(): Set<string>;
   /** Releases a socket admitted on this instance; frees its seat when it was its user's last socket. */
   release(userId: string, socketId: string): Promise<void>;
   /** The current cluster-wide counts. */
@@ -37,7 +49,10 @@ export interface Slots {
   stop(): Promise<void>;
 }
 
-export async function createSlots(infra: Pick<Infra, 'state' | 'bus' | 'config' | 'logger'>): Promise<Slots> {
+/** How often an instance renews its seats' leases: often enough for both SLOT_LEASE_TTL and PRESENCE_TIMEOUT. */
+export const renewIntervalMs = (config: Pick<Infra['config'], 'SLOT_LEASE_TTL' | 'PRESENCE_TIMEOUT'>) => (Math.min(config.SLOT_LEASE_TTL, config.PRESENCE_TIMEOUT) * 1000) / 3;
+
+export async function createSlots(infra: Pick<Infra, 'state' | 'bus' | 'config' | 'logger'>, recovery: Recovery): Promise<Slots> {
   const { state, bus, config, logger } = infra;
   const leaseMs = Math.ceil(config.SLOT_LEASE_TTL * 1000);
   /** socket id -> user id, for the sockets this instance holds. */
@@ -100,8 +115,13 @@ export async function createSlots(infra: Pick<Infra, 'state' | 'bus' | 'config' 
     renew()
       .then(sweep)
       .catch((error) => logger.warn({ err: String(error) }, 'could not renew connection slots'));
-  }, (Math.min(config.SLOT_LEASE_TTL, config.PRESENCE_TIMEOUT) * 1000) / 3);
+  }, renewIntervalMs(config));
   timer.unref();
+  // After a loss: this instance's seats and socket counts first (presence's check needs the seats).
+  const stopRestoring = recovery.onLoss(async () => {
+    await renew();
+    await changed();
+  });
 
   const release = async (userId: string, socketId: string) => {
     if (!local.delete(socketId)) return;
@@ -114,7 +134,7 @@ export async function createSlots(infra: Pick<Infra, 'state' | 'bus' | 'config' 
   return {
     async admit(userId, socketId) {
       const now = Date.now();
-      const result = await state.run(admitSocket, [Keys.seats, Keys.userSockets(userId)], [
+      const result = await state.run(admitSocket, [Keys.seats, Keys.userSockets(userId), Keys.stateEpoch], [
         userId,
         socketId,
         now,
@@ -122,7 +142,13 @@ export async function createSlots(infra: Pick<Infra, 'state' | 'bus' | 'config' 
         config.MAX_CONNECTIONS,
         config.MAX_SOCKETS_PER_USER,
         leaseMs,
+        recovery.admissionEpoch,
       ]);
+      if (result === 'lost') {
+        // Not the state this instance put its seats back into: it looks now, and the client tries again.
+        void recovery.check();
+        return 'held';
+      }
       if (result === 'new' || result === 'shared') local.set(socketId, userId);
       if (result === 'new') {
         seat(userId, true);
@@ -130,6 +156,8 @@ export async function createSlots(infra: Pick<Infra, 'state' | 'bus' | 'config' 
       }
       return result;
     },
+    heldForMs: () => recovery.heldForMs(),
+    localUsers: () => new Set(local.values()),
     release,
     counts,
     onChange(listener) {
@@ -142,6 +170,7 @@ export async function createSlots(infra: Pick<Infra, 'state' | 'bus' | 'config' 
     },
     async stop() {
       clearInterval(timer);
+      stopRestoring();
       await Promise.allSettled([...local].map(([socketId, userId]) => release(userId, socketId)));
       stopResume();
       unsubscribe();

@@ -14,14 +14,17 @@ export interface PrivateRedis {
   start(): Promise<void>;
   /** Stops the server (SIGTERM) and waits for it to exit. */
   stop(): Promise<void>;
+  /** Kills the server (SIGKILL: nothing flushed, connections reset) and waits for it to exit; start() then brings it back empty. */
+  kill(): Promise<void>;
   /** Freezes the process (SIGSTOP): connections stay open and nothing is answered, as on a link that drops packets. */
   freeze(): void;
   /** Lets a frozen process run on (SIGCONT): it answers what waited. */
   thaw(): void;
 }
 
-export async function startPrivateRedis(): Promise<PrivateRedis> {
-  const port = await freePort();
+/** `port`: a fixed one (a suite's own range), else a free one. */
+export async function startPrivateRedis(port?: number): Promise<PrivateRedis> {
+  port ??= await freePort();
   let child: ChildProcess | undefined;
   const redis: PrivateRedis = {
     url: `redis://127.0.0.1:${port}/0`,
@@ -35,6 +38,12 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
       const exited = once(child, 'exit');
       child.kill('SIGCONT');
       child.kill('SIGTERM');
+      await exited;
+    },
+    async kill() {
+      if (!child || child.exitCode !== null || child.signalCode !== null) return;
+      const exited = once(child, 'exit');
+      child.kill('SIGKILL');
       await exited;
     },
     freeze: () => void child?.kill('SIGSTOP'),

@@ -125,6 +125,8 @@ describe('a token living longer than a Node timer can wait (about 24.8 days)', (
 
 describe('renewal over the socket', () => {
   it('a socket that sends refresh over itself outlives its token, its subscription untouched; one that does not closes 4003', async () => {
+    // A flush under live instances is Redis losing its state: they would hold admissions (slots/recovery.ts).
+    await stopAllServers();
     await flushTestRedis();
     const server = await startServer({ ...scaledEnv(), ACCESS_TOKEN_TTL: '3', SINGLE_SESSION: 'false' });
     const renewing = await signUp(server);
@@ -169,6 +171,7 @@ describe('renewal over the socket', () => {
 
 describe('4029 on connection attempts per IP', () => {
   it('refuses attempts past CONNECTS_PER_IP within CONNECT_WINDOW, naming the rate', async () => {
+    await stopAllServers();
     await flushTestRedis();
     const server = await startServer({ ...scaledEnv(), CONNECTS_PER_IP: '3', CONNECT_WINDOW: '60' });
     const user = await signUp(server);
@@ -181,6 +184,7 @@ describe('4029 on connection attempts per IP', () => {
   });
 
   it('counts WebSocket connections and subscriptions over SSE against one budget per address', async () => {
+    await stopAllServers();
     await flushTestRedis();
     const server = await startServer({ ...scaledEnv(), CONNECTS_PER_IP: '3', CONNECT_WINDOW: '60' });
     const user = await signUp(server);
