@@ -13,6 +13,7 @@ import { appError, badInput, forbidden, notFound } from '../infra/errors.ts';
 import type { Logger } from '../infra/logger.ts';
 import { readToShow, retryInBackground } from '../infra/retry.ts';
 import { eventStream } from '../infra/event-stream.ts';
+import { textSchema } from '../infra/text.ts';
 import { inOrder } from '../infra/in-order.ts';
 import { gatherInTurn } from '../infra/turns.ts';
 import { Prisma, type Room, type RoomPermission, type User } from '../generated/prisma/client.ts';
@@ -28,7 +29,7 @@ export interface RoomInput {
   maxMembers?: number | null;
 }
 
-const nameRule = z.string().trim().min(1, 'Name must be 1 to 100 characters.').max(100, 'Name must be 1 to 100 characters.');
+const nameRule = textSchema({ what: 'Name', min: 1, max: 100, kind: 'name', trim: true });
 const rolesRule = z
   .array(z.string().regex(/^[a-zA-Z0-9_.-]{1,32}$/, 'Each role must be 1 to 32 letters, digits, "_", "." or "-".'))
   .max(20, 'At most 20 roles.');
