@@ -8,7 +8,8 @@ import type { Config } from '../infra/config.ts';
 import { isUniqueViolation, type Database, type Sql } from '../infra/database.ts';
 import type { SharedState } from '../infra/state.ts';
 import { ErrorCode } from '../infra/codes.ts';
-import { badInput, hasCode, notFound } from '../infra/errors.ts';
+import { badInput, forbidden, hasCode, notFound } from '../infra/errors.ts';
+import { recordAudit } from '../auth/audit.ts';
 import { consumeOrThrow, createRateLimiter } from '../infra/rate-limit.ts';
 import { eventStream } from '../infra/event-stream.ts';
 import { maxInt32 } from '../infra/ids.ts';
@@ -17,7 +18,7 @@ import { metrics } from '../infra/metrics.ts';
 import type { Message, Room, User } from '../generated/prisma/client.ts';
 import type { Logger } from '../infra/logger.ts';
 import type { RoomFeed } from '../rooms/feed.ts';
-import { lostAccess } from '../rooms/access.ts';
+import { canManage, lostAccess } from '../rooms/access.ts';
 import type { Rooms } from '../rooms/service.ts';
 import { createLiveRooms, toRecord, type LiveEvent } from './live.ts';
 import { authorColumns, createMessageStore, rangeLimit } from './store.ts';
@@ -50,6 +51,13 @@ export interface Messages {
    * fails during the replay it yields the error and ends.
    */
   stream(viewer: Viewer, roomId: string, after: number | null): Promise<AsyncIterableIterator<StreamItem>>;
+  /**
+   * Deletes a message: its author while it still has access to the room, the
+   * room's owner, or an admin (those two are audited: message_deleted). A
+   * message of a room the viewer may not see is NOT_FOUND, like the room.
+   * Its sequence number is not reused; subscribers that had it keep it.
+   */
+  remove(viewer: Viewer, messageId: string, ip?: string | null): Promise<void>;
   /**
    * The cursor of the room's newest message, or of its start while it has
    * none: a stream from it misses nothing stored after this read. Null when
@@ -160,6 +168,22 @@ export function createMessages(deps: { db: Database; sql: Sql; config: Config; s
           stop();
         };
       });
+    },
+
+    async remove(viewer, messageId, ip) {
+      const message = await db.message.findUnique({ where: { id: messageId }, select: { roomId: true, authorId: true } });
+      if (!message) throw notFound('Message');
+      const room = await rooms.visible(viewer, message.roomId).catch((error: unknown) => {
+        throw hasCode(error, ErrorCode.NOT_FOUND) ? notFound('Message') : error;
+      });
+      const own = message.authorId === viewer.userId;
+      if (!canManage(viewer, room)) {
+        if (!own) throw forbidden('Only its author, the room owner or an admin may delete a message.');
+        await rooms.accessible(viewer, room.id);
+      }
+      const { count } = await db.message.deleteMany({ where: { id: messageId } });
+      if (count === 0) throw notFound('Message');
+      if (!own) await recordAudit({ db, logger: deps.logger }, { kind: 'message_deleted', userId: viewer.userId, ip, detail: { roomId: room.id, messageId, authorId: message.authorId } });
     },
 
     async latestCursor(viewer, roomId) {
