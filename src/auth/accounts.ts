@@ -8,6 +8,7 @@
  */
 import type { GraphQLError } from 'graphql';
 import { z } from 'zod';
+import { textSchema } from '../infra/text.ts';
 import type { Viewer } from '../context.ts';
 import type { Config } from '../infra/config.ts';
 import { inTransaction, isUniqueViolation, type Database } from '../infra/database.ts';
@@ -104,22 +105,21 @@ export interface AccountsDeps {
 /** The role that may use the admin operations. */
 export const ADMIN_ROLE = 'admin';
 
-const usernameRule = z
-  .string()
-  .min(3, 'Username must be 3 to 32 characters.')
-  .max(32, 'Username must be 3 to 32 characters.')
-  .regex(/^[a-zA-Z0-9_.-]+$/, 'Username may contain only letters, digits, "_", "." and "-".');
+// Names, passwords and logins keep the text rule (src/infra/text.ts) like every user-supplied string.
+const usernameRule = textSchema({ what: 'Username', min: 3, max: 32, kind: 'name' }).pipe(
+  z.string().regex(/^[a-zA-Z0-9_.-]+$/, 'Username may contain only letters, digits, "_", "." and "-".'),
+);
 const emailRule = z
   .string()
   .trim()
   .max(254, 'Email must be at most 254 characters.')
   .pipe(z.email('Email must be a valid address.'));
-const passwordRule = z.string().min(8, 'Password must be 8 to 128 characters.').max(128, 'Password must be 8 to 128 characters.');
+const passwordRule = textSchema({ what: 'Password', min: 8, max: 128, kind: 'text' });
 
 const registerInput = z.object({ username: usernameRule, email: emailRule, password: passwordRule });
 const loginInput = z.object({
-  login: z.string().min(1, 'Enter a username or email.').max(254, 'Username or email is too long.'),
-  password: z.string().min(1, 'Enter a password.').max(128, 'Password must be at most 128 characters.'),
+  login: textSchema({ what: 'Username or email', min: 1, max: 254, kind: 'name' }),
+  password: textSchema({ what: 'Password', min: 1, max: 128, kind: 'text' }),
   // Not ours or not valid: the client simply counts as a new one.
   deviceToken: z.string().nullish(),
 });

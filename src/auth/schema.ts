@@ -6,6 +6,7 @@ import { decodeGlobalID } from '@pothos/plugin-relay';
 import { builder, sameForEveryViewer } from '../builder.ts';
 import { isAdmin, requireViewer, type Context } from '../context.ts';
 import { badInput, forbidden, unauthenticated } from '../infra/errors.ts';
+import { checkText } from '../infra/text.ts';
 import type { IssuedSession, Origin } from './accounts.ts';
 import { clearRefreshCookie, deviceTokenFromCookie, refreshTokenFromCookie, setDeviceCookie, setRefreshCookie } from './refresh-cookie.ts';
 
@@ -119,7 +120,8 @@ const AUDIT_PAGE_DEFAULT = 20;
 const auditCursor = (id: bigint): string => Buffer.from(`audit:${id}`).toString('base64url');
 function auditIdFromCursor(cursor: string): bigint {
   const match = /^audit:(\d{1,19})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
-  if (!match) throw badInput('after', 'Not a cursor of auditLog.');
+  // AuditEvent.id is a PostgreSQL bigint: a larger number would fail in the database.
+  if (!match || BigInt(match[1]!) > 2n ** 63n - 1n) throw badInput('after', 'Not a cursor of auditLog.');
   return BigInt(match[1]!);
 }
 
@@ -147,6 +149,7 @@ builder.queryFields((t) => ({
         const first = args.first ?? AUDIT_PAGE_DEFAULT;
         if (first < 0 || first > AUDIT_PAGE_MAX) throw badInput('first', `first must be 0 to ${AUDIT_PAGE_MAX}.`);
         const after = args.after != null ? auditIdFromCursor(args.after) : null;
+        if (args.kind != null) checkText(args.kind, 'kind', { what: 'kind', min: 1, max: 64, kind: 'name' });
         let userId: string | undefined;
         if (args.userId != null) {
           userId = userIdFromGlobalId(args.userId);

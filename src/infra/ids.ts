@@ -3,6 +3,9 @@ import { randomUUID } from 'node:crypto';
 import { decodeGlobalID } from '@pothos/plugin-relay';
 import { badInput } from './errors.ts';
 
+/** The largest value of a PostgreSQL `integer` (and of GraphQL's Int): sequence numbers and counts above it cannot exist. */
+export const maxInt32 = 2 ** 31 - 1;
+
 /** Our database ids are UUIDs. */
 export const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 

@@ -218,7 +218,7 @@ export function toRecord(message: MessageWithAuthor): MessageRecord {
     ...message,
     createdAt: message.createdAt.toISOString(),
     author: { ...author, createdAt: author.createdAt.toISOString() },
-    room: { ...message.room, createdAt: message.room.createdAt.toISOString() },
+    room: { ...message.room, createdAt: message.room.createdAt.toISOString(), lastActivityAt: message.room.lastActivityAt.toISOString() },
   };
 }
 
@@ -228,6 +228,6 @@ function fromRecord(record: MessageRecord): MessageWithAuthor {
     ...record,
     createdAt: new Date(record.createdAt),
     author: { ...record.author, createdAt: new Date(record.author.createdAt) },
-    room: { ...record.room, createdAt: new Date(record.room.createdAt) },
+    room: { ...record.room, createdAt: new Date(record.room.createdAt), lastActivityAt: new Date(record.room.lastActivityAt) },
   };
 }

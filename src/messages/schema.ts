@@ -94,6 +94,18 @@ builder.mutationField('sendMessage', (t) =>
   }),
 );
 
+builder.mutationField('deleteMessage', (t) =>
+  t.boolean({
+    description:
+      'Its author (while a member), the room owner or an admin. A message of a room the caller may not see is NOT_FOUND. Those who received it keep it; reads after this no longer return it.',
+    args: { id: t.arg.id({ required: true }) },
+    resolve: async (_root, args, ctx) => {
+      await ctx.app.messages.remove(requireViewer(ctx), idOf(args.id, 'Message', 'id'), ctx.ip);
+      return true;
+    },
+  }),
+);
+
 builder.subscriptionField('roomMessages', (t) =>
   t.field({
     extensions: sameForEveryViewer,

@@ -8,14 +8,17 @@ import type { Config } from '../infra/config.ts';
 import { isUniqueViolation, type Database, type Sql } from '../infra/database.ts';
 import type { SharedState } from '../infra/state.ts';
 import { ErrorCode } from '../infra/codes.ts';
-import { badInput, hasCode, notFound } from '../infra/errors.ts';
+import { badInput, forbidden, hasCode, notFound } from '../infra/errors.ts';
+import { recordAudit } from '../auth/audit.ts';
 import { consumeOrThrow, createRateLimiter } from '../infra/rate-limit.ts';
 import { eventStream } from '../infra/event-stream.ts';
+import { maxInt32 } from '../infra/ids.ts';
+import { checkText } from '../infra/text.ts';
 import { metrics } from '../infra/metrics.ts';
 import type { Message, Room, User } from '../generated/prisma/client.ts';
 import type { Logger } from '../infra/logger.ts';
 import type { RoomFeed } from '../rooms/feed.ts';
-import { lostAccess } from '../rooms/access.ts';
+import { canManage, lostAccess } from '../rooms/access.ts';
 import type { Rooms } from '../rooms/service.ts';
 import { createLiveRooms, toRecord, type LiveEvent } from './live.ts';
 import { authorColumns, createMessageStore, rangeLimit } from './store.ts';
@@ -27,14 +30,13 @@ export type StreamItem = MessageWithAuthor | typeof lostAccess | Error;
 export type MessageWithAuthor = Message & { author: Pick<User, (typeof authorColumns)[number]>; room: Room };
 
 const idempotencyWindowMs = 24 * 60 * 60 * 1000;
-// Control characters other than tab (\t) and newline (\n).
-const forbiddenControl = /[\u0000-\u0008\u000B-\u001F\u007F-\u009F]/;
 
 /** Opaque message cursor, ordered within its room. */
 export const encodeCursor = (seq: number): string => Buffer.from(`m:${seq}`).toString('base64url');
+/** The sequence number in a message cursor; BAD_USER_INPUT on `field` for anything no message can have (seq is a 32-bit column). */
 export function decodeCursor(cursor: string, field: string): number {
-  const match = /^m:(\d{1,15})$/.exec(Buffer.from(cursor, 'base64url').toString());
-  if (!match) throw badInput(field, 'Not a valid message cursor.');
+  const match = /^m:(\d{1,10})$/.exec(Buffer.from(cursor, 'base64url').toString());
+  if (!match || Number(match[1]) > maxInt32) throw badInput(field, 'Not a valid message cursor.');
   return Number(match[1]);
 }
 
@@ -49,6 +51,13 @@ export interface Messages {
    * fails during the replay it yields the error and ends.
    */
   stream(viewer: Viewer, roomId: string, after: number | null): Promise<AsyncIterableIterator<StreamItem>>;
+  /**
+   * Deletes a message: its author while it still has access to the room, the
+   * room's owner, or an admin (those two are audited: message_deleted). A
+   * message of a room the viewer may not see is NOT_FOUND, like the room.
+   * Its sequence number is not reused; subscribers that had it keep it.
+   */
+  remove(viewer: Viewer, messageId: string, ip?: string | null): Promise<void>;
   /**
    * The cursor of the room's newest message, or of its start while it has
    * none: a stream from it misses nothing stored after this read. Null when
@@ -66,9 +75,8 @@ export function createMessages(deps: { db: Database; sql: Sql; config: Config; s
 
   return {
     async send(viewer, roomId, body, idempotencyKey) {
-      if (body.length < 1 || body.length > config.MESSAGE_MAX_LENGTH) throw badInput('body', `A message is 1 to ${config.MESSAGE_MAX_LENGTH} characters.`);
-      if (forbiddenControl.test(body)) throw badInput('body', 'A message may not contain control characters other than newline and tab.');
-      if (idempotencyKey != null && (idempotencyKey.length < 1 || idempotencyKey.length > 128)) throw badInput('idempotencyKey', 'An idempotency key is 1 to 128 characters.');
+      checkText(body, 'body', { what: 'A message', min: 1, max: config.MESSAGE_MAX_LENGTH, kind: 'text' });
+      if (idempotencyKey != null) checkText(idempotencyKey, 'idempotencyKey', { what: 'An idempotency key', min: 1, max: 128, kind: 'name' });
       await live.accessible(viewer, roomId, () => rooms.accessible(viewer, roomId));
       const earlier = idempotencyKey == null ? null : await store.findByKey(roomId, viewer.userId, idempotencyKey);
       if (earlier && Date.now() - earlier.createdAt.getTime() < idempotencyWindowMs) return earlier;
@@ -160,6 +168,22 @@ export function createMessages(deps: { db: Database; sql: Sql; config: Config; s
           stop();
         };
       });
+    },
+
+    async remove(viewer, messageId, ip) {
+      const message = await db.message.findUnique({ where: { id: messageId }, select: { roomId: true, authorId: true } });
+      if (!message) throw notFound('Message');
+      const room = await rooms.visible(viewer, message.roomId).catch((error: unknown) => {
+        throw hasCode(error, ErrorCode.NOT_FOUND) ? notFound('Message') : error;
+      });
+      const own = message.authorId === viewer.userId;
+      if (!canManage(viewer, room)) {
+        if (!own) throw forbidden('Only its author, the room owner or an admin may delete a message.');
+        await rooms.accessible(viewer, room.id);
+      }
+      const { count } = await db.message.deleteMany({ where: { id: messageId } });
+      if (count === 0) throw notFound('Message');
+      if (!own) await recordAudit({ db, logger: deps.logger }, { kind: 'message_deleted', userId: viewer.userId, ip, detail: { roomId: room.id, messageId, authorId: message.authorId } });
     },
 
     async latestCursor(viewer, roomId) {

@@ -21,7 +21,7 @@ const insert: Statement = {
   name: 'message.insert',
   // The room row is locked by the UPDATE until the statement commits: concurrent sends to a room are numbered one after another.
   text: `
-WITH r AS (UPDATE "Room" SET "lastSeq" = "lastSeq" + 1 WHERE "id" = $1::uuid RETURNING *),
+WITH r AS (UPDATE "Room" SET "lastSeq" = "lastSeq" + 1, "lastActivityAt" = $6::timestamp(3) WHERE "id" = $1::uuid RETURNING *),
 m AS (
   INSERT INTO "Message" ("id", "roomId", "seq", "authorId", "body", "idempotencyKey", "createdAt")
   SELECT $2::uuid, r."id", r."lastSeq", $3::uuid, $4, $5, $6::timestamp(3) FROM r

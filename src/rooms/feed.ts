@@ -24,7 +24,7 @@ export interface MessageRecord {
   /** The author's public columns (never the password hash). */
   author: { id: string; username: string; email: string; roles: string[]; createdAt: string };
   /** The room's row as it was when the message was stored. */
-  room: Omit<Room, 'createdAt'> & { createdAt: string };
+  room: Omit<Room, 'createdAt' | 'lastActivityAt'> & { createdAt: string; lastActivityAt: string };
 }
 
 /** What happens in a room (Channels.roomEvents(roomId)). */

@@ -53,6 +53,7 @@ export const RoomRef = builder.prismaNode('Room', {
       },
     }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    lastActivityAt: t.expose('lastActivityAt', { type: 'DateTime', description: "The time of the room's last message, else of its creation: `rooms` lists the most recent first." }),
   }),
 });
 
@@ -76,30 +77,38 @@ const UpdateRoomInput = builder.inputType('UpdateRoomInput', {
 
 const ROOMS_PAGE_MAX = 100;
 const ROOMS_PAGE_DEFAULT = 20;
-const roomCursor = (id: string) => Buffer.from(`room:${id}`).toString('base64url');
-function roomIdFromCursor(cursor: string): string {
-  const match = /^room:([0-9a-f-]{36})$/.exec(Buffer.from(cursor, 'base64url').toString());
-  if (!match) throw badInput('after', 'Not a cursor of rooms.');
-  return match[1]!;
+/** A place in the rooms list, which is ordered by last activity, newest first, then by id. */
+const roomCursor = (room: { id: string; lastActivityAt: Date }) => Buffer.from(`room:${room.lastActivityAt.getTime()}:${room.id}`).toString('base64url');
+function placeFromCursor(cursor: string): { lastActivityAt: Date; id: string } {
+  const match = /^room:(\d{1,15}):(.{36})$/.exec(Buffer.from(cursor, 'base64url').toString());
+  const lastActivityAt = new Date(Number(match?.[1]));
+  if (!match || !uuidPattern.test(match[2]!) || Number.isNaN(lastActivityAt.getTime())) throw badInput('after', 'Not a cursor of rooms.');
+  return { lastActivityAt, id: match[2]! };
 }
 
 builder.queryFields((t) => ({
   rooms: t.connection(
     {
       type: RoomRef,
-      description: 'Rooms the caller may see: public and restricted ones it qualifies for, its own, and those it was invited to.',
+      description:
+        'Rooms the caller may see (admins: every room): public and restricted ones it qualifies for, its own, and those it was invited to. The most recently active first (last message, else creation; see Room.lastActivityAt).',
       resolve: async (_root, args, ctx) => {
         const viewer = requireViewer(ctx);
         if (args.last != null || args.before != null) throw badInput(args.last != null ? 'last' : 'before', 'rooms pages forward only: use first and after.');
         const first = args.first ?? ROOMS_PAGE_DEFAULT;
         if (first < 0 || first > ROOMS_PAGE_MAX) throw badInput('first', `first must be 0 to ${ROOMS_PAGE_MAX}.`);
-        const after = args.after != null ? roomIdFromCursor(args.after) : null;
+        const after = args.after != null ? placeFromCursor(args.after) : null;
         const rows = await ctx.app.db.room.findMany({
-          where: { AND: [ctx.app.rooms.visibleWhere(viewer), after ? { id: { gt: after } } : {}] },
-          orderBy: { id: 'asc' },
+          where: {
+            AND: [
+              ctx.app.rooms.visibleWhere(viewer),
+              after ? { OR: [{ lastActivityAt: { lt: after.lastActivityAt } }, { lastActivityAt: after.lastActivityAt, id: { lt: after.id } }] } : {},
+            ],
+          },
+          orderBy: [{ lastActivityAt: 'desc' }, { id: 'desc' }],
           take: first + 1,
         });
-        const edges = rows.slice(0, first).map((node) => ({ cursor: roomCursor(node.id), node }));
+        const edges = rows.slice(0, first).map((node) => ({ cursor: roomCursor(node), node }));
         return {
           edges,
           pageInfo: { hasNextPage: rows.length > first, hasPreviousPage: after !== null, startCursor: edges[0]?.cursor ?? null, endCursor: edges.at(-1)?.cursor ?? null },
@@ -160,7 +169,8 @@ builder.mutationFields((t) => ({
   joinRoom: t.field({
     type: RoomRef,
     args: { roomId: t.arg.id({ required: true }) },
-    resolve: (_root, args, ctx) => ctx.app.rooms.join(requireViewer(ctx), idOf(args.roomId, 'Room', 'roomId')),
+    description: "Any room the caller may join; admins any room (an admin's join of a PRIVATE or OWNER_ONLY room it was not invited to is audited: admin_room_join).",
+    resolve: (_root, args, ctx) => ctx.app.rooms.join(requireViewer(ctx), idOf(args.roomId, 'Room', 'roomId'), ctx.ip),
   }),
   leaveRoom: t.boolean({
     args: { roomId: t.arg.id({ required: true }) },

@@ -13,10 +13,12 @@ import { appError, badInput, forbidden, notFound } from '../infra/errors.ts';
 import type { Logger } from '../infra/logger.ts';
 import { readToShow, retryInBackground } from '../infra/retry.ts';
 import { eventStream } from '../infra/event-stream.ts';
+import { textSchema } from '../infra/text.ts';
 import { inOrder } from '../infra/in-order.ts';
 import { gatherInTurn } from '../infra/turns.ts';
 import { Prisma, type Room, type RoomPermission, type User } from '../generated/prisma/client.ts';
-import { canJoin, canManage, canSee, hasAccess, type Relation } from './access.ts';
+import { recordAudit } from '../auth/audit.ts';
+import { canJoin, canManage, canSee, hasAccess, joinsAsAdmin, type Relation } from './access.ts';
 import type { RoomFeed } from './feed.ts';
 import type { Invitation, InvitationFeed } from './invitations.ts';
 import type { RoomListEvent, RoomListFeed, VisibilityRules } from './room-list.ts';
@@ -28,7 +30,7 @@ export interface RoomInput {
   maxMembers?: number | null;
 }
 
-const nameRule = z.string().trim().min(1, 'Name must be 1 to 100 characters.').max(100, 'Name must be 1 to 100 characters.');
+const nameRule = textSchema({ what: 'Name', min: 1, max: 100, kind: 'name', trim: true });
 const rolesRule = z
   .array(z.string().regex(/^[a-zA-Z0-9_.-]{1,32}$/, 'Each role must be 1 to 32 letters, digits, "_", "." or "-".'))
   .max(20, 'At most 20 roles.');
@@ -88,7 +90,12 @@ export interface Rooms {
    * loses access at once; a PUBLIC or RESTRICTED room it may join again.
    */
   removeMember(viewer: Viewer, roomId: string, userId: string): Promise<Room>;
-  join(viewer: Viewer, roomId: string): Promise<Room>;
+  /**
+   * Joins the room (anyone allowed to; admins any room). An admin's join of a
+   * PRIVATE room it was not invited to, or of another's OWNER_ONLY room, is
+   * audited (kind `admin_room_join`, with the caller's `ip`) before it returns.
+   */
+  join(viewer: Viewer, roomId: string, ip?: string | null): Promise<Room>;
   /** False when the viewer was not a member. */
   leave(viewer: Viewer, roomId: string): Promise<boolean>;
   /**
@@ -115,8 +122,8 @@ export interface Rooms {
 }
 
 /** A room as `row_to_json` gives it. */
-export type RoomJson = Omit<Room, 'createdAt'> & { createdAt: string };
-export const roomFromJson = (room: RoomJson): Room => ({ ...room, createdAt: timestampFromJson(room.createdAt) });
+export type RoomJson = Omit<Room, 'createdAt' | 'lastActivityAt'> & { createdAt: string; lastActivityAt: string };
+export const roomFromJson = (room: RoomJson): Room => ({ ...room, createdAt: timestampFromJson(room.createdAt), lastActivityAt: timestampFromJson(room.lastActivityAt) });
 
 /**
  * The room and which of the users ($2) are its members and invited, as JSON
@@ -354,10 +361,11 @@ export function createRooms(deps: { db: Database; sql: Sql; config: Config; feed
       return updated;
     },
 
-    async join(viewer, roomId) {
+    async join(viewer, roomId, ip) {
       const { room, relation } = await load(viewer, roomId);
       if (relation.member) return room;
       if (!canJoin(viewer, room, relation)) throw forbidden('You may not join this room.');
+      const audited = joinsAsAdmin(viewer, room, relation);
       try {
         const joined = await inTransaction(db, async (tx) => {
           // One conditional update: concurrent joins cannot pass maxMembers.
@@ -368,6 +376,7 @@ export function createRooms(deps: { db: Database; sql: Sql; config: Config; feed
         });
         feed.publish(roomId, { type: 'joined', userId: viewer.userId, at: now() });
         listFeed.publish({ type: 'counted', roomId });
+        if (audited) await recordAudit({ db, logger }, { kind: 'admin_room_join', userId: viewer.userId, ip, detail: { roomId, permission: room.permission } });
         return joined;
       } catch (error) {
         // The same user joining twice at once: the second finds the first's row.
