@@ -11,6 +11,7 @@ import { createAccounts, type Accounts } from './auth/accounts.ts';
 import { startSessionPurge } from './auth/session-purge.ts';
 import { runAtStart, type StartupTask } from './operations/startup.ts';
 import { createSlots, type Slots } from './slots/service.ts';
+import { createSubscriptionLimits, type SubscriptionLimits } from './slots/subscriptions.ts';
 import { createPresence, type Presence } from './presence/service.ts';
 import { createRoomFeed, type RoomFeed } from './rooms/feed.ts';
 import { createRooms, type Rooms } from './rooms/service.ts';
@@ -25,6 +26,8 @@ export interface App extends Infra {
   revocations: Revocations;
   accounts: Accounts;
   slots: Slots;
+  /** MAX_SUBSCRIPTIONS_PER_SOCKET and MAX_SUBSCRIPTIONS_PER_USER, for graphql-ws and SSE alike. */
+  subscriptionLimits: SubscriptionLimits;
   presence: Presence;
   feed: RoomFeed;
   rooms: Rooms;
@@ -64,6 +67,7 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
     revocations,
     accounts,
     slots,
+    subscriptionLimits: createSubscriptionLimits(infra),
     presence,
     feed,
     rooms,

@@ -27,6 +27,10 @@ import { recordAudit } from '../auth/audit.ts';
 export interface SocketState extends LiveConnection {
   viewer: Viewer;
   ip: string | null;
+  /** Subscriptions it holds or is starting (MAX_SUBSCRIPTIONS_PER_SOCKET). */
+  subscriptions: number;
+  /** Whether it ever took a place among its user's subscriptions: its places are given back when it closes. */
+  heldSubscriptions: boolean;
 }
 
 export interface Connections {
@@ -76,6 +80,8 @@ type SessionSockets = Map<string, Set<LiveSocket>>;
  */
 class LiveSocket implements SocketState {
   private expiry: NodeJS.Timeout | undefined;
+  subscriptions = 0;
+  heldSubscriptions = false;
 
   constructor(
     readonly socket: WebSocket,
@@ -140,6 +146,8 @@ export function createConnections(app: App): Connections {
     open--;
     live.end();
     void app.slots.release(live.viewer.userId, live.id).catch((error) => app.logger.warn({ err: String(error) }, 'could not release a seat'));
+    // One step for all of its subscriptions: each one's own release is skipped once the socket is closed.
+    if (live.heldSubscriptions) void app.subscriptionLimits.releaseSocket(live.viewer.userId, live.id).catch((error) => app.logger.warn({ err: String(error) }, 'could not release subscription places'));
   };
 
   const stopListening = app.revocations.onSessionEnded(({ sessionId, reason }) => {
