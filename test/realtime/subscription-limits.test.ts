@@ -86,16 +86,25 @@ describe('MAX_SUBSCRIPTIONS_PER_USER across instances', () => {
     [a, b] = await Promise.all([startServer(env), startServer(env)]);
   });
 
-  it('counts the user’s subscriptions on every instance; a closed socket gives its places back', async () => {
+  it('counts the user’s subscriptions on every instance; a completed one and a closed socket give their places back', async () => {
     const user = await signUp(a);
     const onA = await openSocket(a, user);
     const onB = await openSocket(b, user);
-    for (const socket of [onA, onA, onB, onB]) expect((await subscribe(socket)).live).toBe(true);
+    const held = [];
+    for (const socket of [onA, onA, onB, onB]) {
+      const started = await subscribe(socket);
+      expect(started.live).toBe(true);
+      held.push(started.sub);
+    }
     for (const socket of [onA, onB]) {
       const refused = await subscribe(socket);
       expect(refused.live).toBe(false);
       expect(refused.refusal).toMatchObject({ code: 'RATE_LIMITED', limit: 'MAX_SUBSCRIPTIONS_PER_USER', max: 4 });
     }
+    // Completed on A, its place is taken on B.
+    held[0]!.unsubscribe();
+    await eventually(async () => (await subscribe(onB)).live, 5000, 'a place freed by a completed subscription');
+    expect((await subscribe(onB)).refusal?.limit).toBe('MAX_SUBSCRIPTIONS_PER_USER');
     // Another user is not held back by this one's count.
     const other = await signUp(a);
     expect((await subscribe(await openSocket(b, other))).live).toBe(true);
@@ -107,7 +116,6 @@ describe('MAX_SUBSCRIPTIONS_PER_USER across instances', () => {
     await onA.client.dispose();
     await onA.closed;
     await eventually(async () => (await subscribe(onB)).live, 5000, 'a place freed by a closed socket');
-    expect((await subscribe(onB)).live).toBe(true);
     expect((await subscribe(onB)).refusal?.limit).toBe('MAX_SUBSCRIPTIONS_PER_USER');
     await onB.client.dispose();
   });
