@@ -5,7 +5,8 @@
 import type { Config } from './infra/config.ts';
 import { createInfra, type Infra } from './infra/infra.ts';
 import type { Logger } from './infra/logger.ts';
-import { createTokenSigner, loadSigningKey, type TokenSigner } from './auth/tokens.ts';
+import { createTokenSigner, hasConfiguredKey, loadSigningKey, type TokenSigner } from './auth/tokens.ts';
+import { databaseKeyStore } from './auth/shared-key.ts';
 import { createRevocations, type Revocations } from './auth/revocation.ts';
 import { createAccounts, type Accounts } from './auth/accounts.ts';
 import { startSessionPurge } from './auth/session-purge.ts';
@@ -37,9 +38,18 @@ export interface App extends Infra {
 }
 
 export async function createApp(config: Config, logger: Logger): Promise<App> {
-  // Before any connection opens: a key that cannot be used stops the start with nothing to close.
-  const tokens = createTokenSigner(await loadSigningKey(config), config.ACCESS_TOKEN_TTL);
+  // Before any connection opens: a key that cannot be used stops the start with nothing to close. A generated key
+  // of scaled mode lives in the database, shared by every instance on it, so it is read once the database is there.
+  const sharedGeneratedKey = Boolean(config.DATABASE_URL) && !hasConfiguredKey(config);
+  const configuredTokens = sharedGeneratedKey ? undefined : createTokenSigner(await loadSigningKey(config), config.ACCESS_TOKEN_TTL);
   const infra = await createInfra(config, logger);
+  let tokens: TokenSigner;
+  try {
+    tokens = configuredTokens ?? createTokenSigner(await loadSigningKey(config, databaseKeyStore(infra.db)), config.ACCESS_TOKEN_TTL);
+  } catch (error) {
+    await infra.close();
+    throw error;
+  }
   const revocations = await createRevocations(infra);
   const feed = createRoomFeed(infra.bus, infra.outbox);
   const rooms = createRooms({ ...infra, feed, invitationFeed: createInvitationFeed(infra.bus, infra.outbox), listFeed: createRoomListFeed(infra.bus, infra.outbox, infra.config.ROOM_LIST_COUNT_INTERVAL * 1000) });
