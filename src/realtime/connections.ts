@@ -142,8 +142,9 @@ export function createConnections(app: App): Connections {
     void recordAudit(app, { kind: 'connection_rejected', userId: userId ?? null, ip, detail: { code, reason } });
   };
 
-  const closed = (live: LiveSocket) => {
+  const closed = (live: LiveSocket, code?: number) => {
     open--;
+    app.logger.info({ connectionId: live.id, userId: live.viewer.userId, code }, 'socket closed');
     live.end();
     void app.slots.release(live.viewer.userId, live.id).catch((error) => app.logger.warn({ err: String(error) }, 'could not release a seat'));
     // One step for all of its subscriptions: each one's own release is skipped once the socket is closed.
@@ -200,13 +201,13 @@ export function createConnections(app: App): Connections {
         closed(live);
         return null;
       }
-      socket.once('close', () => closed(live));
+      socket.once('close', (code: number) => closed(live, code));
       // The session may have ended while we were admitting it.
       if (app.revocations.isRevoked(viewer.sessionId)) {
         socket.close(CloseCode.SessionRevoked, 'session ended');
         return null;
       }
-      app.logger.debug({ connectionId: socketId, userId: viewer.userId }, 'socket connected');
+      app.logger.info({ connectionId: socketId, userId: viewer.userId, ip }, 'socket connected');
       return live;
     },
     stop() {

@@ -116,6 +116,7 @@ export function useGraphQLOverSSE(app: App, options: GraphQLOverSSEOptions = {})
       const streamId = `sse:${randomUUID()}`;
       const admission = await app.slots.admit(viewer.userId, streamId);
       if (admission === 'slots' || admission === 'sockets') {
+        app.logger.info({ requestId: ctx.requestId, userId: viewer.userId, ip: ctx.ip, limit: admission }, 'stream refused: connection limit reached');
         setResultAndStopExecution(
           refusal(rateLimited(5, admission === 'slots' ? 'No free seats: the connection limit is reached (slots).' : 'Too many connections for this user (sockets).')),
         );
