@@ -5,14 +5,16 @@
 import type { Config } from './infra/config.ts';
 import { createInfra, type Infra } from './infra/infra.ts';
 import type { Logger } from './infra/logger.ts';
-import { createTokenSigner, loadSigningKey, type TokenSigner } from './auth/tokens.ts';
+import { createTokenSigner, hasConfiguredKey, loadSigningKey, type SigningKey, type TokenSigner } from './auth/tokens.ts';
 import { createDeviceTokens } from './auth/devices.ts';
+import { databaseKeyStore } from './auth/shared-key.ts';
 import { createRevocations, type Revocations } from './auth/revocation.ts';
 import { createAccounts, type Accounts } from './auth/accounts.ts';
 import { startSessionPurge } from './auth/session-purge.ts';
 import { runAtStart, type StartupTask } from './operations/startup.ts';
 import { createSlots, renewIntervalMs, type Slots } from './slots/service.ts';
 import { createRecovery } from './slots/recovery.ts';
+import { createSubscriptionLimits, type SubscriptionLimits } from './slots/subscriptions.ts';
 import { createPresence, type Presence } from './presence/service.ts';
 import { createRoomFeed, type RoomFeed } from './rooms/feed.ts';
 import { createRooms, type Rooms } from './rooms/service.ts';
@@ -27,6 +29,8 @@ export interface App extends Infra {
   revocations: Revocations;
   accounts: Accounts;
   slots: Slots;
+  /** MAX_SUBSCRIPTIONS_PER_SOCKET and MAX_SUBSCRIPTIONS_PER_USER, for graphql-ws and SSE alike. */
+  subscriptionLimits: SubscriptionLimits;
   presence: Presence;
   feed: RoomFeed;
   rooms: Rooms;
@@ -36,11 +40,20 @@ export interface App extends Infra {
 }
 
 export async function createApp(config: Config, logger: Logger): Promise<App> {
-  // Before any connection opens: a key that cannot be used stops the start with nothing to close.
-  const signingKey = await loadSigningKey(config);
+  // Before any connection opens: a key that cannot be used stops the start with nothing to close. A generated key
+  // of scaled mode lives in the database, shared by every instance on it, so it is read once the database is there.
+  const sharedGeneratedKey = Boolean(config.DATABASE_URL) && !hasConfiguredKey(config);
+  const configuredKey = sharedGeneratedKey ? undefined : await loadSigningKey(config);
+  const infra = await createInfra(config, logger);
+  let signingKey: SigningKey;
+  try {
+    signingKey = configuredKey ?? (await loadSigningKey(config, databaseKeyStore(infra.db)));
+  } catch (error) {
+    await infra.close();
+    throw error;
+  }
   const tokens = createTokenSigner(signingKey, config.ACCESS_TOKEN_TTL);
   const devices = createDeviceTokens(signingKey, config.DEVICE_TOKEN_TTL);
-  const infra = await createInfra(config, logger);
   const revocations = await createRevocations(infra);
   const feed = createRoomFeed(infra.bus, infra.outbox);
   const rooms = createRooms({ ...infra, feed, invitationFeed: createInvitationFeed(infra.bus, infra.outbox), listFeed: createRoomListFeed(infra.bus, infra.outbox, infra.config.ROOM_LIST_COUNT_INTERVAL * 1000) });
@@ -72,6 +85,7 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
     revocations,
     accounts,
     slots,
+    subscriptionLimits: createSubscriptionLimits(infra),
     presence,
     feed,
     rooms,

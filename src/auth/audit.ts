@@ -1,6 +1,7 @@
 /**
- * The audit log: one AuditEvent row per security-relevant event. Any domain
- * may record one through `recordAudit`; admins read them with `auditLog`.
+ * The audit log: one AuditEvent row per security-relevant event, and one
+ * log line (info, or warn for what may be an attack). Any domain may record
+ * one through `recordAudit`; admins read them with `auditLog`.
  */
 import type { Database } from '../infra/database.ts';
 import type { Logger } from '../infra/logger.ts';
@@ -29,13 +30,23 @@ export interface AuditInput {
   ip?: string | null;
   /** A small object of facts; never a password, token or cookie. */
   detail?: Record<string, string | number | boolean | null | string[]>;
+  /** The request (HTTP) or connection (WebSocket) it happened in, for the log line. @default none */
+  requestId?: string | null;
 }
+
+/** Kinds that say something may be wrong (a stolen refresh token), logged at warn; the rest is normal traffic, at info. */
+const warnKinds = new Set<AuditKind>(['refresh_reuse']);
 
 /**
  * Writes one audit event. A failed write is logged, not thrown: the audit
  * trail must not turn the outcome the caller gets into a server error.
  */
 export async function recordAudit(deps: { db: Database; logger: Logger }, event: AuditInput): Promise<void> {
+  // Every auth event is also a log line, so that the live server log (serverLog) shows sign-ins, refusals and
+  // revocations as they happen. The detail holds no secret (see AuditInput); the logger redacts by name anyway.
+  const line = { audit: event.kind, userId: event.userId ?? null, ip: event.ip ?? null, ...(event.requestId ? { requestId: event.requestId } : {}), detail: event.detail };
+  if (warnKinds.has(event.kind)) deps.logger.warn(line, `auth: ${event.kind}`);
+  else deps.logger.info(line, `auth: ${event.kind}`);
   try {
     await deps.db.auditEvent.create({
       data: { kind: event.kind, userId: event.userId ?? null, ip: event.ip ?? null, detail: event.detail ?? undefined },

@@ -81,17 +81,37 @@ async function readKeyFile(variable: string, file: string): Promise<string> {
 }
 
 /**
+ * Where a generated key is kept: `readOrCreate(name, create)` returns the key
+ * stored under `name`, first storing `create()` when there is none; the first
+ * of racing callers wins and every caller gets its key.
+ */
+export type GeneratedKeyStore = (name: 'jwt-secret' | 'jwt-ed25519.pem', create: () => string) => Promise<string>;
+
+/** The development default: a file in DATA_DIR (mode 600), one per instance. */
+export const dataDirKeyStore =
+  (dataDir: string): GeneratedKeyStore =>
+  (name, create) =>
+    readOrCreate(path.resolve(dataDir, name), create);
+
+/** Whether the configuration names the key of JWT_ALGORITHM (else one is generated). */
+export const hasConfiguredKey = (config: Pick<Config, 'JWT_ALGORITHM' | 'JWT_SECRET' | 'JWT_SECRET_FILE' | 'JWT_PRIVATE_KEY' | 'JWT_PRIVATE_KEY_FILE'>): boolean =>
+  config.JWT_ALGORITHM === 'EdDSA' ? Boolean(config.JWT_PRIVATE_KEY || config.JWT_PRIVATE_KEY_FILE) : Boolean(config.JWT_SECRET || config.JWT_SECRET_FILE);
+
+/**
  * The signing key of JWT_ALGORITHM. HS256: JWT_SECRET, else the contents of
  * JWT_SECRET_FILE. EdDSA: the PKCS#8 PEM in JWT_PRIVATE_KEY, else in
- * JWT_PRIVATE_KEY_FILE. Else (development only; config refuses production
- * without one) a random key generated once and kept in DATA_DIR.
+ * JWT_PRIVATE_KEY_FILE. Else (config refuses production without one) a
+ * random key generated once and kept in `store`: DATA_DIR by default, the
+ * database in scaled mode (src/auth/shared-key.ts), so that instances on one
+ * database share it.
  * A key that cannot be used is a ConfigError naming its variable, never showing the key.
  */
 export async function loadSigningKey(
   config: Pick<Config, 'JWT_ALGORITHM' | 'JWT_SECRET' | 'JWT_SECRET_FILE' | 'JWT_ACCEPTED_SECRETS_FILE' | 'JWT_PRIVATE_KEY' | 'JWT_PRIVATE_KEY_FILE' | 'JWT_PUBLIC_KEYS_FILE' | 'DATA_DIR'>,
+  store: GeneratedKeyStore = dataDirKeyStore(config.DATA_DIR),
 ): Promise<SigningKey> {
   if (config.JWT_ALGORITHM === 'EdDSA') {
-    const [name, pem] = await ed25519Pem(config);
+    const [name, pem] = await ed25519Pem(config, store);
     let privateKey: KeyObject;
     try {
       privateKey = createPrivateKey(pem);
@@ -105,18 +125,18 @@ export async function loadSigningKey(
     return { algorithm: 'EdDSA', privateKey, alsoAccepted };
   }
   const alsoAccepted = config.JWT_ACCEPTED_SECRETS_FILE ? secretsIn(config.JWT_ACCEPTED_SECRETS_FILE, await readKeyFile('JWT_ACCEPTED_SECRETS_FILE', config.JWT_ACCEPTED_SECRETS_FILE)) : [];
-  return { algorithm: 'HS256', secret: Buffer.from(await hs256Secret(config)), alsoAccepted };
+  return { algorithm: 'HS256', secret: Buffer.from(await hs256Secret(config, store)), alsoAccepted };
 }
 
-/** HS256's secret: JWT_SECRET, JWT_SECRET_FILE's contents, or (development) one generated once into DATA_DIR. */
-async function hs256Secret(config: Pick<Config, 'JWT_SECRET' | 'JWT_SECRET_FILE' | 'DATA_DIR'>): Promise<string> {
+/** HS256's secret: JWT_SECRET, JWT_SECRET_FILE's contents, or one generated once into `store`. */
+async function hs256Secret(config: Pick<Config, 'JWT_SECRET' | 'JWT_SECRET_FILE'>, store: GeneratedKeyStore): Promise<string> {
   if (config.JWT_SECRET) return config.JWT_SECRET;
   if (config.JWT_SECRET_FILE) {
     const secret = (await readKeyFile('JWT_SECRET_FILE', config.JWT_SECRET_FILE)).trim();
     if (secret.length < 32) throw new ConfigError(`invalid configuration: JWT_SECRET_FILE: ${config.JWT_SECRET_FILE} must hold at least 32 characters`);
     return secret;
   }
-  return (await readOrCreate(path.resolve(config.DATA_DIR, 'jwt-secret'), () => randomBytes(48).toString('base64url'))).trim();
+  return (await store('jwt-secret', () => randomBytes(48).toString('base64url'))).trim();
 }
 
 /** The secrets of a file of them, one per line (blank lines and lines starting with # skipped), each held to JWT_SECRET's 32 characters. */
@@ -138,12 +158,12 @@ function secretsIn(file: string, text: string): Buffer[] {
 const secretKid = (secret: Buffer): string => createHash('sha256').update('switchboard:hs256:').update(secret).digest('base64url').slice(0, 22);
 
 /** Where EdDSA's private key comes from (named for errors) and its PEM text. */
-async function ed25519Pem(config: Pick<Config, 'JWT_PRIVATE_KEY' | 'JWT_PRIVATE_KEY_FILE' | 'DATA_DIR'>): Promise<[string, string]> {
+async function ed25519Pem(config: Pick<Config, 'JWT_PRIVATE_KEY' | 'JWT_PRIVATE_KEY_FILE'>, store: GeneratedKeyStore): Promise<[string, string]> {
   // An environment variable often carries the PEM's line breaks as the two characters \n.
   if (config.JWT_PRIVATE_KEY) return ['JWT_PRIVATE_KEY', config.JWT_PRIVATE_KEY.replaceAll('\\n', '\n')];
   if (config.JWT_PRIVATE_KEY_FILE) return [`JWT_PRIVATE_KEY_FILE: ${config.JWT_PRIVATE_KEY_FILE}`, await readKeyFile('JWT_PRIVATE_KEY_FILE', config.JWT_PRIVATE_KEY_FILE)];
   const generate = () => generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-  return ['the development key in DATA_DIR', await readOrCreate(path.resolve(config.DATA_DIR, 'jwt-ed25519.pem'), generate)];
+  return ['the generated key', await store('jwt-ed25519.pem', generate)];
 }
 
 /** The Ed25519 public keys of a file of PEM blocks; a private key there is refused, not used: it does not belong in a file of public ones. */

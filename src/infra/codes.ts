@@ -63,6 +63,15 @@ export enum CloseCode {
   BadToken = 4403,
 }
 
+/**
+ * `extensions.limit` of the RATE_LIMITED error that refuses a subscription past a cap: the variable that
+ * sets it. No retryAfter: a place frees when one of the socket's or user's subscriptions ends, not with time.
+ */
+export const SubscriptionLimit = {
+  perSocket: 'MAX_SUBSCRIPTIONS_PER_SOCKET',
+  perUser: 'MAX_SUBSCRIPTIONS_PER_USER',
+} as const;
+
 /** Why a session ended; decides the close code of its live sockets. */
 export const sessionEndReasons = ['logout', 'refresh_reuse', 'session_replaced', 'revoked', 'roles_changed', 'user_deleted'] as const;
 export type SessionEndReason = (typeof sessionEndReasons)[number];
@@ -80,6 +89,11 @@ export const Keys = {
   seats: `${prefix}seats`,
   /** Sorted set: socket id -> lease expiry (ms), one per user. */
   userSockets: (userId: string) => `${prefix}sockets:${userId}`,
+  /**
+   * Hash, one per user: socket id (or SSE stream id) -> subscriptions it holds. A field counts only while its
+   * socket is live in `userSockets`, so a killed instance's counts stop counting with its sockets' leases.
+   */
+  userSubscriptions: (userId: string) => `${prefix}subscriptions:${userId}`,
   /** Hash: user id -> ONLINE, AWAY (set by the user) or IDLE (away by inactivity); absent: OFFLINE. */
   presence: `${prefix}presence`,
   /** Hash: user id -> time of the user's last operation on any socket (ms). */

@@ -58,6 +58,8 @@ const schema = z.object({
   SINGLE_SESSION: bool(true),
   MAX_CONNECTIONS: int(100, 1),
   MAX_SOCKETS_PER_USER: int(5, 1),
+  MAX_SUBSCRIPTIONS_PER_SOCKET: int(100, 1),
+  MAX_SUBSCRIPTIONS_PER_USER: int(200, 1),
   MAX_SOCKET_BUFFER: int(8 * 1024 * 1024, 65536),
   KEEPALIVE_INTERVAL: seconds(12),
   SLOT_LEASE_TTL: seconds(60),

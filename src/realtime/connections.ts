@@ -28,6 +28,10 @@ import { recordAudit } from '../auth/audit.ts';
 export interface SocketState extends LiveConnection {
   viewer: Viewer;
   ip: string | null;
+  /** Subscriptions it holds or is starting (MAX_SUBSCRIPTIONS_PER_SOCKET). */
+  subscriptions: number;
+  /** Whether it ever took a place among its user's subscriptions: its places are given back when it closes. */
+  heldSubscriptions: boolean;
 }
 
 export interface Connections {
@@ -77,6 +81,8 @@ type SessionSockets = Map<string, Set<LiveSocket>>;
  */
 class LiveSocket implements SocketState {
   private expiry: NodeJS.Timeout | undefined;
+  subscriptions = 0;
+  heldSubscriptions = false;
 
   constructor(
     readonly socket: WebSocket,
@@ -137,10 +143,13 @@ export function createConnections(app: App): Connections {
     void recordAudit(app, { kind: 'connection_rejected', userId: userId ?? null, ip, detail: { code, reason } });
   };
 
-  const closed = (live: LiveSocket) => {
+  const closed = (live: LiveSocket, code?: number) => {
     open--;
+    app.logger.info({ connectionId: live.id, userId: live.viewer.userId, code }, 'socket closed');
     live.end();
     void app.slots.release(live.viewer.userId, live.id).catch((error) => app.logger.warn({ err: String(error) }, 'could not release a seat'));
+    // One step for all of its subscriptions: each one's own release is skipped once the socket is closed.
+    if (live.heldSubscriptions) void app.subscriptionLimits.releaseSocket(live.viewer.userId, live.id).catch((error) => app.logger.warn({ err: String(error) }, 'could not release subscription places'));
   };
 
   const stopListening = app.revocations.onSessionEnded(({ sessionId, reason }) => {
@@ -198,13 +207,13 @@ export function createConnections(app: App): Connections {
         closed(live);
         return null;
       }
-      socket.once('close', () => closed(live));
+      socket.once('close', (code: number) => closed(live, code));
       // The session may have ended while we were admitting it.
       if (app.revocations.isRevoked(viewer.sessionId)) {
         socket.close(CloseCode.SessionRevoked, 'session ended');
         return null;
       }
-      app.logger.debug({ connectionId: socketId, userId: viewer.userId }, 'socket connected');
+      app.logger.info({ connectionId: socketId, userId: viewer.userId, ip }, 'socket connected');
       return live;
     },
     stop() {

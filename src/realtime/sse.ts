@@ -12,7 +12,8 @@
  * Starting one counts as a connection attempt (CONNECTS_PER_IP per
  * CONNECT_WINDOW, one budget with WebSocket connections), and a live stream
  * holds a connection slot like a socket (MAX_CONNECTIONS users,
- * MAX_SOCKETS_PER_USER each), released when it ends.
+ * MAX_SOCKETS_PER_USER each), released when it ends, and one of its user's
+ * MAX_SUBSCRIPTIONS_PER_USER places (src/slots/subscriptions.ts).
  */
 import { GraphQLError, type ExecutionResult } from 'graphql';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
@@ -120,12 +121,31 @@ export function useGraphQLOverSSE(app: App, options: GraphQLOverSSEOptions = {})
         return;
       }
       if (admission === 'slots' || admission === 'sockets') {
+        app.logger.info({ requestId: ctx.requestId, userId: viewer.userId, ip: ctx.ip, limit: admission }, 'stream refused: connection limit reached');
         setResultAndStopExecution(
           refusal(rateLimited(5, admission === 'slots' ? 'No free seats: the connection limit is reached (slots).' : 'Too many connections for this user (sockets).')),
         );
         return;
       }
-      const release = () => void app.slots.release(viewer.userId, streamId).catch((error) => app.logger.warn({ err: String(error) }, 'could not release an SSE slot'));
+      const release = () => {
+        void app.slots.release(viewer.userId, streamId).catch((error) => app.logger.warn({ err: String(error) }, 'could not release an SSE slot'));
+        void app.subscriptionLimits.releaseSocket(viewer.userId, streamId).catch((error) => app.logger.warn({ err: String(error) }, 'could not release a subscription place'));
+      };
+      // A stream is one subscription: it counts against MAX_SUBSCRIPTIONS_PER_USER with the user's sockets.
+      let overCap;
+      try {
+        overCap = await app.subscriptionLimits.take(viewer.userId, streamId, 0);
+      } catch (error) {
+        release();
+        setResultAndStopExecution(refusal(maskError(app.logger, () => ctx.requestId)(error, '') as GraphQLError));
+        return;
+      }
+      if (overCap) {
+        release();
+        app.logger.info({ requestId: ctx.requestId, userId: viewer.userId, limit: overCap.extensions.limit }, 'subscription refused: limit reached');
+        setResultAndStopExecution(refusal(overCap));
+        return;
+      }
       return {
         onSubscribeResult({ result, setResult }) {
           if (!isAsyncIterable(result)) return release();

@@ -16,7 +16,8 @@ import type { Context } from '../context.ts';
 import { CloseCode } from '../infra/codes.ts';
 import { originRefused, ownOriginOfUpgrade } from '../infra/origin.ts';
 import { createConnections, type Connections, type SocketState } from './connections.ts';
-import { requestErrors } from '../infra/error-masking.ts';
+import { maskError, requestErrors } from '../infra/error-masking.ts';
+import { releasedAtEnd } from '../slots/subscriptions.ts';
 import { paramsError, resolveLimits } from '../infra/query-limits.ts';
 import { nextFrameWriter } from './frames.ts';
 import { ServerSocket, startHeartbeat } from './server-socket.ts';
@@ -93,9 +94,34 @@ export function createRealtimeServer(app: App, yoga: YogaServerInstance<any, any
         }
         const { document, errors } = entry;
         if (errors.length) return requestErrors(errors);
+        const isSubscription = getOperationAST(document, payload.operationName)?.operation === 'subscription';
         const contextValue = (await contextFactory()) as unknown as Context;
-        // Only a subscription's events are written by shared fan-out.
-        if (getOperationAST(document, payload.operationName)?.operation === 'subscription') {
+        let subscribeFn = subscribe;
+        if (isSubscription) {
+          // Counted before the shared step, so that a burst of subscribes on one socket cannot pass its cap together.
+          state.subscriptions++;
+          let overCap;
+          try {
+            overCap = await app.subscriptionLimits.take(state.viewer.userId, state.id, state.subscriptions - 1);
+          } catch (error) {
+            state.subscriptions--;
+            return [maskError(app.logger, () => state.id)(error, '') as GraphQLError];
+          }
+          if (overCap) {
+            state.subscriptions--;
+            app.logger.info({ connectionId: state.id, userId: state.viewer.userId, limit: overCap.extensions.limit }, 'subscription refused: limit reached');
+            return [overCap];
+          }
+          state.heldSubscriptions = true;
+          const socket = ctx.extra.socket;
+          const release = () => {
+            state.subscriptions--;
+            // A closed socket gives back all its places in one step (connections.ts).
+            if (socket.readyState !== socket.OPEN) return;
+            app.subscriptionLimits.release(state.viewer.userId, state.id).catch((error) => app.logger.warn({ err: String(error) }, 'could not release a subscription place'));
+          };
+          subscribeFn = ((args: ExecutionArgs) => releasedAtEnd(() => subscribe(args), release)) as typeof subscribe;
+          // Only a subscription's events are written by shared fan-out.
           contextValue.writeNext = nextFrameWriter(ctx.extra.socket, id, app.config.MAX_SOCKET_BUFFER);
         }
         return {
@@ -104,7 +130,7 @@ export function createRealtimeServer(app: App, yoga: YogaServerInstance<any, any
           operationName: payload.operationName,
           variableValues: payload.variables,
           contextValue,
-          rootValue: { execute, subscribe },
+          rootValue: { execute, subscribe: subscribeFn },
         };
       },
     },

@@ -137,9 +137,9 @@ describe('JWT_ALGORITHM=EdDSA', () => {
     await expectAccepted(done, newToken.accessToken, newToken.username);
   });
 
-  it('in development generates the key once into DATA_DIR (mode 600) and keeps it across restarts', async () => {
+  it('embedded, without a key, generates one once into DATA_DIR (mode 600) and keeps it across restarts', async () => {
     const dataDir = mkdtempSync(path.join(tmpdir(), 'switchboard-eddsa-data-'));
-    const env = eddsaEnv({ DATA_DIR: dataDir });
+    const env = { ...eddsaEnv({ DATA_DIR: dataDir }), DATABASE_URL: undefined, REDIS_URL: undefined };
     const first = await startServer(env);
     const user = await signUp(first);
     const jwks = await (await jwksOf(first)).json();
@@ -151,6 +151,16 @@ describe('JWT_ALGORITHM=EdDSA', () => {
     const again = await startServer(env);
     expect(await (await jwksOf(again)).json()).toEqual(jwks);
     await expectAccepted(again, user.accessToken, user.username);
+    await again.stop();
+  }, 120_000);
+
+  it('scaled, without a key, shares one generated key through the database across DATA_DIRs', async () => {
+    const env = () => eddsaEnv({ DATA_DIR: mkdtempSync(path.join(tmpdir(), 'switchboard-eddsa-data-')) });
+    const [a, b] = await Promise.all([startServer(env()), startServer(env())]);
+    expect(await (await jwksOf(a)).json()).toEqual(await (await jwksOf(b)).json());
+    const user = await signUp(a);
+    await expectAccepted(b, user.accessToken, user.username);
+    await Promise.all([a.stop(), b.stop()]);
   });
 
   it('stops the start with one line naming the variable, never the key, when the key cannot be used', () => {

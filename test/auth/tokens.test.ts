@@ -1,9 +1,10 @@
 /**
  * Tokens over real HTTP: the pinned algorithm, lifetimes (ACCESS_TOKEN_TTL,
- * REFRESH_TOKEN_TTL), the development secret kept in DATA_DIR, and the
+ * REFRESH_TOKEN_TTL), the generated secret (kept in DATA_DIR when embedded,
+ * shared through the database when scaled), and the
  * refresh cookie's Secure flag under TLS.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
@@ -13,6 +14,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { LOGIN, REGISTER, signUp } from '../helpers/accounts.ts';
 import { connectSocket, errorCodes, gql, scaledEnv, startServer, stopAllServers, uniqueName } from '../helpers/server.ts';
 import { ME, REFRESH, claimsOf } from './support.ts';
+import { withDatabase } from '../helpers/env.ts';
+import { serverEntry } from '../../scripts/build.ts';
 
 afterAll(stopAllServers);
 
@@ -97,10 +100,10 @@ describe('refresh tokens', () => {
   });
 });
 
-describe('the development secret', () => {
-  it('is generated once into DATA_DIR (mode 600) and kept across restarts', async () => {
+describe('the generated secret (no JWT_SECRET)', () => {
+  it('embedded: is generated once into DATA_DIR (mode 600) and kept across restarts', async () => {
     const dataDir = mkdtempSync(path.join(tmpdir(), 'switchboard-secret-'));
-    const env = { ...scaledEnv(), JWT_SECRET: undefined, DATA_DIR: dataDir };
+    const env = { JWT_SECRET: undefined, DATA_DIR: dataDir };
     const first = await startServer(env);
     const user = await signUp(first);
     await first.stop();
@@ -114,6 +117,36 @@ describe('the development secret', () => {
     const elsewhere = await startServer({ ...env, DATA_DIR: mkdtempSync(path.join(tmpdir(), 'switchboard-secret-')) });
     expect(errorCodes(await gql(elsewhere, ME, {}, { token: user.accessToken }))).toEqual(['UNAUTHENTICATED']);
     await elsewhere.stop();
+  }, 120_000);
+
+  it('scaled: instances on one database share one generated secret, whichever starts first, never one per DATA_DIR', async () => {
+    // No key yet: the two starting at once race to create it.
+    await withDatabase((client) => client.query(`DELETE FROM "SigningKey"`));
+    const env = () => ({ ...scaledEnv(), JWT_SECRET: undefined, DATA_DIR: mkdtempSync(path.join(tmpdir(), 'switchboard-secret-')) });
+    const [a, b] = await Promise.all([startServer(env()), startServer(env())]);
+    const onA = await signUp(a);
+    const onB = await signUp(b);
+    expect((await gql(b, ME, {}, { token: onA.accessToken })).data.me.username).toBe(onA.username);
+    expect((await gql(a, ME, {}, { token: onB.accessToken })).data.me.username).toBe(onB.username);
+    const socket = connectSocket(b, { authorization: `Bearer ${onA.accessToken}` });
+    await socket.acked;
+    await socket.client.dispose();
+    // A third, started later, reads the same one.
+    const c = await startServer(env());
+    expect((await gql(c, ME, {}, { token: onB.accessToken })).data.me.username).toBe(onB.username);
+    const [stored] = await withDatabase((client) => client.query(`SELECT algorithm FROM "SigningKey"`).then((r) => r.rows));
+    expect(stored).toEqual({ algorithm: 'HS256' });
+    await Promise.all([a.stop(), b.stop(), c.stop()]);
+  });
+
+  it('scaled with NODE_ENV=production: JWT_SECRET is still required', () => {
+    const result = spawnSync(process.execPath, [serverEntry], {
+      env: { ...process.env, ...scaledEnv(), JWT_SECRET: '', NODE_ENV: 'production', PORT: '0', LOG_LEVEL: 'silent' },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(result.status).toBe(1);
+    expect(result.stderr.trim()).toBe('invalid configuration: JWT_SECRET or JWT_SECRET_FILE is required when NODE_ENV=production');
   });
 });
 

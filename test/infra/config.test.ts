@@ -20,6 +20,8 @@ describe('loadConfig', () => {
       SINGLE_SESSION: true,
       MAX_CONNECTIONS: 100,
       MAX_SOCKETS_PER_USER: 5,
+      MAX_SUBSCRIPTIONS_PER_SOCKET: 100,
+      MAX_SUBSCRIPTIONS_PER_USER: 200,
       SLOT_LEASE_TTL: 60,
       ROOM_MAX_MEMBERS: 500,
       ROOM_LIST_COUNT_INTERVAL: 1,
@@ -72,6 +74,8 @@ describe('loadConfig', () => {
     [{ MAX_CONNECTIONS: 'abc' }, /^invalid configuration: MAX_CONNECTIONS: .*"abc"/],
     [{ MAX_CONNECTIONS: '0' }, /^invalid configuration: MAX_CONNECTIONS: /],
     [{ MAX_SOCKET_BUFFER: '1024' }, /^invalid configuration: MAX_SOCKET_BUFFER: /],
+    [{ MAX_SUBSCRIPTIONS_PER_SOCKET: '0' }, /^invalid configuration: MAX_SUBSCRIPTIONS_PER_SOCKET: /],
+    [{ MAX_SUBSCRIPTIONS_PER_USER: 'many' }, /^invalid configuration: MAX_SUBSCRIPTIONS_PER_USER: .*\(got "many"\)$/],
     [{ SESSION_PURGE_INTERVAL: '0' }, /^invalid configuration: SESSION_PURGE_INTERVAL: /],
     // Longer than a timer waits: Node would run the purge every millisecond.
     [{ SESSION_PURGE_INTERVAL: '3000000' }, /^invalid configuration: SESSION_PURGE_INTERVAL: must be at most 2147483 /],

@@ -140,13 +140,13 @@ describe('serverLog', () => {
     const warn = collect(socket.client, SERVER_LOG, { level: 'WARN' });
     await eventually(async () => sample(await scrape(server), 'switchboard_subscriptions', { field: 'serverLog' }) === 2, 5000, 'two serverLog subscriptions');
 
-    // Another user's socket logs "socket connected" at debug level with its user id.
+    // Another user's socket logs "socket connected" at info level with its user id.
     const other = await signUp(server);
     const otherSocket = connectSocket(server, { authorization: `Bearer ${other.accessToken}` });
     await otherSocket.acked;
     await eventually(() => debug.results.some((r) => r.data?.serverLog.message === 'socket connected'), 5000, 'the debug line');
     const line = debug.results.find((r) => r.data?.serverLog.message === 'socket connected')!.data.serverLog;
-    expect(line).toMatchObject({ level: 'debug', logger: 'switchboard', detail: { userId: expect.any(String), connectionId: expect.any(String) } });
+    expect(line).toMatchObject({ level: 'info', logger: 'switchboard', detail: { userId: expect.any(String), connectionId: expect.any(String) } });
     expect(new Date(line.at).getTime()).toBeGreaterThan(Date.now() - 60_000);
     expect(warn.results.filter((r) => ['debug', 'info'].includes(r.data?.serverLog.level))).toEqual([]);
     // What the admin receives is what the redacting logger wrote: no token anywhere.
