@@ -33,10 +33,10 @@ const hostPorts = z
       .array(
         z
           .string()
-          .regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port items separated by commas')
+          .regex(/^(\[[0-9a-fA-F:.]+\]|[^\s:[\]]+):\d{1,5}$/, 'must be host:port items separated by commas ([addr]:port for IPv6)')
           .transform((item) => {
             const at = item.lastIndexOf(':');
-            return { host: item.slice(0, at), port: Number(item.slice(at + 1)) };
+            return { host: item.slice(0, at).replace(/^\[(.*)\]$/, '$1'), port: Number(item.slice(at + 1)) };
           })
           .refine((node) => node.port >= 1 && node.port <= 65535, 'ports must be 1 to 65535'),
       )

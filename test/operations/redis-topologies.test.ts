@@ -14,6 +14,10 @@ import { startPrivateRedis } from '../helpers/redis-server.ts';
 import { startRedisCluster } from '../helpers/redis-topology.ts';
 import { collect, connectSocket, errorCodes, eventually, gql, startServer, stopAllServers, uuidOf, type TestServer } from '../helpers/server.ts';
 import { createRoom, JOIN, ROOM_MESSAGES, SEND, warmUp } from '../rooms/helpers.ts';
+import { redisTopology, loadConfig } from '../../src/infra/config.ts';
+import { createRedis } from '../../src/infra/redis.ts';
+import { createRedisState } from '../../src/infra/state.ts';
+import { createLogger } from '../../src/infra/logger.ts';
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 const used = async (server: TestServer) => (await gql(server, '{ connectionSlots { used } }')).data.connectionSlots.used as number;
@@ -74,6 +78,22 @@ describe.each(topologies)('two instances on %s', (_name, start) => {
     await topology?.stop();
   });
 
+  it('the shared state finds every key of a prefix (revocations), wherever their slots put them', async () => {
+    const config = loadConfig({ ...env, LOG_LEVEL: 'silent' });
+    const state = createRedisState(createRedis(redisTopology(config)!, 'commands', createLogger(config)));
+    try {
+      await expect.poll(() => state.ping()).toBe(true);
+      const keys = Array.from({ length: 30 }, (_, i) => `sb:test-prefix:${i}`);
+      await Promise.all(keys.map((key) => state.set(key, 'x', 60)));
+      expect((await state.keysWithPrefix('sb:test-prefix:')).sort()).toEqual([...keys].sort());
+      // On the Cluster, they are spread over its primaries.
+      const perNode = await askEach(topology.ports, 'DBSIZE');
+      expect(perNode.filter((n) => Number(n) > 0)).toHaveLength(topology.ports.length);
+    } finally {
+      await state.close();
+    }
+  });
+
   it('8 users racing over both instances for 4 seats: exactly 4 admitted, 4 used on both, 0 after all close', async () => {
     const users = await Promise.all(Array.from({ length: 8 }, (_, i) => signUp(i % 2 ? a : b)));
     const sockets = users.map((u, i) => connectSocket(i % 2 ? b : a, bearer(u.accessToken)));
@@ -92,7 +112,6 @@ describe.each(topologies)('two instances on %s', (_name, start) => {
     await gql(a, 'mutation { logout }', {}, { token: user.accessToken });
     expect((await socket.closed).code).toBe(4001);
     expect(errorCodes(await gql(b, ME, {}, { token: user.accessToken }))).toEqual(['UNAUTHENTICATED']);
-    // It learns the revocations from Redis's keys at start: on a Cluster they are spread over every primary.
     const late = await startServer(env);
     expect(errorCodes(await gql(late, ME, {}, { token: user.accessToken }))).toEqual(['UNAUTHENTICATED']);
     await late.stop();
