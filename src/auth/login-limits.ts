@@ -39,10 +39,12 @@ const refusal = 'Too many failed sign-in attempts; try again later.';
 
 export function createLoginLimits(state: SharedState, config: Pick<Config, 'LOGIN_FAILURES_PER_ACCOUNT' | 'LOGIN_FAILURES_PER_IP' | 'LOGIN_FAILURE_WINDOW' | 'LOGIN_SLOWDOWN_MAX'>): LoginLimits {
   const windowSeconds = config.LOGIN_FAILURE_WINDOW;
-  const device = createRateLimiter(state, { name: 'login-device', points: config.LOGIN_FAILURES_PER_ACCOUNT, windowSeconds });
-  const accountFromIp = createRateLimiter(state, { name: 'login-account-ip', points: config.LOGIN_FAILURES_PER_ACCOUNT, windowSeconds });
-  const address = createRateLimiter(state, { name: 'login-ip', points: config.LOGIN_FAILURES_PER_IP, windowSeconds });
-  const accountRule = { name: 'login-account', points: config.LOGIN_FAILURES_PER_ACCOUNT, windowSeconds, maxDelaySeconds: config.LOGIN_SLOWDOWN_MAX };
+  // One group: the budgets of an attempt are taken in one script, so on a Redis Cluster they share a hash tag.
+  const group = 'login';
+  const device = createRateLimiter(state, { name: 'login-device', points: config.LOGIN_FAILURES_PER_ACCOUNT, windowSeconds, group });
+  const accountFromIp = createRateLimiter(state, { name: 'login-account-ip', points: config.LOGIN_FAILURES_PER_ACCOUNT, windowSeconds, group });
+  const address = createRateLimiter(state, { name: 'login-ip', points: config.LOGIN_FAILURES_PER_IP, windowSeconds, group });
+  const accountRule = { name: 'login-account', points: config.LOGIN_FAILURES_PER_ACCOUNT, windowSeconds, group, maxDelaySeconds: config.LOGIN_SLOWDOWN_MAX };
 
   return {
     async take({ accountKey, ip, deviceId }) {

@@ -1,14 +1,17 @@
 /**
  * The event bus: what one instance tells every instance (itself included).
- * Redis pub/sub (graphql-redis-subscriptions on ioredis) when REDIS_URL is
- * set, else an in-process bus. Messages are JSON in both, so a listener sees
+ * Redis pub/sub (graphql-redis-subscriptions on ioredis) when Redis is
+ * configured, else an in-process bus. On a Redis Cluster, the channels of
+ * one room or user go through sharded pub/sub ({@link isShardedChannel}). Messages are JSON in both, so a listener sees
  * the same shapes (dates as ISO strings) whichever runs.
  */
 import { randomUUID } from 'node:crypto';
 import { PubSub, type PubSubEngine } from 'graphql-subscriptions';
 import { RedisPubSub } from 'graphql-redis-subscriptions';
-import type { Redis } from 'ioredis';
-import { Channels } from './codes.ts';
+import { EventEmitter } from 'node:events';
+import { Cluster } from 'ioredis';
+import { Channels, isShardedChannel } from './codes.ts';
+import type { RedisClient } from './redis.ts';
 
 export type Listener<T> = (message: T) => void;
 
@@ -117,16 +120,51 @@ function elsewhereCodec() {
 const rereadGapMs = 5000;
 
 /**
+ * What graphql-redis-subscriptions needs of its publisher and subscriber
+ * (it has no sharded pub/sub), over Cluster clients: a sharded channel is
+ * published with SPUBLISH and listened to with SSUBSCRIBE (ioredis routes
+ * both to the shard that owns the channel, one subscriber connection per
+ * primary), the others with PUBLISH and SUBSCRIBE; messages of both kinds
+ * reach the engine as one event.
+ */
+function clusterPubSub(publisher: Cluster, subscriber: Cluster) {
+  const events = new EventEmitter();
+  for (const [from, to] of [
+    ['messageBuffer', 'messageBuffer'],
+    ['smessageBuffer', 'messageBuffer'],
+  ] as const) {
+    subscriber.on(from, (channel: Buffer, message: Buffer) => events.emit(to, channel, message));
+  }
+  const facade = {
+    publish: (channel: string, message: string) => (isShardedChannel(channel) ? publisher.spublish(channel, message) : publisher.publish(channel, message)),
+    on: (event: string, listener: (...args: any[]) => void) => events.on(event, listener),
+    subscribe: (channel: string, done: (error?: Error | null) => void) =>
+      (isShardedChannel(channel) ? subscriber.ssubscribe(channel) : subscriber.subscribe(channel)).then(() => done(null), done),
+    unsubscribe: (channel: string) => (isShardedChannel(channel) ? subscriber.sunsubscribe(channel) : subscriber.unsubscribe(channel)).catch(() => {}),
+    // The bus never subscribes to patterns; the engine unsubscribes from them all the same.
+    punsubscribe: () => Promise.resolve(),
+    psubscribe: () => Promise.reject(new Error('no pattern subscriptions on a Redis Cluster bus')),
+  };
+  // The engine's types ask for ioredis clients; it uses only the methods above.
+  return { publisher: facade as unknown as RedisClient, subscriber: facade as unknown as RedisClient };
+}
+
+const isCluster = (client: RedisClient): client is Cluster => client instanceof Cluster;
+
+/**
  * `publisher` is shared with other users; `subscriber` (already ready)
  * becomes this bus's own subscriber-mode connection. After an outage
  * ioredis sends the SUBSCRIBE of every channel as the connection becomes
  * ready; Redis answers in order, so the answer to a PING sent after them
  * says they are all in effect: only then is the bus listening again, and
- * only then does what is kept from it get read again.
+ * only then does what is kept from it get read again. On a Cluster, the
+ * loss of a node or of a subscriber connection counts as an outage, and
+ * the bus listens again once ioredis has subscribed anew.
  */
-export function createRedisBus(publisher: Redis, subscriber: Redis): Bus {
+export function createRedisBus(publisher: RedisClient, subscriber: RedisClient): Bus {
   // Messages as Buffers: ioredis then decodes no string the codec does not need.
-  const engine = new RedisPubSub({ publisher, subscriber, messageEventName: 'messageBuffer', ...elsewhereCodec() });
+  const clients = isCluster(publisher) && isCluster(subscriber) ? clusterPubSub(publisher, subscriber) : { publisher, subscriber };
+  const engine = new RedisPubSub({ ...(clients as { publisher: any; subscriber: any }), messageEventName: 'messageBuffer', ...elsewhereCodec() });
   let listening = true;
   let lastReread = 0;
   let rereadLater: NodeJS.Timeout | undefined;
@@ -159,8 +197,8 @@ export function createRedisBus(publisher: Redis, subscriber: Redis): Bus {
     },
     {},
   );
-  subscriber.on('close', () => (listening = false));
-  subscriber.on('ready', () => {
+  const cut = () => (listening = false);
+  const back = () => {
     subscriber.ping().then(
       () => {
         if (subscriber.status !== 'ready' || listening) return;
@@ -170,6 +208,12 @@ export function createRedisBus(publisher: Redis, subscriber: Redis): Bus {
       // Cut off again: the next 'ready' tries again.
       () => {},
     );
-  });
+  };
+  subscriber.on('close', cut);
+  subscriber.on('ready', back);
+  if (isCluster(subscriber)) {
+    for (const event of ['-node', '-subscriber', 'node error']) subscriber.on(event, cut);
+    for (const event of ['+subscriber', 'subscribersReady']) subscriber.on(event, back);
+  }
   return bus;
 }

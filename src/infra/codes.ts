@@ -81,43 +81,57 @@ export const closeCodeForSessionEnd = (reason: SessionEndReason): CloseCode =>
 
 const prefix = 'sb:';
 
+/**
+ * Keys one atomic script touches together share a hash tag (the part in
+ * braces), so that on a Redis Cluster they live in one slot: a script's
+ * keys must. Seats, sockets and presence are one group (the presence check
+ * reads the seats).
+ */
+const seatsTag = `${prefix}{seats}`;
+
 /** Redis (or in-process) shared-state keys. */
 export const Keys = {
   /** Marks a revoked session id until its last access token has expired. */
   revokedSession: (sid: string) => `${prefix}revoked:${sid}`,
   /** Sorted set: user id -> lease expiry of that user's seat (ms). */
-  seats: `${prefix}seats`,
+  seats: seatsTag,
   /** Sorted set: socket id -> lease expiry (ms), one per user. */
-  userSockets: (userId: string) => `${prefix}sockets:${userId}`,
+  userSockets: (userId: string) => `${seatsTag}:sockets:${userId}`,
   /**
    * Hash, one per user: socket id (or SSE stream id) -> subscriptions it holds. A field counts only while its
    * socket is live in `userSockets`, so a killed instance's counts stop counting with its sockets' leases.
    */
-  userSubscriptions: (userId: string) => `${prefix}subscriptions:${userId}`,
+  userSubscriptions: (userId: string) => `${seatsTag}:subscriptions:${userId}`,
   /** Hash: user id -> ONLINE, AWAY (set by the user) or IDLE (away by inactivity); absent: OFFLINE. */
-  presence: `${prefix}presence`,
+  presence: `${seatsTag}:presence`,
   /** Hash: user id -> time of the user's last operation on any socket (ms). */
-  activity: `${prefix}activity`,
+  activity: `${seatsTag}:activity`,
   /** Counter: the number of the last presence change, each change's order (presence/scripts.ts). */
-  presenceSeq: `${prefix}presence-seq`,
+  presenceSeq: `${seatsTag}:presence-seq`,
   /**
    * Hash {epoch, createdAt, openAt}: which life of the shared state this is. Written when missing; an instance that
    * knew another epoch (or finds none) knows Redis lost its state and puts back what it holds (slots/recovery.ts).
    * Admissions wait until openAt.
    */
-  stateEpoch: `${prefix}state-epoch`,
-  /** Rate limit counters: `${rateLimit(rule)}:${key}` (infra/rate-limit.ts). */
-  rateLimit: (kind: string) => `${prefix}rl:${kind}`,
+  stateEpoch: `${seatsTag}:state-epoch`,
+  /**
+   * Rate limit counters: `${rateLimit(rule, group)}:${key}` (infra/rate-limit.ts). Rules taken
+   * together in one step name the same `group`, their hash tag.
+   */
+  rateLimit: (rule: string, group?: string) => (group ? `${prefix}rl:{${group}}:${rule}` : `${prefix}rl:${rule}`),
 } as const;
+
+const roomChannelPrefix = `${prefix}room:`;
+const invitationChannelPrefix = `${prefix}invited:`;
 
 /** Bus channels: what one instance tells all the others (and itself). */
 export const Channels = {
   sessionEnded: `${prefix}session-ended`,
   slotsChanged: `${prefix}slots-changed`,
   presenceChanged: `${prefix}presence-changed`,
-  roomEvents: (roomId: string) => `${prefix}room:${roomId}`,
+  roomEvents: (roomId: string) => `${roomChannelPrefix}${roomId}`,
   /** New invitations of one user (rooms/invitations.ts). */
-  roomInvitations: (userId: string) => `${prefix}invited:${userId}`,
+  roomInvitations: (userId: string) => `${invitationChannelPrefix}${userId}`,
   /** Changes of who may see which room (rooms/room-list.ts). */
   roomList: `${prefix}room-list`,
   /** Who reads the server log, and from which level: instances send their lines while someone does (operations/server-log.ts). */
@@ -129,3 +143,10 @@ export const Channels = {
   /** An instance gave up publishing something: every instance re-reads what it keeps from the bus (infra/outbox.ts). */
   reread: `${prefix}reread`,
 } as const;
+
+/**
+ * Channels of one room or one user: on a Redis Cluster they go through
+ * sharded pub/sub (SPUBLISH/SSUBSCRIBE), so that their traffic stays on the
+ * shard that owns the channel; the others reach every node.
+ */
+export const isShardedChannel = (channel: string): boolean => channel.startsWith(roomChannelPrefix) || channel.startsWith(invitationChannelPrefix);

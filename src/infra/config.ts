@@ -24,6 +24,25 @@ const url = (protocols: string[]) =>
     .url()
     .refine((v) => protocols.some((p) => v.startsWith(`${p}:`)), `must start with ${protocols.map((p) => `${p}:`).join(' or ')}`)
     .optional();
+/** `host:port,host:port`: Redis Sentinels or Cluster nodes to start from. */
+const hostPorts = z
+  .string()
+  .transform((v) => v.split(',').map((item) => item.trim()).filter(Boolean))
+  .pipe(
+    z
+      .array(
+        z
+          .string()
+          .regex(/^(\[[0-9a-fA-F:.]+\]|[^\s:[\]]+):\d{1,5}$/, 'must be host:port items separated by commas ([addr]:port for IPv6)')
+          .transform((item) => {
+            const at = item.lastIndexOf(':');
+            return { host: item.slice(0, at).replace(/^\[(.*)\]$/, '$1'), port: Number(item.slice(at + 1)) };
+          })
+          .refine((node) => node.port >= 1 && node.port <= 65535, 'ports must be 1 to 65535'),
+      )
+      .min(1, 'must name at least one host:port'),
+  )
+  .optional();
 
 /** `entry`'s origin when it is one (http or https, nothing after the port), else null. */
 function originOf(entry: string): string | null {
@@ -44,6 +63,9 @@ const schema = z.object({
   DATA_DIR: z.string().min(1).default('./data'),
   DATABASE_URL: url(['postgres', 'postgresql']),
   REDIS_URL: url(['redis', 'rediss']),
+  REDIS_SENTINELS: hostPorts,
+  REDIS_MASTER_NAME: optionalString,
+  REDIS_CLUSTER_NODES: hostPorts,
   JWT_ALGORITHM: z.enum(['HS256', 'EdDSA']).default('HS256'),
   JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   JWT_SECRET_FILE: optionalString,
@@ -113,6 +135,20 @@ const schema = z.object({
 
 export type Config = z.infer<typeof schema>;
 
+/** Where Redis is, when it is used: one node, a Sentinel-watched primary, or a Cluster. */
+export type RedisTopology =
+  | { mode: 'single'; url: string }
+  | { mode: 'sentinel'; sentinels: { host: string; port: number }[]; masterName: string }
+  | { mode: 'cluster'; nodes: { host: string; port: number }[] };
+
+/** The Redis the configuration names, or undefined (in-process bus and state). */
+export function redisTopology(config: Config): RedisTopology | undefined {
+  if (config.REDIS_URL) return { mode: 'single', url: config.REDIS_URL };
+  if (config.REDIS_SENTINELS) return { mode: 'sentinel', sentinels: config.REDIS_SENTINELS, masterName: config.REDIS_MASTER_NAME! };
+  if (config.REDIS_CLUSTER_NODES) return { mode: 'cluster', nodes: config.REDIS_CLUSTER_NODES };
+  return undefined;
+}
+
 /** A bad configuration value; its message is one line naming the variable. */
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -132,6 +168,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const config = result.data;
   if ((config.TLS_CERT === undefined) !== (config.TLS_KEY === undefined)) {
     throw new ConfigError('invalid configuration: TLS_CERT and TLS_KEY must be set together');
+  }
+  const redisModes = (['REDIS_URL', 'REDIS_SENTINELS', 'REDIS_CLUSTER_NODES'] as const).filter((name) => config[name] !== undefined);
+  if (redisModes.length > 1) throw new ConfigError(`invalid configuration: ${redisModes.join(' and ')} name different Redis setups; set one of them`);
+  if ((config.REDIS_SENTINELS === undefined) !== (config.REDIS_MASTER_NAME === undefined)) {
+    throw new ConfigError('invalid configuration: REDIS_SENTINELS and REDIS_MASTER_NAME must be set together');
   }
   // A key of the other algorithm is refused, not ignored: the operator who set it meant something else.
   const signingKeys = { HS256: ['JWT_SECRET', 'JWT_SECRET_FILE'], EdDSA: ['JWT_PRIVATE_KEY', 'JWT_PRIVATE_KEY_FILE'] } as const;

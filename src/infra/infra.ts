@@ -4,7 +4,7 @@
  * outbox in front of it) and the shared state (Redis or in-process).
  */
 import { randomUUID } from 'node:crypto';
-import type { Config } from './config.ts';
+import { redisTopology, type Config } from './config.ts';
 import { createDatabaseAdapter, createPrismaClient, databaseReachable, type Database, type Sql } from './database.ts';
 import { createMemoryBus, createRedisBus, type Bus } from './bus.ts';
 import { createOutbox, type Outbox } from './outbox.ts';
@@ -47,9 +47,10 @@ export async function createInfra(config: Config, logger: Logger): Promise<Infra
 
   let bus: Bus;
   let state: SharedState;
-  if (config.REDIS_URL) {
-    const commands = createRedis(config.REDIS_URL, 'commands', logger);
-    const subscriber = createRedis(config.REDIS_URL, 'subscriber', logger);
+  const topology = redisTopology(config);
+  if (topology) {
+    const commands = createRedis(topology, 'commands', logger);
+    const subscriber = createRedis(topology, 'subscriber', logger);
     // The subscriber too: a SUBSCRIBE sent before its ready check answers makes that check fail
     // ("only subscriber commands"), and the reconnect that follows drops the subscription.
     const [commandsReady] = await Promise.all([waitUntilReady(commands), waitUntilReady(subscriber)]);
@@ -72,7 +73,7 @@ export async function createInfra(config: Config, logger: Logger): Promise<Infra
     outbox,
     state,
     async readiness() {
-      const [databaseUp, redisUp] = await Promise.all([databaseReachable(db), config.REDIS_URL ? state.ping() : Promise.resolve(null)]);
+      const [databaseUp, redisUp] = await Promise.all([databaseReachable(db), topology ? state.ping() : Promise.resolve(null)]);
       return { database: databaseUp, redis: redisUp };
     },
     async close() {

@@ -1,6 +1,6 @@
 /**
- * Rate limits: fixed windows counted in shared state (Redis when REDIS_URL is
- * set, so a limit holds cluster-wide; in memory else), by atomic scripts.
+ * Rate limits: fixed windows counted in shared state (Redis when one is
+ * configured, so a limit holds cluster-wide; in memory else), by atomic scripts.
  * Several rules are consumed in one step, all or none: a send refused by
  * the per-room limit spends nothing of the sender's own budget, and a send
  * asks Redis once, not once per rule.
@@ -17,6 +17,13 @@ export interface RateRule {
   points: number;
   /** Window length in seconds; it starts with the window's first event. */
   windowSeconds: number;
+  /**
+   * Names the rules taken together in one step ({@link consumeOrThrow}):
+   * their counters share a hash tag, so that a Redis Cluster keeps them in
+   * one slot, as one script's keys must be.
+   * @default undefined: the rule is taken alone
+   */
+  group?: string;
 }
 
 /**
@@ -75,7 +82,7 @@ export interface RateLimiter {
 }
 
 export function createRateLimiter(state: SharedState, rule: RateRule): RateLimiter {
-  const counterOf = (key: string) => `${Keys.rateLimit(rule.name)}:${key}`;
+  const counterOf = (key: string) => `${Keys.rateLimit(rule.name, rule.group)}:${key}`;
   return {
     rule,
     state,
@@ -193,7 +200,7 @@ export interface SlowTake {
 }
 
 const slowdownKeys = (take: SlowTake): [string, string] => {
-  const counter = `${Keys.rateLimit(take.rule.name)}:${take.key}`;
+  const counter = `${Keys.rateLimit(take.rule.name, take.rule.group)}:${take.key}`;
   return [counter, `${counter}:delay`];
 };
 
@@ -241,6 +248,10 @@ export interface Take {
  */
 export async function consumeOrThrow(...takes: Take[]): Promise<void> {
   const state = takes[0]!.limiter.state;
+  const group = takes[0]!.limiter.rule.group;
+  if (takes.length > 1 && takes.some(({ limiter }) => limiter.rule.group === undefined || limiter.rule.group !== group)) {
+    throw new Error('rules taken together must name one group (RateRule.group)');
+  }
   const keys = takes.map(({ limiter, key }) => limiter.counterOf(key));
   const args = takes.flatMap(({ limiter: { rule } }) => [rule.points, rule.windowSeconds * 1000]);
   const [spent, waitMs] = await state.run(consumeAll, keys, args);

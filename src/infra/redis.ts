@@ -13,10 +13,14 @@
  * instance's own deliveries, the sender's answer) is no reason to keep them
  * waiting.
  */
-import { Redis } from 'ioredis';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import type { RedisTopology } from './config.ts';
 import type { Logger } from './logger.ts';
 import { corkUntilTurnEnds, uncorkNow } from './turns.ts';
 import { wrapCommands } from '../internals/ioredis.ts';
+
+/** A connection to the configured Redis: one node (also through Sentinel) or a Cluster. */
+export type RedisClient = Redis | Cluster;
 
 /**
  * How long a command may wait for Redis's answer before it fails as Redis
@@ -26,22 +30,53 @@ import { wrapCommands } from '../internals/ioredis.ts';
  */
 const commandTimeoutMs = 5000;
 
-export function createRedis(url: string, name: string, logger: Logger): Redis {
+const retryStrategy = (attempt: number) => Math.min(attempt * 200, 2000);
+
+/**
+ * A connection named `name` ('subscriber' for the bus's subscriber, which
+ * queues its SUBSCRIBEs while Redis is away; anything else for commands).
+ * Through Sentinel, ioredis asks the sentinels for the primary at each
+ * (re)connect and listens for their failover announcements, so that it
+ * moves to a promoted replica at once rather than when the old primary's
+ * connection times out. On a Cluster, commands go to the node that owns
+ * their key's slot and the subscriber holds one connection per primary
+ * for sharded pub/sub.
+ */
+export function createRedis(url: string, name: string, logger: Logger): Redis;
+export function createRedis(topology: RedisTopology, name: string, logger: Logger): RedisClient;
+export function createRedis(target: RedisTopology | string, name: string, logger: Logger): RedisClient {
+  const topology: RedisTopology = typeof target === 'string' ? { mode: 'single', url: target } : target;
   const subscriber = name === 'subscriber';
-  const redis = new Redis(url, {
+  const options: RedisOptions = {
     connectionName: `switchboard:${name}`,
     maxRetriesPerRequest: 1,
-    enableOfflineQueue: subscriber,
     ...(subscriber ? {} : { commandTimeout: commandTimeoutMs }),
-    retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
-  });
-  // Commands leave in turns; a PUBLISH at once (src/internals/ioredis.ts).
-  wrapCommands(redis, { before: corkUntilTurnEnds, after: (socket, command) => command.name === 'publish' && uncorkNow(socket) });
+  };
+  let redis: RedisClient;
+  if (topology.mode === 'cluster') {
+    redis = new Cluster(topology.nodes, {
+      redisOptions: options,
+      enableOfflineQueue: subscriber,
+      clusterRetryStrategy: retryStrategy,
+      shardedSubscribers: subscriber,
+    });
+    redis.on('+node', (node: Redis) => writeInTurns(node));
+  } else {
+    const common = { ...options, enableOfflineQueue: subscriber, retryStrategy };
+    redis =
+      topology.mode === 'single'
+        ? new Redis(topology.url, common)
+        : new Redis({ ...common, sentinels: topology.sentinels, name: topology.masterName, failoverDetector: true, sentinelRetryStrategy: retryStrategy });
+    writeInTurns(redis);
+  }
   let down = false;
-  redis.on('error', (error) => {
+  const unreachable = (error: Error) => {
     if (!down) logger.warn({ redis: name, err: error.message }, 'redis unreachable');
     down = true;
-  });
+  };
+  redis.on('error', unreachable);
+  // A Cluster reports the faults of its nodes apart; it stays usable while the other nodes answer.
+  redis.on('node error', unreachable);
   redis.on('ready', () => {
     if (down) logger.info({ redis: name }, 'redis reachable again');
     down = false;
@@ -49,8 +84,14 @@ export function createRedis(url: string, name: string, logger: Logger): Redis {
   return redis;
 }
 
+/** Commands issued in one turn leave in one system call (see above). */
+function writeInTurns(redis: Redis): void {
+  // Commands leave in turns; a PUBLISH at once (src/internals/ioredis.ts).
+  wrapCommands(redis, { before: corkUntilTurnEnds, after: (socket, command) => (command.name === 'publish' || command.name === 'spublish') && uncorkNow(socket) });
+}
+
 /** Resolves when `redis` is ready, or after `timeoutMs` (then readiness checks report it down). */
-export function waitUntilReady(redis: Redis, timeoutMs = 5000): Promise<boolean> {
+export function waitUntilReady(redis: RedisClient, timeoutMs = 5000): Promise<boolean> {
   if (redis.status === 'ready') return Promise.resolve(true);
   return new Promise((resolve) => {
     const timer = setTimeout(() => {

@@ -1,12 +1,14 @@
 /**
  * Shared state: counters, hashes, sorted sets and keys with a TTL, plus
- * atomic scripts. Redis when REDIS_URL is set (scripts run as Lua), else an
+ * atomic scripts. Redis when one is configured (scripts run as Lua), else an
  * in-process store (scripts run as their JavaScript twin, atomic because
  * they are synchronous). Each script is written once per implementation,
  * side by side, so the two cannot drift apart unnoticed: the shared test
  * suite runs both.
  */
-import type { Redis } from 'ioredis';
+import { createHash } from 'node:crypto';
+import { Cluster, type Redis } from 'ioredis';
+import type { RedisClient } from './redis.ts';
 
 /** An atomic step over shared state, in Lua for Redis and in JavaScript for the in-process store. */
 export interface AtomicScript<T> {
@@ -228,20 +230,22 @@ class RedisState implements SharedState {
   readonly kind = 'redis' as const;
   private readonly shas = new WeakMap<AtomicScript<unknown>, string>();
 
-  constructor(private readonly redis: Redis) {}
+  constructor(private readonly redis: RedisClient) {}
 
+  /**
+   * By hash; a node that does not know the script yet (a new node, a
+   * restarted one, another Cluster shard) gets it with an EVAL, which keeps
+   * it for the next time.
+   */
   async run<T>(script: AtomicScript<T>, keys: string[], args: (string | number)[]): Promise<T> {
     let sha = this.shas.get(script);
-    if (sha) {
-      try {
-        return (await this.redis.evalsha(sha, keys.length, ...keys, ...args)) as T;
-      } catch (error) {
-        if (!String(error).includes('NOSCRIPT')) throw error;
-      }
+    if (!sha) this.shas.set(script, (sha = createHash('sha1').update(script.lua).digest('hex')));
+    try {
+      return (await this.redis.evalsha(sha, keys.length, ...keys, ...args)) as T;
+    } catch (error) {
+      if (!String(error).includes('NOSCRIPT')) throw error;
     }
-    sha = (await this.redis.script('LOAD', script.lua)) as string;
-    this.shas.set(script, sha);
-    return (await this.redis.evalsha(sha, keys.length, ...keys, ...args)) as T;
+    return (await this.redis.eval(script.lua, keys.length, ...keys, ...args)) as T;
   }
   async get(key: string) {
     return this.redis.get(key);
@@ -261,14 +265,18 @@ class RedisState implements SharedState {
     const [[, value]] = (await this.redis.multi().incr(key).pexpire(key, Math.ceil(ttlSeconds * 1000), 'NX').exec()) as [[null, number]];
     return value;
   }
+  /** On a Cluster, the keys are spread over its primaries: each is scanned. */
   async keysWithPrefix(prefix: string) {
     const found: string[] = [];
-    let cursor = '0';
-    do {
-      const [next, batch] = await this.redis.scan(cursor, 'MATCH', `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`, 'COUNT', 500);
-      found.push(...batch);
-      cursor = next;
-    } while (cursor !== '0');
+    const nodes: Redis[] = this.redis instanceof Cluster ? this.redis.nodes('master') : [this.redis];
+    for (const node of nodes) {
+      let cursor = '0';
+      do {
+        const [next, batch] = await node.scan(cursor, 'MATCH', `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`, 'COUNT', 500);
+        found.push(...batch);
+        cursor = next;
+      } while (cursor !== '0');
+    }
     return [...new Set(found)];
   }
   async hset(key: string, field: string, value: string) {
@@ -319,4 +327,4 @@ class RedisState implements SharedState {
 }
 
 export const createMemoryState = (): SharedState => new MemoryState();
-export const createRedisState = (redis: Redis): SharedState => new RedisState(redis);
+export const createRedisState = (redis: RedisClient): SharedState => new RedisState(redis);

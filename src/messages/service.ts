@@ -70,8 +70,8 @@ export function createMessages(deps: { db: Database; sql: Sql; config: Config; s
   const { db, sql, config, state, feed, rooms } = deps;
   const store = createMessageStore(sql);
   const live = createLiveRooms({ ...deps, store });
-  const perUser = createRateLimiter(state, { name: 'message-user', points: config.MESSAGE_RATE_PER_USER, windowSeconds: config.MESSAGE_RATE_WINDOW });
-  const perRoom = createRateLimiter(state, { name: 'message-room', points: config.MESSAGE_RATE_PER_ROOM, windowSeconds: config.MESSAGE_RATE_WINDOW });
+  const perUser = createRateLimiter(state, { name: 'message-user', points: config.MESSAGE_RATE_PER_USER, windowSeconds: config.MESSAGE_RATE_WINDOW, group: 'message' });
+  const perRoom = createRateLimiter(state, { name: 'message-room', points: config.MESSAGE_RATE_PER_ROOM, windowSeconds: config.MESSAGE_RATE_WINDOW, group: 'message' });
 
   return {
     async send(viewer, roomId, body, idempotencyKey) {

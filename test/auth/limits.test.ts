@@ -23,7 +23,7 @@ describe('failed-login limits', () => {
   beforeAll(async () => {
     // Failures other test files left on 127.0.0.1 (with their own, longer windows) would count here.
     const redis = new Redis(testRedisUrl);
-    const stale = await redis.keys('sb:rl:login-*');
+    const stale = await redis.keys('sb:rl:*login-*');
     if (stale.length > 0) await redis.del(...stale);
     redis.disconnect();
     server = await startServer({ ...scaledEnv(), LOGIN_FAILURES_PER_ACCOUNT: '3', LOGIN_FAILURES_PER_IP: '5', LOGIN_FAILURE_WINDOW: '3' });

@@ -61,7 +61,7 @@ export function copyOfProject(): string {
  */
 export async function startServer(env: Record<string, string | undefined> = {}, options: StartOptions = {}): Promise<TestServer> {
   const childEnv: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !['DATABASE_URL', 'REDIS_URL', 'PORT', 'NODE_ENV'].includes(k)) childEnv[k] = v;
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !['DATABASE_URL', 'REDIS_URL', 'REDIS_SENTINELS', 'REDIS_MASTER_NAME', 'REDIS_CLUSTER_NODES', 'PORT', 'NODE_ENV'].includes(k)) childEnv[k] = v;
   Object.assign(childEnv, {
     HOST: '127.0.0.1',
     PORT: '0',

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/infra/config.ts';
+import { ConfigError, loadConfig, redisTopology } from '../../src/infra/config.ts';
 import { serverEntry } from '../../scripts/build.ts';
 
 describe('loadConfig', () => {
@@ -89,6 +89,14 @@ describe('loadConfig', () => {
     [{ DATABASE_URL: 'not a url' }, /^invalid configuration: DATABASE_URL: /],
     [{ DATABASE_URL: 'mysql://x/y' }, /^invalid configuration: DATABASE_URL: must start with postgres/],
     [{ REDIS_URL: 'http://x' }, /^invalid configuration: REDIS_URL: /],
+    [{ REDIS_SENTINELS: 'sentinel-a', REDIS_MASTER_NAME: 'main' }, /^invalid configuration: REDIS_SENTINELS: must be host:port items separated by commas/],
+    [{ REDIS_SENTINELS: 'a:26379,b:99999', REDIS_MASTER_NAME: 'main' }, /^invalid configuration: REDIS_SENTINELS: ports must be 1 to 65535/],
+    [{ REDIS_SENTINELS: ' , ', REDIS_MASTER_NAME: 'main' }, /^invalid configuration: REDIS_SENTINELS: must name at least one host:port/],
+    [{ REDIS_SENTINELS: 'a:26379' }, /^invalid configuration: REDIS_SENTINELS and REDIS_MASTER_NAME must be set together$/],
+    [{ REDIS_MASTER_NAME: 'main' }, /^invalid configuration: REDIS_SENTINELS and REDIS_MASTER_NAME must be set together$/],
+    [{ REDIS_CLUSTER_NODES: 'a:7000,b' }, /^invalid configuration: REDIS_CLUSTER_NODES: must be host:port/],
+    [{ REDIS_URL: 'redis://a:6379', REDIS_CLUSTER_NODES: 'a:7000' }, /^invalid configuration: REDIS_URL and REDIS_CLUSTER_NODES name different Redis setups; set one of them$/],
+    [{ REDIS_SENTINELS: 'a:26379', REDIS_MASTER_NAME: 'main', REDIS_CLUSTER_NODES: 'a:7000' }, /^invalid configuration: REDIS_SENTINELS and REDIS_CLUSTER_NODES name different/],
     [{ PORT: '70000' }, /^invalid configuration: PORT: /],
     [{ SINGLE_SESSION: 'maybe' }, /^invalid configuration: SINGLE_SESSION: /],
     [{ LOG_LEVEL: 'loud' }, /^invalid configuration: LOG_LEVEL: /],
@@ -109,6 +117,27 @@ describe('loadConfig', () => {
       expect((error as Error).message).toMatch(message);
       expect((error as Error).message).not.toContain('\n');
     }
+  });
+
+  it('reads each Redis setup: one node, Sentinel, Cluster', () => {
+    expect(redisTopology(loadConfig({}))).toBeUndefined();
+    expect(redisTopology(loadConfig({ REDIS_URL: 'redis://r:6379/0' }))).toEqual({ mode: 'single', url: 'redis://r:6379/0' });
+    expect(redisTopology(loadConfig({ REDIS_SENTINELS: 's1:26379, s2:26380,[::1]:26381', REDIS_MASTER_NAME: 'main' }))).toEqual({
+      mode: 'sentinel',
+      sentinels: [
+        { host: 's1', port: 26379 },
+        { host: 's2', port: 26380 },
+        { host: '::1', port: 26381 },
+      ],
+      masterName: 'main',
+    });
+    expect(redisTopology(loadConfig({ REDIS_CLUSTER_NODES: 'c1:7000,c2:7001' }))).toEqual({
+      mode: 'cluster',
+      nodes: [
+        { host: 'c1', port: 7000 },
+        { host: 'c2', port: 7001 },
+      ],
+    });
   });
 
   it('never echoes a secret value', () => {

@@ -26,11 +26,11 @@ async function refusal(attempt: Promise<unknown>): Promise<GraphQLError> {
 
 describe.each(implementations)('rate limits (%s)', (_name, make) => {
   const state = make();
-  const rule = (points: number, windowSeconds = 60) => createRateLimiter(state, { name: `test-${randomUUID()}`, points, windowSeconds });
+  const rule = (points: number, windowSeconds = 60, group?: string) => createRateLimiter(state, { name: `test-${randomUUID()}`, points, windowSeconds, group });
 
   it('takes one point from every rule at once; a refusal names the spent rule, says when to retry, and takes nothing from the others', async () => {
-    const user = rule(3);
-    const room = rule(2);
+    const user = rule(3, 60, 'test');
+    const room = rule(2, 60, 'test');
     const take = () => consumeOrThrow({ limiter: user, key: 'u', message: 'user spent' }, { limiter: room, key: 'r', message: 'room spent' });
     await take();
     await take();
@@ -44,6 +44,13 @@ describe.each(implementations)('rate limits (%s)', (_name, make) => {
     expect((await refusal(consumeOrThrow({ limiter: user, key: 'u', message: 'user spent' }))).message).toBe('user spent');
     // Other keys of the same rules have their own budgets.
     await consumeOrThrow({ limiter: user, key: 'v' }, { limiter: room, key: 's' });
+  });
+
+  it('rules taken together share a hash tag (one Redis Cluster slot); rules of no common group are not taken together', async () => {
+    const [user, room] = [rule(3, 60, 'pair'), rule(2, 60, 'pair')];
+    expect(user.counterOf('u')).toMatch(/\{pair\}/);
+    expect(room.counterOf('r')).toMatch(/\{pair\}/);
+    await expect(consumeOrThrow({ limiter: rule(3), key: 'u' }, { limiter: room, key: 'r' })).rejects.toThrow(/one group/);
   });
 
   it('never lets concurrent attempts past the budget', async () => {
