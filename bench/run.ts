@@ -14,7 +14,7 @@ import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import pg from 'pg';
 import { PrismaPg } from '@prisma/adapter-pg';
-import { applyMigrations } from '../src/infra/migrations.ts';
+import { applyMigrations } from '../src/adapters/migrations.ts';
 import { startPrivateRedis } from '../test/helpers/redis-server.ts';
 import { startTogether, type Measured } from './lib/process.ts';
 import { connectStorm, fanOut, idleMemory, medianOfRounds, memoryScenarioEnv, oneAtATime, saturated, type Audience, type StepFigures } from './load/scenarios.ts';

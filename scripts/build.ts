@@ -14,7 +14,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { projectPath } from '../src/infra/project-path.ts';
+import { projectPath } from '../src/utils/project-path.ts';
 
 const root = projectPath('.');
 

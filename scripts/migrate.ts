@@ -7,9 +7,9 @@
  */
 import { PGlite } from '@electric-sql/pglite';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
-import { loadConfig } from '../src/infra/config.ts';
-import { createDatabaseAdapter } from '../src/infra/database.ts';
-import { applyMigrations, createMigration } from '../src/infra/migrations.ts';
+import { loadConfig } from '../src/core/config.ts';
+import { createDatabaseAdapter } from '../src/adapters/database.ts';
+import { applyMigrations, createMigration } from '../src/adapters/migrations.ts';
 
 const [command, name] = process.argv.slice(2);
 try {

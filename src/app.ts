@@ -2,9 +2,9 @@
  * The application: the adapters plus the domain services built on them.
  * One per process; resolvers reach it as `ctx.app`.
  */
-import type { Config } from './infra/config.ts';
-import { createInfra, type Infra } from './infra/infra.ts';
-import type { Logger } from './infra/logger.ts';
+import type { Config } from './core/config.ts';
+import { createInfra, type Infra } from './adapters/infra.ts';
+import type { Logger } from './core/logger.ts';
 import { createTokenSigner, hasConfiguredKey, loadSigningKey, type SigningKey, type TokenSigner } from './auth/tokens.ts';
 import { createDeviceTokens } from './auth/devices.ts';
 import { databaseKeyStore } from './auth/shared-key.ts';

@@ -3,8 +3,7 @@
  * the one function that turns a bearer token into a viewer for both.
  */
 import type { App } from './app.ts';
-import { unauthenticated } from './infra/errors.ts';
-import type { NextWriter } from './realtime/fan-out.ts';
+import { unauthenticated } from './core/errors.ts';
 
 /** The signed-in caller, from a verified, unrevoked access token. */
 export interface Viewer {
@@ -25,6 +24,9 @@ export interface LiveConnection {
    */
   renew(viewer: Viewer): void;
 }
+
+/** Writes a `next` message with this payload (JSON) to the subscription's socket (src/realtime/fan-out.ts). */
+export type NextWriter = (payloadJson: string) => void;
 
 export interface Context {
   app: App;
@@ -50,11 +52,7 @@ export async function viewerFromToken(app: App, token: string): Promise<Viewer |
   return { userId: claims.userId, sessionId: claims.sessionId, roles: claims.roles, expiresAt: claims.expiresAt };
 }
 
-/** The token of an `Authorization: Bearer <jwt>` value, else null. */
-export function bearerToken(header: string | null | undefined): string | null {
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
-  return match ? match[1]! : null;
-}
+export { bearerToken } from './core/bearer.ts';
 
 /** The viewer, or UNAUTHENTICATED when there is none (or its token is no longer valid). */
 export function requireViewer(ctx: Context): Viewer {

@@ -3,9 +3,9 @@
  * line and exit 1 when either is bad), builds the app and serves it until SIGTERM or SIGINT.
  */
 import { createApp } from './app.ts';
-import { ConfigError, loadConfig } from './infra/config.ts';
-import { createLogger } from './infra/logger.ts';
-import { metricsExposureWarning } from './infra/metrics.ts';
+import { ConfigError, loadConfig } from './core/config.ts';
+import { createLogger } from './core/logger.ts';
+import { metricsExposureWarning } from './plugins/metrics.ts';
 import { createServer } from './server.ts';
 import { libraryInternalsMissing } from './internals/index.ts';
 

@@ -8,25 +8,26 @@ import { createYoga } from 'graphql-yoga';
 import type { App } from './app.ts';
 import { bearerToken, viewerFromToken, type Context, type Viewer } from './context.ts';
 import { schema } from './schema.ts';
-import { CloseCode } from './infra/codes.ts';
-import { useHealthChecks } from './infra/health.ts';
-import { useOriginCheck } from './infra/origin.ts';
-import { useMediaTypeCheck } from './infra/csrf.ts';
-import { useIntrospectionSwitch } from './infra/introspection.ts';
-import { maskError, useErrorRequestIds, useValidationErrorCodes } from './infra/error-masking.ts';
-import { requestIdOf, useRequestId } from './infra/request-id.ts';
+import { CloseCode } from './core/codes.ts';
+import { useHealthChecks } from './plugins/health.ts';
+import { useOriginCheck } from './plugins/origin.ts';
+import { useMediaTypeCheck } from './plugins/csrf.ts';
+import { useIntrospectionSwitch } from './plugins/introspection.ts';
+import { maskError, useErrorRequestIds, useValidationErrorCodes } from './plugins/error-masking.ts';
+import { requestIdOf, useRequestId } from './plugins/request-id.ts';
 import { createRealtimeServer } from './realtime/ws-server.ts';
 import { useSharedFanOut } from './realtime/fan-out.ts';
-import { useGraphqlExecute } from './infra/executor.ts';
+import { useGraphqlExecute } from './plugins/executor.ts';
 import type { SocketState } from './realtime/connections.ts';
-import { renderLocalGraphiQL, useGraphiQLAssets } from './infra/graphiql.ts';
+import { renderLocalGraphiQL, useGraphiQLAssets } from './plugins/graphiql.ts';
 import { useGraphQLOverSSE } from './realtime/sse.ts';
 import { useWebPage } from './web/plugin.ts';
 import { useRefreshCookie } from './auth/refresh-cookie.ts';
 import { useJwks } from './auth/jwks.ts';
-import { metrics, observe, useMetrics } from './infra/metrics.ts';
-import { useQueryLimits } from './infra/query-limits.ts';
-import { loadTls } from './infra/tls.ts';
+import { metrics, observe } from './core/metrics.ts';
+import { useMetrics } from './plugins/metrics.ts';
+import { useQueryLimits } from './plugins/query-limits.ts';
+import { loadTls } from './adapters/tls.ts';
 
 export interface SwitchboardServer {
   httpServer: Server;
@@ -55,7 +56,7 @@ export function createServer(app: App): SwitchboardServer {
     // Yoga masks what no operation's context reached (its own request errors, a failing context); the rest arrives masked.
     maskedErrors: { isDev: false, maskError: mask },
     logging: false,
-    // CORS is src/infra/origin.ts's (Yoga's grants every origin with credentials); multipart is a form a page elsewhere may post.
+    // CORS is src/plugins/origin.ts's (Yoga's grants every origin with credentials); multipart is a form a page elsewhere may post.
     cors: false,
     multipart: false,
     plugins: [useOriginCheck(app.config.ALLOWED_ORIGINS), useMediaTypeCheck(), useIntrospectionSwitch(app.config.INTROSPECTION), useHealthChecks(app), useJwks(app.tokens), useMetrics({ token: app.config.METRICS_TOKEN }), useQueryLimits({ maxQueryBytes: app.config.MAX_QUERY_BYTES }), useValidationErrorCodes(), useErrorRequestIds(mask), useRequestId(), useWebPage(), useGraphiQLAssets(), useGraphQLOverSSE(app), useRefreshCookie(), useSharedFanOut({ maskError: mask, logger: app.logger }), useGraphqlExecute()],

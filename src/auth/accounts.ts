@@ -8,24 +8,23 @@
  */
 import type { GraphQLError } from 'graphql';
 import { z } from 'zod';
-import { textSchema } from '../infra/text.ts';
+import { textSchema } from '../core/text.ts';
 import type { Viewer } from '../context.ts';
-import type { Config } from '../infra/config.ts';
-import { inTransaction, isUniqueViolation, type Database } from '../infra/database.ts';
-import type { Logger } from '../infra/logger.ts';
-import type { SharedState } from '../infra/state.ts';
-import type { SessionEndReason } from '../infra/codes.ts';
-import { badInput, conflict, forbidden, hasCode, notFound, unauthenticated } from '../infra/errors.ts';
-import { ErrorCode } from '../infra/codes.ts';
-import { consumeOrThrow, createRateLimiter } from '../infra/rate-limit.ts';
-import type { User } from '../generated/prisma/client.ts';
+import type { Config } from '../core/config.ts';
+import { inTransaction, isUniqueViolation, type Database } from '../adapters/database.ts';
+import type { Logger } from '../core/logger.ts';
+import type { SharedState } from '../adapters/state.ts';
+import type { SessionEndReason } from '../core/codes.ts';
+import { badInput, conflict, forbidden, hasCode, notFound, unauthenticated } from '../core/errors.ts';
+import { ErrorCode } from '../core/codes.ts';
+import { consumeOrThrow, createRateLimiter } from '../adapters/rate-limit.ts';
+import type { Prisma, User } from '../generated/prisma/client.ts';
 import { recordAudit, type AuditInput } from './audit.ts';
 import { createPasswordHasher } from './passwords.ts';
 import type { DeviceTokens } from './devices.ts';
 import { createLoginLimits, type LoginAttempt, type TakenAttempt } from './login-limits.ts';
 import { hashRefreshToken, newRefreshToken, type TokenSigner } from './tokens.ts';
 import type { Revocations } from './revocation.ts';
-import type { Rooms } from '../rooms/service.ts';
 
 /** Where a request came from, for the audit log, rate limits and the session record. */
 export interface Origin {
@@ -98,14 +97,19 @@ export interface AccountsDeps {
   devices: DeviceTokens;
   /** Every ended session goes through it, so that it ends on every instance. */
   revocations: Revocations;
-  /** A deleted user leaves its rooms through it (their counts and subscribers). */
-  rooms: Pick<Rooms, 'deleteUser'>;
+  /** A deleted user leaves its rooms through it (their counts and subscribers): src/rooms/service.ts. */
+  rooms: RoomsOfDeletedUser;
+}
+
+/** What deleting a user needs of the rooms (src/rooms/service.ts gives it): to leave them in the transaction that deletes its rows. */
+export interface RoomsOfDeletedUser {
+  deleteUser(userId: string, deleteRows: (tx: Prisma.TransactionClient) => Promise<unknown>): Promise<void>;
 }
 
 /** The role that may use the admin operations. */
 export const ADMIN_ROLE = 'admin';
 
-// Names, passwords and logins keep the text rule (src/infra/text.ts) like every user-supplied string.
+// Names, passwords and logins keep the text rule (src/core/text.ts) like every user-supplied string.
 const usernameRule = textSchema({ what: 'Username', min: 3, max: 32, kind: 'name' }).pipe(
   z.string().regex(/^[a-zA-Z0-9_.-]+$/, 'Username may contain only letters, digits, "_", "." and "-".'),
 );

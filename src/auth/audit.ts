@@ -3,8 +3,8 @@
  * log line (info, or warn for what may be an attack). Any domain may record
  * one through `recordAudit`; admins read them with `auditLog`.
  */
-import type { Database } from '../infra/database.ts';
-import type { Logger } from '../infra/logger.ts';
+import type { Database } from '../adapters/database.ts';
+import type { Logger } from '../core/logger.ts';
 
 /** The kinds this project writes (AuditEvent.kind). Others may add theirs. */
 export type AuditKind =

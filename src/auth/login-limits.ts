@@ -13,9 +13,9 @@
  *   window, each attempt waits 1 s, doubling, up to LOGIN_SLOWDOWN_MAX. The
  *   owner on a new device is slowed, never locked out for good.
  */
-import type { Config } from '../infra/config.ts';
-import { consumeWithSlowdownOrThrow, createRateLimiter, giveBack, type SlowTake, type Take } from '../infra/rate-limit.ts';
-import type { SharedState } from '../infra/state.ts';
+import type { Config } from '../core/config.ts';
+import { consumeWithSlowdownOrThrow, createRateLimiter, giveBack, type SlowTake, type Take } from '../adapters/rate-limit.ts';
+import type { SharedState } from '../adapters/state.ts';
 
 export interface LoginAttempt {
   /** The account's id, or `name:<login>` for a name that has no account (it is limited alike). */

@@ -15,9 +15,9 @@
 import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import bcrypt from 'bcrypt';
-import { limitConcurrency, TooLongAWait, type ConcurrencyLimit, type Priority } from '../infra/concurrency.ts';
-import { rateLimited } from '../infra/errors.ts';
-import { metrics } from '../infra/metrics.ts';
+import { limitConcurrency, TooLongAWait, type ConcurrencyLimit, type Priority } from '../utils/concurrency.ts';
+import { rateLimited } from '../core/errors.ts';
+import { metrics } from '../core/metrics.ts';
 
 const prehash = (password: string): string => createHash('sha256').update(password, 'utf8').digest('base64');
 

@@ -6,9 +6,9 @@
  */
 import type { Plugin } from 'graphql-yoga';
 import type { Context } from '../context.ts';
-import { CSRF_HEADER } from '../infra/codes.ts';
-import { hasCsrfHeader } from '../infra/csrf.ts';
-import { forbidden } from '../infra/errors.ts';
+import { CSRF_HEADER } from '../core/codes.ts';
+import { hasCsrfHeader } from '../plugins/csrf.ts';
+import { forbidden } from '../core/errors.ts';
 
 /** The cookie's name. */
 export const REFRESH_COOKIE = 'sb_refresh';
@@ -65,7 +65,7 @@ function cookieValue(ctx: Context, name: string): string | null {
  * carries the cookie without CSRF_HEADER is refused (FORBIDDEN): a browser
  * attaches the cookie to a page's request wherever the page came from, but
  * sends the header cross-site only after a preflight, which a foreign origin
- * fails (src/infra/origin.ts).
+ * fails (src/plugins/origin.ts).
  */
 export function refreshTokenFromCookie(ctx: Context): string | null {
   const token = cookieValue(ctx, REFRESH_COOKIE);

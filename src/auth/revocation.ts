@@ -11,9 +11,9 @@
  * instance that starts afterwards learns them from shared state as well as
  * from the database.
  */
-import { Channels, Keys, sessionEndReasons, type SessionEndReason } from '../infra/codes.ts';
-import type { Infra } from '../infra/infra.ts';
-import { lastLineOf } from '../infra/logger.ts';
+import { Channels, Keys, sessionEndReasons, type SessionEndReason } from '../core/codes.ts';
+import type { Infra } from '../adapters/infra.ts';
+import { lastLineOf } from '../utils/error-text.ts';
 
 export interface SessionEnded {
   sessionId: string;

@@ -5,8 +5,8 @@
 import { decodeGlobalID } from '@pothos/plugin-relay';
 import { builder, sameForEveryViewer } from '../builder.ts';
 import { isAdmin, requireViewer, type Context } from '../context.ts';
-import { badInput, forbidden, unauthenticated } from '../infra/errors.ts';
-import { checkText } from '../infra/text.ts';
+import { badInput, forbidden, unauthenticated } from '../core/errors.ts';
+import { checkText } from '../core/text.ts';
 import type { IssuedSession, Origin } from './accounts.ts';
 import { clearRefreshCookie, deviceTokenFromCookie, refreshTokenFromCookie, setDeviceCookie, setRefreshCookie } from './refresh-cookie.ts';
 

@@ -6,9 +6,10 @@
  * with its refresh tokens, every SESSION_PURGE_INTERVAL, by every instance
  * (deleting twice deletes nothing). The audit log keeps its history.
  */
-import type { Config } from '../infra/config.ts';
-import type { Database } from '../infra/database.ts';
-import { lastLineOf, type Logger } from '../infra/logger.ts';
+import type { Config } from '../core/config.ts';
+import type { Database } from '../adapters/database.ts';
+import type { Logger } from '../core/logger.ts';
+import { lastLineOf } from '../utils/error-text.ts';
 
 /** Sessions deleted per statement, so that one purge never holds many rows at once. */
 const batch = 5000;

@@ -4,8 +4,8 @@
  * instance on it signs and verifies with the same key. A key per instance,
  * in each one's DATA_DIR, would make each refuse the others' tokens.
  */
-import { ConfigError } from '../infra/config.ts';
-import type { Database } from '../infra/database.ts';
+import { ConfigError } from '../core/config.ts';
+import type { Database } from '../adapters/database.ts';
 import type { GeneratedKeyStore } from './tokens.ts';
 
 /** Stored keys, by the file name the development store uses, as the algorithm they are for. */

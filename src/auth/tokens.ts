@@ -14,7 +14,7 @@ import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, ran
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { createSigner, createVerifier } from 'fast-jwt';
-import { ConfigError, type Config } from '../infra/config.ts';
+import { ConfigError, type Config } from '../core/config.ts';
 
 export interface AccessClaims {
   userId: string;

@@ -1,6 +1,6 @@
 /**
  * ioredis's `sendCommand` wrapped, fenced here: each command is handed to
- * `around` with the connection's socket first, so that src/infra/redis.ts
+ * `around` with the connection's socket first, so that src/adapters/redis.ts
  * can keep the socket corked until the event loop's turn ends (a storm of
  * handshakes then writes its Redis commands in one system call, not one
  * each; docs/performance.md has the gain). `sendCommand` and `stream` are

@@ -1,7 +1,7 @@
 /**
  * Prisma's schema engine compiled to WebAssembly, started by hand: Prisma's
  * CLI migrates through a native engine it downloads, which these machines
- * cannot fetch, so src/infra/migrations.ts drives the same engine in
+ * cannot fetch, so src/adapters/migrations.ts drives the same engine in
  * process. Its wasm-bindgen entry points (`__wbg_set_wasm`,
  * `__wbindgen_start`) are generated glue, not API: an upgrade that renames
  * them stops the start here with one line saying so (the package is pinned

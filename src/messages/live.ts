@@ -20,11 +20,12 @@
  * that stalls without disconnecting can hide.
  */
 import type { Viewer } from '../context.ts';
-import type { Database } from '../infra/database.ts';
-import { lastLineOf, type Logger } from '../infra/logger.ts';
+import type { Database } from '../adapters/database.ts';
+import type { Logger } from '../core/logger.ts';
+import { lastLineOf } from '../utils/error-text.ts';
 import type { MessageRecord, RoomEvent, RoomFeed } from '../rooms/feed.ts';
 import type { MessageWithAuthor } from './service.ts';
-import { keyedListeners } from '../infra/keyed-listeners.ts';
+import { keyedListeners } from '../utils/keyed-listeners.ts';
 import { authorColumns, rangeLimit, type MessageStore } from './store.ts';
 
 /**

@@ -4,19 +4,19 @@
  * roomMessages (replay from the store, then live from the room feed).
  */
 import type { Viewer } from '../context.ts';
-import type { Config } from '../infra/config.ts';
-import { isUniqueViolation, type Database, type Sql } from '../infra/database.ts';
-import type { SharedState } from '../infra/state.ts';
-import { ErrorCode } from '../infra/codes.ts';
-import { badInput, forbidden, hasCode, notFound } from '../infra/errors.ts';
+import type { Config } from '../core/config.ts';
+import { isUniqueViolation, type Database, type Sql } from '../adapters/database.ts';
+import type { SharedState } from '../adapters/state.ts';
+import { ErrorCode } from '../core/codes.ts';
+import { badInput, forbidden, hasCode, notFound } from '../core/errors.ts';
 import { recordAudit } from '../auth/audit.ts';
-import { consumeOrThrow, createRateLimiter } from '../infra/rate-limit.ts';
-import { eventStream } from '../infra/event-stream.ts';
-import { maxInt32 } from '../infra/ids.ts';
-import { checkText } from '../infra/text.ts';
-import { metrics } from '../infra/metrics.ts';
+import { consumeOrThrow, createRateLimiter } from '../adapters/rate-limit.ts';
+import { eventStream } from '../utils/event-stream.ts';
+import { maxInt32 } from '../core/ids.ts';
+import { checkText } from '../core/text.ts';
+import { metrics } from '../core/metrics.ts';
 import type { Message, Room, User } from '../generated/prisma/client.ts';
-import type { Logger } from '../infra/logger.ts';
+import type { Logger } from '../core/logger.ts';
 import type { RoomFeed } from '../rooms/feed.ts';
 import { canManage, lostAccess } from '../rooms/access.ts';
 import type { Rooms } from '../rooms/service.ts';

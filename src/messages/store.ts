@@ -1,12 +1,12 @@
 /**
  * The message table, as the messages service and the live rooms read and
- * write it, in direct statements (see infra/database.ts for why). A send is
+ * write it, in direct statements (see adapters/database.ts for why). A send is
  * one statement: number the message in its room and store it, returning it
  * with its room and author, so that delivery reads nothing more. Every read
  * returns the same shape, so replay, gap reads and sends hand GraphQL alike.
  */
-import { timestampFromJson, type Sql, type Statement } from '../infra/database.ts';
-import { uuidv7 } from '../infra/ids.ts';
+import { timestampFromJson, type Sql, type Statement } from '../adapters/database.ts';
+import { uuidv7 } from '../core/ids.ts';
 import { roomFromJson, type RoomJson } from '../rooms/service.ts';
 import type { MessageWithAuthor } from './service.ts';
 

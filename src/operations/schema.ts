@@ -3,7 +3,7 @@
  */
 import { builder, sameForEveryViewer } from '../builder.ts';
 import { isAdmin, requireViewer } from '../context.ts';
-import { forbidden } from '../infra/errors.ts';
+import { forbidden } from '../core/errors.ts';
 import { parseLevel, type LogLine } from './server-log.ts';
 
 const LogLineRef = builder.objectRef<LogLine>('LogLine').implement({

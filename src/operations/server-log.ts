@@ -10,11 +10,11 @@
  * lines past a bound still in flight, as a slow reader drops its oldest.
  */
 import os from 'node:os';
-import type { Bus } from '../infra/bus.ts';
-import { Channels } from '../infra/codes.ts';
-import { logTap } from '../infra/logger.ts';
-import { badInput } from '../infra/errors.ts';
-import { eventStream } from '../infra/event-stream.ts';
+import type { Bus } from '../adapters/bus.ts';
+import { Channels } from '../core/codes.ts';
+import { logTap } from '../core/logger.ts';
+import { badInput } from '../core/errors.ts';
+import { eventStream } from '../utils/event-stream.ts';
 
 /** pino's level names and numbers. */
 export const logLevels = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 } as const;

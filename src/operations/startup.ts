@@ -5,8 +5,8 @@
  * retried in the background until it succeeds. Any other failure still
  * stops the start.
  */
-import { unavailableService } from '../infra/error-masking.ts';
-import type { Logger } from '../infra/logger.ts';
+import { unavailableService } from '../plugins/error-masking.ts';
+import type { Logger } from '../core/logger.ts';
 
 export interface StartupTask {
   /** Stops retrying (at shutdown). */

@@ -1,7 +1,7 @@
 import { builder, sameForEveryViewer } from '../builder.ts';
 import { requireViewer, type Context } from '../context.ts';
-import { badInput } from '../infra/errors.ts';
-import { Keys } from '../infra/codes.ts';
+import { badInput } from '../core/errors.ts';
+import { Keys } from '../core/codes.ts';
 import { UserRef } from '../auth/schema.ts';
 import type { User } from '../generated/prisma/client.ts';
 import type { PresenceStatus, PresenceUser, ShownChange } from './service.ts';

@@ -13,7 +13,7 @@
  * in microseconds, above every number handed out before, so that instances
  * that remember earlier numbers do not take the new changes for old ones.
  */
-import type { AtomicScript, MemoryStore } from '../infra/state.ts';
+import type { AtomicScript, MemoryStore } from '../adapters/state.ts';
 
 export type PresenceStatus = 'ONLINE' | 'AWAY' | 'OFFLINE';
 type Stored = 'ONLINE' | 'AWAY' | 'IDLE';

@@ -22,13 +22,13 @@
  * while connected): the `presence` subscription shows no change of a user
  * who is gone, since its event has a user that cannot be null.
  */
-import { Channels, Keys } from '../infra/codes.ts';
-import { eventStream, type EventStream } from '../infra/event-stream.ts';
-import type { Database } from '../infra/database.ts';
-import type { Infra } from '../infra/infra.ts';
-import { inOrder } from '../infra/in-order.ts';
-import type { Logger } from '../infra/logger.ts';
-import { readToShow } from '../infra/retry.ts';
+import { Channels, Keys } from '../core/codes.ts';
+import { eventStream, type EventStream } from '../utils/event-stream.ts';
+import type { Database } from '../adapters/database.ts';
+import type { Infra } from '../adapters/infra.ts';
+import { inOrder } from '../utils/in-order.ts';
+import type { Logger } from '../core/logger.ts';
+import { readToShow } from '../utils/retry.ts';
 import type { User } from '../generated/prisma/client.ts';
 import type { Slots } from '../slots/service.ts';
 import type { Recovery } from '../slots/recovery.ts';
@@ -93,7 +93,7 @@ const activityWriteMs = 5000;
 /**
  * How long an instance remembers the number of a user's OFFLINE change. A
  * copy of an older change comes at most one reconnect late (ioredis resends
- * a command once, at its first reconnection: infra/redis.ts), so minutes
+ * a command once, at its first reconnection: adapters/redis.ts), so minutes
  * are ample; after that the user's bound is the `floor` of all the users
  * forgotten, so the map holds the users online plus those who left lately.
  */

@@ -18,10 +18,10 @@ import type { IncomingMessage } from 'node:http';
 import type { WebSocket } from 'ws';
 import type { App } from '../app.ts';
 import { bearerToken, viewerFromToken, type LiveConnection, type Viewer } from '../context.ts';
-import { CloseCode, ErrorCode, closeCodeForSessionEnd } from '../infra/codes.ts';
-import { hasCode } from '../infra/errors.ts';
-import { consumeOrThrow, createRateLimiter } from '../infra/rate-limit.ts';
-import { delayUntil } from '../infra/timers.ts';
+import { CloseCode, ErrorCode, closeCodeForSessionEnd } from '../core/codes.ts';
+import { hasCode } from '../core/errors.ts';
+import { consumeOrThrow, createRateLimiter } from '../adapters/rate-limit.ts';
+import { delayUntil } from '../utils/timers.ts';
 import { recordAudit } from '../auth/audit.ts';
 
 /** What the server keeps about one live socket; operations see it as `ctx.connection`. */

@@ -32,11 +32,11 @@ import {
   type GraphQLSchema,
 } from 'graphql';
 import { isAsyncIterable, mapAsyncIterator, type Plugin } from 'graphql-yoga';
-import type { Context } from '../context.ts';
-import type { ErrorMasker } from '../infra/error-masking.ts';
-import type { Logger } from '../infra/logger.ts';
-import { isHandsOff, type EventStream } from '../infra/event-stream.ts';
-import { countSubscriptionEvent, subscribedField } from '../infra/metrics.ts';
+import type { Context, NextWriter } from '../context.ts';
+import type { ErrorMasker } from '../plugins/error-masking.ts';
+import type { Logger } from '../core/logger.ts';
+import { isHandsOff, type EventStream } from '../utils/event-stream.ts';
+import { countSubscriptionEvent, subscribedField } from '../core/metrics.ts';
 
 /**
  * Whether a field's value is the same for every viewer given the same
@@ -50,8 +50,6 @@ export function isSameForEveryViewer(field: GraphQLField<unknown, unknown>): boo
   return field.name.startsWith('__') || extensions?.pothosExposedField !== undefined || extensions?.sameForEveryViewer === true;
 }
 
-/** Writes a `next` message with this payload (JSON) to the subscription's socket. */
-export type NextWriter = (payloadJson: string) => void;
 
 export interface SharedFanOutOptions {
   /** Masks an error of a result written straight to a socket, as Yoga masks the others. */

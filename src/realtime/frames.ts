@@ -8,15 +8,15 @@
  * Socket.IO does for a broadcast (a frame computed once, handed to ws's
  * sender); like it, it applies only without permessage-deflate.
  *
- * Every write to a client is made in turns (infra/turns.ts): when several
+ * Every write to a client is made in turns (utils/turns.ts): when several
  * events are delivered back to back (under load, Redis hands over several
  * messages per turn), a socket gets them in one system call. Measured: 1.8×
  * the deliveries per second at saturation. The messages graphql-ws writes
  * itself leave the same way (`ServerSocket.send`).
  */
 import type { WebSocket } from 'ws';
-import { CloseCode } from '../infra/codes.ts';
-import { corkUntilTurnEnds } from '../infra/turns.ts';
+import { CloseCode } from '../core/codes.ts';
+import { corkUntilTurnEnds } from '../utils/turns.ts';
 import { frameSenderOf, rawSocketOf } from '../internals/ws.ts';
 
 /** The bytes of the last payload encoded: a batch writes the same string to every socket. */

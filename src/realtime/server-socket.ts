@@ -19,8 +19,8 @@
  */
 import type { Socket } from 'node:net';
 import WebSocket, { type RawData, type WebSocketServer } from 'ws';
-import { metrics } from '../infra/metrics.ts';
-import { corkUntilTurnEnds } from '../infra/turns.ts';
+import { metrics } from '../core/metrics.ts';
+import { corkUntilTurnEnds } from '../utils/turns.ts';
 import { rawSocketOf } from '../internals/ws.ts';
 
 const serverOnly = new Set(['connection_ack', 'next', 'error']);

@@ -21,11 +21,11 @@ import { useGraphQLSSE } from '@graphql-yoga/plugin-graphql-sse';
 import type { App } from '../app.ts';
 import type { Context, Viewer } from '../context.ts';
 import { randomUUID } from 'node:crypto';
-import { rateLimited, unauthenticated } from '../infra/errors.ts';
-import { consumeOrThrow } from '../infra/rate-limit.ts';
-import { delayUntil } from '../infra/timers.ts';
+import { rateLimited, unauthenticated } from '../core/errors.ts';
+import { consumeOrThrow } from '../adapters/rate-limit.ts';
+import { delayUntil } from '../utils/timers.ts';
 import { connectAttempts } from './connections.ts';
-import { maskError } from '../infra/error-masking.ts';
+import { maskError } from '../plugins/error-masking.ts';
 
 export interface GraphQLOverSSEOptions {
   /** Path of the graphql-sse endpoint. @default '/graphql/stream' */

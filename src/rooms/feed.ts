@@ -6,10 +6,10 @@
  * `changed` event: a change of access may have been lost, so each
  * subscriber checks its access again.
  */
-import { Channels } from '../infra/codes.ts';
-import type { Bus } from '../infra/bus.ts';
-import type { Outbox } from '../infra/outbox.ts';
-import { keyedListeners } from '../infra/keyed-listeners.ts';
+import { Channels } from '../core/codes.ts';
+import type { Bus } from '../adapters/bus.ts';
+import type { Outbox } from '../adapters/outbox.ts';
+import { keyedListeners } from '../utils/keyed-listeners.ts';
 import type { Room } from '../generated/prisma/client.ts';
 
 /** A stored message as published after its commit: everything delivery needs, so it reads nothing. */

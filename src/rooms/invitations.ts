@@ -5,10 +5,10 @@
  * invitation published while the bus is cut off is not heard: a client
  * that reconnects reads its room list again.
  */
-import type { Bus } from '../infra/bus.ts';
-import type { Outbox } from '../infra/outbox.ts';
-import { Channels } from '../infra/codes.ts';
-import { keyedListeners } from '../infra/keyed-listeners.ts';
+import type { Bus } from '../adapters/bus.ts';
+import type { Outbox } from '../adapters/outbox.ts';
+import { Channels } from '../core/codes.ts';
+import { keyedListeners } from '../utils/keyed-listeners.ts';
 
 /** The bus message of one new invitation. */
 export interface Invitation {

@@ -10,10 +10,10 @@
  * back, subscribers are told to read their room list again, as a client
  * that reconnects does.
  */
-import type { Bus } from '../infra/bus.ts';
-import type { Outbox } from '../infra/outbox.ts';
-import { Channels } from '../infra/codes.ts';
-import { keyedListeners } from '../infra/keyed-listeners.ts';
+import type { Bus } from '../adapters/bus.ts';
+import type { Outbox } from '../adapters/outbox.ts';
+import { Channels } from '../core/codes.ts';
+import { keyedListeners } from '../utils/keyed-listeners.ts';
 import type { Room } from '../generated/prisma/client.ts';
 import type { Relation } from './access.ts';
 

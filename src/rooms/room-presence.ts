@@ -14,16 +14,17 @@
  * event; an event handed out as the room is deleted shows the room as it was.
  */
 import type { Viewer } from '../context.ts';
-import type { Database } from '../infra/database.ts';
-import { notFound } from '../infra/errors.ts';
+import type { Database } from '../adapters/database.ts';
+import { notFound } from '../core/errors.ts';
 import type { Room } from '../generated/prisma/client.ts';
-import { inOrder } from '../infra/in-order.ts';
-import { readToShow } from '../infra/retry.ts';
-import { keyedListeners } from '../infra/keyed-listeners.ts';
-import { lastLineOf, type Logger } from '../infra/logger.ts';
-import { createResync } from '../infra/resync.ts';
+import { inOrder } from '../utils/in-order.ts';
+import { readToShow } from '../utils/retry.ts';
+import { keyedListeners } from '../utils/keyed-listeners.ts';
+import type { Logger } from '../core/logger.ts';
+import { lastLineOf } from '../utils/error-text.ts';
+import { createResync } from '../utils/resync.ts';
 import { readUserToShow, type Presence, type PresenceStatus, type PresenceUser } from '../presence/service.ts';
-import { eventStream, type EventStream } from '../infra/event-stream.ts';
+import { eventStream, type EventStream } from '../utils/event-stream.ts';
 import { lostAccess } from './access.ts';
 import type { RoomEvent, RoomFeed } from './feed.ts';
 import type { Rooms } from './service.ts';

@@ -1,8 +1,8 @@
 import { builder, sameForEveryViewer } from '../builder.ts';
 import { requireViewer } from '../context.ts';
-import { ErrorCode } from '../infra/codes.ts';
-import { badInput, forbidden, hasCode } from '../infra/errors.ts';
-import { idOf, uuidPattern } from '../infra/ids.ts';
+import { ErrorCode } from '../core/codes.ts';
+import { badInput, forbidden, hasCode } from '../core/errors.ts';
+import { idOf, uuidPattern } from '../core/ids.ts';
 import { UserRef } from '../auth/schema.ts';
 import { asUser, PresenceStatusEnum } from '../presence/schema.ts';
 import { lostAccess } from './access.ts';

@@ -25,14 +25,14 @@
  * to reconnect ({@link settleMs}), else it waits that long before listening.
  */
 import { randomUUID } from 'node:crypto';
-import { Channels, Keys } from '../infra/codes.ts';
-import type { Infra } from '../infra/infra.ts';
-import { lastLineOf } from '../infra/logger.ts';
+import { Channels, Keys } from '../core/codes.ts';
+import type { Infra } from '../adapters/infra.ts';
+import { lastLineOf } from '../utils/error-text.ts';
 import { claimEpoch } from './scripts.ts';
 
 /**
  * The longest a live instance takes to be connected again once Redis
- * accepts connections: ioredis retries every 2 s at most (infra/redis.ts),
+ * accepts connections: ioredis retries every 2 s at most (adapters/redis.ts),
  * then its ready check, with room for a late event loop.
  */
 export const settleMs = 5000;

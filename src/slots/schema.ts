@@ -1,5 +1,5 @@
 import { builder, sameForEveryViewer } from '../builder.ts';
-import { eventStream } from '../infra/event-stream.ts';
+import { eventStream } from '../utils/event-stream.ts';
 import type { SlotCounts } from './service.ts';
 
 const ConnectionSlots = builder.objectRef<SlotCounts>('ConnectionSlots').implement({

@@ -7,7 +7,7 @@
  * lease of its user's sockets, so a seat whose score has passed has no live
  * socket left: its instance stopped renewing (it died), and it may be reused.
  */
-import type { AtomicScript } from '../infra/state.ts';
+import type { AtomicScript } from '../adapters/state.ts';
 
 /**
  * Result of an admission: the socket took a new seat, shares its user's seat, or is refused and why ('held': the

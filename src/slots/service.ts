@@ -12,8 +12,8 @@
  * counts back, and admissions wait until every instance has had the time to
  * (slots/recovery.ts).
  */
-import { Channels, Keys } from '../infra/codes.ts';
-import type { Infra } from '../infra/infra.ts';
+import { Channels, Keys } from '../core/codes.ts';
+import type { Infra } from '../adapters/infra.ts';
 import type { Recovery } from './recovery.ts';
 import { admitSocket, releaseSocket, renewSockets, sweepSeats, type AdmissionResult } from './scripts.ts';
 

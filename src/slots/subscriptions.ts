@@ -13,10 +13,10 @@
  */
 import type { ExecutionResult, GraphQLError } from 'graphql';
 import { isAsyncIterable } from 'graphql-yoga';
-import { ErrorCode, Keys, SubscriptionLimit } from '../infra/codes.ts';
-import { appError } from '../infra/errors.ts';
-import type { Infra } from '../infra/infra.ts';
-import type { AtomicScript } from '../infra/state.ts';
+import { ErrorCode, Keys, SubscriptionLimit } from '../core/codes.ts';
+import { appError } from '../core/errors.ts';
+import type { Infra } from '../adapters/infra.ts';
+import type { AtomicScript } from '../adapters/state.ts';
 
 /**
  * Takes one place for a socket's subscription when the user holds fewer than

@@ -5,7 +5,7 @@
  * so nothing is loaded from a CDN.
  */
 import { build } from 'esbuild';
-import { projectPath } from '../infra/project-path.ts';
+import { projectPath } from '../utils/project-path.ts';
 
 /** Resolves a path relative to the repository's src/web/ folder. */
 export const webPath = (relative: string): string => projectPath(`src/web/${relative}`);

@@ -1,5 +1,5 @@
 /**
- * GraphiQL's fetcher, bundled for the browser by src/infra/graphiql.ts:
+ * GraphiQL's fetcher, bundled for the browser by src/plugins/graphiql.ts:
  * queries and mutations over HTTP with the headers editor's headers, and
  * subscriptions over graphql-ws with its Authorization header sent as the
  * connection params (`{ authorization: "Bearer <jwt>" }`), as the server
@@ -8,7 +8,7 @@
  * with the HttpOnly cookie a login set.
  */
 import { createClient, type Client } from 'graphql-ws';
-import { CSRF_HEADER } from '../infra/codes.ts';
+import { CSRF_HEADER } from '../core/codes.ts';
 
 interface FetcherParams {
   query: string;

@@ -1,5 +1,5 @@
 /**
- * Starts GraphiQL on the page src/infra/graphiql.ts renders, as a script of
+ * Starts GraphiQL on the page src/plugins/graphiql.ts renders, as a script of
  * this origin (the page's Content Security Policy allows no inline script):
  * reads the options the page carries as JSON and renders Yoga's GraphiQL
  * (loaded before, from /graphiql/graphiql.js) with our fetcher.

@@ -5,7 +5,7 @@
  * single-session, admin operations and the audit log.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CSRF_HEADER } from '../../src/infra/codes.ts';
+import { CSRF_HEADER } from '../../src/core/codes.ts';
 import { LOGIN, REGISTER, logIn, signUp, type TestAccount } from '../helpers/accounts.ts';
 import { errorCodes, gql, scaledEnv, startServer, stopAllServers, uniqueName, type TestServer } from '../helpers/server.ts';
 import {

@@ -12,7 +12,7 @@ import { createServer, type Server } from 'node:http';
 import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { CSRF_HEADER } from '../../src/infra/codes.ts';
+import { CSRF_HEADER } from '../../src/core/codes.ts';
 import { withDatabase } from '../helpers/env.ts';
 import { scaledEnv, startServer, stopAllServers, uuidOf, type TestServer } from '../helpers/server.ts';
 import { launchBrowser } from './browser.ts';

@@ -10,8 +10,8 @@
 import { hostname } from 'node:os';
 import { lookup } from 'node:dns/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CSRF_HEADER } from '../../src/infra/codes.ts';
-import { isLoopbackHost } from '../../src/infra/metrics.ts';
+import { CSRF_HEADER } from '../../src/core/codes.ts';
+import { isLoopbackHost } from '../../src/plugins/metrics.ts';
 import { account } from '../clients/helpers.ts';
 import { connectSocket, errorCodes, gql, scaledEnv, startServer, stopAllServers, uniqueName, type TestServer } from '../helpers/server.ts';
 

@@ -2,7 +2,7 @@
  * Accounts for tests, made the way a client makes them: register, then log
  * in, over real HTTP.
  */
-import type { SessionEndReason } from '../../src/infra/codes.ts';
+import type { SessionEndReason } from '../../src/core/codes.ts';
 import { withDatabase } from './env.ts';
 import { gql, uniqueName, type TestServer } from './server.ts';
 

@@ -6,7 +6,7 @@
  */
 import pg from 'pg';
 import { PrismaPg } from '@prisma/adapter-pg';
-import { applyMigrations } from '../../src/infra/migrations.ts';
+import { applyMigrations } from '../../src/adapters/migrations.ts';
 import { testDatabaseUrl } from './env.ts';
 import { build } from '../../scripts/build.ts';
 

@@ -1,5 +1,5 @@
 /** A logger that keeps what it is told, for tests of code that reports through the logger (retries, the outbox). */
-import type { Logger } from '../../src/infra/logger.ts';
+import type { Logger } from '../../src/core/logger.ts';
 
 export interface RecordedLine {
   level: 'info' | 'warn' | 'error';

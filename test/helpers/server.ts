@@ -14,7 +14,7 @@ import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { testDatabaseUrl, testRedisUrl } from './env.ts';
 import { serverEntry } from '../../scripts/build.ts';
-import { projectPath } from '../../src/infra/project-path.ts';
+import { projectPath } from '../../src/utils/project-path.ts';
 
 export interface TestServer {
   url: string;

@@ -4,7 +4,7 @@
  * store (their JavaScript twins). Disconnect the Redis clients in afterAll.
  */
 import { Redis } from 'ioredis';
-import { createMemoryState, createRedisState, type SharedState } from '../../src/infra/state.ts';
+import { createMemoryState, createRedisState, type SharedState } from '../../src/adapters/state.ts';
 import { testRedisUrl } from './env.ts';
 
 export function stateImplementations(): { implementations: [string, () => SharedState][]; disconnect: () => void } {

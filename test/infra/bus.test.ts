@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createMemoryBus, createRedisBus, type Bus } from '../../src/infra/bus.ts';
+import { createMemoryBus, createRedisBus, type Bus } from '../../src/adapters/bus.ts';
 import { testRedisUrl } from '../helpers/env.ts';
 import { eventually } from '../helpers/server.ts';
 

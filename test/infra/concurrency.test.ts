@@ -1,6 +1,6 @@
 /** limitConcurrency: at most `limit` tasks at once, the others started in the order they came as places free up, unless their wait would be too long. */
 import { describe, expect, it } from 'vitest';
-import { limitConcurrency, TooLongAWait } from '../../src/infra/concurrency.ts';
+import { limitConcurrency, TooLongAWait } from '../../src/utils/concurrency.ts';
 
 /** A task that runs until told to finish (or fail), noting when it starts. */
 function heldTask(name: string, started: string[]) {

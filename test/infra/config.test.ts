@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, redisTopology } from '../../src/infra/config.ts';
+import { ConfigError, loadConfig, redisTopology } from '../../src/core/config.ts';
 import { serverEntry } from '../../scripts/build.ts';
 
 describe('loadConfig', () => {

@@ -1,7 +1,7 @@
 /** Log lines never carry authorization headers, cookies, passwords or tokens. */
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { createLogger, logTap } from '../../src/infra/logger.ts';
+import { createLogger, logTap } from '../../src/core/logger.ts';
 
 function capture() {
   const lines: string[] = [];

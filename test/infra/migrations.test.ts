@@ -5,7 +5,7 @@
 import { PGlite } from '@electric-sql/pglite';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import { describe, expect, it } from 'vitest';
-import { applyMigrations, pendingSchemaDiff } from '../../src/infra/migrations.ts';
+import { applyMigrations, pendingSchemaDiff } from '../../src/adapters/migrations.ts';
 
 describe('migrations', () => {
   it('match schema.prisma exactly', async () => {

@@ -10,10 +10,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createRedisBus, type Bus } from '../../src/infra/bus.ts';
-import { Channels } from '../../src/infra/codes.ts';
-import { createOutbox } from '../../src/infra/outbox.ts';
-import { createRedis, waitUntilReady } from '../../src/infra/redis.ts';
+import { createRedisBus, type Bus } from '../../src/adapters/bus.ts';
+import { Channels } from '../../src/core/codes.ts';
+import { createOutbox } from '../../src/adapters/outbox.ts';
+import { createRedis, waitUntilReady } from '../../src/adapters/redis.ts';
 import { privateRedisForSuite } from '../helpers/redis-server.ts';
 import { recordingLogger } from '../helpers/recording-logger.ts';
 import { eventually } from '../helpers/server.ts';

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { GraphQLError } from 'graphql';
 import { afterAll, describe, expect, it } from 'vitest';
-import { consumeOrThrow, createRateLimiter } from '../../src/infra/rate-limit.ts';
+import { consumeOrThrow, createRateLimiter } from '../../src/adapters/rate-limit.ts';
 import { stateImplementations } from '../helpers/state-implementations.ts';
 
 const { implementations, disconnect } = stateImplementations();

@@ -1,5 +1,5 @@
 /**
- * Redis commands in turns (src/infra/redis.ts, src/infra/turns.ts), seen on
+ * Redis commands in turns (src/adapters/redis.ts, src/utils/turns.ts), seen on
  * the connection's own socket against a real Redis: what one turn of the
  * event loop asks waits in the corked socket and leaves when the turn ends;
  * a PUBLISH leaves at once, taking along what waited before it.
@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRedis, waitUntilReady } from '../../src/infra/redis.ts';
+import { createRedis, waitUntilReady } from '../../src/adapters/redis.ts';
 import { testRedisUrl } from '../helpers/env.ts';
 import { recordingLogger } from '../helpers/recording-logger.ts';
 import { eventually } from '../helpers/server.ts';

@@ -1,6 +1,6 @@
 /** Reading bus-kept state again after an outage: what is heard during the read wins over the read. */
 import { describe, expect, it } from 'vitest';
-import { createResync } from '../../src/infra/resync.ts';
+import { createResync } from '../../src/utils/resync.ts';
 
 /** A read that answers when told to. */
 function heldRead<T>() {

@@ -1,6 +1,6 @@
 /** Background retries (a publish after a commit, an access re-check): each failure logged, the last one handed to onGiveUp. */
 import { describe, expect, it } from 'vitest';
-import { retryInBackground, type RetryOptions } from '../../src/infra/retry.ts';
+import { retryInBackground, type RetryOptions } from '../../src/utils/retry.ts';
 import { recordingLogger } from '../helpers/recording-logger.ts';
 
 const options = (logger: ReturnType<typeof recordingLogger>, onGiveUp?: () => void) => ({

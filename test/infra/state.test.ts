@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { AtomicScript } from '../../src/infra/state.ts';
+import type { AtomicScript } from '../../src/adapters/state.ts';
 import { stateImplementations } from '../helpers/state-implementations.ts';
 
 /** Increments `key` only while it is below the limit: the shape of every admission script. */

@@ -6,7 +6,7 @@
  */
 import { PrismaPg } from '@prisma/adapter-pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createPrismaClient, inTransaction, isTransactionConflict } from '../../src/infra/database.ts';
+import { createPrismaClient, inTransaction, isTransactionConflict } from '../../src/adapters/database.ts';
 import { testDatabaseUrl } from '../helpers/env.ts';
 
 const db = createPrismaClient(new PrismaPg({ connectionString: testDatabaseUrl }));

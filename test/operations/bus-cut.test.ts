@@ -11,7 +11,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closeWithin, collect, connectSocket, gql, scaledEnv, startServer, stopAllServers, type TestServer } from '../helpers/server.ts';
 import { Redis } from 'ioredis';
-import { Keys } from '../../src/infra/codes.ts';
+import { Keys } from '../../src/core/codes.ts';
 import { claimsOf, endSessionInDatabaseOnly, logIn, signUp } from '../helpers/accounts.ts';
 import { testRedisUrl } from '../helpers/env.ts';
 import { flushTestRedis } from '../helpers/redis.ts';

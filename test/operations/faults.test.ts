@@ -13,7 +13,7 @@
  */
 import pg from 'pg';
 import { PrismaPg } from '@prisma/adapter-pg';
-import { applyMigrations } from '../../src/infra/migrations.ts';
+import { applyMigrations } from '../../src/adapters/migrations.ts';
 import { afterAll, describe, expect, it } from 'vitest';
 import { collect, connectSocket, errorCodes, eventually, gql, startServer, stopAllServers, uniqueName, uuidOf, type TestServer } from '../helpers/server.ts';
 import { LOGIN, REGISTER, logIn, signUp } from '../helpers/accounts.ts';

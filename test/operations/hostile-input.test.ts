@@ -7,7 +7,7 @@
  * ids and cursors of nothing), the other arguments valid. Each must be a
  * documented refusal: never INTERNAL_SERVER_ERROR, never an error-level log
  * line, and nothing stored. Runs are bounded (numRuns, fixed seed).
- * The text rule itself (src/infra/text.ts) is checked case by case first.
+ * The text rule itself (src/core/text.ts) is checked case by case first.
  */
 import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';

@@ -10,7 +10,7 @@ import { logIn, signUp, LOGIN } from '../helpers/accounts.ts';
 import { Redis } from 'ioredis';
 import { openRawSocket } from './raw-socket.ts';
 import { testRedisUrl } from '../helpers/env.ts';
-import { Channels } from '../../src/infra/codes.ts';
+import { Channels } from '../../src/core/codes.ts';
 
 afterAll(stopAllServers);
 

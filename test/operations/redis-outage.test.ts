@@ -12,7 +12,7 @@ import { signUp } from '../helpers/accounts.ts';
 import { testDatabaseUrl } from '../helpers/env.ts';
 import { startPrivateRedis, type PrivateRedis } from '../helpers/redis-server.ts';
 import { JOIN, SEND, createRoom, storeUnannounced, storedMessages } from '../rooms/helpers.ts';
-import { Keys } from '../../src/infra/codes.ts';
+import { Keys } from '../../src/core/codes.ts';
 
 const ROOM_MESSAGES = 'subscription($id: ID!, $after: String) { roomMessages(roomId: $id, after: $after) { body cursor } }';
 type Delivered = { body: string; cursor: string };

@@ -14,10 +14,10 @@ import { startPrivateRedis } from '../helpers/redis-server.ts';
 import { startRedisCluster } from '../helpers/redis-topology.ts';
 import { collect, connectSocket, errorCodes, eventually, gql, startServer, stopAllServers, uuidOf, type TestServer } from '../helpers/server.ts';
 import { createRoom, JOIN, ROOM_MESSAGES, SEND, warmUp } from '../rooms/helpers.ts';
-import { redisTopology, loadConfig } from '../../src/infra/config.ts';
-import { createRedis } from '../../src/infra/redis.ts';
-import { createRedisState } from '../../src/infra/state.ts';
-import { createLogger } from '../../src/infra/logger.ts';
+import { redisTopology, loadConfig } from '../../src/core/config.ts';
+import { createRedis } from '../../src/adapters/redis.ts';
+import { createRedisState } from '../../src/adapters/state.ts';
+import { createLogger } from '../../src/core/logger.ts';
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 const used = async (server: TestServer) => (await gql(server, '{ connectionSlots { used } }')).data.connectionSlots.used as number;

@@ -5,9 +5,9 @@
  * Across instances and over GraphQL: metrics-log.test.ts.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { createMemoryBus } from '../../src/infra/bus.ts';
-import { isHandsOff, eventStream } from '../../src/infra/event-stream.ts';
-import { createLogger, logTap } from '../../src/infra/logger.ts';
+import { createMemoryBus } from '../../src/adapters/bus.ts';
+import { isHandsOff, eventStream } from '../../src/utils/event-stream.ts';
+import { createLogger, logTap } from '../../src/core/logger.ts';
 import { createServerLog, logLevels, type ServerLog } from '../../src/operations/server-log.ts';
 
 const logger = createLogger({ LOG_LEVEL: 'trace' }, { write() {} });

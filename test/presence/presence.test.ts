@@ -8,7 +8,7 @@
  */
 import { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Channels, Keys } from '../../src/infra/codes.ts';
+import { Channels, Keys } from '../../src/core/codes.ts';
 import { collect, connectSocket, errorCodes, eventually, gql, scaledEnv, startServer, stopAllServers, uuidOf, type TestServer } from '../helpers/server.ts';
 import { signUp } from '../helpers/accounts.ts';
 import { flushTestRedis } from '../helpers/redis.ts';

@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createMemoryState, createRedisState, type SharedState } from '../../src/infra/state.ts';
+import { createMemoryState, createRedisState, type SharedState } from '../../src/adapters/state.ts';
 import { checkPresence, presenceSnapshot, transition } from '../../src/presence/scripts.ts';
 import { startPrivateRedis, type PrivateRedis } from '../helpers/redis-server.ts';
 

@@ -12,7 +12,7 @@ import { closeWithin, collect, connectSocket, errorCodes, eventually, gql, start
 import { signUp, type TestAccount } from '../helpers/accounts.ts';
 import { testDatabaseUrl } from '../helpers/env.ts';
 import { startPrivateRedis, type PrivateRedis } from '../helpers/redis-server.ts';
-import { Keys } from '../../src/infra/codes.ts';
+import { Keys } from '../../src/core/codes.ts';
 
 let redis: PrivateRedis | undefined;
 afterEach(async () => {

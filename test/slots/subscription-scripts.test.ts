@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Keys } from '../../src/infra/codes.ts';
+import { Keys } from '../../src/core/codes.ts';
 import { releaseSubscription, takeSubscription } from '../../src/slots/subscriptions.ts';
 import { stateImplementations } from '../helpers/state-implementations.ts';
 

@@ -6,7 +6,7 @@
  */
 import { GraphQLError, getNamedType, isIntrospectionType, type ValidationRule } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import { ErrorCode } from './codes.ts';
+import { ErrorCode } from '../core/codes.ts';
 
 /** The refusal's message. */
 export const introspectionOffMessage = 'Introspection is turned off on this server (INTROSPECTION=false): __schema and __type are not available.';

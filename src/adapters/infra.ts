@@ -4,14 +4,14 @@
  * outbox in front of it) and the shared state (Redis or in-process).
  */
 import { randomUUID } from 'node:crypto';
-import { redisTopology, type Config } from './config.ts';
+import { redisTopology, type Config } from '../core/config.ts';
 import { createDatabaseAdapter, createPrismaClient, databaseReachable, type Database, type Sql } from './database.ts';
 import { createMemoryBus, createRedisBus, type Bus } from './bus.ts';
 import { createOutbox, type Outbox } from './outbox.ts';
 import { createMemoryState, createRedisState, type SharedState } from './state.ts';
 import { createRedis, waitUntilReady } from './redis.ts';
 import { applyMigrations, committedMigrationNames } from './migrations.ts';
-import type { Logger } from './logger.ts';
+import type { Logger } from '../core/logger.ts';
 
 export interface Infra {
   config: Config;

@@ -10,7 +10,7 @@ import { PubSub, type PubSubEngine } from 'graphql-subscriptions';
 import { RedisPubSub } from 'graphql-redis-subscriptions';
 import { EventEmitter } from 'node:events';
 import { Cluster } from 'ioredis';
-import { Channels, isShardedChannel } from './codes.ts';
+import { Channels, isShardedChannel } from '../core/codes.ts';
 import type { RedisClient } from './redis.ts';
 
 export type Listener<T> = (message: T) => void;
@@ -33,7 +33,7 @@ export interface Bus {
   /**
    * Calls `listener` each time the bus is back after an outage (listening
    * again), and each time an instance says it gave up publishing something
-   * (`Channels.reread`, infra/outbox.ts): what was published meanwhile, or
+   * (`Channels.reread`, adapters/outbox.ts): what was published meanwhile, or
    * never, is lost, so state kept from the bus should be read again.
    * Returns a function that stops it.
    */

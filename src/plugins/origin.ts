@@ -12,7 +12,7 @@
  * every origin with credentials and answers every preflight 204.
  */
 import type { Plugin } from 'graphql-yoga';
-import { ErrorCode } from './codes.ts';
+import { ErrorCode } from '../core/codes.ts';
 
 /** How a request's Origin stands: none (not a browser's), granted (own or listed) or foreign. */
 export type OriginVerdict = 'none' | 'granted' | 'foreign';

@@ -3,7 +3,7 @@
  * database and, when configured, Redis answer; 503 naming what is down).
  */
 import type { Plugin } from 'graphql-yoga';
-import type { Infra } from './infra.ts';
+import type { Infra } from '../adapters/infra.ts';
 
 export function useHealthChecks(infra: Pick<Infra, 'readiness'>): Plugin {
   return {

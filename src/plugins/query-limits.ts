@@ -18,8 +18,8 @@ import { maxAliasesPlugin } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthPlugin } from '@escape.tech/graphql-armor-max-depth';
 import { maxDirectivesPlugin } from '@escape.tech/graphql-armor-max-directives';
 import { MaxTokensParserWLexer, maxTokensPlugin } from '@escape.tech/graphql-armor-max-tokens';
-import { ErrorCode } from './codes.ts';
-import { appError, badInput } from './errors.ts';
+import { ErrorCode } from '../core/codes.ts';
+import { appError, badInput } from '../core/errors.ts';
 import { requestErrors } from './error-masking.ts';
 
 export interface QueryLimits {

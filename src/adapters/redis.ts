@@ -6,7 +6,7 @@
  * busy, a link that drops packets without a reset: TCP alone would wait
  * for many minutes); the client keeps reconnecting in the background and
  * re-subscribes its channels by itself. Commands are written in turns
- * (infra/turns.ts): those that requests handled in one turn issue (seat
+ * (utils/turns.ts): those that requests handled in one turn issue (seat
  * admissions and rate limits in a connect storm) leave in one system call.
  * A PUBLISH leaves at once, with whatever waited before it: other
  * instances' subscribers wait for it, and the rest of the turn (the sending
@@ -14,9 +14,9 @@
  * waiting.
  */
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
-import type { RedisTopology } from './config.ts';
-import type { Logger } from './logger.ts';
-import { corkUntilTurnEnds, uncorkNow } from './turns.ts';
+import type { RedisTopology } from '../core/config.ts';
+import type { Logger } from '../core/logger.ts';
+import { corkUntilTurnEnds, uncorkNow } from '../utils/turns.ts';
 import { wrapCommands } from '../internals/ioredis.ts';
 
 /** A connection to the configured Redis: one node (also through Sentinel) or a Cluster. */

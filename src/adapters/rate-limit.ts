@@ -5,9 +5,9 @@
  * the per-room limit spends nothing of the sender's own budget, and a send
  * asks Redis once, not once per rule.
  */
-import { Keys } from './codes.ts';
-import { rateLimited } from './errors.ts';
-import { metrics } from './metrics.ts';
+import { Keys } from '../core/codes.ts';
+import { rateLimited } from '../core/errors.ts';
+import { metrics } from '../core/metrics.ts';
 import type { AtomicScript, SharedState } from './state.ts';
 
 export interface RateRule {

@@ -14,7 +14,7 @@ import pg from 'pg';
 import type { SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import { Prisma, PrismaClient } from '../generated/prisma/client.ts';
-import type { Config } from './config.ts';
+import type { Config } from '../core/config.ts';
 
 export type Database = PrismaClient;
 

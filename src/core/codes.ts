@@ -33,7 +33,7 @@ export const httpStatusOf: Record<ErrorCode, number> = {
 /**
  * The request header a cookie-only `refresh` must carry (any value; clients send `1`). Browsers
  * send no custom header cross-site without a CORS preflight, which a foreign origin fails
- * (src/infra/origin.ts), so a page elsewhere cannot spend the HttpOnly refresh cookie.
+ * (src/plugins/origin.ts), so a page elsewhere cannot spend the HttpOnly refresh cookie.
  */
 export const CSRF_HEADER = 'x-switchboard-csrf';
 
@@ -115,7 +115,7 @@ export const Keys = {
    */
   stateEpoch: `${seatsTag}:state-epoch`,
   /**
-   * Rate limit counters: `${rateLimit(rule, group)}:${key}` (infra/rate-limit.ts). Rules taken
+   * Rate limit counters: `${rateLimit(rule, group)}:${key}` (adapters/rate-limit.ts). Rules taken
    * together in one step name the same `group`, their hash tag.
    */
   rateLimit: (rule: string, group?: string) => (group ? `${prefix}rl:{${group}}:${rule}` : `${prefix}rl:${rule}`),
@@ -140,7 +140,7 @@ export const Channels = {
   serverLogLines: `${prefix}server-log-lines`,
   /** Every instance listens, to nothing: its subscriber count tells a starting instance whether others are up (slots/recovery.ts). */
   instances: `${prefix}instances`,
-  /** An instance gave up publishing something: every instance re-reads what it keeps from the bus (infra/outbox.ts). */
+  /** An instance gave up publishing something: every instance re-reads what it keeps from the bus (adapters/outbox.ts). */
   reread: `${prefix}reread`,
 } as const;
 

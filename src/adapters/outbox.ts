@@ -6,7 +6,7 @@
  * is healthy its messages go out at once, pipelined on one connection and
  * so in order. A publish that fails (with the connection, those in flight
  * behind it fail too) is tried again at once, then after 1, 2, 4, 8 and
- * 16 s, then every 16 s (infra/retry.ts), and what is
+ * 16 s, then every 16 s (utils/retry.ts), and what is
  * given to its channel meanwhile waits behind it, so that listeners still
  * hear them in order (a member's JOINED before its LEFT). A message is given
  * up (logged) once it is 31 s old (`BUS_GIVE_UP_AFTER`), unless its sender
@@ -20,9 +20,10 @@
  * (auth/revocation.ts).
  */
 import type { Bus, PublishOptions } from './bus.ts';
-import { Channels } from './codes.ts';
-import { lastLineOf, type Logger } from './logger.ts';
-import { withRetries, type RetryOptions } from './retry.ts';
+import { Channels } from '../core/codes.ts';
+import type { Logger } from '../core/logger.ts';
+import { lastLineOf } from '../utils/error-text.ts';
+import { withRetries, type RetryOptions } from '../utils/retry.ts';
 
 export interface SendOptions extends PublishOptions {
   /** This message is given up once this old (ms), rather than at the outbox's {@link OutboxOptions.giveUpAfterMs}. */

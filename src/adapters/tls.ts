@@ -4,7 +4,7 @@
  * development).
  */
 import { readFileSync } from 'node:fs';
-import type { Config } from './config.ts';
+import type { Config } from '../core/config.ts';
 
 /** What node:https needs to serve TLS, as PEM text. */
 export interface TlsMaterial {

@@ -6,8 +6,9 @@
  */
 import { GraphQLError, type ExecutionResult } from 'graphql';
 import { handleStreamOrSingleExecutionResult, type Plugin } from 'graphql-yoga';
-import { ErrorCode } from './codes.ts';
-import { lastLineOf, type Logger } from './logger.ts';
+import { ErrorCode } from '../core/codes.ts';
+import type { Logger } from '../core/logger.ts';
+import { lastLineOf } from '../utils/error-text.ts';
 
 const knownCodes = new Set<string>(Object.values(ErrorCode));
 

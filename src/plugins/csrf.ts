@@ -7,7 +7,7 @@
  * no preflight, cookies included. `useMediaTypeCheck` answers every POST to
  * the GraphQL endpoints whose media type is not JSON 415, before anything
  * reads it. Any other media type makes the browser ask first, and a foreign
- * origin's preflight is refused (src/infra/origin.ts). GET cannot run a
+ * origin's preflight is refused (src/plugins/origin.ts). GET cannot run a
  * mutation (Yoga answers 405), and its answer is unreadable without a grant.
  *
  * Chosen over @graphql-yoga/plugin-csrf-prevention, which requires a custom
@@ -17,7 +17,7 @@
  * cookie-only `refresh`, which needs CSRF_HEADER as well (src/auth/refresh-cookie.ts).
  */
 import type { Plugin } from 'graphql-yoga';
-import { CSRF_HEADER, ErrorCode } from './codes.ts';
+import { CSRF_HEADER, ErrorCode } from '../core/codes.ts';
 
 /** Media types a POST may run an operation with (none of them a browser may send cross-site unasked). */
 export const operationMediaTypes: readonly string[] = ['application/json', 'application/graphql-response+json', 'application/graphql+json'];

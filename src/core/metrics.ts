@@ -1,19 +1,15 @@
 /**
  * Prometheus metrics (prom-client): one registry per process and the named
  * metrics every domain increments (`import { metrics } from
- * '../infra/metrics.ts'`), plus the Yoga plugin `useMetrics` that serves
- * GET /metrics and measures GraphQL operations and subscriptions itself.
+ * '../core/metrics.ts'`). The Yoga plugin that serves GET /metrics and
+ * measures GraphQL operations is src/plugins/metrics.ts.
  *
  * Gauges whose value lives elsewhere (open sockets, seats) are read when
  * scraped, from a reader registered with `observe`; a reader that fails
  * (Redis down) leaves the last value rather than failing the scrape.
  */
-import { timingSafeEqual } from 'node:crypto';
-import { BlockList, isIP } from 'node:net';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { Kind, type DocumentNode, type OperationDefinitionNode } from 'graphql';
-import type { Plugin } from 'graphql-yoga';
-import { bearerToken } from '../context.ts';
 
 /** The process's registry: default Node metrics plus Switchboard's own. */
 export const registry = new Registry();
@@ -70,7 +66,7 @@ export const metrics = {
   authDuration: new Histogram({ name: 'switchboard_auth_duration_seconds', help: 'Duration of authentication operations.', labelNames: ['operation'], buckets: latencyBuckets, registers: [registry] }),
   /** bcrypt runs: `verify` (a password compared at login or deleteAccount: what the failed-login limits bound) and `hash` (a new password). */
   passwordHashing: new Counter({ name: 'switchboard_password_hashing_total', help: 'bcrypt runs, by kind (verify, hash).', labelNames: ['kind'], registers: [registry] }),
-  /** Requests refused by a rate limit, by rule name (e.g. message-user, login-ip); counted in src/infra/rate-limit.ts. */
+  /** Requests refused by a rate limit, by rule name (e.g. message-user, login-ip); counted in src/adapters/rate-limit.ts. */
   rateLimitHits: new Counter({ name: 'switchboard_rate_limit_hits_total', help: 'Requests refused by a rate limit, by kind.', labelNames: ['kind'], registers: [registry] }),
   /** WebSocket connections refused or ended by the server, by close code. */
   refusedConnections: new Counter({ name: 'switchboard_refused_connections_total', help: 'WebSocket connections refused or closed by the server, by close code.', labelNames: ['code'], registers: [registry] }),
@@ -88,23 +84,21 @@ export const metrics = {
 
 let defaultsCollected = false;
 /** Node's default metrics (event-loop lag, heap, GC, handles), once per process. */
-function collectDefaults(): void {
+export function collectDefaults(): void {
   if (defaultsCollected) return;
   defaultsCollected = true;
   collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 10 });
 }
 
-/** Root fields whose outcome counts as an authentication attempt. */
-const authOperations = new Set(['login', 'register', 'refresh']);
 
 /** The operation `operationName` picks from `document` (or its only one). */
-function selectedOperation(document: DocumentNode, operationName?: string | null): OperationDefinitionNode | undefined {
+export function selectedOperation(document: DocumentNode, operationName?: string | null): OperationDefinitionNode | undefined {
   const operations = document.definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
   return operationName ? operations.find((o) => o.name?.value === operationName) : operations.length === 1 ? operations[0] : undefined;
 }
 
 /** Names of the operation's root fields (fragments spread at the root count by their own fields). */
-function rootFields(document: DocumentNode, operation: OperationDefinitionNode): string[] {
+export function rootFields(document: DocumentNode, operation: OperationDefinitionNode): string[] {
   const fragments = new Map(document.definitions.flatMap((d) => (d.kind === Kind.FRAGMENT_DEFINITION ? [[d.name.value, d] as const] : [])));
   const names: string[] = [];
   const seen = new Set<string>();
@@ -123,20 +117,20 @@ function rootFields(document: DocumentNode, operation: OperationDefinitionNode):
   return names;
 }
 
-interface ErrorLike {
+export interface ErrorLike {
   path?: readonly (string | number)[];
   extensions?: Record<string, unknown>;
   originalError?: unknown;
 }
 
 /** The code the client sees: the error's own, else what error masking will give it. */
-function codeOf(error: ErrorLike): string {
+export function codeOf(error: ErrorLike): string {
   const code = error.extensions?.code;
   if (typeof code === 'string') return code;
   return error.originalError ? 'INTERNAL_SERVER_ERROR' : 'BAD_USER_INPUT';
 }
 
-const errorsOf = (result: unknown): ErrorLike[] => ((result as { errors?: ErrorLike[] } | null)?.errors ?? []);
+export const errorsOf = (result: unknown): ErrorLike[] => ((result as { errors?: ErrorLike[] } | null)?.errors ?? []);
 
 /**
  * Counts an event sent to `subscribers` subscribers of root field `field`:
@@ -157,139 +151,3 @@ export function subscribedField(document: DocumentNode, operationName?: string |
   return operation ? (rootFields(document, operation)[0] ?? 'unknown') : 'unknown';
 }
 
-/** What the plugin labels a query's or mutation's measures with. */
-interface OperationFacts {
-  fields: string[];
-  /** Its root fields that are authentication attempts. */
-  auth: string[];
-  /** operationDuration labelled with its type and its one root field (or 'multiple'). */
-  duration: ReturnType<Histogram['labels']>;
-}
-
-/** Per document, per name of an operation it holds: its facts, worked out at its first execution (Yoga parses a text once and caches the document). */
-const operationFacts = new WeakMap<DocumentNode, Map<string, OperationFacts>>();
-
-function factsOf(document: DocumentNode, operationName?: string | null): OperationFacts | undefined {
-  let byName = operationFacts.get(document);
-  if (!byName) operationFacts.set(document, (byName = new Map()));
-  const key = operationName ?? '';
-  const known = byName.get(key);
-  if (known) return known;
-  // A name the document lacks is not kept: a client could send any number of them.
-  const operation = selectedOperation(document, operationName);
-  if (!operation) return undefined;
-  const fields = rootFields(document, operation);
-  const field = fields.length === 1 ? fields[0]! : 'multiple';
-  const facts = { fields, auth: fields.filter((f) => authOperations.has(f)), duration: metrics.operationDuration.labels({ type: operation.operation, field }) };
-  byName.set(key, facts);
-  return facts;
-}
-
-export interface MetricsOptions {
-  /** Path that serves the Prometheus text format. @default '/metrics' */
-  endpoint?: string;
-  /**
-   * When set, a scrape must carry `Authorization: Bearer <token>` (as
-   * Prometheus sends its `authorization` credentials), else 401.
-   * @default undefined (no token asked: keep the endpoint internal)
-   */
-  token?: string;
-}
-
-/** Whether the `Authorization` header carries `token` as its bearer token, compared in constant time. */
-function bearerMatches(header: string | null, token: string): boolean {
-  const given = Buffer.from(bearerToken(header) ?? '');
-  const wanted = Buffer.from(token);
-  return given.length === wanted.length && timingSafeEqual(given, wanted);
-}
-
-/**
- * Yoga plugin: GET /metrics, plus what can be measured from the GraphQL
- * pipeline alone (HTTP and WebSocket operations alike): operation latency,
- * error codes, authentication attempts, failures and latency, live
- * subscriptions and the events they deliver.
- */
-export function useMetrics(options: MetricsOptions = {}): Plugin {
-  const endpoint = options.endpoint ?? '/metrics';
-  collectDefaults();
-  return {
-    async onRequest({ url, request, endResponse, fetchAPI }) {
-      if (url.pathname !== endpoint) return;
-      if (request.method !== 'GET' && request.method !== 'HEAD') {
-        endResponse(new fetchAPI.Response('Method Not Allowed', { status: 405, headers: { allow: 'GET, HEAD' } }));
-        return;
-      }
-      if (options.token !== undefined && !bearerMatches(request.headers.get('authorization'), options.token)) {
-        endResponse(new fetchAPI.Response('Unauthorized', { status: 401, headers: { 'www-authenticate': 'Bearer realm="metrics"' } }));
-        return;
-      }
-      endResponse(new fetchAPI.Response(await registry.metrics(), { headers: { 'content-type': registry.contentType } }));
-    },
-    onExecute({ args }) {
-      const facts = factsOf(args.document, args.operationName);
-      if (!facts) return;
-      const { fields, auth, duration } = facts;
-      const started = process.hrtime.bigint();
-      return {
-        onExecuteDone({ result }) {
-          const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-          duration.observe(seconds);
-          const errors = errorsOf(result);
-          for (const error of errors) metrics.errors.inc({ code: codeOf(error) });
-          for (const name of auth) {
-            metrics.authAttempts.inc({ operation: name });
-            metrics.authDuration.observe({ operation: name }, seconds);
-            const failed = errors.find((e) => e.path?.[0] === name || (fields.length === 1 && !e.path));
-            if (failed) metrics.authFailures.inc({ operation: name, code: codeOf(failed) });
-          }
-        },
-      };
-    },
-    onSubscribe({ args }) {
-      const field = subscribedField(args.document, args.operationName);
-      return {
-        onSubscribeResult({ result }) {
-          if (!(Symbol.asyncIterator in (result as object))) {
-            for (const error of errorsOf(result)) metrics.errors.inc({ code: codeOf(error) });
-            return;
-          }
-          metrics.subscriptions.inc({ field });
-          let ended = false;
-          return {
-            onNext({ result: event }) {
-              countSubscriptionEvent(field, event, 1);
-            },
-            onEnd() {
-              if (ended) return;
-              ended = true;
-              metrics.subscriptions.dec({ field });
-            },
-          };
-        },
-      };
-    },
-  };
-}
-
-/** Loopback literals, as HOST may be written (IPv4-mapped ::ffff:127.x included). */
-const loopback = new BlockList();
-loopback.addSubnet('127.0.0.0', 8, 'ipv4');
-loopback.addAddress('::1', 'ipv6');
-loopback.addSubnet('::ffff:127.0.0.0', 104, 'ipv6');
-
-/**
- * True when `host` (HOST) is loopback as written: localhost, 127.0.0.0/8 or
- * ::1. Names are not resolved: any other name counts as reachable from outside.
- */
-export function isLoopbackHost(host: string): boolean {
-  const bare = host.replace(/^\[(.*)\]$/, '$1');
-  if (bare.toLowerCase() === 'localhost') return true;
-  const family = isIP(bare);
-  return family !== 0 && loopback.check(bare, family === 4 ? 'ipv4' : 'ipv6');
-}
-
-/** The start-up warning when /metrics is open on an address others can reach (PRODUCT.md, owner's decisions), else null. */
-export function metricsExposureWarning(config: { HOST: string; METRICS_TOKEN?: string | undefined }): string | null {
-  if (config.METRICS_TOKEN !== undefined || isLoopbackHost(config.HOST)) return null;
-  return `GET /metrics is open to anyone who reaches HOST=${config.HOST}: set METRICS_TOKEN (a scrape then needs Authorization: Bearer <token>) or listen on a loopback address`;
-}

@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { projectPath } from './project-path.ts';
+import { projectPath } from '../utils/project-path.ts';
 import { loadSchemaEngine } from '../internals/prisma-schema-engine.ts';
 import { bindMigrationAwareSqlAdapterFactory, type SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
 

@@ -4,12 +4,12 @@
  * after 1, 2, 4 … s (up to `maxDelayMs` apart), each failure logged, and
  * handed to `onGiveUp` after the last retry.
  */
-import { lastLineOf, type Logger } from './logger.ts';
+import { lastLineOf } from './error-text.ts';
 
 export interface RetryOptions {
   /** Tries after the first one. */
   retries: number;
-  logger: Pick<Logger, 'warn' | 'error'>;
+  logger: { warn(details: object, message: string): void; error(details: object, message: string): void };
   /** Logged with every failure. */
   context: Record<string, unknown>;
   /** Logged (warn) with a failure that will be tried again. */

@@ -3,7 +3,7 @@
  * configuration table, validated; durations are in seconds.
  */
 import { z } from 'zod';
-import { maxTimerDelay } from './timers.ts';
+import { maxTimerDelay } from '../utils/timers.ts';
 
 const int = (fallback: number, min = 0) => z.coerce.number().int().min(min).default(fallback);
 // Durations drive timers, which wait at most maxTimerDelay: a longer one would fire at once, over and over.

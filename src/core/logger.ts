@@ -43,7 +43,3 @@ export function createLogger(config: Pick<Config, 'LOG_LEVEL'>, destination: Des
   );
 }
 
-/** The last line of an error's message: enough for a log line about an outage (drivers put the cause last). */
-export function lastLineOf(error: unknown): string | undefined {
-  return String((error as Error | undefined)?.message ?? error).split('\n').pop();
-}
