@@ -32,7 +32,12 @@ export interface Origin {
   ip: string | null;
   /** Kept on the session record. @default null */
   userAgent?: string | null;
+  /** The request (HTTP) or connection (WebSocket) id, for the log line of its audit events. @default null */
+  requestId?: string | null;
 }
+
+/** Where an audit event came from: the caller's address and its request. */
+const cameFrom = (origin: Origin) => ({ ip: origin.ip, requestId: origin.requestId ?? null });
 
 /** What login and refresh hand back. */
 export interface IssuedSession {
@@ -196,7 +201,7 @@ export function createAccounts(deps: AccountsDeps): Accounts {
     } catch (error) {
       if (hasCode(error, ErrorCode.RATE_LIMITED)) {
         const retryAfter = Number((error as GraphQLError).extensions.retryAfter);
-        await audit({ kind: 'rate_limited', userId, ip: origin.ip, detail: { rule: attempt.deviceId ? 'login-device' : 'login', retryAfter } });
+        await audit({ kind: 'rate_limited', userId, ...cameFrom(origin), detail: { rule: attempt.deviceId ? 'login-device' : 'login', retryAfter } });
       }
       throw error;
     }
@@ -228,7 +233,7 @@ export function createAccounts(deps: AccountsDeps): Accounts {
         const again = await db.user.findFirst({ where: { usernameKey }, select: { id: true } });
         throw again ? conflict('username', 'That username is taken.') : conflict('email', 'That email is already registered.');
       }
-      await audit({ kind: 'register', userId: user.id, ip: origin.ip, detail: { username } });
+      await audit({ kind: 'register', userId: user.id, ...cameFrom(origin), detail: { username } });
       return user;
     },
 
@@ -243,7 +248,7 @@ export function createAccounts(deps: AccountsDeps): Accounts {
 
       const valid = user ? await passwords.verify(password, user.passwordHash) : await passwords.verifyNothing(password);
       if (!user || !valid) {
-        await audit({ kind: 'login_failed', userId: user?.id ?? null, ip: origin.ip, detail: { login: login.slice(0, 64), knownDevice: deviceId !== null } });
+        await audit({ kind: 'login_failed', userId: user?.id ?? null, ...cameFrom(origin), detail: { login: login.slice(0, 64), knownDevice: deviceId !== null } });
         throw invalidCredentials();
       }
       await attempt.succeeded();
@@ -264,9 +269,9 @@ export function createAccounts(deps: AccountsDeps): Accounts {
       });
       if (config.SINGLE_SESSION) {
         const replaced = await endSessions(user.id, 'session_replaced', { exceptSessionId: session.id, startedBefore: session.createdAt });
-        if (replaced.length > 0) await audit({ kind: 'session_replaced', userId: user.id, ip: origin.ip, detail: { sessions: replaced, by: session.id } });
+        if (replaced.length > 0) await audit({ kind: 'session_replaced', userId: user.id, ...cameFrom(origin), detail: { sessions: replaced, by: session.id } });
       }
-      await audit({ kind: 'login', userId: user.id, ip: origin.ip, detail: { session: session.id, knownDevice: deviceId !== null } });
+      await audit({ kind: 'login', userId: user.id, ...cameFrom(origin), detail: { session: session.id, knownDevice: deviceId !== null } });
       return issue(user, session.id, refreshToken, refreshTokenExpiresAt, device);
     },
 
@@ -282,7 +287,7 @@ export function createAccounts(deps: AccountsDeps): Accounts {
       const { session } = found;
       const reuse = async () => {
         const ended = await endSessions(session.userId, 'refresh_reuse', { sessionId: session.id });
-        await audit({ kind: 'refresh_reuse', userId: session.userId, ip: origin.ip, detail: { session: session.id, ended: ended.length > 0 } });
+        await audit({ kind: 'refresh_reuse', userId: session.userId, ...cameFrom(origin), detail: { session: session.id, ended: ended.length > 0 } });
         return unauthenticated('This refresh token was already used; its session has been ended. Sign in again.');
       };
       if (found.usedAt) throw await reuse();
@@ -304,13 +309,13 @@ export function createAccounts(deps: AccountsDeps): Accounts {
         const current = await db.refreshToken.findUnique({ where: { id: found.id }, select: { usedAt: true } });
         throw current?.usedAt ? await reuse() : invalidRefresh();
       }
-      await audit({ kind: 'refresh', userId: session.userId, ip: origin.ip, detail: { session: session.id } });
+      await audit({ kind: 'refresh', userId: session.userId, ...cameFrom(origin), detail: { session: session.id } });
       return issue(session.user, session.id, refreshToken, refreshTokenExpiresAt);
     },
 
     async logout(viewer, origin) {
       await endSessions(viewer.userId, 'logout', { sessionId: viewer.sessionId });
-      await audit({ kind: 'logout', userId: viewer.userId, ip: origin.ip, detail: { session: viewer.sessionId } });
+      await audit({ kind: 'logout', userId: viewer.userId, ...cameFrom(origin), detail: { session: viewer.sessionId } });
     },
 
     async deleteAccount(viewer, password, origin) {
@@ -318,7 +323,7 @@ export function createAccounts(deps: AccountsDeps): Accounts {
       if (!user) throw unauthenticated('Your account no longer exists.');
       const attempt = await takeAttempt({ accountKey: user.id, ip: origin.ip ?? 'unknown', deviceId: null }, origin, user.id);
       if (password.length > 128 || !(await passwords.verify(password, user.passwordHash))) {
-        await audit({ kind: 'login_failed', userId: user.id, ip: origin.ip, detail: { during: 'deleteAccount' } });
+        await audit({ kind: 'login_failed', userId: user.id, ...cameFrom(origin), detail: { during: 'deleteAccount' } });
         throw badInput('password', 'The password is wrong.');
       }
       await attempt.succeeded();
@@ -339,7 +344,7 @@ export function createAccounts(deps: AccountsDeps): Accounts {
       if (wanted.length === current.length && wanted.every((r, i) => r === current[i])) return user;
       const updated = await db.user.update({ where: { id: user.id }, data: { roles: wanted } });
       const ended = await endSessions(user.id, 'roles_changed');
-      await audit({ kind: 'roles_changed', userId: user.id, ip: origin.ip, detail: { from: current, to: wanted, by: admin.userId, sessionsEnded: ended.length } });
+      await audit({ kind: 'roles_changed', userId: user.id, ...cameFrom(origin), detail: { from: current, to: wanted, by: admin.userId, sessionsEnded: ended.length } });
       return updated;
     },
 
@@ -347,7 +352,7 @@ export function createAccounts(deps: AccountsDeps): Accounts {
       requireAdmin(admin);
       const user = await existingUser(userId, 'userId');
       const ended = await endSessions(user.id, 'revoked');
-      await audit({ kind: 'revoked', userId: user.id, ip: origin.ip, detail: { sessions: ended, by: admin.userId } });
+      await audit({ kind: 'revoked', userId: user.id, ...cameFrom(origin), detail: { sessions: ended, by: admin.userId } });
       return ended.length;
     },
 
@@ -393,7 +398,7 @@ export function createAccounts(deps: AccountsDeps): Accounts {
 
   async function deleteAndEnd(user: User, origin: Origin, by: string): Promise<void> {
     const ended = await endSessions(user.id, 'user_deleted');
-    await audit({ kind: 'user_deleted', userId: user.id, ip: origin.ip, detail: { userId: user.id, username: user.username, by, sessionsEnded: ended.length } });
+    await audit({ kind: 'user_deleted', userId: user.id, ...cameFrom(origin), detail: { userId: user.id, username: user.username, by, sessionsEnded: ended.length } });
     await rooms.deleteUser(user.id, (tx) => tx.user.deleteMany({ where: { id: user.id } }));
   }
 
