@@ -7,7 +7,7 @@
  */
 import { timestampFromJson, type Sql, type Statement } from '../adapters/database.ts';
 import { uuidv7 } from '../core/ids.ts';
-import { roomFromJson, type RoomJson } from '../rooms/service.ts';
+import { roomFromJson, type RoomJson } from '../rooms/reads.ts';
 import type { MessageWithAuthor } from './service.ts';
 
 /** The author's columns a message carries to its readers (never the password hash). */

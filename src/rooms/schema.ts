@@ -8,7 +8,7 @@ import { asUser, PresenceStatusEnum } from '../presence/schema.ts';
 import { lostAccess } from './access.ts';
 import type { RoomPresenceItem } from './room-presence.ts';
 import { encodeGlobalID } from '@pothos/plugin-relay';
-import type { InvitationItem, RoomListItem } from './service.ts';
+import type { InvitationItem, RoomListItem } from './list-changes.ts';
 
 /** No user has this id: anonymous callers find no room. */
 const noOne = '00000000-0000-0000-0000-000000000000';

@@ -1,27 +1,27 @@
 /**
  * Rooms: creation, settings, invitations, membership. The rules live in
- * access.ts; this holds the steps and keeps every instance informed through
- * the room feed (joined, left, changed, deleted).
+ * access.ts, a room's reads in reads.ts, what a viewer hears live in
+ * list-changes.ts; this holds the steps and keeps every instance informed
+ * through the room feed (joined, left, changed, deleted).
  */
 import { z } from 'zod';
 import type { Viewer } from '../context.ts';
 import { isAdmin } from '../context.ts';
 import type { Config } from '../core/config.ts';
-import { inTransaction, isUniqueViolation, timestampFromJson, type Database, type Sql, type Statement } from '../adapters/database.ts';
+import { inTransaction, isUniqueViolation, type Database, type Sql } from '../adapters/database.ts';
 import { ErrorCode } from '../core/codes.ts';
 import { appError, badInput, forbidden, notFound } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
-import { readToShow, retryInBackground } from '../utils/retry.ts';
-import { eventStream } from '../utils/event-stream.ts';
 import { textSchema } from '../core/text.ts';
-import { inOrder } from '../utils/in-order.ts';
-import { gatherInTurn } from '../utils/turns.ts';
-import { Prisma, type Room, type RoomPermission, type User } from '../generated/prisma/client.ts';
+import { Prisma, type Room, type RoomPermission } from '../generated/prisma/client.ts';
 import { recordAudit } from '../auth/audit.ts';
-import { canJoin, canManage, canSee, hasAccess, joinsAsAdmin, type Relation } from './access.ts';
+import { canJoin, canManage, canSee, hasAccess, joinsAsAdmin } from './access.ts';
 import type { RoomFeed } from './feed.ts';
-import type { Invitation, InvitationFeed } from './invitations.ts';
-import type { RoomListEvent, RoomListFeed, VisibilityRules } from './room-list.ts';
+import type { InvitationFeed } from './invitations.ts';
+import type { RoomListFeed, VisibilityRules } from './room-list.ts';
+import { createRoomReads } from './reads.ts';
+import { createRoomStreams, type InvitationItem, type RoomListItem } from './list-changes.ts';
+
 
 export interface RoomInput {
   name?: string | null;
@@ -40,23 +40,6 @@ function check<T>(rule: z.ZodType<T>, value: unknown, field: string): T {
   const result = rule.safeParse(value);
   if (!result.success) throw badInput(field, result.error.issues[0]!.message);
   return result.data;
-}
-
-/** A new invitation as its invitee's subscription hands it out. */
-export interface InvitationItem {
-  room: Room;
-  /** Null when the inviter's account is gone. */
-  invitedBy: User | null;
-  at: Date;
-}
-
-/** A change of the caller's room list, as roomListChanges hands it out. */
-export interface RoomListItem {
-  kind: 'ADDED' | 'CHANGED' | 'REMOVED' | 'RESYNC';
-  /** Null for RESYNC. */
-  roomId: string | null;
-  /** The room as it is now; null when REMOVED or RESYNC. */
-  room: Room | null;
 }
 
 export interface Rooms {
@@ -121,106 +104,15 @@ export interface Rooms {
   visibleWhere(viewer: Viewer): Prisma.RoomWhereInput;
 }
 
-/** A room as `row_to_json` gives it. */
-export type RoomJson = Omit<Room, 'createdAt' | 'lastActivityAt'> & { createdAt: string; lastActivityAt: string };
-export const roomFromJson = (room: RoomJson): Room => ({ ...room, createdAt: timestampFromJson(room.createdAt), lastActivityAt: timestampFromJson(room.lastActivityAt) });
-
-/**
- * The room and which of the users ($2) are its members and invited, as JSON
- * arrays: one user for an operation, every subscriber for a re-check.
- */
-const loadRoom: Statement = {
-  name: 'room.load',
-  text: `
-SELECT row_to_json(r) AS "room",
-  (SELECT COALESCE(json_agg(m."userId"), '[]'::json) FROM "RoomMember" m WHERE m."roomId" = r."id" AND m."userId" = ANY($2::uuid[])) AS "members",
-  (SELECT COALESCE(json_agg(i."userId"), '[]'::json) FROM "RoomInvite" i WHERE i."roomId" = r."id" AND i."userId" = ANY($2::uuid[])) AS "invited"
-FROM "Room" r WHERE r."id" = $1::uuid`,
-};
-
-/** A viewer waiting for its access to a changed room to be checked again. */
-interface Recheck {
-  viewer: Viewer;
-  answer: (ok: boolean) => void;
-}
-/** A failed re-check is tried again after 1, 2 and 4 s. */
-const recheckRetries = 3;
-
-/** A roomListChanges subscriber waiting for a room list event's read. */
-interface ListWait {
-  viewer: Viewer;
-  answer: (item: RoomListItem | null) => void;
-}
-/** A room list event that needs the room read to be told: a change of who sees it, or of its member count. */
-type ReadInList = Extract<RoomListEvent, { type: 'changed' | 'counted' }>;
-
+/** The settings that decide who sees a room, as the room list feed carries them. */
 const rulesOf = ({ permission, ownerId, allowedRoles }: VisibilityRules): VisibilityRules => ({ permission, ownerId, allowedRoles });
-
-/** What a room list change is to the viewer, from what it could see before and can see now; null when nothing. */
-function listItemFor(viewer: Viewer, event: ReadInList, room: Room, relation: Relation): RoomListItem | null {
-  const seesNow = canSee(viewer, room, relation);
-  // A count changes no one's view: those who see the room saw it.
-  const sawBefore = event.type === 'counted' ? seesNow : event.before !== null && canSee(viewer, event.before, event.relationsBefore?.[viewer.userId] ?? relation);
-  if (seesNow) return { kind: sawBefore ? 'CHANGED' : 'ADDED', roomId: room.id, room };
-  return sawBefore ? { kind: 'REMOVED', roomId: room.id, room: null } : null;
-}
 
 export function createRooms(deps: { db: Database; sql: Sql; config: Config; feed: RoomFeed; invitationFeed: InvitationFeed; listFeed: RoomListFeed; logger: Logger }): Rooms {
   const { db, sql, config, feed, invitationFeed, listFeed, logger } = deps;
   const now = () => new Date().toISOString();
-  /** roomListChanges subscribers waiting on one event: all listeners on this instance hear it in the same turn, and share one read. */
-  const askList = gatherInTurn<ReadInList, ListWait>((event, waiting) =>
-    void readToShow(() => readFor(event.roomId, waiting), {
-      logger,
-      context: { roomId: event.roomId, subscribers: waiting.length },
-      what: 'a room whose visibility or member count changed',
-      otherwise: 'the change is not handed out',
-    }).then((loaded) => {
-      // A room gone since: its deletion is told on its own.
-      for (const { viewer, answer } of waiting) answer(loaded ? listItemFor(viewer, event, loaded.room, loaded.relationOf(viewer.userId)) : null);
-    }),
-  );
-
-  /** The room and each user's relation to it, in one statement; null when there is no such room. */
-  const read = async (roomId: string, userIds: string[]): Promise<{ room: Room; relationOf: (userId: string) => Relation } | null> => {
-    const [row] = await sql.rows<{ room: RoomJson; members: string[]; invited: string[] }>(loadRoom, [roomId, userIds]);
-    if (!row) return null;
-    const members = new Set(row.members);
-    const invited = new Set(row.invited);
-    return { room: roomFromJson(row.room), relationOf: (userId) => ({ member: members.has(userId), invited: invited.has(userId) }) };
-  };
-  /** The room and the relation to it of each viewer waiting on it (every subscriber an event reached), in one statement. */
-  const readFor = (roomId: string, waiting: { viewer: Viewer }[]) => read(roomId, [...new Set(waiting.map(({ viewer }) => viewer.userId))]);
-  /** The room and the viewer's relation to it; null when there is no such room or the viewer may not see it. */
-  const seenBy = async (viewer: Viewer, roomId: string): Promise<{ room: Room; relation: Relation } | null> => {
-    const loaded = await read(roomId, [viewer.userId]);
-    if (!loaded) return null;
-    const relation = loaded.relationOf(viewer.userId);
-    return canSee(viewer, loaded.room, relation) ? { room: loaded.room, relation } : null;
-  };
-  /** The room and the viewer's relation to it, else NOT_FOUND (every operation on a room starts here). */
-  const load = async (viewer: Viewer, roomId: string): Promise<{ room: Room; relation: Relation }> => {
-    const seen = await seenBy(viewer, roomId);
-    if (!seen) throw notFound('Room');
-    return seen;
-  };
-  /** Re-checks of one room asked for in the current turn, answered by one read. */
-  const askRecheck = gatherInTurn<string, Recheck>((roomId, waiting) =>
-    retryInBackground(
-      async () => {
-        const loaded = await readFor(roomId, waiting);
-        for (const { viewer, answer } of waiting) answer(loaded !== null && hasAccess(viewer, loaded.room, loaded.relationOf(viewer.userId)));
-      },
-      {
-        retries: recheckRetries,
-        logger,
-        context: { roomId, subscribers: waiting.length },
-        retrying: 'access re-check failed; retrying',
-        givingUp: 'access re-check failed; the subscriptions end',
-        onGiveUp: () => waiting.forEach(({ answer }) => answer(false)),
-      },
-    ),
-  );
+  const reads = createRoomReads({ sql, logger });
+  const { load } = reads;
+  const streams = createRoomStreams({ db, reads, invitationFeed, listFeed, logger });
   /** Ends these users' memberships of the room in `tx`, keeping memberCount in step: the room's row after, or null when none was a member. */
   const dropMembers = async (tx: Prisma.TransactionClient, roomId: string, userIds: string[]): Promise<Room | null> => {
     const { count } = await tx.roomMember.deleteMany({ where: { roomId, userId: { in: userIds } } });
@@ -233,6 +125,9 @@ export function createRooms(deps: { db: Database; sql: Sql; config: Config; feed
   };
 
   return {
+    invitations: streams.invitations,
+    listChanges: streams.listChanges,
+
     async create(viewer, input) {
       const data = {
         name: check(nameRule, input.name, 'name'),
@@ -291,57 +186,6 @@ export function createRooms(deps: { db: Database; sql: Sql; config: Config; feed
         listFeed.publish({ type: 'changed', roomId, before: rulesOf(room), relationsBefore: { [userId]: { member: false, invited: false } }, onlyFor: [userId] });
       }
       return room;
-    },
-
-    async invitations(viewer) {
-      const shown = async ({ roomId, invitedById, at }: Invitation): Promise<InvitationItem | null> => {
-        const seen = await seenBy(viewer, roomId);
-        return seen && { room: seen.room, invitedBy: await db.user.findUnique({ where: { id: invitedById } }), at: new Date(at) };
-      };
-      let deliver: (item: InvitationItem) => void = () => {};
-      const stop = await invitationFeed.listen(viewer.userId, (invitation) => {
-        void readToShow(() => shown(invitation), { logger, context: { roomId: invitation.roomId, userId: viewer.userId }, what: 'the room of an invitation', otherwise: 'not handed out' }).then(
-          (item) => item && deliver(item),
-        );
-      });
-      return eventStream<InvitationItem>((push) => {
-        deliver = push;
-        return stop;
-      });
-    },
-
-    async listChanges(viewer) {
-      // In the order told, each once its read is done; what is handed out before the stream below is
-      // attached (an event that came with Redis's answer to the subscription) waits for it.
-      const waiting: RoomListItem[] = [];
-      let handOut: (item: RoomListItem) => void = (item) => void waiting.push(item);
-      const give = inOrder<RoomListItem>(
-        (item) => handOut(item),
-        (error) => logger.error({ err: error, userId: viewer.userId }, 'room list change not handed out'),
-      );
-      const giveOnceRead = (event: ReadInList) => give(new Promise<RoomListItem | null>((answer) => askList(event, { viewer, answer })));
-      const stop = await listFeed.listen((event) => {
-        if (event.type === 'deleted') return give({ kind: 'REMOVED', roomId: event.roomId, room: null });
-        if (event.onlyFor && !event.onlyFor.includes(viewer.userId)) return;
-        giveOnceRead(event);
-      });
-      const stopCounts = await listFeed.listenToCounts(giveOnceRead).catch((error: unknown) => {
-        stop();
-        throw error;
-      });
-      const resync = () => give({ kind: 'RESYNC', roomId: null, room: null });
-      // Listening already: a list read after this RESYNC, with the changes that follow it, is current.
-      resync();
-      const stopResume = listFeed.onResume(resync);
-      return eventStream<RoomListItem>((push) => {
-        for (const item of waiting.splice(0)) push(item);
-        handOut = push;
-        return () => {
-          stopResume();
-          stopCounts();
-          stop();
-        };
-      });
     },
 
     async removeMember(viewer, roomId, userId) {
@@ -429,7 +273,7 @@ export function createRooms(deps: { db: Database; sql: Sql; config: Config; feed
       return room;
     },
 
-    stillAccessible: (viewer, roomId) => new Promise((answer) => askRecheck(roomId, { viewer, answer })),
+    stillAccessible: reads.stillAccessible,
 
     visibleWhere(viewer) {
       if (isAdmin(viewer)) return {};
