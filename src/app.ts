@@ -23,6 +23,7 @@ import { createRoomListFeed } from './rooms/room-list.ts';
 import { createRoomPresence, type RoomPresence } from './rooms/room-presence.ts';
 import { createMessages, type Messages } from './messages/service.ts';
 import { createServerLog, type ServerLog } from './operations/server-log.ts';
+import { createAllowedOrigins, type AllowedOrigins } from './operations/origins.ts';
 
 export interface App extends Infra {
   tokens: TokenSigner;
@@ -37,6 +38,8 @@ export interface App extends Infra {
   roomPresence: RoomPresence;
   messages: Messages;
   serverLog: ServerLog;
+  /** The origins granted CORS and WebSocket upgrades, as they are now. */
+  origins: AllowedOrigins;
 }
 
 export async function createApp(config: Config, logger: Logger): Promise<App> {
@@ -67,6 +70,7 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
   const roomPresence = createRoomPresence({ ...infra, feed, rooms, presence });
   const messages = createMessages({ ...infra, feed, rooms });
   const serverLog = await createServerLog(infra);
+  const origins = await createAllowedOrigins(infra);
   const sessionPurge = startSessionPurge(infra);
   const restoreRevocations = () => runAtStart(logger, 'restore revoked sessions', () => accounts.restoreRevocations());
   const startup = [await restoreRevocations(), await runAtStart(logger, 'bootstrap admin', () => accounts.bootstrapAdmin())];
@@ -92,12 +96,14 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
     roomPresence,
     messages,
     serverLog,
+    origins,
     async close() {
       stopRestoringOnResume();
       stopPuttingBack();
       recovery.stop();
       for (const task of [...startup, restoredOnResume]) task?.cancel();
       serverLog.stop();
+      origins.stop();
       await slots.stop();
       presence.stop();
       sessionPurge.stop();

@@ -59,7 +59,7 @@ export function createServer(app: App): SwitchboardServer {
     // CORS is src/plugins/origin.ts's (Yoga's grants every origin with credentials); multipart is a form a page elsewhere may post.
     cors: false,
     multipart: false,
-    plugins: [useOriginCheck(app.config.ALLOWED_ORIGINS), useMediaTypeCheck(), useIntrospectionSwitch(app.config.INTROSPECTION), useHealthChecks(app), useJwks(app.tokens), useMetrics({ token: app.config.METRICS_TOKEN }), useQueryLimits({ maxQueryBytes: app.config.MAX_QUERY_BYTES }), useValidationErrorCodes(), useErrorRequestIds(mask), useRequestId(), useWebPage(), useGraphiQLAssets(), useGraphQLOverSSE(app), useRefreshCookie(), useSharedFanOut({ maskError: mask, logger: app.logger }), useGraphqlExecute()],
+    plugins: [useOriginCheck(app.origins.current), useMediaTypeCheck(), useIntrospectionSwitch(app.config.INTROSPECTION), useHealthChecks(app), useJwks(app.tokens), useMetrics({ token: app.config.METRICS_TOKEN }), useQueryLimits({ maxQueryBytes: app.config.MAX_QUERY_BYTES }), useValidationErrorCodes(), useErrorRequestIds(mask), useRequestId(), useWebPage(), useGraphiQLAssets(), useGraphQLOverSSE(app), useRefreshCookie(), useSharedFanOut({ maskError: mask, logger: app.logger }), useGraphqlExecute()],
     async context({ request, req, socket }): Promise<Context> {
       if (socket) {
         return { app, viewer: socket.viewer, tokenRefused: false, ip: socket.ip, requestId: socket.id, request: null, connection: socket };

@@ -140,6 +140,8 @@ export const Channels = {
   serverLogLines: `${prefix}server-log-lines`,
   /** Every instance listens, to nothing: its subscriber count tells a starting instance whether others are up (slots/recovery.ts). */
   instances: `${prefix}instances`,
+  /** The allowed origins changed (src/operations/origins.ts): every instance reads them again. */
+  originsChanged: `${prefix}origins-changed`,
   /** An instance gave up publishing something: every instance re-reads what it keeps from the bus (adapters/outbox.ts). */
   reread: `${prefix}reread`,
 } as const;

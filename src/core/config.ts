@@ -45,7 +45,7 @@ const hostPorts = z
   .optional();
 
 /** `entry`'s origin when it is one (http or https, nothing after the port), else null. */
-function originOf(entry: string): string | null {
+export function originOf(entry: string): string | null {
   let url: URL;
   try {
     url = new URL(entry);

@@ -1,5 +1,6 @@
 /**
- * Operations over GraphQL: the admin-only `serverLog` subscription.
+ * Operations over GraphQL, admins only: the `serverLog` subscription and the
+ * allowed origins.
  */
 import { builder, sameForEveryViewer } from '../builder.ts';
 import { isAdmin, requireViewer } from '../context.ts';
@@ -34,3 +35,23 @@ builder.subscriptionField('serverLog', (t) =>
     resolve: (line) => line,
   }),
 );
+
+builder.queryField('allowedOrigins', (t) =>
+  t.stringList({
+    description: 'Admins only: the origins granted CORS and WebSocket upgrades besides the server\'s own, sorted. Empty: same origin only.',
+    resolve: (_root, _args, ctx) => ctx.app.origins.list(requireViewer(ctx)),
+  }),
+);
+
+builder.mutationFields((t) => ({
+  addAllowedOrigin: t.stringList({
+    description: 'Admins only: grants `origin` (scheme://host[:port]) on every instance within a second. Returns the list.',
+    args: { origin: t.arg.string({ required: true }) },
+    resolve: (_root, { origin }, ctx) => ctx.app.origins.add(requireViewer(ctx), origin, ctx.ip),
+  }),
+  removeAllowedOrigin: t.stringList({
+    description: 'Admins only: withdraws `origin` on every instance within a second (one of ALLOWED_ORIGINS is refused: change the variable). Returns the list.',
+    args: { origin: t.arg.string({ required: true }) },
+    resolve: (_root, { origin }, ctx) => ctx.app.origins.remove(requireViewer(ctx), origin, ctx.ip),
+  }),
+}));

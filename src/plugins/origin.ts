@@ -1,7 +1,8 @@
 /**
  * Cross-origin rules (PRODUCT.md, owner's decisions: "Origins"), for HTTP and
  * WebSocket alike. A browser's request carries an Origin; one equal to the
- * server's own origin, or listed in ALLOWED_ORIGINS, is granted: its
+ * server's own origin, or in the allowed list (ALLOWED_ORIGINS seeds it,
+ * admins change it: src/operations/origins.ts), is granted: its
  * preflight answered 204 and its responses given a credentialed CORS grant.
  * Any other origin gets no CORS header, its preflight is refused with 403, and
  * when ALLOWED_ORIGINS is set every request and WebSocket upgrade it sends is
@@ -61,10 +62,11 @@ const forbidden = (fetchAPI: { Response: typeof Response }) =>
     headers: { 'content-type': 'application/json; charset=utf-8', vary: 'Origin' },
   });
 
-/** Yoga plugin: the rules above for every HTTP request. */
-export function useOriginCheck(allowed: readonly string[] | undefined): Plugin {
+/** Yoga plugin: the rules above for every HTTP request; `allowedNow` gives the list as it is at that moment (admins change it at run time). */
+export function useOriginCheck(allowedNow: () => readonly string[] | undefined): Plugin {
   return {
     onRequest({ request, url, endResponse, fetchAPI }) {
+      const allowed = allowedNow();
       const origin = request.headers.get('origin');
       const preflight = request.method === 'OPTIONS';
       const own = ownOrigin(url);
@@ -89,6 +91,7 @@ export function useOriginCheck(allowed: readonly string[] | undefined): Plugin {
     },
     onResponse({ request, response }) {
       if (request.method === 'OPTIONS') return;
+      const allowed = allowedNow();
       const origin = request.headers.get('origin');
       // Caches must not hand one origin's answer (with or without a grant) to another.
       if (!/\borigin\b/i.test(response.headers.get('vary') ?? '')) response.headers.append('vary', 'Origin');

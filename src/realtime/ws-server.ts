@@ -55,7 +55,7 @@ export function createRealtimeServer(app: App, yoga: YogaServerInstance<any, any
     maxPayload: limits.maxBodyBytes,
     WebSocket: ServerSocket,
     verifyClient: (info, accept) =>
-      originRefused(app.config.ALLOWED_ORIGINS, info.origin, ownOriginOfUpgrade(info.secure, info.req.headers.host)) ? accept(false, 403, 'Forbidden origin') : accept(true),
+      originRefused(app.origins.current(), info.origin, ownOriginOfUpgrade(info.secure, info.req.headers.host)) ? accept(false, 403, 'Forbidden origin') : accept(true),
   });
 
   useServer<Record<string, unknown> | undefined, Extra>(
