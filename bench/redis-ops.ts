@@ -14,7 +14,7 @@ import { testDatabaseUrl } from '../test/helpers/env.ts';
 import { createRoom, JOIN, ROOM_MESSAGES, SEND } from '../test/rooms/helpers.ts';
 
 const messages = 200;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Calls per command since the last reset. */
 async function calls(redis: Redis): Promise<Map<string, number>> {

@@ -305,3 +305,50 @@ export const RoomPresenceDocument = graphql(`
     }
   }
 `);
+
+// ---- Two-factor sign-in (src/auth/second-factor.ts) ----
+
+export const LoginWithSecondFactorDocument = graphql(`
+  mutation LoginWithSecondFactor($input: SecondFactorLoginInput!) {
+    loginWithSecondFactor(input: $input) {
+      ...AuthFields
+      deviceToken
+    }
+  }
+`);
+
+export const EnrolSecondFactorDocument = graphql(`
+  mutation EnrolSecondFactor($challenge: String) {
+    enrolSecondFactor(challenge: $challenge) {
+      uri
+      secret
+    }
+  }
+`);
+
+export const ConfirmSecondFactorDocument = graphql(`
+  mutation ConfirmSecondFactor($code: String!, $challenge: String, $deviceToken: String) {
+    confirmSecondFactor(code: $code, challenge: $challenge, deviceToken: $deviceToken) {
+      recoveryCodes
+      session {
+        ...AuthFields
+        deviceToken
+      }
+    }
+  }
+`);
+
+export const DisableSecondFactorDocument = graphql(`
+  mutation DisableSecondFactor($code: String!) {
+    disableSecondFactor(code: $code)
+  }
+`);
+
+export const SecondFactorStatusDocument = graphql(`
+  query SecondFactorStatus {
+    me {
+      id
+      secondFactorEnabled
+    }
+  }
+`);

@@ -13,7 +13,11 @@
  */
 import { createClient, type Client } from 'graphql-ws';
 import {
+  ConfirmSecondFactorDocument,
+  DisableSecondFactorDocument,
+  EnrolSecondFactorDocument,
   LoginDocument,
+  LoginWithSecondFactorDocument,
   LogoutDocument,
   RefreshDocument,
   RegisterDocument,
@@ -90,6 +94,34 @@ export class GraphQLRequestError extends Error {
   }
 }
 
+// ---- Two-factor sign-in ----
+
+/**
+ * What `login` was answered when the password was right but a second step is due: SECOND_FACTOR_REQUIRED
+ * (`enrolment` false: send a code) or SECOND_FACTOR_ENROLMENT_REQUIRED (`enrolment` true: an admin under
+ * ADMIN_REQUIRE_2FA must enrol first, with `enrolSecondFactor(challenge)` and `confirmSecondFactor(code, challenge)`).
+ */
+export interface SecondFactorChallenge {
+  challenge: string;
+  /** Milliseconds since the epoch. */
+  expiresAt: number;
+  enrolment: boolean;
+}
+
+/** The challenge an error carries when it is SECOND_FACTOR_REQUIRED or SECOND_FACTOR_ENROLMENT_REQUIRED; else null. */
+export function secondFactorChallenge(error: unknown): SecondFactorChallenge | null {
+  if (!(error instanceof GraphQLRequestError)) return null;
+  if (error.code !== 'SECOND_FACTOR_REQUIRED' && error.code !== 'SECOND_FACTOR_ENROLMENT_REQUIRED') return null;
+  const extensions = error.errors[0]?.extensions ?? {};
+  if (typeof extensions.challenge !== 'string') return null;
+  return { challenge: extensions.challenge, expiresAt: Date.parse(String(extensions.challengeExpiresAt)), enrolment: error.code === 'SECOND_FACTOR_ENROLMENT_REQUIRED' };
+}
+
+/** What `login` calls for a code when the account has a second factor: resolve with the app's 6 digits or a recovery code. */
+export type SecondFactorPrompt = (challenge: SecondFactorChallenge) => Promise<string>;
+
+// ---- end two-factor sign-in ----
+
 /** The request did not get a GraphQL answer (network, proxy, server down). */
 export class TransportError extends Error {
   override name = 'TransportError';
@@ -130,6 +162,11 @@ export interface SwitchboardClientOptions {
    * across restarts. @default an in-memory store
    */
   devices?: DeviceTokenStore;
+  /**
+   * Asked for a code when `login` meets an account with a second factor; without it, `login` rejects with the
+   * SECOND_FACTOR_REQUIRED error (see `secondFactorChallenge`) and `completeLogin(code)` finishes. @default none
+   */
+  secondFactor?: SecondFactorPrompt;
 }
 
 /** Device tokens by account (the username and the email, lower-cased, both name it). */
@@ -264,6 +301,9 @@ export class SwitchboardClient {
   private currentStatus: ConnectionStatus = 'idle';
   private readonly live = new Set<LiveOperation>();
   private readonly devices: DeviceTokenStore;
+  private readonly secondFactorPrompt: SecondFactorPrompt | undefined;
+  /** The login waiting for its second step: the account (for its device token) and the challenge. */
+  private pendingLogin: { account: string; challenge: string } | null = null;
   private readonly listeners: { [K in keyof SwitchboardEvents]: Set<Listener<SwitchboardEvents[K]>> } = {
     tokens: new Set(),
     status: new Set(),
@@ -276,6 +316,7 @@ export class SwitchboardClient {
     this.wsUrl = options.wsUrl ?? options.url.replace(/^http/, 'ws');
     this.fetchImpl = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
     this.devices = options.devices ?? memoryDeviceTokenStore();
+    this.secondFactorPrompt = options.secondFactor;
     this.options = {
       refreshBefore: options.refreshBefore ?? 60_000,
       autoRefresh: options.autoRefresh ?? true,
@@ -357,11 +398,65 @@ export class SwitchboardClient {
     return (await this.request(RegisterDocument, { input }, { auth: false })).register;
   }
 
-  /** Signs in, keeps the tokens and opens the live connection. */
-  async login(login: string, password: string) {
+  /**
+   * Signs in, keeps the tokens and opens the live connection. For an account with a second factor it asks
+   * `prompt` (or the `secondFactor` option) for a code; with neither, it rejects with SECOND_FACTOR_REQUIRED
+   * and `completeLogin(code)` finishes.
+   */
+  async login(login: string, password: string, prompt: SecondFactorPrompt | undefined = this.secondFactorPrompt) {
     const account = login.trim().toLowerCase();
     const deviceToken = this.devices.get(account) ?? null;
-    const { login: auth } = await this.request(LoginDocument, { input: { login, password, deviceToken } }, { auth: false });
+    this.pendingLogin = null;
+    let auth: AuthFieldsFragment & { deviceToken?: string | null };
+    try {
+      auth = (await this.request(LoginDocument, { input: { login, password, deviceToken } }, { auth: false })).login;
+    } catch (error) {
+      const challenge = secondFactorChallenge(error);
+      if (!challenge) throw error;
+      this.pendingLogin = { account, challenge: challenge.challenge };
+      if (challenge.enrolment || !prompt) throw error;
+      return this.completeLogin(await prompt(challenge));
+    }
+    return this.adopt(auth, account);
+  }
+
+  // ---- Two-factor sign-in ----
+
+  /** Finishes the login that answered SECOND_FACTOR_REQUIRED with a code (or a recovery code). */
+  async completeLogin(code: string, challenge = this.pendingLogin?.challenge) {
+    if (!challenge) throw new GraphQLRequestError([{ message: 'No sign-in is waiting for a code: call login first.', extensions: { code: 'BAD_USER_INPUT' } }]);
+    const account = this.pendingLogin?.challenge === challenge ? this.pendingLogin.account : null;
+    const deviceToken = account ? (this.devices.get(account) ?? null) : null;
+    const { loginWithSecondFactor: auth } = await this.request(LoginWithSecondFactorDocument, { input: { challenge, code, deviceToken } }, { auth: false });
+    this.pendingLogin = null;
+    return this.adopt(auth, account);
+  }
+
+  /** Starts enrolling a second factor: signed in, or with an enrolment challenge (SECOND_FACTOR_ENROLMENT_REQUIRED). Show `uri` as a QR code. */
+  async enrolSecondFactor(challenge?: string) {
+    return (await this.request(EnrolSecondFactorDocument, { challenge: challenge ?? null }, { auth: !challenge })).enrolSecondFactor;
+  }
+
+  /** Confirms the enrolment with a first code; returns the recovery codes. With an enrolment challenge it also signs in (`user`). */
+  async confirmSecondFactor(code: string, challenge?: string) {
+    const account = challenge && this.pendingLogin?.challenge === challenge ? this.pendingLogin.account : null;
+    const deviceToken = account ? (this.devices.get(account) ?? null) : null;
+    const { confirmSecondFactor: result } = await this.request(ConfirmSecondFactorDocument, { code, challenge: challenge ?? null, deviceToken }, { auth: !challenge });
+    let user: AuthFieldsFragment['user'] | null = null;
+    if (result.session) {
+      this.pendingLogin = null;
+      user = this.adopt(result.session, account);
+    }
+    return { recoveryCodes: result.recoveryCodes, user };
+  }
+
+  /** Removes the second factor; needs a current code or an unused recovery code. */
+  async disableSecondFactor(code: string): Promise<void> {
+    await this.request(DisableSecondFactorDocument, { code });
+  }
+
+  /** Keeps a new session's tokens and device token and opens the live connection. */
+  private adopt(auth: AuthFieldsFragment & { deviceToken?: string | null }, account: string | null) {
     if (auth.deviceToken) {
       for (const name of [account, auth.user.username.toLowerCase(), auth.user.email?.toLowerCase()]) if (name) this.devices.set(name, auth.deviceToken);
     }
@@ -371,6 +466,8 @@ export class SwitchboardClient {
     this.connect();
     return auth.user;
   }
+
+  // ---- end two-factor sign-in ----
 
   /** Ends the session on the server (every socket of it closes) and here. */
   async logout(): Promise<void> {

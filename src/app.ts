@@ -10,6 +10,7 @@ import { createDeviceTokens } from './auth/devices.ts';
 import { databaseKeyStore } from './auth/shared-key.ts';
 import { createRevocations, type Revocations } from './auth/revocation.ts';
 import { createAccounts, type Accounts } from './auth/accounts.ts';
+import { createSecondFactor, type SecondFactor } from './auth/second-factor.ts';
 import { startSessionPurge } from './auth/session-purge.ts';
 import { runAtStart, type StartupTask } from './operations/startup.ts';
 import { createSlots, renewIntervalMs, type Slots } from './slots/service.ts';
@@ -29,6 +30,8 @@ export interface App extends Infra {
   tokens: TokenSigner;
   revocations: Revocations;
   accounts: Accounts;
+  /** Two-factor sign-in: enrolment, confirmation, disabling (src/auth/second-factor.ts). */
+  secondFactor: SecondFactor;
   slots: Slots;
   /** MAX_SUBSCRIPTIONS_PER_SOCKET and MAX_SUBSCRIPTIONS_PER_USER, for graphql-ws and SSE alike. */
   subscriptionLimits: SubscriptionLimits;
@@ -60,7 +63,8 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
   const revocations = await createRevocations(infra);
   const feed = createRoomFeed(infra.bus, infra.outbox);
   const rooms = createRooms({ ...infra, feed, invitationFeed: createInvitationFeed(infra.bus, infra.outbox), listFeed: createRoomListFeed(infra.bus, infra.outbox, infra.config.ROOM_LIST_COUNT_INTERVAL * 1000) });
-  const accounts = createAccounts({ ...infra, tokens, devices, revocations, rooms });
+  const secondFactor = createSecondFactor({ ...infra, key: signingKey });
+  const accounts = createAccounts({ ...infra, tokens, devices, revocations, rooms, secondFactor });
   // A renewal puts an instance's seats back even when it never noticed the loss; a second more for its round trip and a late timer.
   const recovery = await createRecovery(infra, renewIntervalMs(infra.config) + 1000);
   const slots = await createSlots(infra, recovery);
@@ -88,6 +92,7 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
     tokens,
     revocations,
     accounts,
+    secondFactor,
     slots,
     subscriptionLimits: createSubscriptionLimits(infra),
     presence,

@@ -5,6 +5,7 @@
 import { lexicographicSortSchema, printSchema } from 'graphql';
 import { builder } from './builder.ts';
 import './auth/schema.ts';
+import './auth/second-factor-schema.ts';
 import './slots/schema.ts';
 import './presence/schema.ts';
 import './rooms/schema.ts';

@@ -45,6 +45,11 @@ type Documents = {
     "\n  subscription RoomInvitations {\n    roomInvitations {\n      at\n      room {\n        ...RoomFields\n      }\n      invitedBy {\n        id\n        username\n      }\n    }\n  }\n": typeof types.RoomInvitationsDocument,
     "\n  subscription RoomListChanges {\n    roomListChanges {\n      kind\n      roomId\n      room {\n        ...RoomFields\n      }\n    }\n  }\n": typeof types.RoomListChangesDocument,
     "\n  subscription RoomPresence($roomId: ID!) {\n    roomPresence(roomId: $roomId) {\n      kind\n      status\n      at\n      user {\n        ...UserFields\n      }\n    }\n  }\n": typeof types.RoomPresenceDocument,
+    "\n  mutation LoginWithSecondFactor($input: SecondFactorLoginInput!) {\n    loginWithSecondFactor(input: $input) {\n      ...AuthFields\n      deviceToken\n    }\n  }\n": typeof types.LoginWithSecondFactorDocument,
+    "\n  mutation EnrolSecondFactor($challenge: String) {\n    enrolSecondFactor(challenge: $challenge) {\n      uri\n      secret\n    }\n  }\n": typeof types.EnrolSecondFactorDocument,
+    "\n  mutation ConfirmSecondFactor($code: String!, $challenge: String, $deviceToken: String) {\n    confirmSecondFactor(code: $code, challenge: $challenge, deviceToken: $deviceToken) {\n      recoveryCodes\n      session {\n        ...AuthFields\n        deviceToken\n      }\n    }\n  }\n": typeof types.ConfirmSecondFactorDocument,
+    "\n  mutation DisableSecondFactor($code: String!) {\n    disableSecondFactor(code: $code)\n  }\n": typeof types.DisableSecondFactorDocument,
+    "\n  query SecondFactorStatus {\n    me {\n      id\n      secondFactorEnabled\n    }\n  }\n": typeof types.SecondFactorStatusDocument,
 };
 const documents: Documents = {
     "\n  fragment UserFields on User {\n    id\n    username\n    presence\n  }\n": types.UserFieldsFragmentDoc,
@@ -77,6 +82,11 @@ const documents: Documents = {
     "\n  subscription RoomInvitations {\n    roomInvitations {\n      at\n      room {\n        ...RoomFields\n      }\n      invitedBy {\n        id\n        username\n      }\n    }\n  }\n": types.RoomInvitationsDocument,
     "\n  subscription RoomListChanges {\n    roomListChanges {\n      kind\n      roomId\n      room {\n        ...RoomFields\n      }\n    }\n  }\n": types.RoomListChangesDocument,
     "\n  subscription RoomPresence($roomId: ID!) {\n    roomPresence(roomId: $roomId) {\n      kind\n      status\n      at\n      user {\n        ...UserFields\n      }\n    }\n  }\n": types.RoomPresenceDocument,
+    "\n  mutation LoginWithSecondFactor($input: SecondFactorLoginInput!) {\n    loginWithSecondFactor(input: $input) {\n      ...AuthFields\n      deviceToken\n    }\n  }\n": types.LoginWithSecondFactorDocument,
+    "\n  mutation EnrolSecondFactor($challenge: String) {\n    enrolSecondFactor(challenge: $challenge) {\n      uri\n      secret\n    }\n  }\n": types.EnrolSecondFactorDocument,
+    "\n  mutation ConfirmSecondFactor($code: String!, $challenge: String, $deviceToken: String) {\n    confirmSecondFactor(code: $code, challenge: $challenge, deviceToken: $deviceToken) {\n      recoveryCodes\n      session {\n        ...AuthFields\n        deviceToken\n      }\n    }\n  }\n": types.ConfirmSecondFactorDocument,
+    "\n  mutation DisableSecondFactor($code: String!) {\n    disableSecondFactor(code: $code)\n  }\n": types.DisableSecondFactorDocument,
+    "\n  query SecondFactorStatus {\n    me {\n      id\n      secondFactorEnabled\n    }\n  }\n": types.SecondFactorStatusDocument,
 };
 
 /**
@@ -199,6 +209,26 @@ export function graphql(source: "\n  subscription RoomListChanges {\n    roomLis
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  subscription RoomPresence($roomId: ID!) {\n    roomPresence(roomId: $roomId) {\n      kind\n      status\n      at\n      user {\n        ...UserFields\n      }\n    }\n  }\n"): typeof import('./graphql.ts').RoomPresenceDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation LoginWithSecondFactor($input: SecondFactorLoginInput!) {\n    loginWithSecondFactor(input: $input) {\n      ...AuthFields\n      deviceToken\n    }\n  }\n"): typeof import('./graphql.ts').LoginWithSecondFactorDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation EnrolSecondFactor($challenge: String) {\n    enrolSecondFactor(challenge: $challenge) {\n      uri\n      secret\n    }\n  }\n"): typeof import('./graphql.ts').EnrolSecondFactorDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation ConfirmSecondFactor($code: String!, $challenge: String, $deviceToken: String) {\n    confirmSecondFactor(code: $code, challenge: $challenge, deviceToken: $deviceToken) {\n      recoveryCodes\n      session {\n        ...AuthFields\n        deviceToken\n      }\n    }\n  }\n"): typeof import('./graphql.ts').ConfirmSecondFactorDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation DisableSecondFactor($code: String!) {\n    disableSecondFactor(code: $code)\n  }\n"): typeof import('./graphql.ts').DisableSecondFactorDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query SecondFactorStatus {\n    me {\n      id\n      secondFactorEnabled\n    }\n  }\n"): typeof import('./graphql.ts').SecondFactorStatusDocument;
 
 
 export function graphql(source: string) {

@@ -55,6 +55,15 @@ export type RoomPresenceKind =
   | 'LEFT'
   | 'STATUS';
 
+export type SecondFactorLoginInput = {
+  /** extensions.challenge of the SECOND_FACTOR_REQUIRED error that login answered. */
+  challenge: string;
+  /** The 6 digits the authenticator app shows, or an unused recovery code. */
+  code: string;
+  /** The device token sent with that login (a browser's cookie is read when omitted). */
+  deviceToken?: string | null | undefined;
+};
+
 export type UpdateRoomInput = {
   allowedRoles?: Array<string> | null | undefined;
   maxMembers?: number | null | undefined;
@@ -244,6 +253,41 @@ export type RoomPresenceSubscriptionVariables = Exact<{
 
 
 export type RoomPresenceSubscription = { roomPresence: { kind: RoomPresenceKind, status: PresenceStatus, at: string, user: { id: string, username: string, presence: PresenceStatus } } };
+
+export type LoginWithSecondFactorMutationVariables = Exact<{
+  input: SecondFactorLoginInput;
+}>;
+
+
+export type LoginWithSecondFactorMutation = { loginWithSecondFactor: { deviceToken: string | null, accessToken: string, accessTokenExpiresAt: string, refreshToken: string, refreshTokenExpiresAt: string, user: { id: string, username: string, email: string | null, roles: Array<string> } } };
+
+export type EnrolSecondFactorMutationVariables = Exact<{
+  challenge?: string | null | undefined;
+}>;
+
+
+export type EnrolSecondFactorMutation = { enrolSecondFactor: { uri: string, secret: string } };
+
+export type ConfirmSecondFactorMutationVariables = Exact<{
+  code: string;
+  challenge?: string | null | undefined;
+  deviceToken?: string | null | undefined;
+}>;
+
+
+export type ConfirmSecondFactorMutation = { confirmSecondFactor: { recoveryCodes: Array<string>, session: { deviceToken: string | null, accessToken: string, accessTokenExpiresAt: string, refreshToken: string, refreshTokenExpiresAt: string, user: { id: string, username: string, email: string | null, roles: Array<string> } } | null } };
+
+export type DisableSecondFactorMutationVariables = Exact<{
+  code: string;
+}>;
+
+
+export type DisableSecondFactorMutation = { disableSecondFactor: boolean };
+
+export type SecondFactorStatusQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type SecondFactorStatusQuery = { me: { id: string, secondFactorEnabled: boolean | null } | null };
 
 export class TypedDocumentString<TResult, TVariables>
   extends String
@@ -714,3 +758,69 @@ export const RoomPresenceDocument = new TypedDocumentString(`
   username
   presence
 }`) as unknown as TypedDocumentString<RoomPresenceSubscription, RoomPresenceSubscriptionVariables>;
+export const LoginWithSecondFactorDocument = new TypedDocumentString(`
+    mutation LoginWithSecondFactor($input: SecondFactorLoginInput!) {
+  loginWithSecondFactor(input: $input) {
+    ...AuthFields
+    deviceToken
+  }
+}
+    fragment AuthFields on AuthPayload {
+  accessToken
+  accessTokenExpiresAt
+  refreshToken
+  refreshTokenExpiresAt
+  user {
+    id
+    username
+    email
+    roles
+  }
+}`) as unknown as TypedDocumentString<LoginWithSecondFactorMutation, LoginWithSecondFactorMutationVariables>;
+export const EnrolSecondFactorDocument = new TypedDocumentString(`
+    mutation EnrolSecondFactor($challenge: String) {
+  enrolSecondFactor(challenge: $challenge) {
+    uri
+    secret
+  }
+}
+    `) as unknown as TypedDocumentString<EnrolSecondFactorMutation, EnrolSecondFactorMutationVariables>;
+export const ConfirmSecondFactorDocument = new TypedDocumentString(`
+    mutation ConfirmSecondFactor($code: String!, $challenge: String, $deviceToken: String) {
+  confirmSecondFactor(
+    code: $code
+    challenge: $challenge
+    deviceToken: $deviceToken
+  ) {
+    recoveryCodes
+    session {
+      ...AuthFields
+      deviceToken
+    }
+  }
+}
+    fragment AuthFields on AuthPayload {
+  accessToken
+  accessTokenExpiresAt
+  refreshToken
+  refreshTokenExpiresAt
+  user {
+    id
+    username
+    email
+    roles
+  }
+}`) as unknown as TypedDocumentString<ConfirmSecondFactorMutation, ConfirmSecondFactorMutationVariables>;
+export const DisableSecondFactorDocument = new TypedDocumentString(`
+    mutation DisableSecondFactor($code: String!) {
+  disableSecondFactor(code: $code)
+}
+    `) as unknown as TypedDocumentString<DisableSecondFactorMutation, DisableSecondFactorMutationVariables>;
+export const SecondFactorStatusDocument = new TypedDocumentString(`
+    query SecondFactorStatus {
+  me {
+    id
+    secondFactorEnabled
+  }
+}
+    `) as unknown as TypedDocumentString<SecondFactorStatusQuery, SecondFactorStatusQueryVariables>;

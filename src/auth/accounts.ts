@@ -25,6 +25,7 @@ import type { DeviceTokens } from './devices.ts';
 import { createLoginLimits, type LoginAttempt, type TakenAttempt } from './login-limits.ts';
 import { hashRefreshToken, newRefreshToken, type TokenSigner } from './tokens.ts';
 import type { Revocations } from './revocation.ts';
+import type { SecondFactor } from './second-factor.ts';
 
 /** Where a request came from, for the audit log, rate limits and the session record. */
 export interface Origin {
@@ -55,8 +56,17 @@ export interface IssuedSession {
 export interface Accounts {
   /** Creates an account (no session). CONFLICT when the username or email is taken, case-insensitively. */
   register(input: { username: string; email: string; password: string }, origin: Origin): Promise<User>;
-  /** Checks the credentials and starts a session; with SINGLE_SESSION, ends the user's older ones. */
+  /**
+   * Checks the credentials and starts a session; with SINGLE_SESSION, ends the user's older ones. A user with a
+   * second factor gets SECOND_FACTOR_REQUIRED and a challenge instead (src/auth/second-factor.ts).
+   */
   login(input: { login: string; password: string; deviceToken?: string | null }, origin: Origin): Promise<IssuedSession>;
+  // ---- Second factor (src/auth/second-factor.ts) ----
+  /** The second step of a login: the challenge `login` refused with, and a code or recovery code; starts the session. */
+  loginWithSecondFactor(input: SecondStepInput, origin: Origin): Promise<IssuedSession>;
+  /** An admin's enrolment at sign-in (ADMIN_REQUIRE_2FA): confirms with the enrolment challenge and a first code, then starts the session. */
+  confirmSecondFactorAtLogin(input: SecondStepInput, origin: Origin): Promise<IssuedSession & { recoveryCodes: string[] }>;
+  // ---- end second factor ----
   /** Rotates a refresh token; a token presented twice ends its whole session. */
   refresh(refreshToken: string | null | undefined, origin: Origin): Promise<IssuedSession>;
   /** Ends the viewer's session. */
@@ -78,6 +88,14 @@ export interface Accounts {
   restoreRevocations(): Promise<void>;
   /** Creates or updates the ADMIN_USER account with ADMIN_PASS and role `admin`; a no-op when already so. */
   bootstrapAdmin(): Promise<void>;
+}
+
+/** What completes a login's second step. */
+export interface SecondStepInput {
+  challenge: string;
+  code: string;
+  /** The client's device token (argument or cookie), kept when it is the one the login presented. @default none */
+  deviceToken?: string | null;
 }
 
 export interface EndSessionsOptions {
@@ -104,6 +122,8 @@ export interface AccountsDeps {
   revocations: Revocations;
   /** A deleted user leaves its rooms through it (their counts and subscribers): src/rooms/service.ts. */
   rooms: RoomsOfDeletedUser;
+  /** Asks for the second step after a right password, and checks it. */
+  secondFactor: SecondFactor;
 }
 
 /** What deleting a user needs of the rooms (src/rooms/service.ts gives it): to leave them in the transaction that deletes its rows. */
@@ -150,7 +170,7 @@ const invalidCredentials = () => unauthenticated('Invalid username, email or pas
 
 /** Builds the accounts service (one per process, as `app.accounts`). */
 export function createAccounts(deps: AccountsDeps): Accounts {
-  const { config, db, logger, tokens, devices, revocations, rooms } = deps;
+  const { config, db, logger, tokens, devices, revocations, rooms, secondFactor } = deps;
   const passwords = createPasswordHasher(config.BCRYPT_COST, config.PASSWORD_QUEUE_MAX_WAIT);
   const loginLimits = createLoginLimits(deps.state, config);
   const registrations = createRateLimiter(deps.state, { name: 'register-ip', points: config.REGISTER_PER_IP, windowSeconds: config.REGISTER_WINDOW });
@@ -207,6 +227,38 @@ export function createAccounts(deps: AccountsDeps): Accounts {
     }
   }
 
+  /**
+   * Starts the session of a user who passed every step of a login: a known device keeps its token, the
+   * session is recorded and, with SINGLE_SESSION, the user's older ones end.
+   */
+  async function startSession(user: User, origin: Origin, deviceId: string | null, deviceToken: string | null, secondStep?: 'totp' | 'recovery'): Promise<IssuedSession> {
+    // A known device keeps its token (and so its budget); a new one gets its own.
+    const device = deviceId ? { token: deviceToken!, expiresAt: new Date(Date.now() + config.DEVICE_TOKEN_TTL * 1000) } : devices.issue(user.id);
+
+    const refreshToken = newRefreshToken();
+    const refreshTokenExpiresAt = new Date(Date.now() + refreshTtlMs);
+    const session = await db.session.create({
+      data: {
+        userId: user.id,
+        expiresAt: refreshTokenExpiresAt,
+        ip: origin.ip,
+        userAgent: origin.userAgent?.slice(0, 256) ?? null,
+        refreshTokens: { create: { tokenHash: hashRefreshToken(refreshToken), expiresAt: refreshTokenExpiresAt } },
+      },
+      select: { id: true, createdAt: true },
+    });
+    if (config.SINGLE_SESSION) {
+      const replaced = await endSessions(user.id, 'session_replaced', { exceptSessionId: session.id, startedBefore: session.createdAt });
+      if (replaced.length > 0) await audit({ kind: 'session_replaced', userId: user.id, ...cameFrom(origin), detail: { sessions: replaced, by: session.id } });
+    }
+    await audit({ kind: 'login', userId: user.id, ...cameFrom(origin), detail: { session: session.id, knownDevice: deviceId !== null, ...(secondStep ? { secondFactor: secondStep } : {}) } });
+    return issue(user, session.id, refreshToken, refreshTokenExpiresAt, device);
+  }
+
+  /** The device id of the login's device token, when the second step presents that same token. */
+  const sameDevice = (deviceId: string | null, deviceToken: string | null | undefined, userId: string): string | null =>
+    deviceId !== null && devices.deviceOf(deviceToken, userId) === deviceId ? deviceId : null;
+
   const accounts: Accounts = {
     endSessions,
 
@@ -251,29 +303,24 @@ export function createAccounts(deps: AccountsDeps): Accounts {
         await audit({ kind: 'login_failed', userId: user?.id ?? null, ...cameFrom(origin), detail: { login: login.slice(0, 64), knownDevice: deviceId !== null } });
         throw invalidCredentials();
       }
+      // Second factor: an enrolled user (or an admin who must enrol) gets a challenge, not a session; the point taken stays taken.
+      await secondFactor.demand(user, deviceId, origin);
       await attempt.succeeded();
-      // A known device keeps its token (and so its budget); a new one gets its own.
-      const device = deviceId ? { token: deviceToken!, expiresAt: new Date(Date.now() + config.DEVICE_TOKEN_TTL * 1000) } : devices.issue(user.id);
-
-      const refreshToken = newRefreshToken();
-      const refreshTokenExpiresAt = new Date(Date.now() + refreshTtlMs);
-      const session = await db.session.create({
-        data: {
-          userId: user.id,
-          expiresAt: refreshTokenExpiresAt,
-          ip: origin.ip,
-          userAgent: origin.userAgent?.slice(0, 256) ?? null,
-          refreshTokens: { create: { tokenHash: hashRefreshToken(refreshToken), expiresAt: refreshTokenExpiresAt } },
-        },
-        select: { id: true, createdAt: true },
-      });
-      if (config.SINGLE_SESSION) {
-        const replaced = await endSessions(user.id, 'session_replaced', { exceptSessionId: session.id, startedBefore: session.createdAt });
-        if (replaced.length > 0) await audit({ kind: 'session_replaced', userId: user.id, ...cameFrom(origin), detail: { sessions: replaced, by: session.id } });
-      }
-      await audit({ kind: 'login', userId: user.id, ...cameFrom(origin), detail: { session: session.id, knownDevice: deviceId !== null } });
-      return issue(user, session.id, refreshToken, refreshTokenExpiresAt, device);
+      return startSession(user, origin, deviceId, deviceToken ?? null);
     },
+
+    // ---- Second factor (src/auth/second-factor.ts) ----
+    async loginWithSecondFactor(input, origin) {
+      const { user, deviceId, method } = await secondFactor.pass(input.challenge, input.code, origin);
+      return startSession(user, origin, sameDevice(deviceId, input.deviceToken, user.id), input.deviceToken ?? null, method);
+    },
+
+    async confirmSecondFactorAtLogin(input, origin) {
+      const { user, deviceId, recoveryCodes } = await secondFactor.confirm({ challenge: input.challenge }, input.code, origin);
+      const session = await startSession(user, origin, sameDevice(deviceId, input.deviceToken, user.id), input.deviceToken ?? null, 'totp');
+      return { ...session, recoveryCodes };
+    },
+    // ---- end second factor ----
 
     async refresh(presented, origin) {
       if (!presented) throw unauthenticated('No refresh token: pass refreshToken or send the refresh cookie.');

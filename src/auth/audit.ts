@@ -20,6 +20,12 @@ export type AuditKind =
   | 'user_deleted'
   | 'rate_limited'
   | 'admin_bootstrap'
+  // Two-factor sign-in (src/auth/second-factor.ts).
+  | 'second_factor_enrolled'
+  | 'second_factor_disabled'
+  | 'second_factor_passed'
+  | 'second_factor_failed'
+  | 'second_factor_recovery_used'
   | (string & {});
 
 export interface AuditInput {
@@ -34,8 +40,11 @@ export interface AuditInput {
   requestId?: string | null;
 }
 
-/** Kinds that say something may be wrong (a stolen refresh token), logged at warn; the rest is normal traffic, at info. */
-const warnKinds = new Set<AuditKind>(['refresh_reuse']);
+/**
+ * Kinds that say something may be wrong, logged at warn: a stolen refresh token, or a wrong second factor (which
+ * at sign-in comes after a right password: someone else may know it); the rest is normal traffic, at info.
+ */
+const warnKinds = new Set<AuditKind>(['refresh_reuse', 'second_factor_failed']);
 
 /**
  * Writes one audit event. A failed write is logged, not thrown: the audit

@@ -32,7 +32,7 @@ export function userIdFromGlobalId(globalId: string): string {
 const ownRecords = new WeakSet<object>();
 const asOwnRecord = <T extends object>(user: T): T => (ownRecords.add(user), user);
 
-const originOf = (ctx: Context): Origin => ({ ip: ctx.ip, userAgent: ctx.request?.headers.get('user-agent') ?? null, requestId: ctx.requestId });
+export const originOf = (ctx: Context): Origin => ({ ip: ctx.ip, userAgent: ctx.request?.headers.get('user-agent') ?? null, requestId: ctx.requestId });
 
 /**
  * The User node (relay global ID). Other domains add fields with
@@ -60,7 +60,7 @@ export const UserRef = builder.prismaNode('User', {
   }),
 });
 
-const AuthPayload = builder.objectRef<IssuedSession>('AuthPayload').implement({
+export const AuthPayload = builder.objectRef<IssuedSession>('AuthPayload').implement({
   fields: (t) => ({
     accessToken: t.exposeString('accessToken'),
     accessTokenExpiresAt: t.expose('accessTokenExpiresAt', { type: 'DateTime' }),

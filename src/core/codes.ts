@@ -14,6 +14,16 @@ export const ErrorCode = {
   ROOM_FULL: 'ROOM_FULL',
   PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
   INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
+  /**
+   * `login`: the password was right and the account has a second factor. No session yet: `extensions.challenge`
+   * goes to `loginWithSecondFactor` with a code (src/auth/second-factor.ts).
+   */
+  SECOND_FACTOR_REQUIRED: 'SECOND_FACTOR_REQUIRED',
+  /**
+   * `login`: the password was right, but the account is an admin without a second factor and ADMIN_REQUIRE_2FA is on.
+   * `extensions.challenge` allows only `enrolSecondFactor` and `confirmSecondFactor`; confirming signs in.
+   */
+  SECOND_FACTOR_ENROLMENT_REQUIRED: 'SECOND_FACTOR_ENROLMENT_REQUIRED',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -28,6 +38,8 @@ export const httpStatusOf: Record<ErrorCode, number> = {
   ROOM_FULL: 409,
   PAYLOAD_TOO_LARGE: 413,
   INTERNAL_SERVER_ERROR: 500,
+  SECOND_FACTOR_REQUIRED: 401,
+  SECOND_FACTOR_ENROLMENT_REQUIRED: 401,
 };
 
 /**

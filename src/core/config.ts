@@ -96,6 +96,10 @@ const schema = z.object({
   LOGIN_FAILURE_WINDOW: int(900, 1),
   LOGIN_SLOWDOWN_MAX: int(60, 1),
   DEVICE_TOKEN_TTL: int(15552000, 1),
+  /** Admins without a second factor may sign in only to enrol one (src/auth/second-factor.ts). */
+  ADMIN_REQUIRE_2FA: bool(false),
+  /** The issuer an authenticator app shows beside the account (the otpauth:// URI's `issuer`). */
+  TOTP_ISSUER: z.string().trim().min(1).max(64).regex(/^[^:]+$/, 'must not contain ":"').default('Switchboard'),
   REGISTER_PER_IP: int(20, 1),
   REGISTER_WINDOW: int(3600, 1),
   CONNECTS_PER_IP: int(60, 1),

@@ -62,6 +62,15 @@ describe('loadConfig', () => {
     expect(loadConfig({ INTROSPECTION: 'false' }).INTROSPECTION).toBe(false);
   });
 
+  it('reads the two-factor settings: ADMIN_REQUIRE_2FA off and TOTP_ISSUER "Switchboard" by default; an issuer with ":" is refused', () => {
+    expect(loadConfig({})).toMatchObject({ ADMIN_REQUIRE_2FA: false, TOTP_ISSUER: 'Switchboard' });
+    expect(loadConfig({ ADMIN_REQUIRE_2FA: 'true', TOTP_ISSUER: ' Acme Chat ' })).toMatchObject({ ADMIN_REQUIRE_2FA: true, TOTP_ISSUER: 'Acme Chat' });
+    // The otpauth:// label is "issuer:account": a colon in the issuer would move the account name.
+    expect(() => loadConfig({ TOTP_ISSUER: 'Acme:Chat' })).toThrow(/^invalid configuration: TOTP_ISSUER: must not contain ":"/);
+    expect(() => loadConfig({ TOTP_ISSUER: 'x'.repeat(65) })).toThrow(/^invalid configuration: TOTP_ISSUER: /);
+    expect(() => loadConfig({ ADMIN_REQUIRE_2FA: 'maybe' })).toThrow(/^invalid configuration: ADMIN_REQUIRE_2FA: /);
+  });
+
   it('parses numbers, booleans and lists', () => {
     const c = loadConfig({ MAX_CONNECTIONS: '7', SINGLE_SESSION: 'false', ALLOWED_ORIGINS: 'http://a.test, http://b.test', SLOT_LEASE_TTL: '1.5' });
     expect(c.MAX_CONNECTIONS).toBe(7);

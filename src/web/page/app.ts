@@ -17,10 +17,12 @@ import {
   RoomDocument,
   RoomInvitationsDocument,
   RoomPresenceDocument,
+  SecondFactorStatusDocument,
   SlotsChangedDocument,
 } from '../../../client/documents.ts';
+import QRCode from 'qrcode';
 import type { MessageFieldsFragment, PresenceStatus, RoomFieldsFragment } from '../../../client/gql/graphql.ts';
-import { GraphQLRequestError, SwitchboardClient, type LiveRoomList, type Subscription, type Tokens } from '../../../client/sdk.ts';
+import { GraphQLRequestError, SwitchboardClient, secondFactorChallenge, type LiveRoomList, type Subscription, type Tokens } from '../../../client/sdk.ts';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 
@@ -109,6 +111,7 @@ function showSignedIn() {
   $('logout').hidden = false;
   $('whoami').textContent = me ? `Signed in as ${me.username}` : '';
   startLive();
+  void refreshSecondFactor();
 }
 
 function showSignedOut() {
@@ -120,10 +123,33 @@ function showSignedOut() {
   $('logout').hidden = true;
   $('whoami').textContent = '';
   $('seats').textContent = 'Seats –';
+  $('enrol').hidden = true;
+  $('second-factor-form').hidden = true;
+  $('login-form').hidden = false;
 }
 
 async function signIn(login: string, password: string) {
-  const user = await client.login(login, password);
+  let user: { id: string; username: string };
+  try {
+    user = await client.login(login, password);
+  } catch (error) {
+    // Two-factor sign-in: ask for the code, or (an admin who must) enrol first.
+    const challenge = secondFactorChallenge(error);
+    if (!challenge) throw error;
+    if (challenge.enrolment) {
+      notify('Admins must set up two-factor sign-in before signing in.', 'info');
+      await startEnrolment(challenge.challenge);
+    } else {
+      $('login-form').hidden = true;
+      $('second-factor-form').hidden = false;
+      $('second-factor-form').querySelector('input')?.focus();
+    }
+    return;
+  }
+  signedIn(user);
+}
+
+function signedIn(user: { id: string; username: string }) {
   me = { id: user.id, username: user.username };
   if (client.tokens) sessionStorage.setItem(storageKey, JSON.stringify({ tokens: client.tokens, user: me }));
   showSignedIn();
@@ -153,6 +179,76 @@ onSubmit('login-form', async ({ login, password }) => {
   clearNotice();
   await signIn(login!, password!);
 });
+
+// ---- two-factor sign-in ----
+
+onSubmit('second-factor-form', async ({ code }, form) => {
+  clearNotice();
+  const user = await client.completeLogin(code!);
+  form.reset();
+  form.hidden = true;
+  $('login-form').hidden = false;
+  signedIn(user);
+});
+
+/** The enrolment challenge of an admin signing in under ADMIN_REQUIRE_2FA; undefined when signed in. */
+let enrolmentChallenge: string | undefined;
+
+/** Shows the otpauth:// URI as a QR code (also kept in data-uri) and the key to type, and waits for the first code. */
+async function startEnrolment(challenge?: string) {
+  const { uri, secret } = await client.enrolSecondFactor(challenge);
+  enrolmentChallenge = challenge;
+  const canvas = $<HTMLCanvasElement>('enrol-qr');
+  canvas.dataset.uri = uri;
+  await QRCode.toCanvas(canvas, uri, { margin: 2, scale: 5 });
+  $('enrol-secret').textContent = secret;
+  $('enrol-confirm-form').hidden = false;
+  $('enrol-done').hidden = true;
+  $('enrol').hidden = false;
+}
+
+onSubmit('enrol-confirm-form', async ({ code }, form) => {
+  clearNotice();
+  const { recoveryCodes, user } = await client.confirmSecondFactor(code!, enrolmentChallenge);
+  enrolmentChallenge = undefined;
+  form.reset();
+  form.hidden = true;
+  $('recovery-codes').replaceChildren(...recoveryCodes.map((c) => el('li', c)));
+  $('enrol-done').hidden = false;
+  if (user) signedIn(user);
+  else void refreshSecondFactor();
+});
+
+$('enrol-close').addEventListener('click', () => {
+  $('enrol').hidden = true;
+  $('recovery-codes').replaceChildren();
+});
+
+$('two-factor-enable').addEventListener('click', () => {
+  startEnrolment().catch((error: unknown) => notify(describe(error)));
+});
+
+onSubmit('two-factor-disable-form', async ({ code }, form) => {
+  clearNotice();
+  await client.disableSecondFactor(code!);
+  form.reset();
+  notify('Two-factor sign-in is off.', 'info');
+  await refreshSecondFactor();
+});
+
+/** Shows whether the signed-in user has a second factor, with the matching control. */
+async function refreshSecondFactor() {
+  try {
+    const { me: user } = await client.request(SecondFactorStatusDocument);
+    const enabled = user?.secondFactorEnabled === true;
+    $('two-factor-status').textContent = enabled ? 'on' : 'off';
+    $('two-factor').dataset.enabled = String(enabled);
+    $('two-factor-enable').hidden = enabled;
+    $('two-factor-disable-form').hidden = !enabled;
+  } catch (error) {
+    notify(describe(error));
+  }
+}
 
 onSubmit('register-form', async ({ username, email, password }) => {
   clearNotice();
