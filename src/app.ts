@@ -7,6 +7,7 @@ import { createInfra, type Infra } from './adapters/infra.ts';
 import type { Logger } from './core/logger.ts';
 import { createTokenSigner, hasConfiguredKey, loadSigningKey, type SigningKey, type TokenSigner } from './auth/tokens.ts';
 import { createDeviceTokens } from './auth/devices.ts';
+import { createAnomalyWatch } from './auth/anomalies.ts';
 import { databaseKeyStore } from './auth/shared-key.ts';
 import { createRevocations, type Revocations } from './auth/revocation.ts';
 import { createAccounts, type Accounts } from './auth/accounts.ts';
@@ -63,8 +64,9 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
   const revocations = await createRevocations(infra);
   const feed = createRoomFeed(infra.bus, infra.outbox);
   const rooms = createRooms({ ...infra, feed, invitationFeed: createInvitationFeed(infra.bus, infra.outbox), listFeed: createRoomListFeed(infra.bus, infra.outbox, infra.config.ROOM_LIST_COUNT_INTERVAL * 1000) });
-  const secondFactor = createSecondFactor({ ...infra, key: signingKey });
-  const accounts = createAccounts({ ...infra, tokens, devices, revocations, rooms, secondFactor });
+  const anomalies = createAnomalyWatch(infra);
+  const secondFactor = createSecondFactor({ ...infra, key: signingKey, anomalies });
+  const accounts = createAccounts({ ...infra, anomalies, tokens, devices, revocations, rooms, secondFactor });
   // A renewal puts an instance's seats back even when it never noticed the loss; a second more for its round trip and a late timer.
   const recovery = await createRecovery(infra, renewIntervalMs(infra.config) + 1000);
   const slots = await createSlots(infra, recovery);

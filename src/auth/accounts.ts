@@ -22,6 +22,7 @@ import type { Prisma, User } from '../generated/prisma/client.ts';
 import { recordAudit, type AuditInput } from './audit.ts';
 import { createPasswordHasher } from './passwords.ts';
 import type { DeviceTokens } from './devices.ts';
+import type { AnomalyWatch } from './anomalies.ts';
 import { createLoginLimits, type LoginAttempt, type TakenAttempt } from './login-limits.ts';
 import { hashRefreshToken, newRefreshToken, type TokenSigner } from './tokens.ts';
 import type { Revocations } from './revocation.ts';
@@ -116,6 +117,8 @@ export interface AccountsDeps {
   /** Backs the failed-login limiters (Redis when REDIS_URL is set). */
   state: SharedState;
   tokens: TokenSigner;
+  /** Sees every audit event, to flag sign-in anomalies (src/auth/anomalies.ts). */
+  anomalies: AnomalyWatch;
   /** Issues and checks the device tokens that exempt a known client from others' failures. */
   devices: DeviceTokens;
   /** Every ended session goes through it, so that it ends on every instance. */
@@ -174,7 +177,7 @@ export function createAccounts(deps: AccountsDeps): Accounts {
   const passwords = createPasswordHasher(config.BCRYPT_COST, config.PASSWORD_QUEUE_MAX_WAIT);
   const loginLimits = createLoginLimits(deps.state, config);
   const registrations = createRateLimiter(deps.state, { name: 'register-ip', points: config.REGISTER_PER_IP, windowSeconds: config.REGISTER_WINDOW });
-  const audit = (event: AuditInput) => recordAudit({ db, logger }, event);
+  const audit = (event: AuditInput) => recordAudit({ db, logger, anomalies: deps.anomalies }, event);
   const refreshTtlMs = config.REFRESH_TOKEN_TTL * 1000;
 
   /** Sessions whose access tokens may still be alive. */

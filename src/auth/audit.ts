@@ -5,6 +5,7 @@
  */
 import type { Database } from '../adapters/database.ts';
 import type { Logger } from '../core/logger.ts';
+import type { AnomalyWatch } from './anomalies.ts';
 
 /** The kinds this project writes (AuditEvent.kind). Others may add theirs. */
 export type AuditKind =
@@ -50,7 +51,8 @@ const warnKinds = new Set<AuditKind>(['refresh_reuse', 'second_factor_failed']);
  * Writes one audit event. A failed write is logged, not thrown: the audit
  * trail must not turn the outcome the caller gets into a server error.
  */
-export async function recordAudit(deps: { db: Database; logger: Logger }, event: AuditInput): Promise<void> {
+export async function recordAudit(deps: { db: Database; logger: Logger; anomalies?: AnomalyWatch }, event: AuditInput): Promise<void> {
+  deps.anomalies?.noted(event);
   // Every auth event is also a log line, so that the live server log (serverLog) shows sign-ins, refusals and
   // revocations as they happen. The detail holds no secret (see AuditInput); the logger redacts by name anyway.
   const line = { audit: event.kind, userId: event.userId ?? null, ip: event.ip ?? null, ...(event.requestId ? { requestId: event.requestId } : {}), detail: event.detail };

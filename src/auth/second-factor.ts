@@ -38,6 +38,7 @@ import { appError, badInput, conflict, hasCode, unauthenticated } from '../core/
 import type { Prisma, User } from '../generated/prisma/client.ts';
 import { ADMIN_ROLE } from './accounts.ts';
 import { recordAudit, type AuditInput } from './audit.ts';
+import type { AnomalyWatch } from './anomalies.ts';
 import { createLoginLimits, type LoginAttempt, type TakenAttempt } from './login-limits.ts';
 import type { SigningKey } from './tokens.ts';
 
@@ -89,6 +90,8 @@ export interface SecondFactorDeps {
   state: SharedState;
   /** The access-token signing key, from which the challenge key is derived. */
   key: SigningKey;
+  /** Sees every audit event, to flag sign-in anomalies (src/auth/anomalies.ts). */
+  anomalies: AnomalyWatch;
 }
 
 interface ChallengeClaims {
@@ -124,7 +127,7 @@ function newRecoveryCode(): { shown: string; hash: string } {
 export function createSecondFactor(deps: SecondFactorDeps): SecondFactor {
   const { config, db, logger, key } = deps;
   const loginLimits = createLoginLimits(deps.state, config);
-  const audit = (event: AuditInput) => recordAudit({ db, logger }, event);
+  const audit = (event: AuditInput) => recordAudit({ db, logger, anomalies: deps.anomalies }, event);
   const material = key.algorithm === 'HS256' ? key.secret : key.privateKey.export({ type: 'pkcs8', format: 'der' });
   const secret = Buffer.from(hkdfSync('sha256', material, Buffer.alloc(0), 'switchboard second-factor challenges', 32));
   const sign = createSigner({ key: secret, algorithm: 'HS256', expiresIn: CHALLENGE_TTL_SECONDS * 1000 });

@@ -126,6 +126,8 @@ export const Keys = {
    * Admissions wait until openAt.
    */
   stateEpoch: `${seatsTag}:state-epoch`,
+  /** Counters of the sign-in anomaly rules, per kind and user (or minute): src/auth/anomalies.ts. */
+  authAnomaly: (kind: string, id: string) => `${prefix}anomaly:${kind}:${id}`,
   /**
    * Rate limit counters: `${rateLimit(rule, group)}:${key}` (adapters/rate-limit.ts). Rules taken
    * together in one step name the same `group`, their hash tag.

@@ -101,6 +101,9 @@ const schema = z.object({
   /** The issuer an authenticator app shows beside the account (the otpauth:// URI's `issuer`). */
   TOTP_ISSUER: z.string().trim().min(1).max(64).regex(/^[^:]+$/, 'must not contain ":"').default('Switchboard'),
   REGISTER_PER_IP: int(20, 1),
+  AUTH_ANOMALY_REFRESHES: int(30, 1),
+  AUTH_ANOMALY_SECOND_FACTOR_FAILURES: int(5, 1),
+  AUTH_ANOMALY_REUSE_BURST: int(5, 1),
   REGISTER_WINDOW: int(3600, 1),
   CONNECTS_PER_IP: int(60, 1),
   CONNECT_WINDOW: int(60, 1),

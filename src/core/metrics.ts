@@ -66,6 +66,8 @@ export const metrics = {
   authDuration: new Histogram({ name: 'switchboard_auth_duration_seconds', help: 'Duration of authentication operations.', labelNames: ['operation'], buckets: latencyBuckets, registers: [registry] }),
   /** bcrypt runs: `verify` (a password compared at login or deleteAccount: what the failed-login limits bound) and `hash` (a new password). */
   passwordHashing: new Counter({ name: 'switchboard_password_hashing_total', help: 'bcrypt runs, by kind (verify, hash).', labelNames: ['kind'], registers: [registry] }),
+  /** Sign-in anomalies flagged (src/auth/anomalies.ts), by kind. */
+  authAnomalies: new Counter({ name: 'switchboard_auth_anomalies_total', help: 'Sign-in anomalies flagged, by kind.', labelNames: ['kind'], registers: [registry] }),
   /** Requests refused by a rate limit, by rule name (e.g. message-user, login-ip); counted in src/adapters/rate-limit.ts. */
   rateLimitHits: new Counter({ name: 'switchboard_rate_limit_hits_total', help: 'Requests refused by a rate limit, by kind.', labelNames: ['kind'], registers: [registry] }),
   /** WebSocket connections refused or ended by the server, by close code. */
