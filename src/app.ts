@@ -10,6 +10,7 @@ import { createDeviceTokens } from './auth/devices.ts';
 import { databaseKeyStore } from './auth/shared-key.ts';
 import { createRevocations, type Revocations } from './auth/revocation.ts';
 import { createAccounts, type Accounts } from './auth/accounts.ts';
+import { createOidcSignIn, loadClientSecret, type OidcSignIn } from './auth/oidc.ts';
 import { startSessionPurge } from './auth/session-purge.ts';
 import { runAtStart, type StartupTask } from './operations/startup.ts';
 import { createSlots, renewIntervalMs, type Slots } from './slots/service.ts';
@@ -28,6 +29,8 @@ export interface App extends Infra {
   tokens: TokenSigner;
   revocations: Revocations;
   accounts: Accounts;
+  /** Sign-in through an OpenID Connect provider; null when OIDC_ISSUER is unset. */
+  oidc: OidcSignIn | null;
   slots: Slots;
   /** MAX_SUBSCRIPTIONS_PER_SOCKET and MAX_SUBSCRIPTIONS_PER_USER, for graphql-ws and SSE alike. */
   subscriptionLimits: SubscriptionLimits;
@@ -44,6 +47,7 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
   // of scaled mode lives in the database, shared by every instance on it, so it is read once the database is there.
   const sharedGeneratedKey = Boolean(config.DATABASE_URL) && !hasConfiguredKey(config);
   const configuredKey = sharedGeneratedKey ? undefined : await loadSigningKey(config);
+  const oidcClientSecret = await loadClientSecret(config);
   const infra = await createInfra(config, logger);
   let signingKey: SigningKey;
   try {
@@ -58,6 +62,7 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
   const feed = createRoomFeed(infra.bus, infra.outbox);
   const rooms = createRooms({ ...infra, feed, invitationFeed: createInvitationFeed(infra.bus, infra.outbox), listFeed: createRoomListFeed(infra.bus, infra.outbox, infra.config.ROOM_LIST_COUNT_INTERVAL * 1000) });
   const accounts = createAccounts({ ...infra, tokens, devices, revocations, rooms });
+  const oidc = createOidcSignIn({ ...infra, accounts, clientSecret: oidcClientSecret });
   // A renewal puts an instance's seats back even when it never noticed the loss; a second more for its round trip and a late timer.
   const recovery = await createRecovery(infra, renewIntervalMs(infra.config) + 1000);
   const slots = await createSlots(infra, recovery);
@@ -84,6 +89,7 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
     tokens,
     revocations,
     accounts,
+    oidc,
     slots,
     subscriptionLimits: createSubscriptionLimits(infra),
     presence,
