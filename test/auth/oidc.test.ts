@@ -341,7 +341,7 @@ describe('OIDC sign-in', () => {
 
   it('limits the sign-ins one address starts (OIDC_STARTS_PER_IP)', async () => {
     // An empty Redis database of its own: the counter is cluster-wide, and the other servers here start many.
-    const limited = await startServer({ ...scaledEnv(), REDIS_URL: await emptyRedisDatabase(5), OIDC_ISSUER: idp.issuer, OIDC_CLIENT_ID: idp.clientId, OIDC_CLIENT_SECRET: idp.clientSecret, OIDC_STARTS_PER_IP: '2' });
+    const limited = await startServer({ ...scaledEnv(), REDIS_URL: await emptyRedisDatabase(9), OIDC_ISSUER: idp.issuer, OIDC_CLIENT_ID: idp.clientId, OIDC_CLIENT_SECRET: idp.clientSecret, OIDC_STARTS_PER_IP: '2' });
     await idp.allowRedirects(callbackOf(limited), callbackOf(server), callbackOf(linking));
     const locations: string[] = [];
     for (let i = 0; i < 3; i++) locations.push((await fetch(`${limited.url}/auth/oidc/start`, { redirect: 'manual' })).headers.get('location')!);
