@@ -74,8 +74,13 @@ async function atProvider(authorizationUrl: URL): Promise<URL> {
   let url = authorizationUrl;
   for (let hop = 0; hop < 10; hop++) {
     if (url.origin !== idp.issuer) return url;
-    const response = await fetch(url, { redirect: 'manual', headers: { cookie: jar.header() } });
+    let response = await fetch(url, { redirect: 'manual', headers: { cookie: jar.header() } });
     jar.store(response);
+    if (response.status === 200 && url.pathname.startsWith('/interaction/')) {
+      // The provider's login page: press Continue (its form posts back to the same address).
+      response = await fetch(url, { method: 'POST', redirect: 'manual', headers: { cookie: jar.header(), 'content-type': 'application/x-www-form-urlencoded' }, body: '' });
+      jar.store(response);
+    }
     const location = response.headers.get('location');
     if (!location) throw new Error(`the provider answered ${response.status} without a redirect: ${await response.text()}`);
     url = new URL(location, url);

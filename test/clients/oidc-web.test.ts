@@ -46,6 +46,9 @@ describe.skipIf(!clientApiServed)('web page: sign-in through an identity provide
     await expect.poll(() => page.isVisible('#oidc-start'), { timeout: 10_000 }).toBe(true);
     expect(await page.textContent('#oidc-start')).toBe('Sign in with Test IdP');
     await page.click('#oidc-start');
+    // The provider's login page, on its own site: the way back starts there.
+    await page.waitForURL(`${idp.issuer}/interaction/**`);
+    await page.click('#continue');
 
     await page.waitForSelector('#signed-in', { state: 'visible', timeout: 15_000 });
     await expect.poll(() => page.textContent('#whoami'), { timeout: 10_000 }).toBe(`Signed in as ${username}`);
@@ -76,6 +79,8 @@ describe.skipIf(!clientApiServed)('web page: sign-in through an identity provide
     await page.goto(`${server.url}/`);
     await expect.poll(() => page.isVisible('#oidc-start'), { timeout: 10_000 }).toBe(true);
     await page.click('#oidc-start');
+    await page.waitForURL(`${idp.issuer}/interaction/**`);
+    await page.click('#continue');
     await expect.poll(() => page.isVisible('#notice'), { timeout: 15_000 }).toBe(true);
     expect(await page.textContent('#notice-text')).toBe('The identity provider did not sign you in.');
     expect(await page.isVisible('#signed-out')).toBe(true);

@@ -2,9 +2,10 @@
  * A real OpenID Connect provider for tests (the `oidc-provider` package) on
  * 127.0.0.2: another site than the servers under test on 127.0.0.1, as a
  * real provider is, so a browser applies its cross-site cookie rules. Its
- * accounts are set by the test; its login and consent steps finish at once
- * as the account named by `signInAs` (or are declined when it is null).
- * It signs ID tokens with RS256 and gives the email claims through UserInfo.
+ * accounts are set by the test; its login step signs in as the account
+ * named by `signInAs` (or is declined when it is null), consent is given at once.
+ * Its login step is a page with a Continue button (a form post), as a real
+ * provider's is. It signs ID tokens with RS256 and gives the email claims through UserInfo.
  */
 import http from 'node:http';
 import { once } from 'node:events';
@@ -100,10 +101,20 @@ export async function startIdp(host = '127.0.0.2'): Promise<TestIdp> {
     });
   }
 
-  /** Login and consent, finished at once as `signInAs`. */
+  /**
+   * Login: a page of the provider's own with one button (#continue), whose form post signs in as `signInAs`; so the
+   * way back to the client starts on the provider's site, as with a real provider. Consent is given at once.
+   */
   async function interaction(req: http.IncomingMessage, res: http.ServerResponse, current: Provider) {
     const details = await current.interactionDetails(req, res);
+    if (details.prompt.name === 'login' && req.method === 'GET') {
+      const action = `/interaction/${encodeURIComponent(details.uid)}`;
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+      res.end(`<!doctype html><title>Test IdP</title><form method="post" action="${action}"><button id="continue" type="submit">Continue</button></form>`);
+      return;
+    }
     if (details.prompt.name === 'login') {
+      req.resume();
       const result = idp.signInAs ? { login: { accountId: idp.signInAs } } : { error: 'access_denied', error_description: 'The person declined.' };
       await current.interactionFinished(req, res, result, { mergeWithLastSubmission: false });
       return;
