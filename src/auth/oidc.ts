@@ -110,7 +110,7 @@ const startedSchema = z.object({ state: z.string(), nonce: z.string(), verifier:
 type Started = z.infer<typeof startedSchema>;
 
 /** GET and DEL in one step: a started sign-in is used once, whatever races. */
-const takeScript: AtomicScript<string | null> = {
+export const takeOnce: AtomicScript<string | null> = {
   lua: "local v = redis.call('GET', KEYS[1]) if v then redis.call('DEL', KEYS[1]) end return v",
   local(store, [key]) {
     const value = store.get(key!);
@@ -325,7 +325,7 @@ export function createOidcSignIn(deps: OidcDeps): OidcSignIn | null {
       const issuer = config.OIDC_ISSUER!;
       try {
         // The key is ours (43 characters) or a forgery: nothing longer is looked up.
-        const raw = browserKey && browserKey.length <= 64 ? await state.run(takeScript, [Keys.oidcSignIn(sha256(browserKey))], []) : null;
+        const raw = browserKey && browserKey.length <= 64 ? await state.run(takeOnce, [Keys.oidcSignIn(sha256(browserKey))], []) : null;
         if (!raw) throw fail('no_sign_in');
         const started = startedSchema.parse(JSON.parse(raw));
         const settings = await configuration();

@@ -15,7 +15,9 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CSRF_HEADER } from '../../src/core/codes.ts';
 import { signUp } from '../helpers/accounts.ts';
+import { takeOnce } from '../../src/auth/oidc.ts';
 import { emptyRedisDatabase } from '../helpers/redis.ts';
+import { stateImplementations } from '../helpers/state-implementations.ts';
 import { startIdp, type IdpAccount, type TestIdp } from '../helpers/oidc-provider.ts';
 import { connectSocket, gql, scaledEnv, startServer, stopAllServers, uniqueName, type TestServer } from '../helpers/server.ts';
 import { ME, REFRESH, closeDatabase, count, database, uuidOf } from './support.ts';
@@ -353,5 +355,19 @@ describe('OIDC sign-in', () => {
     expect(locations.slice(0, 2).every((l) => l.startsWith(idp.issuer))).toBe(true);
     expect(locations[2]).toBe(`${limited.url}/#oidc-error=rate_limited`);
     await limited.stop();
+  });
+});
+
+describe('a started sign-in is taken once, on Redis and in memory alike', () => {
+  const { implementations, disconnect } = stateImplementations();
+  afterAll(disconnect);
+  it.each(implementations)('%s: of racing takes, one gets the value; then it is gone', async (_name, create) => {
+    const state = create();
+    const key = `sb:oidc:test-${uniqueName('take')}`;
+    await state.set(key, 'started', 60);
+    const taken = await Promise.all(Array.from({ length: 5 }, () => state.run(takeOnce, [key], [])));
+    expect(taken.filter((v) => v === 'started')).toHaveLength(1);
+    expect(taken.filter((v) => v === null)).toHaveLength(4);
+    expect(await state.get(key)).toBeNull();
   });
 });
