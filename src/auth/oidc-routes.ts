@@ -60,7 +60,8 @@ export function useOidcRoutes({ oidc, config, logger }: OidcRoutesDeps): Plugin 
     async onRequest({ request, url, serverContext, endResponse, fetchAPI }) {
       const path = url.pathname;
       if (path !== OidcPaths.providers && path !== OidcPaths.start && path !== OidcPaths.callback) return;
-      if (request.method !== 'GET' && request.method !== 'HEAD') {
+      // HEAD only for the list: a HEAD start would take a place in the budget for nothing.
+      if (request.method !== 'GET' && !(request.method === 'HEAD' && path === OidcPaths.providers)) {
         endResponse(json(fetchAPI, 405, { errors: [{ message: 'Use GET.', extensions: { code: ErrorCode.BAD_USER_INPUT } }] }));
         return;
       }

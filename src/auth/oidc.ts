@@ -326,7 +326,13 @@ export function createOidcSignIn(deps: OidcDeps): OidcSignIn | null {
       try {
         // The key is ours (43 characters) or a forgery: nothing longer is looked up.
         const raw = browserKey && browserKey.length <= 64 ? await state.run(takeOnce, [Keys.oidcSignIn(sha256(browserKey))], []) : null;
-        if (!raw) throw fail('no_sign_in');
+        if (!raw) {
+          // A callback without a live sign-in spends a start: forged callbacks fill the audit log no faster than starts could.
+          const wait = await starts.secondsUntilAllowed(origin.ip ?? 'unknown');
+          if (wait > 0) throw fail('rate_limited', wait);
+          await starts.count(origin.ip ?? 'unknown');
+          throw fail('no_sign_in');
+        }
         const started = startedSchema.parse(JSON.parse(raw));
         const settings = await configuration();
         // The provider checks the code against the redirect URI it was issued for: the one the sign-in started with.
@@ -352,7 +358,8 @@ export function createOidcSignIn(deps: OidcDeps): OidcSignIn | null {
         const session = await accounts.startSession(user, origin, { kind: 'oidc_login', detail: { issuer, created, linked } });
         return { session, created, linked };
       } catch (error) {
-        if (error instanceof OidcError) await audit({ kind: 'oidc_failed', userId: error.userId, ip: origin.ip, detail: { issuer, reason: error.reason } });
+        // Past the budget, nothing is written (see above).
+        if (error instanceof OidcError && error.reason !== 'rate_limited') await audit({ kind: 'oidc_failed', userId: error.userId, ip: origin.ip, detail: { issuer, reason: error.reason } });
         throw error;
       }
     },

@@ -350,10 +350,15 @@ describe('OIDC sign-in', () => {
     // An empty Redis database of its own: the counter is cluster-wide, and the other servers here start many.
     const limited = await startServer({ ...scaledEnv(), REDIS_URL: await emptyRedisDatabase(9), OIDC_ISSUER: idp.issuer, OIDC_CLIENT_ID: idp.clientId, OIDC_CLIENT_SECRET: idp.clientSecret, OIDC_STARTS_PER_IP: '2' });
     await idp.allowRedirects(callbackOf(limited), callbackOf(server), callbackOf(linking));
-    const locations: string[] = [];
-    for (let i = 0; i < 3; i++) locations.push((await fetch(`${limited.url}/auth/oidc/start`, { redirect: 'manual' })).headers.get('location')!);
-    expect(locations.slice(0, 2).every((l) => l.startsWith(idp.issuer))).toBe(true);
-    expect(locations[2]).toBe(`${limited.url}/#oidc-error=rate_limited`);
+    const startAt = async () => (await fetch(`${limited.url}/auth/oidc/start`, { redirect: 'manual' })).headers.get('location')!;
+    const noSignIn = new URL(`${limited.url}/auth/oidc/callback?code=forged&state=forged`);
+    const before = await failures('no_sign_in');
+    expect(await startAt()).toMatch(new RegExp(`^${idp.issuer}/auth\\?`));
+    // A callback without a sign-in spends a start too, so that forged ones cannot fill the audit log.
+    expect(failureOf(await finish(limited, noSignIn, null))).toBe('no_sign_in');
+    expect(await startAt()).toBe(`${limited.url}/#oidc-error=rate_limited`);
+    expect(failureOf(await finish(limited, noSignIn, null))).toBe('rate_limited');
+    expect(await failures('no_sign_in')).toBe(before + 1);
     await limited.stop();
   });
 });
