@@ -12,6 +12,7 @@ import { databaseKeyStore } from './auth/shared-key.ts';
 import { createRevocations, type Revocations } from './auth/revocation.ts';
 import { createAccounts, type Accounts } from './auth/accounts.ts';
 import { createSecondFactor, type SecondFactor } from './auth/second-factor.ts';
+import { createOidcSignIn, loadClientSecret, type OidcSignIn } from './auth/oidc.ts';
 import { startSessionPurge } from './auth/session-purge.ts';
 import { runAtStart, type StartupTask } from './operations/startup.ts';
 import { createSlots, renewIntervalMs, type Slots } from './slots/service.ts';
@@ -33,6 +34,8 @@ export interface App extends Infra {
   accounts: Accounts;
   /** Two-factor sign-in: enrolment, confirmation, disabling (src/auth/second-factor.ts). */
   secondFactor: SecondFactor;
+  /** Sign-in through an OpenID Connect provider; null when OIDC_ISSUER is unset. */
+  oidc: OidcSignIn | null;
   slots: Slots;
   /** MAX_SUBSCRIPTIONS_PER_SOCKET and MAX_SUBSCRIPTIONS_PER_USER, for graphql-ws and SSE alike. */
   subscriptionLimits: SubscriptionLimits;
@@ -51,6 +54,7 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
   // of scaled mode lives in the database, shared by every instance on it, so it is read once the database is there.
   const sharedGeneratedKey = Boolean(config.DATABASE_URL) && !hasConfiguredKey(config);
   const configuredKey = sharedGeneratedKey ? undefined : await loadSigningKey(config);
+  const oidcClientSecret = await loadClientSecret(config);
   const infra = await createInfra(config, logger);
   let signingKey: SigningKey;
   try {
@@ -67,6 +71,7 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
   const anomalies = createAnomalyWatch(infra);
   const secondFactor = createSecondFactor({ ...infra, key: signingKey, anomalies });
   const accounts = createAccounts({ ...infra, anomalies, tokens, devices, revocations, rooms, secondFactor });
+  const oidc = createOidcSignIn({ ...infra, accounts, clientSecret: oidcClientSecret });
   // A renewal puts an instance's seats back even when it never noticed the loss; a second more for its round trip and a late timer.
   const recovery = await createRecovery(infra, renewIntervalMs(infra.config) + 1000);
   const slots = await createSlots(infra, recovery);
@@ -95,6 +100,7 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
     revocations,
     accounts,
     secondFactor,
+    oidc,
     slots,
     subscriptionLimits: createSubscriptionLimits(infra),
     presence,

@@ -24,6 +24,7 @@ import { useGraphQLOverSSE } from './realtime/sse.ts';
 import { useWebPage } from './web/plugin.ts';
 import { useRefreshCookie } from './auth/refresh-cookie.ts';
 import { useJwks } from './auth/jwks.ts';
+import { useOidcRoutes } from './auth/oidc-routes.ts';
 import { metrics, observe } from './core/metrics.ts';
 import { useMetrics } from './plugins/metrics.ts';
 import { useQueryLimits } from './plugins/query-limits.ts';
@@ -59,7 +60,7 @@ export function createServer(app: App): SwitchboardServer {
     // CORS is src/plugins/origin.ts's (Yoga's grants every origin with credentials); multipart is a form a page elsewhere may post.
     cors: false,
     multipart: false,
-    plugins: [useOriginCheck(app.origins.current), useMediaTypeCheck(), useIntrospectionSwitch(app.config.INTROSPECTION), useHealthChecks(app), useJwks(app.tokens), useMetrics({ token: app.config.METRICS_TOKEN }), useQueryLimits({ maxQueryBytes: app.config.MAX_QUERY_BYTES }), useValidationErrorCodes(), useErrorRequestIds(mask), useRequestId(), useWebPage(), useGraphiQLAssets(), useGraphQLOverSSE(app), useRefreshCookie(), useSharedFanOut({ maskError: mask, logger: app.logger }), useGraphqlExecute()],
+    plugins: [useOriginCheck(app.origins.current), useMediaTypeCheck(), useIntrospectionSwitch(app.config.INTROSPECTION), useHealthChecks(app), useJwks(app.tokens), useOidcRoutes(app), useMetrics({ token: app.config.METRICS_TOKEN }), useQueryLimits({ maxQueryBytes: app.config.MAX_QUERY_BYTES }), useValidationErrorCodes(), useErrorRequestIds(mask), useRequestId(), useWebPage(), useGraphiQLAssets(), useGraphQLOverSSE(app), useRefreshCookie(), useSharedFanOut({ maskError: mask, logger: app.logger }), useGraphqlExecute()],
     async context({ request, req, socket }): Promise<Context> {
       if (socket) {
         return { app, viewer: socket.viewer, tokenRefused: false, ip: socket.ip, requestId: socket.id, request: null, connection: socket };

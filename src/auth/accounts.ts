@@ -19,7 +19,7 @@ import { badInput, conflict, forbidden, hasCode, notFound, unauthenticated } fro
 import { ErrorCode } from '../core/codes.ts';
 import { consumeOrThrow, createRateLimiter } from '../adapters/rate-limit.ts';
 import type { Prisma, User } from '../generated/prisma/client.ts';
-import { recordAudit, type AuditInput } from './audit.ts';
+import { recordAudit, type AuditInput, type AuditKind } from './audit.ts';
 import { createPasswordHasher } from './passwords.ts';
 import type { DeviceTokens } from './devices.ts';
 import type { AnomalyWatch } from './anomalies.ts';
@@ -89,6 +89,17 @@ export interface Accounts {
   restoreRevocations(): Promise<void>;
   /** Creates or updates the ADMIN_USER account with ADMIN_PASS and role `admin`; a no-op when already so. */
   bootstrapAdmin(): Promise<void>;
+  /**
+   * Starts a session for `user`, whose identity something else proved (an OpenID Connect provider: src/auth/oidc.ts),
+   * as `login` does after the password: SINGLE_SESSION ends the older ones, and `event` is audited with the session id.
+   */
+  startSession(user: User, origin: Origin, event: SessionStartEvent): Promise<IssuedSession>;
+}
+
+/** The audit event of a started session: its kind (`login`, `oidc_login`, ...) and facts beside the session id. */
+export interface SessionStartEvent {
+  kind: AuditKind;
+  detail?: Record<string, string | number | boolean | null>;
 }
 
 /** What completes a login's second step. */
@@ -138,7 +149,7 @@ export interface RoomsOfDeletedUser {
 export const ADMIN_ROLE = 'admin';
 
 // Names, passwords and logins keep the text rule (src/core/text.ts) like every user-supplied string.
-const usernameRule = textSchema({ what: 'Username', min: 3, max: 32, kind: 'name' }).pipe(
+export const usernameRule = textSchema({ what: 'Username', min: 3, max: 32, kind: 'name' }).pipe(
   z.string().regex(/^[a-zA-Z0-9_.-]+$/, 'Username may contain only letters, digits, "_", "." and "-".'),
 );
 const emailRule = z
@@ -168,7 +179,7 @@ function parse<T>(schema: z.ZodType<T>, value: unknown, field?: string): T {
   throw badInput(field ?? (String(issue.path[0] ?? 'input')), issue.message);
 }
 
-const keyOf = (value: string) => value.trim().toLowerCase();
+export const keyOf = (value: string) => value.trim().toLowerCase();
 const invalidCredentials = () => unauthenticated('Invalid username, email or password.');
 
 /** Builds the accounts service (one per process, as `app.accounts`). */
@@ -206,6 +217,29 @@ export function createAccounts(deps: AccountsDeps): Accounts {
     };
   }
 
+  // ---- A session for a user whose identity is proven: a password login, or a provider's sign-in (src/auth/oidc.ts) ----
+  async function startSession(user: User, origin: Origin, event: SessionStartEvent, device: IssuedSession['device'] = null): Promise<IssuedSession> {
+    const refreshToken = newRefreshToken();
+    const refreshTokenExpiresAt = new Date(Date.now() + refreshTtlMs);
+    const session = await db.session.create({
+      data: {
+        userId: user.id,
+        expiresAt: refreshTokenExpiresAt,
+        ip: origin.ip,
+        userAgent: origin.userAgent?.slice(0, 256) ?? null,
+        refreshTokens: { create: { tokenHash: hashRefreshToken(refreshToken), expiresAt: refreshTokenExpiresAt } },
+      },
+      select: { id: true, createdAt: true },
+    });
+    if (config.SINGLE_SESSION) {
+      const replaced = await endSessions(user.id, 'session_replaced', { exceptSessionId: session.id, startedBefore: session.createdAt });
+      if (replaced.length > 0) await audit({ kind: 'session_replaced', userId: user.id, ...cameFrom(origin), detail: { sessions: replaced, by: session.id } });
+    }
+    await audit({ kind: event.kind, userId: user.id, ...cameFrom(origin), detail: { session: session.id, ...event.detail } });
+    return issue(user, session.id, refreshToken, refreshTokenExpiresAt, device);
+  }
+  // ---- end of session start ----
+
   function requireAdmin(viewer: Viewer): void {
     if (!viewer.roles.includes(ADMIN_ROLE)) throw forbidden('Only admins may do that.');
   }
@@ -234,29 +268,9 @@ export function createAccounts(deps: AccountsDeps): Accounts {
    * Starts the session of a user who passed every step of a login: a known device keeps its token, the
    * session is recorded and, with SINGLE_SESSION, the user's older ones end.
    */
-  async function startSession(user: User, origin: Origin, deviceId: string | null, deviceToken: string | null, secondStep?: 'totp' | 'recovery'): Promise<IssuedSession> {
-    // A known device keeps its token (and so its budget); a new one gets its own.
-    const device = deviceId ? { token: deviceToken!, expiresAt: new Date(Date.now() + config.DEVICE_TOKEN_TTL * 1000) } : devices.issue(user.id);
-
-    const refreshToken = newRefreshToken();
-    const refreshTokenExpiresAt = new Date(Date.now() + refreshTtlMs);
-    const session = await db.session.create({
-      data: {
-        userId: user.id,
-        expiresAt: refreshTokenExpiresAt,
-        ip: origin.ip,
-        userAgent: origin.userAgent?.slice(0, 256) ?? null,
-        refreshTokens: { create: { tokenHash: hashRefreshToken(refreshToken), expiresAt: refreshTokenExpiresAt } },
-      },
-      select: { id: true, createdAt: true },
-    });
-    if (config.SINGLE_SESSION) {
-      const replaced = await endSessions(user.id, 'session_replaced', { exceptSessionId: session.id, startedBefore: session.createdAt });
-      if (replaced.length > 0) await audit({ kind: 'session_replaced', userId: user.id, ...cameFrom(origin), detail: { sessions: replaced, by: session.id } });
-    }
-    await audit({ kind: 'login', userId: user.id, ...cameFrom(origin), detail: { session: session.id, knownDevice: deviceId !== null, ...(secondStep ? { secondFactor: secondStep } : {}) } });
-    return issue(user, session.id, refreshToken, refreshTokenExpiresAt, device);
-  }
+  /** The client's device token after a sign-in: a known device keeps its token (and so its budget); a new one gets its own. */
+  const deviceFor = (user: User, deviceId: string | null, deviceToken: string | null | undefined): IssuedSession['device'] =>
+    deviceId ? { token: deviceToken!, expiresAt: new Date(Date.now() + config.DEVICE_TOKEN_TTL * 1000) } : devices.issue(user.id);
 
   /** The device id of the login's device token, when the second step presents that same token. */
   const sameDevice = (deviceId: string | null, deviceToken: string | null | undefined, userId: string): string | null =>
@@ -309,18 +323,22 @@ export function createAccounts(deps: AccountsDeps): Accounts {
       // Second factor: an enrolled user (or an admin who must enrol) gets a challenge, not a session; the point taken stays taken.
       await secondFactor.demand(user, deviceId, origin);
       await attempt.succeeded();
-      return startSession(user, origin, deviceId, deviceToken ?? null);
+      return startSession(user, origin, { kind: 'login', detail: { knownDevice: deviceId !== null } }, deviceFor(user, deviceId, deviceToken));
     },
+
+    startSession: (user, origin, event) => startSession(user, origin, event),
 
     // ---- Second factor (src/auth/second-factor.ts) ----
     async loginWithSecondFactor(input, origin) {
       const { user, deviceId, method } = await secondFactor.pass(input.challenge, input.code, origin);
-      return startSession(user, origin, sameDevice(deviceId, input.deviceToken, user.id), input.deviceToken ?? null, method);
+      const known = sameDevice(deviceId, input.deviceToken, user.id);
+      return startSession(user, origin, { kind: 'login', detail: { knownDevice: known !== null, secondFactor: method } }, deviceFor(user, known, input.deviceToken));
     },
 
     async confirmSecondFactorAtLogin(input, origin) {
       const { user, deviceId, recoveryCodes } = await secondFactor.confirm({ challenge: input.challenge }, input.code, origin);
-      const session = await startSession(user, origin, sameDevice(deviceId, input.deviceToken, user.id), input.deviceToken ?? null, 'totp');
+      const known = sameDevice(deviceId, input.deviceToken, user.id);
+      const session = await startSession(user, origin, { kind: 'login', detail: { knownDevice: known !== null, secondFactor: 'totp' } }, deviceFor(user, known, input.deviceToken));
       return { ...session, recoveryCodes };
     },
     // ---- end second factor ----

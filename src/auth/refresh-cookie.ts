@@ -28,8 +28,15 @@ function queue(request: Request, value: string): void {
 const isSecure = (ctx: Context): boolean => Boolean(ctx.app.config.TLS_CERT) || ctx.request?.url.startsWith('https:') === true;
 
 function cookie(ctx: Context, value: string, maxAgeSeconds: number, name = REFRESH_COOKIE): string {
-  return [`${name}=${value}`, `Path=${COOKIE_PATH}`, `Max-Age=${maxAgeSeconds}`, 'HttpOnly', 'SameSite=Strict', ...(isSecure(ctx) ? ['Secure'] : [])].join('; ');
+  return cookieHeader(name, value, maxAgeSeconds, isSecure(ctx));
 }
+
+const cookieHeader = (name: string, value: string, maxAgeSeconds: number, secure: boolean): string =>
+  [`${name}=${value}`, `Path=${COOKIE_PATH}`, `Max-Age=${maxAgeSeconds}`, 'HttpOnly', 'SameSite=Strict', ...(secure ? ['Secure'] : [])].join('; ');
+
+/** The Set-Cookie value of the refresh cookie, for a response written outside GraphQL (src/auth/oidc-routes.ts). */
+export const refreshCookieHeader = (token: string, expiresAt: Date, secure: boolean): string =>
+  cookieHeader(REFRESH_COOKIE, token, Math.max(0, Math.floor((expiresAt.getTime() - Date.now()) / 1000)), secure);
 
 /** Sets the refresh cookie on the HTTP response (nothing over WebSocket, which has no response headers). */
 export function setRefreshCookie(ctx: Context, token: string, expiresAt: Date): void {
@@ -51,7 +58,11 @@ export function clearRefreshCookie(ctx: Context): void {
 
 /** The value of the request's cookie `name`, else null. */
 function cookieValue(ctx: Context, name: string): string | null {
-  const header = ctx.request?.headers.get('cookie');
+  return cookieFromHeader(ctx.request?.headers.get('cookie'), name);
+}
+
+/** The value of cookie `name` in a Cookie header, else null. */
+export function cookieFromHeader(header: string | null | undefined, name: string): string | null {
   if (!header) return null;
   for (const part of header.split(';')) {
     const eq = part.indexOf('=');

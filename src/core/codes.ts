@@ -133,6 +133,20 @@ export const Keys = {
    * together in one step name the same `group`, their hash tag.
    */
   rateLimit: (rule: string, group?: string) => (group ? `${prefix}rl:{${group}}:${rule}` : `${prefix}rl:${rule}`),
+  /** A started OIDC sign-in (state, nonce, PKCE verifier), by the hash of its browser cookie; taken once (auth/oidc.ts). */
+  oidcSignIn: (hash: string) => `${prefix}oidc:${hash}`,
+} as const;
+
+/** The HTTP routes of sign-in through an OpenID Connect provider (src/auth/oidc-routes.ts). */
+export const OidcPaths = {
+  /** GET: which providers the web page may offer (JSON). */
+  providers: '/auth/providers',
+  /** GET: starts a sign-in: redirects the browser to the provider. */
+  start: '/auth/oidc/start',
+  /** GET: where the provider sends the browser back. */
+  callback: '/auth/oidc/callback',
+  /** Path of the cookie that ties a started sign-in to its browser. */
+  cookiePath: '/auth/oidc',
 } as const;
 
 const roomChannelPrefix = `${prefix}room:`;

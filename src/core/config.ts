@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { maxTimerDelay } from '../utils/timers.ts';
+import { OidcPaths } from './codes.ts';
 
 const int = (fallback: number, min = 0) => z.coerce.number().int().min(min).default(fallback);
 // Durations drive timers, which wait at most maxTimerDelay: a longer one would fire at once, over and over.
@@ -43,6 +44,16 @@ const hostPorts = z
       .min(1, 'must name at least one host:port'),
   )
   .optional();
+
+/** True when `value` is a URL whose host is a loopback address (127.0.0.0/8, ::1, localhost). */
+export function isLoopbackUrl(value: string): boolean {
+  try {
+    const host = new URL(value).hostname;
+    return host === 'localhost' || host === '[::1]' || /^127(\.\d{1,3}){3}$/.test(host);
+  } catch {
+    return false;
+  }
+}
 
 /** `entry`'s origin when it is one (http or https, nothing after the port), else null. */
 export function originOf(entry: string): string | null {
@@ -138,6 +149,28 @@ const schema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   TLS_CERT: optionalString,
   TLS_KEY: optionalString,
+  // ---- Sign-in through an OpenID Connect provider (src/auth/oidc.ts); all unset: off ----
+  /** The provider's issuer URL (its discovery document is `<issuer>/.well-known/openid-configuration`). https, or http on a loopback host. */
+  OIDC_ISSUER: url(['https', 'http']).refine((v) => v === undefined || v.startsWith('https:') || isLoopbackUrl(v), 'must be https (http only on a loopback host)'),
+  OIDC_CLIENT_ID: optionalString,
+  OIDC_CLIENT_SECRET: optionalString,
+  OIDC_CLIENT_SECRET_FILE: optionalString,
+  /** Link a first sign-in to the existing account with the same email, when the provider says the email is verified. */
+  OIDC_LINK_BY_EMAIL: bool(false),
+  /** The callback URL registered at the provider (`https://<public host>/auth/oidc/callback`); unset: this server's own origin as the request reached it. */
+  OIDC_REDIRECT_URL: url(['https', 'http']).refine(
+    (v) => v === undefined || (new URL(v).pathname.endsWith(OidcPaths.callback) && !new URL(v).search && !new URL(v).hash),
+    `must end with ${OidcPaths.callback} (a proxy may put a path before it), without query or fragment`,
+  ),
+  /** The provider's name on the sign-in button; unset: the issuer's host name. */
+  OIDC_PROVIDER_NAME: z.string().trim().min(1).max(40).optional(),
+  /** Sign-ins one address may start per 600 s (how long a started one is kept): each keeps a small record in shared state until used. */
+  OIDC_STARTS_PER_IP: int(60, 1),
+  /** Scopes asked for; `openid` is required. */
+  OIDC_SCOPES: z
+    .string()
+    .default('openid email profile')
+    .refine((v) => v.split(/\s+/).includes('openid'), 'must include openid'),
 });
 
 export type Config = z.infer<typeof schema>;
@@ -181,6 +214,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if ((config.REDIS_SENTINELS === undefined) !== (config.REDIS_MASTER_NAME === undefined)) {
     throw new ConfigError('invalid configuration: REDIS_SENTINELS and REDIS_MASTER_NAME must be set together');
   }
+  // ---- OIDC: the provider's settings go together ----
+  const oidcSet = (['OIDC_CLIENT_ID', 'OIDC_CLIENT_SECRET', 'OIDC_CLIENT_SECRET_FILE', 'OIDC_REDIRECT_URL'] as const).filter((name) => config[name] !== undefined);
+  if (!config.OIDC_ISSUER && oidcSet.length > 0) throw new ConfigError(`invalid configuration: ${oidcSet[0]} is set but OIDC_ISSUER is not`);
+  if (config.OIDC_ISSUER && !config.OIDC_CLIENT_ID) throw new ConfigError('invalid configuration: OIDC_CLIENT_ID is required with OIDC_ISSUER');
+  if (config.OIDC_CLIENT_SECRET && config.OIDC_CLIENT_SECRET_FILE) throw new ConfigError('invalid configuration: OIDC_CLIENT_SECRET and OIDC_CLIENT_SECRET_FILE name one secret; set one of them');
+  // ---- end OIDC ----
   // A key of the other algorithm is refused, not ignored: the operator who set it meant something else.
   const signingKeys = { HS256: ['JWT_SECRET', 'JWT_SECRET_FILE'], EdDSA: ['JWT_PRIVATE_KEY', 'JWT_PRIVATE_KEY_FILE'] } as const;
   const own = signingKeys[config.JWT_ALGORITHM];

@@ -25,16 +25,17 @@ export async function launchBrowser(): Promise<Browser> {
 }
 
 /**
- * A browser context whose pages may only reach `origin`: any other request
+ * A browser context whose pages may only reach `origin` (and the `alsoAllowed`
+ * origins, such as a test's identity provider): any other request
  * is aborted and recorded in `foreign`, and page errors are recorded in `errors`.
  */
-export async function isolatedContext(browser: Browser, origin: string): Promise<{ context: BrowserContext; foreign: string[]; errors: string[] }> {
+export async function isolatedContext(browser: Browser, origin: string, alsoAllowed: string[] = []): Promise<{ context: BrowserContext; foreign: string[]; errors: string[] }> {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   const foreign: string[] = [];
   const errors: string[] = [];
   await context.route('**/*', (route) => {
     const url = route.request().url();
-    if (url.startsWith(origin) || url.startsWith('data:') || url.startsWith('blob:')) return route.continue();
+    if ([origin, ...alsoAllowed].some((allowed) => url.startsWith(allowed)) || url.startsWith('data:') || url.startsWith('blob:')) return route.continue();
     foreign.push(url);
     return route.abort();
   });

@@ -171,3 +171,43 @@ describe('loadConfig', () => {
     expect(run.stdout + run.stderr).not.toMatch(/\n\s+at /);
   });
 });
+
+describe('loadConfig: sign-in through an OpenID Connect provider', () => {
+  const issuer = { OIDC_ISSUER: 'https://id.example.test', OIDC_CLIENT_ID: 'switchboard' };
+
+  it('is off by default, and keeps its defaults when on', () => {
+    const off = loadConfig({});
+    expect(off.OIDC_ISSUER).toBeUndefined();
+    expect(loadConfig(issuer)).toMatchObject({ OIDC_LINK_BY_EMAIL: false, OIDC_SCOPES: 'openid email profile', OIDC_STARTS_PER_IP: 60 });
+    expect(loadConfig({ ...issuer, OIDC_LINK_BY_EMAIL: 'true' }).OIDC_LINK_BY_EMAIL).toBe(true);
+  });
+
+  it('wants https, except on a loopback host', () => {
+    for (const ok of ['https://id.example.test/realms/x', 'http://127.0.0.2:8080', 'http://localhost:9000', 'http://[::1]:9000']) {
+      expect(loadConfig({ ...issuer, OIDC_ISSUER: ok }).OIDC_ISSUER, ok).toBe(ok);
+    }
+    for (const bad of ['http://id.example.test', 'ftp://id.example.test', 'id.example.test']) {
+      expect(() => loadConfig({ ...issuer, OIDC_ISSUER: bad }), bad).toThrow(/^invalid configuration: OIDC_ISSUER: /);
+    }
+  });
+
+  it('refuses settings that do not go together', () => {
+    expect(() => loadConfig({ OIDC_CLIENT_ID: 'x' })).toThrow('invalid configuration: OIDC_CLIENT_ID is set but OIDC_ISSUER is not');
+    expect(() => loadConfig({ OIDC_ISSUER: issuer.OIDC_ISSUER })).toThrow('invalid configuration: OIDC_CLIENT_ID is required with OIDC_ISSUER');
+    expect(() => loadConfig({ ...issuer, OIDC_CLIENT_SECRET: 'a-secret', OIDC_CLIENT_SECRET_FILE: '/run/secrets/oidc' })).toThrow(/^invalid configuration: OIDC_CLIENT_SECRET and OIDC_CLIENT_SECRET_FILE name one secret/);
+    expect(() => loadConfig({ ...issuer, OIDC_SCOPES: 'email profile' })).toThrow(/^invalid configuration: OIDC_SCOPES: must include openid/);
+  });
+
+  it('wants OIDC_REDIRECT_URL to name the callback route, behind a path prefix or not', () => {
+    for (const ok of ['https://chat.example.test/auth/oidc/callback', 'https://example.test/chat/auth/oidc/callback']) {
+      expect(loadConfig({ ...issuer, OIDC_REDIRECT_URL: ok }).OIDC_REDIRECT_URL).toBe(ok);
+    }
+    for (const bad of ['https://chat.example.test/', 'https://chat.example.test/auth/oidc/callback?x=1', 'https://chat.example.test/oidc']) {
+      expect(() => loadConfig({ ...issuer, OIDC_REDIRECT_URL: bad }), bad).toThrow(/^invalid configuration: OIDC_REDIRECT_URL: must end with \/auth\/oidc\/callback/);
+    }
+  });
+
+  it('never echoes the client secret', () => {
+    expect(() => loadConfig({ ...issuer, OIDC_CLIENT_SECRET: 'the-oidc-secret', OIDC_CLIENT_SECRET_FILE: '/x' })).toThrow(/^(?!.*the-oidc-secret)/);
+  });
+});

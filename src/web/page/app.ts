@@ -16,12 +16,14 @@ import {
   RemoveFromRoomDocument,
   RoomDocument,
   RoomInvitationsDocument,
+  RefreshDocument,
   RoomPresenceDocument,
   SecondFactorStatusDocument,
   SlotsChangedDocument,
 } from '../../../client/documents.ts';
 import QRCode from 'qrcode';
-import type { MessageFieldsFragment, PresenceStatus, RoomFieldsFragment } from '../../../client/gql/graphql.ts';
+import { CSRF_HEADER } from '../../core/codes.ts';
+import type { AuthFieldsFragment, MessageFieldsFragment, PresenceStatus, RoomFieldsFragment } from '../../../client/gql/graphql.ts';
 import { GraphQLRequestError, SwitchboardClient, secondFactorChallenge, type LiveRoomList, type Subscription, type Tokens } from '../../../client/sdk.ts';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -46,6 +48,47 @@ const load = (): Stored | null => {
     return null;
   }
 };
+
+// ---- sign-in through an identity provider (src/auth/oidc-routes.ts) ----
+// The server's callback set the HttpOnly refresh cookie and sent the browser here with #oidc=signed-in: one
+// refresh with that cookie (and the CSRF header: src/auth/refresh-cookie.ts) becomes this page's session.
+const oidcMessages: Record<string, string> = {
+  no_sign_in: 'That sign-in expired, was already used, or was started in another browser. Try again.',
+  state_mismatch: 'The identity provider sent back a different sign-in. Try again.',
+  nonce_mismatch: 'The identity provider’s answer does not belong to this sign-in. Try again.',
+  code_rejected: 'The identity provider refused the sign-in code (expired or already used). Try again.',
+  provider_refused: 'The identity provider did not sign you in.',
+  provider_error: 'The identity provider could not be reached. Try again later.',
+  email_taken: 'An account with this email already exists here: sign in with its password.',
+  already_linked: 'The account with this email is already linked to another identity at this provider.',
+  rate_limited: 'Too many sign-ins were started from this address; try again later.',
+};
+const oidcOutcome = new URLSearchParams(location.hash.slice(1));
+let oidcFailure: string | null = oidcOutcome.get('oidc-error');
+if (oidcOutcome.has('oidc') || oidcFailure) history.replaceState(null, '', location.pathname + location.search);
+if (oidcOutcome.get('oidc') === 'signed-in') {
+  try {
+    const response = await fetch(new URL('/graphql', location.href), {
+      method: 'POST',
+      credentials: 'same-origin',
+      headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json', [CSRF_HEADER]: '1' },
+      body: JSON.stringify({ query: RefreshDocument.toString(), variables: {} }),
+    });
+    const body = (await response.json()) as { data?: { refresh?: AuthFieldsFragment } | null; errors?: { message: string }[] };
+    const auth = body.data?.refresh;
+    if (!auth) throw new Error(body.errors?.[0]?.message ?? `HTTP ${response.status}`);
+    const tokens: Tokens = {
+      accessToken: auth.accessToken,
+      accessTokenExpiresAt: Date.parse(auth.accessTokenExpiresAt),
+      refreshToken: auth.refreshToken,
+      refreshTokenExpiresAt: Date.parse(auth.refreshTokenExpiresAt),
+    };
+    sessionStorage.setItem(storageKey, JSON.stringify({ tokens, user: { id: auth.user.id, username: auth.user.username } } satisfies Stored));
+  } catch (error) {
+    oidcFailure = `The sign-in could not be finished (${(error as Error).message}).`;
+  }
+}
+// ---- end of sign-in through an identity provider ----
 
 const stored = load();
 const client = new SwitchboardClient({ url: new URL('/graphql', location.href).toString(), tokens: stored?.tokens ?? null });
@@ -573,3 +616,16 @@ onSubmit('send-form', async ({ body }, form) => {
 });
 
 if (client.tokens && me) showSignedIn();
+
+// The identity provider's button, when the server has one; and how a sign-in through it failed.
+if (oidcFailure) notify(oidcMessages[oidcFailure] ?? (oidcFailure.includes(' ') ? oidcFailure : 'The sign-in through the identity provider failed. Try again.'));
+void fetch(new URL('/auth/providers', location.href))
+  .then((response) => response.json() as Promise<{ providers: { id: string; name: string; start: string }[] }>)
+  .then(({ providers }) => {
+    const provider = providers[0];
+    if (!provider) return;
+    $('oidc-start').textContent = `Sign in with ${provider.name}`;
+    $('oidc-start').setAttribute('href', provider.start);
+    $('oidc').hidden = false;
+  })
+  .catch(() => undefined);
