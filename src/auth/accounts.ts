@@ -16,7 +16,8 @@ import type { Logger } from '../core/logger.ts';
 import type { SharedState } from '../adapters/state.ts';
 import type { SessionEndReason } from '../core/codes.ts';
 import { badInput, conflict, forbidden, hasCode, notFound, unauthenticated } from '../core/errors.ts';
-import { ErrorCode } from '../core/codes.ts';
+import { DpopReason, ErrorCode } from '../core/codes.ts';
+import { dpopError } from './dpop.ts';
 import { consumeOrThrow, createRateLimiter } from '../adapters/rate-limit.ts';
 import type { Prisma, User } from '../generated/prisma/client.ts';
 import { recordAudit, type AuditInput } from './audit.ts';
@@ -32,6 +33,11 @@ export interface Origin {
   ip: string | null;
   /** Kept on the session record. @default null */
   userAgent?: string | null;
+  /**
+   * DPoP: the thumbprint of the key whose proof came with the request (verified by src/auth/dpop.ts).
+   * A login or refresh with one binds the session and its tokens to that key. @default null
+   */
+  jkt?: string | null;
 }
 
 /** What login and refresh hand back. */
@@ -165,8 +171,8 @@ export function createAccounts(deps: AccountsDeps): Accounts {
     return ids;
   }
 
-  async function issue(user: User, sessionId: string, refreshToken: string, refreshTokenExpiresAt: Date, device: IssuedSession['device'] = null): Promise<IssuedSession> {
-    const signed = await tokens.sign({ userId: user.id, sessionId, roles: user.roles });
+  async function issue(user: User, sessionId: string, refreshToken: string, refreshTokenExpiresAt: Date, device: IssuedSession['device'] = null, jkt: string | null = null): Promise<IssuedSession> {
+    const signed = await tokens.sign({ userId: user.id, sessionId, roles: user.roles, jkt });
     return {
       device,
       user,
@@ -174,7 +180,7 @@ export function createAccounts(deps: AccountsDeps): Accounts {
       accessTokenExpiresAt: signed.expiresAt,
       refreshToken,
       refreshTokenExpiresAt,
-      viewer: { userId: user.id, sessionId, roles: user.roles, expiresAt: Math.floor(signed.expiresAt.getTime() / 1000) },
+      viewer: { userId: user.id, sessionId, roles: user.roles, expiresAt: Math.floor(signed.expiresAt.getTime() / 1000), ...(jkt ? { jkt } : {}) },
     };
   }
 
@@ -234,6 +240,8 @@ export function createAccounts(deps: AccountsDeps): Accounts {
 
     async login(input, origin) {
       const { login, password, deviceToken } = parse(loginInput, input);
+      // DPoP: refused before any budget is taken or password checked, so that a client retrying with a proof loses nothing.
+      if (config.DPOP_REQUIRED && !origin.jkt) throw dpopRequired();
       const key = keyOf(login);
       const user = await db.user.findUnique({ where: key.includes('@') ? { emailKey: key } : { usernameKey: key } });
       // Keyed by the account when it exists, else by the name tried: both count alike, so neither tells.
@@ -258,6 +266,7 @@ export function createAccounts(deps: AccountsDeps): Accounts {
           expiresAt: refreshTokenExpiresAt,
           ip: origin.ip,
           userAgent: origin.userAgent?.slice(0, 256) ?? null,
+          dpopJkt: origin.jkt ?? null,
           refreshTokens: { create: { tokenHash: hashRefreshToken(refreshToken), expiresAt: refreshTokenExpiresAt } },
         },
         select: { id: true, createdAt: true },
@@ -267,7 +276,7 @@ export function createAccounts(deps: AccountsDeps): Accounts {
         if (replaced.length > 0) await audit({ kind: 'session_replaced', userId: user.id, ip: origin.ip, detail: { sessions: replaced, by: session.id } });
       }
       await audit({ kind: 'login', userId: user.id, ip: origin.ip, detail: { session: session.id, knownDevice: deviceId !== null } });
-      return issue(user, session.id, refreshToken, refreshTokenExpiresAt, device);
+      return issue(user, session.id, refreshToken, refreshTokenExpiresAt, device, origin.jkt ?? null);
     },
 
     async refresh(presented, origin) {
@@ -280,6 +289,14 @@ export function createAccounts(deps: AccountsDeps): Accounts {
       });
       if (!found) throw invalidRefresh();
       const { session } = found;
+      // DPoP: a bound session's refresh token is refused without a proof of its key, before anything else, so that a
+      // thief holding it cannot even spend it (nor end the session by reusing it).
+      if (session.dpopJkt && origin.jkt !== session.dpopJkt) {
+        throw dpopError(origin.jkt ? DpopReason.invalidProof : DpopReason.required, origin.jkt ? 'This session is bound to another DPoP key.' : 'This session is bound to a key: send a DPoP proof of it with refresh.');
+      }
+      if (!session.dpopJkt && !origin.jkt && config.DPOP_REQUIRED) throw dpopRequired();
+      // An unbound session refreshed with a proof is bound from now on.
+      const jkt = session.dpopJkt ?? origin.jkt ?? null;
       const reuse = async () => {
         const ended = await endSessions(session.userId, 'refresh_reuse', { sessionId: session.id });
         await audit({ kind: 'refresh_reuse', userId: session.userId, ip: origin.ip, detail: { session: session.id, ended: ended.length > 0 } });
@@ -296,7 +313,7 @@ export function createAccounts(deps: AccountsDeps): Accounts {
         await tx.refreshToken.create({
           data: { sessionId: session.id, tokenHash: hashRefreshToken(refreshToken), parentId: found.id, expiresAt: refreshTokenExpiresAt },
         });
-        await tx.session.update({ where: { id: session.id }, data: { expiresAt: refreshTokenExpiresAt } });
+        await tx.session.update({ where: { id: session.id }, data: { expiresAt: refreshTokenExpiresAt, ...(jkt && !session.dpopJkt ? { dpopJkt: jkt } : {}) } });
         return true;
       });
       if (!rotated) {
@@ -305,7 +322,7 @@ export function createAccounts(deps: AccountsDeps): Accounts {
         throw current?.usedAt ? await reuse() : invalidRefresh();
       }
       await audit({ kind: 'refresh', userId: session.userId, ip: origin.ip, detail: { session: session.id } });
-      return issue(session.user, session.id, refreshToken, refreshTokenExpiresAt);
+      return issue(session.user, session.id, refreshToken, refreshTokenExpiresAt, null, jkt);
     },
 
     async logout(viewer, origin) {
@@ -400,4 +417,5 @@ export function createAccounts(deps: AccountsDeps): Accounts {
   return accounts;
 }
 
+const dpopRequired = () => dpopError(DpopReason.required, 'This server requires DPoP: send login and refresh with a DPoP proof.');
 const invalidRefresh = () => unauthenticated('The refresh token is invalid, expired or revoked. Sign in again.');

@@ -131,6 +131,11 @@ const schema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   TLS_CERT: optionalString,
   TLS_KEY: optionalString,
+  // DPoP (RFC 9449), src/auth/dpop.ts: sender-constrained tokens.
+  /** true: every access token must be bound to a key (DPoP); Bearer tokens, and login or refresh without a proof, are refused. */
+  DPOP_REQUIRED: bool(false),
+  /** Seconds a DPoP proof is accepted after its `iat` (and its jti remembered, to refuse replays). */
+  DPOP_PROOF_WINDOW: int(60, 1).pipe(z.number().max(600, 'must be at most 600')),
 });
 
 export type Config = z.infer<typeof schema>;
