@@ -10,8 +10,17 @@
  * the rooms the user may see (`liveRooms`); it stops on 4001, 4002, 4403
  * and 4029 and says why through the `ended` event; and it retries
  * sendMessage with the same idempotency key when an answer is lost.
+ *
+ * DPoP (RFC 9449): it can bind its session to a key pair it holds (WebCrypto
+ * ECDSA P-256, the private key not extractable), so that its tokens are
+ * useless to anyone who copies them: with `dpop: true` always, by default
+ * when the server asks for it (DPOP_REQUIRED). It then signs a proof for
+ * every request (the DPoP header), for every connection (connection_init's
+ * `dpop`) and for a refresh over the socket (the operation's
+ * `extensions.dpop`).
  */
 import { createClient, type Client } from 'graphql-ws';
+import { decodeJwt, exportJWK, SignJWT, type JWK } from 'jose';
 import {
   LoginDocument,
   LogoutDocument,
@@ -123,6 +132,20 @@ export interface SwitchboardClientOptions {
   maxRetryDelay?: number;
   /** Attempts of sendMessage when its answer is lost (same idempotency key each time). @default 4 */
   sendAttempts?: number;
+  /**
+   * Bind the session to a key pair (DPoP): `true` at every login; `'auto'`
+   * only when the server refuses a login or refresh for want of a proof
+   * (DPOP_REQUIRED), then retried once with one; `false` never.
+   * @default 'auto'
+   */
+  dpop?: boolean | 'auto';
+  /**
+   * The key pair to bind with (ECDSA P-256, for ES256 proofs). Give one to
+   * resume a bound session (`tokens`) after a restart: a browser can keep a
+   * non-extractable CryptoKeyPair in IndexedDB. @default generated when first
+   * needed, the private key not extractable, forgotten with the client
+   */
+  dpopKey?: CryptoKeyPair;
   /**
    * Where the device tokens that logins hand out are kept, by account: a
    * login that presents its device token is never locked out by others'
@@ -242,6 +265,27 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 /** Disposes a graphql-ws client whose socket may have been refused (its dispose then rejects with the close). */
 const dispose = (socket: Client) => void Promise.resolve(socket.dispose()).catch(() => undefined);
 
+/** The thumbprint a JWT access token is bound to (`cnf.jkt`), if any; read, not verified: the server verifies. */
+function boundKeyOf(accessToken: string): string | null {
+  try {
+    const jkt = (decodeJwt(accessToken).cnf as { jkt?: unknown } | undefined)?.jkt;
+    return typeof jkt === 'string' ? jkt : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Whether a GraphQL answer refused for want of a DPoP proof (the server's DPOP_REQUIRED). */
+const wantsDpop = (error: unknown): boolean =>
+  error instanceof GraphQLRequestError && error.errors.some((e) => e.extensions?.code === 'UNAUTHENTICATED' && e.extensions?.reason === 'DPOP_REQUIRED');
+
+/** base64url without padding, for a proof's `ath` and `jti`. */
+function base64url(bytes: Uint8Array): string {
+  let binary = '';
+  for (const byte of bytes) binary += String.fromCharCode(byte);
+  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
 const isCloseLike = (value: unknown): value is { code: number; reason?: string } =>
   typeof value === 'object' && value !== null && typeof (value as { code?: unknown }).code === 'number';
 
@@ -264,6 +308,9 @@ export class SwitchboardClient {
   private currentStatus: ConnectionStatus = 'idle';
   private readonly live = new Set<LiveOperation>();
   private readonly devices: DeviceTokenStore;
+  private readonly dpopMode: boolean | 'auto';
+  /** The DPoP key pair and its public JWK, once made or given. */
+  private dpopKey: Promise<{ pair: CryptoKeyPair; jwk: JWK }> | null = null;
   private readonly listeners: { [K in keyof SwitchboardEvents]: Set<Listener<SwitchboardEvents[K]>> } = {
     tokens: new Set(),
     status: new Set(),
@@ -276,6 +323,8 @@ export class SwitchboardClient {
     this.wsUrl = options.wsUrl ?? options.url.replace(/^http/, 'ws');
     this.fetchImpl = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
     this.devices = options.devices ?? memoryDeviceTokenStore();
+    this.dpopMode = options.dpop ?? 'auto';
+    if (options.dpopKey) this.dpopKey = this.keyWithJwk(options.dpopKey);
     this.options = {
       refreshBefore: options.refreshBefore ?? 60_000,
       autoRefresh: options.autoRefresh ?? true,
@@ -324,7 +373,13 @@ export class SwitchboardClient {
     return this.post(document, variables, token);
   }
 
-  private async post<TResult, TVariables>(document: TypedDocumentString<TResult, TVariables>, variables: TVariables | undefined, token: string | null): Promise<TResult> {
+  /**
+   * POSTs an operation. A DPoP-bound `token` goes as `Authorization: DPoP` with a proof for it; with `bind`
+   * (login, refresh) a proof of the key comes along without a token, so that the new tokens are bound to it.
+   */
+  private async post<TResult, TVariables>(document: TypedDocumentString<TResult, TVariables>, variables: TVariables | undefined, token: string | null, bind = false): Promise<TResult> {
+    const bound = token !== null && boundKeyOf(token) !== null;
+    const proof = bound || bind ? await this.dpopProof('POST', this.url, bound ? token : undefined) : null;
     let response: Response;
     try {
       response = await this.fetchImpl(this.url, {
@@ -332,7 +387,8 @@ export class SwitchboardClient {
         headers: {
           'content-type': 'application/json',
           accept: 'application/graphql-response+json, application/json',
-          ...(token ? { authorization: `Bearer ${token}` } : {}),
+          ...(token ? { authorization: `${bound ? 'DPoP' : 'Bearer'} ${token}` } : {}),
+          ...(proof ? { dpop: proof } : {}),
         },
         body: JSON.stringify({ query: document.toString(), variables: variables ?? {} }),
       });
@@ -361,7 +417,15 @@ export class SwitchboardClient {
   async login(login: string, password: string) {
     const account = login.trim().toLowerCase();
     const deviceToken = this.devices.get(account) ?? null;
-    const { login: auth } = await this.request(LoginDocument, { input: { login, password, deviceToken } }, { auth: false });
+    const input = { input: { login, password, deviceToken } };
+    let auth;
+    try {
+      ({ login: auth } = await this.post(LoginDocument, input, null, this.dpopMode === true));
+    } catch (error) {
+      // The server refuses before it checks the password (nothing is counted against the account): try again, bound.
+      if (this.dpopMode !== 'auto' || !wantsDpop(error)) throw error;
+      ({ login: auth } = await this.post(LoginDocument, input, null, true));
+    }
     if (auth.deviceToken) {
       for (const name of [account, auth.user.username.toLowerCase(), auth.user.email?.toLowerCase()]) if (name) this.devices.set(name, auth.deviceToken);
     }
@@ -434,7 +498,19 @@ export class SwitchboardClient {
       if (!tokens) throw new GraphQLRequestError([{ message: 'Sign in first.', extensions: { code: 'UNAUTHENTICATED' } }]);
       try {
         const variables = { refreshToken: tokens.refreshToken };
-        const data = this.socket && this.socketOpen ? await this.overSocket(this.socket, RefreshDocument, variables) : await this.post(RefreshDocument, variables, null);
+        const send = async (bind: boolean) =>
+          this.socket && this.socketOpen
+            ? this.overSocket(this.socket, RefreshDocument, variables, bind ? { dpop: await this.dpopProof('POST', this.url) } : undefined)
+            : this.post(RefreshDocument, variables, null, bind);
+        // A bound session's refresh token works only with a proof of its key; an unbound one is bound when the server asks.
+        const bound = boundKeyOf(tokens.accessToken) !== null || this.dpopMode === true;
+        let data;
+        try {
+          data = await send(bound);
+        } catch (error) {
+          if (bound || this.dpopMode !== 'auto' || !wantsDpop(error)) throw error;
+          data = await send(true);
+        }
         const renewed = toTokens(data.refresh);
         this.setTokens(renewed);
         return renewed;
@@ -450,11 +526,11 @@ export class SwitchboardClient {
   }
 
   /** One query or mutation over the socket. */
-  private overSocket<TResult, TVariables>(socket: Client, document: TypedDocumentString<TResult, TVariables>, variables: TVariables): Promise<TResult> {
+  private overSocket<TResult, TVariables>(socket: Client, document: TypedDocumentString<TResult, TVariables>, variables: TVariables, extensions?: Record<string, unknown>): Promise<TResult> {
     return new Promise((resolve, reject) => {
       let settled = false;
       socket.subscribe<TResult>(
-        { query: document.toString(), variables: variables as Variables },
+        { query: document.toString(), variables: variables as Variables, ...(extensions ? { extensions } : {}) },
         {
           next: (result) => {
             settled = true;
@@ -471,6 +547,31 @@ export class SwitchboardClient {
         },
       );
     });
+  }
+
+  // ---- DPoP ----
+
+  private async keyWithJwk(pair: CryptoKeyPair): Promise<{ pair: CryptoKeyPair; jwk: JWK }> {
+    const { kty, crv, x, y } = await exportJWK(pair.publicKey);
+    return { pair, jwk: { kty, crv, x, y } };
+  }
+
+  /** The key pair, made on first use: ECDSA P-256 whose private key cannot be exported (WebCrypto, browsers and Node alike). */
+  private key(): Promise<{ pair: CryptoKeyPair; jwk: JWK }> {
+    this.dpopKey ??= globalThis.crypto.subtle
+      .generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign', 'verify'])
+      .then((pair) => this.keyWithJwk(pair));
+    return this.dpopKey;
+  }
+
+  /** A fresh DPoP proof (RFC 9449) for `htm` on `htu`; with `accessToken`, its hash as `ath`. */
+  private async dpopProof(htm: string, htu: string, accessToken?: string): Promise<string> {
+    const { pair, jwk } = await this.key();
+    const jti = new Uint8Array(16);
+    globalThis.crypto.getRandomValues(jti);
+    const claims: Record<string, unknown> = { htm, htu: htu.split(/[?#]/)[0], jti: base64url(jti) };
+    if (accessToken) claims.ath = base64url(new Uint8Array(await globalThis.crypto.subtle.digest('SHA-256', new TextEncoder().encode(accessToken))));
+    return new SignJWT(claims).setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk }).setIssuedAt().sign(pair.privateKey);
   }
 
   // ---- live connection ----
@@ -491,7 +592,12 @@ export class SwitchboardClient {
       lazy: false,
       retryAttempts: 0,
       keepAlive: 15_000,
-      connectionParams: async () => ({ authorization: `Bearer ${await this.accessToken()}` }),
+      connectionParams: async () => {
+        const token = await this.accessToken();
+        // A bound token needs a proof for GET on the endpoint's http(s) URL (src/auth/dpop.ts).
+        if (boundKeyOf(token) === null) return { authorization: `Bearer ${token}` };
+        return { authorization: `DPoP ${token}`, dpop: await this.dpopProof('GET', this.url, token) };
+      },
       on: {
         connected: () => {
           if (generation !== this.generation) return;
