@@ -23,7 +23,8 @@
 import { createHash } from 'node:crypto';
 import { calculateJwkThumbprint, EmbeddedJWK, jwtVerify, type JWK } from 'jose';
 import type { GraphQLError } from 'graphql';
-import type { App } from '../app.ts';
+import type { SharedState } from '../adapters/state.ts';
+import type { Config } from '../core/config.ts';
 import { viewerFromToken, type Context, type DpopProofSource, type Viewer } from '../context.ts';
 import { DpopReason, ErrorCode, Keys } from '../core/codes.ts';
 import { appError, unauthenticated } from '../core/errors.ts';
@@ -38,7 +39,7 @@ const clockTolerance = 5;
 const maxProofLength = 8192;
 const maxJtiLength = 256;
 
-type Deps = Pick<App, 'state' | 'config'>;
+type Deps = { state: SharedState; config: Pick<Config, 'DPOP_PROOF_WINDOW' | 'DPOP_REQUIRED'> };
 
 /** The UNAUTHENTICATED error of a refused proof or binding; `extensions.reason` says which (codes.ts `DpopReason`). */
 export const dpopError = (reason: DpopReason, message: string): GraphQLError => appError(ErrorCode.UNAUTHENTICATED, message, { reason });
@@ -135,8 +136,8 @@ export interface Authentication {
  * `source`, so that a login or refresh in the same request does not spend
  * its jti twice.
  */
-export async function authenticate(app: Pick<App, 'state' | 'config' | 'tokens' | 'revocations'>, authorization: { scheme: 'Bearer' | 'DPoP'; token: string }, source: DpopProofSource): Promise<Authentication> {
-  const viewer = await viewerFromToken(app as App, authorization.token);
+export async function authenticate(app: Parameters<typeof viewerFromToken>[0], authorization: { scheme: 'Bearer' | 'DPoP'; token: string }, source: DpopProofSource): Promise<Authentication> {
+  const viewer = await viewerFromToken(app, authorization.token);
   if (!viewer) return { viewer: null, refused: true };
   const refuse = (error: GraphQLError): Authentication => ({ viewer: null, refused: true, error });
   if (!viewer.jkt) {
