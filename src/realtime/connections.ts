@@ -74,11 +74,19 @@ export function credentialsFromConnectionParams(params: unknown): { authorizatio
   return typeof token === 'string' && token.length > 0 ? { authorization: { scheme: 'Bearer', token }, proof } : null;
 }
 
+/** The endpoints sockets reached, each string kept once: every idle socket holds one, and they are nearly always the same. */
+const knownEndpoints = new Map<string, string>();
+const knownEndpointsMax = 64;
+
 /** The http(s) URL of the endpoint a WebSocket upgrade reached (query left out): a DPoP proof's htu names it. */
 function endpointOf(request: IncomingMessage): string {
   const secure = Boolean((request.socket as { encrypted?: boolean }).encrypted);
   const path = (request.url ?? '/').split('?')[0];
-  return `${secure ? 'https' : 'http'}://${request.headers.host ?? 'localhost'}${path}`;
+  const endpoint = `${secure ? 'https' : 'http'}://${request.headers.host ?? 'localhost'}${path}`;
+  const known = knownEndpoints.get(endpoint);
+  if (known) return known;
+  if (knownEndpoints.size < knownEndpointsMax) knownEndpoints.set(endpoint, endpoint);
+  return endpoint;
 }
 
 const reasons = {
