@@ -10,8 +10,17 @@
  * the rooms the user may see (`liveRooms`); it stops on 4001, 4002, 4403
  * and 4029 and says why through the `ended` event; and it retries
  * sendMessage with the same idempotency key when an answer is lost.
+ *
+ * DPoP (RFC 9449): it can bind its session to a key pair it holds (WebCrypto
+ * ECDSA P-256, the private key not extractable), so that its tokens are
+ * useless to anyone who copies them: with `dpop: true` always, by default
+ * when the server asks for it (DPOP_REQUIRED). It then signs a proof for
+ * every request (the DPoP header), for every connection (connection_init's
+ * `dpop`) and for a refresh over the socket (the operation's
+ * `extensions.dpop`).
  */
 import { createClient, type Client } from 'graphql-ws';
+import { decodeJwt, exportJWK, SignJWT, type JWK } from 'jose';
 import {
   ConfirmSecondFactorDocument,
   DisableSecondFactorDocument,
@@ -156,6 +165,20 @@ export interface SwitchboardClientOptions {
   /** Attempts of sendMessage when its answer is lost (same idempotency key each time). @default 4 */
   sendAttempts?: number;
   /**
+   * Bind the session to a key pair (DPoP): `true` at every login; `'auto'`
+   * only when the server refuses a login or refresh for want of a proof
+   * (DPOP_REQUIRED), then retried once with one; `false` never.
+   * @default 'auto'
+   */
+  dpop?: boolean | 'auto';
+  /**
+   * The key pair to bind with (ECDSA P-256, for ES256 proofs). Give one to
+   * resume a bound session (`tokens`) after a restart: a browser can keep a
+   * non-extractable CryptoKeyPair in IndexedDB. @default generated when first
+   * needed, the private key not extractable, forgotten with the client
+   */
+  dpopKey?: CryptoKeyPair;
+  /**
    * Where the device tokens that logins hand out are kept, by account: a
    * login that presents its device token is never locked out by others'
    * failed attempts on that account. Give a persistent store to keep them
@@ -279,6 +302,27 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 /** Disposes a graphql-ws client whose socket may have been refused (its dispose then rejects with the close). */
 const dispose = (socket: Client) => void Promise.resolve(socket.dispose()).catch(() => undefined);
 
+/** The thumbprint a JWT access token is bound to (`cnf.jkt`), if any; read, not verified: the server verifies. */
+function boundKeyOf(accessToken: string): string | null {
+  try {
+    const jkt = (decodeJwt(accessToken).cnf as { jkt?: unknown } | undefined)?.jkt;
+    return typeof jkt === 'string' ? jkt : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Whether a GraphQL answer refused for want of a DPoP proof (the server's DPOP_REQUIRED). */
+const wantsDpop = (error: unknown): boolean =>
+  error instanceof GraphQLRequestError && error.errors.some((e) => e.extensions?.code === 'UNAUTHENTICATED' && e.extensions?.reason === 'DPOP_REQUIRED');
+
+/** base64url without padding, for a proof's `ath` and `jti`. */
+function base64url(bytes: Uint8Array): string {
+  let binary = '';
+  for (const byte of bytes) binary += String.fromCharCode(byte);
+  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
 const isCloseLike = (value: unknown): value is { code: number; reason?: string } =>
   typeof value === 'object' && value !== null && typeof (value as { code?: unknown }).code === 'number';
 
@@ -304,6 +348,11 @@ export class SwitchboardClient {
   private readonly secondFactorPrompt: SecondFactorPrompt | undefined;
   /** The login waiting for its second step: the account (for its device token) and the challenge. */
   private pendingLogin: { account: string; challenge: string } | null = null;
+  private readonly dpopMode: boolean | 'auto';
+  /** Whether the last password step went out bound (DPoP), so that its second step goes out bound too. */
+  private loginBound = false;
+  /** The DPoP key pair and its public JWK, once made or given. */
+  private dpopKey: Promise<{ pair: CryptoKeyPair; jwk: JWK }> | null = null;
   private readonly listeners: { [K in keyof SwitchboardEvents]: Set<Listener<SwitchboardEvents[K]>> } = {
     tokens: new Set(),
     status: new Set(),
@@ -317,6 +366,8 @@ export class SwitchboardClient {
     this.fetchImpl = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
     this.devices = options.devices ?? memoryDeviceTokenStore();
     this.secondFactorPrompt = options.secondFactor;
+    this.dpopMode = options.dpop ?? 'auto';
+    if (options.dpopKey) this.dpopKey = this.keyWithJwk(options.dpopKey);
     this.options = {
       refreshBefore: options.refreshBefore ?? 60_000,
       autoRefresh: options.autoRefresh ?? true,
@@ -365,7 +416,13 @@ export class SwitchboardClient {
     return this.post(document, variables, token);
   }
 
-  private async post<TResult, TVariables>(document: TypedDocumentString<TResult, TVariables>, variables: TVariables | undefined, token: string | null): Promise<TResult> {
+  /**
+   * POSTs an operation. A DPoP-bound `token` goes as `Authorization: DPoP` with a proof for it; with `bind`
+   * (login, refresh) a proof of the key comes along without a token, so that the new tokens are bound to it.
+   */
+  private async post<TResult, TVariables>(document: TypedDocumentString<TResult, TVariables>, variables: TVariables | undefined, token: string | null, bind = false): Promise<TResult> {
+    const bound = token !== null && boundKeyOf(token) !== null;
+    const proof = bound || bind ? await this.dpopProof('POST', this.url, bound ? token : undefined) : null;
     let response: Response;
     try {
       response = await this.fetchImpl(this.url, {
@@ -373,7 +430,8 @@ export class SwitchboardClient {
         headers: {
           'content-type': 'application/json',
           accept: 'application/graphql-response+json, application/json',
-          ...(token ? { authorization: `Bearer ${token}` } : {}),
+          ...(token ? { authorization: `${bound ? 'DPoP' : 'Bearer'} ${token}` } : {}),
+          ...(proof ? { dpop: proof } : {}),
         },
         body: JSON.stringify({ query: document.toString(), variables: variables ?? {} }),
       });
@@ -409,7 +467,7 @@ export class SwitchboardClient {
     this.pendingLogin = null;
     let auth: AuthFieldsFragment & { deviceToken?: string | null };
     try {
-      auth = (await this.request(LoginDocument, { input: { login, password, deviceToken } }, { auth: false })).login;
+      auth = await this.postLogin({ input: { login, password, deviceToken } });
     } catch (error) {
       const challenge = secondFactorChallenge(error);
       if (!challenge) throw error;
@@ -427,7 +485,8 @@ export class SwitchboardClient {
     if (!challenge) throw new GraphQLRequestError([{ message: 'No sign-in is waiting for a code: call login first.', extensions: { code: 'BAD_USER_INPUT' } }]);
     const account = this.pendingLogin?.challenge === challenge ? this.pendingLogin.account : null;
     const deviceToken = account ? (this.devices.get(account) ?? null) : null;
-    const { loginWithSecondFactor: auth } = await this.request(LoginWithSecondFactorDocument, { input: { challenge, code, deviceToken } }, { auth: false });
+    // Bound like the password step when that one was (DPoP): the session's tokens carry the same key.
+    const { loginWithSecondFactor: auth } = await this.post(LoginWithSecondFactorDocument, { input: { challenge, code, deviceToken } }, null, this.loginBound);
     this.pendingLogin = null;
     return this.adopt(auth, account);
   }
@@ -453,6 +512,21 @@ export class SwitchboardClient {
   /** Removes the second factor; needs a current code or an unused recovery code. */
   async disableSecondFactor(code: string): Promise<void> {
     await this.request(DisableSecondFactorDocument, { code });
+  }
+
+  /**
+   * The password step: bound to the DPoP key when `dpop` is true, or in 'auto' when the server asks for it
+   * (it refuses before it checks the password, so nothing is counted against the account).
+   */
+  private async postLogin(input: { input: { login: string; password: string; deviceToken: string | null } }) {
+    this.loginBound = this.dpopMode === true;
+    try {
+      return (await this.post(LoginDocument, input, null, this.loginBound)).login;
+    } catch (error) {
+      if (this.dpopMode !== 'auto' || !wantsDpop(error)) throw error;
+      this.loginBound = true;
+      return (await this.post(LoginDocument, input, null, true)).login;
+    }
   }
 
   /** Keeps a new session's tokens and device token and opens the live connection. */
@@ -531,7 +605,19 @@ export class SwitchboardClient {
       if (!tokens) throw new GraphQLRequestError([{ message: 'Sign in first.', extensions: { code: 'UNAUTHENTICATED' } }]);
       try {
         const variables = { refreshToken: tokens.refreshToken };
-        const data = this.socket && this.socketOpen ? await this.overSocket(this.socket, RefreshDocument, variables) : await this.post(RefreshDocument, variables, null);
+        const send = async (bind: boolean) =>
+          this.socket && this.socketOpen
+            ? this.overSocket(this.socket, RefreshDocument, variables, bind ? { dpop: await this.dpopProof('POST', this.url) } : undefined)
+            : this.post(RefreshDocument, variables, null, bind);
+        // A bound session's refresh token works only with a proof of its key; an unbound one is bound when the server asks.
+        const bound = boundKeyOf(tokens.accessToken) !== null || this.dpopMode === true;
+        let data;
+        try {
+          data = await send(bound);
+        } catch (error) {
+          if (bound || this.dpopMode !== 'auto' || !wantsDpop(error)) throw error;
+          data = await send(true);
+        }
         const renewed = toTokens(data.refresh);
         this.setTokens(renewed);
         return renewed;
@@ -547,11 +633,11 @@ export class SwitchboardClient {
   }
 
   /** One query or mutation over the socket. */
-  private overSocket<TResult, TVariables>(socket: Client, document: TypedDocumentString<TResult, TVariables>, variables: TVariables): Promise<TResult> {
+  private overSocket<TResult, TVariables>(socket: Client, document: TypedDocumentString<TResult, TVariables>, variables: TVariables, extensions?: Record<string, unknown>): Promise<TResult> {
     return new Promise((resolve, reject) => {
       let settled = false;
       socket.subscribe<TResult>(
-        { query: document.toString(), variables: variables as Variables },
+        { query: document.toString(), variables: variables as Variables, ...(extensions ? { extensions } : {}) },
         {
           next: (result) => {
             settled = true;
@@ -568,6 +654,31 @@ export class SwitchboardClient {
         },
       );
     });
+  }
+
+  // ---- DPoP ----
+
+  private async keyWithJwk(pair: CryptoKeyPair): Promise<{ pair: CryptoKeyPair; jwk: JWK }> {
+    const { kty, crv, x, y } = await exportJWK(pair.publicKey);
+    return { pair, jwk: { kty, crv, x, y } };
+  }
+
+  /** The key pair, made on first use: ECDSA P-256 whose private key cannot be exported (WebCrypto, browsers and Node alike). */
+  private key(): Promise<{ pair: CryptoKeyPair; jwk: JWK }> {
+    this.dpopKey ??= globalThis.crypto.subtle
+      .generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign', 'verify'])
+      .then((pair) => this.keyWithJwk(pair));
+    return this.dpopKey;
+  }
+
+  /** A fresh DPoP proof (RFC 9449) for `htm` on `htu`; with `accessToken`, its hash as `ath`. */
+  private async dpopProof(htm: string, htu: string, accessToken?: string): Promise<string> {
+    const { pair, jwk } = await this.key();
+    const jti = new Uint8Array(16);
+    globalThis.crypto.getRandomValues(jti);
+    const claims: Record<string, unknown> = { htm, htu: htu.split(/[?#]/)[0], jti: base64url(jti) };
+    if (accessToken) claims.ath = base64url(new Uint8Array(await globalThis.crypto.subtle.digest('SHA-256', new TextEncoder().encode(accessToken))));
+    return new SignJWT(claims).setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk }).setIssuedAt().sign(pair.privateKey);
   }
 
   // ---- live connection ----
@@ -588,7 +699,12 @@ export class SwitchboardClient {
       lazy: false,
       retryAttempts: 0,
       keepAlive: 15_000,
-      connectionParams: async () => ({ authorization: `Bearer ${await this.accessToken()}` }),
+      connectionParams: async () => {
+        const token = await this.accessToken();
+        // A bound token needs a proof for GET on the endpoint's http(s) URL (src/auth/dpop.ts).
+        if (boundKeyOf(token) === null) return { authorization: `Bearer ${token}` };
+        return { authorization: `DPoP ${token}`, dpop: await this.dpopProof('GET', this.url, token) };
+      },
       on: {
         connected: () => {
           if (generation !== this.generation) return;

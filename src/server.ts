@@ -6,7 +6,8 @@ import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { createYoga } from 'graphql-yoga';
 import type { App } from './app.ts';
-import { bearerToken, viewerFromToken, type Context, type Viewer } from './context.ts';
+import type { Context } from './context.ts';
+import { authenticate, parseAuthorization } from './auth/dpop.ts';
 import { schema } from './schema.ts';
 import { CloseCode } from './core/codes.ts';
 import { useHealthChecks } from './plugins/health.ts';
@@ -43,6 +44,8 @@ interface ServerContext {
   req?: { socket?: { remoteAddress?: string } };
   /** Set for WebSocket operations. */
   socket?: SocketState;
+  /** The graphql-ws subscribe payload of a WebSocket operation (its `extensions.dpop`: src/auth/dpop.ts). */
+  params?: { extensions?: Record<string, unknown> | null };
 }
 
 export function createServer(app: App): SwitchboardServer {
@@ -61,16 +64,22 @@ export function createServer(app: App): SwitchboardServer {
     cors: false,
     multipart: false,
     plugins: [useOriginCheck(app.origins.current), useMediaTypeCheck(), useIntrospectionSwitch(app.config.INTROSPECTION), useHealthChecks(app), useJwks(app.tokens), useOidcRoutes(app), useMetrics({ token: app.config.METRICS_TOKEN }), useQueryLimits({ maxQueryBytes: app.config.MAX_QUERY_BYTES }), useValidationErrorCodes(), useErrorRequestIds(mask), useRequestId(), useWebPage(), useGraphiQLAssets(), useGraphQLOverSSE(app), useRefreshCookie(), useSharedFanOut({ maskError: mask, logger: app.logger }), useGraphqlExecute()],
-    async context({ request, req, socket }): Promise<Context> {
+    async context({ request, req, socket, params }): Promise<Context> {
       if (socket) {
-        return { app, viewer: socket.viewer, tokenRefused: false, ip: socket.ip, requestId: socket.id, request: null, connection: socket };
+        // DPoP: an operation over the socket has no headers; its proof (for login and refresh) is in its extensions.
+        const proof = params?.extensions?.dpop;
+        const dpop = { proof: typeof proof === 'string' ? proof : null, htm: 'POST', htu: socket.endpoint };
+        return { app, viewer: socket.viewer, tokenRefused: false, ip: socket.ip, requestId: socket.id, request: null, connection: socket, dpop };
       }
-      const token = bearerToken(request.headers.get('authorization'));
-      const viewer: Viewer | null = token ? await viewerFromToken(app, token) : null;
+      const dpop = { proof: request.headers.get('dpop'), htm: request.method, htu: request.url };
+      const authorization = parseAuthorization(request.headers.get('authorization'));
+      const auth = authorization ? await authenticate(app, authorization, dpop) : null;
       return {
         app,
-        viewer,
-        tokenRefused: token !== null && viewer === null,
+        viewer: auth?.viewer ?? null,
+        tokenRefused: auth?.refused ?? false,
+        dpop,
+        ...(auth?.error ? { authError: auth.error } : {}),
         ip: req?.socket?.remoteAddress ?? null,
         requestId: requestIdOf(request),
         request,

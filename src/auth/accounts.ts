@@ -16,7 +16,8 @@ import type { Logger } from '../core/logger.ts';
 import type { SharedState } from '../adapters/state.ts';
 import type { SessionEndReason } from '../core/codes.ts';
 import { badInput, conflict, forbidden, hasCode, notFound, unauthenticated } from '../core/errors.ts';
-import { ErrorCode } from '../core/codes.ts';
+import { DpopReason, ErrorCode } from '../core/codes.ts';
+import { dpopError } from './dpop.ts';
 import { consumeOrThrow, createRateLimiter } from '../adapters/rate-limit.ts';
 import type { Prisma, User } from '../generated/prisma/client.ts';
 import { recordAudit, type AuditInput, type AuditKind } from './audit.ts';
@@ -36,6 +37,11 @@ export interface Origin {
   userAgent?: string | null;
   /** The request (HTTP) or connection (WebSocket) id, for the log line of its audit events. @default null */
   requestId?: string | null;
+  /**
+   * DPoP: the thumbprint of the key whose proof came with the request (verified by src/auth/dpop.ts).
+   * A login or refresh with one binds the session and its tokens to that key. @default null
+   */
+  jkt?: string | null;
 }
 
 /** Where an audit event came from: the caller's address and its request. */
@@ -204,8 +210,8 @@ export function createAccounts(deps: AccountsDeps): Accounts {
     return ids;
   }
 
-  async function issue(user: User, sessionId: string, refreshToken: string, refreshTokenExpiresAt: Date, device: IssuedSession['device'] = null): Promise<IssuedSession> {
-    const signed = await tokens.sign({ userId: user.id, sessionId, roles: user.roles });
+  async function issue(user: User, sessionId: string, refreshToken: string, refreshTokenExpiresAt: Date, device: IssuedSession['device'] = null, jkt: string | null = null): Promise<IssuedSession> {
+    const signed = await tokens.sign({ userId: user.id, sessionId, roles: user.roles, jkt });
     return {
       device,
       user,
@@ -213,7 +219,7 @@ export function createAccounts(deps: AccountsDeps): Accounts {
       accessTokenExpiresAt: signed.expiresAt,
       refreshToken,
       refreshTokenExpiresAt,
-      viewer: { userId: user.id, sessionId, roles: user.roles, expiresAt: Math.floor(signed.expiresAt.getTime() / 1000) },
+      viewer: { userId: user.id, sessionId, roles: user.roles, expiresAt: Math.floor(signed.expiresAt.getTime() / 1000), ...(jkt ? { jkt } : {}) },
     };
   }
 
@@ -227,6 +233,8 @@ export function createAccounts(deps: AccountsDeps): Accounts {
         expiresAt: refreshTokenExpiresAt,
         ip: origin.ip,
         userAgent: origin.userAgent?.slice(0, 256) ?? null,
+        // DPoP: a proof with the sign-in binds the session (and its tokens) to that key.
+        dpopJkt: origin.jkt ?? null,
         refreshTokens: { create: { tokenHash: hashRefreshToken(refreshToken), expiresAt: refreshTokenExpiresAt } },
       },
       select: { id: true, createdAt: true },
@@ -236,7 +244,7 @@ export function createAccounts(deps: AccountsDeps): Accounts {
       if (replaced.length > 0) await audit({ kind: 'session_replaced', userId: user.id, ...cameFrom(origin), detail: { sessions: replaced, by: session.id } });
     }
     await audit({ kind: event.kind, userId: user.id, ...cameFrom(origin), detail: { session: session.id, ...event.detail } });
-    return issue(user, session.id, refreshToken, refreshTokenExpiresAt, device);
+    return issue(user, session.id, refreshToken, refreshTokenExpiresAt, device, origin.jkt ?? null);
   }
   // ---- end of session start ----
 
@@ -308,6 +316,8 @@ export function createAccounts(deps: AccountsDeps): Accounts {
 
     async login(input, origin) {
       const { login, password, deviceToken } = parse(loginInput, input);
+      // DPoP: refused before any budget is taken or password checked, so that a client retrying with a proof loses nothing.
+      if (config.DPOP_REQUIRED && !origin.jkt) throw dpopRequired();
       const key = keyOf(login);
       const user = await db.user.findUnique({ where: key.includes('@') ? { emailKey: key } : { usernameKey: key } });
       // Keyed by the account when it exists, else by the name tried: both count alike, so neither tells.
@@ -330,12 +340,14 @@ export function createAccounts(deps: AccountsDeps): Accounts {
 
     // ---- Second factor (src/auth/second-factor.ts) ----
     async loginWithSecondFactor(input, origin) {
+      if (config.DPOP_REQUIRED && !origin.jkt) throw dpopRequired();
       const { user, deviceId, method } = await secondFactor.pass(input.challenge, input.code, origin);
       const known = sameDevice(deviceId, input.deviceToken, user.id);
       return startSession(user, origin, { kind: 'login', detail: { knownDevice: known !== null, secondFactor: method } }, deviceFor(user, known, input.deviceToken));
     },
 
     async confirmSecondFactorAtLogin(input, origin) {
+      if (config.DPOP_REQUIRED && !origin.jkt) throw dpopRequired();
       const { user, deviceId, recoveryCodes } = await secondFactor.confirm({ challenge: input.challenge }, input.code, origin);
       const known = sameDevice(deviceId, input.deviceToken, user.id);
       const session = await startSession(user, origin, { kind: 'login', detail: { knownDevice: known !== null, secondFactor: 'totp' } }, deviceFor(user, known, input.deviceToken));
@@ -353,6 +365,14 @@ export function createAccounts(deps: AccountsDeps): Accounts {
       });
       if (!found) throw invalidRefresh();
       const { session } = found;
+      // DPoP: a bound session's refresh token is refused without a proof of its key, before anything else, so that a
+      // thief holding it cannot even spend it (nor end the session by reusing it).
+      if (session.dpopJkt && origin.jkt !== session.dpopJkt) {
+        throw dpopError(origin.jkt ? DpopReason.invalidProof : DpopReason.required, origin.jkt ? 'This session is bound to another DPoP key.' : 'This session is bound to a key: send a DPoP proof of it with refresh.');
+      }
+      if (!session.dpopJkt && !origin.jkt && config.DPOP_REQUIRED) throw dpopRequired();
+      // An unbound session refreshed with a proof is bound from now on.
+      const jkt = session.dpopJkt ?? origin.jkt ?? null;
       const reuse = async () => {
         const ended = await endSessions(session.userId, 'refresh_reuse', { sessionId: session.id });
         await audit({ kind: 'refresh_reuse', userId: session.userId, ...cameFrom(origin), detail: { session: session.id, ended: ended.length > 0 } });
@@ -369,7 +389,7 @@ export function createAccounts(deps: AccountsDeps): Accounts {
         await tx.refreshToken.create({
           data: { sessionId: session.id, tokenHash: hashRefreshToken(refreshToken), parentId: found.id, expiresAt: refreshTokenExpiresAt },
         });
-        await tx.session.update({ where: { id: session.id }, data: { expiresAt: refreshTokenExpiresAt } });
+        await tx.session.update({ where: { id: session.id }, data: { expiresAt: refreshTokenExpiresAt, ...(jkt && !session.dpopJkt ? { dpopJkt: jkt } : {}) } });
         return true;
       });
       if (!rotated) {
@@ -378,7 +398,7 @@ export function createAccounts(deps: AccountsDeps): Accounts {
         throw current?.usedAt ? await reuse() : invalidRefresh();
       }
       await audit({ kind: 'refresh', userId: session.userId, ...cameFrom(origin), detail: { session: session.id } });
-      return issue(session.user, session.id, refreshToken, refreshTokenExpiresAt);
+      return issue(session.user, session.id, refreshToken, refreshTokenExpiresAt, null, jkt);
     },
 
     async logout(viewer, origin) {
@@ -473,4 +493,5 @@ export function createAccounts(deps: AccountsDeps): Accounts {
   return accounts;
 }
 
+const dpopRequired = () => dpopError(DpopReason.required, 'This server requires DPoP: send login and refresh with a DPoP proof.');
 const invalidRefresh = () => unauthenticated('The refresh token is invalid, expired or revoked. Sign in again.');

@@ -8,6 +8,7 @@ import { isAdmin, requireViewer, type Context } from '../context.ts';
 import { badInput, forbidden, unauthenticated } from '../core/errors.ts';
 import { checkText } from '../core/text.ts';
 import type { IssuedSession, Origin } from './accounts.ts';
+import { proofKeyOf } from './dpop.ts';
 import { clearRefreshCookie, deviceTokenFromCookie, refreshTokenFromCookie, setDeviceCookie, setRefreshCookie } from './refresh-cookie.ts';
 
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -33,6 +34,8 @@ const ownRecords = new WeakSet<object>();
 const asOwnRecord = <T extends object>(user: T): T => (ownRecords.add(user), user);
 
 export const originOf = (ctx: Context): Origin => ({ ip: ctx.ip, userAgent: ctx.request?.headers.get('user-agent') ?? null, requestId: ctx.requestId });
+/** originOf plus the key of the operation's DPoP proof, when one came (a bad proof is refused here): the sign-in mutations and refresh bind to it. */
+export const boundOriginOf = async (ctx: Context): Promise<Origin> => ({ ...originOf(ctx), jkt: await proofKeyOf(ctx) });
 
 /**
  * The User node (relay global ID). Other domains add fields with
@@ -188,7 +191,7 @@ builder.mutationFields((t) => ({
     type: AuthPayload,
     args: { input: t.arg({ type: LoginInput, required: true }) },
     resolve: async (_root, { input }, ctx) => {
-      const issued = await ctx.app.accounts.login({ ...input, deviceToken: input.deviceToken ?? deviceTokenFromCookie(ctx) }, originOf(ctx));
+      const issued = await ctx.app.accounts.login({ ...input, deviceToken: input.deviceToken ?? deviceTokenFromCookie(ctx) }, await boundOriginOf(ctx));
       setRefreshCookie(ctx, issued.refreshToken, issued.refreshTokenExpiresAt);
       if (issued.device) setDeviceCookie(ctx, issued.device.token, issued.device.expiresAt);
       return issued;
@@ -199,7 +202,7 @@ builder.mutationFields((t) => ({
     description: 'Rotates the refresh token (argument, else the cookie). Reusing a rotated token revokes that whole session.',
     args: { refreshToken: t.arg.string() },
     resolve: async (_root, args, ctx) => {
-      const issued = await ctx.app.accounts.refresh(args.refreshToken ?? refreshTokenFromCookie(ctx), originOf(ctx));
+      const issued = await ctx.app.accounts.refresh(args.refreshToken ?? refreshTokenFromCookie(ctx), await boundOriginOf(ctx));
       setRefreshCookie(ctx, issued.refreshToken, issued.refreshTokenExpiresAt);
       // Sent over a live socket by its own user: the socket adopts the new token's expiry and session.
       if (ctx.connection && ctx.viewer?.userId === issued.viewer.userId) ctx.connection.renew(issued.viewer);

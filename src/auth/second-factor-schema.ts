@@ -12,7 +12,7 @@ import { builder } from '../builder.ts';
 import { isAdmin, requireViewer, type Context } from '../context.ts';
 import type { IssuedSession } from './accounts.ts';
 import { deviceTokenFromCookie, setDeviceCookie, setRefreshCookie } from './refresh-cookie.ts';
-import { AuthPayload, originOf } from './schema.ts';
+import { AuthPayload, boundOriginOf, originOf } from './schema.ts';
 
 /** Hands a session to the client as `login` does: the refresh and device cookies with the payload. */
 function handOver<T extends IssuedSession>(ctx: Context, issued: T): T {
@@ -67,7 +67,7 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: SecondFactorLoginInput, required: true }) },
     resolve: async (_root, { input }, ctx) => {
       const deviceToken = input.deviceToken ?? deviceTokenFromCookie(ctx);
-      return handOver(ctx, await ctx.app.accounts.loginWithSecondFactor({ challenge: input.challenge, code: input.code, deviceToken }, originOf(ctx)));
+      return handOver(ctx, await ctx.app.accounts.loginWithSecondFactor({ challenge: input.challenge, code: input.code, deviceToken }, await boundOriginOf(ctx)));
     },
   }),
   enrolSecondFactor: t.field({
@@ -85,7 +85,7 @@ builder.mutationFields((t) => ({
     resolve: async (_root, { code, challenge, deviceToken }, ctx) => {
       if (challenge != null) {
         const input = { challenge, code, deviceToken: deviceToken ?? deviceTokenFromCookie(ctx) };
-        const issued = handOver(ctx, await ctx.app.accounts.confirmSecondFactorAtLogin(input, originOf(ctx)));
+        const issued = handOver(ctx, await ctx.app.accounts.confirmSecondFactorAtLogin(input, await boundOriginOf(ctx)));
         return { recoveryCodes: issued.recoveryCodes, session: issued };
       }
       const { recoveryCodes } = await ctx.app.secondFactor.confirm({ userId: requireViewer(ctx).userId }, code, originOf(ctx));

@@ -7,7 +7,8 @@
  * public keys whose tokens are accepted too, JWT_ACCEPTED_SECRETS_FILE
  * secrets under HS256: keys are rotated without a moment when one instance
  * refuses another's tokens. Every token names its key in `kid`.
- * Claims: sub (user id), sid (session id), jti, roles, iat, exp.
+ * Claims: sub (user id), sid (session id), jti, roles, iat, exp; and
+ * cnf.jkt (RFC 9449) when the token is bound to a client's key (DPoP).
  * Refresh tokens are opaque random strings, stored only as a SHA-256 hash.
  */
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, randomUUID, type KeyObject } from 'node:crypto';
@@ -24,6 +25,8 @@ export interface AccessClaims {
   issuedAt: number;
   /** Seconds since the epoch. */
   expiresAt: number;
+  /** DPoP: the thumbprint of the key the token is bound to (`cnf.jkt`); absent for a Bearer token. */
+  jkt?: string;
 }
 
 /** The public half of an Ed25519 signing key, as a JSON Web Key (RFC 8037). */
@@ -38,7 +41,8 @@ export interface PublicJwk {
 }
 
 export interface TokenSigner {
-  sign(claims: { userId: string; sessionId: string; roles: string[] }): Promise<{ token: string; expiresAt: Date }>;
+  /** With `jkt`, the token is bound to that key (DPoP, `cnf.jkt`). */
+  sign(claims: { userId: string; sessionId: string; roles: string[]; jkt?: string | null }): Promise<{ token: string; expiresAt: Date }>;
   /** The token's claims, or null when it is malformed, wrongly signed, of another alg or expired. */
   verify(token: string): Promise<AccessClaims | null>;
   /**
@@ -222,11 +226,11 @@ export function createTokenSigner(key: SigningKey, accessTokenTtlSeconds: number
   const verifyToken = (token: string) => (verifiers.size > 1 ? (verifiers.get(kidOf(token) ?? '') ?? ownVerifier) : ownVerifier)(token);
   return {
     publicKeys,
-    async sign({ userId, sessionId, roles }) {
+    async sign({ userId, sessionId, roles, jkt }) {
       const now = Date.now() / 1000;
       // Rounded up: a token lives at least ACCESS_TOKEN_TTL seconds, never a fraction of a second less.
       const expiresAt = Math.ceil(now + accessTokenTtlSeconds);
-      const token = signToken({ sub: userId, sid: sessionId, jti: randomUUID(), roles, iat: Math.floor(now), exp: expiresAt });
+      const token = signToken({ sub: userId, sid: sessionId, jti: randomUUID(), roles, iat: Math.floor(now), exp: expiresAt, ...(jkt ? { cnf: { jkt } } : {}) });
       return { token, expiresAt: new Date(expiresAt * 1000) };
     },
     async verify(token) {
@@ -240,7 +244,14 @@ export function createTokenSigner(key: SigningKey, accessTokenTtlSeconds: number
       if (typeof sub !== 'string' || typeof sid !== 'string' || typeof jti !== 'string') return null;
       if (typeof iat !== 'number' || typeof exp !== 'number') return null;
       if (!Array.isArray(roles) || !roles.every((r) => typeof r === 'string')) return null;
-      return { userId: sub, sessionId: sid, tokenId: jti, roles, issuedAt: iat, expiresAt: exp };
+      const claims: AccessClaims = { userId: sub, sessionId: sid, tokenId: jti, roles, issuedAt: iat, expiresAt: exp };
+      // DPoP: a `cnf` claim that is there but not a readable thumbprint makes the token unusable, never a Bearer token.
+      if (payload.cnf !== undefined) {
+        const jkt = (payload.cnf as { jkt?: unknown } | null)?.jkt;
+        if (typeof jkt !== 'string' || jkt.length === 0) return null;
+        claims.jkt = jkt;
+      }
+      return claims;
     },
   };
 }

@@ -27,6 +27,17 @@ export const ErrorCode = {
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
+/**
+ * `extensions.reason` of the UNAUTHENTICATED errors of DPoP (src/auth/dpop.ts): REQUIRED when a bound
+ * token or a proof was needed and none came (DPOP_REQUIRED, a bound token sent as Bearer, a bound
+ * session's refresh without a proof), INVALID_PROOF when the proof was bad, replayed or of another key.
+ */
+export const DpopReason = {
+  required: 'DPOP_REQUIRED',
+  invalidProof: 'INVALID_DPOP_PROOF',
+} as const;
+export type DpopReason = (typeof DpopReason)[keyof typeof DpopReason];
+
 /** HTTP status that goes with each error code when it ends a whole HTTP request. */
 export const httpStatusOf: Record<ErrorCode, number> = {
   UNAUTHENTICATED: 401,
@@ -133,6 +144,8 @@ export const Keys = {
    * together in one step name the same `group`, their hash tag.
    */
   rateLimit: (rule: string, group?: string) => (group ? `${prefix}rl:{${group}}:${rule}` : `${prefix}rl:${rule}`),
+  /** A DPoP proof's jti (hashed with its key's thumbprint), kept while the proof could still be accepted: a second use is a replay. */
+  dpopProof: (digest: string) => `${prefix}dpop:${digest}`,
   /** A started OIDC sign-in (state, nonce, PKCE verifier), by the hash of its browser cookie; taken once (auth/oidc.ts). */
   oidcSignIn: (hash: string) => `${prefix}oidc:${hash}`,
 } as const;

@@ -171,6 +171,11 @@ const schema = z.object({
     .string()
     .default('openid email profile')
     .refine((v) => v.split(/\s+/).includes('openid'), 'must include openid'),
+  // DPoP (RFC 9449), src/auth/dpop.ts: sender-constrained tokens.
+  /** true: every access token must be bound to a key (DPoP); Bearer tokens, and login or refresh without a proof, are refused. */
+  DPOP_REQUIRED: bool(false),
+  /** Seconds a DPoP proof is accepted after its `iat` (and its jti remembered, to refuse replays). */
+  DPOP_PROOF_WINDOW: int(60, 1).pipe(z.number().max(600, 'must be at most 600')),
 });
 
 export type Config = z.infer<typeof schema>;

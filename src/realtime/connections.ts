@@ -5,7 +5,9 @@
  *    CONNECT_WINDOW, one budget with subscriptions over SSE; past it:
  *    4029 "rate");
  * 2. the token of the connection_init payload is verified with the same code
- *    as HTTP (4403 when missing, bad, expired or revoked);
+ *    as HTTP (4403 when missing, bad, expired or revoked; a DPoP-bound token
+ *    needs `dpop`, a proof for GET on the endpoint's http(s) URL:
+ *    src/auth/dpop.ts);
  * 3. a seat is taken (4029 "slots" or "sockets" when none is left; 1013
  *    while the seats are put back after Redis lost its state);
  * 4. while open, the socket ends with 4001/4002 when its session ends on any
@@ -17,7 +19,8 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { WebSocket } from 'ws';
 import type { App } from '../app.ts';
-import { bearerToken, viewerFromToken, type LiveConnection, type Viewer } from '../context.ts';
+import type { LiveConnection, Viewer } from '../context.ts';
+import { authenticate, parseAuthorization } from '../auth/dpop.ts';
 import { CloseCode, ErrorCode, closeCodeForSessionEnd } from '../core/codes.ts';
 import { hasCode } from '../core/errors.ts';
 import { consumeOrThrow, createRateLimiter } from '../adapters/rate-limit.ts';
@@ -32,6 +35,8 @@ export interface SocketState extends LiveConnection {
   subscriptions: number;
   /** Whether it ever took a place among its user's subscriptions: its places are given back when it closes. */
   heldSubscriptions: boolean;
+  /** The endpoint's http(s) URL as this socket's client reached it: the `htu` of DPoP proofs sent over it (src/auth/dpop.ts). */
+  readonly endpoint: string;
 }
 
 export interface Connections {
@@ -53,13 +58,35 @@ export interface Connections {
 export const connectAttempts = (app: Pick<App, 'state' | 'config'>) =>
   createRateLimiter(app.state, { name: 'connect', points: app.config.CONNECTS_PER_IP, windowSeconds: app.config.CONNECT_WINDOW });
 
-/** The token of a connection_init payload: `{ authorization: "Bearer <jwt>" }` or `{ token: "<jwt>" }`. */
-export function tokenFromConnectionParams(params: unknown): string | null {
+/**
+ * The credentials of a connection_init payload: `{ authorization: "Bearer <jwt>" }`, `{ token: "<jwt>" }`
+ * (Bearer), or `{ authorization: "DPoP <jwt>", dpop: "<proof>" }` (src/auth/dpop.ts).
+ */
+export function credentialsFromConnectionParams(params: unknown): { authorization: { scheme: 'Bearer' | 'DPoP'; token: string }; proof: string | null } | null {
   if (!params || typeof params !== 'object') return null;
-  const { authorization, Authorization, token } = params as Record<string, unknown>;
+  const { authorization, Authorization, token, dpop } = params as Record<string, unknown>;
   const header = typeof authorization === 'string' ? authorization : typeof Authorization === 'string' ? Authorization : null;
-  if (header) return bearerToken(header);
-  return typeof token === 'string' && token.length > 0 ? token : null;
+  const proof = typeof dpop === 'string' && dpop.length > 0 ? dpop : null;
+  if (header) {
+    const parsed = parseAuthorization(header);
+    return parsed ? { authorization: parsed, proof } : null;
+  }
+  return typeof token === 'string' && token.length > 0 ? { authorization: { scheme: 'Bearer', token }, proof } : null;
+}
+
+/** The endpoints sockets reached, each string kept once: every idle socket holds one, and they are nearly always the same. */
+const knownEndpoints = new Map<string, string>();
+const knownEndpointsMax = 64;
+
+/** The http(s) URL of the endpoint a WebSocket upgrade reached (query left out): a DPoP proof's htu names it. */
+function endpointOf(request: IncomingMessage): string {
+  const secure = Boolean((request.socket as { encrypted?: boolean }).encrypted);
+  const path = (request.url ?? '/').split('?')[0];
+  const endpoint = `${secure ? 'https' : 'http'}://${request.headers.host ?? 'localhost'}${path}`;
+  const known = knownEndpoints.get(endpoint);
+  if (known) return known;
+  if (knownEndpoints.size < knownEndpointsMax) knownEndpoints.set(endpoint, endpoint);
+  return endpoint;
 }
 
 const reasons = {
@@ -68,6 +95,13 @@ const reasons = {
   expired: 'access token expired',
   unavailable: 'service temporarily unavailable',
 } as const;
+
+/** `text` cut to the 123 bytes a WebSocket close reason may hold (ws throws past that). */
+function closeReason(text: string): string {
+  let reason = text;
+  while (Buffer.byteLength(reason) > 123) reason = reason.slice(0, -1);
+  return reason;
+}
 
 /** Session id -> its sockets on this instance. */
 type SessionSockets = Map<string, Set<LiveSocket>>;
@@ -90,6 +124,7 @@ class LiveSocket implements SocketState {
     public viewer: Viewer,
     readonly ip: string | null,
     private readonly sessions: SessionSockets,
+    readonly endpoint: string,
   ) {
     this.track();
   }
@@ -170,10 +205,13 @@ export function createConnections(app: App): Connections {
         return null;
       }
 
-      const token = tokenFromConnectionParams(connectionParams);
-      const viewer = token ? await viewerFromToken(app, token) : null;
+      const credentials = credentialsFromConnectionParams(connectionParams);
+      const endpoint = endpointOf(request);
+      const auth = credentials ? await authenticate(app, credentials.authorization, { proof: credentials.proof, htm: 'GET', htu: endpoint }) : null;
+      const viewer = auth?.viewer;
       if (!viewer) {
-        refuse(socket, CloseCode.BadToken, reasons.token, ip);
+        // A DPoP refusal says why (its message names no secret); a close reason holds at most 123 bytes.
+        refuse(socket, CloseCode.BadToken, auth?.error ? closeReason(`Forbidden: ${auth.error.message}`) : reasons.token, ip);
         return null;
       }
 
@@ -200,7 +238,7 @@ export function createConnections(app: App): Connections {
         return null;
       }
 
-      const live = new LiveSocket(socket, socketId, viewer, ip, sessions);
+      const live = new LiveSocket(socket, socketId, viewer, ip, sessions, endpoint);
       open++;
       // The client may have gone while we were admitting it.
       if (socket.readyState !== socket.OPEN) {

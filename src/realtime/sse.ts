@@ -110,7 +110,7 @@ export function useGraphQLOverSSE(app: App, options: GraphQLOverSSEOptions = {})
       }
       const viewer = ctx.viewer;
       if (!viewer || app.revocations.isRevoked(viewer.sessionId) || viewer.expiresAt * 1000 <= Date.now()) {
-        setResultAndStopExecution(refusal(unauthenticated(ctx.tokenRefused ? 'Your access token is invalid, expired or revoked.' : 'Subscriptions need a token: send Authorization: Bearer <accessToken>.')));
+        setResultAndStopExecution(refusal(ctx.authError ?? unauthenticated(ctx.tokenRefused ? 'Your access token is invalid, expired or revoked.' : 'Subscriptions need a token: send Authorization: Bearer <accessToken>.')));
         return;
       }
       const streamId = `sse:${randomUUID()}`;

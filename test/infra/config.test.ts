@@ -74,6 +74,13 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ ADMIN_REQUIRE_2FA: 'maybe' })).toThrow(/^invalid configuration: ADMIN_REQUIRE_2FA: /);
   });
 
+  it('reads the DPoP settings: off with a 60 s proof window by default, the window 1 to 600 s', () => {
+    expect(loadConfig({})).toMatchObject({ DPOP_REQUIRED: false, DPOP_PROOF_WINDOW: 60 });
+    expect(loadConfig({ DPOP_REQUIRED: 'true', DPOP_PROOF_WINDOW: '30' })).toMatchObject({ DPOP_REQUIRED: true, DPOP_PROOF_WINDOW: 30 });
+    for (const bad of ['0', '601', '1.5', 'soon']) expect(() => loadConfig({ DPOP_PROOF_WINDOW: bad }), bad).toThrow(/^invalid configuration: DPOP_PROOF_WINDOW: /);
+    expect(() => loadConfig({ DPOP_REQUIRED: 'maybe' })).toThrow(/^invalid configuration: DPOP_REQUIRED: /);
+  });
+
   it('parses numbers, booleans and lists', () => {
     const c = loadConfig({ MAX_CONNECTIONS: '7', SINGLE_SESSION: 'false', ALLOWED_ORIGINS: 'http://a.test, http://b.test', SLOT_LEASE_TTL: '1.5' });
     expect(c.MAX_CONNECTIONS).toBe(7);
