@@ -172,7 +172,8 @@ describe('the refresh cookie under TLS', () => {
     await post(REGISTER, { input: { username, email: `${username}@example.test`, password: 'tls-password-1' } });
     const login = await post(LOGIN, { input: { login: username, password: 'tls-password-1' } });
     expect(login.body.data.login.user.username).toBe(username);
-    expect(login.cookie).toHaveLength(1);
-    expect(login.cookie[0]!.split(';').map((p) => p.trim())).toEqual(expect.arrayContaining(['HttpOnly', 'SameSite=Strict', 'Secure']));
+    // The refresh cookie and the device cookie, both HttpOnly, SameSite=Strict and Secure under TLS.
+    expect(login.cookie.map((c) => c.slice(0, c.indexOf('=')))).toEqual(['sb_refresh', 'sb_device']);
+    for (const cookie of login.cookie) expect(cookie.split(';').map((p) => p.trim())).toEqual(expect.arrayContaining(['HttpOnly', 'SameSite=Strict', 'Secure']));
   });
 });
