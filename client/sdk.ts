@@ -20,7 +20,6 @@
  * `extensions.dpop`).
  */
 import { createClient, type Client } from 'graphql-ws';
-import { decodeJwt, exportJWK, SignJWT, type JWK } from 'jose';
 import {
   ConfirmSecondFactorDocument,
   DisableSecondFactorDocument,
@@ -44,6 +43,12 @@ import type {
   RoomListChangesSubscription,
   TypedDocumentString,
 } from './gql/graphql.ts';
+import { memoryDeviceTokenStore, type DeviceTokenStore } from './devices.ts';
+import { boundKeyOf, DpopKey } from './dpop.ts';
+import { GraphQLRequestError, secondFactorChallenge, TransportError, wantsDpop, type SecondFactorPrompt } from './errors.ts';
+
+export { memoryDeviceTokenStore, type DeviceTokenStore } from './devices.ts';
+export { GraphQLRequestError, secondFactorChallenge, TransportError, type SecondFactorChallenge, type SecondFactorPrompt } from './errors.ts';
 
 export type { MessageFieldsFragment as Message, RoomFieldsFragment as Room };
 
@@ -91,52 +96,6 @@ export interface SwitchboardEvents {
   ended: SessionEnd;
   /** Each successful connection_ack; `reconnected` is false for the first one. */
   connected: { reconnected: boolean };
-}
-
-/** A GraphQL error answer; `code` is the first error's extensions.code. */
-export class GraphQLRequestError extends Error {
-  override name = 'GraphQLRequestError';
-  readonly code: string | undefined;
-  constructor(readonly errors: ReadonlyArray<{ message: string; extensions?: Record<string, unknown> }>) {
-    super(errors.map((e) => e.message).join('; ') || 'GraphQL error');
-    this.code = errors[0]?.extensions?.code as string | undefined;
-  }
-}
-
-// ---- Two-factor sign-in ----
-
-/**
- * What `login` was answered when the password was right but a second step is due: SECOND_FACTOR_REQUIRED
- * (`enrolment` false: send a code) or SECOND_FACTOR_ENROLMENT_REQUIRED (`enrolment` true: an admin under
- * ADMIN_REQUIRE_2FA must enrol first, with `enrolSecondFactor(challenge)` and `confirmSecondFactor(code, challenge)`).
- */
-export interface SecondFactorChallenge {
-  challenge: string;
-  /** Milliseconds since the epoch. */
-  expiresAt: number;
-  enrolment: boolean;
-}
-
-/** The challenge an error carries when it is SECOND_FACTOR_REQUIRED or SECOND_FACTOR_ENROLMENT_REQUIRED; else null. */
-export function secondFactorChallenge(error: unknown): SecondFactorChallenge | null {
-  if (!(error instanceof GraphQLRequestError)) return null;
-  if (error.code !== 'SECOND_FACTOR_REQUIRED' && error.code !== 'SECOND_FACTOR_ENROLMENT_REQUIRED') return null;
-  const extensions = error.errors[0]?.extensions ?? {};
-  if (typeof extensions.challenge !== 'string') return null;
-  return { challenge: extensions.challenge, expiresAt: Date.parse(String(extensions.challengeExpiresAt)), enrolment: error.code === 'SECOND_FACTOR_ENROLMENT_REQUIRED' };
-}
-
-/** What `login` calls for a code when the account has a second factor: resolve with the app's 6 digits or a recovery code. */
-export type SecondFactorPrompt = (challenge: SecondFactorChallenge) => Promise<string>;
-
-// ---- end two-factor sign-in ----
-
-/** The request did not get a GraphQL answer (network, proxy, server down). */
-export class TransportError extends Error {
-  override name = 'TransportError';
-  constructor(message: string, readonly status?: number) {
-    super(message);
-  }
 }
 
 export interface SwitchboardClientOptions {
@@ -190,18 +149,6 @@ export interface SwitchboardClientOptions {
    * SECOND_FACTOR_REQUIRED error (see `secondFactorChallenge`) and `completeLogin(code)` finishes. @default none
    */
   secondFactor?: SecondFactorPrompt;
-}
-
-/** Device tokens by account (the username and the email, lower-cased, both name it). */
-export interface DeviceTokenStore {
-  get(account: string): string | null | undefined;
-  set(account: string, token: string): void;
-}
-
-/** The store the SDK uses when none is given: forgotten when the process ends. */
-export function memoryDeviceTokenStore(): DeviceTokenStore {
-  const tokens = new Map<string, string>();
-  return { get: (account) => tokens.get(account), set: (account, token) => void tokens.set(account, token) };
 }
 
 type Listener<T> = (value: T) => void;
@@ -302,27 +249,6 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 /** Disposes a graphql-ws client whose socket may have been refused (its dispose then rejects with the close). */
 const dispose = (socket: Client) => void Promise.resolve(socket.dispose()).catch(() => undefined);
 
-/** The thumbprint a JWT access token is bound to (`cnf.jkt`), if any; read, not verified: the server verifies. */
-function boundKeyOf(accessToken: string): string | null {
-  try {
-    const jkt = (decodeJwt(accessToken).cnf as { jkt?: unknown } | undefined)?.jkt;
-    return typeof jkt === 'string' ? jkt : null;
-  } catch {
-    return null;
-  }
-}
-
-/** Whether a GraphQL answer refused for want of a DPoP proof (the server's DPOP_REQUIRED). */
-const wantsDpop = (error: unknown): boolean =>
-  error instanceof GraphQLRequestError && error.errors.some((e) => e.extensions?.code === 'UNAUTHENTICATED' && e.extensions?.reason === 'DPOP_REQUIRED');
-
-/** base64url without padding, for a proof's `ath` and `jti`. */
-function base64url(bytes: Uint8Array): string {
-  let binary = '';
-  for (const byte of bytes) binary += String.fromCharCode(byte);
-  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
-}
-
 const isCloseLike = (value: unknown): value is { code: number; reason?: string } =>
   typeof value === 'object' && value !== null && typeof (value as { code?: unknown }).code === 'number';
 
@@ -352,7 +278,7 @@ export class SwitchboardClient {
   /** Whether the last password step went out bound (DPoP), so that its second step goes out bound too. */
   private loginBound = false;
   /** The DPoP key pair and its public JWK, once made or given. */
-  private dpopKey: Promise<{ pair: CryptoKeyPair; jwk: JWK }> | null = null;
+  private readonly dpopKey: DpopKey;
   private readonly listeners: { [K in keyof SwitchboardEvents]: Set<Listener<SwitchboardEvents[K]>> } = {
     tokens: new Set(),
     status: new Set(),
@@ -367,7 +293,7 @@ export class SwitchboardClient {
     this.devices = options.devices ?? memoryDeviceTokenStore();
     this.secondFactorPrompt = options.secondFactor;
     this.dpopMode = options.dpop ?? 'auto';
-    if (options.dpopKey) this.dpopKey = this.keyWithJwk(options.dpopKey);
+    this.dpopKey = new DpopKey(options.dpopKey);
     this.options = {
       refreshBefore: options.refreshBefore ?? 60_000,
       autoRefresh: options.autoRefresh ?? true,
@@ -422,7 +348,7 @@ export class SwitchboardClient {
    */
   private async post<TResult, TVariables>(document: TypedDocumentString<TResult, TVariables>, variables: TVariables | undefined, token: string | null, bind = false): Promise<TResult> {
     const bound = token !== null && boundKeyOf(token) !== null;
-    const proof = bound || bind ? await this.dpopProof('POST', this.url, bound ? token : undefined) : null;
+    const proof = bound || bind ? await this.dpopKey.proof('POST', this.url, bound ? token : undefined) : null;
     let response: Response;
     try {
       response = await this.fetchImpl(this.url, {
@@ -607,7 +533,7 @@ export class SwitchboardClient {
         const variables = { refreshToken: tokens.refreshToken };
         const send = async (bind: boolean) =>
           this.socket && this.socketOpen
-            ? this.overSocket(this.socket, RefreshDocument, variables, bind ? { dpop: await this.dpopProof('POST', this.url) } : undefined)
+            ? this.overSocket(this.socket, RefreshDocument, variables, bind ? { dpop: await this.dpopKey.proof('POST', this.url) } : undefined)
             : this.post(RefreshDocument, variables, null, bind);
         // A bound session's refresh token works only with a proof of its key; an unbound one is bound when the server asks.
         const bound = boundKeyOf(tokens.accessToken) !== null || this.dpopMode === true;
@@ -656,31 +582,6 @@ export class SwitchboardClient {
     });
   }
 
-  // ---- DPoP ----
-
-  private async keyWithJwk(pair: CryptoKeyPair): Promise<{ pair: CryptoKeyPair; jwk: JWK }> {
-    const { kty, crv, x, y } = await exportJWK(pair.publicKey);
-    return { pair, jwk: { kty, crv, x, y } };
-  }
-
-  /** The key pair, made on first use: ECDSA P-256 whose private key cannot be exported (WebCrypto, browsers and Node alike). */
-  private key(): Promise<{ pair: CryptoKeyPair; jwk: JWK }> {
-    this.dpopKey ??= globalThis.crypto.subtle
-      .generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign', 'verify'])
-      .then((pair) => this.keyWithJwk(pair));
-    return this.dpopKey;
-  }
-
-  /** A fresh DPoP proof (RFC 9449) for `htm` on `htu`; with `accessToken`, its hash as `ath`. */
-  private async dpopProof(htm: string, htu: string, accessToken?: string): Promise<string> {
-    const { pair, jwk } = await this.key();
-    const jti = new Uint8Array(16);
-    globalThis.crypto.getRandomValues(jti);
-    const claims: Record<string, unknown> = { htm, htu: htu.split(/[?#]/)[0], jti: base64url(jti) };
-    if (accessToken) claims.ath = base64url(new Uint8Array(await globalThis.crypto.subtle.digest('SHA-256', new TextEncoder().encode(accessToken))));
-    return new SignJWT(claims).setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk }).setIssuedAt().sign(pair.privateKey);
-  }
-
   // ---- live connection ----
 
   /** Opens the live connection (login does it); also tries again after the `limit` end. */
@@ -703,7 +604,7 @@ export class SwitchboardClient {
         const token = await this.accessToken();
         // A bound token needs a proof for GET on the endpoint's http(s) URL (src/auth/dpop.ts).
         if (boundKeyOf(token) === null) return { authorization: `Bearer ${token}` };
-        return { authorization: `DPoP ${token}`, dpop: await this.dpopProof('GET', this.url, token) };
+        return { authorization: `DPoP ${token}`, dpop: await this.dpopKey.proof('GET', this.url, token) };
       },
       on: {
         connected: () => {

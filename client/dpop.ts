@@ -1,0 +1,50 @@
+/**
+ * DPoP (RFC 9449) for the SDK: a key pair the client holds (WebCrypto ECDSA
+ * P-256, the private key not extractable, in browsers and Node alike) and
+ * the proofs it signs with it, so that its tokens are useless to whoever
+ * copies them.
+ */
+import { decodeJwt, exportJWK, SignJWT, type JWK } from 'jose';
+
+/** The thumbprint a JWT access token is bound to (`cnf.jkt`), if any; read, not verified: the server verifies. */
+export function boundKeyOf(accessToken: string): string | null {
+  try {
+    const jkt = (decodeJwt(accessToken).cnf as { jkt?: unknown } | undefined)?.jkt;
+    return typeof jkt === 'string' ? jkt : null;
+  } catch {
+    return null;
+  }
+}
+
+/** base64url without padding, for a proof's `ath` and `jti`. */
+function base64url(bytes: Uint8Array): string {
+  let binary = '';
+  for (const byte of bytes) binary += String.fromCharCode(byte);
+  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+/** The client's DPoP key: made on first use, or the pair a client kept to resume a bound session. */
+export class DpopKey {
+  private pair: Promise<{ pair: CryptoKeyPair; jwk: JWK }> | null;
+
+  constructor(pair?: CryptoKeyPair) {
+    this.pair = pair ? withJwk(pair) : null;
+  }
+
+  /** A fresh DPoP proof for `htm` on `htu`; with `accessToken`, its hash as `ath`. */
+  async proof(htm: string, htu: string, accessToken?: string): Promise<string> {
+    this.pair ??= globalThis.crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign', 'verify']).then(withJwk);
+    const { pair, jwk } = await this.pair;
+    const jti = new Uint8Array(16);
+    globalThis.crypto.getRandomValues(jti);
+    const claims: Record<string, unknown> = { htm, htu: htu.split(/[?#]/)[0], jti: base64url(jti) };
+    if (accessToken) claims.ath = base64url(new Uint8Array(await globalThis.crypto.subtle.digest('SHA-256', new TextEncoder().encode(accessToken))));
+    return new SignJWT(claims).setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk }).setIssuedAt().sign(pair.privateKey);
+  }
+}
+
+/** The pair with its public JWK (what a proof's header carries). */
+async function withJwk(pair: CryptoKeyPair): Promise<{ pair: CryptoKeyPair; jwk: JWK }> {
+  const { kty, crv, x, y } = await exportJWK(pair.publicKey);
+  return { pair, jwk: { kty, crv, x, y } };
+}
