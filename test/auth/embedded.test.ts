@@ -4,16 +4,13 @@
  * SINGLE_SESSION=false. Rows are counted through the admin's auditLog, as
  * the embedded database belongs to the server process.
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOGIN, REGISTER, logIn, signUp } from '../helpers/accounts.ts';
-import { errorCodes, gql, startServer, stopAllServers, uniqueName, type TestServer } from '../helpers/server.ts';
+import { errorCodes, gql, startServer, stopAllServers, uniqueName, type TestServer, temporaryFolder } from '../helpers/server.ts';
 import { createRoom, JOIN } from '../rooms/helpers.ts';
 import { AUDIT_LOG, DELETE_ACCOUNT, DELETE_USER, LOGOUT, ME, NODE, REFRESH, REVOKE_SESSIONS, SET_ROLES, claimsOf } from './support.ts';
 
-const dataDir = mkdtempSync(path.join(tmpdir(), 'switchboard-auth-'));
+const dataDir = temporaryFolder('switchboard-auth-');
 const env = {
   DATA_DIR: dataDir,
   ADMIN_USER: 'root_admin',
