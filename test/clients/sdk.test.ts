@@ -11,7 +11,7 @@ import type { Message, SessionEnd, SwitchboardClient } from '../../client/sdk.ts
 import { eventually, gql, scaledEnv, startServer, stopAllServers, uniqueName, type TestServer } from '../helpers/server.ts';
 import { freePort } from '../helpers/ports.ts';
 import { emptyRedisDatabase } from '../helpers/redis.ts';
-import { account, clientApiServed, closeClients, password, portOf, room, sdk, serves, statusOf, tcpProxy } from './helpers.ts';
+import { account, closeClients, password, portOf, room, sdk, statusOf, tcpProxy } from './helpers.ts';
 
 const ttl = 3;
 
@@ -41,7 +41,7 @@ async function signedIn(server: Pick<TestServer, 'graphqlUrl'>, user: { username
   return { client, ended, connections, tokenChanges: () => tokenChanges };
 }
 
-describe.skipIf(!clientApiServed)('SDK', () => {
+describe('SDK', () => {
   let server: TestServer;
 
   beforeAll(async () => {
@@ -339,7 +339,7 @@ describe.skipIf(!clientApiServed)('SDK', () => {
 
 // Closing live sockets when their session ends comes with the realtime part
 // (connection lifecycle, slots): connectionSlots marks it as served.
-describe.skipIf(!serves('Mutation.login', 'Mutation.logout', 'Subscription.connectionSlots'))('SDK sessions', () => {
+describe('SDK sessions', () => {
   let server: TestServer;
 
   beforeAll(async () => {
@@ -388,7 +388,7 @@ describe.skipIf(!serves('Mutation.login', 'Mutation.logout', 'Subscription.conne
   });
 });
 
-describe.skipIf(!serves('Mutation.login', 'Subscription.connectionSlots'))('SDK and connection slots', () => {
+describe('SDK and connection slots', () => {
   afterEach(() => closeClients());
   afterAll(() => stopAllServers());
 

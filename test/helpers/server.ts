@@ -246,6 +246,16 @@ export async function startedSubscriptions(server: Pick<TestServer, 'url'>, fiel
   return line ? Number(line[1]) : 0;
 }
 
+/**
+ * For a subscription made by another client (Apollo, urql, SSE, the SDK): call
+ * it before subscribing; the function it returns resolves once `server` counts
+ * one more `field` subscription started (its stream listens).
+ */
+export async function nextSubscriptionStart(server: Pick<TestServer, 'url'>, field: string, metricsToken?: string): Promise<() => Promise<void>> {
+  const before = await startedSubscriptions(server, field, metricsToken);
+  return () => eventually(async () => (await startedSubscriptions(server, field, metricsToken)) > before, 10_000, `a ${field} subscription to start on ${server.url}`);
+}
+
 /** The root field a subscription document selects (what the server's metrics label it with). */
 function subscribedFieldOf(query: string): string {
   const operation = parse(query).definitions.find((d) => d.kind === Kind.OPERATION_DEFINITION);

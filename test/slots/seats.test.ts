@@ -16,8 +16,12 @@ const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 const used = async (server: TestServer) => (await gql(server, '{ connectionSlots { used max available } }')).data.connectionSlots;
 
 describe('seats', () => {
-  it('five users fill MAX_CONNECTIONS=5, the sixth is refused 4029 "slots"; a stolen token connecting and leaving frees nothing', async () => {
-    const server = await startServer({ ...scaledEnv(), MAX_CONNECTIONS: '5' });
+  // Embedded mode runs the seat scripts' JavaScript twins (test/slots/seat-scripts.test.ts), scaled mode their Lua.
+  it.each([
+    ['scaled', scaledEnv],
+    ['embedded', () => ({})],
+  ] as const)('%s: five users fill MAX_CONNECTIONS=5, the sixth is refused 4029 "slots"; a stolen token connecting and leaving frees nothing', async (_mode, env) => {
+    const server = await startServer({ ...env(), MAX_CONNECTIONS: '5' });
     const users = await Promise.all(Array.from({ length: 6 }, () => signUp(server)));
     const sockets = users.slice(0, 5).map((u) => connectSocket(server, bearer(u.accessToken)));
     await Promise.all(sockets.map((s) => s.acked));
@@ -46,7 +50,8 @@ describe('seats', () => {
     const admitted = connectSocket(server, bearer(users[5]!.accessToken));
     await admitted.acked;
     expect((await used(server)).used).toBe(5);
-  });
+    // Embedded mode starts PGlite and migrates it: slower to start than a server on PostgreSQL.
+  }, 90_000);
 
   it("a user's sockets share one seat, at most MAX_SOCKETS_PER_USER of them (4029 \"sockets\")", async () => {
     const server = await startServer({ ...scaledEnv(), MAX_SOCKETS_PER_USER: '2' });
