@@ -87,6 +87,7 @@ describe('embedded mode', () => {
     const retryAfter = limited.errors![0]!.extensions!.retryAfter;
     expect(retryAfter).toBeGreaterThanOrEqual(1);
     expect(retryAfter).toBeLessThanOrEqual(2);
+    // Clock: the rate-limit window has to end.
     await new Promise((r) => setTimeout(r, retryAfter * 1000));
     expect((await logIn(server, a.username, a.password)).user.id).toBe(a.id);
     expect(await auditKinds(a.id)).toEqual(expect.arrayContaining(['login_failed', 'rate_limited']));

@@ -45,6 +45,7 @@ describe('failed-login limits', () => {
     expect(await sessionsOf()).toBe(sessions);
     expect(await count(`SELECT count(*) FROM "AuditEvent" WHERE kind = 'rate_limited' AND "userId" = $1 AND ip LIKE '%127.0.0.2'`, [uuidOf(user.id)])).toBe(1);
 
+    // Clock: the rate-limit window has to end.
     await sleep(retryAfter * 1000);
     const after = await loginFrom(server, '127.0.0.2', user.username, user.password);
     expect(after.errors).toBeUndefined();

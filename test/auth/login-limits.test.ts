@@ -114,6 +114,7 @@ describe('device tokens: strangers cannot lock an account out', () => {
     expect(errorCodes(slowed)).toEqual(['RATE_LIMITED']);
     const retryAfter = slowed.errors![0]!.extensions!.retryAfter as number;
     expect(retryAfter).toBeLessThanOrEqual(2);
+    // Clock: the rate-limit window has to end.
     await sleep(retryAfter * 1000 + 100);
     const late = await loginFrom(server, '127.0.0.45', user.username, user.password);
     expect(late.errors).toBeUndefined();

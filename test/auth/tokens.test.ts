@@ -78,6 +78,7 @@ describe('access tokens', () => {
     const user = await signUp(server);
     expect(claimsOf(user.accessToken).exp - claimsOf(user.accessToken).iat).toBeGreaterThanOrEqual(3);
     expect(claimsOf(user.accessToken).exp - claimsOf(user.accessToken).iat).toBeLessThanOrEqual(4);
+    // Clock: the access token's expiry has to pass.
     await sleep(Math.max(0, claimsOf(user.accessToken).exp * 1000 - Date.now()) + 100);
     expect(errorCodes(await gql(server, ME, {}, { token: user.accessToken }))).toEqual(['UNAUTHENTICATED']);
     const renewed = (await gql(server, REFRESH, { token: user.refreshToken })).data.refresh;
@@ -91,6 +92,7 @@ describe('refresh tokens', () => {
   it('expire after REFRESH_TOKEN_TTL', async () => {
     const server = await startServer({ ...scaledEnv(), REFRESH_TOKEN_TTL: '1' });
     const user = await signUp(server);
+    // Clock: REFRESH_TOKEN_TTL (1 s) has to pass.
     await sleep(1500);
     const response = await gql(server, REFRESH, { token: user.refreshToken });
     expect(errorCodes(response)).toEqual(['UNAUTHENTICATED']);

@@ -41,6 +41,7 @@ describe.each(implementations)('SharedState (%s)', (_name, make) => {
     const k = key('ttl');
     await state.set(k, 'v', 0.2);
     expect(await state.get(k)).toBe('v');
+    // Clock: the 0.2 s TTL has to pass.
     await new Promise((r) => setTimeout(r, 350));
     expect(await state.get(k)).toBeNull();
   });
@@ -55,6 +56,7 @@ describe.each(implementations)('SharedState (%s)', (_name, make) => {
   it('counts with incr, starting the TTL on the first increment only', async () => {
     const k = key('n');
     expect(await state.incr(k, 0.3)).toBe(1);
+    // Clock: inside the TTL, then past it from the first increment.
     await new Promise((r) => setTimeout(r, 150));
     expect(await state.incr(k, 0.3)).toBe(2);
     await new Promise((r) => setTimeout(r, 250));

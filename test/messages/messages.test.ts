@@ -122,6 +122,7 @@ describe('sendMessage', () => {
     const refused = await gql(server, SEND, { id: room.id, body: 'day two', key: 'daily' }, { token: owner.accessToken });
     expect(errorCodes(refused)).toEqual(['RATE_LIMITED']);
     expect(await keyOf(first.data.sendMessage.id)).toBe('daily');
+    // Clock: the idempotency key's window has to end.
     await new Promise((r) => setTimeout(r, 3200));
     const again = await gql(server, SEND, { id: room.id, body: 'day two', key: 'daily' }, { token: owner.accessToken });
     expect(again.data.sendMessage.id).not.toBe(first.data.sendMessage.id);

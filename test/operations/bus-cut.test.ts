@@ -343,6 +343,7 @@ describe('after a bus outage', () => {
     const { member, room, send, dispose } = await memberKnownOnA();
     await whileHeld(async () => {
       await gql(b, 'mutation($id: ID!) { leaveRoom(roomId: $id) }', { id: room }, { token: member.accessToken });
+      // Clock: past the 5 s an access grant is trusted for.
       await new Promise((resolve) => setTimeout(resolve, 5200));
       expect((await send('after the stall')).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
       expect((await storedMessages(room)).map((m) => m.body)).not.toContain('after the stall');
