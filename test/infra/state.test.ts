@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { AtomicScript } from '../../src/adapters/state.ts';
 import { stateImplementations } from '../helpers/state-implementations.ts';
+import { keyPrefix } from '../../src/core/codes.ts';
 
 /** Increments `key` only while it is below the limit: the shape of every admission script. */
 const incrementBelow: AtomicScript<number> = {
@@ -26,7 +27,7 @@ afterAll(disconnect);
 
 describe.each(implementations)('SharedState (%s)', (_name, make) => {
   const state = make();
-  const key = (name: string) => `test:${randomUUID()}:${name}`;
+  const key = (name: string) => `${keyPrefix()}test:${randomUUID()}:${name}`;
 
   it('gets, sets and deletes strings', async () => {
     const k = key('s');

@@ -11,7 +11,7 @@ import { accessSync, constants, readdirSync, readFileSync, writeFileSync } from 
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { testDatabaseUrl, testRedisUrl } from '../helpers/env.ts';
+import { testDatabaseUrl, testRedisPrefix, testRedisUrl } from '../helpers/env.ts';
 import { signUp } from '../helpers/accounts.ts';
 import { temporaryFolder } from '../helpers/server.ts';
 
@@ -48,6 +48,7 @@ describe('docker entry path', () => {
         DATA_DIR: path.dirname(secretFile),
         DATABASE_URL: databaseUrl,
         REDIS_URL: testRedisUrl,
+        REDIS_PREFIX: testRedisPrefix,
         JWT_SECRET_FILE: secretFile,
         BCRYPT_COST: '4',
       },

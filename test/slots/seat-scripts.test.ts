@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { admitSocket, claimEpoch, releaseSocket, renewSockets, sweepSeats } from '../../src/slots/scripts.ts';
 import { stateImplementations } from '../helpers/state-implementations.ts';
+import { keyPrefix } from '../../src/core/codes.ts';
 
 const { implementations, disconnect } = stateImplementations();
 afterAll(disconnect);
@@ -19,7 +20,7 @@ describe.each(implementations)('seat scripts (%s)', (_name, make) => {
   /** A fresh key space with an open epoch, and the scripts bound to it. */
   async function seats(maxConnections: number, maxSockets: number) {
     const state = make();
-    const prefix = `test:${randomUUID()}:`;
+    const prefix = `${keyPrefix()}test:${randomUUID()}:`;
     const k = { seats: `${prefix}{seats}`, sockets: (u: string) => `${prefix}{seats}:sockets:${u}`, epoch: `${prefix}{seats}:epoch` };
     const t0 = Date.now();
     const [epoch] = await state.run(claimEpoch, [k.epoch], [randomUUID(), t0, '', t0, t0, `${prefix}instances`]);
