@@ -4,6 +4,7 @@
  */
 import { createApp } from './app.ts';
 import { ConfigError, loadConfig } from './core/config.ts';
+import { useKeyPrefix } from './core/codes.ts';
 import { createLogger } from './core/logger.ts';
 import { metricsExposureWarning } from './plugins/metrics.ts';
 import { createServer } from './server.ts';
@@ -22,6 +23,8 @@ try {
   exitOnConfigError(error);
 }
 
+// Before anything names a Redis key or channel.
+useKeyPrefix(config.REDIS_PREFIX);
 const logger = createLogger(config);
 // A library upgrade that took away a private part we use: the public API is used instead, slower (README).
 for (const missing of libraryInternalsMissing()) logger.warn({ missing }, 'library internal missing; using the public API instead');

@@ -102,7 +102,21 @@ export type SessionEndReason = (typeof sessionEndReasons)[number];
 export const closeCodeForSessionEnd = (reason: SessionEndReason): CloseCode =>
   reason === 'session_replaced' ? CloseCode.SessionReplaced : CloseCode.SessionRevoked;
 
-const prefix = 'sb:';
+/**
+ * What every Redis key and bus channel starts with (REDIS_PREFIX, set once by
+ * src/main.ts before anything names a key): deployments, or test files, that
+ * share one Redis keep apart by giving each its own.
+ * @default 'sb:'
+ */
+let prefix = 'sb:';
+
+/** Sets the prefix of every key and channel; call it before the app starts (src/main.ts). */
+export function useKeyPrefix(value: string): void {
+  prefix = value;
+}
+
+/** The prefix of every key and channel now in use. */
+export const keyPrefix = (): string => prefix;
 
 /**
  * Keys one atomic script touches together share a hash tag (the part in
@@ -110,33 +124,43 @@ const prefix = 'sb:';
  * keys must. Seats, sockets and presence are one group (the presence check
  * reads the seats).
  */
-const seatsTag = `${prefix}{seats}`;
+const seatsTag = () => `${prefix}{seats}`;
 
 /** Redis (or in-process) shared-state keys. */
 export const Keys = {
   /** Marks a revoked session id until its last access token has expired. */
   revokedSession: (sid: string) => `${prefix}revoked:${sid}`,
   /** Sorted set: user id -> lease expiry of that user's seat (ms). */
-  seats: seatsTag,
+  get seats() {
+    return seatsTag();
+  },
   /** Sorted set: socket id -> lease expiry (ms), one per user. */
-  userSockets: (userId: string) => `${seatsTag}:sockets:${userId}`,
+  userSockets: (userId: string) => `${seatsTag()}:sockets:${userId}`,
   /**
    * Hash, one per user: socket id (or SSE stream id) -> subscriptions it holds. A field counts only while its
    * socket is live in `userSockets`, so a killed instance's counts stop counting with its sockets' leases.
    */
-  userSubscriptions: (userId: string) => `${seatsTag}:subscriptions:${userId}`,
+  userSubscriptions: (userId: string) => `${seatsTag()}:subscriptions:${userId}`,
   /** Hash: user id -> ONLINE, AWAY (set by the user) or IDLE (away by inactivity); absent: OFFLINE. */
-  presence: `${seatsTag}:presence`,
+  get presence() {
+    return `${seatsTag()}:presence`;
+  },
   /** Hash: user id -> time of the user's last operation on any socket (ms). */
-  activity: `${seatsTag}:activity`,
+  get activity() {
+    return `${seatsTag()}:activity`;
+  },
   /** Counter: the number of the last presence change, each change's order (presence/scripts.ts). */
-  presenceSeq: `${seatsTag}:presence-seq`,
+  get presenceSeq() {
+    return `${seatsTag()}:presence-seq`;
+  },
   /**
    * Hash {epoch, createdAt, openAt}: which life of the shared state this is. Written when missing; an instance that
    * knew another epoch (or finds none) knows Redis lost its state and puts back what it holds (slots/recovery.ts).
    * Admissions wait until openAt.
    */
-  stateEpoch: `${seatsTag}:state-epoch`,
+  get stateEpoch() {
+    return `${seatsTag()}:state-epoch`;
+  },
   /** Counters of the sign-in anomaly rules, per kind and user (or minute): src/auth/anomalies.ts. */
   authAnomaly: (kind: string, id: string) => `${prefix}anomaly:${kind}:${id}`,
   /**
@@ -148,7 +172,7 @@ export const Keys = {
   dpopProof: (digest: string) => `${prefix}dpop:${digest}`,
   /** A started OIDC sign-in (state, nonce, PKCE verifier), by the hash of its browser cookie; taken once (auth/oidc.ts). */
   oidcSignIn: (hash: string) => `${prefix}oidc:${hash}`,
-} as const;
+};
 
 /** The HTTP routes of sign-in through an OpenID Connect provider (src/auth/oidc-routes.ts). */
 export const OidcPaths = {
@@ -162,34 +186,52 @@ export const OidcPaths = {
   cookiePath: '/auth/oidc',
 } as const;
 
-const roomChannelPrefix = `${prefix}room:`;
-const invitationChannelPrefix = `${prefix}invited:`;
+const roomChannelPrefix = () => `${prefix}room:`;
+const invitationChannelPrefix = () => `${prefix}invited:`;
 
 /** Bus channels: what one instance tells all the others (and itself). */
 export const Channels = {
-  sessionEnded: `${prefix}session-ended`,
-  slotsChanged: `${prefix}slots-changed`,
-  presenceChanged: `${prefix}presence-changed`,
-  roomEvents: (roomId: string) => `${roomChannelPrefix}${roomId}`,
+  get sessionEnded() {
+    return `${prefix}session-ended`;
+  },
+  get slotsChanged() {
+    return `${prefix}slots-changed`;
+  },
+  get presenceChanged() {
+    return `${prefix}presence-changed`;
+  },
+  roomEvents: (roomId: string) => `${roomChannelPrefix()}${roomId}`,
   /** New invitations of one user (rooms/invitations.ts). */
-  roomInvitations: (userId: string) => `${invitationChannelPrefix}${userId}`,
+  roomInvitations: (userId: string) => `${invitationChannelPrefix()}${userId}`,
   /** Changes of who may see which room (rooms/room-list.ts). */
-  roomList: `${prefix}room-list`,
+  get roomList() {
+    return `${prefix}room-list`;
+  },
   /** Who reads the server log, and from which level: instances send their lines while someone does (operations/server-log.ts). */
-  serverLogWanted: `${prefix}server-log-wanted`,
+  get serverLogWanted() {
+    return `${prefix}server-log-wanted`;
+  },
   /** Log lines of the instances, while someone reads them. */
-  serverLogLines: `${prefix}server-log-lines`,
+  get serverLogLines() {
+    return `${prefix}server-log-lines`;
+  },
   /** Every instance listens, to nothing: its subscriber count tells a starting instance whether others are up (slots/recovery.ts). */
-  instances: `${prefix}instances`,
+  get instances() {
+    return `${prefix}instances`;
+  },
   /** The allowed origins changed (src/operations/origins.ts): every instance reads them again. */
-  originsChanged: `${prefix}origins-changed`,
+  get originsChanged() {
+    return `${prefix}origins-changed`;
+  },
   /** An instance gave up publishing something: every instance re-reads what it keeps from the bus (adapters/outbox.ts). */
-  reread: `${prefix}reread`,
-} as const;
+  get reread() {
+    return `${prefix}reread`;
+  },
+};
 
 /**
  * Channels of one room or one user: on a Redis Cluster they go through
  * sharded pub/sub (SPUBLISH/SSUBSCRIBE), so that their traffic stays on the
  * shard that owns the channel; the others reach every node.
  */
-export const isShardedChannel = (channel: string): boolean => channel.startsWith(roomChannelPrefix) || channel.startsWith(invitationChannelPrefix);
+export const isShardedChannel = (channel: string): boolean => channel.startsWith(roomChannelPrefix()) || channel.startsWith(invitationChannelPrefix());

@@ -77,6 +77,15 @@ const schema = z.object({
   REDIS_SENTINELS: hostPorts,
   REDIS_MASTER_NAME: optionalString,
   REDIS_CLUSTER_NODES: hostPorts,
+  /**
+   * What every Redis key and bus channel name starts with (src/core/codes.ts): deployments that share one
+   * Redis each take their own. No braces: the part in braces of a key is its Cluster hash tag.
+   * @default 'sb:'
+   */
+  REDIS_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9:_.-]{1,64}$/, 'must be 1 to 64 letters, digits or : _ . -')
+    .default('sb:'),
   JWT_ALGORITHM: z.enum(['HS256', 'EdDSA']).default('HS256'),
   JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   JWT_SECRET_FILE: optionalString,

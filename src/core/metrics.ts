@@ -52,6 +52,8 @@ export const metrics = {
   seatsMax: observedGauge('switchboard_seats_max', 'Connection slots available in total (MAX_CONNECTIONS).'),
   /** Live subscriptions on this instance, by root field. */
   subscriptions: new Gauge({ name: 'switchboard_subscriptions', help: 'Live subscriptions on this instance, by root field.', labelNames: ['field'], registers: [registry] }),
+  /** Subscriptions that went live on this instance (listening to what they stream), by root field. */
+  subscriptionsStarted: new Counter({ name: 'switchboard_subscriptions_started_total', help: 'Subscriptions started on this instance, by root field.', labelNames: ['field'], registers: [registry] }),
   /** Events sent to subscribers, by root field. */
   subscriptionEvents: new Counter({ name: 'switchboard_subscription_events_total', help: 'Events sent to subscribers, by root field.', labelNames: ['field'], registers: [registry] }),
   /** Messages persisted by sendMessage (idempotent replays excluded). */

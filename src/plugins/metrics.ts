@@ -112,6 +112,8 @@ export function useMetrics(options: MetricsOptions = {}): Plugin {
             return;
           }
           metrics.subscriptions.inc({ field });
+          // Its stream listens by now (each subscribe resolver awaits that): a client may count on what is sent after.
+          metrics.subscriptionsStarted.inc({ field });
           let ended = false;
           return {
             onNext({ result: event }) {

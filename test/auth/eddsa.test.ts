@@ -9,19 +9,18 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createPublicKey, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createLocalJWKSet, jwtVerify, SignJWT } from 'jose';
 import { afterAll, describe, expect, it } from 'vitest';
-import { connectSocket, errorCodes, gql, scaledEnv, startServer, stopAllServers, type TestServer } from '../helpers/server.ts';
+import { connectSocket, errorCodes, gql, scaledEnv, startServer, stopAllServers, type TestServer, temporaryFolder } from '../helpers/server.ts';
 import { signUp } from '../helpers/accounts.ts';
 import { ME, claimsOf, headerOf } from './support.ts';
 import { serverEntry } from '../../scripts/build.ts';
 
 afterAll(stopAllServers);
 
-const dir = mkdtempSync(path.join(tmpdir(), 'switchboard-eddsa-'));
+const dir = temporaryFolder('switchboard-eddsa-');
 const pem = () => generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
 const publicPemOf = (privatePem: string) => createPublicKey(privatePem).export({ type: 'spki', format: 'pem' }).toString();
 const keyFile = (name: string, contents: string) => {
@@ -138,7 +137,7 @@ describe('JWT_ALGORITHM=EdDSA', () => {
   });
 
   it('embedded, without a key, generates one once into DATA_DIR (mode 600) and keeps it across restarts', async () => {
-    const dataDir = mkdtempSync(path.join(tmpdir(), 'switchboard-eddsa-data-'));
+    const dataDir = temporaryFolder('switchboard-eddsa-data-');
     const env = { ...eddsaEnv({ DATA_DIR: dataDir }), DATABASE_URL: undefined, REDIS_URL: undefined };
     const first = await startServer(env);
     const user = await signUp(first);
@@ -155,7 +154,7 @@ describe('JWT_ALGORITHM=EdDSA', () => {
   }, 120_000);
 
   it('scaled, without a key, shares one generated key through the database across DATA_DIRs', async () => {
-    const env = () => eddsaEnv({ DATA_DIR: mkdtempSync(path.join(tmpdir(), 'switchboard-eddsa-data-')) });
+    const env = () => eddsaEnv({ DATA_DIR: temporaryFolder('switchboard-eddsa-data-') });
     const [a, b] = await Promise.all([startServer(env()), startServer(env())]);
     expect(await (await jwksOf(a)).json()).toEqual(await (await jwksOf(b)).json());
     const user = await signUp(a);

@@ -4,16 +4,13 @@
  * SINGLE_SESSION=false. Rows are counted through the admin's auditLog, as
  * the embedded database belongs to the server process.
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOGIN, REGISTER, logIn, signUp } from '../helpers/accounts.ts';
-import { errorCodes, gql, startServer, stopAllServers, uniqueName, type TestServer } from '../helpers/server.ts';
+import { errorCodes, gql, startServer, stopAllServers, uniqueName, type TestServer, temporaryFolder } from '../helpers/server.ts';
 import { createRoom, JOIN } from '../rooms/helpers.ts';
 import { AUDIT_LOG, DELETE_ACCOUNT, DELETE_USER, LOGOUT, ME, NODE, REFRESH, REVOKE_SESSIONS, SET_ROLES, claimsOf } from './support.ts';
 
-const dataDir = mkdtempSync(path.join(tmpdir(), 'switchboard-auth-'));
+const dataDir = temporaryFolder('switchboard-auth-');
 const env = {
   DATA_DIR: dataDir,
   ADMIN_USER: 'root_admin',
@@ -90,6 +87,7 @@ describe('embedded mode', () => {
     const retryAfter = limited.errors![0]!.extensions!.retryAfter;
     expect(retryAfter).toBeGreaterThanOrEqual(1);
     expect(retryAfter).toBeLessThanOrEqual(2);
+    // Clock: the rate-limit window has to end.
     await new Promise((r) => setTimeout(r, retryAfter * 1000));
     expect((await logIn(server, a.username, a.password)).user.id).toBe(a.id);
     expect(await auditKinds(a.id)).toEqual(expect.arrayContaining(['login_failed', 'rate_limited']));

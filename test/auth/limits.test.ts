@@ -9,6 +9,7 @@ import { LOGIN, REGISTER, logIn, signUp } from '../helpers/accounts.ts';
 import { testRedisUrl } from '../helpers/env.ts';
 import { errorCodes, gql, scaledEnv, startServer, stopAllServers, uniqueName, type TestServer } from '../helpers/server.ts';
 import { SET_ROLES, closeDatabase, count, database, gqlFrom, uuidOf } from './support.ts';
+import { keyPrefix } from '../../src/core/codes.ts';
 
 afterAll(async () => {
   await stopAllServers();
@@ -21,9 +22,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 describe('failed-login limits', () => {
   let server: TestServer;
   beforeAll(async () => {
-    // Failures other test files left on 127.0.0.1 (with their own, longer windows) would count here.
+    // Failures other tests of this file left on 127.0.0.1 (with their own, longer windows) would count here.
     const redis = new Redis(testRedisUrl);
-    const stale = await redis.keys('sb:rl:*login-*');
+    const stale = await redis.keys(`${keyPrefix()}rl:*login-*`);
     if (stale.length > 0) await redis.del(...stale);
     redis.disconnect();
     server = await startServer({ ...scaledEnv(), LOGIN_FAILURES_PER_ACCOUNT: '3', LOGIN_FAILURES_PER_IP: '5', LOGIN_FAILURE_WINDOW: '3' });
@@ -45,6 +46,7 @@ describe('failed-login limits', () => {
     expect(await sessionsOf()).toBe(sessions);
     expect(await count(`SELECT count(*) FROM "AuditEvent" WHERE kind = 'rate_limited' AND "userId" = $1 AND ip LIKE '%127.0.0.2'`, [uuidOf(user.id)])).toBe(1);
 
+    // Clock: the rate-limit window has to end.
     await sleep(retryAfter * 1000);
     const after = await loginFrom(server, '127.0.0.2', user.username, user.password);
     expect(after.errors).toBeUndefined();

@@ -12,6 +12,7 @@ import { testRedisUrl } from '../helpers/env.ts';
 import { errorCodes, scaledEnv, startServer, stopAllServers, uniqueName, type TestServer } from '../helpers/server.ts';
 import { SwitchboardClient } from '../../client/sdk.ts';
 import { closeDatabase, count, gqlFrom, uuidOf } from './support.ts';
+import { keyPrefix } from '../../src/core/codes.ts';
 
 afterAll(async () => {
   await stopAllServers();
@@ -32,7 +33,7 @@ async function passwordChecks(server: TestServer): Promise<number> {
 
 async function forgetLoginCounters(): Promise<void> {
   const redis = new Redis(testRedisUrl);
-  const stale = await redis.keys('sb:rl:*');
+  const stale = await redis.keys(`${keyPrefix()}rl:*`);
   if (stale.length > 0) await redis.del(...stale);
   redis.disconnect();
 }
@@ -114,6 +115,7 @@ describe('device tokens: strangers cannot lock an account out', () => {
       expect(errorCodes(slowed)).toEqual(['RATE_LIMITED']);
       const retryAfter = slowed.errors[0]!.extensions!.retryAfter as number;
       expect(retryAfter).toBeLessThanOrEqual(2);
+      // Clock: the slowdown has to end.
       await sleep(retryAfter * 1000 + 100);
     }
     const late = slowed.errors ? await loginFrom(server, '127.0.0.45', user.username, user.password) : slowed;

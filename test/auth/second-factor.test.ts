@@ -12,6 +12,7 @@ import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOGIN, signUp, type TestAccount } from '../helpers/accounts.ts';
 import { testRedisUrl } from '../helpers/env.ts';
+import { keyPrefix } from '../../src/core/codes.ts';
 import { errorCodes, gql, scaledEnv, type GraphQLResponse, startServer, stopAllServers, uniqueName, type TestServer } from '../helpers/server.ts';
 import { SwitchboardClient, secondFactorChallenge } from '../../client/sdk.ts';
 import { closeDatabase, count, database, gqlFrom, refreshCookie, uuidOf } from './support.ts';
@@ -33,7 +34,7 @@ const auth = (token: string) => ({ token });
 
 async function forgetLoginCounters(): Promise<void> {
   const redis = new Redis(testRedisUrl);
-  const stale = await redis.keys('sb:rl:*');
+  const stale = await redis.keys(`${keyPrefix()}rl:*`);
   if (stale.length > 0) await redis.del(...stale);
   redis.disconnect();
 }

@@ -5,14 +5,13 @@
  * refresh cookie's Secure flag under TLS.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import https from 'node:https';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { SignJWT } from 'jose';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LOGIN, REGISTER, signUp } from '../helpers/accounts.ts';
-import { connectSocket, errorCodes, gql, scaledEnv, startServer, stopAllServers, uniqueName } from '../helpers/server.ts';
+import { connectSocket, errorCodes, gql, scaledEnv, startServer, stopAllServers, uniqueName, temporaryFolder } from '../helpers/server.ts';
 import { ME, REFRESH, claimsOf } from './support.ts';
 import { withDatabase } from '../helpers/env.ts';
 import { serverEntry } from '../../scripts/build.ts';
@@ -79,6 +78,7 @@ describe('access tokens', () => {
     const user = await signUp(server);
     expect(claimsOf(user.accessToken).exp - claimsOf(user.accessToken).iat).toBeGreaterThanOrEqual(3);
     expect(claimsOf(user.accessToken).exp - claimsOf(user.accessToken).iat).toBeLessThanOrEqual(4);
+    // Clock: the access token's expiry has to pass.
     await sleep(Math.max(0, claimsOf(user.accessToken).exp * 1000 - Date.now()) + 100);
     expect(errorCodes(await gql(server, ME, {}, { token: user.accessToken }))).toEqual(['UNAUTHENTICATED']);
     const renewed = (await gql(server, REFRESH, { token: user.refreshToken })).data.refresh;
@@ -92,6 +92,7 @@ describe('refresh tokens', () => {
   it('expire after REFRESH_TOKEN_TTL', async () => {
     const server = await startServer({ ...scaledEnv(), REFRESH_TOKEN_TTL: '1' });
     const user = await signUp(server);
+    // Clock: REFRESH_TOKEN_TTL (1 s) has to pass.
     await sleep(1500);
     const response = await gql(server, REFRESH, { token: user.refreshToken });
     expect(errorCodes(response)).toEqual(['UNAUTHENTICATED']);
@@ -102,7 +103,7 @@ describe('refresh tokens', () => {
 
 describe('the generated secret (no JWT_SECRET)', () => {
   it('embedded: is generated once into DATA_DIR (mode 600) and kept across restarts', async () => {
-    const dataDir = mkdtempSync(path.join(tmpdir(), 'switchboard-secret-'));
+    const dataDir = temporaryFolder('switchboard-secret-');
     const env = { JWT_SECRET: undefined, DATA_DIR: dataDir };
     const first = await startServer(env);
     const user = await signUp(first);
@@ -114,7 +115,7 @@ describe('the generated secret (no JWT_SECRET)', () => {
     const again = await startServer(env);
     expect((await gql(again, ME, {}, { token: user.accessToken })).data.me.username).toBe(user.username);
     await again.stop();
-    const elsewhere = await startServer({ ...env, DATA_DIR: mkdtempSync(path.join(tmpdir(), 'switchboard-secret-')) });
+    const elsewhere = await startServer({ ...env, DATA_DIR: temporaryFolder('switchboard-secret-') });
     expect(errorCodes(await gql(elsewhere, ME, {}, { token: user.accessToken }))).toEqual(['UNAUTHENTICATED']);
     await elsewhere.stop();
   }, 120_000);
@@ -122,7 +123,7 @@ describe('the generated secret (no JWT_SECRET)', () => {
   it('scaled: instances on one database share one generated secret, whichever starts first, never one per DATA_DIR', async () => {
     // No key yet: the two starting at once race to create it.
     await withDatabase((client) => client.query(`DELETE FROM "SigningKey"`));
-    const env = () => ({ ...scaledEnv(), JWT_SECRET: undefined, DATA_DIR: mkdtempSync(path.join(tmpdir(), 'switchboard-secret-')) });
+    const env = () => ({ ...scaledEnv(), JWT_SECRET: undefined, DATA_DIR: temporaryFolder('switchboard-secret-') });
     const [a, b] = await Promise.all([startServer(env()), startServer(env())]);
     const onA = await signUp(a);
     const onB = await signUp(b);
@@ -152,7 +153,7 @@ describe('the generated secret (no JWT_SECRET)', () => {
 
 describe('the refresh cookie under TLS', () => {
   it('carries Secure', async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'switchboard-tls-'));
+    const dir = temporaryFolder('switchboard-tls-');
     const cert = path.join(dir, 'cert.pem');
     const key = path.join(dir, 'key.pem');
     execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });

@@ -16,7 +16,7 @@ import { CSRF_HEADER } from '../../src/core/codes.ts';
 import { withDatabase } from '../helpers/env.ts';
 import { scaledEnv, startServer, stopAllServers, uuidOf, type TestServer } from '../helpers/server.ts';
 import { launchBrowser } from './browser.ts';
-import { account, serves } from './helpers.ts';
+import { account } from './helpers.ts';
 
 const REFRESH = JSON.stringify({ query: 'mutation { refresh { refreshToken } }' });
 
@@ -52,7 +52,7 @@ async function watchedContext(browser: Browser, origins: string[]): Promise<{ co
 const refreshes = (userId: string) =>
   withDatabase(async (db) => Number((await db.query(`SELECT count(*) FROM "AuditEvent" WHERE kind = 'refresh' AND "userId" = $1`, [uuidOf(userId)])).rows[0].count));
 
-describe.skipIf(!serves('Mutation.login', 'Mutation.refresh'))('a page from another origin', () => {
+describe('a page from another origin', () => {
   let server: TestServer;
   let listing: TestServer;
   let elsewhere: Server;

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { connectSocket, scaledEnv, startServer, stopAllServers, type TestServer, type TestSocket } from '../helpers/server.ts';
 import { isolatedContext, launchBrowser } from './browser.ts';
-import { account, serves } from './helpers.ts';
+import { account } from './helpers.ts';
 
 const subscription = 'subscription Seats { connectionSlots { used max } }';
 
@@ -25,7 +25,7 @@ async function openGraphiQL(page: Page, server: TestServer, authorization?: stri
 
 const response = (page: Page) => page.locator('.graphiql-response').textContent();
 
-describe.skipIf(!serves('Mutation.login', 'Subscription.connectionSlots'))('GraphiQL', () => {
+describe('GraphiQL', () => {
   let server: TestServer;
   let browser: Browser;
   const sockets: TestSocket[] = [];

@@ -14,15 +14,15 @@ import { GraphQLWsLink } from '@apollo/client/link/subscriptions';
 import { Client as UrqlClient, subscriptionExchange } from '@urql/core';
 import { RoomMessagesDocument } from '../../client/documents.ts';
 import type { Message } from '../../client/sdk.ts';
-import { eventually, gql, scaledEnv, startServer, stopAllServers, type TestServer } from '../helpers/server.ts';
-import { account, clientApiServed, room, serves, type TestAccount } from './helpers.ts';
+import { eventually, gql, scaledEnv, startServer, stopAllServers, type TestServer, nextSubscriptionStart } from '../helpers/server.ts';
+import { account, room, type TestAccount } from './helpers.ts';
 
 const send = async (server: TestServer, sender: TestAccount, roomId: string, body: string) => {
   const sent = await gql(server, 'mutation ($roomId: ID!, $body: String!) { sendMessage(roomId: $roomId, body: $body) { id } }', { roomId, body }, { token: sender.accessToken });
   expect(sent.errors).toBeUndefined();
 };
 
-describe.skipIf(!clientApiServed)('standard subscribers', () => {
+describe('standard subscribers', () => {
   let server: TestServer;
   const sockets: WsClient[] = [];
   const wsClient = (token?: string) => {
@@ -45,10 +45,11 @@ describe.skipIf(!clientApiServed)('standard subscribers', () => {
     const roomId = await room(server, alice, [bob]);
     const apollo = new ApolloClient({ link: new GraphQLWsLink(wsClient(alice.accessToken)), cache: new InMemoryCache() });
     const bodies: string[] = [];
+    const started = await nextSubscriptionStart(server, 'roomMessages');
     const subscription = apollo.subscribe({ query: parse(RoomMessagesDocument.toString()), variables: { roomId } }).subscribe({
       next: (result) => bodies.push((result.data as { roomMessages: Message }).roomMessages.body),
     });
-    await new Promise((r) => setTimeout(r, 300));
+    await started();
     await send(server, bob, roomId, 'to apollo 1');
     await send(server, bob, roomId, 'to apollo 2');
     await eventually(() => bodies.length >= 2, 5000, 'apollo results');
@@ -84,11 +85,12 @@ describe.skipIf(!clientApiServed)('standard subscribers', () => {
       ],
     });
     const bodies: string[] = [];
+    const started = await nextSubscriptionStart(server, 'roomMessages');
     const subscription = urql.subscription(RoomMessagesDocument.toString(), { roomId }).subscribe((result) => {
       const data = result.data as { roomMessages: Message } | undefined;
       if (data) bodies.push(data.roomMessages.body);
     });
-    await new Promise((r) => setTimeout(r, 300));
+    await started();
     await send(server, bob, roomId, 'to urql 1');
     await send(server, bob, roomId, 'to urql 2');
     await eventually(() => bodies.length >= 2, 5000, 'urql results');
@@ -116,8 +118,9 @@ describe.skipIf(!clientApiServed)('standard subscribers', () => {
       const alice = await account(server, 'ss');
       const bob = await account(server, 'ss');
       const roomId = await room(server, alice, [bob]);
+      const started = await nextSubscriptionStart(server, 'roomMessages');
       const stream = record(alice.accessToken, roomId);
-      await new Promise((r) => setTimeout(r, 300));
+      await started();
       await send(server, bob, roomId, 'over sse 1');
       await send(server, bob, roomId, 'over sse 2');
       await eventually(() => stream.results.length >= 2, 5000, 'sse results');
@@ -137,8 +140,9 @@ describe.skipIf(!clientApiServed)('standard subscribers', () => {
     it('ends the stream with UNAUTHENTICATED when the session is logged out', async () => {
       const alice = await account(server, 'ss');
       const roomId = await room(server, alice);
+      const started = await nextSubscriptionStart(server, 'roomMessages');
       const stream = record(alice.accessToken, roomId);
-      await new Promise((r) => setTimeout(r, 300));
+      await started();
       await gql(server, 'mutation { logout }', {}, { token: alice.accessToken });
       await eventually(() => stream.ended() !== null, 5000, 'end of stream');
       expect(stream.results.at(-1)?.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
@@ -171,7 +175,7 @@ describe.skipIf(!clientApiServed)('standard subscribers', () => {
   });
 });
 
-describe.skipIf(!serves('Mutation.login', 'Subscription.connectionSlots'))('GraphQL over SSE and connection slots', () => {
+describe('GraphQL over SSE and connection slots', () => {
   afterAll(() => stopAllServers());
 
   it('a stream holds a seat like a socket: past MAX_CONNECTIONS it is refused, and its seat frees when it ends', async () => {

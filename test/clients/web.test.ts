@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { connectSocket, gql, scaledEnv, startServer, stopAllServers, uniqueName, type TestServer, type TestSocket } from '../helpers/server.ts';
 import { isolatedContext, launchBrowser } from './browser.ts';
-import { account, clientApiServed, password, type TestAccount } from './helpers.ts';
+import { account, password, type TestAccount } from './helpers.ts';
 
 async function signIn(page: Page, server: TestServer, user: TestAccount) {
   await page.goto(`${server.url}/`);
@@ -38,7 +38,7 @@ async function joinRoomOnPage(page: Page, name: string) {
 const onlineNames = (page: Page) => page.locator('#online li .name').allTextContents();
 const memberNames = (page: Page) => page.locator('#members li .name').allTextContents();
 
-describe.skipIf(!clientApiServed)('web page', () => {
+describe('web page', () => {
   let server: TestServer;
   let browser: Browser;
   const sockets: TestSocket[] = [];
@@ -136,7 +136,7 @@ describe.skipIf(!clientApiServed)('web page', () => {
   });
 });
 
-describe.skipIf(!clientApiServed)('web page: managing a room', () => {
+describe('web page: managing a room', () => {
   let server: TestServer;
   let browser: Browser;
 

@@ -4,11 +4,10 @@
  * across a restart, SIGTERM closes live sockets with 1001, and `npm start`
  * itself (the README's second command) builds and serves the embedded default.
  */
-import { existsSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { connectSocket, copyOfProject, gql, scaledEnv, startServer, stopAllServers, type TestServer } from '../helpers/server.ts';
+import { connectSocket, copyOfProject, gql, scaledEnv, startServer, stopAllServers, type TestServer, temporaryFolder } from '../helpers/server.ts';
 import { signUp } from '../helpers/accounts.ts';
 
 afterAll(stopAllServers);
@@ -34,7 +33,7 @@ describe.each([
 
 describe('embedded database', () => {
   it('keeps its data across a restart', async () => {
-    const dataDir = mkdtempSync(path.join(tmpdir(), 'switchboard-persist-'));
+    const dataDir = temporaryFolder('switchboard-persist-');
     const first = await startServer({ DATA_DIR: dataDir });
     const user = await signUp(first);
     expect(await first.stop()).toBe(0);

@@ -1,12 +1,58 @@
+import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { afterAll } from 'vitest';
+import { baseDatabaseUrl, fileDatabasePrefix, testRedisUrl, withDatabaseName } from './env-base.ts';
 
 /**
  * Where the tests' services live. CI (and `npm test`) use the local
  * PostgreSQL and Redis on loopback; TEST_DATABASE_URL / TEST_REDIS_URL
  * override them.
+ *
+ * Test files run in parallel, so each one (this module is evaluated once per
+ * file) gets state of its own: a database copied from the migrated one, and
+ * a Redis key and channel prefix (REDIS_PREFIX) that its servers and its
+ * in-process code use. Nothing one file counts, flushes or listens to is
+ * another's.
  */
-export const testDatabaseUrl = process.env.TEST_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/switchboard_test';
-export const testRedisUrl = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
+export { testRedisUrl };
+
+/** Unique to this test file in this run. */
+export const fileTag = randomBytes(5).toString('hex');
+
+/** REDIS_PREFIX of this file's servers and in-process state (setup-file.ts applies it in this process). */
+export const testRedisPrefix = `sb:t${fileTag}:`;
+
+const fileDatabase = `${fileDatabasePrefix()}${fileTag}`;
+
+async function admin(sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: withDatabaseName(baseDatabaseUrl, 'postgres') });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+/** The copy is made here, on first import, so that every importer sees a database that exists. */
+async function createFileDatabase(): Promise<string> {
+  const template = new URL(baseDatabaseUrl).pathname.slice(1);
+  // Another file copying the same template at this instant makes PostgreSQL refuse for a moment ("being accessed").
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await admin(`CREATE DATABASE "${fileDatabase}" TEMPLATE "${template.replace(/"/g, '""')}"`);
+      break;
+    } catch (error) {
+      if (attempt >= 50 || !/being accessed by other users/.test(String(error))) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100 + Math.random() * 200));
+    }
+  }
+  afterAll(() => admin(`DROP DATABASE IF EXISTS "${fileDatabase}" WITH (FORCE)`), 30_000);
+  return withDatabaseName(baseDatabaseUrl, fileDatabase);
+}
+
+/** This test file's own database (a copy of the migrated TEST_DATABASE_URL, dropped after the file). */
+export const testDatabaseUrl = await createFileDatabase();
 
 /** Runs `use` with a connection of its own to the test database (for what a test reads or leaves there directly). */
 export async function withDatabase<T>(use: (client: pg.Client) => Promise<T>): Promise<T> {

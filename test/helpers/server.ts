@@ -7,12 +7,13 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { cpSync, mkdtempSync, symlinkSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { Kind, parse } from 'graphql';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
-import { testDatabaseUrl, testRedisUrl } from './env.ts';
+import { testDatabaseUrl, testRedisPrefix, testRedisUrl } from './env.ts';
 import { serverEntry } from '../../scripts/build.ts';
 import { projectPath } from '../../src/utils/project-path.ts';
 
@@ -45,10 +46,28 @@ export interface StartOptions {
   npmStartIn?: string;
 }
 
+const temporaryFolders = new Set<string>();
+
+/**
+ * A new empty folder in the temporary directory, removed after the test file
+ * (test/helpers/setup-file.ts), also when a test failed.
+ */
+export function temporaryFolder(prefix = 'switchboard-'): string {
+  const folder = mkdtempSync(path.join(tmpdir(), prefix));
+  temporaryFolders.add(folder);
+  return folder;
+}
+
+/** Removes every folder {@link temporaryFolder} made in this file (its servers stopped first: setup-file.ts). */
+export function removeTemporaryFolders(): void {
+  for (const folder of temporaryFolders) rmSync(folder, { recursive: true, force: true, maxRetries: 3 });
+  temporaryFolders.clear();
+}
+
 /** A copy of the project as a clone has it after `npm install` (no dist/, no data/), sharing node_modules. */
 export function copyOfProject(): string {
   const root = projectPath('.');
-  const copy = mkdtempSync(path.join(tmpdir(), 'switchboard-clone-'));
+  const copy = temporaryFolder('switchboard-clone-');
   const leftOut = /^(node_modules|dist|dist\..*|data|\.data.*|\.git|\.scratch)$/;
   cpSync(root, copy, { recursive: true, filter: (source) => !leftOut.test(path.relative(root, source)) });
   symlinkSync(path.join(root, 'node_modules'), path.join(copy, 'node_modules'));
@@ -73,7 +92,9 @@ export async function startServer(env: Record<string, string | undefined> = {}, 
     CONNECTS_PER_IP: '100000',
     LOGIN_FAILURES_PER_IP: '100000',
     REGISTER_PER_IP: '100000',
-    DATA_DIR: env.DATA_DIR ?? mkdtempSync(path.join(tmpdir(), 'switchboard-test-')),
+    // This test file's keys and channels only (env.ts): files running beside it share the Redis.
+    REDIS_PREFIX: testRedisPrefix,
+    DATA_DIR: env.DATA_DIR ?? temporaryFolder('switchboard-test-'),
   });
   for (const [k, v] of Object.entries(env)) {
     if (v === undefined) delete childEnv[k];
@@ -217,15 +238,64 @@ export function connectSocket(server: Pick<TestServer, 'wsUrl'>, connectionParam
 export const closeWithin = <C extends { code: number }>(socket: { closed: Promise<C> }, timeoutMs: number): Promise<C | 'still open'> =>
   Promise.race([socket.closed, new Promise<'still open'>((resolve) => setTimeout(() => resolve('still open'), timeoutMs))]);
 
-/** Subscribes and collects every result; `next` waits for the n-th one. */
-export function collect<T = any>(client: Client, query: string, variables?: Record<string, unknown>) {
+/** How many subscriptions of root field `field` went live on `server` so far (its /metrics). */
+export async function startedSubscriptions(server: Pick<TestServer, 'url'>, field: string, metricsToken?: string): Promise<number> {
+  const response = await fetch(`${server.url}/metrics`, { headers: metricsToken ? { authorization: `Bearer ${metricsToken}` } : {} });
+  if (response.status !== 200) throw new Error(`GET /metrics answered ${response.status}`);
+  const line = new RegExp(`^switchboard_subscriptions_started_total\\{field="${field}"\\} (\\d+)$`, 'm').exec(await response.text());
+  return line ? Number(line[1]) : 0;
+}
+
+/**
+ * For a subscription made by another client (Apollo, urql, SSE, the SDK): call
+ * it before subscribing; the function it returns resolves once `server` counts
+ * one more `field` subscription started (its stream listens).
+ */
+export async function nextSubscriptionStart(server: Pick<TestServer, 'url'>, field: string, metricsToken?: string): Promise<() => Promise<void>> {
+  const before = await startedSubscriptions(server, field, metricsToken);
+  return () => eventually(async () => (await startedSubscriptions(server, field, metricsToken)) > before, 10_000, `a ${field} subscription to start on ${server.url}`);
+}
+
+/** The root field a subscription document selects (what the server's metrics label it with). */
+function subscribedFieldOf(query: string): string {
+  const operation = parse(query).definitions.find((d) => d.kind === Kind.OPERATION_DEFINITION);
+  const first = operation?.selectionSet.selections[0];
+  if (!first || first.kind !== Kind.FIELD) throw new Error(`no root field in ${query}`);
+  return first.name.value;
+}
+
+/** One subscribe at a time per instance and field, so that each sees its own step of the count. */
+const subscribing = new Map<string, Promise<unknown>>();
+
+export interface CollectOptions {
+  /**
+   * The instance `client` is connected to. `live` then resolves once that
+   * instance counts the subscription as started (its stream listens: what is
+   * published after reaches it), read from its /metrics.
+   * @default undefined: `live` resolves with the first result
+   */
+  on?: Pick<TestServer, 'url'>;
+  /** METRICS_TOKEN of that instance, when it has one. @default undefined */
+  metricsToken?: string;
+}
+
+/**
+ * Subscribes and collects every result; `waitFor` waits for the n-th one.
+ * `live` resolves once the subscription is live (see {@link CollectOptions.on}),
+ * or once it ended (refused, say): wait on it, not on a clock, before acting.
+ */
+export function collect<T = any>(client: Client, query: string, variables?: Record<string, unknown>, options: CollectOptions = {}) {
   const results: { data?: T; errors?: any[] }[] = [];
   const waiters: { count: number; resolve: () => void }[] = [];
   let completed = false;
   let failure: unknown;
   let stop: () => void = () => {};
-  const done = new Promise<void>((resolve) => {
-    const dispose = client.subscribe<T>(
+  let stopped = false;
+  let ended!: () => void;
+  const done = new Promise<void>((resolve) => (ended = resolve));
+  const start = () => {
+    if (stopped) return;
+    stop = client.subscribe<T>(
       { query, variables },
       {
         next: (value) => {
@@ -235,19 +305,41 @@ export function collect<T = any>(client: Client, query: string, variables?: Reco
         error: (error) => {
           failure = error;
           completed = true;
-          resolve();
+          ended();
         },
         complete: () => {
           completed = true;
-          resolve();
+          ended();
         },
       },
     );
-    stop = dispose;
-  });
+  };
+  const firstResult = new Promise<void>((resolve) => waiters.push({ count: 1, resolve }));
+  let live: Promise<void>;
+  const server = options.on;
+  if (!server) {
+    start();
+    live = Promise.race([firstResult, done]);
+  } else {
+    const field = subscribedFieldOf(query);
+    const key = `${server.url} ${field}`;
+    live = (subscribing.get(key) ?? Promise.resolve()).catch(() => {}).then(async () => {
+      const before = await startedSubscriptions(server, field, options.metricsToken);
+      start();
+      const until = Date.now() + 10_000;
+      while (!completed && (await startedSubscriptions(server, field, options.metricsToken)) <= before) {
+        if (Date.now() > until) throw new Error(`the ${field} subscription did not go live on ${server.url} within 10 s`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    });
+    subscribing.set(key, live);
+  }
+  live.catch(() => {});
   return {
     results,
     done,
+    /** Resolves once the subscription is live, or has ended. */
+    live,
     get completed() {
       return completed;
     },
@@ -262,8 +354,18 @@ export function collect<T = any>(client: Client, query: string, variables?: Reco
         waiters.push({ count, resolve: () => (clearTimeout(timer), resolve()) });
       });
     },
-    unsubscribe: () => stop(),
+    unsubscribe: () => {
+      stopped = true;
+      stop();
+    },
   };
+}
+
+/** {@link collect} on `server`, resolved once the subscription is live there (or ended). */
+export async function collectLive<T = any>(server: Pick<TestServer, 'url'>, client: Client, query: string, variables?: Record<string, unknown>, options: Omit<CollectOptions, 'on'> = {}) {
+  const collector = collect<T>(client, query, variables, { ...options, on: server });
+  await collector.live;
+  return collector;
 }
 
 /** Polls `check` until it returns true (or throws after `timeoutMs`). */

@@ -1,10 +1,20 @@
 /**
- * Before each test file: an empty test Redis. Seats, presence, rate-limit
- * counters and revocations are cluster-wide by design, so a file must not
- * inherit those of the files before it (an instance a test killed leaves its
- * seats until their lease ends).
+ * Before each test file: its own Redis key prefix, in this process as in the
+ * servers it starts (env.ts), so that seats, presence, rate-limit counters,
+ * revocations and bus channels of the files running beside it or before it
+ * are not its own. After it: its servers stopped, its keys and the folders
+ * it made removed, even when a test failed.
  */
-import { beforeAll } from 'vitest';
+import { afterAll } from 'vitest';
+import { useKeyPrefix } from '../../src/core/codes.ts';
+import { testRedisPrefix } from './env.ts';
 import { flushTestRedis } from './redis.ts';
+import { removeTemporaryFolders, stopAllServers } from './server.ts';
 
-beforeAll(() => flushTestRedis());
+useKeyPrefix(testRedisPrefix);
+
+afterAll(async () => {
+  await stopAllServers();
+  await flushTestRedis().catch(() => {});
+  removeTemporaryFolders();
+});

@@ -119,6 +119,7 @@ describe('loadConfig', () => {
     [{ PORT: '70000' }, /^invalid configuration: PORT: /],
     [{ SINGLE_SESSION: 'maybe' }, /^invalid configuration: SINGLE_SESSION: /],
     [{ LOG_LEVEL: 'loud' }, /^invalid configuration: LOG_LEVEL: /],
+    [{ REDIS_PREFIX: 'sb:{a}:' }, /^invalid configuration: REDIS_PREFIX: must be 1 to 64 letters/],
     [{ JWT_SECRET: 'short' }, /^invalid configuration: JWT_SECRET: must be at least 32/],
     [{ TLS_CERT: '/x.pem' }, /TLS_CERT and TLS_KEY must be set together/],
     [{ NODE_ENV: 'production' }, /JWT_SECRET or JWT_SECRET_FILE is required when NODE_ENV=production/],
@@ -136,6 +137,11 @@ describe('loadConfig', () => {
       expect((error as Error).message).toMatch(message);
       expect((error as Error).message).not.toContain('\n');
     }
+  });
+
+  it('takes REDIS_PREFIX, sb: by default', () => {
+    expect(loadConfig({}).REDIS_PREFIX).toBe('sb:');
+    expect(loadConfig({ REDIS_PREFIX: 'tenant-a:' }).REDIS_PREFIX).toBe('tenant-a:');
   });
 
   it('reads each Redis setup: one node, Sentinel, Cluster', () => {

@@ -64,6 +64,7 @@ describe.each(implementations)('rate limits (%s)', (_name, make) => {
     const limiter = rule(1, 1);
     await consumeOrThrow({ limiter, key: 'k' });
     expect((await refusal(consumeOrThrow({ limiter, key: 'k' }))).extensions.retryAfter).toBe(1);
+    // Clock: the 1 s window has to end.
     await sleep(1100);
     await consumeOrThrow({ limiter, key: 'k' });
   });

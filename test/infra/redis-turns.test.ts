@@ -12,6 +12,7 @@ import { createRedis, waitUntilReady } from '../../src/adapters/redis.ts';
 import { testRedisUrl } from '../helpers/env.ts';
 import { recordingLogger } from '../helpers/recording-logger.ts';
 import { eventually } from '../helpers/server.ts';
+import { keyPrefix } from '../../src/core/codes.ts';
 
 describe('redis commands in turns', () => {
   let commands: Redis;
@@ -30,7 +31,7 @@ describe('redis commands in turns', () => {
   });
 
   it('holds the commands of one turn in the socket until the turn ends', async () => {
-    const key = `test:${randomUUID()}`;
+    const key = `${keyPrefix()}test:${randomUUID()}`;
     const set = commands.set(key, 'a', 'EX', 60);
     const get = commands.get(key);
     expect(socket().writableCorked).toBeGreaterThan(0);
@@ -40,11 +41,11 @@ describe('redis commands in turns', () => {
   });
 
   it('writes a PUBLISH at once, with what the turn asked before it', async () => {
-    const channel = `test:${randomUUID()}`;
+    const channel = `${keyPrefix()}test:${randomUUID()}`;
     const heard: string[] = [];
     subscriber.on('message', (from: string, message: string) => from === channel && heard.push(message));
     await subscriber.subscribe(channel);
-    const key = `test:${randomUUID()}`;
+    const key = `${keyPrefix()}test:${randomUUID()}`;
     const set = commands.set(key, 'b', 'EX', 60);
     expect(socket().writableLength).toBeGreaterThan(0);
     const published = commands.publish(channel, 'hello');

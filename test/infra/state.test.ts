@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { AtomicScript } from '../../src/adapters/state.ts';
 import { stateImplementations } from '../helpers/state-implementations.ts';
+import { keyPrefix } from '../../src/core/codes.ts';
 
 /** Increments `key` only while it is below the limit: the shape of every admission script. */
 const incrementBelow: AtomicScript<number> = {
@@ -26,7 +27,7 @@ afterAll(disconnect);
 
 describe.each(implementations)('SharedState (%s)', (_name, make) => {
   const state = make();
-  const key = (name: string) => `test:${randomUUID()}:${name}`;
+  const key = (name: string) => `${keyPrefix()}test:${randomUUID()}:${name}`;
 
   it('gets, sets and deletes strings', async () => {
     const k = key('s');
@@ -41,6 +42,7 @@ describe.each(implementations)('SharedState (%s)', (_name, make) => {
     const k = key('ttl');
     await state.set(k, 'v', 0.2);
     expect(await state.get(k)).toBe('v');
+    // Clock: the 0.2 s TTL has to pass.
     await new Promise((r) => setTimeout(r, 350));
     expect(await state.get(k)).toBeNull();
   });
@@ -55,6 +57,7 @@ describe.each(implementations)('SharedState (%s)', (_name, make) => {
   it('counts with incr, starting the TTL on the first increment only', async () => {
     const k = key('n');
     expect(await state.incr(k, 0.3)).toBe(1);
+    // Clock: inside the TTL, then past it from the first increment.
     await new Promise((r) => setTimeout(r, 150));
     expect(await state.incr(k, 0.3)).toBe(2);
     await new Promise((r) => setTimeout(r, 250));

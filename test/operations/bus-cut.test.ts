@@ -196,10 +196,10 @@ describe('after a bus outage', () => {
     await gql(b, JOIN, { id: room }, { token: leaver.accessToken });
     const socket = connectSocket(a, { token: owner.accessToken });
     await socket.acked;
-    const events = collect(socket.client, 'subscription($id: ID!) { roomPresence(roomId: $id) { kind user { id } } }', { id: room });
+    const events = collect(socket.client, 'subscription($id: ID!) { roomPresence(roomId: $id) { kind user { id } } }', { id: room }, { on: a });
     const seen = () => events.results.map((r) => [r.data!.roomPresence.kind, r.data!.roomPresence.user.id]);
     // Live: a join heard as it happens (once the subscription has started).
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await events.live;
     await gql(b, JOIN, { id: room }, { token: stayer.accessToken });
     await expect.poll(() => seen()).toEqual([['JOINED', stayer.id]]);
 
@@ -224,8 +224,8 @@ describe('after a bus outage', () => {
     await gql(b, JOIN, { id: room }, { token: gone.accessToken });
     const socket = connectSocket(a, { token: owner.accessToken });
     await socket.acked;
-    const events = collect(socket.client, 'subscription($id: ID!) { roomPresence(roomId: $id) { kind user { id } } }', { id: room });
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    const events = collect(socket.client, 'subscription($id: ID!) { roomPresence(roomId: $id) { kind user { id } } }', { id: room }, { on: a });
+    await events.live;
 
     await cutTheBus(async () => {
       const deleted = await gql(b, 'mutation($password: String!) { deleteAccount(password: $password) }', { password: gone.password }, { token: gone.accessToken });
@@ -343,6 +343,7 @@ describe('after a bus outage', () => {
     const { member, room, send, dispose } = await memberKnownOnA();
     await whileHeld(async () => {
       await gql(b, 'mutation($id: ID!) { leaveRoom(roomId: $id) }', { id: room }, { token: member.accessToken });
+      // Clock: past the 5 s an access grant is trusted for.
       await new Promise((resolve) => setTimeout(resolve, 5200));
       expect((await send('after the stall')).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
       expect((await storedMessages(room)).map((m) => m.body)).not.toContain('after the stall');

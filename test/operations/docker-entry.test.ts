@@ -7,13 +7,13 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { accessSync, constants, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { accessSync, constants, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { testDatabaseUrl, testRedisUrl } from '../helpers/env.ts';
+import { testDatabaseUrl, testRedisPrefix, testRedisUrl } from '../helpers/env.ts';
 import { signUp } from '../helpers/accounts.ts';
+import { temporaryFolder } from '../helpers/server.ts';
 
 const database = `switchboard_entry_${process.pid}`;
 const databaseUrl = Object.assign(new URL(testDatabaseUrl), { pathname: `/${database}` }).toString();
@@ -35,7 +35,7 @@ describe('docker entry path', () => {
   it('migrates a fresh database, serves, passes the HEALTHCHECK and exits 0 on SIGTERM', async () => {
     await admin(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
     await admin(`CREATE DATABASE "${database}"`);
-    const secretFile = path.join(mkdtempSync(path.join(tmpdir(), 'switchboard-entry-')), 'jwt_secret');
+    const secretFile = path.join(temporaryFolder('switchboard-entry-'), 'jwt_secret');
     writeFileSync(secretFile, 'entry-test-secret-0123456789abcdefghijklmnopqrstuvwxyz');
 
     const child = spawn('scripts/docker-entrypoint.sh', [], {
@@ -48,6 +48,7 @@ describe('docker entry path', () => {
         DATA_DIR: path.dirname(secretFile),
         DATABASE_URL: databaseUrl,
         REDIS_URL: testRedisUrl,
+        REDIS_PREFIX: testRedisPrefix,
         JWT_SECRET_FILE: secretFile,
         BCRYPT_COST: '4',
       },

@@ -244,9 +244,9 @@ describe("presence changes while one instance cannot reach PostgreSQL", () => {
       const room = (await createRoom(other, watcher.accessToken)).id;
       const socket = connectSocket(cut, { token: watcher.accessToken });
       await socket.acked;
-      const presence = collect(socket.client, 'subscription { presence { status user { id } } }');
-      const inRoom = collect(socket.client, 'subscription($id: ID!) { roomPresence(roomId: $id) { kind status user { id } room { memberCount } } }', { id: room });
-      await new Promise((r) => setTimeout(r, 500));
+      const presence = collect(socket.client, 'subscription { presence { status user { id } } }', undefined, { on: cut });
+      const inRoom = collect(socket.client, 'subscription($id: ID!) { roomPresence(roomId: $id) { kind status user { id } room { memberCount } } }', { id: room }, { on: cut });
+      await Promise.all([presence.live, inRoom.live]);
 
       await proxy.stop();
       // Joins, then connects (ONLINE) and sets AWAY, all on the other instance, while this one cannot read the user.
@@ -277,8 +277,8 @@ describe("presence changes while one instance cannot reach PostgreSQL", () => {
       const [watcher, mover] = await Promise.all([signUp(other), signUp(other)]);
       const socket = connectSocket(cut, { token: watcher.accessToken });
       await socket.acked;
-      const presence = collect(socket.client, 'subscription { presence { status user { id } } }');
-      await new Promise((r) => setTimeout(r, 500));
+      const presence = collect(socket.client, 'subscription { presence { status user { id } } }', undefined, { on: cut });
+      await presence.live;
 
       await proxy.stop();
       const moverSocket = connectSocket(other, { token: mover.accessToken });
@@ -289,8 +289,10 @@ describe("presence changes while one instance cannot reach PostgreSQL", () => {
 
       const mine = () => presence.results.map((r) => r.data).filter((d) => JSON.stringify(d).includes(mover.id));
       await expect.poll(() => mine().length, { timeout: 10_000 }).toBe(1);
-      await new Promise((r) => setTimeout(r, 500));
-      expect(mine().map((d) => d!.presence.status)).toEqual(['AWAY']);
+      // One change more: the dropped one, handed out late, would have come before it.
+      await gql(other, 'mutation { setPresence(status: ONLINE) }', {}, { token: mover.accessToken });
+      await expect.poll(() => mine().length, { timeout: 10_000 }).toBe(2);
+      expect(mine().map((d) => d!.presence.status)).toEqual(['AWAY', 'ONLINE']);
       expect(presence.completed).toBe(false);
       survived(cut);
       await Promise.all([socket, moverSocket].map((s) => s.client.dispose()));

@@ -202,9 +202,21 @@ describe('serverLog across instances', () => {
     const admin = await logIn(servers[0]!, adminUser, 'admin-password-123');
     const sockets = servers.map((server) => connectSocket(server, { authorization: `Bearer ${admin.accessToken}` }));
     await Promise.all(sockets.map((s) => s.acked));
-    const [debugHere, debugThere] = sockets.map((s) => collect(s.client, LINES, { level: 'debug' }));
-    const warnHere = collect(sockets[0]!.client, LINES, { level: 'warn' });
-    await new Promise((r) => setTimeout(r, 500));
+    const [debugHere, debugThere] = sockets.map((s, i) => collect(s.client, LINES, { level: 'debug' }, { on: servers[i]! }));
+    const warnHere = collect(sockets[0]!.client, LINES, { level: 'warn' }, { on: servers[0]! });
+    await Promise.all([debugHere!.live, debugThere!.live, warnHere.live]);
+    // Live here; each instance hears from the other that someone reads once the other's lines reach it: probe until both do.
+    const instancesHeard = (reader: typeof debugHere) => new Set(reader!.results.map((r) => r.data?.serverLog.instance)).size;
+    await expect
+      .poll(async () => {
+        for (const server of servers) {
+          const probe = connectSocket(server, { authorization: `Bearer ${admin.accessToken}` });
+          await probe.acked;
+          await probe.client.dispose();
+        }
+        return instancesHeard(debugHere) >= 2 && instancesHeard(debugThere) >= 2;
+      }, { timeout: 10_000 })
+      .toBe(true);
 
     // A user connects to each instance: each instance logs it once, at debug, and both readers see both lines once.
     const users = await Promise.all(servers.map((server) => signUp(server)));
@@ -213,7 +225,13 @@ describe('serverLog across instances', () => {
     for (const reader of [debugHere!, debugThere!]) {
       await eventually(() => users.every((user) => connectedLines(reader, user.id).length > 0), 5000, 'both instances\' lines');
     }
-    await new Promise((r) => setTimeout(r, 300));
+    // Two users more, one on each instance: a repeat of the lines before would have come before theirs (each instance's lines in order).
+    const late = await Promise.all(servers.map((server) => signUp(server)));
+    const lateSockets = late.map((user, i) => connectSocket(servers[i]!, { authorization: `Bearer ${user.accessToken}` }));
+    userSockets.push(...lateSockets);
+    for (const reader of [debugHere!, debugThere!]) {
+      await eventually(() => late.every((user) => connectedLines(reader, user.id).length > 0), 5000, 'the later lines');
+    }
     const instanceOf = users.map((user) => connectedLines(debugHere!, user.id)[0]!.instance);
     expect(instanceOf[0]).not.toBe(instanceOf[1]);
     for (const reader of [debugHere!, debugThere!]) {

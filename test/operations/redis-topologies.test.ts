@@ -9,6 +9,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signUp } from '../helpers/accounts.ts';
+import { Channels } from '../../src/core/codes.ts';
 import { testDatabaseUrl } from '../helpers/env.ts';
 import { startPrivateRedis } from '../helpers/redis-server.ts';
 import { startRedisCluster } from '../helpers/redis-topology.ts';
@@ -152,7 +153,7 @@ describe.each(topologies)('two instances on %s', (_name, start) => {
     await warmUp(a, owner.accessToken, room, () => live.results.length > 0);
 
     // B listens to the room on the shard that owns its channel (sharded pub/sub) on a Cluster, on the node else.
-    const channel = `sb:room:${uuidOf(room)}`;
+    const channel = Channels.roomEvents(uuidOf(room));
     const sharded = (await askEach(topology.ports, 'PUBSUB', 'SHARDCHANNELS', channel)).flat();
     const plain = (await askEach(topology.ports, 'PUBSUB', 'CHANNELS', channel)).flat();
     if (topology.ports.length > 1) expect({ sharded, plain }).toEqual({ sharded: [channel], plain: [] });

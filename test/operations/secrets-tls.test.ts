@@ -4,20 +4,19 @@
  * self-signed certificate made here for 127.0.0.1.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { jwtVerify, SignJWT } from 'jose';
 import { afterAll, describe, expect, it } from 'vitest';
-import { connectSocket, errorCodes, gql, scaledEnv, startServer, stopAllServers, uniqueName } from '../helpers/server.ts';
+import { connectSocket, errorCodes, gql, scaledEnv, startServer, stopAllServers, uniqueName, temporaryFolder } from '../helpers/server.ts';
 import { LOGIN, REGISTER, signUp } from '../helpers/accounts.ts';
 import { openAckedSocket } from './raw-socket.ts';
 import { serverEntry } from '../../scripts/build.ts';
 
 afterAll(stopAllServers);
 
-const dir = mkdtempSync(path.join(tmpdir(), 'switchboard-ops-'));
+const dir = temporaryFolder('switchboard-ops-');
 
 describe('JWT_SECRET_FILE', () => {
   it('signs and verifies access tokens with the key from the file, in production mode', async () => {

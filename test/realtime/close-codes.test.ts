@@ -78,6 +78,7 @@ describe('close codes', () => {
     it('expired', async () => {
       const user = await signUp(server);
       const { exp } = JSON.parse(Buffer.from(user.accessToken.split('.')[1]!, 'base64url').toString());
+      // Clock: the token's expiry has to pass.
       await new Promise((r) => setTimeout(r, exp * 1000 - Date.now() + 300));
       expect((await refusedWith(bearer(user.accessToken))).code).toBe(4403);
     });
@@ -157,6 +158,7 @@ describe('renewal over the socket', () => {
       expect((await idleSocket.closed).code).toBe(4003);
       // Another user's seat freed: the renewing socket's subscription still hears of it.
       await slots.waitFor(2);
+      // Clock: the socket has to outlive several token lifetimes.
       await new Promise((r) => setTimeout(r, Math.max(0, 10_000 - (Date.now() - started))));
     } finally {
       clearInterval(timer);

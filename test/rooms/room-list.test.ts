@@ -174,6 +174,7 @@ describe('roomListChanges', () => {
     await Promise.all(joiners.map((joiner) => ok(gql(first, JOIN, { id: hall.id }, { token: joiner.accessToken }))));
     const counts = () => changesOf(watched, from).map((change) => (change as { room: { memberCount: number } }).room.memberCount);
     await expect.poll(counts, { timeout: 10_000 }).toContain(11);
+    // Clock: past ROOM_LIST_COUNT_INTERVAL, when the batched counts go out.
     await new Promise((resolve) => setTimeout(resolve, 1500));
     // The first join at once; the nine after it within the second that followed, as one (as two, should they take longer).
     expect(counts().length).toBeGreaterThanOrEqual(2);

@@ -10,13 +10,14 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { admitSocket, claimEpoch } from '../../src/slots/scripts.ts';
 import { restorePresence } from '../../src/presence/scripts.ts';
 import { stateImplementations } from '../helpers/state-implementations.ts';
+import { keyPrefix } from '../../src/core/codes.ts';
 
 const { implementations, disconnect } = stateImplementations();
 afterAll(disconnect);
 
 describe.each(implementations)('state-loss scripts (%s)', (_name, make) => {
   const keys = () => {
-    const prefix = `test:${randomUUID()}:`;
+    const prefix = `${keyPrefix()}test:${randomUUID()}:`;
     return { epoch: `${prefix}epoch`, seats: `${prefix}seats`, sockets: (u: string) => `${prefix}sockets:${u}`, presence: `${prefix}presence`, activity: `${prefix}activity`, seq: `${prefix}seq`, channel: `${prefix}instances` };
   };
   const holdMs = 60_000;
