@@ -1,7 +1,7 @@
 /**
  * The one rule for text a user supplies (usernames, room names, message
  * bodies, idempotency keys, filters), checked by every service through
- * {@link checkText} or {@link textSchema}; docs/notes/h2.md states it.
+ * {@link checkText} or {@link textSchema}; docs/security.md states it.
  * - No lone surrogates: UTF-8 cannot hold one, so PostgreSQL would store
  *   U+FFFD instead and what is stored would not be what was given.
  * - No control characters (C0, DEL, C1) but newline and tab in free text,
