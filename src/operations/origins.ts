@@ -29,6 +29,9 @@ export interface AllowedOrigins {
   stop(): void;
 }
 
+/** How often the list is tried again while the database does not answer at start. */
+const retryMs = 5000;
+
 /** Longest origin accepted; a longer string is not an origin anyone serves. */
 const maxOriginLength = 2048;
 
@@ -48,10 +51,23 @@ export async function createAllowedOrigins(deps: { db: Database; bus: Bus; outbo
   };
   const reload = () =>
     read().then(
-      (list) => void (origins = list),
-      (error: unknown) => logger.warn({ err: lastLineOf(error) }, 'allowed origins not read again; the last list stays'),
+      (list) => {
+        origins = list;
+        return true;
+      },
+      (error: unknown) => {
+        logger.warn({ err: lastLineOf(error) }, 'allowed origins not read; the last list stays (ALLOWED_ORIGINS at least)');
+        return false;
+      },
     );
-  origins = await read();
+  origins = [...configured].sort();
+  // A database that does not answer at start must not stop the start (it answers 503 on /readyz meanwhile):
+  // the run-time origins are read once it does.
+  let retry: ReturnType<typeof setTimeout> | undefined;
+  const readUntilRead = async () => {
+    if (!(await reload())) retry = setTimeout(() => void readUntilRead(), retryMs).unref();
+  };
+  await readUntilRead();
   const unsubscribe = await bus.subscribe(Channels.originsChanged, () => void reload());
   const stopResume = bus.onResume(() => void reload());
 
@@ -87,6 +103,7 @@ export async function createAllowedOrigins(deps: { db: Database; bus: Bus; outbo
       return changed();
     },
     stop() {
+      clearTimeout(retry);
       stopResume();
       unsubscribe();
     },
