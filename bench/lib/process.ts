@@ -43,7 +43,7 @@ const microsPerTick = 1e6 / Number(execFileSync('getconf', ['CLK_TCK'], { encodi
  * report its CPU when it answers, and a window's two samples would then
  * cover less than the window. Resolution: one clock tick (10 ms).
  */
-function cpuTimeOf(pid: number): CpuTime {
+export function cpuTimeOf(pid: number): CpuTime {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   // Fields after the command name, which may hold spaces: the state is field 3, utime 14 and stime 15.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
