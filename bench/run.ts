@@ -60,6 +60,16 @@ const started = Date.now();
 const log = (line: string) => process.stderr.write(`bench: ${Math.round((Date.now() - started) / 1000)} s: ${line}\n`);
 const stopAll = (servers: Measured[]) => Promise.all(servers.map((s) => s.stop()));
 
+/** Runs one scenario of the run; a failure (a server too slow to start on a busy machine) is logged and leaves its figures out, not the run's. */
+async function survive<T>(what: string, work: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await work();
+  } catch (error) {
+    log(`${what} failed, left out: ${error instanceof Error ? error.message : String(error)}`);
+    return undefined;
+  }
+}
+
 /** Starts `instances` of the target, prepares its room, runs `scenario`, stops them. */
 async function withCluster<T>(target: Target, instances: number, scenario: (audience: Audience, prepared: Awaited<ReturnType<Target['prepare']>>) => Promise<T>) {
   const servers = await target.start(instances);
@@ -110,20 +120,23 @@ try {
     results.targets[target.name] = figures;
     if (runs('storm')) {
       log(`${target.name}: connect storm`);
-      await withCluster(target, 1, async (audience, { logins }) => {
-        figures.logins = logins;
-        figures.storm = await connectStorm(audience, plan.stormSockets);
-      });
+      await survive(`${target.name}: connect storm`, () =>
+        withCluster(target, 1, async (audience, { logins }) => {
+          figures.logins = logins;
+          figures.storm = await connectStorm(audience, plan.stormSockets);
+        }),
+      );
     }
     figures.fanOut = {};
     for (const subscribers of runs('fan-out') ? plan.fanOutSubscribers : []) {
       log(`${target.name}: fan-out to ${subscribers}`);
-      figures.fanOut[subscribers] = await withCluster(target, 1, (audience) => fanOut(audience, subscribers, plan.rates, plan.stepSeconds));
+      const steps = await survive(`${target.name}: fan-out to ${subscribers}`, () => withCluster(target, 1, (audience) => fanOut(audience, subscribers, plan.rates, plan.stepSeconds)));
+      if (steps) figures.fanOut[subscribers] = steps;
     }
   }
   // Idle memory: one server per target, started together so that they sit out the quiet time after a start
   // (see idleMemory) at once, then measured together, holding their sockets one at a time.
-  if (runs('memory')) {
+  if (runs('memory')) await survive('idle memory', async () => {
     const clusters = await startTogether(targets.map((target) => () => target.start(1, memoryScenarioEnv)), stopAll);
     try {
       const holding = oneAtATime();
@@ -138,7 +151,7 @@ try {
     } finally {
       await Promise.all(clusters.map(stopAll));
     }
-  }
+  });
   // More rounds of the first step, alternating the targets that kept up with it (one that did not has nothing to compare).
   const comparedStep = (target: Target) => results.targets[target.name]!.fanOut?.[plan.fanOutSubscribers[0]!]?.[0];
   const compared = targets.filter((target) => comparedStep(target) && !saturated(comparedStep(target)!));
@@ -146,7 +159,8 @@ try {
   for (let round = 2; round <= plan.fanOutRounds; round++) {
     for (const target of compared) {
       log(`${target.name}: fan-out to ${plan.fanOutSubscribers[0]} at ${plan.rates[0]} msg/s, round ${round} of ${plan.fanOutRounds}`);
-      fanOutRounds.get(target)!.push(await withCluster(target, 1, (audience) => fanOut(audience, plan.fanOutSubscribers[0]!, [plan.rates[0]!], plan.stepSeconds)));
+      const steps = await survive(`${target.name}: fan-out round ${round}`, () => withCluster(target, 1, (audience) => fanOut(audience, plan.fanOutSubscribers[0]!, [plan.rates[0]!], plan.stepSeconds)));
+      if (steps) fanOutRounds.get(target)!.push(steps);
     }
   }
   for (const [target, list] of fanOutRounds) Object.assign(results.targets[target.name]!, { fanOutMedian: medianOfRounds(list), fanOutRounds: list });
@@ -157,14 +171,15 @@ try {
     for (let round = 1; round <= rounds; round++) {
       for (const target of targets) {
         log(`${target.name}: ${label}, round ${round} of ${rounds}`);
-        const servers = await target.start(1);
-        try {
-          all.get(target)!.push(await scenario(target, servers));
-        } catch (error) {
-          log(`${target.name}: ${label} failed: ${String(error)}`);
-        } finally {
-          await stopAll(servers);
-        }
+        const steps = await survive(`${target.name}: ${label}, round ${round}`, async () => {
+          const servers = await target.start(1);
+          try {
+            return await scenario(target, servers);
+          } finally {
+            await stopAll(servers);
+          }
+        });
+        if (steps) all.get(target)!.push(steps);
       }
     }
     return all;
@@ -199,10 +214,11 @@ try {
   for (let round = 1; round <= plan.crossRounds; round++) {
     for (const target of clustered) {
       log(`${target.name}: cross-instance fan-out, round ${round} of ${plan.crossRounds}`);
-      rounds.get(target.name)!.push(await withCluster(target, 2, (audience) => fanOut(audience, plan.fanOutSubscribers[0]!, plan.crossRates, plan.stepSeconds)));
+      const steps = await survive(`${target.name}: cross-instance round ${round}`, () => withCluster(target, 2, (audience) => fanOut(audience, plan.fanOutSubscribers[0]!, plan.crossRates, plan.stepSeconds)));
+      if (steps) rounds.get(target.name)!.push(steps);
     }
   }
-  for (const [name, list] of rounds) Object.assign(results.targets[name]!, { crossInstance: medianOfRounds(list), crossInstanceRounds: list });
+  for (const [name, list] of rounds) if (list.length) Object.assign(results.targets[name]!, { crossInstance: medianOfRounds(list), crossInstanceRounds: list });
 } finally {
   redisWatch.disconnect();
   await watcher.end();
