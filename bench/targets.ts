@@ -129,6 +129,8 @@ export function switchboard(services: SharedServices, users: number): Switchboar
     MAX_SOCKETS_PER_USER: '1000',
     CONNECTS_PER_IP: '10000000',
     LOGIN_FAILURES_PER_IP: '10000000',
+    // A login refused while bcrypt's queue is full is retried (graphql below), and counts against the account.
+    LOGIN_FAILURES_PER_ACCOUNT: '10000000',
     REGISTER_PER_IP: '10000000',
     ...limits,
     ROOM_MAX_MEMBERS: '100000',
@@ -147,12 +149,18 @@ export function switchboard(services: SharedServices, users: number): Switchboar
   };
   let preparing: Promise<Prepared> | undefined;
   const roomsMade = new Map<string, Promise<RoomSpec[]>>();
-  const prepared = (servers?: Measured[]) => (preparing ??= onServer(servers, (port) => prepareOn(servers?.[0], port)));
+  // A failed preparation is not kept: the next scenario tries again.
+  const prepared = (servers?: Measured[]) => {
+    if (!preparing) {
+      preparing = onServer(servers, (port) => prepareOn(servers?.[0], port));
+      preparing.catch(() => (preparing = undefined));
+    }
+    return preparing;
+  };
   const rooms = (count: number, size: number, servers?: Measured[]) => {
     const key = `${count}x${size}`;
     if (!roomsMade.has(key)) {
-      roomsMade.set(
-        key,
+      const making = 
         prepared(servers).then(({ tokens }) =>
           onServer(servers, (port) =>
             inPool(Array.from({ length: count }, (_, i) => i), 8, async (i) => {
@@ -168,8 +176,9 @@ export function switchboard(services: SharedServices, users: number): Switchboar
               return { id: createRoom.id, tokens: members };
             }),
           ),
-        ),
-      );
+        );
+      roomsMade.set(key, making);
+      making.catch(() => roomsMade.delete(key));
     }
     return roomsMade.get(key)!;
   };
