@@ -97,7 +97,7 @@ const sockets: Connection[] = [];
 try {
   await applyMigrations(new PrismaPg({ connectionString: databaseUrl }));
   while (!(await accepts(port))) await sleep(100);
-  const users = 20;
+  const users = 40;
   const tokens: string[] = [];
   for (let i = 0; i < users; i++) {
     const input = { username: `sizing_${i}`, email: `sizing_${i}@sizing.test`, password: 'sizing-password-1' };
@@ -110,7 +110,8 @@ try {
   const { createRoom } = await graphql<{ createRoom: { id: string } }>(port, 'mutation($input: CreateRoomInput!) { createRoom(input: $input) { id } }', { input: { name: 'sizing', maxMembers: 100 } }, tokens[0]);
   for (const token of tokens.slice(1)) await graphql(port, 'mutation($id: ID!) { joinRoom(roomId: $id) { id } }', { id: createRoom.id }, token);
   const protocol = graphqlWs('switchboard');
-  const connected = 10;
+  // SIZING_SOCKETS: how many users hold a socket (run twice with different counts to split the idle figures per socket).
+  const connected = Number(process.env.SIZING_SOCKETS ?? 10);
   for (const token of tokens.slice(0, connected)) {
     const socket = await protocol.connect(port, token);
     await socket.join(createRoom.id);
