@@ -238,7 +238,7 @@ export function createAccounts(deps: AccountsDeps): Accounts {
       const user = await db.user.findUnique({ where: key.includes('@') ? { emailKey: key } : { usernameKey: key } });
       // Keyed by the account when it exists, else by the name tried: both count alike, so neither tells.
       const accountKey = user ? user.id : `name:${key}`;
-      const deviceId = user ? devices.deviceOf(deviceToken, user.id) : null;
+      const deviceId = user ? await devices.deviceOf(deviceToken, user.id) : null;
       const attempt = await takeAttempt({ accountKey, ip: origin.ip ?? 'unknown', deviceId }, origin, user?.id ?? null);
 
       const valid = user ? await passwords.verify(password, user.passwordHash) : await passwords.verifyNothing(password);
@@ -248,7 +248,7 @@ export function createAccounts(deps: AccountsDeps): Accounts {
       }
       await attempt.succeeded();
       // A known device keeps its token (and so its budget); a new one gets its own.
-      const device = deviceId ? { token: deviceToken!, expiresAt: new Date(Date.now() + config.DEVICE_TOKEN_TTL * 1000) } : devices.issue(user.id);
+      const device = deviceId ? { token: deviceToken!, expiresAt: new Date(Date.now() + config.DEVICE_TOKEN_TTL * 1000) } : await devices.issue(user.id);
 
       const refreshToken = newRefreshToken();
       const refreshTokenExpiresAt = new Date(Date.now() + refreshTtlMs);
