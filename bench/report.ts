@@ -3,7 +3,7 @@
  * per target, then Switchboard's figure divided by each baseline's.
  */
 import type { LoginFigures } from './targets.ts';
-import { settleSeconds, type MemoryFigures, type StepFigures, type StormFigures } from './load/scenarios.ts';
+import { saturated, settleSeconds, type MemoryFigures, type StepFigures, type StormFigures } from './load/scenarios.ts';
 
 export interface TargetFigures {
   logins?: LoginFigures;
@@ -17,6 +17,14 @@ export interface TargetFigures {
   /** Per step, the median of the rounds (lost and duplicated: their sum). */
   crossInstance?: StepFigures[];
   crossInstanceRounds?: StepFigures[][];
+  /** One room of a handful of members: medians of alternating rounds, and every round. */
+  smallRoom?: StepFigures[];
+  smallRoomRounds?: StepFigures[][];
+  /** Many rooms of a handful (chat-like): medians of alternating rounds, and every round. */
+  chat?: StepFigures[];
+  chatRounds?: StepFigures[][];
+  /** The chat-like shape at rising rates until saturated (one round). */
+  chatRamp?: StepFigures[];
 }
 
 export interface Results {
@@ -36,6 +44,8 @@ interface Row {
 }
 
 const ours = 'switchboard';
+/** The peer with Switchboard's guarantees (bench/servers/socketio-guarded.ts): the first baseline in every ratio. */
+const peer = 'socket.io guarded';
 
 function rows(results: Results): Row[] {
   const { plan } = results;
@@ -75,6 +85,30 @@ function rows(results: Results): Row[] {
     );
   }
   stepRows(`2 instances ${plan.fanOutSubscribers[0]} subs, median of ${plan.crossRounds ?? 1} rounds,`, (f) => f.crossInstance, plan.crossRates[0]!, plan.fanOutSubscribers[0]!);
+  const perMessage = (name: string, steps: (f: TargetFigures) => StepFigures[] | undefined) => {
+    list.push(
+      { label: `${name}: server CPU µs per message`, value: (f) => steps(f)?.[0]?.cpuMicrosPerMessage },
+      { label: `${name}: PostgreSQL (its backends) CPU µs per message`, value: (f) => steps(f)?.[0]?.postgresMicrosPerMessage },
+      { label: `${name}: Redis CPU µs per message`, value: (f) => steps(f)?.[0]?.redisMicrosPerMessage },
+      { label: `${name}: latency p50 ms`, value: (f) => steps(f)?.[0]?.p50Ms, digits: 1 },
+      { label: `${name}: latency p99 ms`, value: (f) => steps(f)?.[0]?.p99Ms, digits: 1 },
+      { label: `${name}: lost + duplicated`, value: (f) => steps(f)?.reduce((sum, s) => sum + s.lost + s.duplicated, 0), ratio: false },
+    );
+  };
+  const small = plan.smallRoom as { members: number; rate: number; rounds: number } | undefined;
+  if (small) perMessage(`1 room of ${small.members}, ${small.rate} msg/s, median of ${small.rounds} rounds`, (f) => f.smallRoom);
+  const chat = plan.chat as { rooms: number; members: number; rate: number; rounds: number } | undefined;
+  if (chat) {
+    perMessage(`${chat.rooms} rooms of ${chat.members}, ${chat.rate} msg/s, median of ${chat.rounds} rounds`, (f) => f.chat);
+    // The most messages/s a target kept up with (every member got them, p99 under a second), and that step's p99.
+    const kept = (f: TargetFigures) => f.chatRamp?.filter((s) => !saturated(s)).at(-1);
+    list.push(
+      { label: `${chat.rooms} rooms of ${chat.members}, rising rate: most messages/s kept up with`, value: (f) => kept(f)?.messagesPerSecond },
+      { label: `${chat.rooms} rooms of ${chat.members}, rising rate: p99 ms at that rate`, value: (f) => kept(f)?.p99Ms, digits: 1 },
+      { label: `${chat.rooms} rooms of ${chat.members}, rising rate: server cores at that rate`, value: (f) => kept(f)?.serverCores, digits: 2 },
+      { label: `${chat.rooms} rooms of ${chat.members}, rising rate: first rate not kept up with`, value: (f) => f.chatRamp?.find(saturated)?.messagesPerSecond, ratio: false },
+    );
+  }
   return list;
 }
 
@@ -82,7 +116,9 @@ const show = (value: number | undefined, digits = 0) =>
   value === undefined || !Number.isFinite(value) ? '–' : value.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
 export function renderTable(results: Results): string {
-  const names = Object.keys(results.targets);
+  // Switchboard first, then the guarded peer, then the relays.
+  const rank = (name: string) => ([ours, peer].includes(name) ? [ours, peer].indexOf(name) : 2);
+  const names = Object.keys(results.targets).sort((a, b) => rank(a) - rank(b));
   const baselines = names.filter((n) => n !== ours);
   const header = ['figure', ...names, ...baselines.map((b) => `${ours} ÷ ${b}`)];
   const lines = [`| ${header.join(' | ')} |`, `|${header.map((_, i) => (i === 0 ? ' --- ' : ' ---: ')).join('|')}|`];

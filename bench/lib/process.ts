@@ -43,7 +43,7 @@ const microsPerTick = 1e6 / Number(execFileSync('getconf', ['CLK_TCK'], { encodi
  * report its CPU when it answers, and a window's two samples would then
  * cover less than the window. Resolution: one clock tick (10 ms).
  */
-function cpuTimeOf(pid: number): CpuTime {
+export function cpuTimeOf(pid: number): CpuTime {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   // Fields after the command name, which may hold spaces: the state is field 3, utime 14 and stime 15.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
@@ -68,10 +68,14 @@ export async function startMeasured(name: string, file: string, env: Record<stri
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const exited = once(child, 'exit');
-  const deadline = Date.now() + 30_000;
+  // On a machine shared with other work a start took over 30 s: wait longer, and never leave a late one running.
+  const deadline = Date.now() + 120_000;
   while (!(await accepts(port))) {
     if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode} before listening`);
-    if (Date.now() > deadline) throw new Error(`${name} did not listen within 30 s`);
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`${name} did not listen within 120 s`);
+    }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   let nextId = 0;

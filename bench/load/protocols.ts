@@ -57,41 +57,51 @@ export const rawWs: Protocol = {
   },
 };
 
-/** Socket.IO's wire protocol (Engine.IO 4 over WebSocket): open `0`, connect `40`, ping `2`/pong `3`, event `42`, ack `43`. */
-export const socketIo: Protocol = {
-  name: 'socket.io',
-  async connect(port) {
-    const acks = new Map<number, () => void>();
-    let nextAck = 1;
-    let connected!: () => void;
-    const ready = new Promise<void>((resolve) => (connected = resolve));
-    const socket: WebSocket = await open(`ws://127.0.0.1:${port}/socket.io/?EIO=4&transport=websocket`, (frame, socket) => {
-      if (carriesBody(frame)) connection.onFrame(frame);
-      else if (frame === '2') socket.send('3');
-      else if (frame.startsWith('0')) socket.send('40');
-      else if (frame.startsWith('40')) connected();
-      else if (frame.startsWith('43')) {
-        const id = Number.parseInt(frame.slice(2), 10);
-        acks.get(id)?.();
-        acks.delete(id);
-      }
-    });
-    const connection: Connection = {
-      onFrame: () => {},
-      join(room) {
-        return new Promise((resolve) => {
-          const id = nextAck++;
-          acks.set(id, resolve);
-          socket.send(`42${id}${JSON.stringify(['join', room])}`);
-        });
-      },
-      publish: (room, body) => socket.send(`42${JSON.stringify(['publish', room, body])}`),
-      close: () => socket.terminate(),
-    };
-    await ready;
-    return connection;
-  },
-};
+/**
+ * Socket.IO's wire protocol (Engine.IO 4 over WebSocket): open `0`, connect `40` (with the token as its
+ * auth payload where there is one), refused `44`, ping `2`/pong `3`, event `42`, ack `43`.
+ */
+export const socketIo: Protocol = socketIoNamed('socket.io');
+
+export function socketIoNamed(name: string): Protocol {
+  return {
+    name,
+    async connect(port, token) {
+      const acks = new Map<number, (frame: string) => void>();
+      let nextAck = 1;
+      let connected!: () => void;
+      let refused!: (error: Error) => void;
+      const ready = new Promise<void>((resolve, reject) => ((connected = resolve), (refused = reject)));
+      const socket: WebSocket = await open(`ws://127.0.0.1:${port}/socket.io/?EIO=4&transport=websocket`, (frame, socket) => {
+        if (carriesBody(frame)) connection.onFrame(frame);
+        else if (frame === '2') socket.send('3');
+        else if (frame.startsWith('0')) socket.send(token ? `40${JSON.stringify({ token })}` : '40');
+        else if (frame.startsWith('40')) connected();
+        else if (frame.startsWith('44')) refused(new Error(`${name}: connect refused: ${frame.slice(2)}`));
+        else if (frame.startsWith('43')) {
+          const id = Number.parseInt(frame.slice(2), 10);
+          acks.get(id)?.(frame);
+          acks.delete(id);
+        }
+      });
+      const connection: Connection = {
+        onFrame: () => {},
+        join(room) {
+          return new Promise((resolve, reject) => {
+            const id = nextAck++;
+            // The guarded peer answers false to a room the user is not a member of.
+            acks.set(id, (frame) => (frame.endsWith('[false]') ? reject(new Error(`${name}: not a member of ${room}`)) : resolve()));
+            socket.send(`42${id}${JSON.stringify(['join', room])}`);
+          });
+        },
+        publish: (room, body) => socket.send(`42${JSON.stringify(['publish', room, body])}`),
+        close: () => socket.terminate(),
+      };
+      await ready;
+      return connection;
+    },
+  };
+}
 
 /** graphql-ws (graphql-transport-ws) with the `roomMessages` / `sendMessage` fields both GraphQL servers serve. */
 export function graphqlWs(name: string): Protocol {

@@ -43,6 +43,18 @@ export interface Audience {
   /** One per socket, cycled (targets with auth). */
   tokens?: string[];
   publisherToken?: string;
+  /**
+   * Several rooms instead of `room` (the chat-like shape): subscriber i joins
+   * room i mod n with that room's tokens, message seq goes to room seq mod n,
+   * sent by a socket of its own with the room's first token.
+   */
+  rooms?: RoomSpec[];
+}
+
+/** A room of the chat-like shape and its members' tokens (targets with auth). */
+export interface RoomSpec {
+  id: string;
+  tokens?: string[];
 }
 
 /** Opens `count` sockets spread over the servers, at most `concurrency` opening at once. */
@@ -163,14 +175,31 @@ export async function idleMemory(audience: Audience, counts: number[], holding: 
   };
 }
 
+/** CPU time so far of the services behind the servers (PostgreSQL's backends serving the bench database, Redis), in microseconds. */
+export interface BackingCpu {
+  postgresMicros: number;
+  redisMicros: number;
+}
+
+let readBackingCpu: (() => Promise<BackingCpu>) | undefined;
+/** Sets how fanOut reads {@link BackingCpu} (the runner knows the database and the Redis). */
+export const measureBackingCpu = (read: () => Promise<BackingCpu>): void => void (readBackingCpu = read);
+
 /** One step's figures: those from deliveries to latency over its measured window, losses and duplicates over the whole step. */
 export interface StepFigures {
   offeredPerSecond: number;
   deliveriesPerSecond: number;
+  /** Messages sent per second in the step (all rooms). */
+  messagesPerSecond?: number;
+  /** Server CPU time (all instances) per message sent in the measured window, in microseconds: what a stored message costs. */
+  cpuMicrosPerMessage?: number;
   /** Server CPU time (all instances) per delivered message, in microseconds. */
   cpuMicrosPerDelivery: number;
   /** Of that, user time (JavaScript and libraries; the rest is the kernel's, mostly socket writes). */
   userMicrosPerDelivery: number;
+  /** CPU of PostgreSQL's backends serving the bench database, and of Redis, per message sent in the window, in microseconds: work moved to them is still work. */
+  postgresMicrosPerMessage?: number;
+  redisMicrosPerMessage?: number;
   /** Server CPU use over the step, in cores. */
   serverCores: number;
   p50Ms: number;
@@ -193,11 +222,15 @@ export function medianOfRounds(rounds: StepFigures[][]): StepFigures[] {
   const offered = [...new Set(rounds.flat().map((s) => s.offeredPerSecond))].sort((x, y) => x - y);
   return offered.map((offeredPerSecond) => {
     const steps = rounds.flatMap((round) => round.filter((s) => s.offeredPerSecond === offeredPerSecond));
-    const of = (key: keyof StepFigures) => steps.map((s) => s[key]);
+    const of = (key: keyof StepFigures) => steps.map((s) => s[key] ?? Number.NaN);
     const sum = (key: 'lost' | 'duplicated') => of(key).reduce((total, n) => total + n, 0);
     return {
       offeredPerSecond,
       deliveriesPerSecond: median(of('deliveriesPerSecond')),
+      messagesPerSecond: median(of('messagesPerSecond')),
+      cpuMicrosPerMessage: median(of('cpuMicrosPerMessage')),
+      postgresMicrosPerMessage: median(of('postgresMicrosPerMessage')),
+      redisMicrosPerMessage: median(of('redisMicrosPerMessage')),
       cpuMicrosPerDelivery: median(of('cpuMicrosPerDelivery')),
       userMicrosPerDelivery: median(of('userMicrosPerDelivery')),
       serverCores: median(of('serverCores')),
@@ -241,8 +274,9 @@ function percentile(sorted: Float64Array, p: number): number {
 }
 
 /**
- * Scenarios 3 and 4: `subscribers` sockets in one room (spread over the
- * servers), one publisher on the first server, messages offered at each
+ * Scenarios 3 and 4: `subscribers` sockets in one room (or split evenly
+ * over `audience.rooms`), spread over the servers, one publisher (per room)
+ * on the first server, messages offered at each
  * rate for {@link settleSeconds}, then measured for `seconds` more. Stops
  * after the first saturated step.
  */
@@ -260,7 +294,15 @@ export async function fanOut(audience: Audience, subscribers: number, rates: num
   let lastDelivery = 0;
   let warmedUp = 0;
 
-  const sockets = await openSockets(audience, subscribers);
+  const rooms = audience.rooms ?? [{ id: audience.room, tokens: audience.tokens }];
+  const perRoom = subscribers / rooms.length;
+  if (!Number.isInteger(perRoom)) throw new Error(`${subscribers} subscribers do not split evenly over ${rooms.length} rooms`);
+  const { protocol, servers } = audience;
+  const roomOf = (i: number) => rooms[i % rooms.length]!;
+  const sockets = await inPool(range(subscribers), 100, (i) => {
+    const tokens = roomOf(i).tokens;
+    return protocol.connect(servers[i % servers.length]!.port, tokens?.[Math.floor(i / rooms.length) % tokens.length]);
+  });
   sockets.forEach((socket, index) => {
     const seen = received[index]!;
     socket.onFrame = (frame) => {
@@ -282,15 +324,20 @@ export async function fanOut(audience: Audience, subscribers: number, rates: num
       lastDelivery = now;
     };
   });
-  await inPool(sockets, 100, (socket) => socket.join(audience.room));
-  const publisher = await audience.protocol.connect(audience.servers[0]!.port, audience.publisherToken);
+  await inPool(sockets, 100, (socket, i) => socket.join(roomOf(i).id));
+  // One sending socket per room, all on the first server (one room: the audience's publisher).
+  const publishers = audience.rooms
+    ? await inPool(rooms, 50, (room) => protocol.connect(servers[0]!.port, room.tokens?.[0]))
+    : [await protocol.connect(servers[0]!.port, audience.publisherToken)];
+  const publish = (seq: number) => publishers[seq % rooms.length]!.publish(roomOf(seq).id, bodyOf(seq));
+  const warmEveryMs = rooms.length > 1 ? 5 : 50;
 
   // Subscriptions start asynchronously on the server: publish until every socket has received one.
   let seq = 1;
   const warmDeadline = Date.now() + 20_000;
   while (warmedUp < subscribers && Date.now() < warmDeadline && seq < 2000) {
-    publisher.publish(audience.room, bodyOf(seq++));
-    await sleep(50);
+    publish(seq++);
+    await sleep(warmEveryMs);
   }
   if (warmedUp < subscribers) throw new Error(`${audience.protocol.name}: only ${warmedUp} of ${subscribers} subscribers received anything`);
   await sleep(500);
@@ -300,8 +347,8 @@ export async function fanOut(audience: Audience, subscribers: number, rates: num
   for (const rate of rates) {
     const settleCount = Math.ceil(rate * settleSeconds);
     const count = Math.ceil(rate * seconds);
-    const expected = count * subscribers;
-    const stepExpected = (settleCount + count) * subscribers;
+    const expected = count * perRoom;
+    const stepExpected = (settleCount + count) * perRoom;
     settleFirstSeq = seq;
     stepFirstSeq = seq + settleCount;
     settlingMaxMs = 0;
@@ -313,6 +360,7 @@ export async function fanOut(audience: Audience, subscribers: number, rates: num
     const settleStarted = performance.now();
     let started = settleStarted;
     let before: CpuTime[] = [];
+    let backingBefore: Promise<BackingCpu> | undefined;
     let sent = 0;
     while (sent < settleCount + count) {
       const due = Math.min(settleCount + count, Math.floor(((performance.now() - settleStarted) / 1000) * rate) + 1);
@@ -320,11 +368,13 @@ export async function fanOut(audience: Audience, subscribers: number, rates: num
         if (seq === stepFirstSeq) {
           started = performance.now();
           before = audience.servers.map((s) => s.cpuTime());
+          backingBefore = readBackingCpu?.();
         }
-        publisher.publish(audience.room, bodyOf(seq++));
+        publish(seq++);
       }
       await sleep(2);
     }
+    const sendEnded = performance.now();
     // Drain: until everything arrived, or nothing has for 3 s.
     let progress = stepDelivered;
     let quietSince = performance.now();
@@ -334,14 +384,19 @@ export async function fanOut(audience: Audience, subscribers: number, rates: num
     }
     const cpuAfter = audience.servers.map((s) => s.cpuTime());
     const ended = performance.now();
+    const [backingFrom, backingTo] = await Promise.all([backingBefore, readBackingCpu?.()]);
     const cpuMicros = cpuAfter.reduce((sum, s, i) => sum + s.cpuMicros - before[i]!.cpuMicros, 0);
     const userMicros = cpuAfter.reduce((sum, s, i) => sum + s.userMicros - before[i]!.userMicros, 0);
     let unique = 0;
     for (const seen of received) for (let s = settleFirstSeq; s < seq; s++) if (seen[s]! > 0) unique++;
     const sorted = latencies.subarray(0, Math.min(delivered, latencies.length)).sort();
     const step: StepFigures = {
-      offeredPerSecond: rate * subscribers,
+      offeredPerSecond: rate * perRoom,
       deliveriesPerSecond: delivered ? delivered / ((lastDelivery - started) / 1000) : 0,
+      messagesPerSecond: count / ((sendEnded - started) / 1000),
+      cpuMicrosPerMessage: cpuMicros / count,
+      postgresMicrosPerMessage: backingFrom && backingTo ? (backingTo.postgresMicros - backingFrom.postgresMicros) / count : undefined,
+      redisMicrosPerMessage: backingFrom && backingTo ? (backingTo.redisMicros - backingFrom.redisMicros) / count : undefined,
       cpuMicrosPerDelivery: delivered ? cpuMicros / delivered : Number.NaN,
       userMicrosPerDelivery: delivered ? userMicros / delivered : Number.NaN,
       serverCores: cpuMicros / ((ended - started) * 1000),
@@ -357,7 +412,7 @@ export async function fanOut(audience: Audience, subscribers: number, rates: num
     if (saturated(step)) break;
     await sleep(300);
   }
-  publisher.close();
+  for (const publisher of publishers) publisher.close();
   for (const socket of sockets) socket.close();
   await sleep(1000);
   return steps;

@@ -277,12 +277,12 @@ export function createAccounts(deps: AccountsDeps): Accounts {
    * session is recorded and, with SINGLE_SESSION, the user's older ones end.
    */
   /** The client's device token after a sign-in: a known device keeps its token (and so its budget); a new one gets its own. */
-  const deviceFor = (user: User, deviceId: string | null, deviceToken: string | null | undefined): IssuedSession['device'] =>
+  const deviceFor = async (user: User, deviceId: string | null, deviceToken: string | null | undefined): Promise<IssuedSession['device']> =>
     deviceId ? { token: deviceToken!, expiresAt: new Date(Date.now() + config.DEVICE_TOKEN_TTL * 1000) } : devices.issue(user.id);
 
   /** The device id of the login's device token, when the second step presents that same token. */
-  const sameDevice = (deviceId: string | null, deviceToken: string | null | undefined, userId: string): string | null =>
-    deviceId !== null && devices.deviceOf(deviceToken, userId) === deviceId ? deviceId : null;
+  const sameDevice = async (deviceId: string | null, deviceToken: string | null | undefined, userId: string): Promise<string | null> =>
+    deviceId !== null && (await devices.deviceOf(deviceToken, userId)) === deviceId ? deviceId : null;
 
   const accounts: Accounts = {
     endSessions,
@@ -322,7 +322,7 @@ export function createAccounts(deps: AccountsDeps): Accounts {
       const user = await db.user.findUnique({ where: key.includes('@') ? { emailKey: key } : { usernameKey: key } });
       // Keyed by the account when it exists, else by the name tried: both count alike, so neither tells.
       const accountKey = user ? user.id : `name:${key}`;
-      const deviceId = user ? devices.deviceOf(deviceToken, user.id) : null;
+      const deviceId = user ? await devices.deviceOf(deviceToken, user.id) : null;
       const attempt = await takeAttempt({ accountKey, ip: origin.ip ?? 'unknown', deviceId }, origin, user?.id ?? null);
 
       const valid = user ? await passwords.verify(password, user.passwordHash) : await passwords.verifyNothing(password);
@@ -333,7 +333,7 @@ export function createAccounts(deps: AccountsDeps): Accounts {
       // Second factor: an enrolled user (or an admin who must enrol) gets a challenge, not a session; the point taken stays taken.
       await secondFactor.demand(user, deviceId, origin);
       await attempt.succeeded();
-      return startSession(user, origin, { kind: 'login', detail: { knownDevice: deviceId !== null } }, deviceFor(user, deviceId, deviceToken));
+      return startSession(user, origin, { kind: 'login', detail: { knownDevice: deviceId !== null } }, await deviceFor(user, deviceId, deviceToken));
     },
 
     startSession: (user, origin, event) => startSession(user, origin, event),
@@ -342,15 +342,15 @@ export function createAccounts(deps: AccountsDeps): Accounts {
     async loginWithSecondFactor(input, origin) {
       if (config.DPOP_REQUIRED && !origin.jkt) throw dpopRequired();
       const { user, deviceId, method } = await secondFactor.pass(input.challenge, input.code, origin);
-      const known = sameDevice(deviceId, input.deviceToken, user.id);
-      return startSession(user, origin, { kind: 'login', detail: { knownDevice: known !== null, secondFactor: method } }, deviceFor(user, known, input.deviceToken));
+      const known = await sameDevice(deviceId, input.deviceToken, user.id);
+      return startSession(user, origin, { kind: 'login', detail: { knownDevice: known !== null, secondFactor: method } }, await deviceFor(user, known, input.deviceToken));
     },
 
     async confirmSecondFactorAtLogin(input, origin) {
       if (config.DPOP_REQUIRED && !origin.jkt) throw dpopRequired();
       const { user, deviceId, recoveryCodes } = await secondFactor.confirm({ challenge: input.challenge }, input.code, origin);
-      const known = sameDevice(deviceId, input.deviceToken, user.id);
-      const session = await startSession(user, origin, { kind: 'login', detail: { knownDevice: known !== null, secondFactor: 'totp' } }, deviceFor(user, known, input.deviceToken));
+      const known = await sameDevice(deviceId, input.deviceToken, user.id);
+      const session = await startSession(user, origin, { kind: 'login', detail: { knownDevice: known !== null, secondFactor: 'totp' } }, await deviceFor(user, known, input.deviceToken));
       return { ...session, recoveryCodes };
     },
     // ---- end second factor ----

@@ -5,39 +5,46 @@
  * own, so strangers' failures, which lock or slow everyone else, never lock
  * out a client that signed in before (src/auth/login-limits.ts).
  *
- * They are JWTs (fast-jwt, HS256) under a key derived from the access-token
+ * They are JWTs (jose, HS256) under a key derived from the access-token
  * signing key with HKDF: an access token never verifies as a device token nor
  * the reverse, and rotating the signing key retires device tokens too (their
  * holders then count as new clients until they sign in again).
  */
 import { hkdfSync, randomUUID } from 'node:crypto';
-import { createSigner, createVerifier } from 'fast-jwt';
+import { jwtVerify, SignJWT } from 'jose';
 import type { SigningKey } from './tokens.ts';
 
 export interface DeviceTokens {
   /** A new device token for `userId`, valid for DEVICE_TOKEN_TTL. */
-  issue(userId: string): { token: string; expiresAt: Date };
+  issue(userId: string): Promise<{ token: string; expiresAt: Date }>;
   /** The device id of `token` when it is a valid, unexpired device token of `userId`; else null. */
-  deviceOf(token: string | null | undefined, userId: string): string | null;
+  deviceOf(token: string | null | undefined, userId: string): Promise<string | null>;
 }
 
 /** Longest device token accepted; anything longer is not one of ours and is not parsed. */
 const MAX_TOKEN_LENGTH = 1024;
 
-export function createDeviceTokens(key: SigningKey, ttlSeconds: number): DeviceTokens {
-  const material = key.algorithm === 'HS256' ? key.secret : key.privateKey.export({ type: 'pkcs8', format: 'der' });
+export function createDeviceTokens(signingKey: SigningKey, ttlSeconds: number): DeviceTokens {
+  const material = signingKey.algorithm === 'HS256' ? signingKey.secret : signingKey.privateKey.export({ type: 'pkcs8', format: 'der' });
   const secret = Buffer.from(hkdfSync('sha256', material, Buffer.alloc(0), 'switchboard device tokens', 32));
-  const sign = createSigner({ key: secret, algorithm: 'HS256', expiresIn: ttlSeconds * 1000 });
-  const verify = createVerifier({ key: secret, algorithms: ['HS256'], cache: false });
+  // Imported into WebCrypto once: jose given the bytes or a KeyObject would import them at every call.
+  const key = crypto.subtle.importKey('raw', secret, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify']);
+  key.catch(() => {});
   return {
-    issue(userId) {
-      const token = sign({ sub: userId, did: randomUUID(), typ: 'device' });
-      return { token, expiresAt: new Date(Date.now() + ttlSeconds * 1000) };
+    async issue(userId) {
+      const expiresAt = new Date(Date.now() + ttlSeconds * 1000);
+      const token = await new SignJWT({ did: randomUUID(), typ: 'device' })
+        .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+        .setSubject(userId)
+        .setIssuedAt()
+        .setExpirationTime(Math.floor(expiresAt.getTime() / 1000))
+        .sign(await key);
+      return { token, expiresAt };
     },
-    deviceOf(token, userId) {
+    async deviceOf(token, userId) {
       if (!token || token.length > MAX_TOKEN_LENGTH) return null;
       try {
-        const claims = verify(token) as Record<string, unknown>;
+        const { payload: claims } = await jwtVerify(token, await key, { algorithms: ['HS256'] });
         return claims.typ === 'device' && claims.sub === userId && typeof claims.did === 'string' ? claims.did : null;
       } catch {
         return null;

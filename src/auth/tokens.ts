@@ -1,5 +1,5 @@
 /**
- * Access tokens: JWTs signed and verified with fast-jwt, `alg` pinned on
+ * Access tokens: JWTs signed and verified with jose, `alg` pinned on
  * verify to the one JWT_ALGORITHM names. HS256 (the default) signs with a
  * shared secret; EdDSA signs with an Ed25519 private key, so that other
  * services can verify tokens from the public key alone (GET
@@ -14,7 +14,7 @@
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, randomUUID, type KeyObject } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { createSigner, createVerifier } from 'fast-jwt';
+import { jwtVerify, SignJWT } from 'jose';
 import { ConfigError, type Config } from '../core/config.ts';
 
 export interface AccessClaims {
@@ -197,46 +197,59 @@ function publicJwkOf(publicKey: KeyObject): PublicJwk {
 }
 
 export function createTokenSigner(key: SigningKey, accessTokenTtlSeconds: number): TokenSigner {
-  // One verifier per accepted key, found by the token's kid; the signing key's own first.
+  // One key per accepted key, found by the token's kid; the signing key's own first. Each is imported
+  // into WebCrypto once (jose given a KeyObject converts it at every call).
   // The claims' presence and types are checked once, below.
-  const verifiers = new Map<string, (token: string) => Record<string, unknown>>();
+  const imported = new Map<string, Promise<CryptoKey>>();
   const publicKeys: PublicJwk[] = [];
   if (key.algorithm === 'EdDSA') {
     for (const publicKey of [createPublicKey(key.privateKey), ...key.alsoAccepted]) {
       const jwk = publicJwkOf(publicKey);
-      if (verifiers.has(jwk.kid)) continue;
+      if (imported.has(jwk.kid)) continue;
       publicKeys.push(jwk);
-      verifiers.set(jwk.kid, createVerifier({ key: publicKey.export({ type: 'spki', format: 'pem' }).toString(), algorithms: ['EdDSA'], cache: false }));
+      imported.set(jwk.kid, crypto.subtle.importKey('spki', publicKey.export({ type: 'spki', format: 'der' }), { name: 'Ed25519' }, false, ['verify']));
     }
   } else {
     for (const secret of [key.secret, ...key.alsoAccepted]) {
       const kid = secretKid(secret);
-      if (!verifiers.has(kid)) verifiers.set(kid, createVerifier({ key: secret, algorithms: ['HS256'], cache: false }));
+      if (!imported.has(kid)) imported.set(kid, crypto.subtle.importKey('raw', new Uint8Array(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['verify']));
     }
   }
-  const [ownKid, ownVerifier] = verifiers.entries().next().value!;
-  // Synchronous signatures through node:crypto: jose verifies through WebCrypto, a job handed to the thread
-  // pool and back, which cost about a sixth of an authenticated connect's CPU.
-  const signToken =
+  const verifying = Promise.all([...imported].map(async ([kid, pending]) => [kid, await pending] as const)).then((pairs) => new Map(pairs));
+  const ownKid = imported.keys().next().value!;
+  const alg = key.algorithm;
+  const signingKey =
     key.algorithm === 'EdDSA'
-      ? createSigner({ key: key.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), algorithm: 'EdDSA', kid: ownKid })
-      : createSigner({ key: key.secret, algorithm: 'HS256', kid: ownKid });
+      ? crypto.subtle.importKey('pkcs8', key.privateKey.export({ type: 'pkcs8', format: 'der' }), { name: 'Ed25519' }, false, ['sign'])
+      : crypto.subtle.importKey('raw', new Uint8Array(key.secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+  // Nothing waits on a key that failed to import unless it is used.
+  signingKey.catch(() => {});
+  verifying.catch(() => {});
   // A token without a kid (HS256 tokens made before tokens had one), or with one we do not know, meets the
-  // signing key's verifier, which refuses it unless that key signed it.
-  const verifyToken = (token: string) => (verifiers.size > 1 ? (verifiers.get(kidOf(token) ?? '') ?? ownVerifier) : ownVerifier)(token);
+  // signing key, which refuses it unless that key signed it.
+  const verifyToken = async (token: string) => {
+    const keys = await verifying;
+    const { payload } = await jwtVerify(token, ({ kid }) => keys.get(kid ?? '') ?? keys.get(ownKid)!, { algorithms: [alg] });
+    return payload as Record<string, unknown>;
+  };
   return {
     publicKeys,
     async sign({ userId, sessionId, roles, jkt }) {
       const now = Date.now() / 1000;
       // Rounded up: a token lives at least ACCESS_TOKEN_TTL seconds, never a fraction of a second less.
       const expiresAt = Math.ceil(now + accessTokenTtlSeconds);
-      const token = signToken({ sub: userId, sid: sessionId, jti: randomUUID(), roles, iat: Math.floor(now), exp: expiresAt, ...(jkt ? { cnf: { jkt } } : {}) });
+      const token = await new SignJWT({ sid: sessionId, jti: randomUUID(), roles, ...(jkt ? { cnf: { jkt } } : {}) })
+        .setProtectedHeader({ alg, typ: 'JWT', kid: ownKid })
+        .setSubject(userId)
+        .setIssuedAt(Math.floor(now))
+        .setExpirationTime(expiresAt)
+        .sign(await signingKey);
       return { token, expiresAt: new Date(expiresAt * 1000) };
     },
     async verify(token) {
       let payload: Record<string, unknown>;
       try {
-        payload = verifyToken(token);
+        payload = await verifyToken(token);
       } catch {
         return null;
       }
@@ -254,16 +267,6 @@ export function createTokenSigner(key: SigningKey, accessTokenTtlSeconds: number
       return claims;
     },
   };
-}
-
-/** The `kid` of a token's header, when it has one that can be read. */
-function kidOf(token: string): string | undefined {
-  try {
-    const { kid } = JSON.parse(Buffer.from(token.slice(0, token.indexOf('.')), 'base64url').toString());
-    return typeof kid === 'string' ? kid : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** A new opaque refresh token: 256 random bits. */

@@ -120,7 +120,7 @@ describe('metrics', () => {
       if (errorCodes(response).includes('RATE_LIMITED')) refused++;
     }
     expect(refused).toBe(1);
-    expect(sample(await scrape(server), 'switchboard_rate_limit_hits_total', { kind: 'login-account' })).toBe(1);
+    expect(sample(await scrape(server), 'switchboard_rate_limit_hits_total', { kind: 'login-account-ip' })).toBe(1);
   });
 });
 
