@@ -129,7 +129,7 @@ export interface Authentication {
 
 /**
  * The one check of a presented access token for HTTP and graphql-ws: the
- * token (fast-jwt, revocations), then its binding. A bound token needs the
+ * token (jose, revocations), then its binding. A bound token needs the
  * DPoP scheme and a proof of its key for this request (`source`, its `ath`
  * the token's hash); an unbound one needs the Bearer scheme, and is refused
  * altogether under DPOP_REQUIRED. The proof, once verified, is kept on
