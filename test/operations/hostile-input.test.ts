@@ -213,13 +213,16 @@ function operation(c: Case, value: unknown): { query: string; variables: Record<
  * and the audit trail but for failed password checks (recorded by design:
  * deleteAccount with a wrong password is a failed login).
  */
+/** Refusals that are audited by design (a failed check, a spent budget, a refused socket): they store an event, not data. */
+const refusalsAuditedByDesign = "('login_failed', 'rate_limited', 'connection_rejected', 'second_factor_failed', 'oidc_failed')";
+
 const snapshot = (client: pg.Client) =>
   client
     .query(
       `SELECT ${['User', 'Session', 'RefreshToken', 'Room', 'RoomMember', 'RoomInvite', 'Message']
         .map((table) => `(SELECT md5(COALESCE(string_agg(t::text, ',' ORDER BY t::text), '')) FROM "${table}" t) AS "${table}"`)
         .join(', ')},
-        (SELECT count(*) FROM "AuditEvent" WHERE kind <> 'login_failed') AS "audit"`,
+        (SELECT count(*) FROM "AuditEvent" WHERE kind NOT IN ${refusalsAuditedByDesign}) AS "audit"`,
     )
     .then((result) => result.rows[0] as Record<string, string>);
 
