@@ -11,7 +11,7 @@ import { RedisPubSub } from 'graphql-redis-subscriptions';
 import { EventEmitter } from 'node:events';
 import { Cluster } from 'ioredis';
 import { Channels, isShardedChannel } from '../core/codes.ts';
-import type { RedisClient } from './redis.ts';
+import { closeRedis, type RedisClient } from './redis.ts';
 
 export type Listener<T> = (message: T) => void;
 
@@ -175,7 +175,7 @@ export function createRedisBus(publisher: RedisClient, subscriber: RedisClient):
     () => listening,
     async () => {
       clearTimeout(rereadLater);
-      subscriber.disconnect();
+      closeRedis(subscriber);
     },
   );
   const reread = () => {

@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { Cluster, type Redis } from 'ioredis';
-import type { RedisClient } from './redis.ts';
+import { closeRedis, type RedisClient } from './redis.ts';
 
 /** An atomic step over shared state, in Lua for Redis and in JavaScript for the in-process store. */
 export interface AtomicScript<T> {
@@ -322,7 +322,7 @@ class RedisState implements SharedState {
     return () => void this.redis.off('close', onLost).off('ready', onReady);
   }
   async close() {
-    this.redis.disconnect();
+    closeRedis(this.redis);
   }
 }
 
