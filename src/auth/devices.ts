@@ -10,9 +10,9 @@
  * the reverse, and rotating the signing key retires device tokens too (their
  * holders then count as new clients until they sign in again).
  */
-import { hkdfSync, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { jwtVerify, SignJWT } from 'jose';
-import type { SigningKey } from './tokens.ts';
+import { derivedSecret, type SigningKey } from './tokens.ts';
 
 export interface DeviceTokens {
   /** A new device token for `userId`, valid for DEVICE_TOKEN_TTL. */
@@ -25,8 +25,7 @@ export interface DeviceTokens {
 const MAX_TOKEN_LENGTH = 1024;
 
 export function createDeviceTokens(signingKey: SigningKey, ttlSeconds: number): DeviceTokens {
-  const material = signingKey.algorithm === 'HS256' ? signingKey.secret : signingKey.privateKey.export({ type: 'pkcs8', format: 'der' });
-  const secret = Buffer.from(hkdfSync('sha256', material, Buffer.alloc(0), 'switchboard device tokens', 32));
+  const secret = derivedSecret(signingKey, 'device tokens');
   // Imported into WebCrypto once: jose given the bytes or a KeyObject would import them at every call.
   const key = crypto.subtle.importKey('raw', secret, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify']);
   key.catch(() => {});

@@ -24,7 +24,7 @@
  * (src/auth/devices.ts): stateless, so any instance completes what another
  * began.
  */
-import { createHash, hkdfSync, randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { createSigner, createVerifier } from 'fast-jwt';
 import { generateSecret, generateURI, verify } from 'otplib';
 import type { GraphQLError } from 'graphql';
@@ -40,7 +40,7 @@ import { ADMIN_ROLE } from './accounts.ts';
 import { recordAudit, type AuditInput } from './audit.ts';
 import type { AnomalyWatch } from './anomalies.ts';
 import { createLoginLimits, type LoginAttempt, type TakenAttempt } from './login-limits.ts';
-import type { SigningKey } from './tokens.ts';
+import { derivedSecret, type SigningKey } from './tokens.ts';
 
 /** Seconds a challenge from `login` stays good. */
 export const CHALLENGE_TTL_SECONDS = 300;
@@ -128,8 +128,7 @@ export function createSecondFactor(deps: SecondFactorDeps): SecondFactor {
   const { config, db, logger, key } = deps;
   const loginLimits = createLoginLimits(deps.state, config);
   const audit = (event: AuditInput) => recordAudit({ db, logger, anomalies: deps.anomalies }, event);
-  const material = key.algorithm === 'HS256' ? key.secret : key.privateKey.export({ type: 'pkcs8', format: 'der' });
-  const secret = Buffer.from(hkdfSync('sha256', material, Buffer.alloc(0), 'switchboard second-factor challenges', 32));
+  const secret = derivedSecret(key, 'second-factor challenges');
   const sign = createSigner({ key: secret, algorithm: 'HS256', expiresIn: CHALLENGE_TTL_SECONDS * 1000 });
   const verifyChallenge = createVerifier({ key: secret, algorithms: ['HS256'], cache: false });
 

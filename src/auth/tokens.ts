@@ -11,7 +11,7 @@
  * cnf.jkt (RFC 9449) when the token is bound to a client's key (DPoP).
  * Refresh tokens are opaque random strings, stored only as a SHA-256 hash.
  */
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, randomUUID, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, hkdfSync, createPublicKey, generateKeyPairSync, randomBytes, randomUUID, type KeyObject } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { jwtVerify, SignJWT } from 'jose';
@@ -273,3 +273,14 @@ export function createTokenSigner(key: SigningKey, accessTokenTtlSeconds: number
 export const newRefreshToken = (): string => randomBytes(32).toString('base64url');
 
 export const hashRefreshToken = (token: string): string => createHash('sha256').update(token).digest('hex');
+
+/**
+ * A 32-byte secret for another kind of token (device tokens, second-factor
+ * challenges), derived from the signing key with HKDF under `purpose`: such
+ * a token never verifies as an access token nor as one of another purpose,
+ * and rotating the signing key retires them all.
+ */
+export function derivedSecret(key: SigningKey, purpose: string): Buffer<ArrayBuffer> {
+  const material = key.algorithm === 'HS256' ? key.secret : key.privateKey.export({ type: 'pkcs8', format: 'der' });
+  return Buffer.from(new Uint8Array(hkdfSync('sha256', material, Buffer.alloc(0), `switchboard ${purpose}`, 32)));
+}

@@ -3,13 +3,10 @@
  * bootstrap, on PostgreSQL + Redis. Requests come from distinct loopback
  * addresses (127.0.0.x) so that the per-IP rule can be told apart.
  */
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOGIN, REGISTER, logIn, signUp } from '../helpers/accounts.ts';
-import { testRedisUrl } from '../helpers/env.ts';
 import { errorCodes, gql, scaledEnv, startServer, stopAllServers, uniqueName, type TestServer } from '../helpers/server.ts';
-import { SET_ROLES, closeDatabase, count, database, gqlFrom, uuidOf } from './support.ts';
-import { keyPrefix } from '../../src/core/codes.ts';
+import { SET_ROLES, closeDatabase, count, database, gqlFrom, uuidOf, forgetRateLimits } from './support.ts';
 
 afterAll(async () => {
   await stopAllServers();
@@ -23,10 +20,7 @@ describe('failed-login limits', () => {
   let server: TestServer;
   beforeAll(async () => {
     // Failures other tests of this file left on 127.0.0.1 (with their own, longer windows) would count here.
-    const redis = new Redis(testRedisUrl);
-    const stale = await redis.keys(`${keyPrefix()}rl:*login-*`);
-    if (stale.length > 0) await redis.del(...stale);
-    redis.disconnect();
+    await forgetRateLimits('*login-*');
     server = await startServer({ ...scaledEnv(), LOGIN_FAILURES_PER_ACCOUNT: '3', LOGIN_FAILURES_PER_IP: '5', LOGIN_FAILURE_WINDOW: '3' });
   });
 

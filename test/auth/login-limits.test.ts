@@ -4,15 +4,12 @@
  * with a device token, and the registration limit. Requests come from
  * distinct loopback addresses (127.0.0.x) so per-IP rules can be told apart.
  */
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { REGISTER, signUp } from '../helpers/accounts.ts';
-import { testRedisUrl } from '../helpers/env.ts';
 import { errorCodes, scaledEnv, startServer, stopAllServers, uniqueName, type TestServer } from '../helpers/server.ts';
 import { SwitchboardClient } from '../../client/sdk.ts';
-import { closeDatabase, count, gqlFrom, uuidOf } from './support.ts';
-import { keyPrefix } from '../../src/core/codes.ts';
+import { closeDatabase, count, gqlFrom, uuidOf, forgetRateLimits } from './support.ts';
 
 afterAll(async () => {
   await stopAllServers();
@@ -31,18 +28,12 @@ async function passwordChecks(server: TestServer): Promise<number> {
   return Number(/^switchboard_password_hashing_total\{kind="verify"\} (\d+)/m.exec(text)?.[1] ?? 0);
 }
 
-async function forgetLoginCounters(): Promise<void> {
-  const redis = new Redis(testRedisUrl);
-  const stale = await redis.keys(`${keyPrefix()}rl:*`);
-  if (stale.length > 0) await redis.del(...stale);
-  redis.disconnect();
-}
 
 describe('concurrent guesses', () => {
   const budget = 5;
   let servers: TestServer[];
   beforeAll(async () => {
-    await forgetLoginCounters();
+    await forgetRateLimits();
     const env = { ...scaledEnv(), LOGIN_FAILURES_PER_ACCOUNT: String(budget), LOGIN_FAILURES_PER_IP: '50', LOGIN_FAILURE_WINDOW: '60' };
     servers = await Promise.all([startServer(env), startServer(env)]);
   });
@@ -81,7 +72,7 @@ describe('concurrent guesses', () => {
 describe('device tokens: strangers cannot lock an account out', () => {
   let server: TestServer;
   beforeAll(async () => {
-    await forgetLoginCounters();
+    await forgetRateLimits();
     server = await startServer({ ...scaledEnv(), LOGIN_FAILURES_PER_ACCOUNT: '3', LOGIN_FAILURES_PER_IP: '10', LOGIN_FAILURE_WINDOW: '30', LOGIN_SLOWDOWN_MAX: '2' });
   });
 
@@ -157,7 +148,7 @@ describe('device tokens: strangers cannot lock an account out', () => {
 
 describe('registration limit (REGISTER_PER_IP)', () => {
   it('an address past its registrations is refused before any hashing and nothing is created; another address registers', async () => {
-    await forgetLoginCounters();
+    await forgetRateLimits();
     const server = await startServer({ ...scaledEnv(), REGISTER_PER_IP: '3', REGISTER_WINDOW: '60' });
     const register = (ip: string, username: string) => gqlFrom(server, ip, REGISTER, { input: { username, email: `${username}@example.test`, password: 'long-enough-password' } });
     const names = Array.from({ length: 10 }, () => uniqueName('reg'));
@@ -171,7 +162,7 @@ describe('registration limit (REGISTER_PER_IP)', () => {
   });
 
   it('a taken name costs a hash like a new one (its answer takes as long), and counts against the limit', async () => {
-    await forgetLoginCounters();
+    await forgetRateLimits();
     const server = await startServer({ ...scaledEnv(), REGISTER_PER_IP: '3', REGISTER_WINDOW: '60' });
     const hashes = async () => Number(/^switchboard_password_hashing_total\{kind="hash"\} (\d+)/m.exec(await (await fetch(`${server.url}/metrics`)).text())?.[1] ?? 0);
     const name = uniqueName('taken');

@@ -7,15 +7,12 @@
  * with otplib, as an authenticator app would.
  */
 import { generateSync } from 'otplib';
-import { Redis } from 'ioredis';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOGIN, signUp, type TestAccount } from '../helpers/accounts.ts';
-import { testRedisUrl } from '../helpers/env.ts';
-import { keyPrefix } from '../../src/core/codes.ts';
 import { errorCodes, gql, scaledEnv, type GraphQLResponse, startServer, stopAllServers, uniqueName, type TestServer } from '../helpers/server.ts';
 import { SwitchboardClient, secondFactorChallenge } from '../../client/sdk.ts';
-import { closeDatabase, count, database, gqlFrom, refreshCookie, uuidOf } from './support.ts';
+import { closeDatabase, count, database, gqlFrom, refreshCookie, uuidOf, forgetRateLimits } from './support.ts';
 
 const ENROL = 'mutation Enrol($challenge: String) { enrolSecondFactor(challenge: $challenge) { uri secret } }';
 const CONFIRM = `mutation Confirm($code: String!, $challenge: String) {
@@ -32,12 +29,6 @@ const codeAt = (secret: string, stepsAhead = 0) => generateSync({ secret, epoch:
 
 const auth = (token: string) => ({ token });
 
-async function forgetLoginCounters(): Promise<void> {
-  const redis = new Redis(testRedisUrl);
-  const stale = await redis.keys(`${keyPrefix()}rl:*`);
-  if (stale.length > 0) await redis.del(...stale);
-  redis.disconnect();
-}
 
 /** Enrols and confirms a second factor for a signed-in user; returns its secret and recovery codes. */
 async function enable(server: TestServer, user: TestAccount): Promise<{ secret: string; recoveryCodes: string[] }> {
@@ -65,7 +56,7 @@ const auditKinds = async (userId: string) =>
 let a: TestServer;
 let b: TestServer;
 beforeAll(async () => {
-  await forgetLoginCounters();
+  await forgetRateLimits();
   const env = { ...scaledEnv(), LOGIN_FAILURES_PER_ACCOUNT: '4', LOGIN_FAILURES_PER_IP: '50' };
   [a, b] = await Promise.all([startServer(env), startServer(env)]);
 });

@@ -5,7 +5,9 @@
  */
 import http from 'node:http';
 import pg from 'pg';
-import { testDatabaseUrl } from '../helpers/env.ts';
+import { Redis } from 'ioredis';
+import { testDatabaseUrl, testRedisUrl } from '../helpers/env.ts';
+import { keyPrefix } from '../../src/core/codes.ts';
 import type { GraphQLResponse, TestServer } from '../helpers/server.ts';
 
 export const ME = '{ me { id username email roles createdAt } }';
@@ -101,4 +103,12 @@ export function gqlFrom<T = any>(
     request.on('error', reject);
     request.end(body);
   });
+}
+
+/** Forgets this file's rate-limit counters matching `rules` (a glob after `rl:`): failures an earlier test left count no more. */
+export async function forgetRateLimits(rules = '*'): Promise<void> {
+  const redis = new Redis(testRedisUrl);
+  const stale = await redis.keys(`${keyPrefix()}rl:${rules}`);
+  if (stale.length > 0) await redis.del(...stale);
+  redis.disconnect();
 }
