@@ -25,6 +25,8 @@ export interface TargetFigures {
   chatRounds?: StepFigures[][];
   /** The chat-like shape at rising rates until saturated (one round). */
   chatRamp?: StepFigures[];
+  /** The chat-like shape offered twice the most it kept up with (one step). */
+  chatOverload?: StepFigures[];
 }
 
 export interface Results {
@@ -107,6 +109,16 @@ function rows(results: Results): Row[] {
       { label: `${chat.rooms} rooms of ${chat.members}, rising rate: p99 ms at that rate`, value: (f) => kept(f)?.p99Ms, digits: 1 },
       { label: `${chat.rooms} rooms of ${chat.members}, rising rate: server cores at that rate`, value: (f) => kept(f)?.serverCores, digits: 2 },
       { label: `${chat.rooms} rooms of ${chat.members}, rising rate: first rate not kept up with`, value: (f) => f.chatRamp?.find(saturated)?.messagesPerSecond, ratio: false },
+    );
+    // Offered twice that: sends refused at once keep the accepted ones fast; nothing accepted may be lost.
+    const over = (f: TargetFigures) => f.chatOverload?.[0];
+    list.push(
+      { label: `${chat.rooms} rooms of ${chat.members}, offered twice that: messages/s offered`, value: (f) => over(f)?.messagesPerSecond, ratio: false },
+      { label: `${chat.rooms} rooms of ${chat.members}, offered twice that: messages/s accepted and delivered`, value: (f) => (over(f) ? over(f)!.deliveriesPerSecond / chat.members : undefined) },
+      { label: `${chat.rooms} rooms of ${chat.members}, offered twice that: share refused at once`, value: (f) => (over(f) ? (over(f)!.refused ?? 0) / (over(f)!.offeredPerSecond / chat.members) / (settleSeconds + (plan.stepSeconds as number)) : undefined), digits: 2, ratio: false },
+      { label: `${chat.rooms} rooms of ${chat.members}, offered twice that: accepted p99 ms`, value: (f) => over(f)?.p99Ms, digits: 1 },
+      { label: `${chat.rooms} rooms of ${chat.members}, offered twice that: accepted max ms`, value: (f) => over(f)?.maxMs, digits: 1 },
+      { label: `${chat.rooms} rooms of ${chat.members}, offered twice that: accepted but lost`, value: (f) => over(f)?.lost, ratio: false },
     );
   }
   return list;

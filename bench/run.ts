@@ -45,7 +45,7 @@ const plan = {
    * Chat-like: 200 rooms of 5 members, messages spread over the rooms. The first rate in alternating rounds,
    * then a ramp until the target saturates (stored messages per second at saturation).
    */
-  chat: { rooms: quick ? 50 : 200, members: 5, rate: 200, rounds: quick ? 1 : 3, ramp: quick ? [400, 800] : [400, 800, 1600, 3200] },
+  chat: { rooms: quick ? 50 : 200, members: 5, rate: 200, rounds: quick ? 1 : 3, ramp: quick ? [400, 800] : [400, 800, 1200, 1600, 2000, 2400, 2800, 3200, 4000, 4800] },
 };
 const postgresUrl = process.env.BENCH_POSTGRES_URL ?? 'postgresql://postgres@127.0.0.1:5432';
 const database = `switchboard_bench_${process.pid}`;
@@ -207,6 +207,13 @@ try {
       fanOut(await inRooms(target, servers, rooms, members), rooms * members, ramp, plan.stepSeconds),
     );
     for (const [target, [steps]] of ramps) if (steps) results.targets[target.name]!.chatRamp = steps;
+    // Offered twice the most each target kept up with: what it accepts, how fast, and what it refuses.
+    const capacity = new Map([...ramps].map(([target, [steps]]) => [target, steps?.filter((step) => !saturated(step)).at(-1)?.offeredPerSecond]));
+    const overload = await alternating(`${rooms} rooms of ${members}, twice the rate kept up with`, 1, async (target, servers) => {
+      const kept = capacity.get(target);
+      return kept ? fanOut(await inRooms(target, servers, rooms, members), rooms * members, [(2 * kept) / members], plan.stepSeconds) : [];
+    });
+    for (const [target, [steps]] of overload) if (steps?.length) results.targets[target.name]!.chatOverload = steps;
   }
 
   const clustered = runs('cross-instance') ? targets.filter((t) => t.clusters) : [];

@@ -11,6 +11,8 @@ export interface Connection {
   join(room: string): Promise<void>;
   publish(room: string, body: string): void;
   onFrame: (frame: string) => void;
+  /** A send the server refused (overloaded, rate limited), by the body it carried; only where the protocol answers sends. */
+  onRefused?: (body: string) => void;
   close(): void;
 }
 
@@ -113,20 +115,32 @@ export function graphqlWs(name: string): Protocol {
         `ws://127.0.0.1:${port}/graphql`,
         (frame, socket) => {
           if (carriesBody(frame)) connection.onFrame(frame);
-          else if (frame.includes('"connection_ack"')) acknowledged();
+          else if (sending.size && frame.startsWith('{"id":"')) {
+            // A send's answer: its result, then complete (or an error frame).
+            const id = frame.slice(7, frame.indexOf('"', 7));
+            const body = sending.get(id);
+            if (body === undefined) return;
+            if (frame.includes('"errors"') || frame.includes('"type":"error"')) connection.onRefused?.(body);
+            if (!frame.includes('"type":"next"')) sending.delete(id);
+          } else if (frame.includes('"connection_ack"')) acknowledged();
           else if (frame.includes('"type":"ping"')) socket.send('{"type":"pong"}');
         },
         'graphql-transport-ws',
       );
       let nextId = 0;
-      const subscribe = (query: string, variables: Record<string, unknown>) =>
-        socket.send(JSON.stringify({ id: String(++nextId), type: 'subscribe', payload: { query, variables } }));
+      /** Sends awaiting their answer: operation id -> body. */
+      const sending = new Map<string, string>();
+      const subscribe = (query: string, variables: Record<string, unknown>) => {
+        const id = String(++nextId);
+        socket.send(JSON.stringify({ id, type: 'subscribe', payload: { query, variables } }));
+        return id;
+      };
       const connection: Connection = {
         onFrame: () => {},
         async join(room) {
-          subscribe('subscription($room: ID!) { roomMessages(roomId: $room) { id body createdAt } }', { room });
+          void subscribe('subscription($room: ID!) { roomMessages(roomId: $room) { id body createdAt } }', { room });
         },
-        publish: (room, body) => subscribe('mutation($room: ID!, $body: String!) { sendMessage(roomId: $room, body: $body) { id } }', { room, body }),
+        publish: (room, body) => void sending.set(subscribe('mutation($room: ID!, $body: String!) { sendMessage(roomId: $room, body: $body) { id } }', { room, body }), body),
         close: () => socket.terminate(),
       };
       await new Promise<void>((resolve, reject) => {

@@ -208,6 +208,8 @@ export interface StepFigures {
   maxMs: number;
   lost: number;
   duplicated: number;
+  /** Sends the server refused in the step (overloaded, rate limited): not stored, not lost. */
+  refused?: number;
   /** The highest latency in the step's settling time, before its measured window (in no figure above), in ms. */
   settlingMaxMs: number;
 }
@@ -223,7 +225,7 @@ export function medianOfRounds(rounds: StepFigures[][]): StepFigures[] {
   return offered.map((offeredPerSecond) => {
     const steps = rounds.flatMap((round) => round.filter((s) => s.offeredPerSecond === offeredPerSecond));
     const of = (key: keyof StepFigures) => steps.map((s) => s[key] ?? Number.NaN);
-    const sum = (key: 'lost' | 'duplicated') => of(key).reduce((total, n) => total + n, 0);
+    const sum = (key: 'lost' | 'duplicated' | 'refused') => of(key).reduce((total, n) => total + n, 0);
     return {
       offeredPerSecond,
       deliveriesPerSecond: median(of('deliveriesPerSecond')),
@@ -241,6 +243,7 @@ export function medianOfRounds(rounds: StepFigures[][]): StepFigures[] {
       settlingMaxMs: median(of('settlingMaxMs')),
       lost: sum('lost'),
       duplicated: sum('duplicated'),
+      refused: sum('refused'),
     };
   });
 }
@@ -330,6 +333,9 @@ export async function fanOut(audience: Audience, subscribers: number, rates: num
     ? await inPool(rooms, 50, (room) => protocol.connect(servers[0]!.port, room.tokens?.[0]))
     : [await protocol.connect(servers[0]!.port, audience.publisherToken)];
   const publish = (seq: number) => publishers[seq % rooms.length]!.publish(roomOf(seq).id, bodyOf(seq));
+  /** Sends refused by the server, by sequence number: they count neither as delivered nor as lost. */
+  const refused = new Uint8Array(maxSeq);
+  for (const publisher of publishers) publisher.onRefused = (body) => void (refused[Number(body.split('|')[1])] = 1);
   const warmEveryMs = rooms.length > 1 ? 5 : 50;
 
   // Subscriptions start asynchronously on the server: publish until every socket has received one.
@@ -389,6 +395,8 @@ export async function fanOut(audience: Audience, subscribers: number, rates: num
     const userMicros = cpuAfter.reduce((sum, s, i) => sum + s.userMicros - before[i]!.userMicros, 0);
     let unique = 0;
     for (const seen of received) for (let s = settleFirstSeq; s < seq; s++) if (seen[s]! > 0) unique++;
+    let refusedInStep = 0;
+    for (let s = settleFirstSeq; s < seq; s++) refusedInStep += refused[s]!;
     const sorted = latencies.subarray(0, Math.min(delivered, latencies.length)).sort();
     const step: StepFigures = {
       offeredPerSecond: rate * perRoom,
@@ -404,8 +412,9 @@ export async function fanOut(audience: Audience, subscribers: number, rates: num
       p95Ms: percentile(sorted, 95),
       p99Ms: percentile(sorted, 99),
       maxMs: sorted.length ? sorted[sorted.length - 1]! : Number.NaN,
-      lost: stepExpected - unique,
+      lost: stepExpected - refusedInStep * perRoom - unique,
       duplicated: stepDelivered - unique,
+      refused: refusedInStep,
       settlingMaxMs,
     };
     steps.push(step);

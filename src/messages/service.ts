@@ -20,6 +20,7 @@ import type { Logger } from '../core/logger.ts';
 import type { RoomFeed } from '../rooms/feed.ts';
 import { canManage, lostAccess } from '../rooms/access.ts';
 import type { Rooms } from '../rooms/service.ts';
+import { sendAdmission } from './admission.ts';
 import { createLiveRooms, toRecord, type LiveEvent } from './live.ts';
 import { authorColumns, createMessageStore, rangeLimit } from './store.ts';
 
@@ -73,38 +74,45 @@ export function createMessages(deps: { db: Database; sql: Sql; config: Config; s
   const perUser = createRateLimiter(state, { name: 'message-user', points: config.MESSAGE_RATE_PER_USER, windowSeconds: config.MESSAGE_RATE_WINDOW, group: 'message' });
   const perRoom = createRateLimiter(state, { name: 'message-room', points: config.MESSAGE_RATE_PER_ROOM, windowSeconds: config.MESSAGE_RATE_WINDOW, group: 'message' });
 
+  const admit = sendAdmission(config.SEND_QUEUE_MAX_WAIT * 1000);
+
+  /** A send once its input is valid: access, idempotency, both rate limits, the store, then delivery. */
+  async function accept(viewer: Viewer, roomId: string, body: string, idempotencyKey: string | null): Promise<MessageWithAuthor> {
+    await live.accessible(viewer, roomId, () => rooms.accessible(viewer, roomId));
+    const earlier = idempotencyKey == null ? null : await store.findByKey(roomId, viewer.userId, idempotencyKey);
+    if (earlier && Date.now() - earlier.createdAt.getTime() < idempotencyWindowMs) return earlier;
+    await consumeOrThrow(
+      { limiter: perUser, key: viewer.userId, message: 'You are sending too fast; try again later.' },
+      { limiter: perRoom, key: roomId, message: 'This room receives too many messages; try again later.' },
+    );
+    // A key older than the window is free again (freed only once the send is accepted).
+    if (earlier) await db.message.updateMany({ where: { id: earlier.id }, data: { idempotencyKey: null } });
+    let message: MessageWithAuthor | null;
+    try {
+      message = await store.insert(roomId, viewer.userId, body, idempotencyKey);
+    } catch (error) {
+      // A retry racing its original: the first one stored wins.
+      if (idempotencyKey != null && isUniqueViolation(error)) {
+        const earlier = await store.findByKey(roomId, viewer.userId, idempotencyKey);
+        if (earlier) return earlier;
+      }
+      throw error;
+    }
+    // The room was deleted since the access check.
+    if (!message) throw notFound('Room');
+    metrics.messagesStored.inc();
+    // This instance's subscribers have it now; the others through the outbox, which retries a failed publish.
+    // Meanwhile they find it in the store when the next one comes or when their bus is back, and a late copy is dropped as a duplicate.
+    live.offer(message);
+    feed.publish(message.roomId, { type: 'message', message: toRecord(message) });
+    return message;
+  }
+
   return {
     async send(viewer, roomId, body, idempotencyKey) {
       checkText(body, 'body', { what: 'A message', min: 1, max: config.MESSAGE_MAX_LENGTH, kind: 'text' });
       if (idempotencyKey != null) checkText(idempotencyKey, 'idempotencyKey', { what: 'An idempotency key', min: 1, max: 128, kind: 'name' });
-      await live.accessible(viewer, roomId, () => rooms.accessible(viewer, roomId));
-      const earlier = idempotencyKey == null ? null : await store.findByKey(roomId, viewer.userId, idempotencyKey);
-      if (earlier && Date.now() - earlier.createdAt.getTime() < idempotencyWindowMs) return earlier;
-      await consumeOrThrow(
-        { limiter: perUser, key: viewer.userId, message: 'You are sending too fast; try again later.' },
-        { limiter: perRoom, key: roomId, message: 'This room receives too many messages; try again later.' },
-      );
-      // A key older than the window is free again (freed only once the send is accepted).
-      if (earlier) await db.message.updateMany({ where: { id: earlier.id }, data: { idempotencyKey: null } });
-      let message: MessageWithAuthor | null;
-      try {
-        message = await store.insert(roomId, viewer.userId, body, idempotencyKey ?? null);
-      } catch (error) {
-        // A retry racing its original: the first one stored wins.
-        if (idempotencyKey != null && isUniqueViolation(error)) {
-          const earlier = await store.findByKey(roomId, viewer.userId, idempotencyKey);
-          if (earlier) return earlier;
-        }
-        throw error;
-      }
-      // The room was deleted since the access check.
-      if (!message) throw notFound('Room');
-      metrics.messagesStored.inc();
-      // This instance's subscribers have it now; the others through the outbox, which retries a failed publish.
-      // Meanwhile they find it in the store when the next one comes or when their bus is back, and a late copy is dropped as a duplicate.
-      live.offer(message);
-      feed.publish(message.roomId, { type: 'message', message: toRecord(message) });
-      return message;
+      return admit(() => accept(viewer, roomId, body, idempotencyKey ?? null));
     },
 
     async page(viewer, roomId, last, before) {

@@ -1,12 +1,15 @@
 /**
  * The message table, as the messages service and the live rooms read and
  * write it, in direct statements (see adapters/database.ts for why). A send is
- * one statement: number the message in its room and store it, returning it
- * with its room and author, so that delivery reads nothing more. Every read
+ * one statement, shared with the sends made meanwhile (utils/group-commit.ts):
+ * number the message in its room and store it, returning it with its room and
+ * author, so that delivery reads nothing more. Every read
  * returns the same shape, so replay, gap reads and sends hand GraphQL alike.
  */
-import { timestampFromJson, type Sql, type Statement } from '../adapters/database.ts';
+import { isTransactionConflict, isUniqueViolation, timestampFromJson, type Sql, type Statement } from '../adapters/database.ts';
+import { groupCommit, type Outcome } from '../utils/group-commit.ts';
 import { uuidv7 } from '../core/ids.ts';
+import { metrics } from '../core/metrics.ts';
 import { roomFromJson, type RoomJson } from '../rooms/reads.ts';
 import type { MessageWithAuthor } from './service.ts';
 
@@ -28,6 +31,34 @@ m AS (
   RETURNING *
 )
 SELECT ${selectWithRoomAndAuthor} FROM m JOIN r ON true JOIN "User" u ON u."id" = m."authorId"`,
+};
+
+/**
+ * Many sends in one statement (group commit): each room's counter moves by
+ * its number of messages, which take the numbers in the order given. The
+ * rooms are locked in id order first, so that two instances' batches over
+ * the same rooms wait for each other instead of deadlocking.
+ */
+const insertMany: Statement = {
+  name: 'message.insert-many',
+  text: `
+WITH i AS (
+  SELECT * FROM jsonb_to_recordset($1::jsonb) AS i("ord" int, "id" uuid, "roomId" uuid, "authorId" uuid, "body" text, "idempotencyKey" text, "createdAt" timestamp(3))
+),
+n AS (SELECT "roomId", count(*)::int AS "count", max("createdAt") AS "at" FROM i GROUP BY "roomId"),
+locked AS MATERIALIZED (SELECT "id" FROM "Room" WHERE "id" IN (SELECT "roomId" FROM n) ORDER BY "id" FOR UPDATE),
+r AS (
+  UPDATE "Room" SET "lastSeq" = "Room"."lastSeq" + n."count", "lastActivityAt" = n."at"
+  FROM n JOIN locked ON locked."id" = n."roomId" WHERE "Room"."id" = n."roomId"
+  RETURNING "Room".*
+),
+m AS (
+  INSERT INTO "Message" ("id", "roomId", "seq", "authorId", "body", "idempotencyKey", "createdAt")
+  SELECT i."id", i."roomId", r."lastSeq" - n."count" + (row_number() OVER (PARTITION BY i."roomId" ORDER BY i."ord"))::int, i."authorId", i."body", i."idempotencyKey", i."createdAt"
+  FROM i JOIN n ON n."roomId" = i."roomId" JOIN r ON r."id" = i."roomId"
+  RETURNING *
+)
+SELECT ${selectWithRoomAndAuthor} FROM m JOIN r ON r."id" = m."roomId" JOIN "User" u ON u."id" = m."authorId"`,
 };
 
 const fromStore = `FROM "Message" m JOIN "Room" r ON r."id" = m."roomId" JOIN "User" u ON u."id" = m."authorId"`;
@@ -60,10 +91,27 @@ const fromRow = ({ message, room, author }: Row): MessageWithAuthor => ({
   author: { ...author, createdAt: timestampFromJson(author.createdAt) },
 });
 
+/** A send as the store writes it. */
+interface NewMessage {
+  id: string;
+  roomId: string;
+  authorId: string;
+  body: string;
+  idempotencyKey: string | null;
+  createdAt: string;
+}
+
+/** Most sends one statement stores. */
+const insertBatchLimit = 256;
+
 export interface MessageStore {
   /** Messages with seq after `afterSeq` (and before `beforeSeq`, when given), in order, at most {@link rangeLimit}. */
   range(roomId: string, afterSeq: number, beforeSeq?: number): Promise<MessageWithAuthor[]>;
-  /** Stores a message as the room's next one; null when the room is gone. Throws a unique violation for a key already used. */
+  /**
+   * Stores a message as the room's next one, with the sends made meanwhile
+   * (one statement for them all); null when the room is gone. Throws a unique
+   * violation for a key already used.
+   */
   insert(roomId: string, authorId: string, body: string, idempotencyKey: string | null): Promise<MessageWithAuthor | null>;
   /** The message this author sent to this room with this idempotency key, if any. */
   findByKey(roomId: string, authorId: string, idempotencyKey: string): Promise<MessageWithAuthor | null>;
@@ -71,11 +119,40 @@ export interface MessageStore {
 
 export function createMessageStore(sql: Sql): MessageStore {
   const first = (rows: Row[]) => (rows[0] ? fromRow(rows[0]) : null);
+  // A timestamp(3) holds UTC (as Prisma writes it); PostgreSQL ignores the zone of the ISO string.
+  const insertOne = async ({ id, roomId, authorId, body, idempotencyKey, createdAt }: NewMessage) => {
+    metrics.messageStatements.inc();
+    return first(await sql.rows<Row>(insert, [roomId, id, authorId, body, idempotencyKey, createdAt]));
+  };
+  const one = (item: NewMessage): Promise<Outcome<MessageWithAuthor | null>> =>
+    insertOne(item).then(
+      (value) => ({ ok: true, value }),
+      (error: unknown) => ({ ok: false, error }),
+    );
+  const write = groupCommit<NewMessage, MessageWithAuthor | null>({
+    maxBatch: insertBatchLimit,
+    async run(items) {
+      if (items.length === 1) return [await one(items[0]!)];
+      let rows: Row[];
+      try {
+        metrics.messageStatements.inc();
+        rows = await sql.rows<Row>(insertMany, [JSON.stringify(items.map((item, ord) => ({ ...item, ord })))]);
+      } catch (error) {
+        // One row's key already used (a retry racing its original), or a deadlock with another instance's batch:
+        // each send on its own, so that only the one at fault fails.
+        if (!isUniqueViolation(error) && !isTransactionConflict(error)) throw error;
+        const outcomes = [];
+        for (const item of items) outcomes.push(await one(item));
+        return outcomes;
+      }
+      const stored = new Map(rows.map((row) => [row.message.id, row]));
+      // A send whose room was deleted meanwhile has no row.
+      return items.map(({ id }) => ({ ok: true, value: stored.has(id) ? fromRow(stored.get(id)!) : null }));
+    },
+  });
   return {
     range: async (roomId, afterSeq, beforeSeq) => (await sql.rows<Row>(range, [roomId, afterSeq, beforeSeq ?? null])).map(fromRow),
-    // A timestamp(3) holds UTC (as Prisma writes it); PostgreSQL ignores the zone of the ISO string.
-    insert: async (roomId, authorId, body, idempotencyKey) =>
-      first(await sql.rows<Row>(insert, [roomId, uuidv7(), authorId, body, idempotencyKey, new Date().toISOString()])),
+    insert: (roomId, authorId, body, idempotencyKey) => write({ id: uuidv7(), roomId, authorId, body, idempotencyKey, createdAt: new Date().toISOString() }),
     findByKey: async (roomId, authorId, idempotencyKey) => first(await sql.rows<Row>(findByKey, [roomId, authorId, idempotencyKey])),
   };
 }
