@@ -5,6 +5,23 @@
  * copies them.
  */
 import { decodeJwt, exportJWK, SignJWT, type JWK } from 'jose';
+import { wantsDpop } from './errors.ts';
+
+/** When the SDK binds its session to its key: always (`true`), never (`false`), or when the server asks (`'auto'`). */
+export type DpopMode = boolean | 'auto';
+
+/**
+ * Sends once, bound (`bindFirst`) or not; in `'auto'`, an unbound send the server refuses for want of a
+ * proof (DPOP_REQUIRED) is sent once more, bound. The password step and the refresh both go this way.
+ */
+export async function withDpopFallback<T>(mode: DpopMode, bindFirst: boolean, send: (bind: boolean) => Promise<T>): Promise<T> {
+  try {
+    return await send(bindFirst);
+  } catch (error) {
+    if (bindFirst || mode !== 'auto' || !wantsDpop(error)) throw error;
+    return send(true);
+  }
+}
 
 /** The thumbprint a JWT access token is bound to (`cnf.jkt`), if any; read, not verified: the server verifies. */
 export function boundKeyOf(accessToken: string): string | null {
