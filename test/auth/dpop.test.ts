@@ -152,6 +152,26 @@ describe('a bound access token over HTTP', () => {
     expect((await meBound(a, accessToken, key)).data.me).not.toBeNull();
   });
 
+  it('takes an iat just inside the window (DPOP_PROOF_WINDOW past, 5 s of skew either way) and refuses one just outside', async () => {
+    const { key, accessToken } = await boundSession();
+    // a runs with the default DPOP_PROOF_WINDOW; the skew allowed is src/auth/dpop.ts's clockTolerance.
+    const [window, skew] = [60, 5];
+    // Seconds the request may take to reach the server's clock: the edges taken are that far inside, or outside, the window.
+    const inFlight = 2;
+    const now = Math.floor(Date.now() / 1000);
+    const edges = {
+      oldestTaken: { iat: now - window - skew + inFlight, taken: true },
+      tooOld: { iat: now - window - skew - 1, taken: false },
+      newestTaken: { iat: now + skew, taken: true },
+      tooNew: { iat: now + skew + 1 + inFlight, taken: false },
+    };
+    for (const [what, { iat, taken }] of Object.entries(edges)) {
+      const response = await me(a, accessToken, 'DPoP', await proofOf(key, 'POST', a.graphqlUrl, { accessToken, iat }));
+      if (taken) expect([what, response.errors, response.data.me?.id]).toEqual([what, undefined, expect.any(String)]);
+      else expect([what, errorCodes(response), reasonOf(response), response.errors?.[0]?.message]).toEqual([what, ['UNAUTHENTICATED'], 'INVALID_DPOP_PROOF', `Invalid DPoP proof: its iat must be within the last ${window} s.`]);
+    }
+  });
+
   it('a query string on the request does not change the htu', async () => {
     const { key, accessToken } = await boundSession();
     const response = await fetch(`${a.graphqlUrl}?query=${encodeURIComponent(ME)}`, {
