@@ -96,10 +96,19 @@ export interface Accounts {
   /** Creates or updates the ADMIN_USER account with ADMIN_PASS and role `admin`; a no-op when already so. */
   bootstrapAdmin(): Promise<void>;
   /**
-   * Starts a session for `user`, whose identity something else proved (an OpenID Connect provider: src/auth/oidc.ts),
-   * as `login` does after the password: SINGLE_SESSION ends the older ones, and `event` is audited with the session id.
+   * Starts a session for the user `identify` proves (an OpenID Connect provider: src/auth/oidc.ts), as `login` does
+   * after the password: the DPoP rule first (`sessionKey`: under DPOP_REQUIRED, `origin.jkt` must be set, else
+   * `identify` never runs), then SINGLE_SESSION ends the older sessions and the event is audited with the session id.
    */
-  startSession(user: User, origin: Origin, event: SessionStartEvent): Promise<IssuedSession>;
+  startSession(origin: Origin, identify: () => Promise<ProvenIdentity>): Promise<IssuedSession>;
+}
+
+/** What a sign-in's proof step (password, second factor, provider) hands to `startSession`. */
+export interface ProvenIdentity {
+  user: User;
+  event: SessionStartEvent;
+  /** The client's device token after a password or second step (src/auth/devices.ts). @default null */
+  device?: IssuedSession['device'];
 }
 
 /** The audit event of a started session: its kind (`login`, `oidc_login`, ...) and facts beside the session id. */
@@ -223,8 +232,12 @@ export function createAccounts(deps: AccountsDeps): Accounts {
     };
   }
 
-  // ---- A session for a user whose identity is proven: a password login, or a provider's sign-in (src/auth/oidc.ts) ----
-  async function startSession(user: User, origin: Origin, event: SessionStartEvent, device: IssuedSession['device'] = null): Promise<IssuedSession> {
+  // ---- Every sign-in goes through here: a password login, its second step, or a provider's sign-in (src/auth/oidc.ts) ----
+  async function startSession(origin: Origin, identify: () => Promise<ProvenIdentity>): Promise<IssuedSession> {
+    // DPoP before the proof step: a sign-in refused for want of a proof has spent no budget point, password check or
+    // code, so the client retries with one and loses nothing.
+    const jkt = sessionKey(config, origin.jkt);
+    const { user, event, device = null } = await identify();
     const refreshToken = newRefreshToken();
     const refreshTokenExpiresAt = new Date(Date.now() + refreshTtlMs);
     const session = await db.session.create({
@@ -234,7 +247,7 @@ export function createAccounts(deps: AccountsDeps): Accounts {
         ip: origin.ip,
         userAgent: origin.userAgent?.slice(0, 256) ?? null,
         // DPoP: a proof with the sign-in binds the session (and its tokens) to that key.
-        dpopJkt: origin.jkt ?? null,
+        dpopJkt: jkt,
         refreshTokens: { create: { tokenHash: hashRefreshToken(refreshToken), expiresAt: refreshTokenExpiresAt } },
       },
       select: { id: true, createdAt: true },
@@ -244,7 +257,7 @@ export function createAccounts(deps: AccountsDeps): Accounts {
       if (replaced.length > 0) await audit({ kind: 'session_replaced', userId: user.id, ...cameFrom(origin), detail: { sessions: replaced, by: session.id } });
     }
     await audit({ kind: event.kind, userId: user.id, ...cameFrom(origin), detail: { session: session.id, ...event.detail } });
-    return issue(user, session.id, refreshToken, refreshTokenExpiresAt, device, origin.jkt ?? null);
+    return issue(user, session.id, refreshToken, refreshTokenExpiresAt, device, jkt);
   }
   // ---- end of session start ----
 
@@ -272,10 +285,6 @@ export function createAccounts(deps: AccountsDeps): Accounts {
     }
   }
 
-  /**
-   * Starts the session of a user who passed every step of a login: a known device keeps its token, the
-   * session is recorded and, with SINGLE_SESSION, the user's older ones end.
-   */
   /** The client's device token after a sign-in: a known device keeps its token (and so its budget); a new one gets its own. */
   const deviceFor = async (user: User, deviceId: string | null, deviceToken: string | null | undefined): Promise<IssuedSession['device']> =>
     deviceId ? { token: deviceToken!, expiresAt: new Date(Date.now() + config.DEVICE_TOKEN_TTL * 1000) } : devices.issue(user.id);
@@ -316,41 +325,44 @@ export function createAccounts(deps: AccountsDeps): Accounts {
 
     async login(input, origin) {
       const { login, password, deviceToken } = parse(loginInput, input);
-      // DPoP: refused before any budget is taken or password checked, so that a client retrying with a proof loses nothing.
-      if (config.DPOP_REQUIRED && !origin.jkt) throw dpopRequired();
-      const key = keyOf(login);
-      const user = await db.user.findUnique({ where: key.includes('@') ? { emailKey: key } : { usernameKey: key } });
-      // Keyed by the account when it exists, else by the name tried: both count alike, so neither tells.
-      const accountKey = user ? user.id : `name:${key}`;
-      const deviceId = user ? await devices.deviceOf(deviceToken, user.id) : null;
-      const attempt = await takeAttempt({ accountKey, ip: origin.ip ?? 'unknown', deviceId }, origin, user?.id ?? null);
+      return startSession(origin, async () => {
+        const key = keyOf(login);
+        const user = await db.user.findUnique({ where: key.includes('@') ? { emailKey: key } : { usernameKey: key } });
+        // Keyed by the account when it exists, else by the name tried: both count alike, so neither tells.
+        const accountKey = user ? user.id : `name:${key}`;
+        const deviceId = user ? await devices.deviceOf(deviceToken, user.id) : null;
+        const attempt = await takeAttempt({ accountKey, ip: origin.ip ?? 'unknown', deviceId }, origin, user?.id ?? null);
 
-      const valid = user ? await passwords.verify(password, user.passwordHash) : await passwords.verifyNothing(password);
-      if (!user || !valid) {
-        await audit({ kind: 'login_failed', userId: user?.id ?? null, ...cameFrom(origin), detail: { login: login.slice(0, 64), knownDevice: deviceId !== null } });
-        throw invalidCredentials();
-      }
-      // Second factor: an enrolled user (or an admin who must enrol) gets a challenge, not a session; the point taken stays taken.
-      await secondFactor.demand(user, deviceId, origin);
-      await attempt.succeeded();
-      return startSession(user, origin, { kind: 'login', detail: { knownDevice: deviceId !== null } }, await deviceFor(user, deviceId, deviceToken));
+        const valid = user ? await passwords.verify(password, user.passwordHash) : await passwords.verifyNothing(password);
+        if (!user || !valid) {
+          await audit({ kind: 'login_failed', userId: user?.id ?? null, ...cameFrom(origin), detail: { login: login.slice(0, 64), knownDevice: deviceId !== null } });
+          throw invalidCredentials();
+        }
+        // Second factor: an enrolled user (or an admin who must enrol) gets a challenge, not a session; the point taken stays taken.
+        await secondFactor.demand(user, deviceId, origin);
+        await attempt.succeeded();
+        return { user, event: { kind: 'login', detail: { knownDevice: deviceId !== null } }, device: await deviceFor(user, deviceId, deviceToken) };
+      });
     },
 
-    startSession: (user, origin, event) => startSession(user, origin, event),
+    startSession,
 
     // ---- Second factor (src/auth/second-factor.ts) ----
-    async loginWithSecondFactor(input, origin) {
-      if (config.DPOP_REQUIRED && !origin.jkt) throw dpopRequired();
-      const { user, deviceId, method } = await secondFactor.pass(input.challenge, input.code, origin);
-      const known = await sameDevice(deviceId, input.deviceToken, user.id);
-      return startSession(user, origin, { kind: 'login', detail: { knownDevice: known !== null, secondFactor: method } }, await deviceFor(user, known, input.deviceToken));
-    },
+    loginWithSecondFactor: (input, origin) =>
+      startSession(origin, async () => {
+        const { user, deviceId, method } = await secondFactor.pass(input.challenge, input.code, origin);
+        const known = await sameDevice(deviceId, input.deviceToken, user.id);
+        return { user, event: { kind: 'login', detail: { knownDevice: known !== null, secondFactor: method } }, device: await deviceFor(user, known, input.deviceToken) };
+      }),
 
     async confirmSecondFactorAtLogin(input, origin) {
-      if (config.DPOP_REQUIRED && !origin.jkt) throw dpopRequired();
-      const { user, deviceId, recoveryCodes } = await secondFactor.confirm({ challenge: input.challenge }, input.code, origin);
-      const known = await sameDevice(deviceId, input.deviceToken, user.id);
-      const session = await startSession(user, origin, { kind: 'login', detail: { knownDevice: known !== null, secondFactor: 'totp' } }, await deviceFor(user, known, input.deviceToken));
+      let recoveryCodes: string[] = [];
+      const session = await startSession(origin, async () => {
+        const confirmed = await secondFactor.confirm({ challenge: input.challenge }, input.code, origin);
+        recoveryCodes = confirmed.recoveryCodes;
+        const known = await sameDevice(confirmed.deviceId, input.deviceToken, confirmed.user.id);
+        return { user: confirmed.user, event: { kind: 'login', detail: { knownDevice: known !== null, secondFactor: 'totp' } }, device: await deviceFor(confirmed.user, known, input.deviceToken) };
+      });
       return { ...session, recoveryCodes };
     },
     // ---- end second factor ----
@@ -365,14 +377,9 @@ export function createAccounts(deps: AccountsDeps): Accounts {
       });
       if (!found) throw invalidRefresh();
       const { session } = found;
-      // DPoP: a bound session's refresh token is refused without a proof of its key, before anything else, so that a
-      // thief holding it cannot even spend it (nor end the session by reusing it).
-      if (session.dpopJkt && origin.jkt !== session.dpopJkt) {
-        throw dpopError(origin.jkt ? DpopReason.invalidProof : DpopReason.required, origin.jkt ? 'This session is bound to another DPoP key.' : 'This session is bound to a key: send a DPoP proof of it with refresh.');
-      }
-      if (!session.dpopJkt && !origin.jkt && config.DPOP_REQUIRED) throw dpopRequired();
-      // An unbound session refreshed with a proof is bound from now on.
-      const jkt = session.dpopJkt ?? origin.jkt ?? null;
+      // DPoP before anything else: a thief holding a bound session's refresh token cannot even spend it (nor end the
+      // session by reusing it). An unbound session refreshed with a proof is bound from now on.
+      const jkt = sessionKey(config, origin.jkt, session.dpopJkt);
       const reuse = async () => {
         const ended = await endSessions(session.userId, 'refresh_reuse', { sessionId: session.id });
         await audit({ kind: 'refresh_reuse', userId: session.userId, ...cameFrom(origin), detail: { session: session.id, ended: ended.length > 0 } });
@@ -493,5 +500,19 @@ export function createAccounts(deps: AccountsDeps): Accounts {
   return accounts;
 }
 
-const dpopRequired = () => dpopError(DpopReason.required, 'This server requires DPoP: send login and refresh with a DPoP proof.');
+/**
+ * DPoP, the one rule every sign-in (`startSession`) and refresh goes through: the key a session's tokens are bound
+ * to. A bound session (`boundTo`) needs a proof of that key; otherwise the proof's key (`presented`) binds it; no key
+ * at all is refused under DPOP_REQUIRED, so that such a server never issues a token a thief could use (RFC 9449).
+ */
+export function sessionKey(config: Pick<Config, 'DPOP_REQUIRED'>, presented: string | null | undefined, boundTo: string | null = null): string | null {
+  if (boundTo && presented !== boundTo) {
+    throw presented
+      ? dpopError(DpopReason.invalidProof, 'This session is bound to another DPoP key.')
+      : dpopError(DpopReason.required, 'This session is bound to a key: send a DPoP proof of it with refresh.');
+  }
+  const jkt = boundTo ?? presented ?? null;
+  if (!jkt && config.DPOP_REQUIRED) throw dpopError(DpopReason.required, 'This server requires DPoP: sign in and refresh with a DPoP proof.');
+  return jkt;
+}
 const invalidRefresh = () => unauthenticated('The refresh token is invalid, expired or revoked. Sign in again.');

@@ -12,7 +12,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { jwtVerify, SignJWT } from 'jose';
-import { derivedSecret, type SigningKey } from './tokens.ts';
+import { derivedKey, type SigningKey } from './tokens.ts';
 
 export interface DeviceTokens {
   /** A new device token for `userId`, valid for DEVICE_TOKEN_TTL. */
@@ -25,10 +25,7 @@ export interface DeviceTokens {
 const MAX_TOKEN_LENGTH = 1024;
 
 export function createDeviceTokens(signingKey: SigningKey, ttlSeconds: number): DeviceTokens {
-  const secret = derivedSecret(signingKey, 'device tokens');
-  // Imported into WebCrypto once: jose given the bytes or a KeyObject would import them at every call.
-  const key = crypto.subtle.importKey('raw', secret, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify']);
-  key.catch(() => {});
+  const key = derivedKey(signingKey, 'device tokens');
   return {
     async issue(userId) {
       const expiresAt = new Date(Date.now() + ttlSeconds * 1000);

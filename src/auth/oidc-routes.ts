@@ -4,7 +4,10 @@
  * - GET /auth/providers: `{ providers: [{ id, name, start }] }`, empty when
  *   OIDC is not configured; the web page shows a button per entry.
  * - GET /auth/oidc/start: redirects to the provider, with a short-lived
- *   HttpOnly cookie that ties the sign-in to this browser.
+ *   HttpOnly cookie that ties the sign-in to this browser. `?dpop_jkt=` (the
+ *   RFC 7638 thumbprint of the client's DPoP key, as RFC 9449 section 10 has
+ *   it for an authorization request) binds the session to that key; under
+ *   DPOP_REQUIRED a start without it fails with `dpop_required`.
  * - GET /auth/oidc/callback: finishes it, sets the refresh cookie and
  *   redirects to the web page with `#oidc=signed-in`, where the page spends
  *   that cookie on a `refresh` (src/web/page/app.ts); on failure the page gets
@@ -26,6 +29,9 @@ import type { Origin } from './accounts.ts';
 
 /** The cookie holding a started sign-in's browser key. */
 export const OIDC_COOKIE = 'sb_oidc';
+
+/** A SHA-256 RFC 7638 thumbprint in base64url: what `dpop_jkt` must be. */
+const thumbprintShape = /^[A-Za-z0-9_-]{43}$/;
 
 export interface OidcRoutesDeps {
   /** Null when OIDC is not configured: the providers list is empty and the other routes answer 404. */
@@ -87,8 +93,13 @@ export function useOidcRoutes({ oidc, config, logger }: OidcRoutesDeps): Plugin 
       };
 
       if (path === OidcPaths.start) {
+        const jkt = url.searchParams.get('dpop_jkt');
+        if (jkt !== null && !thumbprintShape.test(jkt)) {
+          endResponse(json(fetchAPI, 400, { errors: [{ message: 'dpop_jkt must be the base64url SHA-256 thumbprint (RFC 7638) of the client’s DPoP public key.', extensions: { code: ErrorCode.BAD_USER_INPUT } }] }));
+          return;
+        }
         try {
-          const { authorizationUrl, browserKey } = await oidc.begin(redirectUriOf(url), origin);
+          const { authorizationUrl, browserKey } = await oidc.begin(redirectUriOf(url), { ...origin, jkt });
           endResponse(redirect(authorizationUrl.href, [signInCookie(browserKey, SIGN_IN_TTL, secure)]));
         } catch (error) {
           endResponse(failed(error, []));

@@ -19,14 +19,14 @@ import * as client from 'openid-client';
 import { z } from 'zod';
 import type { Config } from '../core/config.ts';
 import { ConfigError } from '../core/config.ts';
-import { ErrorCode, Keys } from '../core/codes.ts';
+import { DpopReason, ErrorCode, Keys } from '../core/codes.ts';
 import { hasCode } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import { isUniqueViolation, type Database } from '../adapters/database.ts';
 import type { AtomicScript, SharedState } from '../adapters/state.ts';
 import { consumeOrThrow, createRateLimiter } from '../adapters/rate-limit.ts';
 import type { User } from '../generated/prisma/client.ts';
-import { keyOf, usernameRule, type Accounts, type IssuedSession, type Origin } from './accounts.ts';
+import { keyOf, sessionKey, usernameRule, type Accounts, type IssuedSession, type Origin } from './accounts.ts';
 import { recordAudit, type AuditInput } from './audit.ts';
 import { createPasswordHasher } from './passwords.ts';
 
@@ -55,6 +55,8 @@ export const oidcFailures = [
   'already_linked',
   /** Too many sign-ins started from this address. */
   'rate_limited',
+  /** DPOP_REQUIRED is on and the sign-in was started without the client's key thumbprint (`dpop_jkt`). */
+  'dpop_required',
 ] as const;
 export type OidcFailure = (typeof oidcFailures)[number];
 
@@ -87,8 +89,9 @@ export interface OidcSignIn {
   readonly providerName: string;
   /**
    * Starts a sign-in that returns to `redirectUri`: the provider URL to send the browser to, and the key the
-   * browser must bring back (its cookie). OidcError `rate_limited` past OIDC_STARTS_PER_IP, `provider_error` when the
-   * provider's discovery document cannot be read.
+   * browser must bring back (its cookie). `origin.jkt` (the start's `dpop_jkt`) is the DPoP key the session will be
+   * bound to. OidcError `dpop_required` without one under DPOP_REQUIRED, `rate_limited` past OIDC_STARTS_PER_IP,
+   * `provider_error` when the provider's discovery document cannot be read.
    */
   begin(redirectUri: string, origin: Origin): Promise<{ authorizationUrl: URL; browserKey: string }>;
   /** Finishes the sign-in the browser's key names with the provider's answer (the callback's query). Throws OidcError. */
@@ -105,8 +108,8 @@ export interface OidcDeps {
   accounts: Accounts;
 }
 
-/** What a started sign-in keeps until its callback. */
-const startedSchema = z.object({ state: z.string(), nonce: z.string(), verifier: z.string(), redirectUri: z.url() });
+/** What a started sign-in keeps until its callback; `jkt`: the DPoP key its session is bound to (absent in sign-ins started before this field existed). */
+const startedSchema = z.object({ state: z.string(), nonce: z.string(), verifier: z.string(), redirectUri: z.url(), jkt: z.string().nullish() });
 type Started = z.infer<typeof startedSchema>;
 
 /** GET and DEL in one step: a started sign-in is used once, whatever races. */
@@ -179,9 +182,19 @@ const messages: Record<OidcFailure, string> = {
   email_taken: 'An account with this email already exists here. Sign in with its password.',
   already_linked: 'The account with this email is already linked to another identity at this provider.',
   rate_limited: 'Too many sign-ins started from this address; try again later.',
+  dpop_required: 'This server requires DPoP: start the sign-in with the thumbprint of the client’s key (dpop_jkt).',
 };
 
 const fail = (reason: OidcFailure, retryAfter?: number, userId: string | null = null) => new OidcError(reason, messages[reason], retryAfter, userId);
+
+/** Runs `work`, turning the DPoP rule's refusal (src/auth/accounts.ts `sessionKey`) into the `dpop_required` failure the page shows. */
+async function dpopChecked<T>(work: () => T | Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    throw (error as { extensions?: { reason?: unknown } } | null)?.extensions?.reason === DpopReason.required ? fail('dpop_required') : error;
+  }
+}
 
 /** The OIDC client's secret: OIDC_CLIENT_SECRET, else OIDC_CLIENT_SECRET_FILE's contents, else none (a public client, PKCE only). */
 export async function loadClientSecret(config: Pick<Config, 'OIDC_CLIENT_SECRET' | 'OIDC_CLIENT_SECRET_FILE'>): Promise<string | undefined> {
@@ -298,6 +311,8 @@ export function createOidcSignIn(deps: OidcDeps): OidcSignIn | null {
     providerName: config.OIDC_PROVIDER_NAME ?? issuerUrl.hostname,
 
     async begin(redirectUri, origin) {
+      // DPoP first, so that a refused start spends no start of the budget and sends no one to the provider for nothing.
+      const jkt = await dpopChecked(() => sessionKey(config, origin.jkt));
       try {
         await consumeOrThrow({ limiter: starts, key: origin.ip ?? 'unknown', message: messages.rate_limited });
       } catch (error) {
@@ -307,7 +322,7 @@ export function createOidcSignIn(deps: OidcDeps): OidcSignIn | null {
         throw fail('rate_limited', retryAfter);
       }
       const settings = await configuration();
-      const started: Started = { state: client.randomState(), nonce: client.randomNonce(), verifier: client.randomPKCECodeVerifier(), redirectUri };
+      const started: Started = { state: client.randomState(), nonce: client.randomNonce(), verifier: client.randomPKCECodeVerifier(), redirectUri, jkt };
       const browserKey = randomBytes(32).toString('base64url');
       await state.set(Keys.oidcSignIn(sha256(browserKey)), JSON.stringify(started), SIGN_IN_TTL);
       const authorizationUrl = client.buildAuthorizationUrl(settings, {
@@ -354,9 +369,17 @@ export function createOidcSignIn(deps: OidcDeps): OidcSignIn | null {
           if (reason === 'provider_error') logger.warn({ err: String(error), issuer }, 'oidc: the provider answer was unusable');
           throw fail(reason);
         }
-        const { user, created, linked } = await userFor(settings.serverMetadata().issuer, profile, origin);
-        const session = await accounts.startSession(user, origin, { kind: 'oidc_login', detail: { issuer, created, linked } });
-        return { session, created, linked };
+        // The session is bound to the key the start named (RFC 9449 section 10: the authorization code's binding): its
+        // refresh token, the only token the callback hands out, is spent only with a proof of that key.
+        let outcome = { created: false, linked: false };
+        const session = await dpopChecked(() =>
+          accounts.startSession({ ...origin, jkt: started.jkt ?? null }, async () => {
+            const found = await userFor(settings.serverMetadata().issuer, profile, origin);
+            outcome = found;
+            return { user: found.user, event: { kind: 'oidc_login', detail: { issuer, created: found.created, linked: found.linked } } };
+          }),
+        );
+        return { session, created: outcome.created, linked: outcome.linked };
       } catch (error) {
         // Past the budget, nothing is written (see above).
         if (error instanceof OidcError && error.reason !== 'rate_limited') await audit({ kind: 'oidc_failed', userId: error.userId, ip: origin.ip, detail: { issuer, reason: error.reason } });

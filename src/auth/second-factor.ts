@@ -19,13 +19,13 @@
  * a point from the failed-login budgets (src/auth/login-limits.ts), like a
  * password: an attacker who knows the password cannot guess codes past them.
  *
- * Challenges are JWTs (fast-jwt, HS256) under their own key, derived with
- * HKDF from the access-token signing key as device tokens are
- * (src/auth/devices.ts): stateless, so any instance completes what another
- * began.
+ * Challenges are JWTs (jose, HS256) under their own key, derived with HKDF
+ * from the access-token signing key as device tokens are (src/auth/devices.ts,
+ * `derivedKey` in src/auth/tokens.ts): stateless, so any instance completes
+ * what another began.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { createSigner, createVerifier } from 'fast-jwt';
+import { jwtVerify, SignJWT } from 'jose';
 import { generateSecret, generateURI, verify } from 'otplib';
 import type { GraphQLError } from 'graphql';
 import type { Config } from '../core/config.ts';
@@ -40,7 +40,7 @@ import { ADMIN_ROLE } from './accounts.ts';
 import { recordAudit, type AuditInput } from './audit.ts';
 import type { AnomalyWatch } from './anomalies.ts';
 import { createLoginLimits, type LoginAttempt, type TakenAttempt } from './login-limits.ts';
-import { derivedSecret, type SigningKey } from './tokens.ts';
+import { derivedKey, type SigningKey } from './tokens.ts';
 
 /** Seconds a challenge from `login` stays good. */
 export const CHALLENGE_TTL_SECONDS = 300;
@@ -128,15 +128,13 @@ export function createSecondFactor(deps: SecondFactorDeps): SecondFactor {
   const { config, db, logger, key } = deps;
   const loginLimits = createLoginLimits(deps.state, config);
   const audit = (event: AuditInput) => recordAudit({ db, logger, anomalies: deps.anomalies }, event);
-  const secret = derivedSecret(key, 'second-factor challenges');
-  const sign = createSigner({ key: secret, algorithm: 'HS256', expiresIn: CHALLENGE_TTL_SECONDS * 1000 });
-  const verifyChallenge = createVerifier({ key: secret, algorithms: ['HS256'], cache: false });
+  const challengeKey = derivedKey(key, 'second-factor challenges');
 
-  function readChallenge(token: string, use: ChallengeClaims['use']): ChallengeClaims {
+  async function readChallenge(token: string, use: ChallengeClaims['use']): Promise<ChallengeClaims> {
     if (typeof token !== 'string' || token.length > 1024) throw badChallenge();
     let claims: Record<string, unknown>;
     try {
-      claims = verifyChallenge(token) as Record<string, unknown>;
+      ({ payload: claims } = await jwtVerify(token, await challengeKey, { algorithms: ['HS256'] }));
     } catch {
       throw badChallenge();
     }
@@ -144,9 +142,16 @@ export function createSecondFactor(deps: SecondFactorDeps): SecondFactor {
     return { sub: claims.sub, did: typeof claims.did === 'string' ? claims.did : null, use };
   }
 
-  function challengeError(user: User, deviceId: string | null, use: ChallengeClaims['use']): GraphQLError {
-    const challenge = sign({ sub: user.id, did: deviceId, use, typ: 'second-factor', jti: randomUUID() });
-    const challengeExpiresAt = new Date(Date.now() + CHALLENGE_TTL_SECONDS * 1000).toISOString();
+  async function challengeError(user: User, deviceId: string | null, use: ChallengeClaims['use']): Promise<GraphQLError> {
+    // Whole seconds, so that the expiry shown is the token's own `exp`.
+    const expiresAt = Math.floor(Date.now() / 1000) + CHALLENGE_TTL_SECONDS;
+    const challenge = await new SignJWT({ did: deviceId, use, typ: 'second-factor', jti: randomUUID() })
+      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+      .setSubject(user.id)
+      .setIssuedAt()
+      .setExpirationTime(expiresAt)
+      .sign(await challengeKey);
+    const challengeExpiresAt = new Date(expiresAt * 1000).toISOString();
     return use === 'verify'
       ? appError(ErrorCode.SECOND_FACTOR_REQUIRED, 'This account signs in with a second factor: send a code from the authenticator app (or a recovery code) with loginWithSecondFactor.', {
           challenge,
@@ -212,7 +217,7 @@ export function createSecondFactor(deps: SecondFactorDeps): SecondFactor {
   }
 
   async function userOf(who: Enrollee): Promise<{ user: User; deviceId: string | null; viaChallenge: boolean }> {
-    const claims = 'challenge' in who ? readChallenge(who.challenge, 'enrol') : null;
+    const claims = 'challenge' in who ? await readChallenge(who.challenge, 'enrol') : null;
     const user = await db.user.findUnique({ where: { id: claims?.sub ?? (who as { userId: string }).userId } });
     if (!user) throw claims ? badChallenge() : unauthenticated('Your account no longer exists.');
     return { user, deviceId: claims?.did ?? null, viaChallenge: claims !== null };
@@ -221,12 +226,12 @@ export function createSecondFactor(deps: SecondFactorDeps): SecondFactor {
   return {
     async demand(user, deviceId) {
       const factor = await db.secondFactor.findUnique({ where: { userId: user.id }, select: { confirmedAt: true } });
-      if (factor?.confirmedAt) throw challengeError(user, deviceId, 'verify');
-      if (config.ADMIN_REQUIRE_2FA && user.roles.includes(ADMIN_ROLE)) throw challengeError(user, deviceId, 'enrol');
+      if (factor?.confirmedAt) throw await challengeError(user, deviceId, 'verify');
+      if (config.ADMIN_REQUIRE_2FA && user.roles.includes(ADMIN_ROLE)) throw await challengeError(user, deviceId, 'enrol');
     },
 
     async pass(challenge, rawCode, origin) {
-      const claims = readChallenge(challenge, 'verify');
+      const claims = await readChallenge(challenge, 'verify');
       const code = parseCode(rawCode);
       const attempt = await takeAttempt({ accountKey: claims.sub, ip: origin.ip ?? 'unknown', deviceId: claims.did }, origin);
       const user = await db.user.findUnique({ where: { id: claims.sub } });

@@ -275,12 +275,17 @@ export const newRefreshToken = (): string => randomBytes(32).toString('base64url
 export const hashRefreshToken = (token: string): string => createHash('sha256').update(token).digest('hex');
 
 /**
- * A 32-byte secret for another kind of token (device tokens, second-factor
- * challenges), derived from the signing key with HKDF under `purpose`: such
- * a token never verifies as an access token nor as one of another purpose,
- * and rotating the signing key retires them all.
+ * The HS256 key (jose) of another kind of token (device tokens, second-factor
+ * challenges): 32 bytes derived from the signing key with HKDF under
+ * `purpose`, so such a token never verifies as an access token nor as one of
+ * another purpose, and rotating the signing key retires them all. Imported
+ * into WebCrypto once: jose given the bytes would import them at every call.
  */
-export function derivedSecret(key: SigningKey, purpose: string): Buffer<ArrayBuffer> {
+export function derivedKey(key: SigningKey, purpose: string): Promise<CryptoKey> {
   const material = key.algorithm === 'HS256' ? key.secret : key.privateKey.export({ type: 'pkcs8', format: 'der' });
-  return Buffer.from(new Uint8Array(hkdfSync('sha256', material, Buffer.alloc(0), `switchboard ${purpose}`, 32)));
+  const secret = new Uint8Array(hkdfSync('sha256', material, Buffer.alloc(0), `switchboard ${purpose}`, 32));
+  const imported = crypto.subtle.importKey('raw', secret, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify']);
+  // Nothing waits on a key that failed to import unless it is used.
+  imported.catch(() => {});
+  return imported;
 }

@@ -24,7 +24,7 @@ export interface AllowedOrigins {
   list(admin: Viewer): Promise<string[]>;
   /** Admins: adds `origin` (normalised as a browser writes it); the list after. */
   add(admin: Viewer, origin: string, ip: string | null): Promise<string[]>;
-  /** Admins: removes `origin` (not one of ALLOWED_ORIGINS: BAD_USER_INPUT); the list after (unchanged when it was not there). */
+  /** Admins: removes `origin` (not one of ALLOWED_ORIGINS: BAD_USER_INPUT); the list after (unchanged, and nothing audited or told, when it was not there). */
   remove(admin: Viewer, origin: string, ip: string | null): Promise<string[]>;
   stop(): void;
 }
@@ -74,8 +74,9 @@ export async function createAllowedOrigins(deps: { db: Database; bus: Bus; outbo
   const requireAdmin = (viewer: Viewer) => {
     if (!isAdmin(viewer)) throw forbidden('Only admins may manage the allowed origins.');
   };
-  /** After a committed change: this instance reads the list at once, the others when the bus tells them. */
-  const changed = async () => {
+  /** After a committed change (`count` rows): this instance reads the list at once, the others when the bus tells them; no change, no message. */
+  const changed = async (count: number) => {
+    if (count === 0) return read();
     outbox.send(Channels.originsChanged, {});
     origins = await read();
     return [...origins];
@@ -92,7 +93,7 @@ export async function createAllowedOrigins(deps: { db: Database; bus: Bus; outbo
       const origin = normalised(input);
       const { count } = await db.allowedOrigin.createMany({ data: [{ origin, addedById: admin.userId }], skipDuplicates: true });
       if (count > 0) await recordAudit({ db, logger }, { kind: 'origin_added', userId: admin.userId, ip, detail: { origin } });
-      return changed();
+      return changed(count);
     },
     async remove(admin, input, ip) {
       requireAdmin(admin);
@@ -100,7 +101,7 @@ export async function createAllowedOrigins(deps: { db: Database; bus: Bus; outbo
       if (configured.has(origin)) throw badInput('origin', `${origin} is in ALLOWED_ORIGINS: remove it there.`);
       const { count } = await db.allowedOrigin.deleteMany({ where: { origin } });
       if (count > 0) await recordAudit({ db, logger }, { kind: 'origin_removed', userId: admin.userId, ip, detail: { origin } });
-      return changed();
+      return changed(count);
     },
     stop() {
       clearTimeout(retry);

@@ -4,50 +4,30 @@
  * refresh) is useless without its key, over HTTP and at connection_init;
  * proofs are refused when replayed (on the same or another instance, or
  * raced), from another key, or for another method, URL, token or time;
- * unbound clients work as before while DPOP_REQUIRED is off.
+ * unbound clients work as before while DPOP_REQUIRED is off. With
+ * DPOP_REQUIRED every way into a session (password, second step, an admin's
+ * enrolment at sign-in, refresh) is refused without a proof before anything
+ * is spent; OIDC under it is in test/auth/oidc.test.ts.
  */
-import { randomUUID } from 'node:crypto';
 import http from 'node:http';
-import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateSync } from 'otplib';
 import { LOGIN, REGISTER } from '../helpers/accounts.ts';
 import { closeWithin, collect, connectSocket, errorCodes, gql, scaledEnv, startServer, stopAllServers, uniqueName, type GraphQLResponse, type TestServer } from '../helpers/server.ts';
-import { ME, REFRESH, claimsOf, closeDatabase, count } from './support.ts';
+import { ME, REFRESH, ath, claimsOf, closeDatabase, count, database, newKey, proofOf, type Key } from './support.ts';
 
 let a: TestServer;
 let b: TestServer;
 let strict: TestServer;
 
 beforeAll(async () => {
-  [a, b, strict] = await Promise.all([startServer(scaledEnv()), startServer(scaledEnv()), startServer({ ...scaledEnv(), DPOP_REQUIRED: 'true' })]);
+  [a, b, strict] = await Promise.all([startServer(scaledEnv()), startServer(scaledEnv()), startServer({ ...scaledEnv(), DPOP_REQUIRED: 'true', ADMIN_REQUIRE_2FA: 'true' })]);
 });
 
 afterAll(async () => {
   await stopAllServers();
   await closeDatabase();
 });
-
-interface Key {
-  privateKey: CryptoKey;
-  jwk: JWK;
-  jkt: string;
-}
-
-async function newKey(): Promise<Key> {
-  const { privateKey, publicKey } = await generateKeyPair('ES256');
-  const jwk = await exportJWK(publicKey);
-  return { privateKey, jwk, jkt: await calculateJwkThumbprint(jwk) };
-}
-
-const ath = async (token: string) => Buffer.from(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(token))).toString('base64url');
-
-/** A DPoP proof of `key` for `htm` `htu`; `overrides` change a claim or the header to make a bad one. */
-async function proofOf(key: Key, htm: string, htu: string, overrides: { accessToken?: string; iat?: number; jti?: string; typ?: string; ath?: string } = {}): Promise<string> {
-  const claims: Record<string, unknown> = { htm, htu, jti: overrides.jti ?? randomUUID(), iat: overrides.iat ?? Math.floor(Date.now() / 1000) };
-  if (overrides.ath !== undefined) claims.ath = overrides.ath;
-  else if (overrides.accessToken) claims.ath = await ath(overrides.accessToken);
-  return new SignJWT(claims).setProtectedHeader({ alg: 'ES256', typ: overrides.typ ?? 'dpop+jwt', jwk: key.jwk }).sign(key.privateKey);
-}
 
 const password = 'correct horse battery';
 
@@ -170,6 +150,26 @@ describe('a bound access token over HTTP', () => {
     }
     // The same token with a good proof still works: the refusals changed nothing.
     expect((await meBound(a, accessToken, key)).data.me).not.toBeNull();
+  });
+
+  it('takes an iat just inside the window (DPOP_PROOF_WINDOW past, 5 s of skew either way) and refuses one just outside', async () => {
+    const { key, accessToken } = await boundSession();
+    // a runs with the default DPOP_PROOF_WINDOW; the skew allowed is src/auth/dpop.ts's clockTolerance.
+    const [window, skew] = [60, 5];
+    // Seconds the request may take to reach the server's clock: the edges taken are that far inside, or outside, the window.
+    const inFlight = 2;
+    const now = Math.floor(Date.now() / 1000);
+    const edges = {
+      oldestTaken: { iat: now - window - skew + inFlight, taken: true },
+      tooOld: { iat: now - window - skew - 1, taken: false },
+      newestTaken: { iat: now + skew, taken: true },
+      tooNew: { iat: now + skew + 1 + inFlight, taken: false },
+    };
+    for (const [what, { iat, taken }] of Object.entries(edges)) {
+      const response = await me(a, accessToken, 'DPoP', await proofOf(key, 'POST', a.graphqlUrl, { accessToken, iat }));
+      if (taken) expect([what, response.errors, response.data.me?.id]).toEqual([what, undefined, expect.any(String)]);
+      else expect([what, errorCodes(response), reasonOf(response), response.errors?.[0]?.message]).toEqual([what, ['UNAUTHENTICATED'], 'INVALID_DPOP_PROOF', `Invalid DPoP proof: its iat must be within the last ${window} s.`]);
+    }
   });
 
   it('a query string on the request does not change the htu', async () => {
@@ -349,5 +349,53 @@ describe('DPOP_REQUIRED=true', () => {
     await socket.acked;
     await socket.client.dispose();
     expect((await refresh(strict, refreshToken, await proofOf(key, 'POST', strict.graphqlUrl))).errors).toBeUndefined();
+  });
+
+  const SECOND_STEP = 'mutation Second($input: SecondFactorLoginInput!) { loginWithSecondFactor(input: $input) { accessToken } }';
+  const CONFIRM_AT_LOGIN = 'mutation Confirm($code: String!, $challenge: String) { confirmSecondFactor(code: $code, challenge: $challenge) { session { accessToken } } }';
+  /** The code an authenticator app shows `stepsAhead` steps of 30 s from now. */
+  const codeAt = (secret: string, stepsAhead = 0) => generateSync({ secret, epoch: Math.floor(Date.now() / 1000) + 30 * stepsAhead });
+  const sessionsOf = (username: string) => count('SELECT count(*) FROM "Session" s JOIN "User" u ON u.id = s."userId" WHERE u."usernameKey" = $1', [username]);
+  /** The login's challenge: the password step signed with a proof of `key`, refused with `code`. */
+  async function challengeOf(username: string, key: Key, code: string): Promise<string> {
+    const started = await login(strict, username, key);
+    expect(errorCodes(started)).toEqual([code]);
+    return started.errors![0]!.extensions!.challenge as string;
+  }
+
+  it('refuses the second step without a proof before its code is spent; with one, the session is bound', async () => {
+    const username = await register(a);
+    const { accessToken } = (await login(a, username)).data.login;
+    const secret = (await gql(a, 'mutation { enrolSecondFactor { secret } }', {}, { token: accessToken })).data.enrolSecondFactor.secret as string;
+    expect((await gql(a, CONFIRM_AT_LOGIN, { code: codeAt(secret) }, { token: accessToken })).errors).toBeUndefined();
+    const key = await newKey();
+    const challenge = await challengeOf(username, key, 'SECOND_FACTOR_REQUIRED');
+    const before = await sessionsOf(username);
+    // The step after the one the confirmation spent: a code that is good once.
+    const input = { challenge, code: codeAt(secret, 1) };
+    const refused = await gql(strict, SECOND_STEP, { input });
+    expect([errorCodes(refused), reasonOf(refused)]).toEqual([['UNAUTHENTICATED'], 'DPOP_REQUIRED']);
+    expect(await sessionsOf(username)).toBe(before);
+    // The same code, now with a proof: it was not spent by the refusal.
+    const signedIn = await gql(strict, SECOND_STEP, { input }, { headers: { dpop: await proofOf(key, 'POST', strict.graphqlUrl) } });
+    expect(signedIn.errors).toBeUndefined();
+    expect(claimsOf(signedIn.data.loginWithSecondFactor.accessToken).cnf).toEqual({ jkt: key.jkt });
+  });
+
+  it("refuses an admin's enrolment at sign-in (ADMIN_REQUIRE_2FA) without a proof before it confirms; with one, the session is bound", async () => {
+    const username = await register(a);
+    await (await database()).query(`UPDATE "User" SET roles = '{admin}' WHERE "usernameKey" = $1`, [username]);
+    const key = await newKey();
+    const challenge = await challengeOf(username, key, 'SECOND_FACTOR_ENROLMENT_REQUIRED');
+    const enrolled = await gql(strict, 'mutation($challenge: String) { enrolSecondFactor(challenge: $challenge) { secret } }', { challenge });
+    const secret = enrolled.data.enrolSecondFactor.secret as string;
+    const variables = { challenge, code: codeAt(secret) };
+    const refused = await gql(strict, CONFIRM_AT_LOGIN, variables);
+    expect([errorCodes(refused), reasonOf(refused)]).toEqual([['UNAUTHENTICATED'], 'DPOP_REQUIRED']);
+    expect(await sessionsOf(username)).toBe(0);
+    expect(await count('SELECT count(*) FROM "SecondFactor" f JOIN "User" u ON u.id = f."userId" WHERE u."usernameKey" = $1 AND f."confirmedAt" IS NULL', [username])).toBe(1);
+    const confirmed = await gql(strict, CONFIRM_AT_LOGIN, variables, { headers: { dpop: await proofOf(key, 'POST', strict.graphqlUrl) } });
+    expect(confirmed.errors).toBeUndefined();
+    expect(claimsOf(confirmed.data.confirmSecondFactor.session.accessToken).cnf).toEqual({ jkt: key.jkt });
   });
 });

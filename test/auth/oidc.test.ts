@@ -7,7 +7,9 @@
  * callback from another browser, a declined sign-in, and (linking off) a
  * verified email that belongs to an account here. Linking on: a verified
  * email links, an unverified one never does. Every outcome is audited, and
- * a refusal creates no user and no session.
+ * a refusal creates no user and no session. DPoP: a start naming the
+ * client's key (`dpop_jkt`) gives a session bound to it; under DPOP_REQUIRED
+ * a start without one is refused before the provider.
  */
 import { writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,7 +22,7 @@ import { emptyRedisDatabase } from '../helpers/redis.ts';
 import { stateImplementations } from '../helpers/state-implementations.ts';
 import { startIdp, type IdpAccount, type TestIdp } from '../helpers/oidc-provider.ts';
 import { connectSocket, gql, scaledEnv, startServer, stopAllServers, uniqueName, type TestServer } from '../helpers/server.ts';
-import { ME, REFRESH, closeDatabase, count, database, uuidOf } from './support.ts';
+import { ME, REFRESH, claimsOf, closeDatabase, count, database, newKey, proofOf, uuidOf } from './support.ts';
 
 /** Cookies by name, as a browser keeps them for one site (paths are ignored: each jar talks to one server). */
 class Jar {
@@ -59,12 +61,14 @@ let idp: TestIdp;
 let server: TestServer;
 /** OIDC_LINK_BY_EMAIL=true, the secret read from OIDC_CLIENT_SECRET_FILE. */
 let linking: TestServer;
+/** DPOP_REQUIRED=true. */
+let strict: TestServer;
 
 const callbackOf = (s: TestServer) => `${s.url}/auth/oidc/callback`;
 
-async function start(s: TestServer): Promise<Started> {
+async function start(s: TestServer, query = ''): Promise<Started> {
   const jar = new Jar();
-  const response = await fetch(`${s.url}/auth/oidc/start`, { redirect: 'manual' });
+  const response = await fetch(`${s.url}/auth/oidc/start${query}`, { redirect: 'manual' });
   expect(response.status).toBe(303);
   jar.store(response);
   return { jar, authorizationUrl: new URL(response.headers.get('location')!) };
@@ -95,20 +99,25 @@ async function finish(s: TestServer, callback: URL, jar: Jar | null): Promise<Fi
   return { status: response.status, location: response.headers.get('location') ?? '', setCookies: response.headers.getSetCookie() };
 }
 
-/** The whole flow as `sub`. */
-async function signIn(s: TestServer, sub: string): Promise<Finished> {
+/** The whole flow as `sub`; `query` goes on the start's URL. */
+async function signIn(s: TestServer, sub: string, query = ''): Promise<Finished> {
   idp.signInAs = sub;
-  const started = await start(s);
+  const started = await start(s, query);
   return finish(s, await atProvider(started.authorizationUrl), started.jar);
 }
 
 const refreshCookieOf = (finished: Finished) => finished.setCookies.find((c) => c.startsWith('sb_refresh='));
 
-/** What the web page does after `#oidc=signed-in`: a refresh with the cookie and the CSRF header. */
-async function refreshWithCookie(s: TestServer, finished: Finished) {
+/** The refresh the web page sends after `#oidc=signed-in`: the cookie and the CSRF header, and a DPoP proof when given. */
+function refreshThroughCookie(s: TestServer, finished: Finished, proof?: string) {
   const cookie = refreshCookieOf(finished);
   if (!cookie) throw new Error(`no refresh cookie; redirected to ${finished.location}`);
-  const response = await gql(s, REFRESH, {}, { headers: { cookie: cookie.split(';')[0]!, [CSRF_HEADER]: '1' } });
+  return gql(s, REFRESH, {}, { headers: { cookie: cookie.split(';')[0]!, [CSRF_HEADER]: '1', ...(proof ? { dpop: proof } : {}) } });
+}
+
+/** What the web page does after `#oidc=signed-in`: a refresh with the cookie; it must succeed. */
+async function refreshWithCookie(s: TestServer, finished: Finished) {
+  const response = await refreshThroughCookie(s, finished);
   expect(response.errors).toBeUndefined();
   return response.data.refresh as { accessToken: string; refreshToken: string; user: { id: string; username: string; email: string | null } };
 }
@@ -142,11 +151,12 @@ beforeAll(async () => {
   const secretFile = path.join(mkdtempSync(path.join(tmpdir(), 'oidc-secret-')), 'secret');
   writeFileSync(secretFile, `${idp.clientSecret}\n`);
   const common = { ...scaledEnv(), OIDC_ISSUER: idp.issuer, OIDC_CLIENT_ID: idp.clientId, OIDC_STARTS_PER_IP: '100000' };
-  [server, linking] = await Promise.all([
+  [server, linking, strict] = await Promise.all([
     startServer({ ...common, OIDC_CLIENT_SECRET: idp.clientSecret, OIDC_PROVIDER_NAME: 'Test IdP' }),
     startServer({ ...common, OIDC_CLIENT_SECRET_FILE: secretFile, OIDC_LINK_BY_EMAIL: 'true' }),
+    startServer({ ...common, OIDC_CLIENT_SECRET: idp.clientSecret, DPOP_REQUIRED: 'true' }),
   ]);
-  await idp.allowRedirects(callbackOf(server), callbackOf(linking));
+  await idp.allowRedirects(callbackOf(server), callbackOf(linking), callbackOf(strict));
 });
 
 afterAll(async () => {
@@ -349,7 +359,7 @@ describe('OIDC sign-in', () => {
   it('limits the sign-ins one address starts (OIDC_STARTS_PER_IP)', async () => {
     // An empty Redis database of its own: the counter is cluster-wide, and the other servers here start many.
     const limited = await startServer({ ...scaledEnv(), REDIS_URL: await emptyRedisDatabase(9), OIDC_ISSUER: idp.issuer, OIDC_CLIENT_ID: idp.clientId, OIDC_CLIENT_SECRET: idp.clientSecret, OIDC_STARTS_PER_IP: '2' });
-    await idp.allowRedirects(callbackOf(limited), callbackOf(server), callbackOf(linking));
+    await idp.allowRedirects(callbackOf(limited), callbackOf(server), callbackOf(linking), callbackOf(strict));
     const startAt = async () => (await fetch(`${limited.url}/auth/oidc/start`, { redirect: 'manual' })).headers.get('location')!;
     const noSignIn = new URL(`${limited.url}/auth/oidc/callback?code=forged&state=forged`);
     const before = await failures('no_sign_in');
@@ -360,6 +370,41 @@ describe('OIDC sign-in', () => {
     expect(failureOf(await finish(limited, noSignIn, null))).toBe('rate_limited');
     expect(await failures('no_sign_in')).toBe(before + 1);
     await limited.stop();
+  });
+});
+
+describe('OIDC sign-in and DPoP (RFC 9449 section 10: the key named at the start)', () => {
+  it('under DPOP_REQUIRED, a start without dpop_jkt is refused before the provider; a malformed one is BAD_USER_INPUT', async () => {
+    const refused = await changesNothing(() => fetch(`${strict.url}/auth/oidc/start`, { redirect: 'manual' }));
+    expect(refused.status).toBe(303);
+    expect(refused.headers.get('location')).toBe(`${strict.url}/#oidc-error=dpop_required`);
+    expect(refused.headers.getSetCookie()).toEqual([]);
+    for (const bad of ['short', `${'A'.repeat(42)}+`, 'A'.repeat(44)]) {
+      const response = await fetch(`${strict.url}/auth/oidc/start?dpop_jkt=${encodeURIComponent(bad)}`, { redirect: 'manual' });
+      expect([bad, response.status, (await response.json()).errors[0].extensions.code]).toEqual([bad, 400, 'BAD_USER_INPUT']);
+    }
+  });
+
+  it.each([
+    ['under DPOP_REQUIRED', () => strict],
+    ['with DPOP_REQUIRED off', () => server],
+  ])('%s, a start with dpop_jkt gives a session bound to that key: its refresh cookie works only with a proof of it', async (_what, which) => {
+    const s = which();
+    const key = await newKey();
+    const account = idpAccount({ preferred_username: uniqueName('dk') });
+    const finished = await signIn(s, account.sub, `?dpop_jkt=${key.jkt}`);
+    expect(finished.location).toBe(`${s.url}/#oidc=signed-in`);
+    expect(await count('SELECT count(*) FROM "Session" WHERE "dpopJkt" = $1', [key.jkt])).toBe(1);
+    const noProof = await refreshThroughCookie(s, finished);
+    expect(noProof.errors?.[0]?.extensions).toMatchObject({ code: 'UNAUTHENTICATED', reason: 'DPOP_REQUIRED' });
+    const otherKey = await refreshThroughCookie(s, finished, await proofOf(await newKey(), 'POST', s.graphqlUrl));
+    expect(otherKey.errors?.[0]?.extensions).toMatchObject({ code: 'UNAUTHENTICATED', reason: 'INVALID_DPOP_PROOF' });
+    const bound = await refreshThroughCookie(s, finished, await proofOf(key, 'POST', s.graphqlUrl));
+    expect(bound.errors).toBeUndefined();
+    const { accessToken } = bound.data.refresh;
+    expect(claimsOf(accessToken).cnf).toEqual({ jkt: key.jkt });
+    const me = await gql(s, ME, {}, { headers: { authorization: `DPoP ${accessToken}`, dpop: await proofOf(key, 'POST', s.graphqlUrl, { accessToken }) } });
+    expect(me.data.me.username).toBe(account.preferred_username);
   });
 });
 

@@ -3,7 +3,9 @@
  * client to count rows (a refusal must change nothing), and requests sent
  * from a chosen loopback address (per-IP limits).
  */
+import { randomUUID } from 'node:crypto';
 import http from 'node:http';
+import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
 import pg from 'pg';
 import { Redis } from 'ioredis';
 import { testDatabaseUrl, testRedisUrl } from '../helpers/env.ts';
@@ -111,4 +113,28 @@ export async function forgetRateLimits(rules = '*'): Promise<void> {
   const stale = await redis.keys(`${keyPrefix()}rl:${rules}`);
   if (stale.length > 0) await redis.del(...stale);
   redis.disconnect();
+}
+
+/** A client's DPoP key pair (RFC 9449), its public JWK and thumbprint. */
+export interface Key {
+  privateKey: CryptoKey;
+  jwk: JWK;
+  jkt: string;
+}
+
+export async function newKey(): Promise<Key> {
+  const { privateKey, publicKey } = await generateKeyPair('ES256');
+  const jwk = await exportJWK(publicKey);
+  return { privateKey, jwk, jkt: await calculateJwkThumbprint(jwk) };
+}
+
+/** A proof's `ath`: base64url(SHA-256(access token)). */
+export const ath = async (token: string) => Buffer.from(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(token))).toString('base64url');
+
+/** A DPoP proof of `key` for `htm` `htu`; `overrides` change a claim or the header to make a bad one. */
+export async function proofOf(key: Key, htm: string, htu: string, overrides: { accessToken?: string; iat?: number; jti?: string; typ?: string; ath?: string } = {}): Promise<string> {
+  const claims: Record<string, unknown> = { htm, htu, jti: overrides.jti ?? randomUUID(), iat: overrides.iat ?? Math.floor(Date.now() / 1000) };
+  if (overrides.ath !== undefined) claims.ath = overrides.ath;
+  else if (overrides.accessToken) claims.ath = await ath(overrides.accessToken);
+  return new SignJWT(claims).setProtectedHeader({ alg: 'ES256', typ: overrides.typ ?? 'dpop+jwt', jwk: key.jwk }).sign(key.privateKey);
 }

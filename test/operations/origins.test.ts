@@ -2,11 +2,15 @@
  * Allowed origins changed at run time (src/operations/origins.ts): an admin
  * adds an origin on one instance and the other grants it within a second,
  * for HTTP and WebSocket upgrades alike; removed, it is refused again. Those
- * of ALLOWED_ORIGINS stay, whatever admins do.
+ * of ALLOWED_ORIGINS stay, whatever admins do. Removing one that is not in
+ * the list answers the list as it is and changes nothing.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { logIn, signUp } from '../helpers/accounts.ts';
+import { Redis } from 'ioredis';
+import { Channels } from '../../src/core/codes.ts';
+import { testRedisUrl, withDatabase } from '../helpers/env.ts';
 import { errorCodes, gql, scaledEnv, startServer, stopAllServers, uniqueName, type TestServer } from '../helpers/server.ts';
 
 const ADD = 'mutation($origin: String!) { addAllowedOrigin(origin: $origin) }';
@@ -81,5 +85,39 @@ describe('allowed origins at run time', () => {
     expect(errorCodes(await gql(a, ADD, { origin: added }, { token: user.accessToken }))).toEqual(['FORBIDDEN']);
     expect(errorCodes(await gql(a, LIST, {}, { token: user.accessToken }))).toEqual(['FORBIDDEN']);
     expect((await gql(a, LIST, {}, { token: adminToken })).data.allowedOrigins).toEqual([seeded]);
+  });
+
+  it('removing an origin that is not in the list answers the list as it is, audits, tells and grants nothing', async () => {
+    const [a, b] = servers as [TestServer, TestServer];
+    const absent = `https://${uniqueName('absent')}.example`;
+    const list = async () => (await gql(a, LIST, {}, { token: adminToken })).data.allowedOrigins as string[];
+    const audited = () => withDatabase(async (client) => Number((await client.query(`SELECT count(*) AS n FROM "AuditEvent" WHERE kind = 'origin_removed'`)).rows[0].n));
+    const [before, auditedBefore] = [await list(), await audited()];
+    // What the instances tell each other: nothing, when nothing changed.
+    const told: string[] = [];
+    const listener = new Redis(testRedisUrl);
+    listener.on('message', (channel: string) => told.push(channel));
+    await listener.subscribe(Channels.originsChanged);
+    const answer = await gql(b, REMOVE, { origin: absent }, { token: adminToken });
+    expect(answer.errors).toBeUndefined();
+    expect(answer.data.removeAllowedOrigin).toEqual(before);
+    expect([await list(), await audited()]).toEqual([before, auditedBefore]);
+    // A real change on the same channel, so that its message proves the silence before was not a deaf listener.
+    const real = `https://${uniqueName('real')}.example`;
+    await gql(b, ADD, { origin: real }, { token: adminToken });
+    await gql(b, REMOVE, { origin: real }, { token: adminToken });
+    await expect.poll(() => told.length).toBeGreaterThanOrEqual(2);
+    // b's messages go out in order: a message for the removal that changed nothing would have come first, so a
+    // short settle shows whether a third is still on its way.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(told).toEqual([Channels.originsChanged, Channels.originsChanged]);
+    listener.disconnect();
+    expect(await audited()).toBe(auditedBefore + 1);
+    expect(await preflight(a, absent)).toEqual({ status: 403, granted: null });
+    // Not an origin at all: BAD_USER_INPUT, as for adding; not FORBIDDEN, not an error from inside.
+    for (const bad of ['app.example', 'https://app.example/path', `https://${'a'.repeat(3000)}.example`]) {
+      expect(errorCodes(await gql(a, REMOVE, { origin: bad }, { token: adminToken })), bad).toEqual(['BAD_USER_INPUT']);
+    }
+    expect([await list(), await audited()]).toEqual([before, auditedBefore + 1]);
   });
 });

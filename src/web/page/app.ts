@@ -62,6 +62,7 @@ const oidcMessages: Record<string, string> = {
   email_taken: 'An account with this email already exists here: sign in with its password.',
   already_linked: 'The account with this email is already linked to another identity at this provider.',
   rate_limited: 'Too many sign-ins were started from this address; try again later.',
+  dpop_required: 'This server accepts only key-bound (DPoP) sessions, and this page cannot yet carry its key through the identity provider’s sign-in.',
 };
 const oidcOutcome = new URLSearchParams(location.hash.slice(1));
 let oidcFailure: string | null = oidcOutcome.get('oidc-error');
