@@ -45,7 +45,7 @@ const plan = {
    * Chat-like: 200 rooms of 5 members, messages spread over the rooms. The first rate in alternating rounds,
    * then a ramp until the target saturates (stored messages per second at saturation).
    */
-  chat: { rooms: quick ? 50 : 200, members: 5, rate: 200, rounds: quick ? 1 : 3, ramp: quick ? [400, 800] : [400, 800, 1200, 1600, 2000, 2400, 2800, 3200, 4000, 4800] },
+  chat: { rooms: quick ? 50 : 200, members: 5, rate: 200, rounds: quick ? 1 : 3, ramp: process.env.BENCH_CHAT_RAMP?.split(',').map(Number) ?? (quick ? [400, 800] : [400, 800, 1200, 1600, 2000, 2400, 2800, 3200, 4000, 4800]) },
 };
 const postgresUrl = process.env.BENCH_POSTGRES_URL ?? 'postgresql://postgres@127.0.0.1:5432';
 const database = `switchboard_bench_${process.pid}`;

@@ -112,10 +112,10 @@ const schema = z.object({
   MESSAGE_RATE_PER_ROOM: int(200, 1),
   MESSAGE_RATE_WINDOW: int(10, 1),
   /**
-   * Seconds the oldest send in progress may have taken before new sends are refused as overloaded (src/messages/admission.ts).
-   * @default 0.25
+   * Seconds sends may take (the quickest of the last 100 ms, else the oldest in progress) before new sends are refused as overloaded (src/messages/admission.ts).
+   * @default 0.1
    */
-  SEND_QUEUE_MAX_WAIT: seconds(0.25),
+  SEND_QUEUE_MAX_WAIT: seconds(0.1),
   LOGIN_FAILURES_PER_ACCOUNT: int(5, 1),
   LOGIN_FAILURES_PER_IP: int(50, 1),
   LOGIN_FAILURE_WINDOW: int(900, 1),

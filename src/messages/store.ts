@@ -20,24 +20,35 @@ export const authorColumns = ['id', 'username', 'email', 'roles', 'createdAt'] a
 const selectWithRoomAndAuthor = `row_to_json(m) AS "message", row_to_json(r) AS "room",
   json_build_object(${authorColumns.map((column) => `'${column}', u."${column}"`).join(', ')}) AS "author"`;
 
-const insert: Statement = {
-  name: 'message.insert',
-  // The room row is locked by the UPDATE until the statement commits: concurrent sends to a room are numbered one after another.
+/**
+ * One send: the room's counter moves by one and the message takes the new
+ * number. The room row stays locked until the statement commits, so that
+ * concurrent sends to a room are numbered one after another; `waiting`
+ * decides whether a row another transaction holds is waited for or skipped
+ * (no row comes back, as for a deleted room).
+ */
+const insertStatement = (name: string, waiting: boolean): Statement => ({
+  name,
   text: `
-WITH r AS (UPDATE "Room" SET "lastSeq" = "lastSeq" + 1, "lastActivityAt" = $6::timestamp(3) WHERE "id" = $1::uuid RETURNING *),
+WITH locked AS MATERIALIZED (SELECT "id" FROM "Room" WHERE "id" = $1::uuid FOR UPDATE${waiting ? '' : ' SKIP LOCKED'}),
+r AS (UPDATE "Room" SET "lastSeq" = "lastSeq" + 1, "lastActivityAt" = $6::timestamp(3) WHERE "id" = (SELECT "id" FROM locked) RETURNING *),
 m AS (
   INSERT INTO "Message" ("id", "roomId", "seq", "authorId", "body", "idempotencyKey", "createdAt")
   SELECT $2::uuid, r."id", r."lastSeq", $3::uuid, $4, $5, $6::timestamp(3) FROM r
   RETURNING *
 )
 SELECT ${selectWithRoomAndAuthor} FROM m JOIN r ON true JOIN "User" u ON u."id" = m."authorId"`,
-};
+});
+const insert = insertStatement('message.insert', true);
+const insertUnlessLocked = insertStatement('message.insert-unless-locked', false);
 
 /**
  * Many sends in one statement (group commit): each room's counter moves by
- * its number of messages, which take the numbers in the order given. The
- * rooms are locked in id order first, so that two instances' batches over
- * the same rooms wait for each other instead of deadlocking.
+ * its number of messages, which take the numbers in the order given. A room
+ * whose row another transaction holds (another instance's batch, a room
+ * being changed or deleted) is skipped rather than waited for: its sends
+ * come back without a row and go on their own (see `insert`), so that one
+ * busy room never holds up the sends to every other.
  */
 const insertMany: Statement = {
   name: 'message.insert-many',
@@ -46,7 +57,7 @@ WITH i AS (
   SELECT * FROM jsonb_to_recordset($1::jsonb) AS i("ord" int, "id" uuid, "roomId" uuid, "authorId" uuid, "body" text, "idempotencyKey" text, "createdAt" timestamp(3))
 ),
 n AS (SELECT "roomId", count(*)::int AS "count", max("createdAt") AS "at" FROM i GROUP BY "roomId"),
-locked AS MATERIALIZED (SELECT "id" FROM "Room" WHERE "id" IN (SELECT "roomId" FROM n) ORDER BY "id" FOR UPDATE),
+locked AS MATERIALIZED (SELECT "id" FROM "Room" WHERE "id" IN (SELECT "roomId" FROM n) ORDER BY "id" FOR UPDATE SKIP LOCKED),
 r AS (
   UPDATE "Room" SET "lastSeq" = "Room"."lastSeq" + n."count", "lastActivityAt" = n."at"
   FROM n JOIN locked ON locked."id" = n."roomId" WHERE "Room"."id" = n."roomId"
@@ -60,6 +71,9 @@ m AS (
 )
 SELECT ${selectWithRoomAndAuthor} FROM m JOIN r ON r."id" = m."roomId" JOIN "User" u ON u."id" = m."authorId"`,
 };
+
+/** A batched send whose room the batch skipped (locked by another transaction, or deleted): it is stored on its own. */
+const skipped = Symbol('skipped');
 
 const fromStore = `FROM "Message" m JOIN "Room" r ON r."id" = m."roomId" JOIN "User" u ON u."id" = m."authorId"`;
 
@@ -120,16 +134,17 @@ export interface MessageStore {
 export function createMessageStore(sql: Sql): MessageStore {
   const first = (rows: Row[]) => (rows[0] ? fromRow(rows[0]) : null);
   // A timestamp(3) holds UTC (as Prisma writes it); PostgreSQL ignores the zone of the ISO string.
-  const insertOne = async ({ id, roomId, authorId, body, idempotencyKey, createdAt }: NewMessage) => {
+  const insertOne = async ({ id, roomId, authorId, body, idempotencyKey, createdAt }: NewMessage, statement = insert) => {
     metrics.messageStatements.inc();
-    return first(await sql.rows<Row>(insert, [roomId, id, authorId, body, idempotencyKey, createdAt]));
+    return first(await sql.rows<Row>(statement, [roomId, id, authorId, body, idempotencyKey, createdAt]));
   };
-  const one = (item: NewMessage): Promise<Outcome<MessageWithAuthor | null>> =>
-    insertOne(item).then(
-      (value) => ({ ok: true, value }),
+  /** A batch's send on its own: a locked room is skipped, not waited for. */
+  const one = (item: NewMessage): Promise<Outcome<MessageWithAuthor | typeof skipped>> =>
+    insertOne(item, insertUnlessLocked).then(
+      (value) => ({ ok: true, value: value ?? skipped }),
       (error: unknown) => ({ ok: false, error }),
     );
-  const write = groupCommit<NewMessage, MessageWithAuthor | null>({
+  const write = groupCommit<NewMessage, MessageWithAuthor | typeof skipped>({
     maxBatch: insertBatchLimit,
     async run(items) {
       if (items.length === 1) return [await one(items[0]!)];
@@ -138,7 +153,7 @@ export function createMessageStore(sql: Sql): MessageStore {
         metrics.messageStatements.inc();
         rows = await sql.rows<Row>(insertMany, [JSON.stringify(items.map((item, ord) => ({ ...item, ord })))]);
       } catch (error) {
-        // One row's key already used (a retry racing its original), or a deadlock with another instance's batch:
+        // One row's key already used (a retry racing its original), or a conflict PostgreSQL broke:
         // each send on its own, so that only the one at fault fails.
         if (!isUniqueViolation(error) && !isTransactionConflict(error)) throw error;
         const outcomes = [];
@@ -146,13 +161,17 @@ export function createMessageStore(sql: Sql): MessageStore {
         return outcomes;
       }
       const stored = new Map(rows.map((row) => [row.message.id, row]));
-      // A send whose room was deleted meanwhile has no row.
-      return items.map(({ id }) => ({ ok: true, value: stored.has(id) ? fromRow(stored.get(id)!) : null }));
+      return items.map(({ id }) => ({ ok: true, value: stored.has(id) ? fromRow(stored.get(id)!) : skipped }));
     },
   });
   return {
     range: async (roomId, afterSeq, beforeSeq) => (await sql.rows<Row>(range, [roomId, afterSeq, beforeSeq ?? null])).map(fromRow),
-    insert: (roomId, authorId, body, idempotencyKey) => write({ id: uuidv7(), roomId, authorId, body, idempotencyKey, createdAt: new Date().toISOString() }),
+    async insert(roomId, authorId, body, idempotencyKey) {
+      const item = { id: uuidv7(), roomId, authorId, body, idempotencyKey, createdAt: new Date().toISOString() };
+      const written = await write(item);
+      // On its own, the statement waits for the room's row, or finds the room gone (null).
+      return written === skipped ? insertOne(item) : written;
+    },
     findByKey: async (roomId, authorId, idempotencyKey) => first(await sql.rows<Row>(findByKey, [roomId, authorId, idempotencyKey])),
   };
 }

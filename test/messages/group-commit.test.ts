@@ -4,10 +4,13 @@
  * without gap or duplicate, each sender answered with its own message, and a
  * retry racing its original in one batch answered with the original.
  */
+import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
+import { testDatabaseUrl } from '../helpers/env.ts';
 import { errorCodes, gql, scaledEnv, startServer, stopAllServers, type TestServer } from '../helpers/server.ts';
 import { signUp } from '../helpers/accounts.ts';
-import { createRoom, JOIN, SEND } from '../rooms/helpers.ts';
+import { createRoom, JOIN, SEND, storedMessages } from '../rooms/helpers.ts';
+import { uuidOf } from '../helpers/server.ts';
 
 afterAll(() => stopAllServers());
 
@@ -67,5 +70,33 @@ describe.each([
     expect(new Set(a.map((answer) => answer.data.sendMessage.id)).size).toBe(1);
     const seqs = [...a.slice(0, 1), ...b].map((answer) => seqOf(answer.data.sendMessage.cursor)).sort((x, y) => x - y);
     expect(seqs).toEqual(Array.from({ length: 13 }, (_, i) => i + 1));
+  });
+});
+
+describe('a room whose row another transaction holds', () => {
+  it('holds up only its own sends: the others are stored meanwhile, and its own once the row is free, and a single send to an open room is not held up either', async () => {
+    const server = await startServer({ ...scaledEnv(), ...limits });
+    const owner = await signUp(server);
+    const [busy, open] = await Promise.all([createRoom(server, owner.accessToken), createRoom(server, owner.accessToken)]);
+    await gql(server, SEND, { id: busy.id, body: 'warm' }, { token: owner.accessToken });
+    const holder = new pg.Client({ connectionString: testDatabaseUrl });
+    await holder.connect();
+    try {
+      // What a long change to the room would do: its row locked until the transaction ends.
+      await holder.query('BEGIN');
+      await holder.query('SELECT 1 FROM "Room" WHERE id = $1 FOR UPDATE', [uuidOf(busy.id)]);
+      let busyDone = false;
+      const held = Promise.all(Array.from({ length: 3 }, (_, i) => gql(server, SEND, { id: busy.id, body: `held ${i}` }, { token: owner.accessToken }))).finally(() => (busyDone = true));
+      const together = await Promise.all(Array.from({ length: 10 }, (_, i) => gql(server, SEND, { id: open.id, body: `open ${i}` }, { token: owner.accessToken })));
+      const alone = await gql(server, SEND, { id: open.id, body: 'alone' }, { token: owner.accessToken });
+      expect([...together, alone].flatMap(errorCodes)).toEqual([]);
+      expect(busyDone).toBe(false);
+      await holder.query('COMMIT');
+      expect((await held).flatMap(errorCodes)).toEqual([]);
+      expect((await storedMessages(busy.id)).map((m) => m.seq)).toEqual([1, 2, 3, 4]);
+      expect((await storedMessages(open.id)).map((m) => m.seq)).toEqual(Array.from({ length: 11 }, (_, i) => i + 1));
+    } finally {
+      await holder.end();
+    }
   });
 });

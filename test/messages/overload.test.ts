@@ -1,10 +1,11 @@
 /**
  * An instance that falls behind refuses sends at once instead of queueing
  * them (src/messages/admission.ts): PostgreSQL's answers are held back
- * through a TCP proxy, so that the first send stays in progress; once it has
- * been at it past SEND_QUEUE_MAX_WAIT, the next send is refused RATE_LIMITED
- * (overloaded) while the first still waits, and it stores nothing; the first
- * is stored once the answers flow, and sends are accepted again.
+ * through a TCP proxy, so that sends stay in progress; once eight have been
+ * at it past SEND_QUEUE_MAX_WAIT with none finishing, the next send is
+ * refused RATE_LIMITED (overloaded) while they still wait, and it stores
+ * nothing; they are stored once the answers flow, and sends are accepted
+ * again.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { errorCodes, gql, startServer, stopAllServers } from '../helpers/server.ts';
@@ -18,7 +19,9 @@ afterAll(() => stopAllServers());
 describe('sends past what the instance keeps up with', () => {
   it('are refused RATE_LIMITED (overloaded, retryAfter) at once while the oldest send waits past SEND_QUEUE_MAX_WAIT, storing nothing; the waiting one is kept', async () => {
     const connections = new Set<ProxiedConnection>();
-    const proxy = await startTcpProxy(testDatabaseUrl, { watch: (connection) => (connections.add(connection), () => {}) });
+    // Once holding, connections the pool opens later are held too.
+    let holding = false;
+    const proxy = await startTcpProxy(testDatabaseUrl, { watch: (connection) => (connections.add(connection), (connection.held = holding), () => {}) });
     try {
       const server = await startServer({ DATABASE_URL: proxy.via(testDatabaseUrl), REDIS_URL: testRedisUrl, SEND_QUEUE_MAX_WAIT: '0.2' });
       const [sender, other] = await Promise.all([signUp(server), signUp(server)]);
@@ -28,9 +31,11 @@ describe('sends past what the instance keeps up with', () => {
       await gql(server, SEND, { id: room.id, body: 'first' }, { token: sender.accessToken });
       await gql(server, SEND, { id: otherRoom.id, body: 'first' }, { token: other.accessToken });
 
+      holding = true;
       for (const connection of connections) connection.held = true;
-      const waiting = gql(server, SEND, { id: room.id, body: 'waits' }, { token: sender.accessToken });
-      // Clock: the waiting send has to be older than SEND_QUEUE_MAX_WAIT.
+      // A backlog: eight sends in progress, none finishing (src/messages/admission.ts).
+      const waiting = Promise.all(Array.from({ length: 8 }, (_, i) => gql(server, SEND, { id: room.id, body: `waits ${i}` }, { token: sender.accessToken })));
+      // Clock: the waiting sends have to be older than SEND_QUEUE_MAX_WAIT.
       await new Promise((resolve) => setTimeout(resolve, 400));
       const refused = await gql(server, SEND, { id: otherRoom.id, body: 'refused' }, { token: other.accessToken });
       expect(errorCodes(refused)).toEqual(['RATE_LIMITED']);
@@ -41,10 +46,17 @@ describe('sends past what the instance keeps up with', () => {
       await Promise.resolve();
       expect(firstDone).toBe(false);
 
+      holding = false;
       proxy.release();
-      expect((await waiting).data.sendMessage.body).toBe('waits');
-      expect((await gql(server, SEND, { id: otherRoom.id, body: 'accepted again' }, { token: other.accessToken })).data.sendMessage.body).toBe('accepted again');
-      expect((await storedMessages(room.id)).map((m) => m.body)).toEqual(['first', 'waits']);
+      expect((await waiting).map((answer) => answer.data.sendMessage.body)).toEqual(Array.from({ length: 8 }, (_, i) => `waits ${i}`));
+      // Sends are judged again after an interval in which nothing slow finished: accepted within a moment.
+      let again = await gql(server, SEND, { id: otherRoom.id, body: 'accepted again' }, { token: other.accessToken });
+      for (let tries = 1; errorCodes(again)[0] === 'RATE_LIMITED' && tries < 20; tries++) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        again = await gql(server, SEND, { id: otherRoom.id, body: 'accepted again' }, { token: other.accessToken });
+      }
+      expect(again.data.sendMessage.body).toBe('accepted again');
+      expect((await storedMessages(room.id)).map((m) => m.body).sort()).toEqual(['first', ...Array.from({ length: 8 }, (_, i) => `waits ${i}`)].sort());
       expect((await storedMessages(otherRoom.id)).map((m) => m.body)).toEqual(['first', 'accepted again']);
     } finally {
       await proxy.stop();
