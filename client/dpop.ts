@@ -4,7 +4,7 @@
  * the proofs it signs with it, so that its tokens are useless to whoever
  * copies them.
  */
-import { decodeJwt, exportJWK, SignJWT, type JWK } from 'jose';
+import { calculateJwkThumbprint, decodeJwt, exportJWK, SignJWT, type JWK } from 'jose';
 import { wantsDpop } from './errors.ts';
 
 /** When the SDK binds its session to its key: always (`true`), never (`false`), or when the server asks (`'auto'`). */
@@ -48,10 +48,30 @@ export class DpopKey {
     this.pair = pair ? withJwk(pair) : null;
   }
 
+  /** The pair and its public JWK, made now when there is none (the private key not extractable). */
+  private current(): Promise<{ pair: CryptoKeyPair; jwk: JWK }> {
+    this.pair ??= globalThis.crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign', 'verify']).then(withJwk);
+    return this.pair;
+  }
+
+  /** The key pair, for a client that keeps it (e.g. in IndexedDB) to resume its bound session elsewhere or later. */
+  async keyPair(): Promise<CryptoKeyPair> {
+    return (await this.current()).pair;
+  }
+
+  /** The key's RFC 7638 thumbprint (SHA-256, base64url): what a token's `cnf.jkt` and an OIDC start's `dpop_jkt` hold. */
+  async thumbprint(): Promise<string> {
+    return calculateJwkThumbprint((await this.current()).jwk, 'sha256');
+  }
+
+  /** Drops the pair: the next proof is signed by a new one. */
+  forget(): void {
+    this.pair = null;
+  }
+
   /** A fresh DPoP proof for `htm` on `htu`; with `accessToken`, its hash as `ath`. */
   async proof(htm: string, htu: string, accessToken?: string): Promise<string> {
-    this.pair ??= globalThis.crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign', 'verify']).then(withJwk);
-    const { pair, jwk } = await this.pair;
+    const { pair, jwk } = await this.current();
     const jti = new Uint8Array(16);
     globalThis.crypto.getRandomValues(jti);
     const claims: Record<string, unknown> = { htm, htu: htu.split(/[?#]/)[0], jti: base64url(jti) };

@@ -127,6 +127,7 @@ export class SwitchboardClient {
   private readonly socket: LiveSocket;
   private readonly live: LiveOperations;
   private readonly signIn: SignIn;
+  private readonly dpopKey: DpopKey;
   private readonly sending: { retryDelay: number; maxRetryDelay: number; sendAttempts: number };
   private currentStatus: ConnectionStatus = 'idle';
   private readonly listeners: { [K in keyof SwitchboardEvents]: Set<Listener<SwitchboardEvents[K]>> } = {
@@ -140,7 +141,8 @@ export class SwitchboardClient {
     const fetchImpl = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
     const dpop = options.dpop ?? 'auto';
     this.sending = { retryDelay: options.retryDelay ?? 500, maxRetryDelay: options.maxRetryDelay ?? 15_000, sendAttempts: options.sendAttempts ?? 4 };
-    this.http = new HttpTransport(options.url, fetchImpl, new DpopKey(options.dpopKey));
+    this.dpopKey = new DpopKey(options.dpopKey);
+    this.http = new HttpTransport(options.url, fetchImpl, this.dpopKey);
     this.socket = new LiveSocket(
       { wsUrl: options.wsUrl ?? options.url.replace(/^http/, 'ws'), webSocketImpl: options.webSocketImpl, retryDelay: this.sending.retryDelay, maxRetryDelay: this.sending.maxRetryDelay },
       this.http,
@@ -166,7 +168,7 @@ export class SwitchboardClient {
     );
     const request = this.request.bind(this);
     this.live = new LiveOperations(this.socket, request);
-    this.signIn = new SignIn(this.http, request, { devices: options.devices ?? memoryDeviceTokenStore(), dpop, secondFactor: options.secondFactor }, (auth) => this.adopt(auth));
+    this.signIn = new SignIn(this.http, request, { devices: options.devices ?? memoryDeviceTokenStore(), dpop, dpopKey: this.dpopKey, secondFactor: options.secondFactor }, (auth) => this.adopt(auth));
   }
 
   /** The current tokens (null when signed out). */
@@ -236,6 +238,36 @@ export class SwitchboardClient {
   /** Removes the second factor; needs a current code or an unused recovery code. */
   disableSecondFactor(code: string): Promise<void> {
     return this.signIn.disableSecondFactor(code);
+  }
+
+  /**
+   * The URL that starts a sign-in through the server's identity provider (`start`: the `/auth/providers`
+   * entry's, resolved against `url`), bound to this client's DPoP key (`dpop_jkt`) unless `dpop` is false.
+   * The browser leaves the page for the provider: keep `dpopKey()`'s pair (IndexedDB holds a
+   * non-extractable one) and give it as the `dpopKey` option of the client that calls
+   * `completeOidcSignIn()` when the browser is back.
+   */
+  oidcStartUrl(start = 'auth/oidc/start'): Promise<string> {
+    return this.signIn.oidcStartUrl(start);
+  }
+
+  /**
+   * Finishes a sign-in through the identity provider once the browser is back with `#oidc=signed-in`: the
+   * refresh cookie the server set becomes this client's session, bound to its key (the one the start named).
+   * Browsers only, on the server's origin (the cookie is HttpOnly and SameSite=Strict).
+   */
+  completeOidcSignIn() {
+    return this.signIn.completeOidcSignIn();
+  }
+
+  /**
+   * The key pair this client binds its session with (made now when it has none; the private key cannot be
+   * exported) and its RFC 7638 thumbprint. Keep the pair to resume a bound session after a reload or the
+   * navigation of an OIDC sign-in; a client forgets it when its session ends (logout, revoked, replaced), and
+   * the next session gets a new one.
+   */
+  async currentDpopKey(): Promise<{ keyPair: CryptoKeyPair; thumbprint: string }> {
+    return { keyPair: await this.dpopKey.keyPair(), thumbprint: await this.dpopKey.thumbprint() };
   }
 
   // ---- the session (client/session.ts) ----
@@ -344,6 +376,8 @@ export class SwitchboardClient {
     this.teardown();
     if (!keepTokens) {
       this.live.stopAll();
+      // Its key bound a session that is over; the next one gets a key of its own.
+      this.dpopKey.forget();
       this.session.set(null);
     }
     this.setStatus('ended');

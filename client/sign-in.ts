@@ -1,13 +1,14 @@
 /**
  * How a session starts: the password step, the second factor when the
  * account has one (or must enrol one), the device token each login hands
- * out, and binding the new tokens to the DPoP key. The tokens it gets go to
+ * out, sign-in through the server's identity provider (OIDC), and binding
+ * the new tokens to the DPoP key. The tokens it gets go to
  * client/session.ts through the `started` callback.
  */
-import { ConfirmSecondFactorDocument, DisableSecondFactorDocument, EnrolSecondFactorDocument, LoginDocument, LoginWithSecondFactorDocument } from './documents.ts';
+import { ConfirmSecondFactorDocument, DisableSecondFactorDocument, EnrolSecondFactorDocument, LoginDocument, LoginWithSecondFactorDocument, RefreshDocument } from './documents.ts';
 import type { AuthFieldsFragment } from './gql/graphql.ts';
 import { deviceTokenFor, keepDeviceToken, type DeviceTokenStore } from './devices.ts';
-import { withDpopFallback, type DpopMode } from './dpop.ts';
+import { withDpopFallback, type DpopKey, type DpopMode } from './dpop.ts';
 import { GraphQLRequestError, secondFactorChallenge, type SecondFactorPrompt } from './errors.ts';
 import type { HttpTransport, Request } from './transport.ts';
 
@@ -17,8 +18,13 @@ type LoginAnswer = AuthFieldsFragment & { deviceToken?: string | null };
 export interface SignInOptions {
   devices: DeviceTokenStore;
   dpop: DpopMode;
+  /** The key the DPoP proofs are signed with (the transport's), named by an OIDC start. */
+  dpopKey: DpopKey;
   secondFactor: SecondFactorPrompt | undefined;
 }
+
+/** The header a refresh spending the refresh cookie must carry (the server's CSRF_HEADER, src/core/codes.ts). */
+const CSRF_HEADER = 'x-switchboard-csrf';
 
 export class SignIn {
   /** The login waiting for its second step: the account (for its device token) and the challenge. */
@@ -58,6 +64,28 @@ export class SignIn {
     // Bound like the password step when that one was (DPoP): the session's tokens carry the same key.
     const { loginWithSecondFactor: auth } = await this.http.post(LoginWithSecondFactorDocument, { input: { challenge, code, deviceToken } }, null, this.bound);
     return this.adopt(auth, account);
+  }
+
+  /**
+   * Where to send the browser to sign in through the server's identity provider: `start` (its
+   * `/auth/providers` entry) resolved against the endpoint, naming the DPoP key (`dpop_jkt`) unless `dpop`
+   * is false. In 'auto' too: the start is a navigation, so a refusal for want of a key could only be told
+   * after a trip, and the server accepts a bound sign-in whether it requires one or not.
+   */
+  async oidcStartUrl(start: string): Promise<string> {
+    const url = new URL(start, this.http.url);
+    if (this.options.dpop !== false) url.searchParams.set('dpop_jkt', await this.options.dpopKey.thumbprint());
+    return url.href;
+  }
+
+  /**
+   * After the provider sent the browser back (`#oidc=signed-in`): spends the refresh cookie the callback set
+   * (the browser sends it, same origin only) with a proof of the key the start named, which is where
+   * possession of the key is proven; the answer is the session.
+   */
+  async completeOidcSignIn() {
+    const { refresh: auth } = await this.http.post(RefreshDocument, {}, null, this.options.dpop !== false, { [CSRF_HEADER]: '1' });
+    return this.adopt(auth, null);
   }
 
   async enrolSecondFactor(challenge?: string) {

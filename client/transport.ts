@@ -23,7 +23,7 @@ export const isCloseLike = (value: unknown): value is { code: number; reason?: s
 /** The GraphQL endpoint over HTTP, and the DPoP key every proof for it is signed with. */
 export class HttpTransport {
   constructor(
-    private readonly url: string,
+    readonly url: string,
     private readonly fetchImpl: typeof fetch,
     private readonly dpopKey: DpopKey,
   ) {}
@@ -39,8 +39,15 @@ export class HttpTransport {
   /**
    * POSTs an operation. A DPoP-bound `token` goes as `Authorization: DPoP` with a proof for it; with `bind`
    * (login, refresh) a proof of the key comes along without a token, so that the new tokens are bound to it.
+   * `headers` are added as they are.
    */
-  async post<TResult, TVariables>(document: TypedDocumentString<TResult, TVariables>, variables: TVariables | undefined, token: string | null, bind = false): Promise<TResult> {
+  async post<TResult, TVariables>(
+    document: TypedDocumentString<TResult, TVariables>,
+    variables: TVariables | undefined,
+    token: string | null,
+    bind = false,
+    headers: Record<string, string> = {},
+  ): Promise<TResult> {
     const bound = token !== null && boundKeyOf(token) !== null;
     const proof = bound || bind ? await this.proof('POST', bound ? token : undefined) : null;
     let response: Response;
@@ -52,6 +59,7 @@ export class HttpTransport {
           accept: 'application/graphql-response+json, application/json',
           ...(token ? { authorization: `${bound ? 'DPoP' : 'Bearer'} ${token}` } : {}),
           ...(proof ? { dpop: proof } : {}),
+          ...headers,
         },
         body: JSON.stringify({ query: document.toString(), variables: variables ?? {} }),
       });

@@ -9,12 +9,16 @@
  * email links, an unverified one never does. Every outcome is audited, and
  * a refusal creates no user and no session. DPoP: a start naming the
  * client's key (`dpop_jkt`) gives a session bound to it; under DPOP_REQUIRED
- * a start without one is refused before the provider.
+ * a start without one is refused before the provider; the SDK's
+ * `oidcStartUrl` names its key and `completeOidcSignIn` proves it.
  */
 import { writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { MeDocument } from '../../client/documents.ts';
+import { SwitchboardClient } from '../../client/sdk.ts';
 import { CSRF_HEADER } from '../../src/core/codes.ts';
 import { signUp } from '../helpers/accounts.ts';
 import { takeOnce } from '../../src/auth/oidc.ts';
@@ -405,6 +409,41 @@ describe('OIDC sign-in and DPoP (RFC 9449 section 10: the key named at the start
     expect(claimsOf(accessToken).cnf).toEqual({ jkt: key.jkt });
     const me = await gql(s, ME, {}, { headers: { authorization: `DPoP ${accessToken}`, dpop: await proofOf(key, 'POST', s.graphqlUrl, { accessToken }) } });
     expect(me.data.me.username).toBe(account.preferred_username);
+  });
+});
+
+describe('the SDK: a sign-in through the provider bound to its key', () => {
+  it('oidcStartUrl names the key; completeOidcSignIn, from a client given the kept pair, gets a session bound to it', async () => {
+    const starting = new SwitchboardClient({ url: strict.graphqlUrl, webSocketImpl: WebSocket });
+    const { keyPair, thumbprint } = await starting.currentDpopKey();
+    const startUrl = new URL(await starting.oidcStartUrl());
+    expect(`${startUrl.origin}${startUrl.pathname}`).toBe(`${strict.url}/auth/oidc/start`);
+    expect(startUrl.searchParams.get('dpop_jkt')).toBe(thumbprint);
+    // Resolved against the endpoint, so a path prefix before it is kept; `dpop: false` names no key.
+    expect(await new SwitchboardClient({ url: 'https://example.test/chat/graphql', dpop: false }).oidcStartUrl()).toBe('https://example.test/chat/auth/oidc/start');
+
+    const account = idpAccount({ preferred_username: uniqueName('sdk') });
+    idp.signInAs = account.sub;
+    const started = await start(strict, startUrl.search);
+    const finished = await finish(strict, await atProvider(started.authorizationUrl), started.jar);
+    expect(finished.location).toBe(`${strict.url}/#oidc=signed-in`);
+    // Back from the navigation: a new client; the browser would send the refresh cookie, here a fetch adds it.
+    const cookie = refreshCookieOf(finished)!.split(';')[0]!;
+    const withCookie: typeof fetch = (input, init) => fetch(input, { ...init, headers: { ...(init?.headers as Record<string, string>), cookie } });
+    // Without the kept pair it has another key: refused, and the cookie is not spent.
+    const keyless = new SwitchboardClient({ url: strict.graphqlUrl, webSocketImpl: WebSocket, fetch: withCookie });
+    await expect(keyless.completeOidcSignIn()).rejects.toMatchObject({ code: 'UNAUTHENTICATED', errors: [{ extensions: { reason: 'INVALID_DPOP_PROOF' } }] });
+    const client = new SwitchboardClient({ url: strict.graphqlUrl, webSocketImpl: WebSocket, fetch: withCookie, dpopKey: keyPair });
+    try {
+      expect((await client.completeOidcSignIn()).username).toBe(account.preferred_username);
+      expect(claimsOf(client.tokens!.accessToken).cnf).toEqual({ jkt: thumbprint });
+      expect((await client.request(MeDocument)).me?.username).toBe(account.preferred_username);
+      // Its session ended, the client forgets the key: the next one gets its own.
+      await client.logout();
+      expect((await client.currentDpopKey()).thumbprint).not.toBe(thumbprint);
+    } finally {
+      client.close();
+    }
   });
 });
 

@@ -24,22 +24,31 @@ const SECOND_STEP = `mutation Second($input: SecondFactorLoginInput!) {
 const DISABLE = 'mutation Disable($code: String!) { disableSecondFactor(code: $code) }';
 const STATUS = '{ me { id secondFactorEnabled } }';
 
-/** The code an authenticator app shows `stepsAhead` steps of 30 s from now. */
-const codeAt = (secret: string, stepsAhead = 0) => generateSync({ secret, epoch: Math.floor(Date.now() / 1000) + 30 * stepsAhead });
+/** The TOTP step (30 s) of this moment. */
+const stepNow = () => Math.floor(Date.now() / 30_000);
+/** The code an authenticator app shows during `step`. */
+const codeOfStep = (secret: string, step: number) => generateSync({ secret, epoch: step * 30 });
+/**
+ * The code an authenticator app shows `stepsAhead` steps from now: for a code that must merely be current. A code
+ * that must be one already spent is computed from the step that spent it (`codeOfStep`), as a step boundary may
+ * pass between the two.
+ */
+const codeAt = (secret: string, stepsAhead = 0) => codeOfStep(secret, stepNow() + stepsAhead);
 
 const auth = (token: string) => ({ token });
 
 
-/** Enrols and confirms a second factor for a signed-in user; returns its secret and recovery codes. */
-async function enable(server: TestServer, user: TestAccount): Promise<{ secret: string; recoveryCodes: string[] }> {
+/** Enrols and confirms a second factor for a signed-in user; returns its secret, recovery codes and the step whose code confirmed it (spent). */
+async function enable(server: TestServer, user: TestAccount): Promise<{ secret: string; recoveryCodes: string[]; confirmedStep: number }> {
   const enrolled = await gql(server, ENROL, {}, auth(user.accessToken));
   expect(enrolled.errors).toBeUndefined();
   const uri = new URL(enrolled.data.enrolSecondFactor.uri);
   const secret = uri.searchParams.get('secret')!;
   expect(secret).toBe(enrolled.data.enrolSecondFactor.secret);
-  const confirmed = await gql(server, CONFIRM, { code: codeAt(secret) }, auth(user.accessToken));
+  const confirmedStep = stepNow();
+  const confirmed = await gql(server, CONFIRM, { code: codeOfStep(secret, confirmedStep) }, auth(user.accessToken));
   expect(confirmed.errors).toBeUndefined();
-  return { secret, recoveryCodes: confirmed.data.confirmSecondFactor.recoveryCodes };
+  return { secret, recoveryCodes: confirmed.data.confirmSecondFactor.recoveryCodes, confirmedStep };
 }
 
 /** Logs in with the password; expects the second step to be asked for and returns its challenge. */
@@ -88,7 +97,8 @@ describe('enrolment and sign-in', () => {
     expect(errorCodes(wrong)).toEqual(['BAD_USER_INPUT']);
     expect(await count(`SELECT count(*) FROM "SecondFactor" WHERE "userId" = $1 AND "confirmedAt" IS NOT NULL`, [userId])).toBe(0);
 
-    const confirmed = await gql(a, CONFIRM, { code: codeAt(secret) }, auth(token));
+    const confirmedStep = stepNow();
+    const confirmed = await gql(a, CONFIRM, { code: codeOfStep(secret, confirmedStep) }, auth(token));
     expect(confirmed.errors).toBeUndefined();
     const codes = confirmed.data.confirmSecondFactor.recoveryCodes as string[];
     expect(codes).toHaveLength(10);
@@ -114,10 +124,10 @@ describe('enrolment and sign-in', () => {
     expect(errorCodes(await gql(a, STATUS, {}, auth(challenge)))).toEqual(['UNAUTHENTICATED']);
 
     // The code used to confirm is spent: it does not sign in.
-    expect(errorCodes(await gql(b, SECOND_STEP, { input: { challenge, code: codeAt(secret) } }))).toEqual(['UNAUTHENTICATED']);
+    expect(errorCodes(await gql(b, SECOND_STEP, { input: { challenge, code: codeOfStep(secret, confirmedStep) } }))).toEqual(['UNAUTHENTICATED']);
 
     // The next step's code (within the ±1 window) signs in, on the other instance.
-    const next = codeAt(secret, 1);
+    const next = codeOfStep(secret, confirmedStep + 1);
     const signedIn = await gql(b, SECOND_STEP, { input: { challenge, code: next } });
     expect(signedIn.errors).toBeUndefined();
     expect(signedIn.data.loginWithSecondFactor.user.username).toBe(user.username);
@@ -228,16 +238,20 @@ async function untilAllowed(send: () => Promise<GraphQLResponse>): Promise<Graph
 describe('disabling', () => {
   it('needs a current code (or a recovery code); afterwards login gives tokens at once', async () => {
     const user = await signUp(a);
-    const { secret, recoveryCodes } = await enable(a, user);
+    const { secret, recoveryCodes, confirmedStep } = await enable(a, user);
     const signedIn = await gql(a, SECOND_STEP, { input: { challenge: await challengeOf(a, user), code: recoveryCodes[0] } });
     const token = signedIn.data.loginWithSecondFactor.accessToken as string;
     expect(errorCodes(await gql(a, DISABLE, { code: '000000' }, auth(token)))).toEqual(['BAD_USER_INPUT']);
-    // The code that confirmed (this step's) is spent.
-    expect(errorCodes(await gql(a, DISABLE, { code: codeAt(secret) }, auth(token)))).toEqual(['BAD_USER_INPUT']);
-    expect(errorCodes(await gql(a, DISABLE, { code: codeAt(secret, 1) }))).toEqual(['UNAUTHENTICATED']);
+    // The code that confirmed is spent: refused as a replay (still inside the window, whichever step it is now).
+    expect(errorCodes(await gql(a, DISABLE, { code: codeOfStep(secret, confirmedStep) }, auth(token)))).toEqual(['BAD_USER_INPUT']);
+    const failures = (await (await database()).query(`SELECT detail FROM "AuditEvent" WHERE "userId" = $1 AND kind = 'second_factor_failed' ORDER BY id`, [uuidOf(user.id)])).rows;
+    expect(failures.map((r) => [r.detail.during, r.detail.reason])).toEqual([['disable', 'wrong'], ['disable', 'replay']]);
+    // The step after it is not spent, and current until two steps after the confirmation: it needs the session.
+    const unspent = codeOfStep(secret, confirmedStep + 1);
+    expect(errorCodes(await gql(a, DISABLE, { code: unspent }))).toEqual(['UNAUTHENTICATED']);
     expect((await gql(a, STATUS, {}, auth(token))).data.me.secondFactorEnabled).toBe(true);
 
-    const off = await gql(b, DISABLE, { code: codeAt(secret, 1) }, auth(token));
+    const off = await gql(b, DISABLE, { code: unspent }, auth(token));
     expect(off.errors).toBeUndefined();
     expect(off.data.disableSecondFactor).toBe(true);
     expect((await gql(a, STATUS, {}, auth(token))).data.me.secondFactorEnabled).toBe(false);
@@ -295,9 +309,10 @@ describe('ADMIN_REQUIRE_2FA', () => {
 describe('SDK', () => {
   it('asks its prompt for a code and completes the login; without one, completeLogin finishes it', async () => {
     const user = await signUp(a);
-    const { secret, recoveryCodes } = await enable(a, user);
+    const { secret, recoveryCodes, confirmedStep } = await enable(a, user);
+    const prompted = codeOfStep(secret, confirmedStep + 1);
     const asked: string[] = [];
-    const client = new SwitchboardClient({ url: a.graphqlUrl, webSocketImpl: WebSocket, secondFactor: async (challenge) => (asked.push(challenge.challenge), codeAt(secret, 1)) });
+    const client = new SwitchboardClient({ url: a.graphqlUrl, webSocketImpl: WebSocket, secondFactor: async (challenge) => (asked.push(challenge.challenge), prompted) });
     const signedIn = await client.login(user.username, user.password);
     expect(signedIn.username).toBe(user.username);
     expect(asked).toHaveLength(1);
@@ -309,7 +324,7 @@ describe('SDK', () => {
     expect(secondFactorChallenge(error)).toMatchObject({ enrolment: false });
     expect(plain.tokens).toBeNull();
     // The step the prompt used is spent; a recovery code finishes instead.
-    await expect(plain.completeLogin(codeAt(secret, 1))).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+    await expect(plain.completeLogin(prompted)).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
     expect((await plain.completeLogin(recoveryCodes[0]!)).username).toBe(user.username);
     expect(plain.tokens?.accessToken).toBeTruthy();
     plain.close();

@@ -16,15 +16,15 @@ import {
   RemoveFromRoomDocument,
   RoomDocument,
   RoomInvitationsDocument,
-  RefreshDocument,
   RoomPresenceDocument,
   SecondFactorStatusDocument,
   SlotsChangedDocument,
 } from '../../../client/documents.ts';
 import QRCode from 'qrcode';
-import { CSRF_HEADER } from '../../core/codes.ts';
-import type { AuthFieldsFragment, MessageFieldsFragment, PresenceStatus, RoomFieldsFragment } from '../../../client/gql/graphql.ts';
+import type { MessageFieldsFragment, PresenceStatus, RoomFieldsFragment } from '../../../client/gql/graphql.ts';
 import { GraphQLRequestError, SwitchboardClient, secondFactorChallenge, type LiveRoomList, type Subscription, type Tokens } from '../../../client/sdk.ts';
+import { boundKeyOf } from '../../../client/dpop.ts';
+import { deleteExpiredKeys, deleteKey, keepKey, loadKey } from './dpop-keys.ts';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 
@@ -51,7 +51,9 @@ const load = (): Stored | null => {
 
 // ---- sign-in through an identity provider (src/auth/oidc-routes.ts) ----
 // The server's callback set the HttpOnly refresh cookie and sent the browser here with #oidc=signed-in: one
-// refresh with that cookie (and the CSRF header: src/auth/refresh-cookie.ts) becomes this page's session.
+// refresh with that cookie and a proof of the DPoP key the start named becomes this page's session
+// (completeOidcSignIn). The key crossed the navigation in IndexedDB (./dpop-keys.ts), filed under the
+// thumbprint kept in sessionStorage, which the tab keeps across the trip to the provider.
 const oidcMessages: Record<string, string> = {
   no_sign_in: 'That sign-in expired, was already used, or was started in another browser. Try again.',
   state_mismatch: 'The identity provider sent back a different sign-in. Try again.',
@@ -62,42 +64,51 @@ const oidcMessages: Record<string, string> = {
   email_taken: 'An account with this email already exists here: sign in with its password.',
   already_linked: 'The account with this email is already linked to another identity at this provider.',
   rate_limited: 'Too many sign-ins were started from this address; try again later.',
-  dpop_required: 'This server accepts only key-bound (DPoP) sessions, and this page cannot yet carry its key through the identity provider’s sign-in.',
+  dpop_required: 'This server accepts only key-bound (DPoP) sessions, and this browser could not keep the page’s key through the identity provider’s sign-in (no IndexedDB, as in some private windows).',
 };
+const oidcKeyStorage = 'switchboard.oidc-key';
 const oidcOutcome = new URLSearchParams(location.hash.slice(1));
 let oidcFailure: string | null = oidcOutcome.get('oidc-error');
-if (oidcOutcome.has('oidc') || oidcFailure) history.replaceState(null, '', location.pathname + location.search);
-if (oidcOutcome.get('oidc') === 'signed-in') {
-  try {
-    const response = await fetch(new URL('/graphql', location.href), {
-      method: 'POST',
-      credentials: 'same-origin',
-      headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json', [CSRF_HEADER]: '1' },
-      body: JSON.stringify({ query: RefreshDocument.toString(), variables: {} }),
-    });
-    const body = (await response.json()) as { data?: { refresh?: AuthFieldsFragment } | null; errors?: { message: string }[] };
-    const auth = body.data?.refresh;
-    if (!auth) throw new Error(body.errors?.[0]?.message ?? `HTTP ${response.status}`);
-    const tokens: Tokens = {
-      accessToken: auth.accessToken,
-      accessTokenExpiresAt: Date.parse(auth.accessTokenExpiresAt),
-      refreshToken: auth.refreshToken,
-      refreshTokenExpiresAt: Date.parse(auth.refreshTokenExpiresAt),
-    };
-    sessionStorage.setItem(storageKey, JSON.stringify({ tokens, user: { id: auth.user.id, username: auth.user.username } } satisfies Stored));
-  } catch (error) {
-    oidcFailure = `The sign-in could not be finished (${(error as Error).message}).`;
-  }
-}
+const oidcSignedIn = oidcOutcome.get('oidc') === 'signed-in';
+if (oidcSignedIn || oidcFailure) history.replaceState(null, '', location.pathname + location.search);
+/** The thumbprint of the key a started sign-in named: its pair is this page's key once the browser is back. */
+const oidcJkt = sessionStorage.getItem(oidcKeyStorage);
+sessionStorage.removeItem(oidcKeyStorage);
 // ---- end of sign-in through an identity provider ----
 
-const stored = load();
-const client = new SwitchboardClient({ url: new URL('/graphql', location.href).toString(), tokens: stored?.tokens ?? null });
-let me: Stored['user'] | null = stored?.user ?? null;
+// The key to resume with: the one the provider's sign-in named, or the one the stored tokens are bound to (a bound
+// session whose key is gone cannot be resumed: it signs in again).
+await deleteExpiredKeys();
+const stored = oidcSignedIn ? null : load();
+const resumedJkt = oidcSignedIn ? oidcJkt : stored && boundKeyOf(stored.tokens.accessToken);
+const resumedKey = resumedJkt ? await loadKey(resumedJkt) : null;
+if (oidcJkt && !oidcSignedIn) await deleteKey(oidcJkt);
+const resumed = stored && (!resumedJkt || resumedKey) ? stored : null;
+const client = new SwitchboardClient({ url: new URL('/graphql', location.href).toString(), tokens: resumed?.tokens ?? null, dpopKey: resumedKey ?? undefined });
+let me: Stored['user'] | null = resumed?.user ?? null;
+
+/** The thumbprint of the key kept in IndexedDB for this page's session (or its sign-in). */
+let keptJkt = resumedKey ? resumedJkt : null;
+let keeping = Promise.resolve();
+/** Keeps a bound session's key in IndexedDB until its refresh token expires, and deletes it when the session ends (logout too). */
+function keepSessionKey(tokens: Tokens | null) {
+  keeping = keeping.then(async () => {
+    const jkt = tokens ? boundKeyOf(tokens.accessToken) : null;
+    if (keptJkt && keptJkt !== jkt) await deleteKey(keptJkt);
+    keptJkt = null;
+    if (!jkt || !tokens) return;
+    const { keyPair, thumbprint } = await client.currentDpopKey();
+    // Not when the session ended meanwhile: the client then holds no key, or another one.
+    if (thumbprint !== jkt) return;
+    keptJkt = jkt;
+    await keepKey(jkt, keyPair, tokens.refreshTokenExpiresAt);
+  });
+}
 
 client.on('tokens', (tokens) => {
   if (tokens && me) sessionStorage.setItem(storageKey, JSON.stringify({ tokens, user: me }));
   else sessionStorage.removeItem(storageKey);
+  keepSessionKey(tokens);
 });
 
 // ---- notices ----
@@ -617,6 +628,29 @@ onSubmit('send-form', async ({ body }, form) => {
 });
 
 if (client.tokens && me) showSignedIn();
+else if (oidcSignedIn) {
+  try {
+    signedIn(await client.completeOidcSignIn());
+  } catch (error) {
+    keepSessionKey(null);
+    oidcFailure = `The sign-in could not be finished (${error instanceof GraphQLRequestError ? error.message : (error as Error).message}).`;
+  }
+}
+
+/**
+ * Starts a sign-in through the provider bound to this page's key, always, not only when the server requires
+ * DPoP: the page cannot learn that before it leaves (a refusal comes back after a trip), a bound session is
+ * accepted by every server, and its tokens are useless to whoever copies them out of sessionStorage. When the
+ * key cannot be kept (no IndexedDB), the start names none: the server then refuses only if it requires a key.
+ */
+async function startOidcSignIn(start: string) {
+  let url = await client.oidcStartUrl(start);
+  const { keyPair, thumbprint } = await client.currentDpopKey();
+  // Longer than a started sign-in lives (SIGN_IN_TTL in src/auth/oidc.ts); its session files the key anew.
+  if (await keepKey(thumbprint, keyPair, Date.now() + 3_600_000)) sessionStorage.setItem(oidcKeyStorage, thumbprint);
+  else url = new URL(start, location.href).href;
+  location.assign(url);
+}
 
 // The identity provider's button, when the server has one; and how a sign-in through it failed.
 if (oidcFailure) notify(oidcMessages[oidcFailure] ?? (oidcFailure.includes(' ') ? oidcFailure : 'The sign-in through the identity provider failed. Try again.'));
@@ -627,6 +661,10 @@ void fetch(new URL('/auth/providers', location.href))
     if (!provider) return;
     $('oidc-start').textContent = `Sign in with ${provider.name}`;
     $('oidc-start').setAttribute('href', provider.start);
+    $('oidc-start').addEventListener('click', (event) => {
+      event.preventDefault();
+      startOidcSignIn(provider.start).catch((error: unknown) => notify(describe(error)));
+    });
     $('oidc').hidden = false;
   })
   .catch(() => undefined);
