@@ -44,6 +44,23 @@ export interface StartOptions {
    * @default undefined: `node dist/src/main.js`, built once per run
    */
   npmStartIn?: string;
+  /** How long to wait for the "listening on" line before killing it. @default 30_000 */
+  startTimeoutMs?: number;
+}
+
+/** SIGKILL to `child` (to its process group when it leads one) and wait until it has exited. */
+async function killTree(child: ChildProcess, group: boolean): Promise<void> {
+  const exited = child.exitCode !== null || child.signalCode !== null;
+  const waitForExit = exited || child.pid === undefined ? Promise.resolve() : once(child, 'exit');
+  if (child.pid !== undefined) {
+    try {
+      if (group) process.kill(-child.pid, 'SIGKILL');
+      else if (!exited) child.kill('SIGKILL');
+    } catch {
+      // ESRCH: nothing left of it.
+    }
+  }
+  await waitForExit;
 }
 
 const temporaryFolders = new Set<string>();
@@ -100,33 +117,51 @@ export async function startServer(env: Record<string, string | undefined> = {}, 
     if (v === undefined) delete childEnv[k];
     else childEnv[k] = v;
   }
-  const child = options.npmStartIn
-    ? spawn('npm', ['start', '--silent'], { cwd: options.npmStartIn, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] })
+  // npm runs the server in a shell of its own: started in a process group of
+  // its own, the whole tree can be killed when the start fails.
+  const group = options.npmStartIn !== undefined;
+  const child = group
+    ? spawn('npm', ['start', '--silent'], { cwd: options.npmStartIn, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
     : spawn(process.execPath, [serverEntry], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: string[] = [];
   let buffered = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start in 30 s:\n${logs.join('\n')}`)), 30_000);
-    const onData = (chunk: Buffer) => {
-      buffered += chunk.toString();
-      const lines = buffered.split('\n');
-      buffered = lines.pop()!;
-      for (const line of lines) {
-        logs.push(line);
-        const match = /listening on (https?:\/\/\S+?)\/graphql/.exec(line);
-        if (match) {
-          clearTimeout(timer);
-          resolve(match[1]!);
+  const timeoutMs = options.startTimeoutMs ?? 30_000;
+  let url: string;
+  try {
+    url = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`server (pid ${child.pid}) did not start in ${timeoutMs / 1000} s`)), timeoutMs);
+      const onData = (chunk: Buffer) => {
+        buffered += chunk.toString();
+        const lines = buffered.split('\n');
+        buffered = lines.pop()!;
+        for (const line of lines) {
+          logs.push(line);
+          const match = /listening on (https?:\/\/\S+?)\/graphql/.exec(line);
+          if (match) {
+            clearTimeout(timer);
+            resolve(match[1]!);
+          }
         }
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', (chunk: Buffer) => logs.push(chunk.toString()));
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`server exited with ${code} before listening:\n${logs.join('\n')}`));
+      };
+      child.stdout!.on('data', onData);
+      child.stderr!.on('data', (chunk: Buffer) => logs.push(chunk.toString()));
+      child.once('error', (error) => {
+        clearTimeout(timer);
+        reject(new Error(`server could not be started: ${error.message}`));
+      });
+      child.once('exit', (code, signal) => {
+        clearTimeout(timer);
+        reject(new Error(`server (pid ${child.pid}) exited with ${code ?? signal} before listening`));
+      });
     });
-  });
+  } catch (error) {
+    // A server left running would keep serving on the shared Redis and
+    // database, and answer other files' tests (their seats, their bus).
+    await killTree(child, group);
+    if (buffered) logs.push(buffered);
+    const tail = logs.join('\n').split('\n').filter((line) => line !== '').slice(-40);
+    throw new Error(`${(error as Error).message}; its last output:\n${tail.join('\n')}`);
+  }
   const exited = once(child, 'exit').then(([code]) => code as number | null);
   const server: TestServer = {
     url,
