@@ -109,7 +109,7 @@ describe('seats', () => {
     expect(await closeWithin(keptSocket, 300)).toBe('still open');
     const admitted = connectSocket(survivor, bearer(waiting.accessToken));
     await admitted.acked;
-    // Renewals keep the survivor's seats past several lease periods.
+    // Clock: renewals keep the survivor's seats past several lease periods.
     await new Promise((r) => setTimeout(r, 4000));
     expect((await used(survivor)).used).toBe(2);
   }, 40_000);
