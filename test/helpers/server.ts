@@ -220,6 +220,12 @@ export async function gql<T = any>(
 /** The error codes of a response, in order. */
 export const errorCodes = (response: GraphQLResponse) => (response.errors ?? []).map((e) => e.extensions?.code);
 
+/** Seats taken across the cluster, as `server` counts them (connectionSlots). */
+export const seatsUsed = async (server: Pick<TestServer, 'graphqlUrl'>): Promise<number> => (await gql(server, '{ connectionSlots { used } }')).data.connectionSlots.used;
+
+/** connectionParams (or headers) carrying an access token, as clients send it. */
+export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
 export interface TestSocket {
   client: Client;
   /** Resolves with the close event's code and reason once the socket closes. */
@@ -273,13 +279,29 @@ export function connectSocket(server: Pick<TestServer, 'wsUrl'>, connectionParam
 export const closeWithin = <C extends { code: number }>(socket: { closed: Promise<C> }, timeoutMs: number): Promise<C | 'still open'> =>
   Promise.race([socket.closed, new Promise<'still open'>((resolve) => setTimeout(() => resolve('still open'), timeoutMs))]);
 
-/** How many subscriptions of root field `field` went live on `server` so far (its /metrics). */
-export async function startedSubscriptions(server: Pick<TestServer, 'url'>, field: string, metricsToken?: string): Promise<number> {
+/** The value of one sample line of a /metrics text (`name{labels} value`, exactly these labels), or 0 when absent. */
+export function sample(text: string, name: string, labels: Record<string, string> = {}): number {
+  const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
+  for (const line of text.split('\n')) {
+    if (line.startsWith('#')) continue;
+    const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!match || match[1] !== name) continue;
+    const have = (match[2] ?? '').split(/,(?=[a-zA-Z_]+=)/).filter(Boolean);
+    if (wanted.every((w) => have.includes(w)) && have.length === wanted.length) return Number(match[3]);
+  }
+  return 0;
+}
+
+/** One figure of `server`'s GET /metrics (see {@link sample}); throws unless it answers 200. */
+export async function metric(server: Pick<TestServer, 'url'>, name: string, labels: Record<string, string> = {}, metricsToken?: string): Promise<number> {
   const response = await fetch(`${server.url}/metrics`, { headers: metricsToken ? { authorization: `Bearer ${metricsToken}` } : {} });
   if (response.status !== 200) throw new Error(`GET /metrics answered ${response.status}`);
-  const line = new RegExp(`^switchboard_subscriptions_started_total\\{field="${field}"\\} (\\d+)$`, 'm').exec(await response.text());
-  return line ? Number(line[1]) : 0;
+  return sample(await response.text(), name, labels);
 }
+
+/** How many subscriptions of root field `field` went live on `server` so far (its /metrics). */
+export const startedSubscriptions = (server: Pick<TestServer, 'url'>, field: string, metricsToken?: string): Promise<number> =>
+  metric(server, 'switchboard_subscriptions_started_total', { field }, metricsToken);
 
 /**
  * For a subscription made by another client (Apollo, urql, SSE, the SDK): call

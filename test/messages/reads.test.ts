@@ -13,7 +13,7 @@
  * the middle of a replay or of a delivery.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { collect, collectLive, connectSocket, eventually, gql, startServer, stopAllServers, type TestServer } from '../helpers/server.ts';
+import { collect, collectLive, connectSocket, eventually, gql, seatsUsed, startServer, stopAllServers, type TestServer } from '../helpers/server.ts';
 import { signUp, type TestAccount } from '../helpers/accounts.ts';
 import { testDatabaseUrl, testRedisUrl } from '../helpers/env.ts';
 import { startTcpProxy, statementCounter, type ProxiedConnection, type TcpProxy } from '../helpers/tcp-proxy.ts';
@@ -144,12 +144,12 @@ describe('database statements per message', () => {
     const beforeOutsider = statements;
     const outsiderSocket = connectSocket(server, { token: outsider.accessToken });
     await outsiderSocket.acked;
-    const seatsWithOutsider = (await gql(server, '{ connectionSlots { used } }')).data.connectionSlots.used;
+    const seatsWithOutsider = (await seatsUsed(server));
     for (const choice of ['AWAY', 'ONLINE']) await gql(server, `mutation { setPresence(status: ${choice}) }`, {}, { token: outsider.accessToken });
     await outsiderSocket.client.dispose();
     await outsiderSocket.closed;
     // Its OFFLINE is handed out once its seat is freed; a change of Third's after that, shown to all, is the barrier.
-    await eventually(async () => (await gql(server, '{ connectionSlots { used } }')).data.connectionSlots.used === seatsWithOutsider - 1, 5000, "the outsider's seat freed");
+    await eventually(async () => (await seatsUsed(server)) === seatsWithOutsider - 1, 5000, "the outsider's seat freed");
     await thirdToggles();
     await expect.poll(lastIsThird).toBe(true);
     // Third's change, read once; nothing of the outsider's.

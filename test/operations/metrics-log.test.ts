@@ -5,7 +5,7 @@
  * instance, filtered by level.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { collect, connectSocket, errorCodes, eventually, gql, scaledEnv, startServer, stopAllServers, uniqueName, uuidOf, type TestServer } from '../helpers/server.ts';
+import { collect, connectSocket, errorCodes, eventually, gql, sample, scaledEnv, startServer, stopAllServers, uniqueName, uuidOf, type TestServer } from '../helpers/server.ts';
 import { logIn, signUp, LOGIN } from '../helpers/accounts.ts';
 import { Redis } from 'ioredis';
 import { openRawSocket } from './raw-socket.ts';
@@ -13,19 +13,6 @@ import { testRedisUrl } from '../helpers/env.ts';
 import { Channels } from '../../src/core/codes.ts';
 
 afterAll(stopAllServers);
-
-/** The value of one sample line (`name{labels} value`), or 0 when absent. */
-function sample(text: string, name: string, labels: Record<string, string> = {}): number {
-  const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
-  for (const line of text.split('\n')) {
-    if (line.startsWith('#')) continue;
-    const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!match || match[1] !== name) continue;
-    const have = (match[2] ?? '').split(/,(?=[a-zA-Z_]+=)/).filter(Boolean);
-    if (wanted.every((w) => have.includes(w)) && have.length === wanted.length) return Number(match[3]);
-  }
-  return 0;
-}
 
 const scrape = async (server: TestServer) => {
   const response = await fetch(`${server.url}/metrics`);

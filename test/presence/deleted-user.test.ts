@@ -7,15 +7,13 @@
  * no event for a user who is gone, and the next changes as ever.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { collectLive, connectSocket, eventually, gql, scaledEnv, startServer, stopAllServers, uniqueName, type TestServer } from '../helpers/server.ts';
+import { bearer, collectLive, connectSocket, eventually, gql, scaledEnv, seatsUsed, startServer, stopAllServers, uniqueName, type TestServer } from '../helpers/server.ts';
 import { logIn, signUp, type TestAccount } from '../helpers/accounts.ts';
 import { startPrivateRedis, type PrivateRedis } from '../helpers/redis-server.ts';
 import { createRoom, JOIN } from '../rooms/helpers.ts';
 
 const adminName = uniqueName('admin');
 const adminPass = 'admin-password-123';
-const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
-const seatsUsed = async (server: TestServer): Promise<number> => (await gql(server, '{ connectionSlots { used } }')).data.connectionSlots.used;
 
 // A Redis of its own: presence is cluster-wide, and other suites' instances would show in these streams.
 let redis: PrivateRedis | undefined;
