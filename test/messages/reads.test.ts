@@ -162,6 +162,7 @@ describe('database statements per message', () => {
     const rename = async (roomId: string, name: string) => {
       const before = statements;
       expect((await gql(server, 'mutation($id: ID!, $name: String!) { updateRoom(id: $id, input: { name: $name }) { name } }', { id: roomId, name }, { token: owner.accessToken })).data.updateRoom.name).toBe(name);
+      // A window: nothing a client sees follows the re-checks a rename starts here; extra statements would show in it.
       await new Promise((resolve) => setTimeout(resolve, 300));
       return statements - before;
     };
@@ -188,6 +189,7 @@ describe('database statements per message', () => {
     const rename = async (name: string) => {
       const before = statements;
       expect((await gql(server, 'mutation($id: ID!, $name: String!) { updateRoom(id: $id, input: { name: $name }) { name } }', { id: room.id, name }, { token: owner.accessToken })).data.updateRoom.name).toBe(name);
+      // A window: the lists' CHANGED events come from one read, but a second read would follow unseen.
       await new Promise((resolve) => setTimeout(resolve, 300));
       return statements - before;
     };
@@ -221,6 +223,7 @@ describe('database statements per message', () => {
     try {
       await readHeld;
       expect((await gql(server, JOIN, { id: room.id }, { token: joiner.accessToken })).data.joinRoom.id).toBe(room.id);
+      // A window for the join's event to reach the view while its read is held: nothing a client sees marks it.
       await new Promise((resolve) => setTimeout(resolve, 200));
     } finally {
       inspect = undefined;
