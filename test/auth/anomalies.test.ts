@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Keys } from '../../src/core/codes.ts';
 import { testRedisUrl } from '../helpers/env.ts';
 import { LOGIN, logIn, signUp } from '../helpers/accounts.ts';
-import { errorCodes, gql, scaledEnv, startServer, stopAllServers, type TestServer } from '../helpers/server.ts';
+import { errorCodes, gql, metric, scaledEnv, startServer, stopAllServers, type TestServer } from '../helpers/server.ts';
 import { REFRESH } from './support.ts';
 
 let servers: TestServer[];
@@ -32,10 +32,8 @@ afterAll(() => stopAllServers());
 /** The warn lines of both instances that flag `anomaly`. */
 const flagged = (anomaly: string) => servers.flatMap((s) => s.logs).filter((line) => line.includes(`"anomaly":"${anomaly}"`) && line.includes('"level":40'));
 
-async function metric(server: TestServer, kind: string): Promise<number> {
-  const text = await (await fetch(`${server.url}/metrics`)).text();
-  return Number(new RegExp(`^switchboard_auth_anomalies_total\\{kind="${kind}"\\} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
-}
+/** How many `kind` anomalies an instance has flagged (its /metrics). */
+const anomalies = (server: TestServer, kind: string) => metric(server, 'switchboard_auth_anomalies_total', { kind });
 
 describe('sign-in anomalies', () => {
   it('a user refreshing far above the usual is flagged once, on whichever instance crosses the line', async () => {
@@ -48,7 +46,7 @@ describe('sign-in anomalies', () => {
       token = answer.data.refresh.refreshToken;
     }
     await expect.poll(() => flagged('refresh_rate').filter((line) => line.includes(userIdOf(user.accessToken))).length).toBe(1);
-    expect((await metric(servers[0]!, 'refresh_rate')) + (await metric(servers[1]!, 'refresh_rate'))).toBe(1);
+    expect((await anomalies(servers[0]!, 'refresh_rate')) + (await anomalies(servers[1]!, 'refresh_rate'))).toBe(1);
     // A user refreshing at an ordinary pace is not flagged.
     const calm = await signUp(servers[0]!);
     const answer = await gql(servers[0]!, REFRESH, { token: calm.refreshToken });

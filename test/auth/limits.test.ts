@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOGIN, REGISTER, logIn, signUp } from '../helpers/accounts.ts';
-import { errorCodes, gql, scaledEnv, startServer, stopAllServers, uniqueName, type TestServer } from '../helpers/server.ts';
+import { errorCodes, gql, metric, scaledEnv, startServer, stopAllServers, uniqueName, type TestServer } from '../helpers/server.ts';
 import { SET_ROLES, closeDatabase, count, database, gqlFrom, uuidOf, forgetRateLimits } from './support.ts';
 
 afterAll(async () => {
@@ -80,10 +80,7 @@ describe('password checks waiting for a core (PASSWORD_QUEUE_MAX_WAIT)', () => {
     // The failure budget is taken before hashing, by logins in flight too: raised here, where only the queue is under test.
     const server = await startServer({ ...scaledEnv(), BCRYPT_COST: '11', PASSWORD_QUEUE_MAX_WAIT: '0.5', LOGIN_FAILURES_PER_ACCOUNT: '1000' });
     const user = await signUp(server);
-    const hitsOf = async () => {
-      const text = await (await fetch(`${server.url}/metrics`)).text();
-      return Number(/^switchboard_rate_limit_hits_total\{kind="password-queue"\} (\d+)/m.exec(text)?.[1] ?? 0);
-    };
+    const hitsOf = () => metric(server, 'switchboard_rate_limit_hits_total', { kind: 'password-queue' });
     const sessionsOf = () => count('SELECT count(*) FROM "Session" WHERE "userId" = $1', [uuidOf(user.id)]);
     const [sessions, hits] = await Promise.all([sessionsOf(), hitsOf()]);
 

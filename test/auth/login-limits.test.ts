@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { REGISTER, signUp } from '../helpers/accounts.ts';
-import { errorCodes, scaledEnv, startServer, stopAllServers, uniqueName, type TestServer } from '../helpers/server.ts';
+import { errorCodes, metric, scaledEnv, startServer, stopAllServers, uniqueName, type TestServer } from '../helpers/server.ts';
 import { SwitchboardClient } from '../../client/sdk.ts';
 import { closeDatabase, count, gqlFrom, uuidOf, forgetRateLimits } from './support.ts';
 
@@ -23,10 +23,7 @@ const loginFrom = (server: TestServer, ip: string, login: string, password: stri
   gqlFrom(server, ip, LOGIN_WITH_DEVICE, { input: { login, password, ...(deviceToken ? { deviceToken } : {}) } });
 
 /** bcrypt comparisons an instance has made (its /metrics). */
-async function passwordChecks(server: TestServer): Promise<number> {
-  const text = await (await fetch(`${server.url}/metrics`)).text();
-  return Number(/^switchboard_password_hashing_total\{kind="verify"\} (\d+)/m.exec(text)?.[1] ?? 0);
-}
+const passwordChecks = (server: TestServer) => metric(server, 'switchboard_password_hashing_total', { kind: 'verify' });
 
 
 describe('concurrent guesses', () => {
@@ -164,7 +161,7 @@ describe('registration limit (REGISTER_PER_IP)', () => {
   it('a taken name costs a hash like a new one (its answer takes as long), and counts against the limit', async () => {
     await forgetRateLimits();
     const server = await startServer({ ...scaledEnv(), REGISTER_PER_IP: '3', REGISTER_WINDOW: '60' });
-    const hashes = async () => Number(/^switchboard_password_hashing_total\{kind="hash"\} (\d+)/m.exec(await (await fetch(`${server.url}/metrics`)).text())?.[1] ?? 0);
+    const hashes = () => metric(server, 'switchboard_password_hashing_total', { kind: 'hash' });
     const name = uniqueName('taken');
     const register = () => gqlFrom(server, '127.0.0.92', REGISTER, { input: { username: name, email: `${name}@example.test`, password: 'long-enough-password' } });
     expect((await register()).errors).toBeUndefined();

@@ -3,8 +3,10 @@
  * reaches connection_ack in both modes, the embedded database keeps its data
  * across a restart, SIGTERM closes live sockets with 1001, and `npm start`
  * itself (the README's second command) builds and serves the embedded default.
+ * And the test helper's own promise: a start that fails leaves no process behind.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { connectSocket, copyOfProject, gql, scaledEnv, startServer, stopAllServers, type TestServer, temporaryFolder } from '../helpers/server.ts';
@@ -57,4 +59,46 @@ describe('npm start', () => {
     // Stopped as a process manager stops it: npm alone is signalled (a server left behind would keep its sockets and seats).
     await acknowledgesThenClosesOnStop(server);
   }, 90_000);
+});
+
+/** Whether process `pid` still runs (a zombie, dead but not yet reaped, does not). */
+function running(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+describe('a start that never listens', () => {
+  it('is killed, and the error names it and carries its last output', async () => {
+    // A database that accepts connections and never answers: the server waits on it, never listening.
+    const sockets: Socket[] = [];
+    const silent = createServer((socket) => sockets.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const port = (silent.address() as { port: number }).port;
+    try {
+      const failure = await startServer({ DATABASE_URL: `postgresql://postgres@127.0.0.1:${port}/none`, REDIS_URL: scaledEnv().REDIS_URL }, { startTimeoutMs: 3000 }).catch((error: Error) => error);
+      expect(String(failure)).toMatch(/server \(pid \d+\) did not start in 3 s; its last output:\n/);
+      const pid = Number(/pid (\d+)/.exec(String(failure))![1]);
+      expect(running(pid)).toBe(false);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      silent.close();
+    }
+  }, 30_000);
+
+  it('under npm start: npm and the process its script started are both killed', async () => {
+    const project = temporaryFolder('switchboard-hangs-');
+    writeFileSync(
+      path.join(project, 'package.json'),
+      JSON.stringify({ name: 'hangs', private: true, scripts: { start: 'node -e "console.log(\'script pid \' + process.pid); setInterval(() => {}, 1000)"' } }),
+    );
+    const failure = await startServer({}, { npmStartIn: project, startTimeoutMs: 3000 }).catch((error: Error) => error);
+    expect(String(failure)).toMatch(/did not start in 3 s; its last output:\n(.|\n)*script pid \d+/);
+    const npm = Number(/pid (\d+)\)/.exec(String(failure))![1]);
+    const script = Number(/script pid (\d+)/.exec(String(failure))![1]);
+    expect(running(npm)).toBe(false);
+    expect(running(script)).toBe(false);
+  }, 30_000);
 });

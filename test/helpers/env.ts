@@ -24,8 +24,12 @@ export const testRedisPrefix = `sb:t${fileTag}:`;
 
 const fileDatabase = `${fileDatabasePrefix()}${fileTag}`;
 
-async function admin(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: withDatabaseName(baseDatabaseUrl, 'postgres') });
+/**
+ * Runs one statement on a connection of its own, by default on the server's `postgres` database
+ * (to create or drop a database).
+ */
+export async function admin(sql: string, url = withDatabaseName(baseDatabaseUrl, 'postgres')): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
     await client.query(sql);

@@ -44,6 +44,23 @@ export interface StartOptions {
    * @default undefined: `node dist/src/main.js`, built once per run
    */
   npmStartIn?: string;
+  /** How long to wait for the "listening on" line before killing it. @default 30_000 */
+  startTimeoutMs?: number;
+}
+
+/** SIGKILL to `child` (to its process group when it leads one) and wait until it has exited. */
+async function killTree(child: ChildProcess, group: boolean): Promise<void> {
+  const exited = child.exitCode !== null || child.signalCode !== null;
+  const waitForExit = exited || child.pid === undefined ? Promise.resolve() : once(child, 'exit');
+  if (child.pid !== undefined) {
+    try {
+      if (group) process.kill(-child.pid, 'SIGKILL');
+      else if (!exited) child.kill('SIGKILL');
+    } catch {
+      // ESRCH: nothing left of it.
+    }
+  }
+  await waitForExit;
 }
 
 const temporaryFolders = new Set<string>();
@@ -103,33 +120,51 @@ export async function startServer(env: Record<string, string | undefined> = {}, 
     if (v === undefined) delete childEnv[k];
     else childEnv[k] = v;
   }
-  const child = options.npmStartIn
-    ? spawn('npm', ['start', '--silent'], { cwd: options.npmStartIn, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] })
+  // npm runs the server in a shell of its own: started in a process group of
+  // its own, the whole tree can be killed when the start fails.
+  const group = options.npmStartIn !== undefined;
+  const child = group
+    ? spawn('npm', ['start', '--silent'], { cwd: options.npmStartIn, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
     : spawn(process.execPath, [serverEntry], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: string[] = [];
   let buffered = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start in 30 s:\n${logs.join('\n')}`)), 30_000);
-    const onData = (chunk: Buffer) => {
-      buffered += chunk.toString();
-      const lines = buffered.split('\n');
-      buffered = lines.pop()!;
-      for (const line of lines) {
-        logs.push(line);
-        const match = /listening on (https?:\/\/\S+?)\/graphql/.exec(line);
-        if (match) {
-          clearTimeout(timer);
-          resolve(match[1]!);
+  const timeoutMs = options.startTimeoutMs ?? 30_000;
+  let url: string;
+  try {
+    url = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`server (pid ${child.pid}) did not start in ${timeoutMs / 1000} s`)), timeoutMs);
+      const onData = (chunk: Buffer) => {
+        buffered += chunk.toString();
+        const lines = buffered.split('\n');
+        buffered = lines.pop()!;
+        for (const line of lines) {
+          logs.push(line);
+          const match = /listening on (https?:\/\/\S+?)\/graphql/.exec(line);
+          if (match) {
+            clearTimeout(timer);
+            resolve(match[1]!);
+          }
         }
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', (chunk: Buffer) => logs.push(chunk.toString()));
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`server exited with ${code} before listening:\n${logs.join('\n')}`));
+      };
+      child.stdout!.on('data', onData);
+      child.stderr!.on('data', (chunk: Buffer) => logs.push(chunk.toString()));
+      child.once('error', (error) => {
+        clearTimeout(timer);
+        reject(new Error(`server could not be started: ${error.message}`));
+      });
+      child.once('exit', (code, signal) => {
+        clearTimeout(timer);
+        reject(new Error(`server (pid ${child.pid}) exited with ${code ?? signal} before listening`));
+      });
     });
-  });
+  } catch (error) {
+    // A server left running would keep serving on the shared Redis and
+    // database, and answer other files' tests (their seats, their bus).
+    await killTree(child, group);
+    if (buffered) logs.push(buffered);
+    const tail = logs.join('\n').split('\n').filter((line) => line !== '').slice(-40);
+    throw new Error(`${(error as Error).message}; its last output:\n${tail.join('\n')}`);
+  }
   const exited = once(child, 'exit').then(([code]) => code as number | null);
   const server: TestServer = {
     url,
@@ -188,6 +223,12 @@ export async function gql<T = any>(
 /** The error codes of a response, in order. */
 export const errorCodes = (response: GraphQLResponse) => (response.errors ?? []).map((e) => e.extensions?.code);
 
+/** Seats taken across the cluster, as `server` counts them (connectionSlots). */
+export const seatsUsed = async (server: Pick<TestServer, 'graphqlUrl'>): Promise<number> => (await gql(server, '{ connectionSlots { used } }')).data.connectionSlots.used;
+
+/** connectionParams (or headers) carrying an access token, as clients send it. */
+export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
 export interface TestSocket {
   client: Client;
   /** Resolves with the close event's code and reason once the socket closes. */
@@ -241,13 +282,29 @@ export function connectSocket(server: Pick<TestServer, 'wsUrl'>, connectionParam
 export const closeWithin = <C extends { code: number }>(socket: { closed: Promise<C> }, timeoutMs: number): Promise<C | 'still open'> =>
   Promise.race([socket.closed, new Promise<'still open'>((resolve) => setTimeout(() => resolve('still open'), timeoutMs))]);
 
-/** How many subscriptions of root field `field` went live on `server` so far (its /metrics). */
-export async function startedSubscriptions(server: Pick<TestServer, 'url'>, field: string, metricsToken?: string): Promise<number> {
+/** The value of one sample line of a /metrics text (`name{labels} value`, exactly these labels), or 0 when absent. */
+export function sample(text: string, name: string, labels: Record<string, string> = {}): number {
+  const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
+  for (const line of text.split('\n')) {
+    if (line.startsWith('#')) continue;
+    const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!match || match[1] !== name) continue;
+    const have = (match[2] ?? '').split(/,(?=[a-zA-Z_]+=)/).filter(Boolean);
+    if (wanted.every((w) => have.includes(w)) && have.length === wanted.length) return Number(match[3]);
+  }
+  return 0;
+}
+
+/** One figure of `server`'s GET /metrics (see {@link sample}); throws unless it answers 200. */
+export async function metric(server: Pick<TestServer, 'url'>, name: string, labels: Record<string, string> = {}, metricsToken?: string): Promise<number> {
   const response = await fetch(`${server.url}/metrics`, { headers: metricsToken ? { authorization: `Bearer ${metricsToken}` } : {} });
   if (response.status !== 200) throw new Error(`GET /metrics answered ${response.status}`);
-  const line = new RegExp(`^switchboard_subscriptions_started_total\\{field="${field}"\\} (\\d+)$`, 'm').exec(await response.text());
-  return line ? Number(line[1]) : 0;
+  return sample(await response.text(), name, labels);
 }
+
+/** How many subscriptions of root field `field` went live on `server` so far (its /metrics). */
+export const startedSubscriptions = (server: Pick<TestServer, 'url'>, field: string, metricsToken?: string): Promise<number> =>
+  metric(server, 'switchboard_subscriptions_started_total', { field }, metricsToken);
 
 /**
  * For a subscription made by another client (Apollo, urql, SSE, the SDK): call

@@ -23,6 +23,8 @@ export interface ProxyHooks {
   watch?(connection: ProxiedConnection): (chunk: Buffer) => void;
   /** Called once a chunk from the service has been passed on to the client. */
   passedOn?(connection: ProxiedConnection): void;
+  /** Called with each chunk from the service that a held connection keeps back. */
+  heldBack?(connection: ProxiedConnection, chunk: Buffer): void;
 }
 
 export interface TcpProxy {
@@ -84,6 +86,7 @@ export async function startTcpProxy(target: string, hooks: ProxyHooks = {}): Pro
           }
           heldBack.push(chunk);
           waiting.set(connection, flush);
+          hooks.heldBack?.(connection, chunk);
         });
         client.on('close', () => upstream.destroy());
         upstream.on('close', () => client.destroy());

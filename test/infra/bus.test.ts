@@ -7,17 +7,25 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { Redis } from 'ioredis';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMemoryBus, createRedisBus, type Bus } from '../../src/adapters/bus.ts';
+import { waitUntilReady } from '../../src/adapters/redis.ts';
 import { testRedisUrl } from '../helpers/env.ts';
 import { eventually } from '../helpers/server.ts';
 
 const buses: Bus[] = [];
 const redisClients: Redis[] = [];
-function redisBus(): Bus {
+/**
+ * A Redis bus, its subscriber ready first as createRedisBus asks: a SUBSCRIBE sent
+ * before ioredis's ready check put the connection in subscriber mode, and the check's
+ * INFO then failed ("Connection in subscriber mode").
+ */
+async function redisBus(): Promise<Bus> {
   const publisher = new Redis(testRedisUrl);
+  const subscriber = new Redis(testRedisUrl);
   redisClients.push(publisher);
-  const bus = createRedisBus(publisher, new Redis(testRedisUrl));
+  if (!(await waitUntilReady(subscriber))) throw new Error('the subscriber connection did not become ready');
+  const bus = createRedisBus(publisher, subscriber);
   buses.push(bus);
   return bus;
 }
@@ -29,8 +37,11 @@ afterAll(async () => {
 describe.each([
   ['memory', () => createMemoryBus()],
   ['redis', redisBus],
-] as [string, () => Bus][])('Bus (%s)', (_name, make) => {
-  const bus = make();
+] as [string, () => Bus | Promise<Bus>][])('Bus (%s)', (_name, make) => {
+  let bus: Bus;
+  beforeAll(async () => {
+    bus = await make();
+  });
 
   it('delivers JSON to every listener of a channel, and only that channel', async () => {
     const channel = `test:${randomUUID()}`;
@@ -55,9 +66,13 @@ describe.each([
     const stop = await bus.subscribe(channel, (m) => seen.push(m));
     await bus.publish(channel, 1);
     await eventually(() => seen.length === 1, 2000, 'first delivery');
+    const barrier: unknown[] = [];
+    await bus.subscribe(`${channel}:barrier`, (m) => barrier.push(m));
     stop();
     await bus.publish(channel, 2);
-    await new Promise((r) => setTimeout(r, 200));
+    // Published after on the same bus, so heard after the 2 would have been.
+    await bus.publish(`${channel}:barrier`, 3);
+    await eventually(() => barrier.length === 1, 2000, 'the barrier message');
     expect(seen).toEqual([1]);
   });
 
@@ -67,15 +82,15 @@ describe.each([
     await bus.subscribe(channel, (m) => seen.push(m));
     await bus.publish(channel, { n: 1 }, { elsewhere: true });
     await bus.publish(channel, { n: 2 });
-    await eventually(() => seen.length >= 1, 2000, 'the plain message');
-    await new Promise((r) => setTimeout(r, 100));
+    // The plain message, published after, is the barrier: the other would have come first.
+    await eventually(() => seen.some((m) => (m as { n: number }).n === 2), 2000, 'the plain message');
     expect(seen).toEqual([{ n: 2 }]);
   });
 });
 
 describe('Redis bus, two instances', () => {
   it('an `elsewhere` message reaches the other instance in order with the rest, and not its sender', async () => {
-    const [sender, other] = [redisBus(), redisBus()];
+    const [sender, other] = await Promise.all([redisBus(), redisBus()]);
     const channel = `test:${randomUUID()}`;
     const bySender: unknown[] = [];
     const byOther: unknown[] = [];
@@ -101,7 +116,7 @@ describe('Redis bus across processes', () => {
     const lines: string[] = [];
     createInterface({ input: peer.stdout! }).on('line', (l) => lines.push(l));
     try {
-      const bus = redisBus();
+      const bus = await redisBus();
       const fromPeer: unknown[] = [];
       await bus.subscribe(outbound, (m) => fromPeer.push(m));
       await eventually(() => lines.includes('ready'), 15_000, 'peer ready');

@@ -26,6 +26,20 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
+/**
+ * Publishes a message of its own on `bus` and waits until every bus in `listeners` has heard it.
+ * Redis hands one subscriber connection what one connection published in the order it was
+ * published: whatever `bus` published before has reached them all by then.
+ */
+async function barrier(bus: Bus, listeners: Bus[] = [bus]): Promise<void> {
+  const channel = `test:barrier:${randomUUID()}`;
+  let heard = 0;
+  const stops = await Promise.all(listeners.map((listener) => listener.subscribe(channel, () => heard++)));
+  await bus.publish(channel, 'barrier');
+  await eventually(() => heard === listeners.length, 5000, 'the barrier message');
+  for (const stop of stops) stop();
+}
+
 /** A Redis bus whose publisher (commands) connection can be cut off; its subscriber stays connected. */
 async function busWithCuttablePublisher() {
   const connections = new Set<ProxiedConnection>();
@@ -89,7 +103,8 @@ describe('outbox', () => {
     outbox.send(held, 3);
     await eventually(() => heard.length === 5, 10_000, 'every message');
     await outbox.drained();
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    // A message heard twice would have come before this.
+    await barrier(bus);
     expect(heard).toEqual(['held 0', 'free a', 'held 1', 'held 2', 'held 3']);
     expect(logger.lines.filter((line) => line.level === 'error')).toEqual([]);
   }, 20_000);
@@ -108,7 +123,9 @@ describe('outbox', () => {
     await outbox.drained();
     outbox.send(channel, 2);
     await eventually(() => heard.length === 1, 5000, 'the next message');
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await outbox.drained();
+    // The lost message, sent after all, would have come before this.
+    await barrier(bus);
     expect(heard).toEqual([2]);
   }, 20_000);
 
@@ -118,7 +135,7 @@ describe('outbox', () => {
     const { channel, heard } = await listenedChannel<string>();
     await cutOff();
     outbox.send(channel, 'kept', {}, { giveUpAfterMs: 60_000 });
-    // Past the outbox's limit, after the tries at once and 1 s later: not given up.
+    // Clock: past the outbox's limit, after the tries at once and 1 s later: not given up.
     await new Promise((resolve) => setTimeout(resolve, 2500));
     expect(logger.lines.filter((line) => line.message.includes('not published yet')).length).toBeGreaterThanOrEqual(2);
     expect(logger.lines.filter((line) => line.level === 'error')).toEqual([]);
@@ -139,13 +156,14 @@ describe('outbox', () => {
     outbox.send(first.channel, 1);
     outbox.send(second.channel, 2);
     await eventually(() => logger.lines.filter((line) => line.message.includes('given up')).length === 2, 5000, 'both given up');
-    // Nobody is asked while Redis does not answer this instance (its subscriber still listens).
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    // Nobody is asked while Redis does not answer this instance (its subscriber still listens): the request was tried, and failed.
+    await eventually(() => logger.lines.some((line) => line.message.startsWith('could not ask the instances to re-read')), 5000, 'a failed request to re-read');
     expect(rereads).toEqual({ here: 0, elsewhere: 0 });
     await reconnect();
     await eventually(() => rereads.here === 1 && rereads.elsewhere === 1, 20_000, 'both instances asked to re-read');
     await outbox.drained();
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // A second request would reach both before this (its re-read then waits for the gap: bus.ts).
+    await barrier(bus, [bus, elsewhere]);
     expect(rereads).toEqual({ here: 1, elsewhere: 1 });
     expect([...first.heard, ...second.heard]).toEqual([]);
   }, 40_000);
@@ -158,11 +176,12 @@ describe('outbox', () => {
     const { channel, heard } = await listenedChannel<number>();
     await cutOff();
     outbox.send(channel, 1);
-    await new Promise((resolve) => setTimeout(resolve, 1500));
+    await eventually(() => logger.lines.filter((line) => line.message.includes('not published yet')).length >= 2, 5000, 'two failed tries');
     await reconnect();
     await eventually(() => heard.length === 1, 10_000, 'the message, once Redis answers');
     await outbox.drained();
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // A request would reach the bus before this, and a first re-read follows it at once.
+    await barrier(bus);
     expect(rereads).toBe(0);
   }, 30_000);
 });
@@ -183,9 +202,11 @@ describe('requests to re-read', () => {
     await eventually(() => rereads === 1, 5000, 'the first re-read, at once');
     // Two more soon after: one re-read, begun after both, once the gap since the first is over.
     for (let i = 0; i < 2; i++) await bus.publish(Channels.reread, {});
+    // Clock: within the gap (5 s, bus.ts) nothing more is re-read.
     await new Promise((resolve) => setTimeout(resolve, 1000));
     expect(rereads).toBe(1);
     await eventually(() => rereads === 2, 10_000, 'one more re-read, after the gap');
+    // Clock: the two requests are answered by that one; another would come only after a gap more.
     await new Promise((resolve) => setTimeout(resolve, 1000));
     expect(rereads).toBe(2);
   }, 30_000);

@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { collect, connectSocket, errorCodes, eventually, gql, scaledEnv, startServer, stopAllServers, uuidOf, type TestServer, temporaryFolder } from '../helpers/server.ts';
+import { bearer, collect, connectSocket, errorCodes, eventually, gql, scaledEnv, startServer, stopAllServers, uuidOf, type TestServer, temporaryFolder } from '../helpers/server.ts';
 import { signUp } from '../helpers/accounts.ts';
 import { testDatabaseUrl } from '../helpers/env.ts';
 import { flushTestRedis } from '../helpers/redis.ts';
@@ -26,7 +26,6 @@ afterAll(async () => {
   await stopAllServers();
 });
 
-const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
 describe('sendMessage', () => {
   it('stores the body exactly as given, <script> included, and refuses bad bodies storing nothing', async () => {

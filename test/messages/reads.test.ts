@@ -13,7 +13,7 @@
  * the middle of a replay or of a delivery.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { collect, connectSocket, gql, startServer, stopAllServers, type TestServer } from '../helpers/server.ts';
+import { collect, collectLive, connectSocket, eventually, gql, seatsUsed, startServer, stopAllServers, type TestServer } from '../helpers/server.ts';
 import { signUp, type TestAccount } from '../helpers/accounts.ts';
 import { testDatabaseUrl, testRedisUrl } from '../helpers/env.ts';
 import { startTcpProxy, statementCounter, type ProxiedConnection, type TcpProxy } from '../helpers/tcp-proxy.ts';
@@ -89,6 +89,8 @@ describe('database statements per message', () => {
     const socket = connectSocket(server, { token: owner.accessToken });
     await socket.acked;
     const live = collect(socket.client, FULL, { id: room.id });
+    // The room's presence hears its joins and leaves from the same feed as its messages (rooms/feed.ts).
+    const presence = await collectLive(server, socket.client, 'subscription($id: ID!) { roomPresence(roomId: $id) { kind user { id } } }', { id: room.id });
     await warmUp(server, owner.accessToken, room.id, () => live.results.length > 0);
     before = statements;
     await gql(server, SEND, { id: room.id, body: 'known' }, { token: owner.accessToken });
@@ -96,7 +98,8 @@ describe('database statements per message', () => {
     // Someone joins and leaves: the leave may change access, so the next send checks again, and the one after does not.
     await gql(server, JOIN, { id: room.id }, { token: reader.accessToken });
     await gql(server, 'mutation($id: ID!) { leaveRoom(roomId: $id) }', { id: room.id }, { token: reader.accessToken });
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Shown once the room here has heard the leave (and forgotten whom it knew: messages/live.ts).
+    await expect.poll(() => presence.results.map((r) => `${r.data?.roomPresence.kind} ${r.data?.roomPresence.user.id}`)).toContain(`LEFT ${reader.id}`);
     before = statements;
     await gql(server, SEND, { id: room.id, body: 'checked again' }, { token: owner.accessToken });
     await gql(server, SEND, { id: room.id, body: 'known again' }, { token: owner.accessToken });
@@ -116,27 +119,42 @@ describe('database statements per message', () => {
     const toggle = () => gql(server, `mutation { setPresence(status: ${(status = status === 'ONLINE' ? 'AWAY' : 'ONLINE')}) }`, {}, { token: owner.accessToken });
     // Until every subscription has seen a change, one may still be starting (and reading).
     await expect.poll(async () => (await toggle(), statusCount() > 0)).toBe(true);
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    // Changes are read and handed out in order (presence/service.ts): once every subscriber has shown
+    // a change made after them, the reads of the changes before are done.
+    const thirdSocket = connectSocket(server, { token: third.accessToken });
+    await thirdSocket.acked;
+    let thirdStatus = 'ONLINE';
+    const thirdToggles = () => gql(server, `mutation { setPresence(status: ${(thirdStatus = thirdStatus === 'ONLINE' ? 'AWAY' : 'ONLINE')}) }`, {}, { token: third.accessToken });
+    const lastIsThird = () => watching.every((w) => w.results.at(-1)?.data?.roomPresence.user.id === third.id && w.results.at(-1)?.data?.roomPresence.status === thirdStatus);
+    await thirdToggles();
+    await expect.poll(lastIsThird).toBe(true);
 
     const before = statements;
     const seen = statusCount();
     await toggle();
     await expect.poll(() => statusCount()).toBe(seen + 1);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    expect(statements - before).toBe(1);
     for (const w of watching) expect(w.results.at(-1)!.data!.roomPresence).toEqual({ kind: 'STATUS', status, user: { id: owner.id, username: owner.username }, room: { id: room.id, name: 'present' } });
+    // A change of Third's after it, shown to all, is the barrier: a late read for the owner's would have come before.
+    await thirdToggles();
+    await expect.poll(lastIsThird).toBe(true);
+    expect(statements - before).toBe(2);
 
     // Someone in no room watched here comes, changes and goes: nobody here shows it, so nothing is read.
     const outsider = await signUp(server);
     const beforeOutsider = statements;
     const outsiderSocket = connectSocket(server, { token: outsider.accessToken });
     await outsiderSocket.acked;
+    const seatsWithOutsider = (await seatsUsed(server));
     for (const choice of ['AWAY', 'ONLINE']) await gql(server, `mutation { setPresence(status: ${choice}) }`, {}, { token: outsider.accessToken });
     await outsiderSocket.client.dispose();
     await outsiderSocket.closed;
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    expect(statements - beforeOutsider).toBe(0);
-    await Promise.all(sockets.map((s) => s.client.dispose()));
+    // Its OFFLINE is handed out once its seat is freed; a change of Third's after that, shown to all, is the barrier.
+    await eventually(async () => (await seatsUsed(server)) === seatsWithOutsider - 1, 5000, "the outsider's seat freed");
+    await thirdToggles();
+    await expect.poll(lastIsThird).toBe(true);
+    // Third's change, read once; nothing of the outsider's.
+    expect(statements - beforeOutsider).toBe(1);
+    await Promise.all([...sockets, thirdSocket].map((s) => s.client.dispose()));
   });
 
   it("a room's change makes its subscribers here re-check their access with one statement, not one each", async () => {
@@ -144,6 +162,7 @@ describe('database statements per message', () => {
     const rename = async (roomId: string, name: string) => {
       const before = statements;
       expect((await gql(server, 'mutation($id: ID!, $name: String!) { updateRoom(id: $id, input: { name: $name }) { name } }', { id: roomId, name }, { token: owner.accessToken })).data.updateRoom.name).toBe(name);
+      // A window: nothing a client sees follows the re-checks a rename starts here; extra statements would show in it.
       await new Promise((resolve) => setTimeout(resolve, 300));
       return statements - before;
     };
@@ -170,6 +189,7 @@ describe('database statements per message', () => {
     const rename = async (name: string) => {
       const before = statements;
       expect((await gql(server, 'mutation($id: ID!, $name: String!) { updateRoom(id: $id, input: { name: $name }) { name } }', { id: room.id, name }, { token: owner.accessToken })).data.updateRoom.name).toBe(name);
+      // A window: the lists' CHANGED events come from one read, but a second read would follow unseen.
       await new Promise((resolve) => setTimeout(resolve, 300));
       return statements - before;
     };
@@ -203,6 +223,7 @@ describe('database statements per message', () => {
     try {
       await readHeld;
       expect((await gql(server, JOIN, { id: room.id }, { token: joiner.accessToken })).data.joinRoom.id).toBe(room.id);
+      // A window for the join's event to reach the view while its read is held: nothing a client sees marks it.
       await new Promise((resolve) => setTimeout(resolve, 200));
     } finally {
       inspect = undefined;

@@ -11,7 +11,7 @@
  * what it gives up, the others re-read once Redis answers it again. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeCursor } from '../../src/messages/service.ts';
-import { closeWithin, collect, connectSocket, gql, startServer, stopAllServers, type TestServer } from '../helpers/server.ts';
+import { closeWithin, collect, collectLive, connectSocket, gql, startServer, stopAllServers, type TestServer } from '../helpers/server.ts';
 import { signUp, type TestAccount } from '../helpers/accounts.ts';
 import { testDatabaseUrl } from '../helpers/env.ts';
 import { privateRedisForSuite } from '../helpers/redis-server.ts';
@@ -156,11 +156,10 @@ describe('the instance that stores a message', () => {
       const join = () => gql(c, JOIN, { id: room }, { token: member.accessToken });
       const watching = connectSocket(b, { token: owner.accessToken });
       await watching.acked;
-      const presence = collect(watching.client, 'subscription($id: ID!) { roomPresence(roomId: $id) { kind user { id } } }', { id: room });
+      const presence = await collectLive(b, watching.client, 'subscription($id: ID!) { roomPresence(roomId: $id) { kind user { id } } }', { id: room });
       const heard = () => presence.results.map((r) => `${r.data!.roomPresence.kind} ${r.data!.roomPresence.user.id}`);
-      // Live once a join is heard (the subscription may still be starting).
-      await expect.poll(async () => (await leave(), await join(), heard().includes(`JOINED ${member.id}`)), { timeout: 10_000 }).toBe(true);
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      await join();
+      await expect.poll(() => heard().includes(`JOINED ${member.id}`), { timeout: 10_000 }).toBe(true);
       const from = heard().length;
 
       cutOff();

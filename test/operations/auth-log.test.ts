@@ -5,7 +5,7 @@
  * line of a run that went through every auth path holds a password or a token.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { collect, connectSocket, eventually, gql, scaledEnv, startServer, stopAllServers, uniqueName, uuidOf, type TestServer } from '../helpers/server.ts';
+import { bearer, collect, connectSocket, eventually, gql, scaledEnv, startServer, stopAllServers, uniqueName, uuidOf, type TestServer } from '../helpers/server.ts';
 import { logIn, signUp, LOGIN } from '../helpers/accounts.ts';
 import { LOGOUT, REFRESH } from '../auth/support.ts';
 
@@ -13,7 +13,6 @@ afterAll(stopAllServers);
 
 const SERVER_LOG = 'subscription { serverLog(level: "info") { at level message detail } }';
 type Line = { at: string; level: string; message: string; detail: Record<string, any> | null };
-const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
 describe('auth and connections in the server log', () => {
   let server: TestServer;

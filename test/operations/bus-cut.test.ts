@@ -9,9 +9,10 @@
  * stalled while connected).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { closeWithin, collect, connectSocket, gql, scaledEnv, startServer, stopAllServers, type TestServer } from '../helpers/server.ts';
+import { randomUUID } from 'node:crypto';
+import { closeWithin, collect, collectLive, connectSocket, eventually, gql, scaledEnv, startServer, stopAllServers, type TestServer, uuidOf } from '../helpers/server.ts';
 import { Redis } from 'ioredis';
-import { Keys } from '../../src/core/codes.ts';
+import { Channels, Keys } from '../../src/core/codes.ts';
 import { claimsOf, endSessionInDatabaseOnly, logIn, signUp } from '../helpers/accounts.ts';
 import { testRedisUrl } from '../helpers/env.ts';
 import { flushTestRedis } from '../helpers/redis.ts';
@@ -28,22 +29,53 @@ const SLOTS = 'subscription { connectionSlots { used } }';
  */
 async function linkWithSubscribers() {
   const subscribers = new Set<ProxiedConnection>();
+  /** What each subscriber connection holds back now (Redis's pushes, as text). */
+  const held = new Map<ProxiedConnection, string>();
   const link = {
     subscribers,
     refusing: false,
+    /** Subscriber connections cut as they subscribed again, while `refusing`. */
+    refused: 0,
     proxy: await startTcpProxy(testRedisUrl, {
       watch: (connection) => (chunk) => {
         if (!chunk.toString().toUpperCase().includes('SUBSCRIBE')) return;
-        if (link.refusing) return connection.drop();
+        if (link.refusing) {
+          link.refused++;
+          return connection.drop();
+        }
         subscribers.add(connection);
       },
+      heldBack: (connection, chunk) => void held.set(connection, (held.get(connection) ?? '') + chunk.toString()),
     }),
+    /** Whether some subscriber connection holds back a push with `text` in it. */
+    holds: (text: string) => [...held.values()].some((pushes) => pushes.includes(text)),
+    /**
+     * Publishes a message of its own (on the channel every instance listens to and ignores,
+     * Channels.instances) and waits until every held subscriber connection holds it back:
+     * what Redis sent them before, all that was published before it, is held there too.
+     */
+    async barrier() {
+      const marker = `barrier ${randomUUID()}`;
+      const publisher = new Redis(link.proxy.via(testRedisUrl));
+      try {
+        await publisher.publish(Channels.instances, JSON.stringify(marker));
+      } finally {
+        publisher.disconnect();
+      }
+      await eventually(() => [...subscribers].every((connection) => held.get(connection)?.includes(marker)), 5000, 'the barrier held back on every subscriber connection');
+    },
     /** Cuts every subscriber connection: what Redis sent them and they did not pass on yet is lost. */
     dropSubscribers() {
       for (const connection of [...subscribers]) {
         subscribers.delete(connection);
         connection.drop();
       }
+      held.clear();
+    },
+    /** Passes on what was held back, and holds nothing more. */
+    release() {
+      link.proxy.release();
+      held.clear();
     },
   };
   return link;
@@ -67,7 +99,7 @@ afterAll(async () => {
 async function cutTheBus(meanwhile: () => Promise<void>) {
   for (const connection of link.subscribers) connection.held = true;
   await meanwhile();
-  await new Promise((resolve) => setTimeout(resolve, 500));
+  await link.barrier();
   link.dropSubscribers();
 }
 
@@ -77,7 +109,7 @@ async function whileHeld(meanwhile: () => Promise<void>) {
   try {
     await meanwhile();
   } finally {
-    link.proxy.release();
+    link.release();
   }
 }
 
@@ -104,14 +136,13 @@ async function memberKnownOnA() {
   return { owner, member, room, messages, kept, send, ownerOnly, dispose: () => Promise.all([socket.client.dispose(), keeper.client.dispose()]) };
 }
 
-/** A socket on a with `queries` subscribed; resolves once every one of them heard something, the first of `warm()`'s makings or roomListChanges' opening RESYNC (a subscription asked for may still be starting). */
-async function subscribedOnA(token: string, queries: string[], warm: () => Promise<unknown>) {
+/** A socket on a with `queries` subscribed; resolves once a counts each of them started (what is published after reaches it). */
+async function subscribedOnA(token: string, queries: string[]) {
   const socket = connectSocket(a, { token });
   await socket.acked;
-  const streams = queries.map((query) => collect(socket.client, query));
-  await expect.poll(async () => (await warm(), streams.every((s) => s.results.length > 0))).toBe(true);
-  await new Promise((resolve) => setTimeout(resolve, 300));
-  return { streams, from: streams.map((s) => s.results.length), dispose: () => socket.client.dispose() };
+  const streams = [];
+  for (const query of queries) streams.push(await collectLive(a, socket.client, query));
+  return { streams, dispose: () => socket.client.dispose() };
 }
 
 describe('after a bus outage', () => {
@@ -132,7 +163,9 @@ describe('after a bus outage', () => {
     await cutTheBus(async () => {
       await leaving.client.dispose();
       await leaving.closed;
-      await new Promise((resolve) => setTimeout(resolve, 500));
+      // Its OFFLINE, published once its seat is freed, reaches Redis and is held back.
+      await eventually(() => link.holds(`"userId":"${uuidOf(leaver.id)}","status":"OFFLINE"`), 5000, 'the OFFLINE held back');
+      await link.barrier();
       expect(statusesOf(leaver.id)).toEqual(['ONLINE']);
     });
 
@@ -191,7 +224,7 @@ describe('after a bus outage', () => {
 
   it('roomPresence: the joins and leaves made while the bus was cut reach the subscribers once it is back, once each', async () => {
     const owner = await signUp(b);
-    const [stayer, leaver, joiner] = await Promise.all([signUp(b), signUp(b), signUp(b)]);
+    const [stayer, leaver, joiner, late] = await Promise.all([signUp(b), signUp(b), signUp(b), signUp(b)]);
     const room = (await createRoom(b, owner.accessToken)).id;
     await gql(b, JOIN, { id: room }, { token: leaver.accessToken });
     const socket = connectSocket(a, { token: owner.accessToken });
@@ -206,20 +239,22 @@ describe('after a bus outage', () => {
     await cutTheBus(async () => {
       await gql(b, JOIN, { id: room }, { token: joiner.accessToken });
       await gql(b, 'mutation($id: ID!) { leaveRoom(roomId: $id) }', { id: room }, { token: leaver.accessToken });
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      await link.barrier();
       expect(seen()).toHaveLength(1);
     });
 
     await expect.poll(() => seen().length, { timeout: 10_000 }).toBe(3);
-    await new Promise((resolve) => setTimeout(resolve, 500));
     expect(seen().slice(1)).toEqual(expect.arrayContaining([['JOINED', joiner.id], ['LEFT', leaver.id]]));
-    expect(seen()).toHaveLength(3);
+    // Once each: a live join after them is the next thing heard.
+    await gql(b, JOIN, { id: room }, { token: late.accessToken });
+    await expect.poll(() => seen().length).toBe(4);
+    expect(seen()[3]).toEqual(['JOINED', late.id]);
     await socket.client.dispose();
   }, 30_000);
 
   it('roomPresence: a member deleted while the bus was cut is not shown leaving (no user to show) and no error reaches the subscriber', async () => {
     const owner = await signUp(b);
-    const [gone, joiner] = await Promise.all([signUp(b), signUp(b)]);
+    const [gone, joiner, late] = await Promise.all([signUp(b), signUp(b), signUp(b)]);
     const room = (await createRoom(b, owner.accessToken)).id;
     await gql(b, JOIN, { id: room }, { token: gone.accessToken });
     const socket = connectSocket(a, { token: owner.accessToken });
@@ -234,8 +269,13 @@ describe('after a bus outage', () => {
     });
 
     await expect.poll(() => events.results.length, { timeout: 10_000 }).toBeGreaterThan(0);
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    expect(events.results).toEqual([{ data: { roomPresence: { kind: 'JOINED', user: { id: joiner.id } } } }]);
+    // A live join after it is the next thing heard: no LEFT and no error came between.
+    await gql(b, JOIN, { id: room }, { token: late.accessToken });
+    await expect.poll(() => events.results.length).toBe(2);
+    expect(events.results).toEqual([
+      { data: { roomPresence: { kind: 'JOINED', user: { id: joiner.id } } } },
+      { data: { roomPresence: { kind: 'JOINED', user: { id: late.id } } } },
+    ]);
     await socket.client.dispose();
   }, 30_000);
 
@@ -243,12 +283,13 @@ describe('after a bus outage', () => {
     const [viewer, owner] = await Promise.all([signUp(a), signUp(b)]);
     const {
       streams: [changes],
-      from: [from],
       dispose,
-    } = await subscribedOnA(viewer.accessToken, ['subscription { roomListChanges { kind roomId room { name } } }'], async () => {});
+    } = await subscribedOnA(viewer.accessToken, ['subscription { roomListChanges { kind roomId room { name } } }']);
     const seen = () => changes!.results.map((r) => [r.data!.roomListChanges.kind, r.data!.roomListChanges.room?.name ?? null]);
-    // Heard so far: the opening RESYNC.
-    expect(seen().slice(0, from)).toEqual([['RESYNC', null]]);
+    // The opening RESYNC comes first.
+    await changes!.waitFor(1);
+    const from = 1;
+    expect(seen()).toEqual([['RESYNC', null]]);
 
     await cutTheBus(async () => {
       await createRoom(b, owner.accessToken, { name: 'while cut' });
@@ -269,9 +310,11 @@ describe('after a bus outage', () => {
     };
     const {
       streams: [invitations, changes],
-      from: [invitedFrom, changedFrom],
       dispose,
-    } = await subscribedOnA(invitee.accessToken, ['subscription { roomInvitations { room { name } } }', 'subscription { roomListChanges { kind roomId room { name } } }'], () => invite('warm-up'));
+    } = await subscribedOnA(invitee.accessToken, ['subscription { roomInvitations { room { name } } }', 'subscription { roomListChanges { kind roomId room { name } } }']);
+    // Nothing invited yet; the room list opens with RESYNC.
+    await changes!.waitFor(1);
+    const [invitedFrom, changedFrom] = [0, 1];
 
     let gone = '';
     await whileHeld(async () => {
@@ -315,7 +358,9 @@ describe('after a bus outage', () => {
     link.refusing = true;
     try {
       link.dropSubscribers();
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      // Each instance's subscriber comes back 200 ms after it noticed the cut (redis.ts), and is cut
+      // again as it subscribes: two refusals, one each, say both instances know their bus is down.
+      await eventually(() => link.refused >= 2, 5000, 'both subscribers refused');
       // Unheard by either instance: the bus is down.
       expect((await ownerOnly()).data.updateRoom.permission).toBe('OWNER_ONLY');
       const refused = await send('while cut off');

@@ -11,23 +11,12 @@ import { accessSync, constants, readdirSync, readFileSync, writeFileSync } from 
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { testDatabaseUrl, testRedisPrefix, testRedisUrl } from '../helpers/env.ts';
+import { admin, testDatabaseUrl, testRedisPrefix, testRedisUrl } from '../helpers/env.ts';
 import { signUp } from '../helpers/accounts.ts';
 import { temporaryFolder } from '../helpers/server.ts';
 
 const database = `switchboard_entry_${process.pid}`;
 const databaseUrl = Object.assign(new URL(testDatabaseUrl), { pathname: `/${database}` }).toString();
-const adminUrl = Object.assign(new URL(testDatabaseUrl), { pathname: '/postgres' }).toString();
-
-async function admin(sql: string) {
-  const client = new pg.Client({ connectionString: adminUrl });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
 
 afterAll(() => admin(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`));
 

@@ -17,23 +17,13 @@ import { applyMigrations } from '../../src/adapters/migrations.ts';
 import { afterAll, describe, expect, it } from 'vitest';
 import { collect, connectSocket, errorCodes, eventually, gql, startServer, stopAllServers, uniqueName, uuidOf, type TestServer } from '../helpers/server.ts';
 import { LOGIN, REGISTER, logIn, signUp } from '../helpers/accounts.ts';
-import { testDatabaseUrl } from '../helpers/env.ts';
+import { admin, testDatabaseUrl } from '../helpers/env.ts';
 import { startPrivateRedis, type PrivateRedis } from '../helpers/redis-server.ts';
 import { startTcpProxy, type ProxiedConnection, type TcpProxy } from '../helpers/tcp-proxy.ts';
 import { createRoom, JOIN, memberWatching, ROOM_MESSAGES, SEND, storedMessages } from '../rooms/helpers.ts';
 
 const brokenDatabase = `switchboard_broken_${process.pid}`;
 const brokenUrl = Object.assign(new URL(testDatabaseUrl), { pathname: `/${brokenDatabase}` }).toString();
-const adminUrl = Object.assign(new URL(testDatabaseUrl), { pathname: '/postgres' }).toString();
-async function admin(sql: string, url = adminUrl) {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
 
 let redis: PrivateRedis | undefined;
 afterAll(async () => {

@@ -25,7 +25,7 @@ import {
   type GraphQLSchema,
 } from 'graphql';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { closeWithin, eventually, gql, scaledEnv, startServer, stopAllServers, uniqueName, type TestServer } from '../helpers/server.ts';
+import { closeWithin, eventually, gql, metric, scaledEnv, startServer, stopAllServers, uniqueName, type TestServer } from '../helpers/server.ts';
 import { logIn, signUp, type TestAccount } from '../helpers/accounts.ts';
 import { openRawSocket, type RawSocket } from './raw-socket.ts';
 
@@ -247,7 +247,7 @@ describe('WebSocket fuzz', () => {
     expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
     expect(server.process.exitCode).toBeNull();
     expect(server.logs.join('\n')).not.toMatch(/unhandled rejection|uncaught|"level":50/i);
-    await eventually(async () => /^switchboard_open_sockets 0$/m.test(await (await fetch(`${server.url}/metrics`)).text()), 10_000, 'open sockets back to 0');
+    await eventually(async () => (await metric(server, 'switchboard_open_sockets')) === 0, 10_000, 'open sockets back to 0');
     const hasSlots = await gql(server, '{ __type(name: "Query") { fields { name } } }');
     if (hasSlots.data.__type.fields.some((f: { name: string }) => f.name === 'connectionSlots')) {
       await eventually(async () => (await gql(server, '{ connectionSlots { used } }', undefined, { token: account.accessToken })).data?.connectionSlots.used === 0, 10_000, 'seats back to 0');

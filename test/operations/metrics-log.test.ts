@@ -5,27 +5,15 @@
  * instance, filtered by level.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { collect, connectSocket, errorCodes, eventually, gql, scaledEnv, startServer, stopAllServers, uniqueName, uuidOf, type TestServer } from '../helpers/server.ts';
+import { collect, connectSocket, errorCodes, eventually, gql, sample, scaledEnv, startServer, stopAllServers, uniqueName, uuidOf, type TestServer } from '../helpers/server.ts';
 import { logIn, signUp, LOGIN } from '../helpers/accounts.ts';
+import { REFRESH } from '../auth/support.ts';
 import { Redis } from 'ioredis';
 import { openRawSocket } from './raw-socket.ts';
 import { testRedisUrl } from '../helpers/env.ts';
 import { Channels } from '../../src/core/codes.ts';
 
 afterAll(stopAllServers);
-
-/** The value of one sample line (`name{labels} value`), or 0 when absent. */
-function sample(text: string, name: string, labels: Record<string, string> = {}): number {
-  const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
-  for (const line of text.split('\n')) {
-    if (line.startsWith('#')) continue;
-    const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!match || match[1] !== name) continue;
-    const have = (match[2] ?? '').split(/,(?=[a-zA-Z_]+=)/).filter(Boolean);
-    if (wanted.every((w) => have.includes(w)) && have.length === wanted.length) return Number(match[3]);
-  }
-  return 0;
-}
 
 const scrape = async (server: TestServer) => {
   const response = await fetch(`${server.url}/metrics`);
@@ -243,38 +231,62 @@ describe('serverLog across instances', () => {
   });
 
   it('an instance sends its lines over Redis only while someone reads them, and only from the least level read', async () => {
-    // What crosses Redis, read off the channel itself.
+    const second = servers[1]!;
+    // What crosses Redis, read off the channels themselves: the lines, and the instances saying who reads.
     const tap = new Redis(testRedisUrl);
     const sent: { instance: string; line: { msg?: string; userId?: string } }[] = [];
-    tap.on('message', (_channel, text) => sent.push(JSON.parse(text)));
-    await tap.subscribe(Channels.serverLogLines);
-    /** Connects a new user to the second instance; resolves to whether its "socket connected" line crossed Redis. */
-    const connectionSent = async () => {
-      const user = await signUp(servers[1]!);
-      const socket = connectSocket(servers[1]!, { authorization: `Bearer ${user.accessToken}` });
+    const wanted: { minLevel: number | null }[] = [];
+    tap.on('message', (channel, text) => (channel === Channels.serverLogWanted ? wanted : sent).push(JSON.parse(text)));
+    await tap.subscribe(Channels.serverLogLines, Channels.serverLogWanted);
+    /** Connects a new user to the second instance; resolves to its id once the instance has written its "socket connected" line. */
+    const connectOnSecond = async () => {
+      const user = await signUp(second);
+      const id = uuidOf(user.id);
+      const socket = connectSocket(second, { authorization: `Bearer ${user.accessToken}` });
       await socket.acked;
-      await new Promise((r) => setTimeout(r, 500));
+      await eventually(() => second.logs.some((line) => line.includes('"msg":"socket connected"') && line.includes(id)), 5000, 'the "socket connected" line');
       await socket.client.dispose();
-      return sent.some((message) => message.line.msg === 'socket connected' && message.line.userId === uuidOf(user.id));
+      return id;
     };
+    const connectionSent = (id: string) => sent.some((message) => message.line.msg === 'socket connected' && message.line.userId === id);
+    /** Makes the second instance write a warn line ("auth: refresh_reuse", a refresh token used twice); resolves to its user id. */
+    const warnOnSecond = async () => {
+      const user = await signUp(second);
+      for (let i = 0; i < 2; i++) await gql(second, REFRESH, { token: user.refreshToken });
+      return uuidOf(user.id);
+    };
+    const warnSent = (id: string) => sent.some((message) => message.line.msg === 'auth: refresh_reuse' && message.line.userId === id);
     try {
       const admin = await logIn(servers[0]!, adminUser, 'admin-password-123');
       const socket = connectSocket(servers[0]!, { authorization: `Bearer ${admin.accessToken}` });
       await socket.acked;
-      expect(await connectionSent()).toBe(false);
+      // While nobody reads, nothing crosses, so no later line can be a barrier: a window for the line to cross.
+      const unread = await connectOnSecond();
+      await new Promise((r) => setTimeout(r, 300));
+      expect(connectionSent(unread)).toBe(false);
 
       const warn = collect(socket.client, LINES, { level: 'warn' });
-      await new Promise((r) => setTimeout(r, 300));
-      expect(await connectionSent()).toBe(false);
+      // The second instance has heard of the reader once a warn line of its crosses.
+      await eventually(async () => warnSent(await warnOnSecond()), 10_000, 'a warn line to cross');
+      const atInfo = await connectOnSecond();
+      // Its lines cross in the order it writes them: a warn line written after is the barrier.
+      const barrier = await warnOnSecond();
+      await eventually(() => warnSent(barrier), 5000, 'the barrier warn line to cross');
+      expect(connectionSent(atInfo)).toBe(false);
 
       const debug = collect(socket.client, LINES, { level: 'debug' });
-      await new Promise((r) => setTimeout(r, 300));
-      expect(await connectionSent()).toBe(true);
+      await eventually(async () => connectionSent(await connectOnSecond()), 10_000, 'an info line to cross');
 
+      const told = wanted.length;
       debug.unsubscribe();
       warn.unsubscribe();
+      // The first instance tells the others that nobody reads any more: Redis hands the second instance
+      // that message as it hands it to the tap, well before the next user has signed up and connected.
+      await eventually(() => wanted.slice(told).some((message) => message.minLevel === null), 5000, 'nobody reading, told');
+      const unreadAgain = await connectOnSecond();
+      // Again nothing crosses after it: a window.
       await new Promise((r) => setTimeout(r, 300));
-      expect(await connectionSent()).toBe(false);
+      expect(connectionSent(unreadAgain)).toBe(false);
       await socket.client.dispose();
     } finally {
       tap.disconnect();

@@ -7,7 +7,7 @@
  */
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
-import { collect, connectSocket, errorCodes, eventually, gql, startServer, stopAllServers, type TestServer } from '../helpers/server.ts';
+import { collect, connectSocket, errorCodes, eventually, gql, seatsUsed, startServer, stopAllServers, type TestServer } from '../helpers/server.ts';
 import { signUp } from '../helpers/accounts.ts';
 import { testDatabaseUrl } from '../helpers/env.ts';
 import { startPrivateRedis, type PrivateRedis } from '../helpers/redis-server.ts';
@@ -24,7 +24,6 @@ afterAll(async () => {
 });
 
 const readyz = async (server: TestServer) => (await fetch(`${server.url}/readyz`)).status;
-const seatsUsed = async (server: TestServer) => (await gql(server, '{ connectionSlots { used } }')).data.connectionSlots.used as number;
 
 /**
  * A socket once admitted: a Redis that came back empty holds admissions (1013) until every instance has put its seats

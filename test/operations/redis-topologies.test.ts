@@ -13,15 +13,13 @@ import { Channels } from '../../src/core/codes.ts';
 import { testDatabaseUrl } from '../helpers/env.ts';
 import { startPrivateRedis } from '../helpers/redis-server.ts';
 import { startRedisCluster } from '../helpers/redis-topology.ts';
-import { collect, connectSocket, errorCodes, eventually, gql, startServer, stopAllServers, uuidOf, type TestServer } from '../helpers/server.ts';
+import { bearer, collect, connectSocket, errorCodes, eventually, gql, seatsUsed, startServer, stopAllServers, uuidOf, type TestServer } from '../helpers/server.ts';
 import { createRoom, JOIN, ROOM_MESSAGES, SEND, warmUp } from '../rooms/helpers.ts';
 import { redisTopology, loadConfig } from '../../src/core/config.ts';
 import { createRedis } from '../../src/adapters/redis.ts';
 import { createRedisState } from '../../src/adapters/state.ts';
 import { createLogger } from '../../src/core/logger.ts';
 
-const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
-const used = async (server: TestServer) => (await gql(server, '{ connectionSlots { used } }')).data.connectionSlots.used as number;
 const ME = '{ me { id } }';
 const PRESENCE = 'subscription { presence { user { id } status } }';
 
@@ -101,9 +99,9 @@ describe.each(topologies)('two instances on %s', (_name, start) => {
     const outcomes = await Promise.all(sockets.map((s) => s.acked.then(() => 'admitted', (e) => `refused ${e.code}`)));
     expect(outcomes.filter((o) => o === 'admitted')).toHaveLength(4);
     expect(outcomes.filter((o) => o === 'refused 4029')).toHaveLength(4);
-    expect([await used(a), await used(b)]).toEqual([4, 4]);
+    expect([await seatsUsed(a), await seatsUsed(b)]).toEqual([4, 4]);
     await Promise.all(sockets.map((s) => s.client.dispose()));
-    for (const server of [a, b]) await eventually(async () => (await used(server)) === 0, 5000, 'all seats free');
+    for (const server of [a, b]) await eventually(async () => (await seatsUsed(server)) === 0, 5000, 'all seats free');
   }, 60_000);
 
   it('logout on A closes the session socket on B (4001) and B refuses its token; an instance started later refuses it too', async () => {
@@ -116,7 +114,7 @@ describe.each(topologies)('two instances on %s', (_name, start) => {
     const late = await startServer(env);
     expect(errorCodes(await gql(late, ME, {}, { token: user.accessToken }))).toEqual(['UNAUTHENTICATED']);
     await late.stop();
-    await eventually(async () => (await used(a)) === 0, 5000, 'the seat freed');
+    await eventually(async () => (await seatsUsed(a)) === 0, 5000, 'the seat freed');
   }, 60_000);
 
   it('a user connecting on B and leaving: a presence subscriber on A sees ONLINE once, then OFFLINE once', async () => {

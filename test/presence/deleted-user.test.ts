@@ -7,15 +7,13 @@
  * no event for a user who is gone, and the next changes as ever.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { collect, connectSocket, eventually, gql, scaledEnv, startServer, stopAllServers, uniqueName, type TestServer } from '../helpers/server.ts';
+import { bearer, collectLive, connectSocket, eventually, gql, scaledEnv, seatsUsed, startServer, stopAllServers, uniqueName, type TestServer } from '../helpers/server.ts';
 import { logIn, signUp, type TestAccount } from '../helpers/accounts.ts';
 import { startPrivateRedis, type PrivateRedis } from '../helpers/redis-server.ts';
 import { createRoom, JOIN } from '../rooms/helpers.ts';
 
 const adminName = uniqueName('admin');
 const adminPass = 'admin-password-123';
-const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
-const quiet = () => new Promise((r) => setTimeout(r, 600));
 
 // A Redis of its own: presence is cluster-wide, and other suites' instances would show in these streams.
 let redis: PrivateRedis | undefined;
@@ -33,9 +31,8 @@ async function watchedRoom(env: Record<string, string> = {}) {
   const room = await createRoom(watched, owner.accessToken);
   const socket = connectSocket(watched, bearer(owner.accessToken));
   await socket.acked;
-  const presence = collect(socket.client, 'subscription { presence { user { id username } status } }');
-  const inRoom = collect(socket.client, 'subscription($id: ID!) { roomPresence(roomId: $id) { kind user { id username } status } }', { id: room.id });
-  await quiet();
+  const presence = await collectLive(watched, socket.client, 'subscription { presence { user { id username } status } }');
+  const inRoom = await collectLive(watched, socket.client, 'subscription($id: ID!) { roomPresence(roomId: $id) { kind user { id username } status } }', { id: room.id });
   return {
     watched,
     other,
@@ -74,12 +71,14 @@ describe('a user deleted while connected', () => {
   ])('%s: presence and roomPresence subscribers get no event for the user who is gone, no error, and the next changes', async (_how, remove) => {
     const room = await watchedRoom();
     const { member: gone, socket } = await room.connectedMember(room.other);
+    const seats = await seatsUsed(room.other);
     const response = await remove(room.other, gone);
     expect(response.errors).toBeUndefined();
     expect((await socket.closed).code).toBe(4001);
-    await quiet();
+    // Its seat freed, its OFFLINE is handed out; the next member's changes come after it, in order
+    // (presence/service.ts): once they are shown, anything for the deleted user would have been too.
+    await eventually(async () => (await seatsUsed(room.other)) === seats - 1, 5000, "the deleted user's seat freed");
     const { member: next } = await room.connectedMember(room.other);
-    await quiet();
     expect(room.errors()).toEqual([]);
     // The deletion commits about when the OFFLINE reaches the watched instance: when the user was still
     // there as that instance read it, the OFFLINE is shown, with the user, in both streams alike.
@@ -94,10 +93,10 @@ describe('a user deleted while connected', () => {
     const { member: gone } = await room.connectedMember(room.other);
     await room.other.kill();
     expect((await deleteUser(room.watched, gone)).errors).toBeUndefined();
-    // The lease ends within 2 s and the next check (every second) finds it: then OFFLINE would be handed out.
+    // Clock: the lease ends within 2 s and the next check (every second) finds it: then OFFLINE would be handed out.
     await new Promise((r) => setTimeout(r, 4500));
+    // The next member's changes come after that OFFLINE, in order (presence/service.ts).
     const { member: next } = await room.connectedMember(room.watched);
-    await quiet();
     expect(room.errors()).toEqual([]);
     expect(room.statuses(gone)).toEqual(['ONLINE']);
     expect(room.roomStatuses(gone)).toEqual(['JOINED OFFLINE', 'STATUS ONLINE']);

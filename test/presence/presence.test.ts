@@ -9,7 +9,7 @@
 import { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Channels, Keys } from '../../src/core/codes.ts';
-import { collect, connectSocket, errorCodes, eventually, gql, scaledEnv, startServer, stopAllServers, uuidOf, type TestServer } from '../helpers/server.ts';
+import { bearer, collect, connectSocket, errorCodes, eventually, gql, scaledEnv, startServer, stopAllServers, uuidOf, type TestServer } from '../helpers/server.ts';
 import { signUp } from '../helpers/accounts.ts';
 import { flushTestRedis } from '../helpers/redis.ts';
 import { startPrivateRedis, type PrivateRedis } from '../helpers/redis-server.ts';
@@ -20,7 +20,6 @@ import { createRoom, JOIN } from '../rooms/helpers.ts';
 beforeEach(() => flushTestRedis());
 afterEach(stopAllServers);
 
-const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 const PRESENCE = 'subscription { presence { user { id username } status at } }';
 const quiet = () => new Promise((r) => setTimeout(r, 600));
 

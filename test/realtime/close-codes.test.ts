@@ -4,13 +4,12 @@
  */
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { closeWithin, collect, connectSocket, gql, scaledEnv, startServer, stopAllServers, type TestServer } from '../helpers/server.ts';
+import { bearer, closeWithin, collect, connectSocket, gql, scaledEnv, startServer, stopAllServers, type TestServer } from '../helpers/server.ts';
 import { logIn, signUp } from '../helpers/accounts.ts';
 import { flushTestRedis } from '../helpers/redis.ts';
 
 afterAll(stopAllServers);
 
-const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 const LOGOUT = 'mutation { logout }';
 
 describe('close codes', () => {

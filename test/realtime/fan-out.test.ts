@@ -6,7 +6,7 @@
  * and its own cursor would give it, in order, once.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { collect, connectSocket, gql, scaledEnv, startServer, stopAllServers, type TestServer } from '../helpers/server.ts';
+import { collect, connectSocket, gql, metric, scaledEnv, startServer, stopAllServers, type TestServer } from '../helpers/server.ts';
 import { signUp, type TestAccount } from '../helpers/accounts.ts';
 import { JOIN, ROOM_MESSAGES, SEND, createRoom, storeUnannounced, warmUp } from '../rooms/helpers.ts';
 import { openRawSocket } from '../operations/raw-socket.ts';
@@ -192,10 +192,7 @@ describe('slow consumers', () => {
 });
 
 /** How many sockets this server has closed with 1008 (from /metrics). */
-async function slowConsumerCloses(): Promise<number> {
-  const text = await (await fetch(`${server.url}/metrics`)).text();
-  return Number(/^switchboard_refused_connections_total\{code="1008"\} (\d+)/m.exec(text)?.[1] ?? 0);
-}
+const slowConsumerCloses = () => metric(server, 'switchboard_refused_connections_total', { code: '1008' });
 
 function seqOf(cursor: string): number {
   return Number(Buffer.from(cursor, 'base64url').toString().slice(2));

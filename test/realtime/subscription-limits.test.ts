@@ -8,12 +8,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient as createSseClient } from 'graphql-sse';
-import { collect, connectSocket, eventually, scaledEnv, startServer, stopAllServers, type TestServer, type TestSocket } from '../helpers/server.ts';
+import { bearer, collect, connectSocket, eventually, scaledEnv, startServer, stopAllServers, type TestServer, type TestSocket } from '../helpers/server.ts';
 import { signUp, type TestAccount } from '../helpers/accounts.ts';
 
 afterAll(stopAllServers);
 
-const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 /** Answers at once with the counts, then stays open: a live subscription that is easy to see start. */
 const SLOTS = 'subscription { connectionSlots { used max } }';
 

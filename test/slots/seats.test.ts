@@ -4,7 +4,7 @@
  * disconnects, a connect storm over three instances, an instance killed.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { closeWithin, connectSocket, eventually, gql, scaledEnv, startServer, stopAllServers, type TestServer } from '../helpers/server.ts';
+import { bearer, closeWithin, connectSocket, eventually, gql, scaledEnv, startServer, stopAllServers, type TestServer } from '../helpers/server.ts';
 import { signUp } from '../helpers/accounts.ts';
 import { flushTestRedis } from '../helpers/redis.ts';
 
@@ -12,7 +12,6 @@ import { flushTestRedis } from '../helpers/redis.ts';
 afterEach(stopAllServers);
 beforeEach(() => flushTestRedis());
 
-const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 /** How many sockets the instance has logged as closed (src/realtime/connections.ts). */
 const closedLines = (server: TestServer) => server.logs.filter((line) => line.includes('"msg":"socket closed"')).length;
 const used = async (server: TestServer) => (await gql(server, '{ connectionSlots { used max available } }')).data.connectionSlots;
@@ -109,7 +108,7 @@ describe('seats', () => {
     expect(await closeWithin(keptSocket, 300)).toBe('still open');
     const admitted = connectSocket(survivor, bearer(waiting.accessToken));
     await admitted.acked;
-    // Renewals keep the survivor's seats past several lease periods.
+    // Clock: renewals keep the survivor's seats past several lease periods.
     await new Promise((r) => setTimeout(r, 4000));
     expect((await used(survivor)).used).toBe(2);
   }, 40_000);

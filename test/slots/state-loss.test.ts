@@ -8,7 +8,7 @@
  */
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
-import { closeWithin, collect, connectSocket, errorCodes, eventually, gql, startServer, stopAllServers, type TestServer, type TestSocket } from '../helpers/server.ts';
+import { bearer, closeWithin, collectLive, connectSocket, errorCodes, eventually, gql, startServer, stopAllServers, type TestServer, type TestSocket } from '../helpers/server.ts';
 import { signUp, type TestAccount } from '../helpers/accounts.ts';
 import { testDatabaseUrl } from '../helpers/env.ts';
 import { startPrivateRedis, type PrivateRedis } from '../helpers/redis-server.ts';
@@ -21,7 +21,6 @@ afterEach(async () => {
 });
 
 const CAP = 6;
-const bearer = (account: TestAccount) => ({ authorization: `Bearer ${account.accessToken}` });
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const readyz = async (server: TestServer) => (await fetch(`${server.url}/readyz`)).status;
 /** `used` as an instance reports it, or null while it cannot answer. */
@@ -38,7 +37,7 @@ interface Tracked {
   close?: { code: number; reason: string };
 }
 const track = (server: TestServer, user: TestAccount): Tracked => {
-  const tracked: Tracked = { user, socket: connectSocket(server, bearer(user)), open: false };
+  const tracked: Tracked = { user, socket: connectSocket(server, bearer(user.accessToken)), open: false };
   tracked.socket.acked.then(() => (tracked.open = true), () => {});
   void tracked.socket.closed.then((close) => Object.assign(tracked, { open: false, close }));
   return tracked;
@@ -84,13 +83,14 @@ describe('Redis loses its state', () => {
       }
     })();
 
+    // Clock: some samples and attempts with Redis up, then Redis down for a second.
     await sleep(500);
     await redis.kill();
     await sleep(1000);
     await redis.start();
     const back = Date.now();
     for (const server of [a, b]) await eventually(async () => (await readyz(server)) === 200, 10_000, 'readyz 200 again');
-    // Past the hold and past two renewals: a count missing seats would have shown by now.
+    // Clock: past the hold and past two renewals: a count missing seats would have shown by now.
     await sleep(9000);
     trying = false;
     await connecting;
@@ -128,7 +128,7 @@ describe('Redis loses its state', () => {
     const watching = track(a, watcher);
     const there = track(b, onB);
     await Promise.all([watching.socket.acked, there.socket.acked]);
-    const changes = collect<{ presence: { user: { id: string }; status: string } }>(watching.socket.client, 'subscription { presence { user { id } status } }');
+    const changes = await collectLive<{ presence: { user: { id: string }; status: string } }>(a, watching.socket.client, 'subscription { presence { user { id } status } }');
     const online = async (server: TestServer) => ((await gql(server, '{ onlineUsers { id } }', {}, { token: watcher.accessToken })).data?.onlineUsers ?? []).map((u: { id: string }) => u.id).sort();
     await eventually(async () => JSON.stringify(await online(a)) === JSON.stringify([watcher.id, onB.id].sort()), 5000, 'both online');
     // Ended before the loss, with a socket of its own that the logout closes.
@@ -136,7 +136,8 @@ describe('Redis loses its state', () => {
     await endedSocket.socket.acked;
     expect(errorCodes(await gql(a, 'mutation { logout }', {}, { token: ended.accessToken }))).toEqual([]);
     expect((await endedSocket.socket.closed).code).toBe(4001);
-    await sleep(500);
+    // Its OFFLINE is the last change before the flush.
+    await eventually(() => changes.results.some((r) => r.data?.presence.user.id === ended.id && r.data.presence.status === 'OFFLINE'), 5000, "the ended user's OFFLINE");
     const before = changes.results.length;
 
     const commands = new Redis(redis.url);
@@ -152,12 +153,14 @@ describe('Redis loses its state', () => {
     const c = await startServer(env);
     for (const server of [a, b, c]) {
       expect(errorCodes(await gql(server, '{ me { id } }', {}, { token: ended.accessToken }))).toEqual(['UNAUTHENTICATED']);
-      expect((await connectSocket(server, bearer(ended)).closed).code).toBe(4403);
+      expect((await connectSocket(server, bearer(ended.accessToken)).closed).code).toBe(4403);
     }
     expect(await online(c)).toEqual([watcher.id, onB.id].sort());
-    // Nobody was shown leaving: the watcher's presence stream saw no change since the flush.
-    await sleep(1000);
-    expect(changes.results.slice(before)).toEqual([]);
+    // Nobody was shown leaving: the watcher's presence stream saw no change since the flush but one made now,
+    // which comes after any the flush brought (changes are handed out in order: presence/service.ts).
+    expect(errorCodes(await gql(a, 'mutation { setPresence(status: AWAY) }', {}, { token: watcher.accessToken }))).toEqual([]);
+    await eventually(() => changes.results.length > before, 5000, "the watcher's AWAY");
+    expect(changes.results.slice(before)).toEqual([{ data: { presence: { user: { id: watcher.id }, status: 'AWAY' } } }]);
     expect([watching.open, there.open]).toEqual([true, true]);
   }, 60_000);
 });
