@@ -112,7 +112,7 @@ const schema = z.object({
   MESSAGE_RATE_PER_ROOM: int(200, 1),
   MESSAGE_RATE_WINDOW: int(10, 1),
   /**
-   * Seconds sends may take (the quickest of the last 100 ms, else the oldest in progress) before new sends are refused as overloaded (src/messages/admission.ts).
+   * Seconds a new send may expect to wait behind those in progress before it is refused as overloaded (src/messages/admission.ts).
    * @default 0.1
    */
   SEND_QUEUE_MAX_WAIT: seconds(0.1),

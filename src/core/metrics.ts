@@ -58,6 +58,8 @@ export const metrics = {
   subscriptionEvents: new Counter({ name: 'switchboard_subscription_events_total', help: 'Events sent to subscribers, by root field.', labelNames: ['field'], registers: [registry] }),
   /** Messages persisted by sendMessage (idempotent replays excluded). */
   messagesStored: new Counter({ name: 'switchboard_messages_stored_total', help: 'Messages persisted.', registers: [registry] }),
+  /** Sends this instance has begun and not yet answered (messages/admission.ts refuses past a bound on them). */
+  sendsInProgress: new Gauge({ name: 'switchboard_sends_in_progress', help: 'Sends begun and not yet answered on this instance.', registers: [registry] }),
   /** Statements that stored messages: one per batch of sends made together (messages/store.ts). */
   messageStatements: new Counter({ name: 'switchboard_message_statements_total', help: 'Statements that stored messages (one per group of concurrent sends).', registers: [registry] }),
   /** Messages delivered to roomMessages subscribers (replayed and live), counted per subscriber. */

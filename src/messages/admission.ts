@@ -1,16 +1,19 @@
 /**
- * Sends are refused, not queued, once this instance falls behind: a new
- * send is answered RATE_LIMITED (`reason: "overloaded"`, `retryAfter`) at
- * once while sends take longer than SEND_QUEUE_MAX_WAIT. Offered more than
- * it can store, an instance keeps the sends it accepts fast and tells the
- * rest to come back, where a queue would make every sender wait for seconds.
- * A refused send changes nothing and spends none of the sender's limits.
+ * Sends are refused, not queued, once this instance has more of them in
+ * progress than it finishes in SEND_QUEUE_MAX_WAIT: a new send is then
+ * answered RATE_LIMITED (`reason: "overloaded"`, `retryAfter`) at once.
+ * Offered more than it can store, an instance keeps storing as many as it
+ * can, as fast as it can, and tells the rest to come back, where a queue
+ * would make every sender wait for seconds. A refused send changes nothing
+ * and spends none of the sender's limits.
  *
- * "Take longer" is judged as CoDel judges a queue: by the quickest send of
- * the last interval, so that one slow send (a lock, a retry) among quick
- * ones refuses nothing; when none finished in the interval, by the oldest
- * still in progress once several are, so that an instance whose sends all
- * wait refuses too, while a few waiting on one locked room do not.
+ * The bound is Little's law: sends in progress over sends finished per
+ * second is how long a send now waits. It follows what the instance really
+ * finishes, so a slower database lowers it without refusing what it can
+ * still store (judging by how long sends take refused nearly everything
+ * while PostgreSQL was slow for want of a core); and it never falls below
+ * {@link minInProgress}, so that a burst at a quiet instance, or a few sends
+ * waiting on one locked room, refuse nothing.
  */
 import { performance } from 'node:perf_hooks';
 import { ErrorCode } from '../core/codes.ts';
@@ -20,44 +23,44 @@ import { metrics } from '../core/metrics.ts';
 /** Runs `send` now, or throws RATE_LIMITED (overloaded) without running it. */
 export type SendAdmission = <T>(send: () => Promise<T>) => Promise<T>;
 
-/** How often the judgement is made, at most: long enough to see several sends finish under load. */
-const intervalMs = 100;
-/** Sends in progress, none finishing, that make a backlog (fewer are sends waiting on something of their own). */
-const backlog = 8;
+/** Sends in progress that are never refused, whatever the rate. */
+export const minInProgress = 256;
+/** Sends finished per second are counted over this many slices of {@link sliceMs}. */
+const slices = 4;
+const sliceMs = 250;
 
-/** @param maxWaitMs How long sends may take before new ones are refused. */
+/** @param maxWaitMs How long a new send may expect to wait behind those in progress. */
 export function sendAdmission(maxWaitMs: number): SendAdmission {
-  /** Start times of the sends in progress, oldest first (a Map keeps insertion order). */
-  const inProgress = new Map<object, number>();
-  let judgedAt = performance.now();
-  let overloaded = false;
-  /** The quickest send that finished since the last judgement, and when the last one finished. */
-  let quickestMs = Number.POSITIVE_INFINITY;
-  let lastFinishedAt = Number.NEGATIVE_INFINITY;
+  let inProgress = 0;
+  /** Sends finished in each of the last slices, the current one last. */
+  const finished = new Array<number>(slices).fill(0);
+  let sliceStart = performance.now();
 
-  function judge(now: number): void {
-    if (now - judgedAt < intervalMs) return;
-    const oldest = inProgress.values().next().value;
-    overloaded = lastFinishedAt > now - intervalMs ? quickestMs > maxWaitMs : inProgress.size >= backlog && now - oldest! > maxWaitMs;
-    judgedAt = now;
-    quickestMs = Number.POSITIVE_INFINITY;
+  function rotate(now: number): void {
+    const passed = Math.min(slices, Math.floor((now - sliceStart) / sliceMs));
+    if (passed === 0) return;
+    finished.splice(0, passed);
+    finished.push(...new Array<number>(passed).fill(0));
+    sliceStart += passed * sliceMs;
+    if (now - sliceStart >= sliceMs) sliceStart = now;
   }
 
   return async (send) => {
-    const started = performance.now();
-    judge(started);
-    if (overloaded) {
+    rotate(performance.now());
+    const perSecond = finished.reduce((sum, n) => sum + n, 0) / ((slices * sliceMs) / 1000);
+    if (inProgress >= Math.max(minInProgress, perSecond * (maxWaitMs / 1000))) {
       metrics.rateLimitHits.inc({ kind: 'send-overload' });
       throw appError(ErrorCode.RATE_LIMITED, 'The server is busy; try again shortly.', { retryAfter: 1, reason: 'overloaded' });
     }
-    const key = {};
-    inProgress.set(key, started);
+    inProgress++;
+    metrics.sendsInProgress.inc();
     try {
       return await send();
     } finally {
-      inProgress.delete(key);
-      lastFinishedAt = performance.now();
-      quickestMs = Math.min(quickestMs, lastFinishedAt - started);
+      inProgress--;
+      metrics.sendsInProgress.dec();
+      rotate(performance.now());
+      finished[slices - 1]!++;
     }
   };
 }
