@@ -30,7 +30,7 @@ const selectWithRoomAndAuthor = `row_to_json(m) AS "message", row_to_json(r) AS 
 const insertStatement = (name: string, waiting: boolean): Statement => ({
   name,
   text: `
-WITH locked AS MATERIALIZED (SELECT "id" FROM "Room" WHERE "id" = $1::uuid FOR UPDATE${waiting ? '' : ' SKIP LOCKED'}),
+WITH locked AS MATERIALIZED (SELECT "id" FROM "Room" WHERE "id" = $1::uuid FOR NO KEY UPDATE${waiting ? '' : ' SKIP LOCKED'}),
 r AS (UPDATE "Room" SET "lastSeq" = "lastSeq" + 1, "lastActivityAt" = $6::timestamp(3) WHERE "id" = (SELECT "id" FROM locked) RETURNING *),
 m AS (
   INSERT INTO "Message" ("id", "roomId", "seq", "authorId", "body", "idempotencyKey", "createdAt")
@@ -57,7 +57,7 @@ WITH i AS (
   SELECT * FROM jsonb_to_recordset($1::jsonb) AS i("ord" int, "id" uuid, "roomId" uuid, "authorId" uuid, "body" text, "idempotencyKey" text, "createdAt" timestamp(3))
 ),
 n AS (SELECT "roomId", count(*)::int AS "count", max("createdAt") AS "at" FROM i GROUP BY "roomId"),
-locked AS MATERIALIZED (SELECT "id" FROM "Room" WHERE "id" IN (SELECT "roomId" FROM n) ORDER BY "id" FOR UPDATE SKIP LOCKED),
+locked AS MATERIALIZED (SELECT "id" FROM "Room" WHERE "id" IN (SELECT "roomId" FROM n) ORDER BY "id" FOR NO KEY UPDATE SKIP LOCKED),
 r AS (
   UPDATE "Room" SET "lastSeq" = "Room"."lastSeq" + n."count", "lastActivityAt" = n."at"
   FROM n JOIN locked ON locked."id" = n."roomId" WHERE "Room"."id" = n."roomId"
