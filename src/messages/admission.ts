@@ -1,19 +1,15 @@
 /**
- * Sends are refused, not queued, once this instance has more of them in
- * progress than it finishes in SEND_QUEUE_MAX_WAIT: a new send is then
- * answered RATE_LIMITED (`reason: "overloaded"`, `retryAfter`) at once.
- * Offered more than it can store, an instance keeps storing as many as it
- * can, as fast as it can, and tells the rest to come back, where a queue
- * would make every sender wait for seconds. A refused send changes nothing
- * and spends none of the sender's limits.
+ * With SEND_QUEUE_MAX_WAIT set, sends are refused, not queued, once this
+ * instance has more of them in progress than it finishes in that time (unset,
+ * the default, they are only counted: see docs/performance.md, where a bench
+ * step offered twice the capacity was mostly refused). A new send is then
+ * answered RATE_LIMITED (`reason: "overloaded"`, `retryAfter`) at once; it
+ * changes nothing and spends none of the sender's limits.
  *
  * The bound is Little's law: sends in progress over sends finished per
  * second is how long a send now waits. It follows what the instance really
- * finishes, so a slower database lowers it without refusing what it can
- * still store (judging by how long sends take refused nearly everything
- * while PostgreSQL was slow for want of a core); and it never falls below
- * {@link minInProgress}, so that a burst at a quiet instance, or a few sends
- * waiting on one locked room, refuse nothing.
+ * finishes, and never falls below {@link minInProgress}, so that a burst at a
+ * quiet instance, or a few sends waiting on one locked room, refuse nothing.
  */
 import { performance } from 'node:perf_hooks';
 import { ErrorCode } from '../core/codes.ts';
@@ -29,8 +25,8 @@ export const minInProgress = 256;
 const slices = 4;
 const sliceMs = 250;
 
-/** @param maxWaitMs How long a new send may expect to wait behind those in progress. */
-export function sendAdmission(maxWaitMs: number): SendAdmission {
+/** @param maxWaitMs How long a new send may expect to wait behind those in progress; undefined: no bound. */
+export function sendAdmission(maxWaitMs: number | undefined): SendAdmission {
   let inProgress = 0;
   /** Sends finished in each of the last slices, the current one last. */
   const finished = new Array<number>(slices).fill(0);
@@ -48,7 +44,7 @@ export function sendAdmission(maxWaitMs: number): SendAdmission {
   return async (send) => {
     rotate(performance.now());
     const perSecond = finished.reduce((sum, n) => sum + n, 0) / ((slices * sliceMs) / 1000);
-    if (inProgress >= Math.max(minInProgress, perSecond * (maxWaitMs / 1000))) {
+    if (maxWaitMs !== undefined && inProgress >= Math.max(minInProgress, perSecond * (maxWaitMs / 1000))) {
       metrics.rateLimitHits.inc({ kind: 'send-overload' });
       throw appError(ErrorCode.RATE_LIMITED, 'The server is busy; try again shortly.', { retryAfter: 1, reason: 'overloaded' });
     }

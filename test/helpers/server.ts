@@ -109,9 +109,6 @@ export async function startServer(env: Record<string, string | undefined> = {}, 
     CONNECTS_PER_IP: '100000',
     LOGIN_FAILURES_PER_IP: '100000',
     REGISTER_PER_IP: '100000',
-    // A machine running suites side by side can take longer than production's bound over a send without
-    // being overloaded; test/messages/overload.test.ts sets its own.
-    SEND_QUEUE_MAX_WAIT: '10',
     // This test file's keys and channels only (env.ts): files running beside it share the Redis.
     REDIS_PREFIX: testRedisPrefix,
     DATA_DIR: env.DATA_DIR ?? temporaryFolder('switchboard-test-'),
