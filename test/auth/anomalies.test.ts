@@ -68,7 +68,7 @@ describe('sign-in anomalies', () => {
     const now = Math.floor(Date.now() / windowMs);
     await redis.hset(Keys.authAnomaly('refresh_rate', userId), Object.fromEntries(Array.from({ length: 6 }, (_, i) => [String(now - 1 - i), '48'])));
     redis.disconnect();
-    const metricBefore = (await metric(servers[0]!, 'refresh_rate')) + (await metric(servers[1]!, 'refresh_rate'));
+    const metricBefore = (await anomalies(servers[0]!, 'refresh_rate')) + (await anomalies(servers[1]!, 'refresh_rate'));
     let token = user.refreshToken;
     // Ten refreshes (the floor passed, the line not) and an eleventh: only the eleventh is flagged.
     for (let i = 0; i < 11; i++) {
@@ -79,7 +79,7 @@ describe('sign-in anomalies', () => {
     const lines = () => flagged('refresh_rate').filter((line) => line.includes(userId));
     await expect.poll(() => lines().length).toBe(1);
     expect(JSON.parse(lines()[0]!)).toMatchObject({ level: 40, anomaly: 'refresh_rate', userId, inTenMinutes: 11, usualPerTenMinutes: 2 });
-    expect((await metric(servers[0]!, 'refresh_rate')) + (await metric(servers[1]!, 'refresh_rate'))).toBe(metricBefore + 1);
+    expect((await anomalies(servers[0]!, 'refresh_rate')) + (await anomalies(servers[1]!, 'refresh_rate'))).toBe(metricBefore + 1);
   });
 
   it('failed second steps far above the usual are flagged', async () => {
