@@ -65,6 +65,12 @@ describe('loadConfig', () => {
     expect(loadConfig({ INTROSPECTION: 'false' }).INTROSPECTION).toBe(false);
   });
 
+  it('leaves SEND_QUEUE_MAX_WAIT unset (no refusing for load) and refuses a value that is not a positive number of seconds up to 60', () => {
+    expect(loadConfig({}).SEND_QUEUE_MAX_WAIT).toBeUndefined();
+    expect(loadConfig({ SEND_QUEUE_MAX_WAIT: '0.1' }).SEND_QUEUE_MAX_WAIT).toBe(0.1);
+    for (const bad of ['0', '-1', 'soon', '61']) expect(() => loadConfig({ SEND_QUEUE_MAX_WAIT: bad }), bad).toThrow(/^invalid configuration: SEND_QUEUE_MAX_WAIT/);
+  });
+
   it('reads the two-factor settings: ADMIN_REQUIRE_2FA off and TOTP_ISSUER "Switchboard" by default; an issuer with ":" is refused', () => {
     expect(loadConfig({})).toMatchObject({ ADMIN_REQUIRE_2FA: false, TOTP_ISSUER: 'Switchboard' });
     expect(loadConfig({ ADMIN_REQUIRE_2FA: 'true', TOTP_ISSUER: ' Acme Chat ' })).toMatchObject({ ADMIN_REQUIRE_2FA: true, TOTP_ISSUER: 'Acme Chat' });

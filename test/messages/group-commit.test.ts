@@ -7,19 +7,15 @@
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { testDatabaseUrl } from '../helpers/env.ts';
-import { errorCodes, gql, scaledEnv, startServer, stopAllServers, type TestServer } from '../helpers/server.ts';
+import { errorCodes, gql, metric, scaledEnv, startServer, stopAllServers, uuidOf, type TestServer } from '../helpers/server.ts';
 import { signUp } from '../helpers/accounts.ts';
 import { createRoom, JOIN, SEND, storedMessages } from '../rooms/helpers.ts';
-import { uuidOf } from '../helpers/server.ts';
 
 afterAll(() => stopAllServers());
 
 const seqOf = (cursor: string) => Number(/^m:(\d+)$/.exec(Buffer.from(cursor, 'base64url').toString())![1]);
 
-async function statements(server: TestServer): Promise<number> {
-  const text = await (await fetch(`${server.url}/metrics`)).text();
-  return Number(/^switchboard_message_statements_total (\d+)$/m.exec(text)?.[1] ?? 0);
-}
+const statements = (server: TestServer) => metric(server, 'switchboard_message_statements_total');
 
 const limits = { MESSAGE_RATE_PER_USER: '1000', MESSAGE_RATE_PER_ROOM: '1000' };
 
