@@ -13,7 +13,7 @@ import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createLocalJWKSet, jwtVerify, SignJWT } from 'jose';
 import { afterAll, describe, expect, it } from 'vitest';
-import { connectSocket, errorCodes, gql, scaledEnv, startServer, stopAllServers, type TestServer, temporaryFolder } from '../helpers/server.ts';
+import { connectSocket, errorCodes, gql, scaledEnv, startServer, stopAllServers, type TestServer, temporaryFolder, embeddedDataDir } from '../helpers/server.ts';
 import { signUp } from '../helpers/accounts.ts';
 import { ME, claimsOf, headerOf } from './support.ts';
 import { serverEntry } from '../../scripts/build.ts';
@@ -137,7 +137,7 @@ describe('JWT_ALGORITHM=EdDSA', () => {
   });
 
   it('embedded, without a key, generates one once into DATA_DIR (mode 600) and keeps it across restarts', async () => {
-    const dataDir = temporaryFolder('switchboard-eddsa-data-');
+    const dataDir = embeddedDataDir('switchboard-eddsa-data-');
     const env = { ...eddsaEnv({ DATA_DIR: dataDir }), DATABASE_URL: undefined, REDIS_URL: undefined };
     const first = await startServer(env);
     const user = await signUp(first);

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { SignJWT } from 'jose';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LOGIN, REGISTER, signUp } from '../helpers/accounts.ts';
-import { connectSocket, errorCodes, gql, scaledEnv, startServer, stopAllServers, uniqueName, temporaryFolder } from '../helpers/server.ts';
+import { connectSocket, errorCodes, gql, scaledEnv, startServer, stopAllServers, uniqueName, temporaryFolder, embeddedDataDir } from '../helpers/server.ts';
 import { ME, REFRESH, claimsOf } from './support.ts';
 import { withDatabase } from '../helpers/env.ts';
 import { serverEntry } from '../../scripts/build.ts';
@@ -103,7 +103,7 @@ describe('refresh tokens', () => {
 
 describe('the generated secret (no JWT_SECRET)', () => {
   it('embedded: is generated once into DATA_DIR (mode 600) and kept across restarts', async () => {
-    const dataDir = temporaryFolder('switchboard-secret-');
+    const dataDir = embeddedDataDir('switchboard-secret-');
     const env = { JWT_SECRET: undefined, DATA_DIR: dataDir };
     const first = await startServer(env);
     const user = await signUp(first);
@@ -115,7 +115,7 @@ describe('the generated secret (no JWT_SECRET)', () => {
     const again = await startServer(env);
     expect((await gql(again, ME, {}, { token: user.accessToken })).data.me.username).toBe(user.username);
     await again.stop();
-    const elsewhere = await startServer({ ...env, DATA_DIR: temporaryFolder('switchboard-secret-') });
+    const elsewhere = await startServer({ ...env, DATA_DIR: embeddedDataDir('switchboard-secret-') });
     expect(errorCodes(await gql(elsewhere, ME, {}, { token: user.accessToken }))).toEqual(['UNAUTHENTICATED']);
     await elsewhere.stop();
   }, 120_000);

@@ -4,9 +4,15 @@
  * committed migration, so `npm test` works on a machine where nobody ran
  * `npm run build` or `npm run db:migrate` by hand. Each test file then runs
  * on a copy of that database (env.ts); the database itself stays unused, as
- * a template must. At the end, copies a crashed file left behind are dropped.
+ * a template must. It also makes the embedded database a fresh DATA_DIR
+ * starts with (embedded-template.ts) and hands its folder to the test files.
+ * At the end, copies a crashed file left behind are dropped.
  */
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { TestProject } from 'vitest/node';
 import pg from 'pg';
 import { baseDatabaseUrl, fileDatabasePrefix, withDatabaseName } from './env-base.ts';
 import { build } from '../../scripts/build.ts';
@@ -29,7 +35,20 @@ async function dropFileDatabases(): Promise<void> {
   });
 }
 
-export default async function setup() {
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** A DATA_DIR holding a migrated embedded database, to copy from (server.ts). */
+    embeddedTemplate: string;
+  }
+}
+
+/** Runs a script of this repository in a Node process of its own; throws with its output when it fails. */
+function runScript(what: string, args: string[], env: Record<string, string>): void {
+  const run = spawnSync(process.execPath, ['--import', 'tsx', ...args], { cwd: projectPath('.'), env: { ...process.env, ...env }, encoding: 'utf8' });
+  if (run.status !== 0) throw new Error(`${what} failed:\n${run.stdout}${run.stderr}`);
+}
+
+export default async function setup(project: TestProject) {
   // The servers tests start run the compiled server, as `npm start` does: built from the sources under test.
   build();
   const name = new URL(baseDatabaseUrl).pathname.slice(1);
@@ -38,12 +57,13 @@ export default async function setup() {
     if (exists.rowCount === 0) await admin.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`);
   });
   // In a process of its own, so that no connection to the template outlives the migration.
-  const migrated = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/migrate.ts', 'deploy'], {
-    cwd: projectPath('.'),
-    env: { ...process.env, DATABASE_URL: baseDatabaseUrl, LOG_LEVEL: 'silent' },
-    encoding: 'utf8',
-  });
-  if (migrated.status !== 0) throw new Error(`migrating ${name} failed:\n${migrated.stdout}${migrated.stderr}`);
+  runScript(`migrating ${name}`, ['scripts/migrate.ts', 'deploy'], { DATABASE_URL: baseDatabaseUrl, LOG_LEVEL: 'silent' });
+  const embeddedTemplate = mkdtempSync(path.join(tmpdir(), 'switchboard-template-'));
+  runScript('making the embedded template', ['test/helpers/embedded-template.ts', embeddedTemplate], {});
+  project.provide('embeddedTemplate', embeddedTemplate);
   await dropFileDatabases();
-  return dropFileDatabases;
+  return async () => {
+    rmSync(embeddedTemplate, { recursive: true, force: true });
+    await dropFileDatabases();
+  };
 }

@@ -11,6 +11,7 @@ import { cpSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Kind, parse } from 'graphql';
+import { inject } from 'vitest';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { testDatabaseUrl, testRedisPrefix, testRedisUrl } from './env.ts';
@@ -75,6 +76,17 @@ export function temporaryFolder(prefix = 'switchboard-'): string {
   return folder;
 }
 
+/**
+ * A {@link temporaryFolder} holding an embedded database as a first start
+ * leaves it (global-setup.ts makes it once per run), for tests of what a
+ * DATA_DIR keeps across restarts that are not about creating the database.
+ */
+export function embeddedDataDir(prefix = 'switchboard-test-'): string {
+  const folder = temporaryFolder(prefix);
+  cpSync(inject('embeddedTemplate'), folder, { recursive: true });
+  return folder;
+}
+
 /** Removes every folder {@link temporaryFolder} made in this file (its servers stopped first: setup-file.ts). */
 export function removeTemporaryFolders(): void {
   for (const folder of temporaryFolders) rmSync(folder, { recursive: true, force: true, maxRetries: 3 });
@@ -93,7 +105,10 @@ export function copyOfProject(): string {
 
 /**
  * Starts an instance. Without DATABASE_URL / REDIS_URL in `env` it runs
- * embedded with a fresh DATA_DIR (unless `env.DATA_DIR` is given).
+ * embedded with a DATA_DIR of its own, which holds an embedded database as
+ * a first start leaves it (a copy of global-setup.ts's template: initdb and
+ * the migrations cost seconds of CPU per start). Given `env.DATA_DIR`, that
+ * folder is used as it is: empty, it starts the way a first start does.
  */
 export async function startServer(env: Record<string, string | undefined> = {}, options: StartOptions = {}): Promise<TestServer> {
   const childEnv: Record<string, string> = {};
@@ -111,7 +126,7 @@ export async function startServer(env: Record<string, string | undefined> = {}, 
     REGISTER_PER_IP: '100000',
     // This test file's keys and channels only (env.ts): files running beside it share the Redis.
     REDIS_PREFIX: testRedisPrefix,
-    DATA_DIR: env.DATA_DIR ?? temporaryFolder('switchboard-test-'),
+    DATA_DIR: env.DATA_DIR ?? (env.DATABASE_URL === undefined && !options.npmStartIn ? embeddedDataDir() : temporaryFolder('switchboard-test-')),
   });
   for (const [k, v] of Object.entries(env)) {
     if (v === undefined) delete childEnv[k];
