@@ -5,14 +5,15 @@
 import type { Config } from './core/config.ts';
 import { createInfra, type Infra } from './adapters/infra.ts';
 import type { Logger } from './core/logger.ts';
-import { createTokenSigner, hasConfiguredKey, loadSigningKey, type SigningKey, type TokenSigner } from './auth/tokens.ts';
+import { createTokenSigner, loadSigningKey, type SigningKey, type TokenSigner } from './auth/tokens.ts';
 import { createDeviceTokens } from './auth/devices.ts';
 import { createAnomalyWatch } from './auth/anomalies.ts';
 import { databaseKeyStore } from './auth/shared-key.ts';
 import { createRevocations, type Revocations } from './auth/revocation.ts';
 import { createAccounts, type Accounts } from './auth/accounts.ts';
 import { createSecondFactor, type SecondFactor } from './auth/second-factor.ts';
-import { createOidcSignIn, loadClientSecret, type OidcSignIn } from './auth/oidc.ts';
+import { createOidcSignIn, type OidcSignIn } from './auth/oidc.ts';
+import type { StartupSecrets } from './auth/startup-secrets.ts';
 import { startSessionPurge } from './auth/session-purge.ts';
 import { runAtStart, type StartupTask } from './operations/startup.ts';
 import { createSlots, renewIntervalMs, type Slots } from './slots/service.ts';
@@ -49,12 +50,8 @@ export interface App extends Infra {
   origins: AllowedOrigins;
 }
 
-export async function createApp(config: Config, logger: Logger): Promise<App> {
-  // Before any connection opens: a key that cannot be used stops the start with nothing to close. A generated key
-  // of scaled mode lives in the database, shared by every instance on it, so it is read once the database is there.
-  const sharedGeneratedKey = Boolean(config.DATABASE_URL) && !hasConfiguredKey(config);
-  const configuredKey = sharedGeneratedKey ? undefined : await loadSigningKey(config);
-  const oidcClientSecret = await loadClientSecret(config);
+/** Builds the app on the keys and secrets src/main.ts read first (auth/startup-secrets.ts). */
+export async function createApp(config: Config, logger: Logger, { configuredKey, oidcClientSecret }: StartupSecrets): Promise<App> {
   const infra = await createInfra(config, logger);
   let signingKey: SigningKey;
   try {

@@ -1,14 +1,12 @@
 /**
- * Starts Switchboard: reads the configuration and the signing key (one clear
- * line and exit 1 when either is bad), builds the app and serves it until SIGTERM or SIGINT.
+ * Starts Switchboard: reads the configuration and the keys it names (one
+ * clear line and exit 1 when any is bad), builds the app and serves it until
+ * SIGTERM or SIGINT. The rest of the server (a second of CPU to load) is
+ * imported only once those are known to be good, so a bad setting is
+ * reported at once.
  */
-import { createApp } from './app.ts';
 import { ConfigError, loadConfig } from './core/config.ts';
-import { useKeyPrefix } from './core/codes.ts';
-import { createLogger } from './core/logger.ts';
-import { metricsExposureWarning } from './plugins/metrics.ts';
-import { createServer } from './server.ts';
-import { libraryInternalsMissing } from './internals/index.ts';
+import { loadStartupSecrets } from './auth/startup-secrets.ts';
 
 function exitOnConfigError(error: unknown): never {
   if (!(error instanceof ConfigError)) throw error;
@@ -23,13 +21,23 @@ try {
   exitOnConfigError(error);
 }
 
+const secrets = await loadStartupSecrets(config).catch(exitOnConfigError);
+
+const [{ createApp }, { useKeyPrefix }, { createLogger }, { metricsExposureWarning }, { createServer }, { libraryInternalsMissing }] = await Promise.all([
+  import('./app.ts'),
+  import('./core/codes.ts'),
+  import('./core/logger.ts'),
+  import('./plugins/metrics.ts'),
+  import('./server.ts'),
+  import('./internals/index.ts'),
+]);
 // Before anything names a Redis key or channel.
 useKeyPrefix(config.REDIS_PREFIX);
 const logger = createLogger(config);
 // A library upgrade that took away a private part we use: the public API is used instead, slower (README).
 for (const missing of libraryInternalsMissing()) logger.warn({ missing }, 'library internal missing; using the public API instead');
 // The signing key is read here too, and a key that cannot be used is a bad configuration.
-const app = await createApp(config, logger).catch(exitOnConfigError);
+const app = await createApp(config, logger, secrets).catch(exitOnConfigError);
 const server = createServer(app);
 // Before the listening line, so that whoever watches the log for that line has seen the warning too.
 const metricsWarning = metricsExposureWarning(config);

@@ -14,11 +14,9 @@
  * usual session through `Accounts.startSession`.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import fs from 'node:fs/promises';
 import * as client from 'openid-client';
 import { z } from 'zod';
 import type { Config } from '../core/config.ts';
-import { ConfigError } from '../core/config.ts';
 import { DpopReason, ErrorCode, Keys } from '../core/codes.ts';
 import { hasCode } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
@@ -194,21 +192,6 @@ async function dpopChecked<T>(work: () => T | Promise<T>): Promise<T> {
   } catch (error) {
     throw (error as { extensions?: { reason?: unknown } } | null)?.extensions?.reason === DpopReason.required ? fail('dpop_required') : error;
   }
-}
-
-/** The OIDC client's secret: OIDC_CLIENT_SECRET, else OIDC_CLIENT_SECRET_FILE's contents, else none (a public client, PKCE only). */
-export async function loadClientSecret(config: Pick<Config, 'OIDC_CLIENT_SECRET' | 'OIDC_CLIENT_SECRET_FILE'>): Promise<string | undefined> {
-  if (config.OIDC_CLIENT_SECRET) return config.OIDC_CLIENT_SECRET;
-  if (!config.OIDC_CLIENT_SECRET_FILE) return undefined;
-  let text: string;
-  try {
-    text = await fs.readFile(config.OIDC_CLIENT_SECRET_FILE, 'utf8');
-  } catch (error) {
-    throw new ConfigError(`invalid configuration: OIDC_CLIENT_SECRET_FILE: cannot read ${config.OIDC_CLIENT_SECRET_FILE} (${(error as NodeJS.ErrnoException).code ?? 'unreadable'})`);
-  }
-  const secret = text.trim();
-  if (!secret) throw new ConfigError(`invalid configuration: OIDC_CLIENT_SECRET_FILE: ${config.OIDC_CLIENT_SECRET_FILE} is empty`);
-  return secret;
 }
 
 /**
