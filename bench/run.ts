@@ -5,6 +5,7 @@
  * prints a table and writes bench/results/latest.json and latest.md.
  *
  * BENCH_QUICK=1 runs a smaller version (fewer sockets, shorter steps);
+ * BENCH_STEP_SECONDS sets how long each rate is measured (longer, to profile it);
  * BENCH_TARGETS=switchboard,socket.io measures only those targets;
  * BENCH_SCENARIOS=fan-out,cross-instance only those scenarios (storm,
  * memory, fan-out, small-room, chat, cross-instance), e.g. to profile one with
@@ -38,7 +39,7 @@ const plan = {
   crossRounds: quick ? 1 : 3,
   /** So does CPU per delivery: the first fan-out step (the targets' comparison) is measured in this many rounds too. */
   fanOutRounds: quick ? 1 : 3,
-  stepSeconds: quick ? 1.5 : 2.5,
+  stepSeconds: Number(process.env.BENCH_STEP_SECONDS ?? (quick ? 1.5 : 2.5)),
   /** One room of 5 members at 200 msg/s: where the cost of a stored message is everything. Alternating rounds. */
   smallRoom: { members: 5, rate: 200, rounds: quick ? 1 : 3 },
   /**

@@ -68,7 +68,7 @@ export async function createApp(config: Config, logger: Logger, { configuredKey,
   const anomalies = createAnomalyWatch(infra);
   const secondFactor = createSecondFactor({ ...infra, key: signingKey, anomalies });
   const accounts = createAccounts({ ...infra, anomalies, tokens, devices, revocations, rooms, secondFactor });
-  const oidc = createOidcSignIn({ ...infra, accounts, clientSecret: oidcClientSecret });
+  const oidc = await createOidcSignIn({ ...infra, accounts, clientSecret: oidcClientSecret });
   // A renewal puts an instance's seats back even when it never noticed the loss; a second more for its round trip and a late timer.
   const recovery = await createRecovery(infra, renewIntervalMs(infra.config) + 1000);
   const slots = await createSlots(infra, recovery);

@@ -8,11 +8,9 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
 import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
 import type { SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
-import { PrismaPGlite } from 'pglite-prisma-adapter';
 import { Prisma, PrismaClient } from '../generated/prisma/client.ts';
 import type { Config } from '../core/config.ts';
 
@@ -75,6 +73,8 @@ export async function createDatabaseAdapter(config: Pick<Config, 'DATABASE_URL' 
   }
   const dir = path.resolve(config.DATA_DIR, 'pglite');
   await fs.mkdir(path.dirname(dir), { recursive: true });
+  // Loaded only in embedded mode: a scaled start is spared loading them (about 0.15 s of CPU).
+  const [{ PGlite }, { PrismaPGlite }] = await Promise.all([import('@electric-sql/pglite'), import('pglite-prisma-adapter')]);
   const pglite = new PGlite(dir);
   await pglite.waitReady;
   return {

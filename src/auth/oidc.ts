@@ -14,7 +14,7 @@
  * usual session through `Accounts.startSession`.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import * as client from 'openid-client';
+import type * as OpenId from 'openid-client';
 import { z } from 'zod';
 import type { Config } from '../core/config.ts';
 import { DpopReason, ErrorCode, Keys } from '../core/codes.ts';
@@ -159,7 +159,7 @@ export function usernameCandidate(base: string, attempt: number): string {
 }
 
 /** The reason an openid-client error stands for. */
-function failureOf(error: unknown): OidcFailure {
+function failureOf(client: typeof OpenId, error: unknown): OidcFailure {
   if (error instanceof client.AuthorizationResponseError) return 'provider_refused';
   if (error instanceof client.ResponseBodyError) return error.error === 'invalid_grant' ? 'code_rejected' : 'provider_error';
   if (error instanceof client.ClientError) {
@@ -199,9 +199,11 @@ async function dpopChecked<T>(work: () => T | Promise<T>): Promise<T> {
  * provider's discovery document is read on the first sign-in (and again
  * after a failed read), so that a provider down at start does not stop the server.
  */
-export function createOidcSignIn(deps: OidcDeps): OidcSignIn | null {
+export async function createOidcSignIn(deps: OidcDeps): Promise<OidcSignIn | null> {
   const { config, db, logger, state, accounts, clientSecret: secret } = deps;
   if (!config.OIDC_ISSUER || !config.OIDC_CLIENT_ID) return null;
+  // Loaded only when sign-in is configured: every start without it is spared loading the library.
+  const client = await import('openid-client');
   const issuerUrl = new URL(config.OIDC_ISSUER);
   const clientId = config.OIDC_CLIENT_ID;
   // OIDC_STARTS_PER_IP per SIGN_IN_TTL: at most that many started sign-ins of one address are kept at a time.
@@ -211,8 +213,8 @@ export function createOidcSignIn(deps: OidcDeps): OidcSignIn | null {
   let passwords: ReturnType<typeof createPasswordHasher> | undefined;
   const unusablePasswordHash = () => (passwords ??= createPasswordHasher(config.BCRYPT_COST, config.PASSWORD_QUEUE_MAX_WAIT)).hash(randomHex(32), 'low');
 
-  let discovered: Promise<client.Configuration> | undefined;
-  function configuration(): Promise<client.Configuration> {
+  let discovered: Promise<OpenId.Configuration> | undefined;
+  function configuration(): Promise<OpenId.Configuration> {
     discovered ??= client
       .discovery(issuerUrl, clientId, undefined, secret ? client.ClientSecretBasic(secret) : client.None(), {
         // http is allowed by the configuration only on a loopback host (src/core/config.ts).
@@ -228,7 +230,7 @@ export function createOidcSignIn(deps: OidcDeps): OidcSignIn | null {
   }
 
   /** The provider's claims: the ID token's, completed from UserInfo when it lacks the email. */
-  async function profileOf(settings: client.Configuration, tokens: client.TokenEndpointResponse & client.TokenEndpointResponseHelpers): Promise<Profile> {
+  async function profileOf(settings: OpenId.Configuration, tokens: OpenId.TokenEndpointResponse & OpenId.TokenEndpointResponseHelpers): Promise<Profile> {
     const claims = tokens.claims();
     if (!claims) throw fail('provider_error');
     if (claims.email !== undefined || !settings.serverMetadata().userinfo_endpoint) return claims;
@@ -336,7 +338,7 @@ export function createOidcSignIn(deps: OidcDeps): OidcSignIn | null {
         // The provider checks the code against the redirect URI it was issued for: the one the sign-in started with.
         const currentUrl = new URL(started.redirectUri);
         for (const [name, value] of callbackParams) currentUrl.searchParams.append(name, value);
-        let tokens: Awaited<ReturnType<typeof client.authorizationCodeGrant>>;
+        let tokens: Awaited<ReturnType<typeof OpenId.authorizationCodeGrant>>;
         let profile: Profile;
         try {
           tokens = await client.authorizationCodeGrant(settings, currentUrl, {
@@ -348,7 +350,7 @@ export function createOidcSignIn(deps: OidcDeps): OidcSignIn | null {
           profile = await profileOf(settings, tokens);
         } catch (error) {
           if (error instanceof OidcError) throw error;
-          const reason = failureOf(error);
+          const reason = failureOf(client, error);
           if (reason === 'provider_error') logger.warn({ err: String(error), issuer }, 'oidc: the provider answer was unusable');
           throw fail(reason);
         }
