@@ -20,6 +20,8 @@ import { serverEntry } from '../../scripts/build.ts';
 
 afterAll(stopAllServers);
 
+/** The JWT_SECRET startServer gives an instance unless told otherwise (test/helpers/server.ts). */
+const testSecret = 'test-secret-that-is-long-enough-for-hs256-0123456789';
 const dir = temporaryFolder('switchboard-eddsa-');
 const pem = () => generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
 const publicPemOf = (privatePem: string) => createPublicKey(privatePem).export({ type: 'spki', format: 'pem' }).toString();
@@ -47,6 +49,12 @@ async function expectRefused(server: TestServer, token: string, what: string) {
 }
 
 describe('JWT_ALGORITHM=EdDSA', () => {
+  // One instance signing with keyedKey from a file (no NODE_ENV, nor other keys) serves each test here that needs
+  // such an instance, as each start costs seconds of CPU (test/helpers/server.ts); tests only sign up users of their own on it.
+  const keyedKey = pem();
+  let keyed: Promise<TestServer> | undefined;
+  const keyedServer = () => (keyed ??= startServer(eddsaEnv({ JWT_PRIVATE_KEY_FILE: keyFile('keyed.pem', keyedKey) })));
+
   it('signs with the Ed25519 key; the JWKS the server publishes verifies the token, and it works over HTTP and WebSocket', async () => {
     const server = await startServer(eddsaEnv({ NODE_ENV: 'production', JWT_PRIVATE_KEY_FILE: keyFile('signing.pem', pem()) }));
     const user = await signUp(server);
@@ -67,7 +75,7 @@ describe('JWT_ALGORITHM=EdDSA', () => {
   });
 
   it('refuses HS256 tokens (keyed with the public key or with any secret), unsigned ones, another Ed25519 key and tampered claims', async () => {
-    const server = await startServer(eddsaEnv({ JWT_PRIVATE_KEY_FILE: keyFile('pinned.pem', pem()) }));
+    const server = await keyedServer();
     const user = await signUp(server);
     const claims = claimsOf(user.accessToken);
     const { keys } = await (await jwksOf(server)).json();
@@ -80,7 +88,7 @@ describe('JWT_ALGORITHM=EdDSA', () => {
     const forgeries = {
       'HS256 keyed with the public PEM': await hs256(publicPem),
       'HS256 keyed with the public x': await hs256(Buffer.from(keys[0].x, 'base64url')),
-      'HS256 keyed with the test secret': await hs256('test-secret-that-is-long-enough-for-hs256-0123456789'),
+      'HS256 keyed with the test secret': await hs256(testSecret),
       unsigned: `${encodePart({ alg: 'none', typ: 'JWT' })}.${encodePart(claims)}.`,
       'another Ed25519 key under our kid': `${signedByOther}.${sign(null, Buffer.from(signedByOther), otherKey).toString('base64url')}`,
       'roles promoted': `${header}.${encodePart({ ...claims, roles: ['admin'] })}.${signature}`,
@@ -90,8 +98,8 @@ describe('JWT_ALGORITHM=EdDSA', () => {
   });
 
   it('two instances given one key (a file; the PEM in JWT_PRIVATE_KEY with its line breaks written \\n) accept each other’s tokens', async () => {
-    const key = pem();
-    const first = await startServer(eddsaEnv({ JWT_PRIVATE_KEY_FILE: keyFile('shared.pem', key) }));
+    const key = keyedKey;
+    const first = await keyedServer();
     const second = await startServer(eddsaEnv({ JWT_PRIVATE_KEY: key.replaceAll('\n', '\\n') }));
     const onFirst = await signUp(first);
     const onSecond = await signUp(second);
@@ -105,7 +113,8 @@ describe('JWT_ALGORITHM=EdDSA', () => {
   });
 
   it('rotates keys with JWT_PUBLIC_KEYS_FILE: while instances sign with the old key and the new, each accepts the other’s tokens; once the old key is dropped, its tokens are refused', async () => {
-    const [oldKey, newKey] = [pem(), pem()];
+    // The new key is keyedServer's: that instance, which knows no other key, is the one left once the rotation is done.
+    const [oldKey, newKey] = [pem(), keyedKey];
     const oldFile = keyFile('rotate-old.pem', oldKey);
     const newFile = keyFile('rotate-new.pem', newKey);
     // Mid-rotation: one instance still signs with the old key, one already with the new; each accepts both.
@@ -131,7 +140,7 @@ describe('JWT_ALGORITHM=EdDSA', () => {
     await expectRefused(alreadyNew, `${encodePart({ ...headerOf(oldToken.accessToken), kid: headerOf(newToken.accessToken).kid })}.${payload}.${signature}`, 'under the new kid');
 
     // Rotation done: the old key is no longer accepted anywhere.
-    const done = await startServer(eddsaEnv({ JWT_PRIVATE_KEY_FILE: newFile }));
+    const done = await keyedServer();
     await expectRefused(done, oldToken.accessToken, 'a token of the retired key');
     await expectAccepted(done, newToken.accessToken, newToken.username);
   });
@@ -189,8 +198,12 @@ describe('JWT_ALGORITHM=EdDSA', () => {
 });
 
 describe('JWT_ALGORITHM=HS256 (the default)', () => {
+  // One instance with the default environment (test/helpers/server.ts's JWT_SECRET) serves both tests that need it.
+  let plain: Promise<TestServer> | undefined;
+  const plainServer = () => (plain ??= startServer(scaledEnv()));
+
   it('publishes no keys: /.well-known/jwks.json is not served', async () => {
-    const server = await startServer(scaledEnv());
+    const server = await plainServer();
     const user = await signUp(server);
     expect(headerOf(user.accessToken).alg).toBe('HS256');
     expect((await jwksOf(server)).status).toBe(404);
@@ -198,7 +211,8 @@ describe('JWT_ALGORITHM=HS256 (the default)', () => {
 
   it('rotates the secret with JWT_ACCEPTED_SECRETS_FILE: while instances sign with the old secret and the new, each accepts the other’s tokens; once the old secret is dropped, its tokens are refused', async () => {
     const secret = () => randomBytes(36).toString('base64url');
-    const [oldSecret, newSecret] = [secret(), secret()];
+    // The new secret is the one plainServer signs with: that instance, which accepts no other, is the one left once the rotation is done.
+    const [oldSecret, newSecret] = [secret(), testSecret];
     const hs256Env = (own: string, accepted?: string[]) => ({
       ...scaledEnv(),
       JWT_SECRET: own,
@@ -226,7 +240,7 @@ describe('JWT_ALGORITHM=HS256 (the default)', () => {
     await expectRefused(alreadyNew, forged, 'a stranger’s secret under the old kid');
 
     // Rotation done: the old secret is no longer accepted anywhere; a token made before tokens had a kid still is, by its own secret.
-    const done = await startServer(hs256Env(newSecret));
+    const done = await plainServer();
     await expectRefused(done, oldToken.accessToken, 'a token of the retired secret');
     await expectAccepted(done, newToken.accessToken, newToken.username);
     const { kid: _newKid, ...kidless } = headerOf(newToken.accessToken);

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { SignJWT } from 'jose';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LOGIN, REGISTER, signUp } from '../helpers/accounts.ts';
-import { connectSocket, errorCodes, gql, scaledEnv, startServer, stopAllServers, uniqueName, temporaryFolder, embeddedDataDir } from '../helpers/server.ts';
+import { connectSocket, errorCodes, gql, scaledEnv, startServer, stopAllServers, uniqueName, temporaryFolder, embeddedDataDir, type TestServer } from '../helpers/server.ts';
 import { ME, REFRESH, claimsOf } from './support.ts';
 import { withDatabase } from '../helpers/env.ts';
 import { serverEntry } from '../../scripts/build.ts';
@@ -23,8 +23,13 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const encodePart = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
 
 describe('access tokens', () => {
+  // The two tests on the default environment share one instance, as each start costs seconds of CPU
+  // (test/helpers/server.ts); each signs up a user of its own on it, and afterAll stops it.
+  let plain: Promise<TestServer> | undefined;
+  const plainServer = () => (plain ??= startServer(scaledEnv()));
+
   it('refuses tokens of another algorithm, unsigned ones and tampered claims', async () => {
-    const server = await startServer(scaledEnv());
+    const server = await plainServer();
     const user = await signUp(server);
     const claims = claimsOf(user.accessToken);
     const hs512 = await new SignJWT({ sid: claims.sid, roles: claims.roles })
@@ -41,11 +46,10 @@ describe('access tokens', () => {
       expect(errorCodes(await gql(server, ME, {}, { token }))).toEqual(['UNAUTHENTICATED']);
     }
     expect((await gql(server, ME, {}, { token: user.accessToken })).data.me.username).toBe(user.username);
-    await server.stop();
   });
 
   it('refuses HS256 tokens signed with the secret whose claims are missing, of the wrong type, expired or not yet valid; takes one that is right', async () => {
-    const server = await startServer(scaledEnv());
+    const server = await plainServer();
     const user = await signUp(server);
     const { sub, sid, roles } = claimsOf(user.accessToken);
     const now = Math.floor(Date.now() / 1000);
@@ -70,7 +74,6 @@ describe('access tokens', () => {
       expect([defect, (await connectSocket(server, { token }).closed).code]).toEqual([defect, 4403]);
     }
     expect((await gql(server, ME, {}, { token: await signed(right) })).data.me.username).toBe(user.username);
-    await server.stop();
   });
 
   it('expire after ACCESS_TOKEN_TTL; refresh gives a working one for the same session', async () => {
