@@ -191,15 +191,24 @@ describe('a connection PostgreSQL terminates in the middle of a statement (an ad
   });
 });
 
-/** Two instances on one Redis, the first (`cut`) reaching PostgreSQL through a proxy the test stops and starts. */
+/**
+ * The `other` instance of {@link withCutDatabase}, shared by its tests: its
+ * environment is the same in each, no test cuts it off, and each test uses
+ * users and rooms of its own, so one start serves them all.
+ */
+let reachingDatabase: Promise<TestServer> | undefined;
+
+/** Two instances on one Redis, the first (`cut`, started for the test) reaching PostgreSQL through a proxy the test stops and starts. */
 async function withCutDatabase(test: (cluster: { cut: TestServer; other: TestServer; proxy: TcpProxy }) => Promise<void>): Promise<void> {
   redis ??= await startPrivateRedis();
   const proxy = await startTcpProxy(testDatabaseUrl);
   try {
-    const [cut, other] = await Promise.all([
-      startServer({ DATABASE_URL: proxy.via(testDatabaseUrl), REDIS_URL: redis.url }),
-      startServer({ DATABASE_URL: testDatabaseUrl, REDIS_URL: redis.url }),
-    ]);
+    reachingDatabase ??= startServer({ DATABASE_URL: testDatabaseUrl, REDIS_URL: redis.url }).catch((error: unknown) => {
+      // A failed start is not kept: the next test starts it again.
+      reachingDatabase = undefined;
+      throw error;
+    });
+    const [cut, other] = await Promise.all([startServer({ DATABASE_URL: proxy.via(testDatabaseUrl), REDIS_URL: redis.url }), reachingDatabase]);
     await test({ cut, other, proxy });
   } finally {
     await proxy.stop();

@@ -7,7 +7,7 @@
  * once its bus was back) is not handed out at all.
  */
 import { Redis } from 'ioredis';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Channels, Keys } from '../../src/core/codes.ts';
 import { bearer, collect, connectSocket, errorCodes, eventually, gql, scaledEnv, startServer, stopAllServers, uuidOf, type TestServer } from '../helpers/server.ts';
 import { signUp } from '../helpers/accounts.ts';
@@ -16,9 +16,22 @@ import { startPrivateRedis, type PrivateRedis } from '../helpers/redis-server.ts
 import { startTcpProxy, type ProxiedConnection } from '../helpers/tcp-proxy.ts';
 import { createRoom, JOIN } from '../rooms/helpers.ts';
 
-// Presence is cluster-wide: each test starts from an empty Redis with no other instance alive.
+/** The servers the running test started, stopped after it (the shared instance of {@link onPrivateRedis} is not one). */
+const ownServers = new Set<TestServer>();
+async function start(env: Record<string, string>): Promise<TestServer> {
+  const server = await startServer(env);
+  ownServers.add(server);
+  return server;
+}
+async function stopOwnServers(): Promise<void> {
+  const servers = [...ownServers];
+  ownServers.clear();
+  await Promise.all(servers.map((server) => server.stop()));
+}
+
+// Presence is cluster-wide: each test starts from an empty Redis with no other instance alive on it (on the private one, onPrivateRedis's shared instance alone).
 beforeEach(() => flushTestRedis());
-afterEach(stopAllServers);
+afterEach(stopOwnServers);
 
 const PRESENCE = 'subscription { presence { user { id username } status at } }';
 const quiet = () => new Promise((r) => setTimeout(r, 600));
@@ -49,29 +62,41 @@ async function recordBus(url: string) {
   };
 }
 
+/** The Redis of {@link onPrivateRedis} and the one instance on it that its tests share, started by the first of them. */
+let privateRedis: PrivateRedis | undefined;
+let sharedInstance: TestServer | undefined;
+afterAll(async () => {
+  await stopAllServers();
+  await privateRedis?.stop();
+});
+
 /**
- * Runs `test` on a Redis of its own, so that the copies it publishes reach no
- * other suite's instances, with a client to publish on it and its presence
- * changes recorded; stops the test's servers, the clients and that Redis after.
+ * Runs `test` on a Redis of this file's own, so that the copies it publishes
+ * reach no other suite's instances, with a client to publish on it, its
+ * presence changes recorded and `instance`, an instance on it (env
+ * `{ ...scaledEnv(), REDIS_URL: redis.url }`) that these tests share: each
+ * uses users of its own. Stops the test's other servers and the clients
+ * after, so that the next test finds that instance alone on the bus.
  */
-async function onPrivateRedis(test: (redis: { redis: PrivateRedis; publisher: Redis; bus: Awaited<ReturnType<typeof recordBus>> }) => Promise<void>) {
-  const redis = await startPrivateRedis();
+async function onPrivateRedis(test: (redis: { redis: PrivateRedis; publisher: Redis; bus: Awaited<ReturnType<typeof recordBus>>; instance: TestServer }) => Promise<void>) {
+  privateRedis ??= await startPrivateRedis();
+  const redis = privateRedis;
   const publisher = new Redis(redis.url);
   const bus = await recordBus(redis.url);
   try {
-    await test({ redis, publisher, bus });
+    sharedInstance ??= await startServer({ ...scaledEnv(), REDIS_URL: redis.url });
+    await test({ redis, publisher, bus, instance: sharedInstance });
   } finally {
     bus.stop();
     publisher.disconnect();
-    await stopAllServers();
-    await redis.stop();
+    await stopOwnServers();
   }
 }
 
 describe('presence', () => {
   it('one ONLINE, one AWAY, one ONLINE, one OFFLINE across two instances and two sockets; onlineUsers agrees everywhere', async () => {
     const env = { ...scaledEnv(), SINGLE_SESSION: 'false' };
-    const [a, b] = await Promise.all([startServer(env), startServer(env)]);
+    const [a, b] = await Promise.all([start(env), start(env)]);
     const watch = await watcher(b);
     const user = await signUp(a);
 
@@ -106,7 +131,7 @@ describe('presence', () => {
   });
 
   it('goes AWAY after PRESENCE_AWAY_AFTER without activity, and ONLINE again on activity', async () => {
-    const server = await startServer({ ...scaledEnv(), PRESENCE_AWAY_AFTER: '1', PRESENCE_CHECK_INTERVAL: '0.5' });
+    const server = await start({ ...scaledEnv(), PRESENCE_AWAY_AFTER: '1', PRESENCE_CHECK_INTERVAL: '0.5' });
     const watch = await watcher(server);
     const user = await signUp(server);
     const socket = connectSocket(server, bearer(user.accessToken));
@@ -119,7 +144,7 @@ describe('presence', () => {
 
   it('an instance killed with SIGKILL: its users go OFFLINE, once', async () => {
     const env = { ...scaledEnv(), SLOT_LEASE_TTL: '2', PRESENCE_CHECK_INTERVAL: '1' };
-    const [survivor, doomed] = await Promise.all([startServer(env), startServer(env)]);
+    const [survivor, doomed] = await Promise.all([start(env), start(env)]);
     const watch = await watcher(survivor);
     const user = await signUp(survivor);
     const socket = connectSocket(doomed, bearer(user.accessToken));
@@ -132,7 +157,7 @@ describe('presence', () => {
   }, 30_000);
 
   it('refuses setPresence without a session, OFFLINE as a choice, and onlineUsers and presence without a session', async () => {
-    const server = await startServer(scaledEnv());
+    const server = await start(scaledEnv());
     const user = await signUp(server);
     expect(errorCodes(await gql(server, 'mutation { setPresence(status: AWAY) }'))).toEqual(['UNAUTHENTICATED']);
     const offline = await gql(server, 'mutation { setPresence(status: OFFLINE) }', {}, { token: user.accessToken });
@@ -145,8 +170,7 @@ describe('presence', () => {
   });
 
   it('a change the bus delivers twice (a publish resent after a dropped connection) is handed out once; the next change still is', () =>
-    onPrivateRedis(async ({ redis, publisher, bus }) => {
-      const server = await startServer({ ...scaledEnv(), REDIS_URL: redis.url });
+    onPrivateRedis(async ({ publisher, bus, instance: server }) => {
       const watch = await watcher(server);
       const user = await signUp(server);
       const socket = connectSocket(server, bearer(user.accessToken));
@@ -165,9 +189,8 @@ describe('presence', () => {
     }));
 
   it('a copy of an older change arriving after a newer one (ONLINE, AWAY, then the copy of ONLINE) is not handed out: presence, roomPresence and the status each instance keeps stay AWAY, as in Redis; nor once the user is OFFLINE', () =>
-    onPrivateRedis(async ({ redis, publisher, bus }) => {
-      const env = { ...scaledEnv(), REDIS_URL: redis.url };
-      const [a, b] = await Promise.all([startServer(env), startServer(env)]);
+    onPrivateRedis(async ({ redis, publisher, bus, instance: a }) => {
+      const b = await start({ ...scaledEnv(), REDIS_URL: redis.url });
       const owner = await signUp(b);
       const user = await signUp(a);
       const room = await createRoom(b, owner.accessToken);
@@ -231,7 +254,7 @@ describe('presence', () => {
     }));
 
   it('after a bus outage, the statuses read from Redis count as the last change they reflect: a late copy of a change made during the outage is not handed out after them', () =>
-    onPrivateRedis(async ({ redis, publisher, bus }) => {
+    onPrivateRedis(async ({ redis, publisher, bus, instance: other }) => {
       // The watched instance reaches Redis through a proxy that can cut its bus (its subscriber connection).
       const subscribers = new Set<ProxiedConnection>();
       const proxy = await startTcpProxy(redis.url, {
@@ -240,7 +263,7 @@ describe('presence', () => {
         },
       });
       try {
-        const [watched, other] = await Promise.all([startServer({ ...scaledEnv(), REDIS_URL: proxy.via(redis.url) }), startServer({ ...scaledEnv(), REDIS_URL: redis.url })]);
+        const watched = await start({ ...scaledEnv(), REDIS_URL: proxy.via(redis.url) });
         const watch = await watcher(watched);
         const user = await signUp(other);
         const socket = connectSocket(other, bearer(user.accessToken));
@@ -263,7 +286,7 @@ describe('presence', () => {
         expect(watch.about(user.id)).toEqual(['ONLINE', 'OFFLINE']);
         expect(watch.events.results.filter((r) => r.errors)).toEqual([]);
       } finally {
-        await stopAllServers();
+        await stopOwnServers();
         await proxy.stop();
       }
     }), 30_000);
