@@ -144,9 +144,15 @@ describe('device tokens: strangers cannot lock an account out', () => {
 });
 
 describe('registration limit (REGISTER_PER_IP)', () => {
+  // Both tests ask for the same limits and register from addresses of their own (127.0.0.90-91, 127.0.0.92),
+  // whose budgets are counted apart: one instance serves both (a start costs seconds of CPU, test/helpers/server.ts).
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startServer({ ...scaledEnv(), REGISTER_PER_IP: '3', REGISTER_WINDOW: '60' });
+  });
+
   it('an address past its registrations is refused before any hashing and nothing is created; another address registers', async () => {
     await forgetRateLimits();
-    const server = await startServer({ ...scaledEnv(), REGISTER_PER_IP: '3', REGISTER_WINDOW: '60' });
     const register = (ip: string, username: string) => gqlFrom(server, ip, REGISTER, { input: { username, email: `${username}@example.test`, password: 'long-enough-password' } });
     const names = Array.from({ length: 10 }, () => uniqueName('reg'));
     const answers = await Promise.all(names.map((name) => register('127.0.0.90', name)));
@@ -160,7 +166,6 @@ describe('registration limit (REGISTER_PER_IP)', () => {
 
   it('a taken name costs a hash like a new one (its answer takes as long), and counts against the limit', async () => {
     await forgetRateLimits();
-    const server = await startServer({ ...scaledEnv(), REGISTER_PER_IP: '3', REGISTER_WINDOW: '60' });
     const hashes = () => metric(server, 'switchboard_password_hashing_total', { kind: 'hash' });
     const name = uniqueName('taken');
     const register = () => gqlFrom(server, '127.0.0.92', REGISTER, { input: { username: name, email: `${name}@example.test`, password: 'long-enough-password' } });

@@ -61,6 +61,11 @@ describe('SDK', () => {
   afterEach(() => closeClients());
   afterAll(() => stopAllServers());
 
+  // The tests that move a client to a second instance share one, started by the first of them: a start costs
+  // seconds of CPU (test/helpers/server.ts), and the liveRooms test sends no message, so the raised rate is moot there.
+  let second: Promise<TestServer> | undefined;
+  const otherInstance = () => (second ??= startServer({ ...scaledEnv(), ACCESS_TOKEN_TTL: String(ttl), MESSAGE_RATE_PER_USER: '1000' }));
+
   it('renews the access token over the live socket before it expires: one connection, every message once, in order', async () => {
     const alice = await account(server, 'al');
     const bob = await account(server, 'bo');
@@ -105,7 +110,7 @@ describe('SDK', () => {
   });
 
   it('after a network drop reconnects to another instance and replays what it missed, once', async () => {
-    const other = await startServer({ ...scaledEnv(), ACCESS_TOKEN_TTL: String(ttl), MESSAGE_RATE_PER_USER: '1000' });
+    const other = await otherInstance();
     const proxy = await tcpProxy({ port: portOf(server) });
     try {
       const alice = await account(server, 'al');
@@ -132,7 +137,6 @@ describe('SDK', () => {
       expect(reader.connections).toEqual([false, true]);
     } finally {
       await proxy.close();
-      await other.stop();
     }
   });
 
@@ -273,7 +277,7 @@ describe('SDK', () => {
   });
 
   it('liveRooms: the rooms the user may see, then every change from any instance; a read that predates changes heard meanwhile gets them; after a reconnect to another instance, what changed while away', async () => {
-    const other = await startServer({ ...scaledEnv(), ACCESS_TOKEN_TTL: String(ttl) });
+    const other = await otherInstance();
     const proxy = await tcpProxy({ port: portOf(server) });
     try {
       const [alice, bob] = await Promise.all([account(server, 'al'), account(server, 'bo')]);
@@ -344,7 +348,6 @@ describe('SDK', () => {
       expect(changes).toHaveLength(told);
     } finally {
       await proxy.close();
-      await other.stop();
     }
   });
 });

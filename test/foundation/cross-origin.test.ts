@@ -32,6 +32,11 @@ const register = (username: string) => ({
   variables: { input: { username, email: `${username}@example.test`, password: 'correct horse battery' } },
 });
 
+// One instance on scaledEnv() alone serves the same-origin tests and is the quiet one of the /metrics warning test:
+// the same settings, and a start costs seconds of CPU (test/helpers/server.ts).
+let plain: Promise<TestServer> | undefined;
+const defaultServer = () => (plain ??= startServer(scaledEnv()));
+
 /** Whether `username` exists: registering it again is then a CONFLICT. */
 async function exists(server: TestServer, username: string): Promise<boolean> {
   const again = await gql(server, register(username).query, register(username).variables);
@@ -41,7 +46,7 @@ async function exists(server: TestServer, username: string): Promise<boolean> {
 describe('ALLOWED_ORIGINS unset: same origin only', () => {
   let server: TestServer;
   beforeAll(async () => {
-    server = await startServer(scaledEnv());
+    server = await defaultServer();
   });
 
   it('refuses a foreign preflight with 403 and gives a foreign origin no CORS header at all', async () => {
@@ -251,7 +256,8 @@ describe('/metrics without METRICS_TOKEN', () => {
   });
 
   it('warns once at start when HOST is not loopback, and not when it is or a token is set', async () => {
-    const quiet = await startServer(scaledEnv());
+    // Its logs keep every line since its start: a start warning would be there after other tests' requests too.
+    const quiet = await defaultServer();
     // This machine's name, which /etc/hosts maps to a loopback address: not loopback as written, yet nothing listens beyond loopback.
     const name = hostname();
     const addresses = await lookup(name, { all: true }).catch(() => []);

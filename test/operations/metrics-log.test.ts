@@ -53,6 +53,15 @@ describe('metrics behind METRICS_TOKEN', () => {
 
 const SERVER_LOG = 'subscription Log($level: String) { serverLog(level: $level) { at level logger message detail } }';
 
+// The serverLog tests all ask for the same settings: one pair of instances, started by the first of them, serves
+// them all (a start costs seconds of CPU, test/helpers/server.ts); the one-instance tests use the first of the pair.
+const adminUser = uniqueName('admin');
+let logPair: Promise<TestServer[]> | undefined;
+const logServers = () => {
+  const env = { ...scaledEnv(), LOG_LEVEL: 'debug', ADMIN_USER: adminUser, ADMIN_PASS: 'admin-password-123' };
+  return (logPair ??= Promise.all([startServer(env), startServer(env)]));
+};
+
 describe('metrics', () => {
   let server: TestServer;
   beforeAll(async () => {
@@ -115,9 +124,8 @@ describe('metrics', () => {
 describe('serverLog', () => {
   let server: TestServer;
   let admin: { accessToken: string };
-  const adminUser = uniqueName('admin');
   beforeAll(async () => {
-    server = await startServer({ ...scaledEnv(), LOG_LEVEL: 'debug', ADMIN_USER: adminUser, ADMIN_PASS: 'admin-password-123' });
+    server = (await logServers())[0]!;
     admin = await logIn(server, adminUser, 'admin-password-123');
   });
 
@@ -175,11 +183,9 @@ describe('serverLog', () => {
 });
 
 describe('serverLog across instances', () => {
-  const adminUser = uniqueName('admin');
   let servers: TestServer[];
   beforeAll(async () => {
-    const env = { ...scaledEnv(), LOG_LEVEL: 'debug', ADMIN_USER: adminUser, ADMIN_PASS: 'admin-password-123' };
-    servers = await Promise.all([startServer(env), startServer(env)]);
+    servers = await logServers();
   });
   const LINES = 'subscription Log($level: String) { serverLog(level: $level) { instance level message detail } }';
   /** The "socket connected" lines of `userId` a subscription has received. */
