@@ -6,14 +6,20 @@
  * at start-up, and no tsx loader thread (a second V8 heap) sits in every
  * server, about 25 MB of RSS. Types are checked by `npm run typecheck`.
  *
- * Not a bundle: esbuild's bundler turns every top-level const, let and class
- * into a var, which V8 cannot treat as constant, and a bundled server cost
- * more CPU per delivery than the same modules run one file each.
+ * Our code is not bundled: esbuild's bundler turns every top-level const,
+ * let and class into a var, which V8 cannot treat as constant, and a bundled
+ * server cost more CPU per delivery than the same modules run one file each.
+ * The libraries that ship hundreds of small ES modules and run at start-up
+ * more than per message ({@link vendored}) are bundled into dist/vendor/ and
+ * the server's imports of them point there: Node's ES module loader spends
+ * about a millisecond of CPU per file, and those 600 files cost 0.9 s of
+ * CPU at every start against 0.25 s bundled (docs/performance.md).
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildSync } from 'esbuild';
 import { projectPath } from '../src/utils/project-path.ts';
 
 const root = projectPath('.');
@@ -30,6 +36,7 @@ export function build(): void {
   const old = `${dist}.old-${process.pid}`;
   try {
     execFileSync(path.join(root, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.build.json', '--outDir', next], { cwd: root, stdio: 'inherit' });
+    bundleVendored(next);
   } catch (error) {
     rmSync(next, { recursive: true, force: true });
     throw error;
@@ -37,6 +44,80 @@ export function build(): void {
   if (existsSync(dist)) renameSync(dist, old);
   renameSync(next, dist);
   rmSync(old, { recursive: true, force: true });
+}
+
+/**
+ * Packages bundled into dist/vendor/ for the server (not for the bench's
+ * baselines, which import them as they are): ES modules only, as a bundle
+ * cannot name what a CommonJS module exports. graphql stays outside, the one
+ * CommonJS copy every library must share.
+ */
+export const vendored = [
+  'graphql-yoga',
+  '@graphql-yoga/plugin-graphql-sse',
+  '@pothos/core',
+  '@pothos/plugin-relay',
+  '@pothos/plugin-prisma',
+  'zod',
+  'jose',
+  'graphql-scalars',
+];
+
+/** dist/vendor/'s file for a vendored package. */
+export const vendorFile = (name: string): string => `${name.replace(/^@/, '').replace(/\//g, '__')}.js`;
+
+/**
+ * Bundles {@link vendored} into `out`/vendor/ (one entry each, shared code
+ * split into chunks, so each library exists once), then points the compiled
+ * server's imports of them (`out`/src/) at those files.
+ */
+function bundleVendored(out: string): void {
+  const vendorDir = path.join(out, 'vendor');
+  // One entry module per package, re-exporting it, beside the output (so the project's node_modules resolves it).
+  const entryDir = path.join(out, 'vendor-entries');
+  mkdirSync(entryDir, { recursive: true });
+  const entryPoints = vendored.map((name) => {
+    const entry = path.join(entryDir, vendorFile(name));
+    // `export *` leaves out the default export; the namespace's is undefined for a package without one.
+    writeFileSync(entry, `export * from ${JSON.stringify(name)};\nimport * as all from ${JSON.stringify(name)};\nexport default all.default;\n`);
+    return entry;
+  });
+  try {
+    buildSync({
+      entryPoints,
+      outdir: vendorDir,
+      bundle: true,
+      splitting: true,
+      format: 'esm',
+      platform: 'node',
+      target: 'node20',
+      // graphql must stay the one CommonJS copy every library shares; Prisma's runtime finds its files by path.
+      external: ['graphql', 'graphql/*', '@prisma/*', '.prisma/*'],
+      // CommonJS code inside the bundle calls require.
+      banner: { js: "import { createRequire as __vendorRequire } from 'node:module'; const require = __vendorRequire(import.meta.url);" },
+      logLevel: 'warning',
+      logOverride: { 'import-is-undefined': 'silent' },
+    });
+  } finally {
+    rmSync(entryDir, { recursive: true, force: true });
+  }
+  const specifier = new RegExp(`(\\bfrom\\s*|\\bimport\\s*\\(\\s*)(['"])(${vendored.map((name) => name.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')).join('|')})\\2`, 'g');
+  const rewrite = (dir: string) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const file = path.join(dir, entry.name);
+      if (entry.isDirectory()) rewrite(file);
+      else if (entry.name.endsWith('.js')) {
+        const text = readFileSync(file, 'utf8');
+        const changed = text.replace(specifier, (_, before: string, quote: string, name: string) => {
+          let relative = path.relative(path.dirname(file), path.join(vendorDir, vendorFile(name)));
+          if (!relative.startsWith('.')) relative = `./${relative}`;
+          return `${before}${quote}${relative}${quote}`;
+        });
+        if (changed !== text) writeFileSync(file, changed);
+      }
+    }
+  };
+  rewrite(path.join(out, 'src'));
 }
 
 /** The compiled file of `source`, a TypeScript file under the project (absolute, or relative to its root). */

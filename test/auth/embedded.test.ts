@@ -6,11 +6,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOGIN, REGISTER, logIn, signUp } from '../helpers/accounts.ts';
-import { errorCodes, gql, startServer, stopAllServers, uniqueName, type TestServer, temporaryFolder } from '../helpers/server.ts';
+import { errorCodes, gql, startServer, stopAllServers, uniqueName, type TestServer, embeddedDataDir } from '../helpers/server.ts';
 import { createRoom, JOIN } from '../rooms/helpers.ts';
 import { AUDIT_LOG, DELETE_ACCOUNT, DELETE_USER, LOGOUT, ME, NODE, REFRESH, REVOKE_SESSIONS, SET_ROLES, claimsOf } from './support.ts';
 
-const dataDir = temporaryFolder('switchboard-auth-');
+const dataDir = embeddedDataDir('switchboard-auth-');
 const env = {
   DATA_DIR: dataDir,
   ADMIN_USER: 'root_admin',

@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bearer, collect, connectSocket, errorCodes, eventually, gql, scaledEnv, startServer, stopAllServers, uuidOf, type TestServer, temporaryFolder } from '../helpers/server.ts';
+import { bearer, collect, connectSocket, errorCodes, eventually, gql, scaledEnv, startServer, stopAllServers, uuidOf, type TestServer } from '../helpers/server.ts';
 import { signUp } from '../helpers/accounts.ts';
 import { testDatabaseUrl } from '../helpers/env.ts';
 import { flushTestRedis } from '../helpers/redis.ts';
@@ -281,7 +281,7 @@ describe('roomMessages', () => {
 
 describe('on the embedded database (npm start without DATABASE_URL)', () => {
   it('sends, answers a repeated key with the first message, refuses an empty body, pages and replays in order', async () => {
-    const embedded = await startServer({ DATA_DIR: temporaryFolder('switchboard-messages-') });
+    const embedded = await startServer({});
     const owner = await signUp(embedded);
     const room = await createRoom(embedded, owner.accessToken);
     const first = await gql(embedded, SEND, { id: room.id, body: 'one', key: 'k1' }, { token: owner.accessToken });
