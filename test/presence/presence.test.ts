@@ -9,7 +9,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Channels, Keys } from '../../src/core/codes.ts';
-import { bearer, collect, connectSocket, errorCodes, eventually, gql, scaledEnv, startServer, stopAllServers, uuidOf, type TestServer } from '../helpers/server.ts';
+import { bearer, collect, collectLive, connectSocket, errorCodes, eventually, gql, scaledEnv, startServer, stopAllServers, uuidOf, type TestServer } from '../helpers/server.ts';
 import { signUp } from '../helpers/accounts.ts';
 import { flushTestRedis } from '../helpers/redis.ts';
 import { startPrivateRedis, type PrivateRedis } from '../helpers/redis-server.ts';
@@ -40,8 +40,7 @@ async function watcher(server: TestServer) {
   const user = await signUp(server);
   const socket = connectSocket(server, bearer(user.accessToken));
   await socket.acked;
-  const events = collect(socket.client, PRESENCE);
-  await quiet();
+  const events = await collectLive(server, socket.client, PRESENCE);
   return { user, socket, events, about: (id: string) => events.results.filter((r) => r.data?.presence.user.id === id).map((r) => r.data!.presence.status) };
 }
 
@@ -200,8 +199,9 @@ describe('presence', () => {
         [a, b].map(async (server) => {
           const socket = connectSocket(server, bearer(owner.accessToken));
           await socket.acked;
-          const presence = collect(socket.client, 'subscription { presence { user { id } status } }');
-          const inRoom = collect(socket.client, 'subscription($id: ID!) { roomPresence(roomId: $id) { kind user { id } status } }', { id: room.id });
+          // Both listening before the user connects: the test counts every event each one hands out.
+          const presence = await collectLive(server, socket.client, 'subscription { presence { user { id } status } }');
+          const inRoom = await collectLive(server, socket.client, 'subscription($id: ID!) { roomPresence(roomId: $id) { kind user { id } status } }', { id: room.id });
           return {
             presence,
             inRoom,
@@ -211,7 +211,6 @@ describe('presence', () => {
           };
         }),
       );
-      await quiet();
       const socket = connectSocket(a, bearer(user.accessToken));
       await socket.acked;
       await eventually(() => watching.every((w) => w.statuses().length === 1), 3000, 'ONLINE');
