@@ -36,7 +36,7 @@ useKeyPrefix(config.REDIS_PREFIX);
 const logger = createLogger(config);
 // A library upgrade that took away a private part we use: the public API is used instead, slower (README).
 for (const missing of libraryInternalsMissing()) logger.warn({ missing }, 'library internal missing; using the public API instead');
-// The signing key is read here too, and a key that cannot be used is a bad configuration.
+// A key generated for scaled mode is read here, from the database; one that cannot be used is a bad configuration too.
 const app = await createApp(config, logger, secrets).catch(exitOnConfigError);
 const server = createServer(app);
 // Before the listening line, so that whoever watches the log for that line has seen the warning too.

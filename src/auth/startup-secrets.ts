@@ -25,7 +25,7 @@ export async function loadStartupSecrets(config: Config): Promise<StartupSecrets
 }
 
 /** The OIDC client's secret: OIDC_CLIENT_SECRET, else OIDC_CLIENT_SECRET_FILE's contents, else none (a public client, PKCE only). */
-export async function loadClientSecret(config: Pick<Config, 'OIDC_CLIENT_SECRET' | 'OIDC_CLIENT_SECRET_FILE'>): Promise<string | undefined> {
+async function loadClientSecret(config: Pick<Config, 'OIDC_CLIENT_SECRET' | 'OIDC_CLIENT_SECRET_FILE'>): Promise<string | undefined> {
   if (config.OIDC_CLIENT_SECRET) return config.OIDC_CLIENT_SECRET;
   if (!config.OIDC_CLIENT_SECRET_FILE) return undefined;
   let text: string;

@@ -13,15 +13,13 @@ import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createLocalJWKSet, jwtVerify, SignJWT } from 'jose';
 import { afterAll, describe, expect, it } from 'vitest';
-import { connectSocket, errorCodes, gql, scaledEnv, startServer, stopAllServers, type TestServer, temporaryFolder, embeddedDataDir } from '../helpers/server.ts';
+import { connectSocket, errorCodes, gql, scaledEnv, startServer, stopAllServers, type TestServer, temporaryFolder, embeddedDataDir, sharedServer, testJwtSecret } from '../helpers/server.ts';
 import { signUp } from '../helpers/accounts.ts';
 import { ME, claimsOf, headerOf } from './support.ts';
 import { serverEntry } from '../../scripts/build.ts';
 
 afterAll(stopAllServers);
 
-/** The JWT_SECRET startServer gives an instance unless told otherwise (test/helpers/server.ts). */
-const testSecret = 'test-secret-that-is-long-enough-for-hs256-0123456789';
 const dir = temporaryFolder('switchboard-eddsa-');
 const pem = () => generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
 const publicPemOf = (privatePem: string) => createPublicKey(privatePem).export({ type: 'spki', format: 'pem' }).toString();
@@ -52,8 +50,7 @@ describe('JWT_ALGORITHM=EdDSA', () => {
   // One instance signing with keyedKey from a file (no NODE_ENV, nor other keys) serves each test here that needs
   // such an instance, as each start costs seconds of CPU (test/helpers/server.ts); tests only sign up users of their own on it.
   const keyedKey = pem();
-  let keyed: Promise<TestServer> | undefined;
-  const keyedServer = () => (keyed ??= startServer(eddsaEnv({ JWT_PRIVATE_KEY_FILE: keyFile('keyed.pem', keyedKey) })));
+  const keyedServer = sharedServer(eddsaEnv({ JWT_PRIVATE_KEY_FILE: keyFile('keyed.pem', keyedKey) }));
 
   it('signs with the Ed25519 key; the JWKS the server publishes verifies the token, and it works over HTTP and WebSocket', async () => {
     const server = await startServer(eddsaEnv({ NODE_ENV: 'production', JWT_PRIVATE_KEY_FILE: keyFile('signing.pem', pem()) }));
@@ -88,7 +85,7 @@ describe('JWT_ALGORITHM=EdDSA', () => {
     const forgeries = {
       'HS256 keyed with the public PEM': await hs256(publicPem),
       'HS256 keyed with the public x': await hs256(Buffer.from(keys[0].x, 'base64url')),
-      'HS256 keyed with the test secret': await hs256(testSecret),
+      'HS256 keyed with the test secret': await hs256(testJwtSecret),
       unsigned: `${encodePart({ alg: 'none', typ: 'JWT' })}.${encodePart(claims)}.`,
       'another Ed25519 key under our kid': `${signedByOther}.${sign(null, Buffer.from(signedByOther), otherKey).toString('base64url')}`,
       'roles promoted': `${header}.${encodePart({ ...claims, roles: ['admin'] })}.${signature}`,
@@ -199,8 +196,7 @@ describe('JWT_ALGORITHM=EdDSA', () => {
 
 describe('JWT_ALGORITHM=HS256 (the default)', () => {
   // One instance with the default environment (test/helpers/server.ts's JWT_SECRET) serves both tests that need it.
-  let plain: Promise<TestServer> | undefined;
-  const plainServer = () => (plain ??= startServer(scaledEnv()));
+  const plainServer = sharedServer(scaledEnv());
 
   it('publishes no keys: /.well-known/jwks.json is not served', async () => {
     const server = await plainServer();
@@ -212,7 +208,7 @@ describe('JWT_ALGORITHM=HS256 (the default)', () => {
   it('rotates the secret with JWT_ACCEPTED_SECRETS_FILE: while instances sign with the old secret and the new, each accepts the other’s tokens; once the old secret is dropped, its tokens are refused', async () => {
     const secret = () => randomBytes(36).toString('base64url');
     // The new secret is the one plainServer signs with: that instance, which accepts no other, is the one left once the rotation is done.
-    const [oldSecret, newSecret] = [secret(), testSecret];
+    const [oldSecret, newSecret] = [secret(), testJwtSecret];
     const hs256Env = (own: string, accepted?: string[]) => ({
       ...scaledEnv(),
       JWT_SECRET: own,

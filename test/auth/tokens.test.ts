@@ -11,22 +11,20 @@ import path from 'node:path';
 import { SignJWT } from 'jose';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LOGIN, REGISTER, signUp } from '../helpers/accounts.ts';
-import { connectSocket, errorCodes, gql, scaledEnv, startServer, stopAllServers, uniqueName, temporaryFolder, embeddedDataDir, type TestServer } from '../helpers/server.ts';
+import { connectSocket, errorCodes, gql, scaledEnv, startServer, stopAllServers, uniqueName, temporaryFolder, embeddedDataDir, sharedServer, testJwtSecret } from '../helpers/server.ts';
 import { ME, REFRESH, claimsOf } from './support.ts';
 import { withDatabase } from '../helpers/env.ts';
 import { serverEntry } from '../../scripts/build.ts';
 
 afterAll(stopAllServers);
 
-const testSecret = 'test-secret-that-is-long-enough-for-hs256-0123456789';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const encodePart = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
 
 describe('access tokens', () => {
   // The two tests on the default environment share one instance, as each start costs seconds of CPU
   // (test/helpers/server.ts); each signs up a user of its own on it, and afterAll stops it.
-  let plain: Promise<TestServer> | undefined;
-  const plainServer = () => (plain ??= startServer(scaledEnv()));
+  const plainServer = sharedServer(scaledEnv());
 
   it('refuses tokens of another algorithm, unsigned ones and tampered claims', async () => {
     const server = await plainServer();
@@ -38,7 +36,7 @@ describe('access tokens', () => {
       .setJti('j')
       .setIssuedAt()
       .setExpirationTime('5m')
-      .sign(new TextEncoder().encode(testSecret));
+      .sign(new TextEncoder().encode(testJwtSecret));
     const unsigned = `${encodePart({ alg: 'none', typ: 'JWT' })}.${encodePart(claims)}.`;
     const [header, , signature] = user.accessToken.split('.');
     const promoted = `${header}.${encodePart({ ...claims, roles: ['admin'] })}.${signature}`;
@@ -54,7 +52,7 @@ describe('access tokens', () => {
     const { sub, sid, roles } = claimsOf(user.accessToken);
     const now = Math.floor(Date.now() / 1000);
     const signed = (claims: Record<string, unknown>) =>
-      new SignJWT(claims).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).sign(new TextEncoder().encode(testSecret));
+      new SignJWT(claims).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).sign(new TextEncoder().encode(testJwtSecret));
     const right = { sub, sid, roles, jti: 'j', iat: now, exp: now + 300 };
     const { sid: _sid, ...withoutSession } = right;
     const { exp: _exp, ...withoutExpiry } = right;

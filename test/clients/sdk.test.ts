@@ -8,7 +8,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CreateRoomDocument, DeleteRoomDocument, InviteToRoomDocument, JoinRoomDocument, MessagesDocument, RemoveFromRoomDocument, RoomDocument, SlotsChangedDocument, UpdateRoomDocument } from '../../client/documents.ts';
 import type { Message, SessionEnd, SwitchboardClient } from '../../client/sdk.ts';
-import { eventually, gql, scaledEnv, startServer, stopAllServers, uniqueName, type TestServer, nextSubscriptionStart } from '../helpers/server.ts';
+import { eventually, gql, scaledEnv, startServer, stopAllServers, uniqueName, type TestServer, nextSubscriptionStart, sharedServer } from '../helpers/server.ts';
 import { freePort } from '../helpers/ports.ts';
 import { emptyRedisDatabase } from '../helpers/redis.ts';
 import { account, closeClients, password, portOf, room, sdk, statusOf, tcpProxy } from './helpers.ts';
@@ -63,8 +63,7 @@ describe('SDK', () => {
 
   // The tests that move a client to a second instance share one, started by the first of them: a start costs
   // seconds of CPU (test/helpers/server.ts), and the liveRooms test sends no message, so the raised rate is moot there.
-  let second: Promise<TestServer> | undefined;
-  const otherInstance = () => (second ??= startServer({ ...scaledEnv(), ACCESS_TOKEN_TTL: String(ttl), MESSAGE_RATE_PER_USER: '1000' }));
+  const otherInstance = sharedServer({ ...scaledEnv(), ACCESS_TOKEN_TTL: String(ttl), MESSAGE_RATE_PER_USER: '1000' });
 
   it('renews the access token over the live socket before it expires: one connection, every message once, in order', async () => {
     const alice = await account(server, 'al');

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CSRF_HEADER } from '../../src/core/codes.ts';
 import { isLoopbackHost } from '../../src/plugins/metrics.ts';
 import { account } from '../clients/helpers.ts';
-import { connectSocket, errorCodes, gql, scaledEnv, startServer, stopAllServers, uniqueName, type TestServer } from '../helpers/server.ts';
+import { connectSocket, errorCodes, gql, scaledEnv, startServer, stopAllServers, uniqueName, sharedServer, type TestServer } from '../helpers/server.ts';
 
 afterAll(stopAllServers);
 
@@ -34,8 +34,7 @@ const register = (username: string) => ({
 
 // One instance on scaledEnv() alone serves the same-origin tests and is the quiet one of the /metrics warning test:
 // the same settings, and a start costs seconds of CPU (test/helpers/server.ts).
-let plain: Promise<TestServer> | undefined;
-const defaultServer = () => (plain ??= startServer(scaledEnv()));
+const defaultServer = sharedServer(scaledEnv());
 
 /** Whether `username` exists: registering it again is then a CONFLICT. */
 async function exists(server: TestServer, username: string): Promise<boolean> {

@@ -103,6 +103,24 @@ export function copyOfProject(): string {
   return copy;
 }
 
+/** The JWT_SECRET every test server signs with unless its env names another. */
+export const testJwtSecret = 'test-secret-that-is-long-enough-for-hs256-0123456789';
+
+/**
+ * One instance with `env`, started by the first test that asks for it and
+ * shared by the file's other tests with the same settings (a start costs
+ * seconds of CPU); it stops with the file's other servers. A start that
+ * failed is tried again by the next caller.
+ */
+export function sharedServer(env: Record<string, string | undefined>): () => Promise<TestServer> {
+  let started: Promise<TestServer> | undefined;
+  return () =>
+    (started ??= startServer(env).catch((error: unknown) => {
+      started = undefined;
+      throw error;
+    }));
+}
+
 /**
  * Starts an instance. Without DATABASE_URL / REDIS_URL in `env` it runs
  * embedded with a DATA_DIR of its own, which holds an embedded database as
@@ -117,7 +135,7 @@ export async function startServer(env: Record<string, string | undefined> = {}, 
     HOST: '127.0.0.1',
     PORT: '0',
     LOG_LEVEL: 'info',
-    JWT_SECRET: 'test-secret-that-is-long-enough-for-hs256-0123456789',
+    JWT_SECRET: testJwtSecret,
     BCRYPT_COST: '4',
     // Suites open many sockets and fail many logins from 127.0.0.1 against
     // one Redis; the suites that test these limits set them low themselves.

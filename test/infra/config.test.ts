@@ -1,10 +1,11 @@
 /** The configuration module, and what `npm start` does with a bad value. */
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, redisTopology } from '../../src/core/config.ts';
 import { serverEntry } from '../../scripts/build.ts';
+import { temporaryFolder } from '../helpers/server.ts';
 
 describe('loadConfig', () => {
   it('gives every default of the configuration table', () => {
@@ -228,5 +229,24 @@ describe('loadConfig: sign-in through an OpenID Connect provider', () => {
 
   it('never echoes the client secret', () => {
     expect(() => loadConfig({ ...issuer, OIDC_CLIENT_SECRET: 'the-oidc-secret', OIDC_CLIENT_SECRET_FILE: '/x' })).toThrow(/^(?!.*the-oidc-secret)/);
+  });
+
+  it('stops the start with one line when OIDC_CLIENT_SECRET_FILE cannot be read or holds nothing', () => {
+    const folder = temporaryFolder('switchboard-oidc-secret-');
+    const blank = path.join(folder, 'blank');
+    writeFileSync(blank, '  \n');
+    const cases: [string, RegExp][] = [
+      [path.join(folder, 'absent'), /^invalid configuration: OIDC_CLIENT_SECRET_FILE: cannot read .*absent \(ENOENT\)$/],
+      [blank, /^invalid configuration: OIDC_CLIENT_SECRET_FILE: .*blank is empty$/],
+    ];
+    for (const [file, message] of cases) {
+      const run = spawnSync(process.execPath, [serverEntry], {
+        env: { ...process.env, ...issuer, OIDC_CLIENT_SECRET_FILE: file, DATABASE_URL: '', REDIS_URL: '', PORT: '0', DATA_DIR: folder },
+        encoding: 'utf8',
+        timeout: 20_000,
+      });
+      expect([file, run.status]).toEqual([file, 1]);
+      expect(run.stderr.trim()).toMatch(message);
+    }
   });
 });

@@ -15,7 +15,7 @@ import pg from 'pg';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { applyMigrations } from '../../src/adapters/migrations.ts';
 import { afterAll, describe, expect, it } from 'vitest';
-import { collect, connectSocket, errorCodes, eventually, gql, startServer, stopAllServers, uniqueName, uuidOf, type TestServer } from '../helpers/server.ts';
+import { collect, connectSocket, errorCodes, eventually, gql, startServer, stopAllServers, uniqueName, uuidOf, sharedServer, type TestServer } from '../helpers/server.ts';
 import { LOGIN, REGISTER, logIn, signUp } from '../helpers/accounts.ts';
 import { admin, testDatabaseUrl } from '../helpers/env.ts';
 import { startPrivateRedis, type PrivateRedis } from '../helpers/redis-server.ts';
@@ -196,19 +196,15 @@ describe('a connection PostgreSQL terminates in the middle of a statement (an ad
  * environment is the same in each, no test cuts it off, and each test uses
  * users and rooms of its own, so one start serves them all.
  */
-let reachingDatabase: Promise<TestServer> | undefined;
+let reachingDatabase: (() => Promise<TestServer>) | undefined;
 
 /** Two instances on one Redis, the first (`cut`, started for the test) reaching PostgreSQL through a proxy the test stops and starts. */
 async function withCutDatabase(test: (cluster: { cut: TestServer; other: TestServer; proxy: TcpProxy }) => Promise<void>): Promise<void> {
   redis ??= await startPrivateRedis();
   const proxy = await startTcpProxy(testDatabaseUrl);
   try {
-    reachingDatabase ??= startServer({ DATABASE_URL: testDatabaseUrl, REDIS_URL: redis.url }).catch((error: unknown) => {
-      // A failed start is not kept: the next test starts it again.
-      reachingDatabase = undefined;
-      throw error;
-    });
-    const [cut, other] = await Promise.all([startServer({ DATABASE_URL: proxy.via(testDatabaseUrl), REDIS_URL: redis.url }), reachingDatabase]);
+    reachingDatabase ??= sharedServer({ DATABASE_URL: testDatabaseUrl, REDIS_URL: redis.url });
+    const [cut, other] = await Promise.all([startServer({ DATABASE_URL: proxy.via(testDatabaseUrl), REDIS_URL: redis.url }), reachingDatabase()]);
     await test({ cut, other, proxy });
   } finally {
     await proxy.stop();

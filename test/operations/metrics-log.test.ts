@@ -5,7 +5,7 @@
  * instance, filtered by level.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { collect, connectSocket, errorCodes, eventually, gql, sample, scaledEnv, startServer, stopAllServers, uniqueName, uuidOf, type TestServer } from '../helpers/server.ts';
+import { collect, connectSocket, errorCodes, eventually, gql, sample, scaledEnv, startServer, stopAllServers, uniqueName, uuidOf, sharedServer, type TestServer } from '../helpers/server.ts';
 import { logIn, signUp, LOGIN } from '../helpers/accounts.ts';
 import { REFRESH } from '../auth/support.ts';
 import { Redis } from 'ioredis';
@@ -56,11 +56,9 @@ const SERVER_LOG = 'subscription Log($level: String) { serverLog(level: $level) 
 // The serverLog tests all ask for the same settings: one pair of instances, started by the first of them, serves
 // them all (a start costs seconds of CPU, test/helpers/server.ts); the one-instance tests use the first of the pair.
 const adminUser = uniqueName('admin');
-let logPair: Promise<TestServer[]> | undefined;
-const logServers = () => {
-  const env = { ...scaledEnv(), LOG_LEVEL: 'debug', ADMIN_USER: adminUser, ADMIN_PASS: 'admin-password-123' };
-  return (logPair ??= Promise.all([startServer(env), startServer(env)]));
-};
+const logEnv = { ...scaledEnv(), LOG_LEVEL: 'debug', ADMIN_USER: adminUser, ADMIN_PASS: 'admin-password-123' };
+const logPair = [sharedServer(logEnv), sharedServer(logEnv)];
+const logServers = () => Promise.all(logPair.map((start) => start()));
 
 describe('metrics', () => {
   let server: TestServer;

@@ -9,7 +9,7 @@ import https from 'node:https';
 import path from 'node:path';
 import { jwtVerify, SignJWT } from 'jose';
 import { afterAll, describe, expect, it } from 'vitest';
-import { connectSocket, errorCodes, gql, scaledEnv, startServer, stopAllServers, uniqueName, temporaryFolder } from '../helpers/server.ts';
+import { connectSocket, errorCodes, gql, scaledEnv, startServer, stopAllServers, uniqueName, temporaryFolder, testJwtSecret } from '../helpers/server.ts';
 import { LOGIN, REGISTER, signUp } from '../helpers/accounts.ts';
 import { openAckedSocket } from './raw-socket.ts';
 import { serverEntry } from '../../scripts/build.ts';
@@ -37,7 +37,7 @@ describe('JWT_SECRET_FILE', () => {
       .setJti('x')
       .setIssuedAt()
       .setExpirationTime('5m')
-      .sign(new TextEncoder().encode('test-secret-that-is-long-enough-for-hs256-0123456789'));
+      .sign(new TextEncoder().encode(testJwtSecret));
     expect(errorCodes(await gql(server, '{ auditLog { edges { cursor } } }', undefined, { token: forged }))).toEqual(['UNAUTHENTICATED']);
     const socket = connectSocket(server, { authorization: `Bearer ${forged}` });
     expect((await socket.closed).code).toBe(4403);
