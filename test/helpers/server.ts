@@ -7,7 +7,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { cpSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Kind, parse } from 'graphql';
@@ -49,7 +49,29 @@ export interface StartOptions {
   startTimeoutMs?: number;
 }
 
-/** SIGKILL to `child` (to its process group when it leads one) and wait until it has exited. */
+/** The processes of group `pgid` that still run (zombies, dead but not yet reaped, do not). */
+function groupMembers(pgid: number): number[] {
+  const members: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // Fields after the command's closing parenthesis: state, ppid, pgrp.
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(pgrp) === pgid && state !== 'Z') members.push(Number(entry));
+    } catch {
+      // Gone between the listing and the read.
+    }
+  }
+  return members;
+}
+
+/**
+ * SIGKILL to `child` (to its process group when it leads one) and wait until
+ * it has exited; for a group, until none of it runs. The leader's exit alone
+ * is not enough: a grandchild (npm's shell's node) is killed by the same
+ * signal but may not yet have been scheduled to die.
+ */
 async function killTree(child: ChildProcess, group: boolean): Promise<void> {
   const exited = child.exitCode !== null || child.signalCode !== null;
   const waitForExit = exited || child.pid === undefined ? Promise.resolve() : once(child, 'exit');
@@ -62,6 +84,11 @@ async function killTree(child: ChildProcess, group: boolean): Promise<void> {
     }
   }
   await waitForExit;
+  if (!group || child.pid === undefined) return;
+  for (let polls = 0; groupMembers(child.pid).length > 0; polls++) {
+    if (polls === 250) throw new Error(`process group ${child.pid} still runs 5 s after SIGKILL: ${groupMembers(child.pid).join(', ')}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 }
 
 const temporaryFolders = new Set<string>();
