@@ -7,10 +7,11 @@
  */
 import { afterAll } from 'vitest';
 import { useKeyPrefix } from '../../src/core/codes.ts';
-import { testRedisPrefix } from './env.ts';
+import { beginTestFile, testRedisPrefix } from './env.ts';
 import { flushTestRedis } from './redis.ts';
 import { removeTemporaryFolders, stopAllServers } from './server.ts';
 
+await beginTestFile();
 useKeyPrefix(testRedisPrefix);
 
 afterAll(async () => {
