@@ -66,6 +66,13 @@ export function resolveLimits(limits: QueryLimits): ResolvedLimits {
 }
 
 const tooLarge = (message: string) => appError(ErrorCode.PAYLOAD_TOO_LARGE, message, { http: { status: 413 } });
+/**
+ * A body refused before it was all read: the rest of it is still on the
+ * connection, so the answer closes it. A client that reused it would have its
+ * next request read as the leftover body's continuation, or reset.
+ */
+const bodyTooLarge = (maxBytes: number) =>
+  appError(ErrorCode.PAYLOAD_TOO_LARGE, `The request body is larger than ${maxBytes} bytes.`, { http: { status: 413, headers: { connection: 'close' } } });
 
 /** True when `text` (JSON) nests arrays/objects deeper than `max`; strings are skipped. Linear, no recursion. */
 export function jsonTextTooDeep(text: string, max: number): boolean {
@@ -114,7 +121,7 @@ export function paramsError(params: { query?: unknown; variables?: unknown; exte
 /** Reads `request`'s body as text, refusing it once it passes `maxBytes`. */
 async function readBounded(request: Request, maxBytes: number): Promise<string> {
   const declared = Number(request.headers.get('content-length') ?? NaN);
-  if (declared > maxBytes) throw tooLarge(`The request body is larger than ${maxBytes} bytes.`);
+  if (declared > maxBytes) throw bodyTooLarge(maxBytes);
   if (!request.body) return '';
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];
@@ -125,7 +132,7 @@ async function readBounded(request: Request, maxBytes: number): Promise<string> 
     size += value.byteLength;
     if (size > maxBytes) {
       await reader.cancel().catch(() => {});
-      throw tooLarge(`The request body is larger than ${maxBytes} bytes.`);
+      throw bodyTooLarge(maxBytes);
     }
     chunks.push(value);
   }

@@ -37,7 +37,7 @@ async function post(body: BodyInit, headers: Record<string, string> = {}) {
     ...(body instanceof ReadableStream ? { duplex: 'half' } : {}),
   } as RequestInit);
   const text = await response.text();
-  return { status: response.status, body: JSON.parse(text) as { errors?: { message: string; extensions?: Record<string, unknown> }[]; data?: unknown } };
+  return { status: response.status, headers: response.headers, body: JSON.parse(text) as { errors?: { message: string; extensions?: Record<string, unknown> }[]; data?: unknown } };
 }
 
 describe('query limits over HTTP', () => {
@@ -75,6 +75,8 @@ describe('query limits over HTTP', () => {
     const declared = await post(huge);
     expect(declared.status).toBe(413);
     expect(declared.body.errors?.[0]?.extensions?.code).toBe('PAYLOAD_TOO_LARGE');
+    // The unread rest of the body is still on the connection: it is closed, not handed back for the next request.
+    expect(declared.headers.get('connection')).toBe('close');
     const bytes = new TextEncoder().encode(huge);
     const stream = new ReadableStream<Uint8Array>({
       start(controller) {
@@ -85,6 +87,9 @@ describe('query limits over HTTP', () => {
     const chunked = await post(stream);
     expect(chunked.status).toBe(413);
     expect(chunked.body.errors?.[0]?.extensions?.code).toBe('PAYLOAD_TOO_LARGE');
+    expect(chunked.headers.get('connection')).toBe('close');
+    // And the next request, on whatever connection the client picks, is answered.
+    expect((await post(JSON.stringify({ query: '{ __typename }' }))).status).toBe(200);
   });
 
   it('refuses JSON nested too deep (body or variables) with BAD_USER_INPUT', async () => {
