@@ -9,7 +9,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { connectSocket, copyOfProject, gql, scaledEnv, startServer, stopAllServers, type TestServer, temporaryFolder } from '../helpers/server.ts';
+import { connectSocket, copyOfProject, embeddedDataDir, gql, scaledEnv, startServer, stopAllServers, type TestServer, temporaryFolder } from '../helpers/server.ts';
 import { signUp } from '../helpers/accounts.ts';
 
 afterAll(stopAllServers);
@@ -35,7 +35,8 @@ describe.each([
 
 describe('embedded database', () => {
   it('keeps its data across a restart', async () => {
-    const dataDir = temporaryFolder('switchboard-persist-');
+    // From the migrated template: a first start on an empty folder is the npm start test's below.
+    const dataDir = embeddedDataDir('switchboard-persist-');
     const first = await startServer({ DATA_DIR: dataDir });
     const user = await signUp(first);
     expect(await first.stop()).toBe(0);
