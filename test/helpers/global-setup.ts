@@ -8,7 +8,7 @@
  * starts with (embedded-template.ts) and hands its folder to the test files.
  * At the end, copies a crashed file left behind are dropped.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -42,13 +42,23 @@ declare module 'vitest' {
   }
 }
 
-/** Runs a script of this repository in a Node process of its own; throws with its output when it fails. */
-function runScript(what: string, args: string[], env: Record<string, string>): void {
-  const run = spawnSync(process.execPath, ['--import', 'tsx', ...args], { cwd: projectPath('.'), env: { ...process.env, ...env }, encoding: 'utf8' });
-  if (run.status !== 0) throw new Error(`${what} failed:\n${run.stdout}${run.stderr}`);
+/** Runs a script of this repository in a Node process of its own; rejects with its output when it fails. */
+function runScript(what: string, args: string[], env: Record<string, string>): Promise<void> {
+  const child = spawn(process.execPath, ['--import', 'tsx', ...args], { cwd: projectPath('.'), env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk));
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (status) => (status === 0 ? resolve() : reject(new Error(`${what} failed:\n${output}`))));
+  });
 }
 
 export default async function setup(project: TestProject) {
+  // The embedded template (several seconds of PGlite) is made while the rest is done.
+  const embeddedTemplate = mkdtempSync(path.join(tmpdir(), 'switchboard-template-'));
+  const template = runScript('making the embedded template', ['test/helpers/embedded-template.ts', embeddedTemplate], {});
+  template.catch(() => {});
   // The servers tests start run the compiled server, as `npm start` does: built from the sources under test.
   build();
   const name = new URL(baseDatabaseUrl).pathname.slice(1);
@@ -57,9 +67,8 @@ export default async function setup(project: TestProject) {
     if (exists.rowCount === 0) await admin.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`);
   });
   // In a process of its own, so that no connection to the template outlives the migration.
-  runScript(`migrating ${name}`, ['scripts/migrate.ts', 'deploy'], { DATABASE_URL: baseDatabaseUrl, LOG_LEVEL: 'silent' });
-  const embeddedTemplate = mkdtempSync(path.join(tmpdir(), 'switchboard-template-'));
-  runScript('making the embedded template', ['test/helpers/embedded-template.ts', embeddedTemplate], {});
+  await runScript(`migrating ${name}`, ['scripts/migrate.ts', 'deploy'], { DATABASE_URL: baseDatabaseUrl, LOG_LEVEL: 'silent' });
+  await template;
   project.provide('embeddedTemplate', embeddedTemplate);
   await dropFileDatabases();
   return async () => {
