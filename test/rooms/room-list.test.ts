@@ -145,14 +145,20 @@ describe('roomListChanges', () => {
     const hall = await createRoom(first, alice.accessToken, { name: uniqueName('hall'), maxMembers: 2 });
     const erins = await subscribe(second, erin.accessToken);
     const [from] = await listening([erins]);
+    // Each change is waited for before the next: a change tells the count as read when it goes out, so
+    // one still on its way when the next membership change commits would rightly carry the later count.
     await ok(gql(first, JOIN, { id: hall.id }, { token: frank.accessToken }));
+    await erins.waitFor(from + 1);
     // Refused: the room is full; Frank is a member already (answered, nothing changed); Erin is no member to leave.
     expect(errorCodes(await gql(second, JOIN, { id: hall.id }, { token: erin.accessToken }))).toEqual(['ROOM_FULL']);
     await ok(gql(second, JOIN, { id: hall.id }, { token: frank.accessToken }));
     expect((await gql(second, LEAVE, { id: hall.id }, { token: erin.accessToken })).data).toEqual({ leaveRoom: false });
     await ok(gql(second, LEAVE, { id: hall.id }, { token: frank.accessToken }));
+    await erins.waitFor(from + 2);
     await ok(gql(first, JOIN, { id: hall.id }, { token: frank.accessToken }));
+    await erins.waitFor(from + 3);
     await ok(gql(second, 'mutation($password: String!) { deleteAccount(password: $password) }', { password: frank.password }, { token: frank.accessToken }));
+    await erins.waitFor(from + 4);
     const marker = await createRoom(first, alice.accessToken, { name: uniqueName('marker') });
     const hallWith = (memberCount: number) => ({ kind: 'CHANGED', roomId: hall.id, room: { id: hall.id, name: hall.name, permission: 'PUBLIC', memberCount } });
     await erins.waitFor(from + 5);
