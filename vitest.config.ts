@@ -10,10 +10,11 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     // Each test file has a database and a Redis key prefix of its own
-    // (test/helpers/env.ts), so files run side by side: two at a time, as
-    // most of a file's time is spent waiting on the servers it starts.
+    // (test/helpers/env.ts), so files run side by side: three at a time on
+    // two cores, as a file spends part of its time waiting on a clock (a
+    // lease, a token's lifetime) with the CPU idle (docs/testing.md).
     fileParallelism: true,
-    maxWorkers: 2,
+    maxWorkers: 3,
     // A worker runs its files one after another in one process with one
     // module cache: a fresh process per file cost 0.7 s of CPU each. What a
     // file must not share is set per file by test/helpers/setup-file.ts.
