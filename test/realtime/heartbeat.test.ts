@@ -25,13 +25,14 @@ describe('heartbeat', () => {
     const user = await signUp(server);
     // A client that never answers a ping: its peer, or the network to it, is gone.
     const silent = new WebSocket(server.wsUrl, 'graphql-transport-ws', { autoPong: false });
+    // Counted from the start: with a beat a second, the first ping can come before the seat is read.
+    let pings = 0;
+    silent.on('ping', () => pings++);
     await once(silent, 'open');
     silent.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${user.accessToken}` } }));
     const [ack] = (await once(silent, 'message')) as [Buffer];
     expect(JSON.parse(String(ack))).toEqual({ type: 'connection_ack' });
     expect(await seatsUsed(server)).toBe(1);
-    let pings = 0;
-    silent.on('ping', () => pings++);
 
     // Pinged at the next beat, terminated at the one after: 1-2 intervals.
     const [code] = (await once(silent, 'close')) as [number];
