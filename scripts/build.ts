@@ -63,6 +63,15 @@ export const vendored = [
   'graphql-scalars',
 ];
 
+/** A regular expression's alternation of the {@link vendored} package names. */
+export const vendoredNames = vendored.map((name) => name.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')).join('|');
+
+/** The compiled JavaScript files under `dir`, at any depth. */
+export const javaScriptFilesUnder = (dir: string): string[] =>
+  readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .filter((file) => file.endsWith('.js'))
+    .map((file) => path.join(dir, file));
+
 /** dist/vendor/'s file for a vendored package. */
 export const vendorFile = (name: string): string => `${name.replace(/^@/, '').replace(/\//g, '__')}.js`;
 
@@ -101,23 +110,16 @@ function bundleVendored(out: string): void {
   } finally {
     rmSync(entryDir, { recursive: true, force: true });
   }
-  const specifier = new RegExp(`(\\bfrom\\s*|\\bimport\\s*\\(\\s*)(['"])(${vendored.map((name) => name.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')).join('|')})\\2`, 'g');
-  const rewrite = (dir: string) => {
-    for (const entry of readdirSync(dir, { withFileTypes: true })) {
-      const file = path.join(dir, entry.name);
-      if (entry.isDirectory()) rewrite(file);
-      else if (entry.name.endsWith('.js')) {
-        const text = readFileSync(file, 'utf8');
-        const changed = text.replace(specifier, (_, before: string, quote: string, name: string) => {
-          let relative = path.relative(path.dirname(file), path.join(vendorDir, vendorFile(name)));
-          if (!relative.startsWith('.')) relative = `./${relative}`;
-          return `${before}${quote}${relative}${quote}`;
-        });
-        if (changed !== text) writeFileSync(file, changed);
-      }
-    }
-  };
-  rewrite(path.join(out, 'src'));
+  const specifier = new RegExp(`(\\bfrom\\s*|\\bimport\\s*\\(\\s*)(['"])(${vendoredNames})\\2`, 'g');
+  for (const file of javaScriptFilesUnder(path.join(out, 'src'))) {
+    const text = readFileSync(file, 'utf8');
+    const changed = text.replace(specifier, (_, before: string, quote: string, name: string) => {
+      let relative = path.relative(path.dirname(file), path.join(vendorDir, vendorFile(name)));
+      if (!relative.startsWith('.')) relative = `./${relative}`;
+      return `${before}${quote}${relative}${quote}`;
+    });
+    if (changed !== text) writeFileSync(file, changed);
+  }
 }
 
 /** The compiled file of `source`, a TypeScript file under the project (absolute, or relative to its root). */

@@ -9,24 +9,17 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { vendored, vendorFile } from '../../scripts/build.ts';
+import { javaScriptFilesUnder, vendored, vendoredNames, vendorFile } from '../../scripts/build.ts';
 import { projectPath } from '../../src/utils/project-path.ts';
 
 const dist = projectPath('dist');
 
-function compiledFiles(dir: string): string[] {
-  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
-    const file = path.join(dir, entry.name);
-    return entry.isDirectory() ? compiledFiles(file) : entry.name.endsWith('.js') ? [file] : [];
-  });
-}
-
 describe('the build', () => {
   it('points every import of a bundled library in dist/src at dist/vendor', () => {
-    const bare = new RegExp(`(?:\\bfrom\\s*|\\bimport\\s*\\(\\s*)['"](${vendored.map((name) => name.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')).join('|')})(?:/[^'"]*)?['"]`);
-    const offenders = compiledFiles(path.join(dist, 'src')).filter((file) => bare.test(fs.readFileSync(file, 'utf8')));
+    const bare = new RegExp(`(?:\\bfrom\\s*|\\bimport\\s*\\(\\s*)['"](${vendoredNames})(?:/[^'"]*)?['"]`);
+    const offenders = javaScriptFilesUnder(path.join(dist, 'src')).filter((file) => bare.test(fs.readFileSync(file, 'utf8')));
     expect(offenders.map((file) => path.relative(dist, file))).toEqual([]);
-    const pointing = compiledFiles(path.join(dist, 'src')).filter((file) => /from '(\.\.\/)+vendor\//.test(fs.readFileSync(file, 'utf8')));
+    const pointing = javaScriptFilesUnder(path.join(dist, 'src')).filter((file) => /from '(\.\.\/)+vendor\//.test(fs.readFileSync(file, 'utf8')));
     expect(pointing.length).toBeGreaterThan(10);
   });
 

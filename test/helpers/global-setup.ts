@@ -59,16 +59,23 @@ export default async function setup(project: TestProject) {
   const embeddedTemplate = mkdtempSync(path.join(tmpdir(), 'switchboard-template-'));
   const template = runScript('making the embedded template', ['test/helpers/embedded-template.ts', embeddedTemplate], {});
   template.catch(() => {});
-  // The servers tests start run the compiled server, as `npm start` does: built from the sources under test.
-  build();
-  const name = new URL(baseDatabaseUrl).pathname.slice(1);
-  await withAdmin(async (admin) => {
-    const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
-    if (exists.rowCount === 0) await admin.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`);
-  });
-  // In a process of its own, so that no connection to the template outlives the migration.
-  await runScript(`migrating ${name}`, ['scripts/migrate.ts', 'deploy'], { DATABASE_URL: baseDatabaseUrl, LOG_LEVEL: 'silent' });
-  await template;
+  try {
+    // The servers tests start run the compiled server, as `npm start` does: built from the sources under test.
+    build();
+    const name = new URL(baseDatabaseUrl).pathname.slice(1);
+    await withAdmin(async (admin) => {
+      const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+      if (exists.rowCount === 0) await admin.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`);
+    });
+    // In a process of its own, so that no connection to the template outlives the migration.
+    await runScript(`migrating ${name}`, ['scripts/migrate.ts', 'deploy'], { DATABASE_URL: baseDatabaseUrl, LOG_LEVEL: 'silent' });
+    await template;
+  } catch (error) {
+    // Nothing left running or lying in the temporary directory when the run cannot start.
+    await template.catch(() => {});
+    rmSync(embeddedTemplate, { recursive: true, force: true });
+    throw error;
+  }
   project.provide('embeddedTemplate', embeddedTemplate);
   await dropFileDatabases();
   return async () => {
