@@ -151,8 +151,9 @@ describe('after a bus outage', () => {
     const leaver = await signUp(b);
     const watching = connectSocket(a, { token: watcher.accessToken });
     await watching.acked;
-    const presence = collect(watching.client, PRESENCE);
-    const slots = collect(watching.client, SLOTS);
+    // Live on a before the leaver connects: its ONLINE is published once, and a subscription not yet started misses it.
+    const presence = await collectLive(a, watching.client, PRESENCE);
+    const slots = await collectLive(a, watching.client, SLOTS);
     const statusesOf = (userId: string) => presence.results.map((r) => r.data!.presence).filter((p) => p.user.id === userId).map((p) => p.status as string);
     const leaving = connectSocket(b, { token: leaver.accessToken });
     await leaving.acked;
