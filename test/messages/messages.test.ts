@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bearer, collect, connectSocket, errorCodes, eventually, gql, scaledEnv, startServer, stopAllServers, uuidOf, type TestServer } from '../helpers/server.ts';
+import { bearer, collect, collectLive, connectSocket, errorCodes, eventually, gql, scaledEnv, startServer, stopAllServers, uuidOf, type TestServer } from '../helpers/server.ts';
 import { signUp } from '../helpers/accounts.ts';
 import { testDatabaseUrl } from '../helpers/env.ts';
 import { flushTestRedis } from '../helpers/redis.ts';
@@ -63,7 +63,8 @@ describe('sendMessage', () => {
     // The owner's subscription keeps the room open here; its presence events say when this instance heard of a leave.
     const socket = connectSocket(a, bearer(owner.accessToken));
     await socket.acked;
-    const presence = collect(socket.client, 'subscription($id: ID!) { roomPresence(roomId: $id) { kind user { id } } }', { id: room.id });
+    // Live before the leave: the warm-up below shows only memberMessages live, and a leave made before this listens is never told.
+    const presence = await collectLive(a, socket.client, 'subscription($id: ID!) { roomPresence(roomId: $id) { kind user { id } } }', { id: room.id });
     const memberSocket = connectSocket(a, bearer(member.accessToken));
     await memberSocket.acked;
     const memberMessages = collect(memberSocket.client, ROOM_MESSAGES, { id: room.id });
