@@ -23,6 +23,15 @@ export interface PublishOptions {
    * @default false
    */
   elsewhere?: boolean;
+  /**
+   * Called once Redis has taken an `elsewhere` message, with how many
+   * subscriber connections it went to, this instance's own included (a
+   * sharded channel counts those of its shard, all there are). Not called
+   * where no count is to be had: the in-process bus publishes nothing, and a
+   * plain channel on a Cluster counts one node's listeners only.
+   * @default undefined
+   */
+  receivers?: (count: number) => void;
 }
 
 export interface Bus {
@@ -54,11 +63,15 @@ class Elsewhere {
 class PubSubEngineBus implements Bus {
   private readonly resumeListeners = new Set<() => void>();
 
-  /** `engine` takes {@link Elsewhere} messages when `carriesElsewhere`, else the bus (one process, the only instance) drops them. */
+  /**
+   * `publishElsewhere` sends an {@link PublishOptions.elsewhere} message and
+   * resolves to its receivers where they can be counted; without it the bus
+   * (one process, the only instance) drops such messages.
+   */
   constructor(
     private readonly engine: PubSubEngine,
     private readonly roundTrip: boolean,
-    private readonly carriesElsewhere: boolean,
+    private readonly publishElsewhere: ((channel: string, message: unknown) => Promise<number | undefined>) | undefined,
     private readonly isListening: () => boolean,
     private readonly onClose: () => Promise<void> = async () => {},
   ) {}
@@ -78,7 +91,10 @@ class PubSubEngineBus implements Bus {
   }
 
   publish<T>(channel: string, message: T, options: PublishOptions = {}): Promise<void> {
-    if (options.elsewhere) return this.carriesElsewhere ? this.engine.publish(channel, new Elsewhere(message)) : Promise.resolve();
+    if (options.elsewhere) {
+      if (!this.publishElsewhere) return Promise.resolve();
+      return this.publishElsewhere(channel, message).then((count) => void (count !== undefined && options.receivers?.(count)));
+    }
     return this.engine.publish(channel, this.roundTrip ? JSON.parse(JSON.stringify(message)) : message);
   }
 
@@ -93,7 +109,7 @@ class PubSubEngineBus implements Bus {
 }
 
 export function createMemoryBus(): Bus {
-  return new PubSubEngineBus(new PubSub(), true, false, () => true);
+  return new PubSubEngineBus(new PubSub(), true, undefined, () => true);
 }
 
 /**
@@ -164,14 +180,21 @@ const isCluster = (client: RedisClient): client is Cluster => client instanceof 
 export function createRedisBus(publisher: RedisClient, subscriber: RedisClient): Bus {
   // Messages as Buffers: ioredis then decodes no string the codec does not need.
   const clients = isCluster(publisher) && isCluster(subscriber) ? clusterPubSub(publisher, subscriber) : { publisher, subscriber };
-  const engine = new RedisPubSub({ ...(clients as { publisher: any; subscriber: any }), messageEventName: 'messageBuffer', ...elsewhereCodec() });
+  const codec = elsewhereCodec();
+  const engine = new RedisPubSub({ ...(clients as { publisher: any; subscriber: any }), messageEventName: 'messageBuffer', ...codec });
+  // Straight to the publisher, not through the engine, which drops Redis's count of receivers.
+  const countable = (channel: string) => !isCluster(publisher) || isShardedChannel(channel);
+  const publishElsewhere = async (channel: string, message: unknown) => {
+    const count: unknown = await clients.publisher.publish(channel, codec.serializer(new Elsewhere(message)));
+    return countable(channel) && typeof count === 'number' ? count : undefined;
+  };
   let listening = true;
   let lastReread = 0;
   let rereadLater: NodeJS.Timeout | undefined;
   const bus = new PubSubEngineBus(
     engine,
     false,
-    true,
+    publishElsewhere,
     () => listening,
     async () => {
       clearTimeout(rereadLater);

@@ -56,6 +56,8 @@ export const metrics = {
   subscriptionsStarted: new Counter({ name: 'switchboard_subscriptions_started_total', help: 'Subscriptions started on this instance, by root field.', labelNames: ['field'], registers: [registry] }),
   /** Events sent to subscribers, by root field. */
   subscriptionEvents: new Counter({ name: 'switchboard_subscription_events_total', help: 'Events sent to subscribers, by root field.', labelNames: ['field'], registers: [registry] }),
+  /** Stored messages not published to the other instances, since none listened to their room (rooms/feed.ts). */
+  messagePublishesSkipped: new Counter({ name: 'switchboard_message_publishes_skipped_total', help: 'Stored messages not published on the bus because no other instance listened to their room.', registers: [registry] }),
   /** Messages persisted by sendMessage (idempotent replays excluded). */
   messagesStored: new Counter({ name: 'switchboard_messages_stored_total', help: 'Messages persisted.', registers: [registry] }),
   /** Sends this instance has begun and not yet answered (messages/admission.ts refuses past a bound on them). */

@@ -5,8 +5,23 @@
  * bus is back after an outage, every room listened to here gets a
  * `changed` event: a change of access may have been lost, so each
  * subscriber checks its access again.
+ *
+ * A message is not published at all while no other instance listens to its
+ * room (one instance, or a room whose members are all on this one): its
+ * sender hands it to its own subscribers, and a publish would only come back
+ * to it. An instance learns that it is alone from Redis's count of a
+ * publish's receivers, and only for a room it listens to itself, where it
+ * hears the `listening` event every instance publishes once it starts to
+ * listen to a room (and again each time its bus is back). On that event it
+ * publishes again, beginning with the last message it held back, which
+ * the newcomer may have stored after it read the room's position: as the
+ * first message past a gap, that makes it read what it missed from the store
+ * (messages/live.ts). Nothing is held back while the bus is cut off, and an
+ * instance that stops listening, or whose bus comes back, publishes the last
+ * message it held back.
  */
 import { Channels } from '../core/codes.ts';
+import { metrics } from '../core/metrics.ts';
 import type { Bus } from '../adapters/bus.ts';
 import type { Outbox } from '../adapters/outbox.ts';
 import { keyedListeners } from '../utils/keyed-listeners.ts';
@@ -33,7 +48,9 @@ export type RoomEvent =
   | { type: 'joined' | 'left'; userId: string; at: string }
   /** Permission, roles or limits changed, or may have while the bus was down: subscribers re-check their access. */
   | { type: 'changed' }
-  | { type: 'deleted' };
+  | { type: 'deleted' }
+  /** An instance has begun to listen to the room (handled here, never handed to listeners). */
+  | { type: 'listening' };
 
 export interface RoomFeed {
   /**
@@ -50,23 +67,72 @@ export interface RoomFeed {
   readonly listening: boolean;
 }
 
+/** What this instance knows of the other instances' listening to a room it listens to. */
+interface Listened {
+  /** No other instance listened when a publish last counted its receivers, and none has said it began to since. */
+  alone: boolean;
+  /** Bumped by every `listening` heard and every outage: a count taken across a bump is stale. */
+  epoch: number;
+  /** The last message not published because the room was alone. */
+  held?: RoomEvent;
+}
+
 export function createRoomFeed(bus: Bus, outbox: Outbox): RoomFeed {
+  const listened = new Map<string, Listened>();
+
+  function publishMessage(roomId: string, event: RoomEvent & { type: 'message' }, room = listened.get(roomId)): void {
+    if (room?.alone && bus.listening) {
+      room.held = event;
+      metrics.messagePublishesSkipped.inc();
+      return;
+    }
+    if (room) room.held = undefined;
+    const epoch = room?.epoch;
+    const receivers = room && ((count: number) => void (count === 1 && room.epoch === epoch && listened.get(roomId) === room && (room.alone = true)));
+    // Its sender has handed it to its own subscribers already (messages/live.ts `offer`).
+    outbox.send(Channels.roomEvents(roomId), event, { roomId, event: event.type, seq: event.message.seq }, { elsewhere: true, receivers });
+  }
+
+  /** Another instance may listen now: publish from here on, the last message held back first. */
+  function notAlone(roomId: string, room: Listened): void {
+    room.alone = false;
+    room.epoch++;
+    const held = room.held as (RoomEvent & { type: 'message' }) | undefined;
+    if (held) publishMessage(roomId, held, room);
+  }
+
+  const sayListening = (roomId: string) => outbox.send(Channels.roomEvents(roomId), { type: 'listening' } satisfies RoomEvent, { roomId, event: 'listening' }, { elsewhere: true });
+
   const rooms = keyedListeners<RoomEvent, { unsubscribe: () => void; emit: (event: RoomEvent) => void }>(
-    async (roomId, emit) => ({ unsubscribe: await bus.subscribe<RoomEvent>(Channels.roomEvents(roomId), emit), emit }),
+    async (roomId, emit) => {
+      const room: Listened = { alone: false, epoch: 0 };
+      const unsubscribe = await bus.subscribe<RoomEvent>(Channels.roomEvents(roomId), (event) => (event.type === 'listening' ? notAlone(roomId, room) : emit(event)));
+      listened.set(roomId, room);
+      sayListening(roomId);
+      return {
+        unsubscribe: () => {
+          listened.delete(roomId);
+          notAlone(roomId, room);
+          unsubscribe();
+        },
+        emit,
+      };
+    },
     ({ unsubscribe }) => unsubscribe(),
   );
   bus.onResume(() => {
+    // What was said while this instance was cut off went unheard, and others may not have heard it.
+    for (const [roomId, room] of listened) {
+      notAlone(roomId, room);
+      sayListening(roomId);
+    }
     for (const room of rooms.resources()) void room.then(({ emit }) => emit({ type: 'changed' }), () => {});
   });
   return {
     get listening() {
       return bus.listening;
     },
-    publish: (roomId, event) =>
-      event.type === 'message'
-        ? // Its sender has handed it to its own subscribers already (messages/live.ts `offer`).
-          outbox.send(Channels.roomEvents(roomId), event, { roomId, event: event.type, seq: event.message.seq }, { elsewhere: true })
-        : outbox.send(Channels.roomEvents(roomId), event, { roomId, event: event.type }),
+    publish: (roomId, event) => (event.type === 'message' ? publishMessage(roomId, event) : outbox.send(Channels.roomEvents(roomId), event, { roomId, event: event.type })),
     onResume: (listener) => bus.onResume(listener),
     listen: async (roomId, listener) => (await rooms.listen(roomId, listener)).stop,
   };

@@ -11,7 +11,7 @@
  * what it gives up, the others re-read once Redis answers it again. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeCursor } from '../../src/messages/service.ts';
-import { closeWithin, collect, collectLive, connectSocket, gql, startServer, stopAllServers, type TestServer } from '../helpers/server.ts';
+import { closeWithin, collect, collectLive, connectSocket, gql, metric, startServer, stopAllServers, type TestServer } from '../helpers/server.ts';
 import { signUp, type TestAccount } from '../helpers/accounts.ts';
 import { testDatabaseUrl } from '../helpers/env.ts';
 import { privateRedisForSuite } from '../helpers/redis-server.ts';
@@ -213,6 +213,123 @@ describe('the instance that stores a message', () => {
       expect(closed).toMatchObject({ code: 4001 });
     } finally {
       await stop();
+    }
+  }, 40_000);
+});
+
+const SKIPPED = 'switchboard_message_publishes_skipped_total';
+
+/** Sends on `server` until one send is not published (its room is known to be alone there); at most 20. */
+async function untilAlone(server: TestServer, token: string, room: string): Promise<void> {
+  const before = await metric(server, SKIPPED);
+  await expect
+    .poll(async () => {
+      await gql(server, SEND, { id: room, body: 'learning' }, { token });
+      return (await metric(server, SKIPPED)) > before;
+    })
+    .toBe(true);
+}
+
+/** A third instance whose subscriber connection to Redis can be held (what Redis sends it waits: it hears nothing). */
+async function instanceWhoseBusCanBeHeld() {
+  const subscriberConnections = new Set<ProxiedConnection>();
+  const link = await startTcpProxy(redisUrl(), {
+    watch: (connection) => (chunk) => {
+      if (chunk.toString().toUpperCase().includes('SUBSCRIBE')) subscriberConnections.add(connection);
+    },
+  });
+  const server = await startServer({ DATABASE_URL: testDatabaseUrl, REDIS_URL: link.via(redisUrl()) });
+  return {
+    server,
+    hold: () => subscriberConnections.forEach((connection) => (connection.held = true)),
+    release: () => link.release(),
+    async stop() {
+      await server.stop();
+      await link.stop();
+    },
+  };
+}
+
+describe('a room no other instance listens to', () => {
+  it('has its messages published by nobody; once another instance listens, they reach it again, each once, with no gap', async () => {
+    const owner = await signUp(a);
+    const room = (await createRoom(a, owner.accessToken)).id;
+    const onA = connectSocket(a, { token: owner.accessToken });
+    await onA.acked;
+    const here = await collectLive(a, onA.client, ROOM_MESSAGES, { id: room });
+    await untilAlone(a, owner.accessToken, room);
+
+    const before = await metric(a, SKIPPED);
+    for (const body of ['one', 'two', 'three']) await gql(a, SEND, { id: room, body }, { token: owner.accessToken });
+    expect(await metric(a, SKIPPED)).toBe(before + 3);
+    await expect.poll(() => here.results.slice(-3).map((r) => r.data!.roomMessages.body)).toEqual(['one', 'two', 'three']);
+
+    // b begins to listen, from the last message stored: what a sends from now on reaches it.
+    const onB = connectSocket(b, { token: owner.accessToken });
+    await onB.acked;
+    const last = (await storedMessages(room)).at(-1)!;
+    const there = await collectLive(b, onB.client, ROOM_MESSAGES, { id: room, after: encodeCursor(last.seq) });
+    for (const body of ['four', 'five']) await gql(a, SEND, { id: room, body }, { token: owner.accessToken });
+    await expect.poll(() => there.results.map((r) => r.data!.roomMessages.body)).toEqual(['four', 'five']);
+    await expect.poll(() => here.results.slice(-5).map((r) => r.data!.roomMessages.body)).toEqual(['one', 'two', 'three', 'four', 'five']);
+    await Promise.all([onA.client.dispose(), onB.client.dispose()]);
+  }, 30_000);
+
+  it('publishes the last message it held back once it hears that another instance began to listen, which then reads any it missed from the store', async () => {
+    const c = await instanceWhoseBusCanBeHeld();
+    try {
+      const owner = await signUp(c.server);
+      const room = (await createRoom(c.server, owner.accessToken)).id;
+      const onC = connectSocket(c.server, { token: owner.accessToken });
+      await onC.acked;
+      await collectLive(c.server, onC.client, ROOM_MESSAGES, { id: room });
+      await untilAlone(c.server, owner.accessToken, room);
+
+      // c hears nothing now, so not that b begins to listen (live, without `after`: from what is stored when it opens).
+      c.hold();
+      const onB = connectSocket(b, { token: owner.accessToken });
+      await onB.acked;
+      const there = await collectLive(b, onB.client, ROOM_MESSAGES, { id: room });
+      const before = await metric(c.server, SKIPPED);
+      for (const body of ['unheard 1', 'unheard 2']) await gql(c.server, SEND, { id: room, body }, { token: owner.accessToken });
+      expect(await metric(c.server, SKIPPED)).toBe(before + 2);
+      expect(there.results).toEqual([]);
+
+      // c hears it: it publishes the last one held back, and b reads the one before from the store.
+      c.release();
+      await expect.poll(() => there.results.map((r) => r.data!.roomMessages.body), { timeout: 10_000 }).toEqual(['unheard 1', 'unheard 2']);
+      await gql(c.server, SEND, { id: room, body: 'heard' }, { token: owner.accessToken });
+      await expect.poll(() => there.results.map((r) => r.data!.roomMessages.body)).toEqual(['unheard 1', 'unheard 2', 'heard']);
+      await Promise.all([onC.client.dispose(), onB.client.dispose()]);
+    } finally {
+      await c.stop();
+    }
+  }, 40_000);
+
+  it('publishes the last message it held back when it stops listening to the room', async () => {
+    const c = await instanceWhoseBusCanBeHeld();
+    try {
+      const owner = await signUp(c.server);
+      const room = (await createRoom(c.server, owner.accessToken)).id;
+      const onC = connectSocket(c.server, { token: owner.accessToken });
+      await onC.acked;
+      await collectLive(c.server, onC.client, ROOM_MESSAGES, { id: room });
+      await untilAlone(c.server, owner.accessToken, room);
+
+      c.hold();
+      const onB = connectSocket(b, { token: owner.accessToken });
+      await onB.acked;
+      const there = await collectLive(b, onB.client, ROOM_MESSAGES, { id: room });
+      const before = await metric(c.server, SKIPPED);
+      await gql(c.server, SEND, { id: room, body: 'held back' }, { token: owner.accessToken });
+      expect(await metric(c.server, SKIPPED)).toBe(before + 1);
+      // c's last subscriber of the room leaves while c still has not heard of b.
+      await onC.client.dispose();
+      await expect.poll(() => there.results.map((r) => r.data!.roomMessages.body), { timeout: 10_000 }).toEqual(['held back']);
+      c.release();
+      await onB.client.dispose();
+    } finally {
+      await c.stop();
     }
   }, 40_000);
 });
