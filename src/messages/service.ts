@@ -104,7 +104,7 @@ export function createMessages(deps: { db: Database; sql: Sql; config: Config; s
     // This instance's subscribers have it now; the others through the outbox, which retries a failed publish.
     // Meanwhile they find it in the store when the next one comes or when their bus is back, and a late copy is dropped as a duplicate.
     live.offer(message);
-    feed.publish(message.roomId, { type: 'message', message: toRecord(message) });
+    feed.publishMessage(message.roomId, message.seq, () => toRecord(message));
     return message;
   }
 

@@ -53,12 +53,14 @@ export type RoomEvent =
   | { type: 'listening' };
 
 export interface RoomFeed {
+  /** Tells every instance, through the outbox: in order per room, retried, without waiting. */
+  publish(roomId: string, event: Exclude<RoomEvent, { type: 'message' | 'listening' }>): void;
   /**
-   * Tells every instance, through the outbox: in order per room, retried,
-   * without waiting. A message goes to the other instances only: the sender
-   * offers it to its own room at once (messages/live.ts).
+   * Tells the other instances of a stored message, as {@link publish} does,
+   * while any listens to its room (see above); the sender offers it to its
+   * own room at once (messages/live.ts). `record` is built only if it goes out.
    */
-  publish(roomId: string, event: RoomEvent): void;
+  publishMessage(roomId: string, seq: number, record: () => MessageRecord): void;
   /** Listens to a room's events on this instance; resolves once listening, to a function that stops it. */
   listen(roomId: string, listener: (event: RoomEvent) => void): Promise<() => void>;
   /** Calls `listener` when the bus is back after an outage: room events published meanwhile are lost. */
@@ -74,31 +76,35 @@ interface Listened {
   /** Bumped by every `listening` heard and every outage: a count taken across a bump is stale. */
   epoch: number;
   /** The last message not published because the room was alone. */
-  held?: RoomEvent;
+  held?: HeldMessage;
+}
+
+interface HeldMessage {
+  seq: number;
+  record: () => MessageRecord;
 }
 
 export function createRoomFeed(bus: Bus, outbox: Outbox): RoomFeed {
   const listened = new Map<string, Listened>();
 
-  function publishMessage(roomId: string, event: RoomEvent & { type: 'message' }, room = listened.get(roomId)): void {
+  function publishMessage(roomId: string, message: HeldMessage, room = listened.get(roomId)): void {
     if (room?.alone && bus.listening) {
-      room.held = event;
+      room.held = message;
       metrics.messagePublishesSkipped.inc();
       return;
     }
     if (room) room.held = undefined;
     const epoch = room?.epoch;
     const receivers = room && ((count: number) => void (count === 1 && room.epoch === epoch && listened.get(roomId) === room && (room.alone = true)));
-    // Its sender has handed it to its own subscribers already (messages/live.ts `offer`).
-    outbox.send(Channels.roomEvents(roomId), event, { roomId, event: event.type, seq: event.message.seq }, { elsewhere: true, receivers });
+    const event: RoomEvent = { type: 'message', message: message.record() };
+    outbox.send(Channels.roomEvents(roomId), event, { roomId, event: event.type, seq: message.seq }, { elsewhere: true, receivers });
   }
 
   /** Another instance may listen now: publish from here on, the last message held back first. */
   function notAlone(roomId: string, room: Listened): void {
     room.alone = false;
     room.epoch++;
-    const held = room.held as (RoomEvent & { type: 'message' }) | undefined;
-    if (held) publishMessage(roomId, held, room);
+    if (room.held) publishMessage(roomId, room.held, room);
   }
 
   const sayListening = (roomId: string) => outbox.send(Channels.roomEvents(roomId), { type: 'listening' } satisfies RoomEvent, { roomId, event: 'listening' }, { elsewhere: true });
@@ -132,7 +138,8 @@ export function createRoomFeed(bus: Bus, outbox: Outbox): RoomFeed {
     get listening() {
       return bus.listening;
     },
-    publish: (roomId, event) => (event.type === 'message' ? publishMessage(roomId, event) : outbox.send(Channels.roomEvents(roomId), event, { roomId, event: event.type })),
+    publish: (roomId, event) => outbox.send(Channels.roomEvents(roomId), event, { roomId, event: event.type }),
+    publishMessage: (roomId, seq, record) => publishMessage(roomId, { seq, record }),
     onResume: (listener) => bus.onResume(listener),
     listen: async (roomId, listener) => (await rooms.listen(roomId, listener)).stop,
   };
