@@ -16,8 +16,21 @@ import { ErrorCode } from '../core/codes.ts';
 import { appError } from '../core/errors.ts';
 import { metrics } from '../core/metrics.ts';
 
-/** Runs `send` now, or throws RATE_LIMITED (overloaded) without running it. */
-export type SendAdmission = <T>(send: () => Promise<T>) => Promise<T>;
+export interface SendAdmission {
+  /** Runs `send` now, or throws {@link overloaded} without running it. */
+  run<T>(send: () => Promise<T>): Promise<T>;
+  /**
+   * Whether a send begun now would be refused (and then counts it as
+   * refused): a caller that can answer with {@link overloaded} before any
+   * other work does so (realtime/send-refusal.ts), which is what keeps an
+   * instance that refuses most of what it is offered from spending its time
+   * refusing.
+   */
+  refuses(): boolean;
+}
+
+/** What an overloaded instance answers a send, whichever path refuses it. */
+export const overloaded = () => appError(ErrorCode.RATE_LIMITED, 'The server is busy; try again shortly.', { retryAfter: 1, reason: 'overloaded' });
 
 /** Sends in progress that are never refused, whatever the rate. */
 export const minInProgress = 256;
@@ -41,22 +54,29 @@ export function sendAdmission(maxWaitMs: number | undefined): SendAdmission {
     if (now - sliceStart >= sliceMs) sliceStart = now;
   }
 
-  return async (send) => {
+  function refuses(): boolean {
+    if (maxWaitMs === undefined) return false;
     rotate(performance.now());
     const perSecond = finished.reduce((sum, n) => sum + n, 0) / ((slices * sliceMs) / 1000);
-    if (maxWaitMs !== undefined && inProgress >= Math.max(minInProgress, perSecond * (maxWaitMs / 1000))) {
-      metrics.rateLimitHits.inc({ kind: 'send-overload' });
-      throw appError(ErrorCode.RATE_LIMITED, 'The server is busy; try again shortly.', { retryAfter: 1, reason: 'overloaded' });
-    }
-    inProgress++;
-    metrics.sendsInProgress.inc();
-    try {
-      return await send();
-    } finally {
-      inProgress--;
-      metrics.sendsInProgress.dec();
-      rotate(performance.now());
-      finished[slices - 1]!++;
-    }
+    if (inProgress < Math.max(minInProgress, perSecond * (maxWaitMs / 1000))) return false;
+    metrics.rateLimitHits.inc({ kind: 'send-overload' });
+    return true;
+  }
+
+  return {
+    refuses,
+    async run(send) {
+      if (refuses()) throw overloaded();
+      inProgress++;
+      metrics.sendsInProgress.inc();
+      try {
+        return await send();
+      } finally {
+        inProgress--;
+        metrics.sendsInProgress.dec();
+        rotate(performance.now());
+        finished[slices - 1]!++;
+      }
+    },
   };
 }

@@ -65,6 +65,8 @@ export interface Messages {
    * the viewer may not read the room.
    */
   latestCursor(viewer: Viewer, roomId: string): Promise<string | null>;
+  /** Whether a send begun now would be refused as overloaded (counted as refused when true): see admission.ts. */
+  refusesSends(): boolean;
 }
 
 export function createMessages(deps: { db: Database; sql: Sql; config: Config; state: SharedState; feed: RoomFeed; rooms: Rooms; logger: Logger }): Messages {
@@ -74,7 +76,7 @@ export function createMessages(deps: { db: Database; sql: Sql; config: Config; s
   const perUser = createRateLimiter(state, { name: 'message-user', points: config.MESSAGE_RATE_PER_USER, windowSeconds: config.MESSAGE_RATE_WINDOW, group: 'message' });
   const perRoom = createRateLimiter(state, { name: 'message-room', points: config.MESSAGE_RATE_PER_ROOM, windowSeconds: config.MESSAGE_RATE_WINDOW, group: 'message' });
 
-  const admit = sendAdmission(config.SEND_QUEUE_MAX_WAIT === undefined ? undefined : config.SEND_QUEUE_MAX_WAIT * 1000);
+  const admission = sendAdmission(config.SEND_QUEUE_MAX_WAIT === undefined ? undefined : config.SEND_QUEUE_MAX_WAIT * 1000);
 
   /** A send once its input is valid: access, idempotency, both rate limits, the store, then delivery. */
   async function accept(viewer: Viewer, roomId: string, body: string, idempotencyKey: string | null): Promise<MessageWithAuthor> {
@@ -112,7 +114,7 @@ export function createMessages(deps: { db: Database; sql: Sql; config: Config; s
     async send(viewer, roomId, body, idempotencyKey) {
       checkText(body, 'body', { what: 'A message', min: 1, max: config.MESSAGE_MAX_LENGTH, kind: 'text' });
       if (idempotencyKey != null) checkText(idempotencyKey, 'idempotencyKey', { what: 'An idempotency key', min: 1, max: 128, kind: 'name' });
-      return admit(() => accept(viewer, roomId, body, idempotencyKey ?? null));
+      return admission.run(() => accept(viewer, roomId, body, idempotencyKey ?? null));
     },
 
     async page(viewer, roomId, last, before) {
@@ -193,6 +195,8 @@ export function createMessages(deps: { db: Database; sql: Sql; config: Config; s
       if (count === 0) throw notFound('Message');
       if (!own) await recordAudit({ db, logger: deps.logger }, { kind: 'message_deleted', userId: viewer.userId, ip, detail: { roomId: room.id, messageId, authorId: message.authorId } });
     },
+
+    refusesSends: () => admission.refuses(),
 
     async latestCursor(viewer, roomId) {
       try {

@@ -7,13 +7,14 @@
  */
 import type { Server } from 'node:http';
 import type { IncomingMessage } from 'node:http';
-import { getOperationAST, type DocumentNode, type ExecutionArgs, type GraphQLError } from 'graphql';
+import { getOperationAST, type DocumentNode, type ExecutionArgs, type ExecutionResult, type GraphQLError, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { YogaServerInstance } from 'graphql-yoga';
 import type { App } from '../app.ts';
 import type { Context } from '../context.ts';
-import { CloseCode } from '../core/codes.ts';
+import { CloseCode, ErrorCode } from '../core/codes.ts';
+import { metrics } from '../core/metrics.ts';
 import { originRefused, ownOriginOfUpgrade } from '../plugins/origin.ts';
 import { createConnections, type Connections, type SocketState } from './connections.ts';
 import { maskError, requestErrors } from '../plugins/error-masking.ts';
@@ -22,6 +23,7 @@ import { paramsError, resolveLimits } from '../plugins/query-limits.ts';
 import { nextFrameWriter } from './frames.ts';
 import { ServerSocket, startHeartbeat } from './server-socket.ts';
 import { forgetUpgrade } from '../internals/graphql-ws.ts';
+import { sendRefusal } from './send-refusal.ts';
 
 type Extra = {
   socket: ServerSocket;
@@ -36,6 +38,21 @@ export interface RealtimeServer {
   close(code: CloseCode, reason: string): Promise<void>;
 }
 
+interface Prepared {
+  document: DocumentNode;
+  errors: readonly GraphQLError[];
+  schema: GraphQLSchema;
+  /** By operation name (`''` for none): its answer while sends are refused for load, when it only sends (send-refusal.ts). */
+  refusals: Map<string, ExecutionResult | undefined>;
+}
+
+/** The answer to `operationName` of `entry` while sends are refused for load, if it is a send. */
+function refusalOf(entry: Prepared, operationName: string | null | undefined): ExecutionResult | undefined {
+  const key = operationName ?? '';
+  if (!entry.refusals.has(key)) entry.refusals.set(key, sendRefusal(entry.document, operationName));
+  return entry.refusals.get(key);
+}
+
 /** Most query texts whose parse and validation a server keeps (as many as Yoga keeps parsed documents). */
 const preparedLimit = 1024;
 
@@ -46,7 +63,7 @@ export function createRealtimeServer(app: App, yoga: YogaServerInstance<any, any
    * going through envelop's parse and validate again, cached as they are, cost about 0.1 ms per operation
    * (the bench's sendMessage). Oldest out first.
    */
-  const prepared = new Map<string, { document: DocumentNode; errors: readonly GraphQLError[] }>();
+  const prepared = new Map<string, Prepared>();
   // A message over the body limit closes the socket with 1009 (message too big) before it is parsed.
   const connections = createConnections(app);
   const wss = new WebSocketServer({
@@ -74,18 +91,24 @@ export function createRealtimeServer(app: App, yoga: YogaServerInstance<any, any
       async onSubscribe(ctx, id, payload) {
         const state = ctx.extra.state!;
         app.presence.activity(state.viewer.userId);
+        const refused = paramsError(payload, limits);
+        if (refused) return [refused];
+        let entry = prepared.get(payload.query);
+        // Before anything else is made for the operation: see send-refusal.ts.
+        const refusal = entry && !entry.errors.length && refusalOf(entry, payload.operationName);
+        if (entry && refusal && app.messages.refusesSends()) {
+          metrics.errors.inc({ code: ErrorCode.RATE_LIMITED });
+          return { schema: entry.schema, document: entry.document, operationName: payload.operationName, variableValues: payload.variables, contextValue: {}, rootValue: { execute: () => refusal } };
+        }
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           request: null,
           socket: state,
           params: payload,
         });
-        const refused = paramsError(payload, limits);
-        if (refused) return [refused];
-        let entry = prepared.get(payload.query);
         if (!entry) {
           try {
             const document = parse(payload.query);
-            entry = { document, errors: validate(schema, document) };
+            entry = { document, errors: validate(schema, document), schema, refusals: new Map() };
           } catch (error) {
             return requestErrors([error as any]);
           }

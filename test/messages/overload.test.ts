@@ -44,6 +44,31 @@ describe('sends past what the instance keeps up with', () => {
       expect(refused.errors![0]!.extensions).toMatchObject({ reason: 'overloaded', retryAfter: 1 });
       expect(await metric(server, 'switchboard_sends_in_progress')).toBe(minInProgress);
 
+      // Over a WebSocket, a document it has seen is refused before GraphQL runs (src/realtime/send-refusal.ts), with the same answer:
+      const overSocket = connectSocket(server, { token: other.accessToken });
+      await overSocket.acked;
+      const sameAnswer = collect(overSocket.client, SEND, { id: otherRoom.id, body: 'refused over the socket' });
+      await sameAnswer.done;
+      expect(sameAnswer.results).toEqual([{ data: null, errors: refused.errors }]);
+      // before its input is looked at (a body too long for a message is refused for load first), at the field's alias.
+      const tooLong = collect(overSocket.client, SEND, { id: otherRoom.id, body: 'x'.repeat(100_000) });
+      await tooLong.done;
+      expect(tooLong.results).toEqual([{ data: null, errors: refused.errors }]);
+      const ALIASED = 'mutation($id: ID!, $body: String!) { sent: sendMessage(roomId: $id, body: $body) { id } }';
+      for (const attempt of ['not seen yet', 'seen']) {
+        const aliased = collect(overSocket.client, ALIASED, { id: otherRoom.id, body: attempt });
+        await aliased.done;
+        expect(aliased.results).toEqual([{ data: null, errors: [{ ...refused.errors![0], path: ['sent'], locations: [{ line: 1, column: ALIASED.indexOf('sent:') + 1 }] }] }]);
+      }
+      // What does more than send goes through GraphQL, and is refused there alike.
+      const MORE = 'mutation($id: ID!, $body: String!) { sendMessage(roomId: $id, body: $body) { id } ping: __typename }';
+      for (const attempt of ['not seen yet', 'seen']) {
+        const more = collect(overSocket.client, MORE, { id: otherRoom.id, body: attempt });
+        await more.done;
+        expect(more.results).toEqual([{ data: null, errors: [{ ...refused.errors![0], locations: [{ line: 1, column: MORE.indexOf('sendMessage') + 1 }] }] }]);
+      }
+      await overSocket.client.dispose();
+
       holding = false;
       proxy.release();
       await Promise.all(waiting.map((stream) => stream.done));
