@@ -105,10 +105,10 @@ function rows(results: Results): Row[] {
     // The most messages/s a target kept up with (every member got them, p99 under a second), and that step's p99.
     const kept = (f: TargetFigures) => f.chatRamp?.filter((s) => !saturated(s)).at(-1);
     list.push(
-      { label: `${chat.rooms} rooms of ${chat.members}, rising rate: most messages/s kept up with`, value: (f) => kept(f)?.messagesPerSecond },
-      { label: `${chat.rooms} rooms of ${chat.members}, rising rate: p99 ms at that rate`, value: (f) => kept(f)?.p99Ms, digits: 1 },
-      { label: `${chat.rooms} rooms of ${chat.members}, rising rate: server cores at that rate`, value: (f) => kept(f)?.serverCores, digits: 2 },
-      { label: `${chat.rooms} rooms of ${chat.members}, rising rate: first rate not kept up with`, value: (f) => f.chatRamp?.find(saturated)?.messagesPerSecond, ratio: false },
+      { label: `${chat.rooms} rooms of ${chat.members}, rising rate, sends queued: most messages/s kept up with`, value: (f) => kept(f)?.messagesPerSecond },
+      { label: `${chat.rooms} rooms of ${chat.members}, rising rate, sends queued: p99 ms at that rate`, value: (f) => kept(f)?.p99Ms, digits: 1 },
+      { label: `${chat.rooms} rooms of ${chat.members}, rising rate, sends queued: server cores at that rate`, value: (f) => kept(f)?.serverCores, digits: 2 },
+      { label: `${chat.rooms} rooms of ${chat.members}, rising rate, sends queued: first rate not kept up with`, value: (f) => f.chatRamp?.find(saturated)?.messagesPerSecond, ratio: false },
     );
     // Offered twice that: sends refused at once keep the accepted ones fast; nothing accepted may be lost.
     const over = (f: TargetFigures) => f.chatOverload?.[0];

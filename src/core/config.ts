@@ -113,10 +113,10 @@ const schema = z.object({
   MESSAGE_RATE_WINDOW: int(10, 1),
   /**
    * Seconds a new send may expect to wait behind those in progress before it is refused as overloaded
-   * (src/messages/admission.ts). Unset: sends are never refused for load (see docs/performance.md for why
-   * that is the default).
+   * (src/messages/admission.ts); 0 never refuses for load, and sends queue instead.
+   * @default 0.1
    */
-  SEND_QUEUE_MAX_WAIT: z.coerce.number().positive().max(60).optional(),
+  SEND_QUEUE_MAX_WAIT: z.coerce.number().min(0).max(60).default(0.1),
   LOGIN_FAILURES_PER_ACCOUNT: int(5, 1),
   LOGIN_FAILURES_PER_IP: int(50, 1),
   LOGIN_FAILURE_WINDOW: int(900, 1),

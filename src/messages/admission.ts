@@ -1,10 +1,11 @@
 /**
- * With SEND_QUEUE_MAX_WAIT set, sends are refused, not queued, once this
- * instance has more of them in progress than it finishes in that time (unset,
- * the default, they are only counted: see docs/performance.md, where a bench
- * step offered twice the capacity was mostly refused). A new send is then
- * answered RATE_LIMITED (`reason: "overloaded"`, `retryAfter`) at once; it
- * changes nothing and spends none of the sender's limits.
+ * Sends are refused, not queued, once this instance has more of them in
+ * progress than it finishes in SEND_QUEUE_MAX_WAIT (0.1 s unless set; 0
+ * queues them all). A new send is then answered RATE_LIMITED
+ * (`reason: "overloaded"`, `retryAfter`) at once; it changes nothing and
+ * spends none of the sender's limits. Over graphql-ws the refusal comes
+ * before GraphQL runs (realtime/send-refusal.ts), so that refusing costs
+ * little next to storing: docs/performance.md has what it does under load.
  *
  * The bound is Little's law: sends in progress over sends finished per
  * second is how long a send now waits. It follows what the instance really

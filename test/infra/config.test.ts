@@ -66,10 +66,11 @@ describe('loadConfig', () => {
     expect(loadConfig({ INTROSPECTION: 'false' }).INTROSPECTION).toBe(false);
   });
 
-  it('leaves SEND_QUEUE_MAX_WAIT unset (no refusing for load) and refuses a value that is not a positive number of seconds up to 60', () => {
-    expect(loadConfig({}).SEND_QUEUE_MAX_WAIT).toBeUndefined();
-    expect(loadConfig({ SEND_QUEUE_MAX_WAIT: '0.1' }).SEND_QUEUE_MAX_WAIT).toBe(0.1);
-    for (const bad of ['0', '-1', 'soon', '61']) expect(() => loadConfig({ SEND_QUEUE_MAX_WAIT: bad }), bad).toThrow(/^invalid configuration: SEND_QUEUE_MAX_WAIT/);
+  it('refuses sends for load past 0.1 s of waiting unless SEND_QUEUE_MAX_WAIT says otherwise (0: never), and refuses a value that is not a number of seconds from 0 to 60', () => {
+    expect(loadConfig({}).SEND_QUEUE_MAX_WAIT).toBe(0.1);
+    expect(loadConfig({ SEND_QUEUE_MAX_WAIT: '0.5' }).SEND_QUEUE_MAX_WAIT).toBe(0.5);
+    expect(loadConfig({ SEND_QUEUE_MAX_WAIT: '0' }).SEND_QUEUE_MAX_WAIT).toBe(0);
+    for (const bad of ['-1', 'soon', '61']) expect(() => loadConfig({ SEND_QUEUE_MAX_WAIT: bad }), bad).toThrow(/^invalid configuration: SEND_QUEUE_MAX_WAIT/);
   });
 
   it('reads the two-factor settings: ADMIN_REQUIRE_2FA off and TOTP_ISSUER "Switchboard" by default; an issuer with ":" is refused', () => {
