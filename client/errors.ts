@@ -45,3 +45,10 @@ export class TransportError extends Error {
 /** Whether a GraphQL answer refused for want of a DPoP proof (the server's DPOP_REQUIRED). */
 export const wantsDpop = (error: unknown): boolean =>
   error instanceof GraphQLRequestError && error.errors.some((e) => e.extensions?.code === 'UNAUTHENTICATED' && e.extensions?.reason === 'DPOP_REQUIRED');
+
+/** The seconds to wait before sending again, when `error` is a send refused because the server was overloaded; else undefined. */
+export function refusedForLoad(error: unknown): number | undefined {
+  if (!(error instanceof GraphQLRequestError) || error.code !== 'RATE_LIMITED') return undefined;
+  const extensions = error.errors[0]?.extensions ?? {};
+  return extensions.reason === 'overloaded' ? Math.max(0, Number(extensions.retryAfter) || 1) : undefined;
+}

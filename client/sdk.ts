@@ -33,7 +33,7 @@ import { LogoutDocument, RegisterDocument, SendMessageDocument } from './documen
 import type { AuthFieldsFragment, MessageFieldsFragment, RegisterInput, RoomFieldsFragment, TypedDocumentString } from './gql/graphql.ts';
 import { memoryDeviceTokenStore, type DeviceTokenStore } from './devices.ts';
 import { DpopKey } from './dpop.ts';
-import { TransportError, type SecondFactorPrompt } from './errors.ts';
+import { refusedForLoad, TransportError, type SecondFactorPrompt } from './errors.ts';
 import { LiveOperations, type LiveRoomList, type RoomListHandlers, type RoomListOptions, type Subscription, type SubscriptionHandlers } from './live.ts';
 import { endMessages, Session, toTokens, type SessionEnd, type Tokens } from './session.ts';
 import { SignIn } from './sign-in.ts';
@@ -337,7 +337,10 @@ export class SwitchboardClient {
   /**
    * Sends a message. When the answer is lost (network error, 5xx), it sends
    * again with the same idempotency key: the server stores it once and
-   * answers with the first message.
+   * answers with the first message. A send the server refused for load
+   * (RATE_LIMITED, `reason: "overloaded"`: nothing stored) is sent again
+   * after its `retryAfter`, spread over up to twice that so that refused
+   * senders do not all come back at once. Both count against `sendAttempts`.
    */
   async sendMessage(roomId: string, body: string, options: { idempotencyKey?: string } = {}) {
     const idempotencyKey = options.idempotencyKey ?? newIdempotencyKey();
@@ -346,8 +349,10 @@ export class SwitchboardClient {
         return (await this.request(SendMessageDocument, { roomId, body, idempotencyKey })).sendMessage;
       } catch (error) {
         const transient = error instanceof TransportError && (error.status === undefined || error.status >= 500);
-        if (!transient || attempt >= this.sending.sendAttempts) throw error;
-        await sleep(Math.min(this.sending.maxRetryDelay, this.sending.retryDelay * 2 ** (attempt - 1)));
+        const overloaded = refusedForLoad(error);
+        if ((!transient && overloaded === undefined) || attempt >= this.sending.sendAttempts) throw error;
+        const delay = overloaded === undefined ? this.sending.retryDelay * 2 ** (attempt - 1) : overloaded * 1000 * (1 + Math.random());
+        await sleep(Math.min(this.sending.maxRetryDelay, delay));
       }
     }
   }

@@ -14,8 +14,12 @@ import { testDatabaseUrl, testRedisUrl } from '../helpers/env.ts';
 import { startTcpProxy, type ProxiedConnection } from '../helpers/tcp-proxy.ts';
 import { createRoom, SEND, storedMessages } from '../rooms/helpers.ts';
 import { minInProgress } from '../../src/messages/admission.ts';
+import { account, closeClients, sdk } from '../clients/helpers.ts';
 
-afterAll(() => stopAllServers());
+afterAll(() => {
+  closeClients();
+  return stopAllServers();
+});
 
 describe('sends past what the instance keeps up with', () => {
   it('are refused RATE_LIMITED (overloaded, retryAfter) at once past the bound on sends in progress, storing nothing; those in progress are kept', async () => {
@@ -81,4 +85,41 @@ describe('sends past what the instance keeps up with', () => {
       await proxy.stop();
     }
   });
+});
+
+describe('the SDK', () => {
+  it('sends again, after retryAfter, a message refused for load, and it is stored once', async () => {
+    const connections = new Set<ProxiedConnection>();
+    let holding = false;
+    const proxy = await startTcpProxy(testDatabaseUrl, { watch: (connection) => (connections.add(connection), (connection.held = holding), () => {}) });
+    try {
+      const server = await startServer({ DATABASE_URL: proxy.via(testDatabaseUrl), REDIS_URL: testRedisUrl, SEND_QUEUE_MAX_WAIT: '0.1', MESSAGE_RATE_PER_USER: '100000', MESSAGE_RATE_PER_ROOM: '100000' });
+      const [filler, user] = await Promise.all([signUp(server), account(server)]);
+      const [full, room] = await Promise.all([createRoom(server, filler.accessToken), createRoom(server, user.accessToken)]);
+      await gql(server, SEND, { id: full.id, body: 'first' }, { token: filler.accessToken });
+      const client = sdk(server);
+      await client.login(user.username, user.password);
+      await client.sendMessage(room.id, 'first');
+      const socket = connectSocket(server, { token: filler.accessToken });
+      await socket.acked;
+
+      holding = true;
+      for (const connection of connections) connection.held = true;
+      const waiting = Array.from({ length: minInProgress }, (_, i) => collect(socket.client, SEND, { id: full.id, body: `waits ${i}` }));
+      await eventually(async () => (await metric(server, 'switchboard_sends_in_progress')) === minInProgress, 20_000, 'every send in progress');
+      const refusedBefore = await metric(server, 'switchboard_rate_limit_hits_total', { kind: 'send-overload' });
+      const sent = client.sendMessage(room.id, 'sent again');
+      sent.catch(() => {}); // awaited below, once the database answers again
+      // Refused once; then the database answers again, and the SDK's next attempt is stored.
+      await eventually(async () => (await metric(server, 'switchboard_rate_limit_hits_total', { kind: 'send-overload' })) > refusedBefore, 10_000, 'the send refused');
+      holding = false;
+      proxy.release();
+      expect((await sent).body).toBe('sent again');
+      await Promise.all(waiting.map((stream) => stream.done));
+      expect((await storedMessages(room.id)).map((m) => m.body)).toEqual(['first', 'sent again']);
+      await socket.client.dispose();
+    } finally {
+      await proxy.stop();
+    }
+  }, 30_000);
 });
