@@ -8,13 +8,12 @@
  * single `sendMessage` mutation is answered here instead, with the result
  * GraphQL would give: the same error, at the field's path and location.
  */
-import { getOperationAST, Kind, locatedError, type DocumentNode, type ExecutionResult } from 'graphql';
+import { Kind, locatedError, type ExecutionResult, type OperationDefinitionNode } from 'graphql';
 import { overloaded } from '../messages/admission.ts';
 
 /** The refusal of an operation that sends and does nothing else; undefined for any other operation. */
-export function sendRefusal(document: DocumentNode, operationName: string | null | undefined): ExecutionResult | undefined {
-  const operation = getOperationAST(document, operationName);
-  if (operation?.operation !== 'mutation' || operation.directives?.length) return undefined;
+export function sendRefusal(operation: OperationDefinitionNode): ExecutionResult | undefined {
+  if (operation.operation !== 'mutation' || operation.directives?.length) return undefined;
   const [field, ...others] = operation.selectionSet.selections;
   if (others.length || field?.kind !== Kind.FIELD || field.name.value !== 'sendMessage' || field.directives?.length) return undefined;
   return { data: null, errors: [locatedError(overloaded(), [field], [field.alias?.value ?? field.name.value])] };

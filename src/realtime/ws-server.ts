@@ -7,7 +7,7 @@
  */
 import type { Server } from 'node:http';
 import type { IncomingMessage } from 'node:http';
-import { getOperationAST, type DocumentNode, type ExecutionArgs, type ExecutionResult, type GraphQLError, type GraphQLSchema } from 'graphql';
+import { getOperationAST, type DocumentNode, type ExecutionArgs, type ExecutionResult, type GraphQLError, type GraphQLSchema, type OperationDefinitionNode } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { YogaServerInstance } from 'graphql-yoga';
@@ -42,15 +42,16 @@ interface Prepared {
   document: DocumentNode;
   errors: readonly GraphQLError[];
   schema: GraphQLSchema;
-  /** By operation name (`''` for none): its answer while sends are refused for load, when it only sends (send-refusal.ts). */
-  refusals: Map<string, ExecutionResult | undefined>;
+  /** By operation of the document (so no more than it has): its answer while sends are refused for load, when it only sends (send-refusal.ts). */
+  refusals: Map<OperationDefinitionNode, ExecutionResult | undefined>;
 }
 
 /** The answer to `operationName` of `entry` while sends are refused for load, if it is a send. */
 function refusalOf(entry: Prepared, operationName: string | null | undefined): ExecutionResult | undefined {
-  const key = operationName ?? '';
-  if (!entry.refusals.has(key)) entry.refusals.set(key, sendRefusal(entry.document, operationName));
-  return entry.refusals.get(key);
+  const operation = getOperationAST(entry.document, operationName);
+  if (!operation) return undefined;
+  if (!entry.refusals.has(operation)) entry.refusals.set(operation, sendRefusal(operation));
+  return entry.refusals.get(operation);
 }
 
 /** Most query texts whose parse and validation a server keeps (as many as Yoga keeps parsed documents). */
