@@ -21,14 +21,34 @@ afterAll(() => {
   return stopAllServers();
 });
 
+/** A server whose PostgreSQL answers can be held back (`hold`: sends stay in progress, none finishes) and let through again. */
+async function serverWithHeldDatabase() {
+  const connections = new Set<ProxiedConnection>();
+  // Once holding, connections the pool opens later are held too.
+  let holding = false;
+  const proxy = await startTcpProxy(testDatabaseUrl, { watch: (connection) => (connections.add(connection), (connection.held = holding), () => {}) });
+  const server = await startServer({ DATABASE_URL: proxy.via(testDatabaseUrl), REDIS_URL: testRedisUrl, SEND_QUEUE_MAX_WAIT: '0.1', MESSAGE_RATE_PER_USER: '100000', MESSAGE_RATE_PER_ROOM: '100000' }).catch(async (error: unknown) => {
+    await proxy.stop();
+    throw error;
+  });
+  return {
+    server,
+    proxy,
+    hold() {
+      holding = true;
+      for (const connection of connections) connection.held = true;
+    },
+    release() {
+      holding = false;
+      proxy.release();
+    },
+  };
+}
+
 describe('sends past what the instance keeps up with', () => {
   it('are refused RATE_LIMITED (overloaded, retryAfter) at once past the bound on sends in progress, storing nothing; those in progress are kept', async () => {
-    const connections = new Set<ProxiedConnection>();
-    // Once holding, connections the pool opens later are held too.
-    let holding = false;
-    const proxy = await startTcpProxy(testDatabaseUrl, { watch: (connection) => (connections.add(connection), (connection.held = holding), () => {}) });
+    const { server, proxy, hold, release } = await serverWithHeldDatabase();
     try {
-      const server = await startServer({ DATABASE_URL: proxy.via(testDatabaseUrl), REDIS_URL: testRedisUrl, SEND_QUEUE_MAX_WAIT: '0.1', MESSAGE_RATE_PER_USER: '100000', MESSAGE_RATE_PER_ROOM: '100000' });
       const [sender, other] = await Promise.all([signUp(server), signUp(server)]);
       const room = await createRoom(server, sender.accessToken);
       const otherRoom = await createRoom(server, other.accessToken);
@@ -38,8 +58,7 @@ describe('sends past what the instance keeps up with', () => {
       const socket = connectSocket(server, { token: sender.accessToken });
       await socket.acked;
 
-      holding = true;
-      for (const connection of connections) connection.held = true;
+      hold();
       // Nothing finishes, so the bound is its floor: that many sends in progress, over one socket.
       const waiting = Array.from({ length: minInProgress }, (_, i) => collect(socket.client, SEND, { id: room.id, body: `waits ${i}` }));
       await eventually(async () => (await metric(server, 'switchboard_sends_in_progress')) === minInProgress, 20_000, 'every send in progress');
@@ -73,8 +92,7 @@ describe('sends past what the instance keeps up with', () => {
       }
       await overSocket.client.dispose();
 
-      holding = false;
-      proxy.release();
+      release();
       await Promise.all(waiting.map((stream) => stream.done));
       expect(waiting.flatMap((stream) => stream.results.flatMap((result) => result.errors ?? []))).toEqual([]);
       expect((await gql(server, SEND, { id: otherRoom.id, body: 'accepted again' }, { token: other.accessToken })).data.sendMessage.body).toBe('accepted again');
@@ -89,11 +107,8 @@ describe('sends past what the instance keeps up with', () => {
 
 describe('the SDK', () => {
   it('sends again, after retryAfter, a message refused for load, and it is stored once', async () => {
-    const connections = new Set<ProxiedConnection>();
-    let holding = false;
-    const proxy = await startTcpProxy(testDatabaseUrl, { watch: (connection) => (connections.add(connection), (connection.held = holding), () => {}) });
+    const { server, proxy, hold, release } = await serverWithHeldDatabase();
     try {
-      const server = await startServer({ DATABASE_URL: proxy.via(testDatabaseUrl), REDIS_URL: testRedisUrl, SEND_QUEUE_MAX_WAIT: '0.1', MESSAGE_RATE_PER_USER: '100000', MESSAGE_RATE_PER_ROOM: '100000' });
       const [filler, user] = await Promise.all([signUp(server), account(server)]);
       const [full, room] = await Promise.all([createRoom(server, filler.accessToken), createRoom(server, user.accessToken)]);
       await gql(server, SEND, { id: full.id, body: 'first' }, { token: filler.accessToken });
@@ -103,8 +118,7 @@ describe('the SDK', () => {
       const socket = connectSocket(server, { token: filler.accessToken });
       await socket.acked;
 
-      holding = true;
-      for (const connection of connections) connection.held = true;
+      hold();
       const waiting = Array.from({ length: minInProgress }, (_, i) => collect(socket.client, SEND, { id: full.id, body: `waits ${i}` }));
       await eventually(async () => (await metric(server, 'switchboard_sends_in_progress')) === minInProgress, 20_000, 'every send in progress');
       const refusedBefore = await metric(server, 'switchboard_rate_limit_hits_total', { kind: 'send-overload' });
@@ -112,8 +126,7 @@ describe('the SDK', () => {
       sent.catch(() => {}); // awaited below, once the database answers again
       // Refused once; then the database answers again, and the SDK's next attempt is stored.
       await eventually(async () => (await metric(server, 'switchboard_rate_limit_hits_total', { kind: 'send-overload' })) > refusedBefore, 10_000, 'the send refused');
-      holding = false;
-      proxy.release();
+      release();
       expect((await sent).body).toBe('sent again');
       await Promise.all(waiting.map((stream) => stream.done));
       expect((await storedMessages(room.id)).map((m) => m.body)).toEqual(['first', 'sent again']);

@@ -251,6 +251,35 @@ async function instanceWhoseBusCanBeHeld() {
   };
 }
 
+/**
+ * A room alone on `c` (its owner subscribed there, its messages held back), then `c` held (it hears
+ * nothing, so not that b begins to listen) and the owner subscribed on b (live, without `after`: from
+ * what is stored when the room opens there). `send` sends on c; each call must hold its message back.
+ */
+async function aloneOnCWhileBBeginsToListen(c: Awaited<ReturnType<typeof instanceWhoseBusCanBeHeld>>) {
+  const owner = await signUp(c.server);
+  const room = (await createRoom(c.server, owner.accessToken)).id;
+  const onC = connectSocket(c.server, { token: owner.accessToken });
+  await onC.acked;
+  await collectLive(c.server, onC.client, ROOM_MESSAGES, { id: room });
+  await untilAlone(c.server, owner.accessToken, room);
+  c.hold();
+  const onB = connectSocket(b, { token: owner.accessToken });
+  await onB.acked;
+  const there = await collectLive(b, onB.client, ROOM_MESSAGES, { id: room });
+  return {
+    onC,
+    onB,
+    bodiesOnB: () => there.results.map((r) => r.data!.roomMessages.body as string),
+    send: (body: string) => gql(c.server, SEND, { id: room, body }, { token: owner.accessToken }),
+    async sendHeldBack(body: string) {
+      const before = await metric(c.server, SKIPPED);
+      await gql(c.server, SEND, { id: room, body }, { token: owner.accessToken });
+      expect(await metric(c.server, SKIPPED)).toBe(before + 1);
+    },
+  };
+}
+
 describe('a room no other instance listens to', () => {
   it('has its messages published by nobody; once another instance listens, they reach it again, each once, with no gap', async () => {
     const owner = await signUp(a);
@@ -279,28 +308,15 @@ describe('a room no other instance listens to', () => {
   it('publishes the last message it held back once it hears that another instance began to listen, which then reads any it missed from the store', async () => {
     const c = await instanceWhoseBusCanBeHeld();
     try {
-      const owner = await signUp(c.server);
-      const room = (await createRoom(c.server, owner.accessToken)).id;
-      const onC = connectSocket(c.server, { token: owner.accessToken });
-      await onC.acked;
-      await collectLive(c.server, onC.client, ROOM_MESSAGES, { id: room });
-      await untilAlone(c.server, owner.accessToken, room);
-
-      // c hears nothing now, so not that b begins to listen (live, without `after`: from what is stored when it opens).
-      c.hold();
-      const onB = connectSocket(b, { token: owner.accessToken });
-      await onB.acked;
-      const there = await collectLive(b, onB.client, ROOM_MESSAGES, { id: room });
-      const before = await metric(c.server, SKIPPED);
-      for (const body of ['unheard 1', 'unheard 2']) await gql(c.server, SEND, { id: room, body }, { token: owner.accessToken });
-      expect(await metric(c.server, SKIPPED)).toBe(before + 2);
-      expect(there.results).toEqual([]);
+      const { onC, onB, bodiesOnB, send, sendHeldBack } = await aloneOnCWhileBBeginsToListen(c);
+      for (const body of ['unheard 1', 'unheard 2']) await sendHeldBack(body);
+      expect(bodiesOnB()).toEqual([]);
 
       // c hears it: it publishes the last one held back, and b reads the one before from the store.
       c.release();
-      await expect.poll(() => there.results.map((r) => r.data!.roomMessages.body), { timeout: 10_000 }).toEqual(['unheard 1', 'unheard 2']);
-      await gql(c.server, SEND, { id: room, body: 'heard' }, { token: owner.accessToken });
-      await expect.poll(() => there.results.map((r) => r.data!.roomMessages.body)).toEqual(['unheard 1', 'unheard 2', 'heard']);
+      await expect.poll(bodiesOnB, { timeout: 10_000 }).toEqual(['unheard 1', 'unheard 2']);
+      await send('heard');
+      await expect.poll(bodiesOnB).toEqual(['unheard 1', 'unheard 2', 'heard']);
       await Promise.all([onC.client.dispose(), onB.client.dispose()]);
     } finally {
       await c.stop();
@@ -310,23 +326,11 @@ describe('a room no other instance listens to', () => {
   it('publishes the last message it held back when it stops listening to the room', async () => {
     const c = await instanceWhoseBusCanBeHeld();
     try {
-      const owner = await signUp(c.server);
-      const room = (await createRoom(c.server, owner.accessToken)).id;
-      const onC = connectSocket(c.server, { token: owner.accessToken });
-      await onC.acked;
-      await collectLive(c.server, onC.client, ROOM_MESSAGES, { id: room });
-      await untilAlone(c.server, owner.accessToken, room);
-
-      c.hold();
-      const onB = connectSocket(b, { token: owner.accessToken });
-      await onB.acked;
-      const there = await collectLive(b, onB.client, ROOM_MESSAGES, { id: room });
-      const before = await metric(c.server, SKIPPED);
-      await gql(c.server, SEND, { id: room, body: 'held back' }, { token: owner.accessToken });
-      expect(await metric(c.server, SKIPPED)).toBe(before + 1);
+      const { onC, onB, bodiesOnB, sendHeldBack } = await aloneOnCWhileBBeginsToListen(c);
+      await sendHeldBack('held back');
       // c's last subscriber of the room leaves while c still has not heard of b.
       await onC.client.dispose();
-      await expect.poll(() => there.results.map((r) => r.data!.roomMessages.body), { timeout: 10_000 }).toEqual(['held back']);
+      await expect.poll(bodiesOnB, { timeout: 10_000 }).toEqual(['held back']);
       c.release();
       await onB.client.dispose();
     } finally {
