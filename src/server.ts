@@ -29,6 +29,7 @@ import { useOidcRoutes } from './auth/oidc-routes.ts';
 import { metrics, observe } from './core/metrics.ts';
 import { useMetrics } from './plugins/metrics.ts';
 import { useQueryLimits } from './plugins/query-limits.ts';
+import { useSendRefusal } from './messages/send-refusal.ts';
 import { loadTls } from './adapters/tls.ts';
 
 export interface SwitchboardServer {
@@ -63,7 +64,7 @@ export function createServer(app: App): SwitchboardServer {
     // CORS is src/plugins/origin.ts's (Yoga's grants every origin with credentials); multipart is a form a page elsewhere may post.
     cors: false,
     multipart: false,
-    plugins: [useOriginCheck(app.origins.current), useMediaTypeCheck(), useIntrospectionSwitch(app.config.INTROSPECTION), useHealthChecks(app), useJwks(app.tokens), useOidcRoutes(app), useMetrics({ token: app.config.METRICS_TOKEN }), useQueryLimits({ maxQueryBytes: app.config.MAX_QUERY_BYTES }), useValidationErrorCodes(), useErrorRequestIds(mask), useRequestId(), useWebPage(), useGraphiQLAssets(), useGraphQLOverSSE(app), useRefreshCookie(), useSharedFanOut({ maskError: mask, logger: app.logger }), useGraphqlExecute()],
+    plugins: [useOriginCheck(app.origins.current), useMediaTypeCheck(), useIntrospectionSwitch(app.config.INTROSPECTION), useHealthChecks(app), useJwks(app.tokens), useOidcRoutes(app), useMetrics({ token: app.config.METRICS_TOKEN }), useQueryLimits({ maxQueryBytes: app.config.MAX_QUERY_BYTES }), useSendRefusal(() => app.messages.refusesSends()), useValidationErrorCodes(), useErrorRequestIds(mask), useRequestId(), useWebPage(), useGraphiQLAssets(), useGraphQLOverSSE(app), useRefreshCookie(), useSharedFanOut({ maskError: mask, logger: app.logger }), useGraphqlExecute()],
     async context({ request, req, socket, params }): Promise<Context> {
       if (socket) {
         // DPoP: an operation over the socket has no headers; its proof (for login and refresh) is in its extensions.

@@ -3,8 +3,8 @@
  * progress than it finishes in SEND_QUEUE_MAX_WAIT (0.1 s unless set; 0
  * queues them all). A new send is then answered RATE_LIMITED
  * (`reason: "overloaded"`, `retryAfter`) at once; it changes nothing and
- * spends none of the sender's limits. Over graphql-ws the refusal comes
- * before GraphQL runs (realtime/send-refusal.ts), so that refusing costs
+ * spends none of the sender's limits. Over graphql-ws and HTTP the refusal comes
+ * before GraphQL runs (send-refusal.ts), so that refusing costs
  * little next to storing: docs/performance.md has what it does under load.
  *
  * The bound is Little's law: sends in progress over sends finished per
@@ -21,14 +21,16 @@ export interface SendAdmission {
   /** Runs `send` now, or throws {@link overloaded} without running it. */
   run<T>(send: () => Promise<T>): Promise<T>;
   /**
-   * Whether a send begun now would be refused (and then counts it as
-   * refused): a caller that can answer with {@link overloaded} before any
-   * other work does so (realtime/send-refusal.ts), which is what keeps an
-   * instance that refuses most of what it is offered from spending its time
-   * refusing.
+   * Whether a send begun now would be refused: a caller that can answer with
+   * {@link overloaded} before any other work does so (send-refusal.ts, which
+   * then calls {@link countRefusal}), which is what keeps an instance that
+   * refuses most of what it is offered from spending its time refusing.
    */
   refuses(): boolean;
 }
+
+/** Counts a send refused for load. */
+export const countRefusal = () => metrics.rateLimitHits.inc({ kind: 'send-overload' });
 
 /** What an overloaded instance answers a send, whichever path refuses it. */
 export const overloaded = () => appError(ErrorCode.RATE_LIMITED, 'The server is busy; try again shortly.', { retryAfter: 1, reason: 'overloaded' });
@@ -59,15 +61,16 @@ export function sendAdmission(maxWaitMs: number | undefined): SendAdmission {
     if (maxWaitMs === undefined) return false;
     rotate(performance.now());
     const perSecond = finished.reduce((sum, n) => sum + n, 0) / ((slices * sliceMs) / 1000);
-    if (inProgress < Math.max(minInProgress, perSecond * (maxWaitMs / 1000))) return false;
-    metrics.rateLimitHits.inc({ kind: 'send-overload' });
-    return true;
+    return inProgress >= Math.max(minInProgress, perSecond * (maxWaitMs / 1000));
   }
 
   return {
     refuses,
     async run(send) {
-      if (refuses()) throw overloaded();
+      if (refuses()) {
+        countRefusal();
+        throw overloaded();
+      }
       inProgress++;
       metrics.sendsInProgress.inc();
       try {

@@ -65,7 +65,7 @@ export interface Messages {
    * the viewer may not read the room.
    */
   latestCursor(viewer: Viewer, roomId: string): Promise<string | null>;
-  /** Whether a send begun now would be refused as overloaded (counted as refused when true): see admission.ts. */
+  /** Whether a send begun now would be refused as overloaded: see admission.ts. */
   refusesSends(): boolean;
 }
 

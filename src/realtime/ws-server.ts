@@ -7,14 +7,13 @@
  */
 import type { Server } from 'node:http';
 import type { IncomingMessage } from 'node:http';
-import { getOperationAST, type DocumentNode, type ExecutionArgs, type ExecutionResult, type GraphQLError, type GraphQLSchema, type OperationDefinitionNode } from 'graphql';
+import { getOperationAST, type DocumentNode, type ExecutionArgs, type GraphQLError, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { YogaServerInstance } from 'graphql-yoga';
 import type { App } from '../app.ts';
 import type { Context } from '../context.ts';
-import { CloseCode, ErrorCode } from '../core/codes.ts';
-import { metrics } from '../core/metrics.ts';
+import { CloseCode } from '../core/codes.ts';
 import { originRefused, ownOriginOfUpgrade } from '../plugins/origin.ts';
 import { createConnections, type Connections, type SocketState } from './connections.ts';
 import { maskError, requestErrors } from '../plugins/error-masking.ts';
@@ -23,7 +22,7 @@ import { paramsError, resolveLimits } from '../plugins/query-limits.ts';
 import { nextFrameWriter } from './frames.ts';
 import { ServerSocket, startHeartbeat } from './server-socket.ts';
 import { forgetUpgrade } from '../internals/graphql-ws.ts';
-import { sendRefusal } from './send-refusal.ts';
+import { countEarlyRefusal, sendRefusal } from '../messages/send-refusal.ts';
 
 type Extra = {
   socket: ServerSocket;
@@ -42,16 +41,6 @@ interface Prepared {
   document: DocumentNode;
   errors: readonly GraphQLError[];
   schema: GraphQLSchema;
-  /** By operation of the document (so no more than it has): its answer while sends are refused for load, when it only sends (send-refusal.ts). */
-  refusals: Map<OperationDefinitionNode, ExecutionResult | undefined>;
-}
-
-/** The answer to `operationName` of `entry` while sends are refused for load, if it is a send. */
-function refusalOf(entry: Prepared, operationName: string | null | undefined): ExecutionResult | undefined {
-  const operation = getOperationAST(entry.document, operationName);
-  if (!operation) return undefined;
-  if (!entry.refusals.has(operation)) entry.refusals.set(operation, sendRefusal(operation));
-  return entry.refusals.get(operation);
 }
 
 /** Most query texts whose parse and validation a server keeps (as many as Yoga keeps parsed documents). */
@@ -95,10 +84,10 @@ export function createRealtimeServer(app: App, yoga: YogaServerInstance<any, any
         const refused = paramsError(payload, limits);
         if (refused) return [refused];
         let entry = prepared.get(payload.query);
-        // Before anything else is made for the operation: see send-refusal.ts.
-        const refusal = entry && !entry.errors.length && refusalOf(entry, payload.operationName);
-        if (entry && refusal && app.messages.refusesSends()) {
-          metrics.errors.inc({ code: ErrorCode.RATE_LIMITED });
+        // Before anything else is made for the operation: see messages/send-refusal.ts.
+        const refusal = entry && !entry.errors.length && app.messages.refusesSends() && sendRefusal(entry.document, payload.operationName);
+        if (entry && refusal) {
+          countEarlyRefusal();
           return { schema: entry.schema, document: entry.document, operationName: payload.operationName, variableValues: payload.variables, contextValue: {}, rootValue: { execute: () => refusal } };
         }
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
@@ -109,7 +98,7 @@ export function createRealtimeServer(app: App, yoga: YogaServerInstance<any, any
         if (!entry) {
           try {
             const document = parse(payload.query);
-            entry = { document, errors: validate(schema, document), schema, refusals: new Map() };
+            entry = { document, errors: validate(schema, document), schema };
           } catch (error) {
             return requestErrors([error as any]);
           }

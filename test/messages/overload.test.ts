@@ -66,8 +66,11 @@ describe('sends past what the instance keeps up with', () => {
       expect(errorCodes(refused)).toEqual(['RATE_LIMITED']);
       expect(refused.errors![0]!.extensions).toMatchObject({ reason: 'overloaded', retryAfter: 1 });
       expect(await metric(server, 'switchboard_sends_in_progress')).toBe(minInProgress);
+      // Over HTTP it came before GraphQL ran (src/messages/send-refusal.ts): a body too long for a message is refused for load first.
+      const tooLongOverHttp = await gql(server, SEND, { id: otherRoom.id, body: 'x'.repeat(4001) }, { token: other.accessToken });
+      expect([tooLongOverHttp.status, tooLongOverHttp.data, tooLongOverHttp.errors]).toEqual([refused.status, refused.data, refused.errors]);
 
-      // Over a WebSocket, a document it has seen is refused before GraphQL runs (src/realtime/send-refusal.ts), with the same answer:
+      // Over a WebSocket, a document it has seen is refused before GraphQL runs too, with the same answer:
       const overSocket = connectSocket(server, { token: other.accessToken });
       await overSocket.acked;
       const sameAnswer = collect(overSocket.client, SEND, { id: otherRoom.id, body: 'refused over the socket' });
