@@ -183,7 +183,7 @@ export function createRedisBus(publisher: RedisClient, subscriber: RedisClient):
   const codec = elsewhereCodec();
   const engine = new RedisPubSub({ ...(clients as { publisher: any; subscriber: any }), messageEventName: 'messageBuffer', ...codec });
   // Straight to the publisher, not through the engine, which drops Redis's count of receivers.
-  const countable = (channel: string) => !isCluster(publisher) || isShardedChannel(channel);
+  const countable = isCluster(publisher) ? isShardedChannel : () => true;
   const publishElsewhere = async (channel: string, message: unknown) => {
     const count: unknown = await clients.publisher.publish(channel, codec.serializer(new Elsewhere(message)));
     return countable(channel) && typeof count === 'number' ? count : undefined;

@@ -41,8 +41,8 @@ export const minInProgress = 256;
 const slices = 4;
 const sliceMs = 250;
 
-/** @param maxWaitMs How long a new send may expect to wait behind those in progress; undefined: no bound. */
-export function sendAdmission(maxWaitMs: number | undefined): SendAdmission {
+/** @param maxWaitSeconds How long a new send may expect to wait behind those in progress (SEND_QUEUE_MAX_WAIT); 0: no bound. */
+export function sendAdmission(maxWaitSeconds: number): SendAdmission {
   let inProgress = 0;
   /** Sends finished in each of the last slices, the current one last. */
   const finished = new Array<number>(slices).fill(0);
@@ -58,10 +58,10 @@ export function sendAdmission(maxWaitMs: number | undefined): SendAdmission {
   }
 
   function refuses(): boolean {
-    if (maxWaitMs === undefined) return false;
+    if (maxWaitSeconds === 0) return false;
     rotate(performance.now());
     const perSecond = finished.reduce((sum, n) => sum + n, 0) / ((slices * sliceMs) / 1000);
-    return inProgress >= Math.max(minInProgress, perSecond * (maxWaitMs / 1000));
+    return inProgress >= Math.max(minInProgress, perSecond * maxWaitSeconds);
   }
 
   return {

@@ -14,6 +14,7 @@ import type { Plugin } from 'graphql-yoga';
 import { ErrorCode } from '../core/codes.ts';
 import { metrics } from '../core/metrics.ts';
 import { countRefusal, overloaded } from './admission.ts';
+import { setBounded } from '../utils/bounded-map.ts';
 
 /** Per operation of a live document: its refusal, or null when it does more than send. */
 const refusals = new WeakMap<OperationDefinitionNode, ExecutionResult | null>();
@@ -25,8 +26,8 @@ function refusalFor(operation: OperationDefinitionNode): ExecutionResult | null 
   return { data: null, errors: [locatedError(overloaded(), [field], [field.alias?.value ?? field.name.value])] };
 }
 
-/** The answer, while sends are refused for load, to `operationName` of `document` when that operation only sends; else undefined. */
-export function sendRefusal(document: DocumentNode, operationName: string | null | undefined): ExecutionResult | undefined {
+/** The answer to `operationName` of `document` when that operation only sends; else undefined. */
+function sendRefusal(document: DocumentNode, operationName: string | null | undefined): ExecutionResult | undefined {
   const operation = getOperationAST(document, operationName);
   if (!operation) return undefined;
   let refusal = refusals.get(operation);
@@ -34,10 +35,20 @@ export function sendRefusal(document: DocumentNode, operationName: string | null
   return refusal ?? undefined;
 }
 
-/** Counts a refusal made here as admission.ts and the metrics plugin would have. */
-export function countEarlyRefusal(): void {
+/**
+ * The one rule both paths follow: while `refusing()`, an operation of the
+ * document (`documentOf` is asked only then) that only sends is answered
+ * with its refusal, counted as admission.ts and the metrics plugin would
+ * count it (neither runs for it). Undefined: the operation goes on as usual.
+ */
+export function earlyRefusal(refusing: () => boolean, documentOf: () => DocumentNode | null | undefined, operationName: string | null | undefined): ExecutionResult | undefined {
+  if (!refusing()) return undefined;
+  const document = documentOf();
+  const refusal = document ? sendRefusal(document, operationName) : undefined;
+  if (!refusal) return undefined;
   countRefusal();
   metrics.errors.inc({ code: ErrorCode.RATE_LIMITED });
+  return refusal;
 }
 
 /** Most query texts whose parse the HTTP refusal keeps (as many as Yoga keeps parsed documents). */
@@ -59,18 +70,15 @@ export function useSendRefusal(refusing: () => boolean): Plugin {
       // Yoga answers what does not parse.
       document = null;
     }
-    if (parsed.size >= parsedLimit) parsed.delete(parsed.keys().next().value!);
-    parsed.set(query, document);
+    setBounded(parsed, query, document, parsedLimit);
     return document;
   };
   return {
     onParams({ params, setResult }) {
-      if (typeof params.query !== 'string' || !refusing()) return;
-      const document = documentOf(params.query);
-      const refusal = document && sendRefusal(document, params.operationName);
-      if (!refusal) return;
-      countEarlyRefusal();
-      setResult(refusal);
+      const { query, operationName } = params;
+      if (typeof query !== 'string') return;
+      const refusal = earlyRefusal(refusing, () => documentOf(query), operationName);
+      if (refusal) setResult(refusal);
     },
   };
 }

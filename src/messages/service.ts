@@ -76,7 +76,7 @@ export function createMessages(deps: { db: Database; sql: Sql; config: Config; s
   const perUser = createRateLimiter(state, { name: 'message-user', points: config.MESSAGE_RATE_PER_USER, windowSeconds: config.MESSAGE_RATE_WINDOW, group: 'message' });
   const perRoom = createRateLimiter(state, { name: 'message-room', points: config.MESSAGE_RATE_PER_ROOM, windowSeconds: config.MESSAGE_RATE_WINDOW, group: 'message' });
 
-  const admission = sendAdmission(config.SEND_QUEUE_MAX_WAIT === 0 ? undefined : config.SEND_QUEUE_MAX_WAIT * 1000);
+  const admission = sendAdmission(config.SEND_QUEUE_MAX_WAIT);
 
   /** A send once its input is valid: access, idempotency, both rate limits, the store, then delivery. */
   async function accept(viewer: Viewer, roomId: string, body: string, idempotencyKey: string | null): Promise<MessageWithAuthor> {

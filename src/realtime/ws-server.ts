@@ -22,7 +22,8 @@ import { paramsError, resolveLimits } from '../plugins/query-limits.ts';
 import { nextFrameWriter } from './frames.ts';
 import { ServerSocket, startHeartbeat } from './server-socket.ts';
 import { forgetUpgrade } from '../internals/graphql-ws.ts';
-import { countEarlyRefusal, sendRefusal } from '../messages/send-refusal.ts';
+import { earlyRefusal } from '../messages/send-refusal.ts';
+import { setBounded } from '../utils/bounded-map.ts';
 
 type Extra = {
   socket: ServerSocket;
@@ -54,6 +55,7 @@ export function createRealtimeServer(app: App, yoga: YogaServerInstance<any, any
    * (the bench's sendMessage). Oldest out first.
    */
   const prepared = new Map<string, Prepared>();
+  const refusingSends = () => app.messages.refusesSends();
   // A message over the body limit closes the socket with 1009 (message too big) before it is parsed.
   const connections = createConnections(app);
   const wss = new WebSocketServer({
@@ -85,11 +87,8 @@ export function createRealtimeServer(app: App, yoga: YogaServerInstance<any, any
         if (refused) return [refused];
         let entry = prepared.get(payload.query);
         // Before anything else is made for the operation: see messages/send-refusal.ts.
-        const refusal = entry && !entry.errors.length && app.messages.refusesSends() && sendRefusal(entry.document, payload.operationName);
-        if (entry && refusal) {
-          countEarlyRefusal();
-          return { schema: entry.schema, document: entry.document, operationName: payload.operationName, variableValues: payload.variables, contextValue: {}, rootValue: { execute: () => refusal } };
-        }
+        const refusal = earlyRefusal(refusingSends, () => (entry?.errors.length === 0 ? entry.document : undefined), payload.operationName);
+        if (entry && refusal) return { schema: entry.schema, document: entry.document, operationName: payload.operationName, variableValues: payload.variables, contextValue: {}, rootValue: { execute: () => refusal } };
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           request: null,
           socket: state,
@@ -102,8 +101,7 @@ export function createRealtimeServer(app: App, yoga: YogaServerInstance<any, any
           } catch (error) {
             return requestErrors([error as any]);
           }
-          if (prepared.size >= preparedLimit) prepared.delete(prepared.keys().next().value!);
-          prepared.set(payload.query, entry);
+          setBounded(prepared, payload.query, entry, preparedLimit);
         }
         const { document, errors } = entry;
         if (errors.length) return requestErrors(errors);

@@ -22,12 +22,12 @@ afterAll(() => {
 });
 
 /** A server whose PostgreSQL answers can be held back (`hold`: sends stay in progress, none finishes) and let through again. */
-async function serverWithHeldDatabase() {
+async function serverWithHeldDatabase(maxWait = '0.1') {
   const connections = new Set<ProxiedConnection>();
   // Once holding, connections the pool opens later are held too.
   let holding = false;
   const proxy = await startTcpProxy(testDatabaseUrl, { watch: (connection) => (connections.add(connection), (connection.held = holding), () => {}) });
-  const server = await startServer({ DATABASE_URL: proxy.via(testDatabaseUrl), REDIS_URL: testRedisUrl, SEND_QUEUE_MAX_WAIT: '0.1', MESSAGE_RATE_PER_USER: '100000', MESSAGE_RATE_PER_ROOM: '100000' }).catch(async (error: unknown) => {
+  const server = await startServer({ DATABASE_URL: proxy.via(testDatabaseUrl), REDIS_URL: testRedisUrl, SEND_QUEUE_MAX_WAIT: maxWait, MESSAGE_RATE_PER_USER: '100000', MESSAGE_RATE_PER_ROOM: '100000' }).catch(async (error: unknown) => {
     await proxy.stop();
     throw error;
   });
@@ -106,6 +106,32 @@ describe('sends past what the instance keeps up with', () => {
       await proxy.stop();
     }
   });
+});
+
+describe('with SEND_QUEUE_MAX_WAIT=0', () => {
+  it('no send is refused for load: past the bound they wait, and all are stored once the database answers', async () => {
+    const { server, proxy, hold, release } = await serverWithHeldDatabase('0');
+    try {
+      const sender = await signUp(server);
+      const room = await createRoom(server, sender.accessToken);
+      await gql(server, SEND, { id: room.id, body: 'first' }, { token: sender.accessToken });
+      const socket = connectSocket(server, { token: sender.accessToken });
+      await socket.acked;
+      hold();
+      const waiting = Array.from({ length: minInProgress + 10 }, (_, i) => collect(socket.client, SEND, { id: room.id, body: `waits ${i}` }));
+      await eventually(async () => (await metric(server, 'switchboard_sends_in_progress')) === minInProgress + 10, 20_000, 'every send in progress, past the bound');
+      const overHttp = gql(server, SEND, { id: room.id, body: 'over HTTP' }, { token: sender.accessToken });
+      await eventually(async () => (await metric(server, 'switchboard_sends_in_progress')) === minInProgress + 11, 10_000, 'the HTTP send in progress too');
+      release();
+      await Promise.all(waiting.map((stream) => stream.done));
+      expect(waiting.flatMap((stream) => stream.results.flatMap((result) => result.errors ?? []))).toEqual([]);
+      expect((await overHttp).errors).toBeUndefined();
+      expect((await storedMessages(room.id)).length).toBe(1 + minInProgress + 11);
+      await socket.client.dispose();
+    } finally {
+      await proxy.stop();
+    }
+  }, 40_000);
 });
 
 describe('the SDK', () => {

@@ -16,7 +16,7 @@ import { signUp, type TestAccount } from '../helpers/accounts.ts';
 import { testDatabaseUrl } from '../helpers/env.ts';
 import { privateRedisForSuite } from '../helpers/redis-server.ts';
 import { startTcpProxy, type ProxiedConnection, type TcpProxy } from '../helpers/tcp-proxy.ts';
-import { createRoom, JOIN, memberWatching, ROOM_MESSAGES, SEND, storedMessages, warmUp } from '../rooms/helpers.ts';
+import { createRoom, JOIN, memberWatching, ROOM_MESSAGES, SEND, SKIPPED, storedMessages, untilAlone, warmUp } from '../rooms/helpers.ts';
 
 const redisUrl = privateRedisForSuite();
 let redis: TcpProxy;
@@ -217,19 +217,6 @@ describe('the instance that stores a message', () => {
     }
   }, 40_000);
 });
-
-const SKIPPED = 'switchboard_message_publishes_skipped_total';
-
-/** Sends on `server` until one send is not published (its room is known to be alone there); at most 20. */
-async function untilAlone(server: TestServer, token: string, room: string): Promise<void> {
-  const before = await metric(server, SKIPPED);
-  await expect
-    .poll(async () => {
-      await gql(server, SEND, { id: room, body: 'learning' }, { token });
-      return (await metric(server, SKIPPED)) > before;
-    })
-    .toBe(true);
-}
 
 /** A third instance whose subscriber connection to Redis can be held (what Redis sends it waits: it hears nothing). */
 async function instanceWhoseBusCanBeHeld() {

@@ -13,8 +13,8 @@ import { Channels } from '../../src/core/codes.ts';
 import { testDatabaseUrl } from '../helpers/env.ts';
 import { startPrivateRedis } from '../helpers/redis-server.ts';
 import { startRedisCluster } from '../helpers/redis-topology.ts';
-import { bearer, collect, connectSocket, errorCodes, eventually, gql, seatsUsed, startServer, stopAllServers, uuidOf, type TestServer } from '../helpers/server.ts';
-import { createRoom, JOIN, ROOM_MESSAGES, SEND, warmUp } from '../rooms/helpers.ts';
+import { bearer, collect, collectLive, connectSocket, errorCodes, eventually, gql, seatsUsed, startServer, stopAllServers, uuidOf, type TestServer } from '../helpers/server.ts';
+import { createRoom, JOIN, ROOM_MESSAGES, SEND, untilAlone, warmUp } from '../rooms/helpers.ts';
 import { redisTopology, loadConfig } from '../../src/core/config.ts';
 import { createRedis } from '../../src/adapters/redis.ts';
 import { createRedisState } from '../../src/adapters/state.ts';
@@ -175,5 +175,21 @@ describe.each(topologies)('two instances on %s', (_name, start) => {
     await new Promise((r) => setTimeout(r, 300));
     expect(replay.results.map((r) => r.data.roomMessages.body)).toEqual(['m2', 'm3', 'm4']);
     await socket.client.dispose();
+  }, 60_000);
+
+  it("a room only A listens to: once Redis's count of receivers says so, A publishes its messages no more; once B listens, they reach B", async () => {
+    const owner = await signUp(a);
+    const room = (await createRoom(a, owner.accessToken)).id;
+    const onA = connectSocket(a, bearer(owner.accessToken));
+    await onA.acked;
+    await collectLive(a, onA.client, ROOM_MESSAGES, { id: room });
+    // On the Cluster, the count is SPUBLISH's, from the shard that owns the room's channel.
+    await untilAlone(a, owner.accessToken, room);
+    const onB = connectSocket(b, bearer(owner.accessToken));
+    await onB.acked;
+    const there = await collectLive(b, onB.client, ROOM_MESSAGES, { id: room });
+    await gql(a, SEND, { id: room, body: 'heard on B' }, { token: owner.accessToken });
+    await expect.poll(() => there.results.map((r) => r.data.roomMessages.body)).toEqual(['heard on B']);
+    await Promise.all([onA.client.dispose(), onB.client.dispose()]);
   }, 60_000);
 });

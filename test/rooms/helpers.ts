@@ -1,7 +1,7 @@
 /** Room and message operations over real HTTP (and, where a test needs it, straight in PostgreSQL), for the suites. */
 import { expect } from 'vitest';
 import { withDatabase } from '../helpers/env.ts';
-import { collect, connectSocket, gql, uuidOf, type TestServer } from '../helpers/server.ts';
+import { collect, connectSocket, gql, metric, uuidOf, type TestServer } from '../helpers/server.ts';
 import { signUp } from '../helpers/accounts.ts';
 
 export const CREATE_ROOM = 'mutation($input: CreateRoomInput!) { createRoom(input: $input) { id name permission maxMembers memberCount allowedRoles owner { id } } }';
@@ -13,6 +13,20 @@ export async function createRoom(server: TestServer, token: string, input: Recor
   const response = await gql(server, CREATE_ROOM, { input: { name: 'room', ...input } }, { token });
   if (!response.data) throw new Error(`createRoom failed: ${JSON.stringify(response.errors)}`);
   return response.data.createRoom as { id: string; name: string; permission: string; maxMembers: number; memberCount: number };
+}
+
+/** The count of stored messages an instance did not publish, as no other instance listened to their room (src/rooms/feed.ts). */
+export const SKIPPED = 'switchboard_message_publishes_skipped_total';
+
+/** Sends on `server` until one send is not published (its room is known to be alone there); at most 20. */
+export async function untilAlone(server: TestServer, token: string, room: string): Promise<void> {
+  const before = await metric(server, SKIPPED);
+  await expect
+    .poll(async () => {
+      await gql(server, SEND, { id: room, body: 'learning' }, { token });
+      return (await metric(server, SKIPPED)) > before;
+    })
+    .toBe(true);
 }
 
 /**
